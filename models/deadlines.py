@@ -1,0 +1,259 @@
+"""The deadline primitive: a due time, reminders before it, escalation levels after it.
+
+Every phase of a journey waits for something with a due time. Instead of one timer per phase,
+the workflow keeps all open deadlines in a `DeadlineBook` and sleeps until the book's
+`next_event_at()`; when it wakes it calls `fire(now)` and sends what that returns. The book is
+pure (no Temporal imports), so reminder and escalation arithmetic is unit-tested without a
+server, and the workflow needs only one timer at a time however many deadlines are open.
+
+Escalation chain (DOMAIN.md §2): reminders go to the case's coordinator before the due time;
+at the due time level 1 goes to the lead coordinator (for a clinical deadline: at once to the
+site's on-call physician); `level2_after` later, level 2 goes to the medical director.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from models.enums import NotificationKind, Recipient
+
+MAX_ESCALATION_LEVEL = 2
+
+
+class DeadlineView(BaseModel):
+    """An open deadline as coordinators see it (`status().open_deadlines`, acks)."""
+
+    name: str
+    due_at: datetime
+    escalation_level: int = 0
+    overdue: bool = False
+
+
+class Deadline(BaseModel):
+    """One open deadline and what has been sent for it so far.
+
+    `reminders` holds only reminders not yet sent; `escalation_level` is raised by `fire`, at
+    the workflow's own timers, never computed from the clock inside a query.
+    """
+
+    name: str
+    summary: str
+    opened_at: datetime
+    due_at: datetime
+    reminders: list[datetime] = Field(default_factory=list)
+    reminder_to: Recipient = Recipient.COORDINATOR
+    clinical: bool = False
+    escalation_level: int = 0
+    level2_after: timedelta = timedelta(hours=48)
+
+    @property
+    def overdue(self) -> bool:
+        """Level 1 is raised by the due-time timer, so "overdue" is exactly "level ≥ 1"."""
+        return self.escalation_level >= 1
+
+    def escalation_at(self, level: int) -> datetime:
+        """When escalation `level` (1 or 2) falls due."""
+        return self.due_at if level == 1 else self.due_at + self.level2_after
+
+    def next_event_at(self) -> datetime | None:
+        """The earliest pending reminder or escalation, or None when all have been sent."""
+        times = list(self.reminders)
+        if self.escalation_level < MAX_ESCALATION_LEVEL:
+            times.append(self.escalation_at(self.escalation_level + 1))
+        return min(times) if times else None
+
+    def view(self) -> DeadlineView:
+        """The public view of this deadline."""
+        return DeadlineView(
+            name=self.name,
+            due_at=self.due_at,
+            escalation_level=self.escalation_level,
+            overdue=self.overdue,
+        )
+
+
+class DeadlineEvent(BaseModel):
+    """Something `DeadlineBook.fire` says is to be sent now."""
+
+    deadline: str
+    kind: NotificationKind
+    level: int
+    recipient: Recipient
+    due_at: datetime
+    fired_at: datetime
+    clinical: bool
+    text: str
+
+
+def reminder_times(
+    now: datetime,
+    due_at: datetime,
+    *,
+    start: datetime | None = None,
+    every: timedelta | None = None,
+    before: list[timedelta] | None = None,
+) -> list[datetime]:
+    """Reminder instants for a deadline: strictly after `now`, strictly before `due_at`.
+
+    Args:
+        start: when the clock started (a milestone's `occurred_at`); defaults to `now`.
+        every: a reminder every such period counted from `start` (e.g. every 3 days).
+        before: reminders at these offsets before the due time (e.g. 2 days before).
+    """
+    times: set[datetime] = set()
+    if every is not None and every > timedelta(0):
+        at = (start or now) + every
+        while at < due_at:
+            if at > now:
+                times.add(at)
+            at += every
+    for offset in before or []:
+        at = due_at - offset
+        if now < at < due_at:
+            times.add(at)
+    return sorted(times)
+
+
+class DeadlineBook(BaseModel):
+    """All open deadlines of one journey, keyed by their stable snake_case name."""
+
+    deadlines: dict[str, Deadline] = Field(default_factory=dict)
+
+    def open(
+        self,
+        name: str,
+        *,
+        now: datetime,
+        due_at: datetime,
+        summary: str,
+        start: datetime | None = None,
+        every: timedelta | None = None,
+        before: list[timedelta] | None = None,
+        clinical: bool = False,
+        reminder_to: Recipient = Recipient.COORDINATOR,
+        level2_after: timedelta = timedelta(hours=48),
+    ) -> Deadline:
+        """Open (or restart) the deadline `name`; a restarted one begins again at level 0.
+
+        `start` is when the clock started (it may be earlier than `now` when a milestone is
+        recorded after the fact); reminders already in the past are not sent.
+        """
+        deadline = Deadline(
+            name=name,
+            summary=summary,
+            opened_at=start or now,
+            due_at=due_at,
+            reminders=reminder_times(now, due_at, start=start, every=every, before=before),
+            reminder_to=reminder_to,
+            clinical=clinical,
+            level2_after=level2_after,
+        )
+        self.deadlines[name] = deadline
+        return deadline
+
+    def close(self, *names: str) -> None:
+        """Close deadlines that were met or no longer apply (unknown names are ignored)."""
+        for name in names:
+            self.deadlines.pop(name, None)
+
+    def close_all(self) -> None:
+        """Close every deadline (the journey closed)."""
+        self.deadlines.clear()
+
+    def get(self, name: str) -> Deadline | None:
+        """The open deadline called `name`, if any."""
+        return self.deadlines.get(name)
+
+    def reschedule(self, name: str, *, now: datetime, due_at: datetime) -> Deadline:
+        """Move an open deadline: reminders are recomputed, escalation starts again at level 0.
+
+        Reminders keep their distance from the due time (a reminder 2 days before stays 2 days
+        before the new due time); only those still in the future are kept.
+
+        Raises:
+            KeyError: no open deadline has that name.
+        """
+        old = self.deadlines[name]
+        offsets = [old.due_at - at for at in old.reminders]
+        moved = old.model_copy(
+            update={
+                "due_at": due_at,
+                "escalation_level": 0,
+                "reminders": reminder_times(now, due_at, before=offsets),
+            }
+        )
+        self.deadlines[name] = moved
+        return moved
+
+    def next_event_at(self) -> datetime | None:
+        """When the workflow must next wake up for a deadline, or None."""
+        times = [t for d in self.deadlines.values() if (t := d.next_event_at()) is not None]
+        return min(times) if times else None
+
+    def next_event_summary(self) -> str:
+        """A short, PHI-free description of what the next wake-up is for (timer summary)."""
+        upcoming = [(t, d) for d in self.deadlines.values() if (t := d.next_event_at()) is not None]
+        if not upcoming:
+            return "no open deadline"
+        at, deadline = min(upcoming, key=lambda pair: pair[0])
+        what = "reminder" if at in deadline.reminders else "escalation"
+        return f"{deadline.summary}: {what} due {at:%Y-%m-%d %H:%M} UTC"
+
+    def fire(self, now: datetime) -> list[DeadlineEvent]:
+        """Everything due at or before `now`, marked as sent.
+
+        When the workflow wakes late (a worker outage), several reminders of one deadline may be
+        due at once: they are coalesced into one, while each escalation level is sent, in order.
+        """
+        events: list[DeadlineEvent] = []
+        for deadline in self.deadlines.values():
+            due_reminders = [at for at in deadline.reminders if at <= now]
+            if due_reminders and deadline.escalation_level == 0:
+                events.append(
+                    DeadlineEvent(
+                        deadline=deadline.name,
+                        kind=NotificationKind.REMINDER,
+                        level=0,
+                        recipient=deadline.reminder_to,
+                        due_at=deadline.due_at,
+                        fired_at=now,
+                        clinical=deadline.clinical,
+                        text=(
+                            f"Reminder: {deadline.summary} — due "
+                            f"{deadline.due_at:%Y-%m-%d %H:%M} UTC"
+                        ),
+                    )
+                )
+            deadline.reminders = [at for at in deadline.reminders if at > now]
+            while (
+                deadline.escalation_level < MAX_ESCALATION_LEVEL
+                and deadline.escalation_at(deadline.escalation_level + 1) <= now
+            ):
+                deadline.escalation_level += 1
+                level = deadline.escalation_level
+                if level == 1:
+                    recipient = (
+                        Recipient.ON_CALL_PHYSICIAN
+                        if deadline.clinical
+                        else Recipient.LEAD_COORDINATOR
+                    )
+                else:
+                    recipient = Recipient.MEDICAL_DIRECTOR
+                events.append(
+                    DeadlineEvent(
+                        deadline=deadline.name,
+                        kind=NotificationKind.ESCALATION,
+                        level=level,
+                        recipient=recipient,
+                        due_at=deadline.due_at,
+                        fired_at=now,
+                        clinical=deadline.clinical,
+                        text=(
+                            f"Overdue (level {level}): {deadline.summary} — was due "
+                            f"{deadline.due_at:%Y-%m-%d %H:%M} UTC"
+                        ),
+                    )
+                )
+        return events

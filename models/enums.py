@@ -1,0 +1,137 @@
+"""Enumerations of the cellpath vocabulary.
+
+The string values are the public contract (DESIGN.md): coordinators type them, scripts parse
+them and running journeys store them, so a value is never renamed without a migration.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Therapy(StrEnum):
+    """The cell therapy a journey is for."""
+
+    CAR_T = "car_t"
+    CAR_NK = "car_nk"
+
+
+class CellSource(StrEnum):
+    """Where the cells come from: the patient's own (manufactured) or a donor's (off the shelf)."""
+
+    AUTOLOGOUS = "autologous"
+    ALLOGENEIC = "allogeneic"
+
+
+class Program(StrEnum):
+    """Whether the patient is treated within a clinical trial or as a hospital patient."""
+
+    TRIAL = "trial"
+    HOSPITAL = "hospital"
+
+
+class Phase(StrEnum):
+    """Phases of a journey, in pathway order (collection and manufacturing: autologous only)."""
+
+    INTAKE = "intake"
+    PRE_ASSESSMENT = "pre_assessment"
+    PI_REVIEW = "pi_review"
+    LOGISTICS = "logistics"
+    ARRIVAL = "arrival"
+    COLLECTION = "collection"
+    MANUFACTURING = "manufacturing"
+    CONDITIONING = "conditioning"
+    INFUSION = "infusion"
+    MONITORING = "monitoring"
+    FOLLOW_UP = "follow_up"
+    CLOSED = "closed"
+
+
+class Outcome(StrEnum):
+    """Why a journey closed."""
+
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
+    INELIGIBLE = "ineligible"
+    DECLINED = "declined"
+    NOT_CLEARED = "not_cleared"
+    MANUFACTURING_FAILED = "manufacturing_failed"
+
+
+class RecordType(StrEnum):
+    """Types of medical record collected at intake (DOMAIN.md §1)."""
+
+    PATHOLOGY = "pathology"
+    IMAGING = "imaging"
+    TREATMENT_HISTORY = "treatment_history"
+    LABS = "labs"
+    INFECTION_SCREENING = "infection_screening"
+    PHYSICIAN_SUMMARY = "physician_summary"
+    IMMUNOPHENOTYPING = "immunophenotyping"
+    MOLECULAR = "molecular"
+    BONE_MARROW = "bone_marrow"
+    ANTIGEN_TESTING = "antigen_testing"
+    MEDICATION_LIST = "medication_list"
+    DISCHARGE_SUMMARIES = "discharge_summaries"
+
+
+class MilestoneKind(StrEnum):
+    """Every milestone a coordinator can record (DESIGN.md, "Milestones")."""
+
+    RECORD_RECEIVED = "record_received"
+    RECORDS_COMPLETE = "records_complete"
+    ELIGIBILITY_ASSESSED = "eligibility_assessed"
+    SUBMITTED_TO_PI = "submitted_to_pi"
+    PI_DECISION = "pi_decision"
+    COST_ESTIMATE_ACCEPTED = "cost_estimate_accepted"
+    INVITATION_LETTER_ISSUED = "invitation_letter_issued"
+    VISA_ISSUED = "visa_issued"
+    TRAVEL_BOOKED = "travel_booked"
+    INTERPRETER_ARRANGED = "interpreter_arranged"
+    ACCOMMODATION_BOOKED = "accommodation_booked"
+    PRODUCT_RESERVED = "product_reserved"
+    PATIENT_ARRIVED = "patient_arrived"
+    ACCOMMODATION_REGISTERED = "accommodation_registered"
+    PRETREATMENT_CLEARED = "pretreatment_cleared"
+    APHERESIS_COMPLETED = "apheresis_completed"
+    MANUFACTURING_STARTED = "manufacturing_started"
+    BRIDGING_THERAPY_STARTED = "bridging_therapy_started"
+    PRODUCT_RELEASED = "product_released"
+    MANUFACTURING_FAILED = "manufacturing_failed"
+    CONDITIONING_STARTED = "conditioning_started"
+    CONDITIONING_COMPLETED = "conditioning_completed"
+    PRODUCT_THAWED = "product_thawed"
+    INFUSION_COMPLETED = "infusion_completed"
+    DISCHARGED = "discharged"
+    VISA_EXTENDED = "visa_extended"
+    RETURNED_HOME = "returned_home"
+    TELEMEDICINE_COMPLETED = "telemedicine_completed"
+    RESPONSE_ASSESSED = "response_assessed"
+    FOLLOW_UP_COMPLETED = "follow_up_completed"
+
+
+class Severity(StrEnum):
+    """How loudly an alert must be heard. Urgent and critical go to the on-call physician."""
+
+    INFO = "info"
+    WARNING = "warning"
+    URGENT = "urgent"
+    CRITICAL = "critical"
+
+
+class NotificationKind(StrEnum):
+    """What a notification in the outbox is."""
+
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+    ALERT = "alert"
+
+
+class Recipient(StrEnum):
+    """Roles a notification is addressed to; the address book maps them to people."""
+
+    COORDINATOR = "coordinator"
+    LEAD_COORDINATOR = "lead_coordinator"
+    MEDICAL_DIRECTOR = "medical_director"
+    ON_CALL_PHYSICIAN = "on_call_physician"
+    SITE_COORDINATOR = "site_coordinator"

@@ -1,0 +1,242 @@
+"""Payloads that cross Temporal: workflow input, updates, signals, queries, acks and views.
+
+These are the public contract of DESIGN.md. Message *inputs* (`MilestoneInput`,
+`ObservationInput`) are deliberately lenient in their types: a signal whose payload fails to
+decode would be dropped by the SDK, and an update would be refused with a pydantic dump instead
+of a sentence. The journey validates them itself (`models.pathway`) and explains refusals in
+the coordinator's words.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from models.deadlines import DeadlineView
+from models.enums import (
+    CellSource,
+    NotificationKind,
+    Outcome,
+    Phase,
+    Program,
+    Recipient,
+    Severity,
+    Therapy,
+)
+
+NOTE_MAX_CHARS = 2000
+
+
+class MilestoneInput(BaseModel):
+    """A coordinator's record that something happened (`record_milestone`, `milestone`).
+
+    `occurred_at` defaults to now; `milestone_id` is an idempotency key: the same id twice is
+    acknowledged once.
+    """
+
+    kind: str
+    actor: str = ""
+    occurred_at: datetime | None = None
+    note: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    milestone_id: str | None = None
+
+
+class MilestoneEvent(BaseModel):
+    """One entry of the journey's timeline: who recorded what, when it happened, when recorded.
+
+    Besides milestones, the timeline records `reschedule` and `withdraw` actions, so the audit
+    question "who moved this deadline, and why" is answered in the same place.
+    """
+
+    kind: str
+    actor: str
+    occurred_at: datetime
+    recorded_at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+    note: str = ""
+    milestone_id: str | None = None
+
+
+class MilestoneAck(BaseModel):
+    """The answer to an accepted milestone (or withdrawal)."""
+
+    accepted: bool
+    duplicate: bool = False
+    phase: Phase
+    next_deadlines: list[DeadlineView] = Field(default_factory=list)
+
+
+class ObservationInput(BaseModel):
+    """A monitoring observation at the bedside (DOMAIN.md §4). Grades are computed, never typed."""
+
+    actor: str = ""
+    observed_at: datetime | None = None
+    temperature_c: float | None = None
+    systolic_bp: int | None = None
+    heart_rate: int | None = None
+    respiratory_rate: int | None = None
+    spo2: float | None = None
+    oxygen_device: str = "none"
+    oxygen_flow_l_min: float | None = None
+    vasopressors: int = 0
+    vasopressin: bool = False
+    fever_other_cause: bool = False
+    anticytokine_or_antipyretic_given: bool = False
+    ice_score: int | None = None
+    consciousness: str = "awake"
+    seizure: str = "none"
+    motor_weakness: bool = False
+    cerebral_edema: str = "none"
+    ferritin_ng_ml: float | None = None
+    gvhd_skin_bsa_pct: float | None = None
+    bilirubin_mg_dl: float | None = None
+    stool_ml_day: float | None = None
+    note: str = ""
+    observation_id: str | None = None
+
+
+class ObservationAck(BaseModel):
+    """The answer to an accepted observation.
+
+    Grades are `None` until toxicity grading is built (issue "Monitoring that grades toxicity"):
+    a missing grade is honest, a zero would claim the patient was graded and had none.
+    """
+
+    accepted: bool
+    duplicate: bool = False
+    crs_grade: int | None = None
+    icans_grade: int | None = None
+    gvhd_grade: int | None = None
+    flags: list[str] = Field(default_factory=list)
+    alerts: list[Alert] = Field(default_factory=list)
+    next_observation_due: datetime | None = None
+
+
+class RescheduleInput(BaseModel):
+    """Move an open deadline (`reschedule` update)."""
+
+    deadline: str
+    due_at: datetime
+    reason: str
+    actor: str
+
+
+class WithdrawInput(BaseModel):
+    """Close the journey at the patient's or the team's request (`withdraw` update)."""
+
+    reason: str
+    actor: str
+
+
+class Alert(BaseModel):
+    """Something a person must look at now (a breached clinical window, a protocol deviation)."""
+
+    id: str
+    kind: str
+    severity: Severity
+    raised_at: datetime
+    text: str
+    acknowledged: bool = False
+
+
+class RejectedSignal(BaseModel):
+    """A `milestone` signal that was refused: kept with its reason, never dropped silently."""
+
+    kind: str
+    actor: str
+    received_at: datetime
+    reason: str
+    milestone: MilestoneInput | None = None
+
+
+class JourneyStatus(BaseModel):
+    """The journey at a glance (`status` query; also the workflow's result when it closes)."""
+
+    case_id: str
+    patient_ref: str
+    phase: Phase
+    outcome: Outcome | None = None
+    current_site: str | None = None
+    coordinator: str
+    therapy: Therapy
+    cell_source: CellSource
+    program: Program
+    protocol: str
+    open_deadlines: list[DeadlineView] = Field(default_factory=list)
+    alerts: list[Alert] = Field(default_factory=list)
+    milestone_count: int = 0
+    rejected: list[RejectedSignal] = Field(default_factory=list)
+    records_on_file: list[str] = Field(default_factory=list)
+    manufacturing_failures: int = 0
+    infused_at: datetime | None = None
+    observation_count: int = 0
+    run_count: int = 1
+
+
+# --- payloads of activities -------------------------------------------------------------------
+
+
+class Notification(BaseModel):
+    """A reminder, escalation or alert to put in the outbox. PHI-free: case id and roles only."""
+
+    idempotency_key: str
+    case_id: str
+    kind: NotificationKind
+    recipient: Recipient
+    recipient_ref: str | None = None
+    deadline: str | None = None
+    level: int = 0
+    severity: Severity = Severity.INFO
+    scheduled_for: datetime
+    text: str
+
+
+class AuditEntry(BaseModel):
+    """One append-only audit record: who did what, when, and why."""
+
+    event_id: str
+    case_id: str
+    action: str
+    actor: str
+    occurred_at: datetime
+    recorded_at: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+    reason: str = ""
+
+
+class JourneyProjection(BaseModel):
+    """The row of the case store's journey list; `revision` orders out-of-order upserts."""
+
+    case_id: str
+    patient_ref: str
+    revision: int
+    phase: Phase
+    outcome: Outcome | None = None
+    therapy: Therapy
+    cell_source: CellSource
+    program: Program
+    site: str | None = None
+    coordinator: str
+    next_deadline: str | None = None
+    next_deadline_at: datetime | None = None
+    overdue: bool = False
+    escalation_level: int = 0
+    updated_at: datetime
+
+
+class StoreBatch(BaseModel):
+    """Notifications and audit entries the workflow hands to the store in one activity call."""
+
+    notifications: list[Notification] = Field(default_factory=list)
+    audit: list[AuditEntry] = Field(default_factory=list)
+
+
+class CalendarRequest(BaseModel):
+    """Which business calendar to load."""
+
+    country: str
+    timezone: str
+    years: list[int]

@@ -1,0 +1,1414 @@
+"""The pathway's rules, pure: which milestone is accepted when, and what it changes.
+
+`Journey` wraps one `JourneyState` and is the only code that changes it. Each message has a
+`check_*` method that raises `Refused` with a sentence naming what was wrong and what was
+expected, and changes nothing; and an `apply_*` method, called only after its check passed,
+that changes the state and queues what must be sent (notifications, audit entries). The
+workflow calls check from its update validators and again in the handler (state may have moved
+between the two), then apply. Nothing here touches Temporal, a clock or a database: `now` and
+new ids are passed in, so every rule is tested in microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models.deadlines import DeadlineEvent, DeadlineView
+from models.enums import (
+    CellSource,
+    MilestoneKind,
+    NotificationKind,
+    Outcome,
+    Phase,
+    Recipient,
+    RecordType,
+    Severity,
+)
+from models.errors import Refused
+from models.journey import JourneyInput
+from models.messages import (
+    NOTE_MAX_CHARS,
+    Alert,
+    AuditEntry,
+    JourneyProjection,
+    JourneyStatus,
+    MilestoneAck,
+    MilestoneEvent,
+    MilestoneInput,
+    Notification,
+    ObservationAck,
+    ObservationInput,
+    RejectedSignal,
+    RescheduleInput,
+    WithdrawInput,
+)
+from models.protocol import ProtocolConfig
+from models.state import JourneyState, ObservationRecord, Product
+
+UTC = ZoneInfo("UTC")
+
+# --- milestone data, one model per kind --------------------------------------------------------
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _NoData(_Data):
+    pass
+
+
+class RecordReceivedData(_Data):
+    record_type: RecordType
+    note: str | None = None
+
+
+class RecordsCompleteData(_Data):
+    records: list[RecordType]
+
+
+class EligibilityAssessedData(_Data):
+    outcome: Literal["eligible", "ineligible", "more_info_needed"]
+    reviewer: str = Field(min_length=1)
+
+
+class SiteData(_Data):
+    site: str = Field(min_length=1)
+
+
+class PiDecisionData(_Data):
+    site: str = Field(min_length=1)
+    decision: Literal["accepted", "declined", "more_info_needed"]
+
+
+class CostEstimateData(_Data):
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    total: float = Field(ge=0)
+    items: list[dict[str, Any]] | dict[str, Any] | None = None
+
+
+class VisaIssuedData(_Data):
+    visa_type: str = Field(min_length=1)
+    valid_until: date
+
+
+class TravelBookedData(_Data):
+    arrival_date: date
+
+
+class InterpreterData(_Data):
+    language: str | None = None
+
+
+class ProductData(_Data):
+    lot: str = Field(min_length=1)
+    coi_id: str = Field(min_length=1)
+
+
+class PretreatmentData(_Data):
+    outcome: Literal["cleared", "not_cleared"]
+
+
+class CoiData(_Data):
+    coi_id: str = Field(min_length=1)
+
+
+class RegimenData(_Data):
+    regimen: str | None = None
+
+
+class ReasonData(_Data):
+    reason: str = Field(min_length=1)
+
+
+class LotData(_Data):
+    lot: str = Field(min_length=1)
+
+
+class ValidUntilData(_Data):
+    valid_until: date
+
+
+class TelemedicineData(_Data):
+    month: int = Field(ge=1)
+
+
+class ResponseData(_Data):
+    response: Literal["CR", "PR", "SD", "PD"]
+    method: str | None = None
+
+
+IN_COUNTRY = (
+    Phase.ARRIVAL,
+    Phase.COLLECTION,
+    Phase.MANUFACTURING,
+    Phase.CONDITIONING,
+    Phase.INFUSION,
+    Phase.MONITORING,
+    Phase.FOLLOW_UP,
+)
+
+
+class MilestoneSpec(BaseModel):
+    """Where a milestone kind is accepted, what data it carries, which products it applies to."""
+
+    phases: tuple[Phase, ...]
+    data: type[_Data]
+    cell_source: CellSource | None = None
+
+
+K = MilestoneKind
+P = Phase
+SPECS: dict[MilestoneKind, MilestoneSpec] = {
+    K.RECORD_RECEIVED: MilestoneSpec(phases=(P.INTAKE,), data=RecordReceivedData),
+    K.RECORDS_COMPLETE: MilestoneSpec(phases=(P.INTAKE,), data=RecordsCompleteData),
+    K.ELIGIBILITY_ASSESSED: MilestoneSpec(phases=(P.PRE_ASSESSMENT,), data=EligibilityAssessedData),
+    K.SUBMITTED_TO_PI: MilestoneSpec(phases=(P.PI_REVIEW,), data=SiteData),
+    K.PI_DECISION: MilestoneSpec(phases=(P.PI_REVIEW,), data=PiDecisionData),
+    K.COST_ESTIMATE_ACCEPTED: MilestoneSpec(phases=(P.LOGISTICS,), data=CostEstimateData),
+    K.INVITATION_LETTER_ISSUED: MilestoneSpec(phases=(P.LOGISTICS,), data=SiteData),
+    K.VISA_ISSUED: MilestoneSpec(phases=(P.LOGISTICS,), data=VisaIssuedData),
+    K.TRAVEL_BOOKED: MilestoneSpec(phases=(P.LOGISTICS,), data=TravelBookedData),
+    K.INTERPRETER_ARRANGED: MilestoneSpec(phases=(P.LOGISTICS,), data=InterpreterData),
+    K.ACCOMMODATION_BOOKED: MilestoneSpec(phases=(P.LOGISTICS,), data=_NoData),
+    K.PRODUCT_RESERVED: MilestoneSpec(
+        phases=(P.LOGISTICS,), data=ProductData, cell_source=CellSource.ALLOGENEIC
+    ),
+    K.PATIENT_ARRIVED: MilestoneSpec(phases=(P.ARRIVAL,), data=_NoData),
+    K.ACCOMMODATION_REGISTERED: MilestoneSpec(phases=(P.ARRIVAL,), data=_NoData),
+    K.PRETREATMENT_CLEARED: MilestoneSpec(phases=(P.ARRIVAL,), data=PretreatmentData),
+    K.APHERESIS_COMPLETED: MilestoneSpec(
+        phases=(P.COLLECTION,), data=CoiData, cell_source=CellSource.AUTOLOGOUS
+    ),
+    K.MANUFACTURING_STARTED: MilestoneSpec(
+        phases=(P.MANUFACTURING,), data=_NoData, cell_source=CellSource.AUTOLOGOUS
+    ),
+    K.BRIDGING_THERAPY_STARTED: MilestoneSpec(
+        phases=(P.MANUFACTURING,), data=RegimenData, cell_source=CellSource.AUTOLOGOUS
+    ),
+    K.PRODUCT_RELEASED: MilestoneSpec(
+        phases=(P.MANUFACTURING,), data=ProductData, cell_source=CellSource.AUTOLOGOUS
+    ),
+    K.MANUFACTURING_FAILED: MilestoneSpec(
+        phases=(P.MANUFACTURING,), data=ReasonData, cell_source=CellSource.AUTOLOGOUS
+    ),
+    K.CONDITIONING_STARTED: MilestoneSpec(phases=(P.CONDITIONING,), data=RegimenData),
+    K.CONDITIONING_COMPLETED: MilestoneSpec(phases=(P.CONDITIONING,), data=_NoData),
+    K.PRODUCT_THAWED: MilestoneSpec(
+        phases=(P.INFUSION,), data=LotData, cell_source=CellSource.ALLOGENEIC
+    ),
+    K.INFUSION_COMPLETED: MilestoneSpec(phases=(P.INFUSION,), data=ProductData),
+    K.DISCHARGED: MilestoneSpec(phases=(P.MONITORING,), data=_NoData),
+    K.VISA_EXTENDED: MilestoneSpec(phases=IN_COUNTRY, data=ValidUntilData),
+    K.RETURNED_HOME: MilestoneSpec(phases=(P.FOLLOW_UP,), data=_NoData),
+    K.TELEMEDICINE_COMPLETED: MilestoneSpec(phases=(P.FOLLOW_UP,), data=TelemedicineData),
+    K.RESPONSE_ASSESSED: MilestoneSpec(phases=(P.FOLLOW_UP,), data=ResponseData),
+    K.FOLLOW_UP_COMPLETED: MilestoneSpec(phases=(P.FOLLOW_UP,), data=_NoData),
+}
+
+LOGISTICS_REQUIRED = (
+    K.COST_ESTIMATE_ACCEPTED,
+    K.INVITATION_LETTER_ISSUED,
+    K.VISA_ISSUED,
+    K.TRAVEL_BOOKED,
+    K.ACCOMMODATION_BOOKED,
+)
+
+OXYGEN_DEVICES = (
+    "none",
+    "low_flow_nasal_cannula",
+    "blow_by",
+    "high_flow_nasal_cannula",
+    "face_mask",
+    "non_rebreather",
+    "venturi",
+    "cpap",
+    "bipap",
+    "mechanical_ventilation",
+)
+CONSCIOUSNESS = (
+    "awake",
+    "awakens_spontaneously",
+    "awakens_to_voice",
+    "awakens_to_touch",
+    "unarousable",
+)
+SEIZURE = ("none", "resolved_rapidly", "prolonged_or_repeated")
+CEREBRAL_EDEMA = ("none", "focal", "diffuse")
+
+
+class ValidObservation(BaseModel):
+    """Physiological ranges an observation must fall in (a typo is refused, not graded)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    temperature_c: float = Field(ge=30, le=45)
+    systolic_bp: int = Field(ge=30, le=300)
+    heart_rate: int | None = Field(None, ge=20, le=300)
+    respiratory_rate: int | None = Field(None, ge=2, le=80)
+    spo2: float | None = Field(None, ge=40, le=100)
+    oxygen_device: Literal[OXYGEN_DEVICES] = "none"  # type: ignore[valid-type]
+    oxygen_flow_l_min: float | None = Field(None, ge=0, le=80)
+    vasopressors: int = Field(0, ge=0, le=10)
+    vasopressin: bool = False
+    ice_score: int | None = Field(None, ge=0, le=10)
+    consciousness: Literal[CONSCIOUSNESS] = "awake"  # type: ignore[valid-type]
+    seizure: Literal[SEIZURE] = "none"  # type: ignore[valid-type]
+    cerebral_edema: Literal[CEREBRAL_EDEMA] = "none"  # type: ignore[valid-type]
+    ferritin_ng_ml: float | None = Field(None, ge=0, le=1_000_000)
+    gvhd_skin_bsa_pct: float | None = Field(None, ge=0, le=100)
+    bilirubin_mg_dl: float | None = Field(None, ge=0, le=100)
+    stool_ml_day: float | None = Field(None, ge=0, le=20_000)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A pydantic error as one readable sentence: `field: problem (got value)`."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "value"
+        got = "" if item["type"] == "missing" else f" (got {item.get('input')!r})"
+        parts.append(f"{where}: {item['msg'].lower()}{got}")
+    return "; ".join(parts)
+
+
+def expected_fields(model: type[BaseModel]) -> str:
+    """The fields a data model expects, optional ones marked with `?`."""
+    names = [name if f.is_required() else f"{name}?" for name, f in model.model_fields.items()]
+    return ", ".join(names) if names else "no data"
+
+
+class Accepted(BaseModel):
+    """A milestone that passed its checks, with its data parsed."""
+
+    kind: MilestoneKind | None  # None only for a duplicate of an unknown kind
+    occurred_at: datetime
+    data: _Data
+    raw: MilestoneInput
+    duplicate: bool = False
+
+
+class Journey:
+    """The pathway rules applied to one journey's state.
+
+    Args:
+        facts: the journey's input (case id, sites, cell source, coordinator…).
+        state: its state; changed in place by the `apply_*` methods.
+        new_id: a source of unique ids (the workflow passes `workflow.uuid4`).
+    """
+
+    def __init__(self, facts: JourneyInput, state: JourneyState, new_id: Callable[[], str]) -> None:
+        self.facts = facts
+        self.state = state
+        self.new_id = new_id
+        self.notifications: list[Notification] = []
+        self.audit: list[AuditEntry] = []
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def protocol(self) -> ProtocolConfig:
+        """The protocol this journey started with."""
+        return self.state.protocol
+
+    @property
+    def closed(self) -> bool:
+        """Whether the journey has closed (with an outcome)."""
+        return self.state.phase is Phase.CLOSED
+
+    def open_deadlines(self) -> list[DeadlineView]:
+        """Open deadlines, soonest first."""
+        views = [d.view() for d in self.state.book.deadlines.values()]
+        return sorted(views, key=lambda v: (v.due_at, v.name))
+
+    def status(self) -> JourneyStatus:
+        """The journey at a glance."""
+        s = self.state
+        return JourneyStatus(
+            case_id=self.facts.case_id,
+            patient_ref=self.facts.patient_ref,
+            phase=s.phase,
+            outcome=s.outcome,
+            current_site=s.current_site,
+            coordinator=self.facts.coordinator,
+            therapy=self.facts.therapy,
+            cell_source=self.facts.cell_source,
+            program=self.facts.program,
+            protocol=s.protocol.name,
+            open_deadlines=self.open_deadlines(),
+            alerts=list(s.alerts),
+            milestone_count=len(s.timeline),
+            rejected=list(s.rejected),
+            records_on_file=[r.value for r in s.records_on_file],
+            manufacturing_failures=s.manufacturing_failures,
+            infused_at=s.infused_at,
+            observation_count=len(s.observations),
+            run_count=s.run_count,
+        )
+
+    def projection(self, now: datetime) -> JourneyProjection:
+        """The case store's row for this journey."""
+        views = self.open_deadlines()
+        nxt = views[0] if views else None
+        return JourneyProjection(
+            case_id=self.facts.case_id,
+            patient_ref=self.facts.patient_ref,
+            revision=self.state.revision,
+            phase=self.state.phase,
+            outcome=self.state.outcome,
+            therapy=self.facts.therapy,
+            cell_source=self.facts.cell_source,
+            program=self.facts.program,
+            site=self.state.current_site or self.state.submitted_site,
+            coordinator=self.facts.coordinator,
+            next_deadline=nxt.name if nxt else None,
+            next_deadline_at=nxt.due_at if nxt else None,
+            overdue=any(v.overdue for v in views),
+            escalation_level=max((v.escalation_level for v in views), default=0),
+            updated_at=now,
+        )
+
+    def ack(self, duplicate: bool = False) -> MilestoneAck:
+        """The acknowledgement of an accepted (or duplicate) milestone."""
+        return MilestoneAck(
+            accepted=True,
+            duplicate=duplicate,
+            phase=self.state.phase,
+            next_deadlines=self.open_deadlines(),
+        )
+
+    def expected_kinds(self) -> list[str]:
+        """Milestone kinds the current phase accepts for this cell source."""
+        return [
+            kind.value
+            for kind, spec in SPECS.items()
+            if self.state.phase in spec.phases
+            and spec.cell_source in (None, self.facts.cell_source)
+        ]
+
+    def take_outbox(self) -> tuple[list[Notification], list[AuditEntry]]:
+        """Hand over (and forget) what was queued for the case store."""
+        out = (self.notifications, self.audit)
+        self.notifications, self.audit = [], []
+        return out
+
+    # --- starting ----------------------------------------------------------------------------
+
+    def start(self, now: datetime) -> None:
+        """Open the intake deadline of a new journey and audit its start."""
+        self._enter(Phase.INTAKE, now, now)
+        self._audit(
+            "journey_started",
+            self.facts.coordinator,
+            now,
+            now,
+            detail={
+                "therapy": self.facts.therapy.value,
+                "cell_source": self.facts.cell_source.value,
+                "program": self.facts.program.value,
+                "protocol": self.protocol.name,
+            },
+        )
+        self._touch()
+
+    # --- milestones ---------------------------------------------------------------------------
+
+    def is_duplicate(self, milestone_id: str | None) -> bool:
+        """Whether a milestone with this idempotency key was already accepted."""
+        return milestone_id is not None and any(
+            e.milestone_id == milestone_id for e in self.state.timeline
+        )
+
+    def check_milestone(self, m: MilestoneInput, now: datetime) -> Accepted:
+        """Check a milestone against the pathway; raise `Refused` saying what was expected."""
+        if self.is_duplicate(m.milestone_id):
+            return Accepted(
+                kind=MilestoneKind(m.kind) if m.kind in MilestoneKind else None,
+                occurred_at=now,
+                data=_NoData(),
+                raw=m,
+                duplicate=True,
+            )
+        if self.closed:
+            raise Refused(f"the journey is closed ({self.state.outcome}); no milestone is expected")
+        try:
+            kind = MilestoneKind(m.kind)
+        except ValueError:
+            raise Refused(
+                f"unknown milestone kind {m.kind!r}; expected one of: "
+                + ", ".join(self.expected_kinds())
+            ) from None
+        spec = SPECS[kind]
+        if spec.cell_source is not None and spec.cell_source is not self.facts.cell_source:
+            raise Refused(
+                f"milestone '{kind}' applies to {spec.cell_source} products only; "
+                f"this journey's product is {self.facts.cell_source}"
+            )
+        if self.state.phase not in spec.phases:
+            raise Refused(
+                f"milestone '{kind}' is not expected in phase '{self.state.phase}'; "
+                f"expected one of: {', '.join(self.expected_kinds())}"
+            )
+        if not m.actor.strip():
+            raise Refused("actor is required: who recorded this milestone")
+        if len(m.note) > NOTE_MAX_CHARS:
+            raise Refused(f"note is {len(m.note)} characters; expected at most {NOTE_MAX_CHARS}")
+        occurred = self._check_time(m.occurred_at, now, "occurred_at")
+        try:
+            data = spec.data.model_validate(m.data)
+        except ValidationError as e:
+            raise Refused(
+                f"data for '{kind}' is invalid: {describe_validation_error(e)}; "
+                f"expected: {expected_fields(spec.data)}"
+            ) from None
+        accepted = Accepted(kind=kind, occurred_at=occurred, data=data, raw=m)
+        self._check_rules(accepted)
+        return accepted
+
+    def _check_time(self, at: datetime | None, now: datetime, field: str) -> datetime:
+        if at is None:
+            return now
+        if at.tzinfo is None:
+            raise Refused(f"{field} must include a UTC offset, e.g. 2026-11-21T10:00:00+08:00")
+        at = at.astimezone(UTC)
+        if at > now + timedelta(minutes=self.protocol.future_skew_minutes):
+            raise Refused(
+                f"{field} {at:%Y-%m-%d %H:%M} UTC is in the future; expected a time at or "
+                f"before now ({now:%Y-%m-%d %H:%M} UTC)"
+            )
+        last = self._last_occurred()
+        if last is not None and at < last:
+            raise Refused(
+                f"{field} {at:%Y-%m-%d %H:%M} UTC is before the previous milestone "
+                f"({last:%Y-%m-%d %H:%M} UTC); expected a time at or after it"
+            )
+        return at
+
+    def _last_occurred(self) -> datetime | None:
+        times = [e.occurred_at for e in self.state.timeline if e.kind in MilestoneKind]
+        return max(times) if times else None
+
+    def _check_rules(self, a: Accepted) -> None:
+        """The "after" column of the contract, and the chain-of-identity checks."""
+        s, d = self.state, a.data
+        match a.kind:
+            case K.RECORDS_COMPLETE:
+                assert isinstance(d, RecordsCompleteData)
+                on_file = set(s.records_on_file) | set(d.records)
+                missing = [r.value for r in self.protocol.required_records if r not in on_file]
+                if missing:
+                    raise Refused(
+                        "records are not complete: the protocol requires "
+                        f"{', '.join(missing)} (not on file); record them with "
+                        "record_received or list them in data.records"
+                    )
+            case K.SUBMITTED_TO_PI:
+                assert isinstance(d, SiteData)
+                if d.site not in self.facts.sites:
+                    raise Refused(
+                        f"site {d.site!r} is not one of this case's sites; expected one of: "
+                        + ", ".join(self._remaining_sites())
+                    )
+                if d.site in s.declined_sites:
+                    raise Refused(
+                        f"site {d.site!r} already declined this case; expected one of: "
+                        + ", ".join(self._remaining_sites())
+                    )
+                if s.submitted_site is not None:
+                    raise Refused(
+                        f"the case is awaiting the PI decision of {s.submitted_site!r}; "
+                        "expected pi_decision for that site first"
+                    )
+            case K.PI_DECISION:
+                assert isinstance(d, PiDecisionData)
+                if s.submitted_site is None:
+                    raise Refused("no submission awaits a decision; expected submitted_to_pi first")
+                if d.site != s.submitted_site:
+                    raise Refused(
+                        f"the case was submitted to {s.submitted_site!r}, not {d.site!r}; "
+                        f"expected site={s.submitted_site}"
+                    )
+            case K.INVITATION_LETTER_ISSUED:
+                assert isinstance(d, SiteData)
+                if d.site != s.current_site:
+                    raise Refused(
+                        f"the invitation letter must come from the accepting site "
+                        f"{s.current_site!r}, not {d.site!r}"
+                    )
+            case K.VISA_ISSUED:
+                if K.INVITATION_LETTER_ISSUED not in s.logistics_done:
+                    raise Refused(
+                        "a visa needs the hospital's invitation letter; expected "
+                        "invitation_letter_issued first"
+                    )
+            case K.TRAVEL_BOOKED:
+                assert isinstance(d, TravelBookedData)
+                if K.COST_ESTIMATE_ACCEPTED not in s.logistics_done:
+                    raise Refused(
+                        "travel is booked only after the family accepted the cost estimate; "
+                        "expected cost_estimate_accepted first"
+                    )
+                if d.arrival_date < a.occurred_at.date() - timedelta(days=1):
+                    raise Refused(
+                        f"arrival_date {d.arrival_date} is before the booking; expected a "
+                        "date on or after it"
+                    )
+            case K.ACCOMMODATION_REGISTERED | K.PRETREATMENT_CLEARED:
+                if s.arrived_at is None:
+                    raise Refused(
+                        f"'{a.kind}' needs the patient to have arrived; "
+                        "expected patient_arrived first"
+                    )
+            case K.PRODUCT_RELEASED:
+                assert isinstance(d, ProductData)
+                if not s.manufacturing_started:
+                    raise Refused("expected manufacturing_started before product_released")
+                if d.coi_id != s.apheresis_coi:
+                    raise Refused(
+                        f"chain of identity mismatch: the released product's coi_id "
+                        f"{d.coi_id!r} does not equal the apheresis coi_id "
+                        f"{s.apheresis_coi!r}; expected coi_id={s.apheresis_coi}"
+                    )
+            case K.MANUFACTURING_FAILED:
+                if not s.manufacturing_started:
+                    raise Refused("expected manufacturing_started before manufacturing_failed")
+            case K.CONDITIONING_COMPLETED:
+                if s.conditioning_started_at is None:
+                    raise Refused("expected conditioning_started before conditioning_completed")
+            case K.PRODUCT_THAWED:
+                assert isinstance(d, LotData)
+                if s.product is None or d.lot != s.product.lot:
+                    raise Refused(
+                        f"lot {d.lot!r} is not the reserved lot "
+                        f"{s.product.lot if s.product else None!r}; expected that lot"
+                    )
+            case K.INFUSION_COMPLETED:
+                assert isinstance(d, ProductData)
+                if self.facts.cell_source is CellSource.ALLOGENEIC and s.thawed_at is None:
+                    raise Refused("expected product_thawed before infusion_completed")
+                product = s.product
+                if product is None:
+                    raise Refused("no product was released or reserved for this journey")
+                if d.lot != product.lot or d.coi_id != product.coi_id:
+                    raise Refused(
+                        "chain of identity mismatch: infusion lot/coi_id "
+                        f"{d.lot!r}/{d.coi_id!r} do not equal the {product.source} product's "
+                        f"{product.lot!r}/{product.coi_id!r}; verify the patient and the bag"
+                    )
+            case K.DISCHARGED:
+                earliest = self._day(self.protocol.earliest_discharge_day)
+                if a.occurred_at < earliest:
+                    assert s.infused_at is not None
+                    day = (a.occurred_at - s.infused_at) // timedelta(hours=24)
+                    raise Refused(
+                        f"discharge is allowed from day {self.protocol.earliest_discharge_day}"
+                        f" after infusion ({earliest:%Y-%m-%d %H:%M} UTC); it is day {day}"
+                    )
+            case K.VISA_EXTENDED:
+                assert isinstance(d, ValidUntilData)
+                if s.arrived_at is None or s.returned_home:
+                    raise Refused("a visa extension applies between arrival and return home")
+                if s.visa_valid_until is not None and d.valid_until <= s.visa_valid_until:
+                    raise Refused(
+                        f"valid_until {d.valid_until} is not later than the current visa's "
+                        f"{s.visa_valid_until}; expected a later date"
+                    )
+            case K.TELEMEDICINE_COMPLETED:
+                assert isinstance(d, TelemedicineData)
+                if d.month in s.telemedicine_months:
+                    raise Refused(
+                        f"telemedicine for month {d.month} is already recorded; expected "
+                        f"month {self._next_telemedicine_month() or 'none (all done)'}"
+                    )
+            case _:
+                pass
+
+    def _remaining_sites(self) -> list[str]:
+        return [x for x in self.facts.sites if x not in self.state.declined_sites]
+
+    def apply_milestone(self, a: Accepted, now: datetime) -> MilestoneAck:
+        """Record an accepted milestone and move the journey on; returns its acknowledgement."""
+        if a.duplicate or a.kind is None:
+            return self.ack(duplicate=True)
+        event = MilestoneEvent(
+            kind=a.kind.value,
+            actor=a.raw.actor.strip(),
+            occurred_at=a.occurred_at,
+            recorded_at=now,
+            data=a.data.model_dump(mode="json", exclude_none=True),
+            note=a.raw.note,
+            milestone_id=a.raw.milestone_id,
+        )
+        self.state.timeline.append(event)
+        self._audit(
+            f"milestone:{a.kind}",
+            event.actor,
+            a.occurred_at,
+            now,
+            detail=event.data,
+            reason=a.raw.note,
+            event_id=a.raw.milestone_id,
+        )
+        self._effect(a, now)
+        self._touch()
+        return self.ack()
+
+    def _effect(self, a: Accepted, now: datetime) -> None:
+        """What each milestone changes (the "effect" column of the contract)."""
+        s, d, at, p = self.state, a.data, a.occurred_at, self.protocol
+        match a.kind:
+            case K.RECORD_RECEIVED:
+                assert isinstance(d, RecordReceivedData)
+                if d.record_type not in s.records_on_file:
+                    s.records_on_file.append(d.record_type)
+            case K.RECORDS_COMPLETE:
+                assert isinstance(d, RecordsCompleteData)
+                for r in d.records:
+                    if r not in s.records_on_file:
+                        s.records_on_file.append(r)
+                self._enter(Phase.PRE_ASSESSMENT, at, now)
+            case K.ELIGIBILITY_ASSESSED:
+                assert isinstance(d, EligibilityAssessedData)
+                if d.outcome == "eligible":
+                    self._enter(Phase.PI_REVIEW, at, now)
+                elif d.outcome == "ineligible":
+                    self._close(Outcome.INELIGIBLE)
+                else:
+                    self._enter(Phase.INTAKE, at, now)
+            case K.SUBMITTED_TO_PI:
+                assert isinstance(d, SiteData)
+                s.submitted_site = d.site
+                s.book.close("pi_submission")
+                self._open_pi_decision(at, now)
+            case K.PI_DECISION:
+                assert isinstance(d, PiDecisionData)
+                if d.decision == "accepted":
+                    s.current_site, s.submitted_site = d.site, None
+                    self._enter(Phase.LOGISTICS, at, now)
+                elif d.decision == "declined":
+                    s.declined_sites.append(d.site)
+                    s.submitted_site = None
+                    s.book.close("pi_decision")
+                    if self._remaining_sites():
+                        self._open_pi_submission(at, now)
+                    else:
+                        self._close(Outcome.DECLINED)
+                else:
+                    self._open_pi_decision(at, now)
+            case (
+                K.COST_ESTIMATE_ACCEPTED
+                | K.INVITATION_LETTER_ISSUED
+                | K.VISA_ISSUED
+                | K.TRAVEL_BOOKED
+                | K.INTERPRETER_ARRANGED
+                | K.ACCOMMODATION_BOOKED
+                | K.PRODUCT_RESERVED
+            ):
+                self._logistics(a, now)
+            case K.PATIENT_ARRIVED:
+                s.arrived_at = at
+                s.book.close("arrival")
+                if p.accommodation_registration_hours is not None:
+                    s.book.open(
+                        "accommodation_registration",
+                        now=now,
+                        start=at,
+                        due_at=at + timedelta(hours=p.accommodation_registration_hours),
+                        summary=(
+                            "Register accommodation with police within "
+                            f"{p.accommodation_registration_hours} h of arrival"
+                        ),
+                        before=[timedelta(hours=4)],
+                        clinical=True,
+                        level2_after=timedelta(minutes=p.clinical_level2_after_minutes),
+                    )
+                s.book.open(
+                    "pretreatment_clearance",
+                    now=now,
+                    start=at,
+                    due_at=at + timedelta(days=p.pretreatment_clearance_days),
+                    summary=f"Pre-treatment assessment, {p.pretreatment_clearance_days} days",
+                    before=[timedelta(days=2)],
+                    level2_after=self._level2_after(),
+                )
+                self._open_visa_extension(now)
+                self._maybe_leave_arrival(at, now)
+            case K.ACCOMMODATION_REGISTERED:
+                s.accommodation_registered = True
+                s.book.close("accommodation_registration")
+                self._maybe_leave_arrival(at, now)
+            case K.PRETREATMENT_CLEARED:
+                assert isinstance(d, PretreatmentData)
+                if d.outcome == "not_cleared":
+                    self._close(Outcome.NOT_CLEARED)
+                else:
+                    s.cleared = True
+                    s.book.close("pretreatment_clearance")
+                    self._maybe_leave_arrival(at, now)
+            case K.APHERESIS_COMPLETED:
+                assert isinstance(d, CoiData)
+                s.apheresis_coi = d.coi_id
+                self._enter(Phase.MANUFACTURING, at, now)
+            case K.MANUFACTURING_STARTED:
+                s.manufacturing_started = True
+            case K.BRIDGING_THERAPY_STARTED:
+                pass
+            case K.PRODUCT_RELEASED:
+                assert isinstance(d, ProductData)
+                s.product = Product(lot=d.lot, coi_id=d.coi_id, source="released")
+                self._enter(Phase.CONDITIONING, at, now)
+            case K.MANUFACTURING_FAILED:
+                s.manufacturing_failures += 1
+                s.manufacturing_started = False
+                if s.manufacturing_failures < p.manufacturing_attempts:
+                    s.apheresis_coi = None
+                    self._enter(Phase.COLLECTION, at, now)
+                else:
+                    self._close(Outcome.MANUFACTURING_FAILED)
+            case K.CONDITIONING_STARTED:
+                s.conditioning_started_at = at
+            case K.CONDITIONING_COMPLETED:
+                s.conditioning_completed_at = at
+                self._enter(Phase.INFUSION, at, now)
+            case K.PRODUCT_THAWED:
+                s.thawed_at = at
+                s.book.open(
+                    "thaw_to_infusion",
+                    now=now,
+                    start=at,
+                    due_at=at + timedelta(minutes=p.thaw_to_infusion_minutes),
+                    summary=f"Infuse within {p.thaw_to_infusion_minutes} min of thawing",
+                    before=[timedelta(minutes=15)],
+                    clinical=True,
+                    level2_after=timedelta(minutes=p.clinical_level2_after_minutes),
+                )
+            case K.INFUSION_COMPLETED:
+                self._check_infusion_windows(at, now)
+                s.infused_at = at
+                self._enter(Phase.MONITORING, at, now)
+            case K.DISCHARGED:
+                s.discharged_at = at
+                self._enter(Phase.FOLLOW_UP, at, now)
+            case K.VISA_EXTENDED:
+                assert isinstance(d, ValidUntilData)
+                s.visa_valid_until = d.valid_until
+                self._open_visa_extension(now)
+            case K.RETURNED_HOME:
+                s.returned_home = True
+                s.book.close("visa_extension")
+            case K.TELEMEDICINE_COMPLETED:
+                assert isinstance(d, TelemedicineData)
+                s.telemedicine_months.append(d.month)
+                self._open_telemedicine(now)
+            case K.RESPONSE_ASSESSED:
+                assert isinstance(d, ResponseData)
+                s.responses.append(d.response)
+                s.book.close("response_assessment")
+            case K.FOLLOW_UP_COMPLETED:
+                self._close(Outcome.COMPLETED)
+
+    # --- phase entry and deadlines ------------------------------------------------------------
+
+    def _level2_after(self) -> timedelta:
+        return timedelta(hours=self.protocol.escalation_level2_after_hours)
+
+    def _day(self, n: int) -> datetime:
+        """Day N after infusion: N × 24 h after the recorded infusion time."""
+        assert self.state.infused_at is not None
+        return self.state.infused_at + timedelta(hours=24 * n)
+
+    def _month(self, n: int) -> datetime:
+        assert self.state.infused_at is not None
+        return self.state.infused_at + timedelta(days=self.protocol.follow_up_month_days * n)
+
+    def _business(self, start: datetime, days: int) -> datetime:
+        """`days` business days after `start`; weekdays only if no calendar was loaded."""
+        cal = self.state.calendar
+        if cal is None:
+            raise RuntimeError("the business calendar must be loaded before it is used")
+        return cal.add_business_days(start, days)
+
+    def _enter(self, phase: Phase, at: datetime, now: datetime) -> None:
+        """Move to `phase` and open its deadlines; `at` is when the causing event happened."""
+        s, p, book = self.state, self.protocol, self.state.book
+        s.phase = phase
+        lvl2 = self._level2_after()
+        match phase:
+            case Phase.INTAKE:
+                book.close("pre_assessment")
+                book.open(
+                    "records",
+                    now=now,
+                    start=at,
+                    due_at=at + timedelta(days=p.records_sla_days),
+                    summary=f"Records intake SLA, {p.records_sla_days} days",
+                    every=timedelta(days=p.records_reminder_every_days),
+                    level2_after=lvl2,
+                )
+            case Phase.PRE_ASSESSMENT:
+                book.close("records")
+                due = self._business(at, p.pre_assessment_business_days)
+                remind = self._business(at, p.pre_assessment_reminder_business_days)
+                book.open(
+                    "pre_assessment",
+                    now=now,
+                    start=at,
+                    due_at=due,
+                    summary=(
+                        f"Eligibility pre-assessment, {p.pre_assessment_business_days} "
+                        "business days"
+                    ),
+                    before=[due - remind],
+                    level2_after=lvl2,
+                )
+            case Phase.PI_REVIEW:
+                book.close("pre_assessment")
+                self._open_pi_submission(at, now)
+            case Phase.LOGISTICS:
+                book.close("pi_decision", "pi_submission")
+                book.open(
+                    "logistics",
+                    now=now,
+                    start=at,
+                    due_at=at + timedelta(days=p.logistics_sla_days),
+                    summary=f"Logistics (quote, letter, visa, travel), {p.logistics_sla_days} days",
+                    before=[timedelta(days=7), timedelta(days=2)],
+                    level2_after=lvl2,
+                )
+            case Phase.ARRIVAL:
+                book.close("logistics")
+            case Phase.COLLECTION:
+                book.close("pretreatment_clearance", "accommodation_registration", "manufacturing")
+                book.open(
+                    "apheresis",
+                    now=now,
+                    start=at,
+                    due_at=at + timedelta(days=p.apheresis_days),
+                    summary=f"Apheresis, {p.apheresis_days} days",
+                    before=[timedelta(days=2)],
+                    level2_after=lvl2,
+                )
+            case Phase.MANUFACTURING:
+                book.close("apheresis")
+                book.open(
+                    "manufacturing",
+                    now=now,
+                    start=at,
+                    due_at=at + timedelta(days=p.manufacturing_escalate_days),
+                    summary=(
+                        f"Manufacturing, expected {p.manufacturing_expected_days} days, "
+                        f"escalate at {p.manufacturing_escalate_days}"
+                    ),
+                    before=[
+                        timedelta(
+                            days=p.manufacturing_escalate_days - p.manufacturing_expected_days
+                        )
+                    ],
+                    level2_after=lvl2,
+                )
+            case Phase.CONDITIONING:
+                book.close("manufacturing", "pretreatment_clearance", "accommodation_registration")
+                book.open(
+                    "conditioning",
+                    now=now,
+                    start=at,
+                    due_at=at + timedelta(days=p.conditioning_escalate_days),
+                    summary=(
+                        f"Lymphodepleting conditioning, {p.conditioning_days} days "
+                        f"(escalate at {p.conditioning_escalate_days})"
+                    ),
+                    before=[timedelta(days=p.conditioning_escalate_days - p.conditioning_days)],
+                    level2_after=lvl2,
+                )
+            case Phase.INFUSION:
+                book.close("conditioning")
+                opens = timedelta(hours=p.infusion_window_opens_hours)
+                closes = timedelta(hours=p.infusion_window_closes_hours)
+                book.open(
+                    "infusion_window",
+                    now=now,
+                    start=at,
+                    due_at=at + closes,
+                    summary=(
+                        f"Infusion window {p.infusion_window_opens_hours}–"
+                        f"{p.infusion_window_closes_hours} h after conditioning"
+                    ),
+                    before=[closes - opens, timedelta(hours=2)],
+                    clinical=True,
+                    level2_after=timedelta(minutes=p.clinical_level2_after_minutes),
+                )
+            case Phase.MONITORING:
+                book.close("infusion_window", "thaw_to_infusion")
+                self._open_observation(at, now)
+            case Phase.FOLLOW_UP:
+                book.close("observation")
+                self._open_telemedicine(now)
+                if not s.responses:
+                    book.open(
+                        "response_assessment",
+                        now=now,
+                        start=at,
+                        due_at=self._month(p.response_assessment_month),
+                        summary=f"Response assessment at month {p.response_assessment_month}",
+                        before=[timedelta(days=14), timedelta(days=3)],
+                        level2_after=lvl2,
+                    )
+
+    def _close(self, outcome: Outcome) -> None:
+        """Close the journey: every deadline closes with it."""
+        self.state.outcome = outcome
+        self.state.phase = Phase.CLOSED
+        self.state.book.close_all()
+
+    def _open_pi_submission(self, at: datetime, now: datetime) -> None:
+        p = self.protocol
+        self.state.book.open(
+            "pi_submission",
+            now=now,
+            start=at,
+            due_at=self._business(at, p.pi_submission_business_days),
+            summary=f"Submit to a PI, {p.pi_submission_business_days} business days",
+            before=[timedelta(days=1)],
+            level2_after=self._level2_after(),
+        )
+
+    def _open_pi_decision(self, at: datetime, now: datetime) -> None:
+        p = self.protocol
+        self.state.book.open(
+            "pi_decision",
+            now=now,
+            start=at,
+            due_at=at + timedelta(days=p.pi_review_sla_days),
+            summary=f"PI review SLA, {p.pi_review_sla_days} days",
+            every=timedelta(days=p.pi_review_reminder_every_days),
+            level2_after=self._level2_after(),
+        )
+
+    def _open_visa_extension(self, now: datetime) -> None:
+        s, p = self.state, self.protocol
+        if s.visa_valid_until is None or s.arrived_at is None or s.returned_home:
+            return
+        tz = ZoneInfo(p.site_timezone)
+        due_day = s.visa_valid_until - timedelta(days=p.visa_extension_days_before)
+        s.book.open(
+            "visa_extension",
+            now=now,
+            due_at=datetime.combine(due_day, time(0, 0), tzinfo=tz).astimezone(UTC),
+            summary=(
+                f"Ask for a visa extension {p.visa_extension_days_before} days before "
+                f"the stay permitted until {s.visa_valid_until}"
+            ),
+            before=[timedelta(days=7), timedelta(days=2)],
+            level2_after=self._level2_after(),
+        )
+
+    def _open_observation(self, last: datetime, now: datetime) -> None:
+        """Open the next observation deadline after an observation (or the infusion) at `last`."""
+        s, p = self.state, self.protocol
+        assert s.infused_at is not None
+        day = (last - s.infused_at) / timedelta(hours=24)
+        if day < p.daily_monitoring_days:
+            interval, label = timedelta(hours=24), "daily"
+        elif p.twice_weekly_after_daily:
+            interval, label = timedelta(hours=84), "twice weekly"
+        else:
+            s.book.close("observation")
+            return
+        s.book.open(
+            "observation",
+            now=now,
+            start=last,
+            due_at=last + interval,
+            summary=f"Monitoring observation ({label})",
+            before=[timedelta(hours=p.observation_reminder_hours_before)],
+            reminder_to=Recipient.SITE_COORDINATOR,
+            level2_after=timedelta(hours=12),
+        )
+
+    def _next_telemedicine_month(self) -> int | None:
+        for month in range(1, self.protocol.telemedicine_months + 1):
+            if month not in self.state.telemedicine_months:
+                return month
+        return None
+
+    def _open_telemedicine(self, now: datetime) -> None:
+        month = self._next_telemedicine_month()
+        if month is None:
+            self.state.book.close("telemedicine")
+            return
+        self.state.book.open(
+            "telemedicine",
+            now=now,
+            due_at=self._month(month),
+            summary=f"Telemedicine visit, month {month}",
+            before=[timedelta(days=7), timedelta(days=1)],
+            level2_after=self._level2_after(),
+        )
+
+    def _logistics(self, a: Accepted, now: datetime) -> None:
+        s, d, at = self.state, a.data, a.occurred_at
+        if a.kind not in s.logistics_done:
+            s.logistics_done.append(a.kind)
+        match d:
+            case SiteData():
+                s.letter_site = d.site
+            case VisaIssuedData():
+                s.visa_valid_until = d.valid_until
+                self._check_visa_covers_stay(at, now)
+            case TravelBookedData():
+                s.arrival_date = d.arrival_date
+                tz = ZoneInfo(self.protocol.site_timezone)
+                end_of_day = datetime.combine(
+                    d.arrival_date + timedelta(days=1), time(0, 0), tzinfo=tz
+                ).astimezone(UTC)
+                s.book.open(
+                    "arrival",
+                    now=now,
+                    due_at=end_of_day,
+                    summary=f"Patient arrives by {d.arrival_date}",
+                    before=[timedelta(days=1)],
+                    level2_after=self._level2_after(),
+                )
+                self._check_visa_covers_stay(at, now)
+            case ProductData():
+                s.product = Product(lot=d.lot, coi_id=d.coi_id, source="reserved")
+        required = list(LOGISTICS_REQUIRED)
+        if self.facts.cell_source is CellSource.ALLOGENEIC:
+            required.append(K.PRODUCT_RESERVED)
+        if all(k in s.logistics_done for k in required):
+            self._enter(Phase.ARRIVAL, at, now)
+
+    def _check_visa_covers_stay(self, at: datetime, now: datetime) -> None:
+        s = self.state
+        if s.visa_valid_until is None:
+            return
+        start = s.arrival_date or at.date()
+        days = self.protocol.expected_stay_days(self.facts.cell_source)
+        needed = start + timedelta(days=days)
+        if s.visa_valid_until < needed:
+            self._alert(
+                "visa_validity_short",
+                Severity.WARNING,
+                now,
+                f"Visa valid until {s.visa_valid_until} is shorter than the expected stay: "
+                f"{days} days from {start} need validity until {needed}",
+            )
+
+    def _maybe_leave_arrival(self, at: datetime, now: datetime) -> None:
+        s = self.state
+        registered = s.accommodation_registered or (
+            self.protocol.accommodation_registration_hours is None
+        )
+        if s.cleared and registered:
+            nxt = (
+                Phase.COLLECTION
+                if self.facts.cell_source is CellSource.AUTOLOGOUS
+                else Phase.CONDITIONING
+            )
+            self._enter(nxt, at, now)
+
+    def _check_infusion_windows(self, at: datetime, now: datetime) -> None:
+        s, p = self.state, self.protocol
+        if s.conditioning_completed_at is not None:
+            opens = s.conditioning_completed_at + timedelta(hours=p.infusion_window_opens_hours)
+            closes = s.conditioning_completed_at + timedelta(hours=p.infusion_window_closes_hours)
+            if not opens <= at <= closes:
+                self._alert(
+                    "protocol_deviation",
+                    Severity.URGENT,
+                    now,
+                    f"Infusion at {at:%Y-%m-%d %H:%M} UTC is outside the "
+                    f"{p.infusion_window_opens_hours}–{p.infusion_window_closes_hours} h window "
+                    f"after conditioning ({opens:%Y-%m-%d %H:%M}–{closes:%Y-%m-%d %H:%M} UTC)",
+                )
+        if s.thawed_at is not None:
+            limit = s.thawed_at + timedelta(minutes=p.thaw_to_infusion_minutes)
+            if at > limit:
+                self._alert(
+                    "protocol_deviation",
+                    Severity.URGENT,
+                    now,
+                    f"Infusion at {at:%Y-%m-%d %H:%M} UTC is more than "
+                    f"{p.thaw_to_infusion_minutes} min after thawing "
+                    f"({s.thawed_at:%Y-%m-%d %H:%M} UTC)",
+                )
+
+    # --- deadlines firing ---------------------------------------------------------------------
+
+    def fire_deadlines(self, now: datetime) -> list[DeadlineEvent]:
+        """Send reminders and escalations that are due; clinical breaches also raise alerts."""
+        events = self.state.book.fire(now)
+        for e in events:
+            text = e.text
+            if e.deadline == "records":
+                missing = [
+                    r.value
+                    for r in self.protocol.required_records
+                    if r not in self.state.records_on_file
+                ]
+                if missing:
+                    text += f" — still missing: {', '.join(missing)}"
+            severity = Severity.INFO
+            if e.kind is NotificationKind.ESCALATION:
+                severity = Severity.URGENT if e.clinical else Severity.WARNING
+            self.notifications.append(
+                Notification(
+                    idempotency_key=(
+                        f"{self.facts.case_id}:{e.deadline}:{e.kind}:{e.level}:"
+                        f"{e.due_at.isoformat()}"
+                    ),
+                    case_id=self.facts.case_id,
+                    kind=e.kind,
+                    recipient=e.recipient,
+                    recipient_ref=(
+                        self.facts.coordinator
+                        if e.recipient is Recipient.COORDINATOR
+                        else self.state.current_site
+                    ),
+                    deadline=e.deadline,
+                    level=e.level,
+                    severity=severity,
+                    scheduled_for=now,
+                    text=text,
+                )
+            )
+            if e.clinical and e.kind is NotificationKind.ESCALATION and e.level == 1:
+                self._alert("deadline_breached", Severity.URGENT, now, text, notify=False)
+        if events:
+            self._touch()
+        return events
+
+    # --- observations -------------------------------------------------------------------------
+
+    def check_observation(self, o: ObservationInput, now: datetime) -> datetime:
+        """Check an observation; returns its time. Raises `Refused` saying what was expected."""
+        s = self.state
+        if o.observation_id is not None and any(
+            r.observation.observation_id == o.observation_id for r in s.observations
+        ):
+            return now
+        if s.phase is not Phase.MONITORING:
+            raise Refused(
+                f"observations are recorded in phase 'monitoring'; the journey is in '{s.phase}'"
+            )
+        if not o.actor.strip():
+            raise Refused("actor is required: who made this observation")
+        if len(o.note) > NOTE_MAX_CHARS:
+            raise Refused(f"note is {len(o.note)} characters; expected at most {NOTE_MAX_CHARS}")
+        if o.temperature_c is None or o.systolic_bp is None:
+            raise Refused("temperature_c and systolic_bp are required in every observation")
+        try:
+            ValidObservation.model_validate(o.model_dump())
+        except ValidationError as e:
+            raise Refused(f"observation is invalid: {describe_validation_error(e)}") from None
+        gvhd = (o.gvhd_skin_bsa_pct, o.bilirubin_mg_dl, o.stool_ml_day)
+        if self.facts.cell_source is CellSource.AUTOLOGOUS and any(v is not None for v in gvhd):
+            raise Refused(
+                "GvHD fields (gvhd_skin_bsa_pct, bilirubin_mg_dl, stool_ml_day) apply to "
+                "allogeneic products only"
+            )
+        at = o.observed_at or now
+        if at.tzinfo is None:
+            raise Refused("observed_at must include a UTC offset")
+        at = at.astimezone(UTC)
+        if at > now + timedelta(minutes=self.protocol.future_skew_minutes):
+            raise Refused(
+                f"observed_at {at:%Y-%m-%d %H:%M} UTC is in the future; expected a time at "
+                f"or before now ({now:%Y-%m-%d %H:%M} UTC)"
+            )
+        assert s.infused_at is not None
+        if at < s.infused_at:
+            raise Refused(
+                f"observed_at {at:%Y-%m-%d %H:%M} UTC is before the infusion "
+                f"({s.infused_at:%Y-%m-%d %H:%M} UTC); expected a time in the monitoring period"
+            )
+        return at
+
+    def apply_observation(
+        self, o: ObservationInput, observed_at: datetime, now: datetime
+    ) -> ObservationAck:
+        """Store an accepted observation and move the observation deadline on."""
+        s = self.state
+        if o.observation_id is not None and any(
+            r.observation.observation_id == o.observation_id for r in s.observations
+        ):
+            return ObservationAck(accepted=True, duplicate=True)
+        s.observations.append(
+            ObservationRecord(observation=o, observed_at=observed_at, recorded_at=now)
+        )
+        latest = max(r.observed_at for r in s.observations)
+        self._open_observation(latest, now)
+        self._audit(
+            "observation_recorded",
+            o.actor.strip(),
+            observed_at,
+            now,
+            event_id=o.observation_id,
+        )
+        self._touch()
+        nxt = s.book.get("observation")
+        return ObservationAck(accepted=True, next_observation_due=nxt.due_at if nxt else None)
+
+    # --- reschedule and withdraw --------------------------------------------------------------
+
+    def check_reschedule(self, r: RescheduleInput, now: datetime) -> None:
+        """Check a reschedule request; raise `Refused` saying what was expected."""
+        if self.closed:
+            raise Refused("the journey is closed; it has no deadline to move")
+        if self.state.book.get(r.deadline) is None:
+            names = [v.name for v in self.open_deadlines()]
+            raise Refused(
+                f"no open deadline {r.deadline!r}; expected one of: "
+                + (", ".join(names) or "(none open)")
+            )
+        if not r.reason.strip():
+            raise Refused("reason is required: why the deadline moves")
+        if not r.actor.strip():
+            raise Refused("actor is required: who moves the deadline")
+        if r.due_at.tzinfo is None:
+            raise Refused("due_at must include a UTC offset")
+        if r.due_at <= now:
+            raise Refused(
+                f"due_at {r.due_at:%Y-%m-%d %H:%M} is not in the future; expected a time "
+                f"after now ({now:%Y-%m-%d %H:%M} UTC)"
+            )
+
+    def apply_reschedule(self, r: RescheduleInput, now: datetime) -> DeadlineView:
+        """Move the deadline and record who moved it, from when to when, and why."""
+        old = self.state.book.deadlines[r.deadline]
+        moved = self.state.book.reschedule(r.deadline, now=now, due_at=r.due_at.astimezone(UTC))
+        data = {
+            "deadline": r.deadline,
+            "from": old.due_at.isoformat(),
+            "to": moved.due_at.isoformat(),
+        }
+        self.state.timeline.append(
+            MilestoneEvent(
+                kind="reschedule",
+                actor=r.actor.strip(),
+                occurred_at=now,
+                recorded_at=now,
+                data=data,
+                note=r.reason,
+            )
+        )
+        self._audit("reschedule", r.actor.strip(), now, now, detail=data, reason=r.reason)
+        self._touch()
+        return moved.view()
+
+    def check_withdraw(self, w: WithdrawInput) -> None:
+        """Check a withdrawal; raise `Refused` saying what was expected."""
+        if self.closed:
+            raise Refused(f"the journey is already closed ({self.state.outcome})")
+        if not w.reason.strip():
+            raise Refused("reason is required: why the journey is withdrawn")
+        if not w.actor.strip():
+            raise Refused("actor is required: who withdraws the journey")
+
+    def apply_withdraw(self, w: WithdrawInput, now: datetime) -> MilestoneAck:
+        """Close the journey as withdrawn."""
+        self.state.timeline.append(
+            MilestoneEvent(
+                kind="withdraw",
+                actor=w.actor.strip(),
+                occurred_at=now,
+                recorded_at=now,
+                data={"phase": self.state.phase.value},
+                note=w.reason,
+            )
+        )
+        self._audit("withdraw", w.actor.strip(), now, now, reason=w.reason)
+        self._close(Outcome.WITHDRAWN)
+        self._touch()
+        return self.ack()
+
+    # --- signals ------------------------------------------------------------------------------
+
+    def reject_signal(
+        self, m: MilestoneInput | None, reason: str, now: datetime, kind: str = "?"
+    ) -> None:
+        """Keep a refused `milestone` signal with its reason (it is never dropped)."""
+        self.state.rejected.append(
+            RejectedSignal(
+                kind=m.kind if m else kind,
+                actor=m.actor if m else "",
+                received_at=now,
+                reason=reason,
+                milestone=m,
+            )
+        )
+        self._audit(
+            "signal_rejected",
+            (m.actor if m else "") or "unknown",
+            now,
+            now,
+            detail={"kind": m.kind if m else kind},
+            reason=reason,
+        )
+        self._touch()
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _alert(
+        self, kind: str, severity: Severity, now: datetime, text: str, notify: bool = True
+    ) -> Alert | None:
+        """Raise an alert once: an unacknowledged alert with the same text is not repeated."""
+        if any(a.text == text and not a.acknowledged for a in self.state.alerts):
+            return None
+        alert = Alert(id=self.new_id(), kind=kind, severity=severity, raised_at=now, text=text)
+        self.state.alerts.append(alert)
+        recipient = (
+            Recipient.ON_CALL_PHYSICIAN
+            if severity in (Severity.URGENT, Severity.CRITICAL)
+            else Recipient.COORDINATOR
+        )
+        if notify:
+            self.notifications.append(
+                Notification(
+                    idempotency_key=f"{self.facts.case_id}:alert:{alert.id}",
+                    case_id=self.facts.case_id,
+                    kind=NotificationKind.ALERT,
+                    recipient=recipient,
+                    recipient_ref=(
+                        self.facts.coordinator
+                        if recipient is Recipient.COORDINATOR
+                        else self.state.current_site
+                    ),
+                    severity=severity,
+                    scheduled_for=now,
+                    text=text,
+                )
+            )
+        return alert
+
+    def _audit(
+        self,
+        action: str,
+        actor: str,
+        occurred_at: datetime,
+        recorded_at: datetime,
+        *,
+        detail: dict[str, Any] | None = None,
+        reason: str = "",
+        event_id: str | None = None,
+    ) -> None:
+        self.audit.append(
+            AuditEntry(
+                event_id=f"{self.facts.case_id}:{event_id or self.new_id()}",
+                case_id=self.facts.case_id,
+                action=action,
+                actor=actor,
+                occurred_at=occurred_at,
+                recorded_at=recorded_at,
+                detail=detail or {},
+                reason=reason,
+            )
+        )
+
+    def _touch(self) -> None:
+        """Bump the revision the case-store projection is ordered by."""
+        self.state.revision += 1

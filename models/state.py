@@ -1,0 +1,73 @@
+"""`JourneyState`: everything a journey knows, carried whole across continue-as-new."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from models.calendar import BusinessCalendar
+from models.deadlines import DeadlineBook
+from models.enums import MilestoneKind, Outcome, Phase, RecordType
+from models.messages import Alert, MilestoneEvent, ObservationInput, RejectedSignal
+from models.protocol import ProtocolConfig
+
+
+class Product(BaseModel):
+    """The cell product to infuse: released by manufacturing or reserved off the shelf."""
+
+    lot: str
+    coi_id: str
+    source: str  # "released" (autologous) or "reserved" (allogeneic)
+
+
+class ObservationRecord(BaseModel):
+    """An accepted observation as stored in the journey (the input plus when it was recorded)."""
+
+    observation: ObservationInput
+    observed_at: datetime
+    recorded_at: datetime
+
+
+class JourneyState(BaseModel):
+    """The journey's facts, deadlines, alerts and timeline.
+
+    Fields are added with defaults only, so a state serialised by an older run still loads.
+    """
+
+    protocol: ProtocolConfig
+    calendar: BusinessCalendar | None = None
+    phase: Phase = Phase.INTAKE
+    outcome: Outcome | None = None
+    revision: int = 0
+    run_count: int = 1
+
+    records_on_file: list[RecordType] = Field(default_factory=list)
+    current_site: str | None = None
+    submitted_site: str | None = None
+    declined_sites: list[str] = Field(default_factory=list)
+    logistics_done: list[MilestoneKind] = Field(default_factory=list)
+    letter_site: str | None = None
+    visa_valid_until: date | None = None
+    arrival_date: date | None = None
+    arrived_at: datetime | None = None
+    accommodation_registered: bool = False
+    cleared: bool = False
+    apheresis_coi: str | None = None
+    manufacturing_started: bool = False
+    manufacturing_failures: int = 0
+    product: Product | None = None
+    conditioning_started_at: datetime | None = None
+    conditioning_completed_at: datetime | None = None
+    thawed_at: datetime | None = None
+    infused_at: datetime | None = None
+    discharged_at: datetime | None = None
+    returned_home: bool = False
+    telemedicine_months: list[int] = Field(default_factory=list)
+    responses: list[str] = Field(default_factory=list)
+
+    observations: list[ObservationRecord] = Field(default_factory=list)
+    book: DeadlineBook = Field(default_factory=DeadlineBook)
+    alerts: list[Alert] = Field(default_factory=list)
+    timeline: list[MilestoneEvent] = Field(default_factory=list)
+    rejected: list[RejectedSignal] = Field(default_factory=list)
