@@ -227,11 +227,22 @@ class JourneyProjection(BaseModel):
     updated_at: datetime
 
 
-class StoreBatch(BaseModel):
-    """Notifications and audit entries the workflow hands to the store in one activity call."""
+class NotificationBatch(BaseModel):
+    """Notifications the workflow hands to the outbox in one activity call."""
 
-    notifications: list[Notification] = Field(default_factory=list)
-    audit: list[AuditEntry] = Field(default_factory=list)
+    notifications: list[Notification]
+
+
+class AuditBatch(BaseModel):
+    """Audit entries the workflow hands to the audit log in one activity call."""
+
+    entries: list[AuditEntry]
+
+
+class StoreResult(BaseModel):
+    """How many rows an idempotent write added (0 when a retry found them already there)."""
+
+    written: int
 
 
 class CalendarRequest(BaseModel):

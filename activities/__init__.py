@@ -1,0 +1,1 @@
+"""Activities: every piece of I/O a journey performs (case store, outbox, calendars)."""

@@ -1,0 +1,201 @@
+"""The case store: one SQLModel database reached through a session factory.
+
+`CaseStore` is the unit of work for everything that reads or writes the case store (the CLI
+for intake and lists, the activities for projections, the outbox and the audit log). Every
+write is idempotent on a business key, so a retried activity leaves the same rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, select
+
+from models.messages import AuditEntry, JourneyProjection, Notification
+from models.store import AuditRow, Case, JourneyRow, NotificationRow, Patient
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for `url`; for SQLite the folder is created and WAL mode switched on."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            # WAL lets the CLI read while the worker writes; foreign keys are off by default.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class CaseStore:
+    """Access to the case store. Creates its tables on first use."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        SQLModel.metadata.create_all(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> CaseStore:
+        """A store on the database at `url`."""
+        return cls(make_engine(url))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends normally, rolled back otherwise."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    # --- patients ------------------------------------------------------------------------------
+
+    @staticmethod
+    def mint_patient_ref() -> str:
+        """A new pseudonymous patient reference (random: derived from nothing identifying)."""
+        return f"pt-{uuid.uuid4().hex[:16]}"
+
+    def add_patient(self, session: Session, patient: Patient, case_id: str) -> None:
+        """Store a patient's details and link the case to them (inside the caller's session)."""
+        session.add(patient)
+        session.flush()
+        session.add(Case(case_id=case_id, patient_ref=patient.patient_ref, created_at=_now()))
+        session.flush()
+
+    def case_exists(self, case_id: str) -> bool:
+        """Whether a case with this id was already taken in."""
+        with self.session() as s:
+            return s.get(Case, case_id) is not None
+
+    # --- projection ----------------------------------------------------------------------------
+
+    def upsert_projection(self, p: JourneyProjection) -> bool:
+        """Write a journey's projection unless a newer revision is already stored.
+
+        Returns whether the row changed. Projections may arrive out of order (retries run
+        concurrently with newer ones); the revision keeps the newest.
+        """
+        values = p.model_dump(mode="python")
+        for key in ("phase", "outcome", "therapy", "cell_source", "program"):
+            if values[key] is not None:
+                values[key] = str(values[key])
+        with self.session() as s:
+            row = s.get(JourneyRow, p.case_id)
+            if row is None:
+                s.add(JourneyRow(**values))
+                return True
+            if row.revision >= p.revision:
+                return False
+            for key, value in values.items():
+                setattr(row, key, value)
+            return True
+
+    def list_journeys(
+        self,
+        *,
+        phase: str | None = None,
+        overdue: bool | None = None,
+        site: str | None = None,
+        coordinator: str | None = None,
+    ) -> list[JourneyRow]:
+        """Projected journeys, soonest deadline first."""
+        with self.session() as s:
+            q = select(JourneyRow)
+            if phase:
+                q = q.where(JourneyRow.phase == phase)
+            if overdue is not None:
+                q = q.where(JourneyRow.overdue == overdue)
+            if site:
+                q = q.where(JourneyRow.site == site)
+            if coordinator:
+                q = q.where(JourneyRow.coordinator == coordinator)
+            rows = s.exec(q).all()
+        far = datetime.max.replace(tzinfo=UTC)
+        return sorted(rows, key=lambda r: (r.next_deadline_at or far, r.case_id))
+
+    # --- outbox and audit ----------------------------------------------------------------------
+
+    def _insert_ignoring_duplicates(
+        self, table: type[SQLModel], key: str, rows: Sequence[dict[str, Any]]
+    ) -> int:
+        """Insert rows, skipping those whose unique `key` exists; returns how many were new."""
+        if not rows:
+            return 0
+        with self.session() as s:
+            dialect = s.get_bind().dialect.name
+            insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+            if insert is not None:
+                stmt = insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=[key])
+                return s.execute(stmt).rowcount or 0  # type: ignore[attr-defined]
+            # Other databases: check first (the unique constraint still guards races).
+            column = getattr(table, key)
+            existing = set(s.exec(select(column).where(column.in_([r[key] for r in rows]))).all())
+            new = [r for r in rows if r[key] not in existing]
+            for r in new:
+                s.add(table(**r))
+            return len(new)
+
+    def add_notifications(self, notifications: Sequence[Notification]) -> int:
+        """Queue notifications in the outbox; an idempotency key already there is skipped."""
+        now = _now()
+        rows = []
+        for n in notifications:
+            row = n.model_dump(mode="python")
+            for key in ("kind", "recipient", "severity"):
+                row[key] = str(row[key])
+            rows.append(row | {"created_at": now, "delivered_at": None})
+        return self._insert_ignoring_duplicates(NotificationRow, "idempotency_key", rows)
+
+    def notifications(self, case_id: str) -> list[NotificationRow]:
+        """A case's notifications in the order they were scheduled."""
+        with self.session() as s:
+            q = select(NotificationRow).where(NotificationRow.case_id == case_id)
+            rows = s.exec(q).all()
+        return sorted(rows, key=lambda r: (r.scheduled_for, r.id or 0))
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> int:
+        """Append audit entries; an event id already recorded is skipped (append-only)."""
+        now = _now()
+        rows = [e.model_dump(mode="python") | {"stored_at": now} for e in entries]
+        for row in rows:
+            row["detail"] = _jsonable(row["detail"])
+        return self._insert_ignoring_duplicates(AuditRow, "event_id", rows)
+
+    def audit_trail(self, case_id: str) -> list[AuditRow]:
+        """A case's audit entries in the order they were recorded."""
+        with self.session() as s:
+            q = select(AuditRow).where(AuditRow.case_id == case_id)
+            rows = s.exec(q).all()
+        return sorted(rows, key=lambda r: (r.recorded_at, r.id or 0))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates and times in audit details as ISO strings (JSON columns hold plain JSON)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

@@ -1,0 +1,135 @@
+"""Helpers that drive a journey in workflow tests: start it, record milestones, read it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from models.enums import CellSource, Program, Therapy
+from models.journey import JourneyInput
+from models.messages import (
+    JourneyStatus,
+    MilestoneAck,
+    MilestoneInput,
+    ObservationAck,
+    ObservationInput,
+)
+from models.protocol import PRESETS, ProtocolConfig
+from workflows import PatientJourney
+
+Handle = WorkflowHandle[PatientJourney, JourneyStatus]
+
+
+def journey_input(
+    case_id: str,
+    *,
+    cell_source: CellSource = CellSource.AUTOLOGOUS,
+    sites: list[str] | None = None,
+    protocol: ProtocolConfig | None = None,
+) -> JourneyInput:
+    """A valid input for a test journey."""
+    return JourneyInput(
+        case_id=case_id,
+        patient_ref=f"pt-{case_id.lower()}",
+        therapy=Therapy.CAR_T if cell_source is CellSource.AUTOLOGOUS else Therapy.CAR_NK,
+        cell_source=cell_source,
+        program=Program.TRIAL,
+        indication="DLBCL",
+        target_antigens=["CD19"],
+        sites=sites or ["site-a", "site-b"],
+        coordinator="coord-1",
+        protocol=protocol or PRESETS["default"],
+        home_timezone="Europe/London",
+    )
+
+
+async def start(client: Client, inp: JourneyInput, task_queue: str) -> Handle:
+    """Start a journey with the product's workflow id."""
+    return await client.start_workflow(
+        PatientJourney.run, inp, id=f"journey-{inp.case_id}", task_queue=task_queue
+    )
+
+
+async def record(
+    handle: Handle,
+    kind: str,
+    *,
+    at: datetime | None = None,
+    actor: str = "coord-1",
+    note: str = "",
+    milestone_id: str | None = None,
+    **data: Any,
+) -> MilestoneAck:
+    """Record a milestone through the validated update."""
+    return await handle.execute_update(
+        PatientJourney.record_milestone,
+        MilestoneInput(
+            kind=kind,
+            actor=actor,
+            occurred_at=at,
+            note=note,
+            data=data,
+            milestone_id=milestone_id,
+        ),
+    )
+
+
+async def observe(handle: Handle, at: datetime | None = None, **fields: Any) -> ObservationAck:
+    """Record a normal observation (overridable fields)."""
+    values: dict[str, Any] = {"actor": "nurse-1", "temperature_c": 36.8, "systolic_bp": 120}
+    values.update(fields)
+    return await handle.execute_update(
+        PatientJourney.record_observation, ObservationInput(observed_at=at, **values)
+    )
+
+
+async def status(handle: Handle) -> JourneyStatus:
+    """The journey's status query."""
+    return await handle.query(PatientJourney.status)
+
+
+async def to_pi_review(handle: Handle) -> None:
+    """Intake → pre-assessment → PI review."""
+    await record(
+        handle, "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
+    )
+    await record(handle, "eligibility_assessed", outcome="eligible", reviewer="dr-li")
+
+
+async def to_logistics(handle: Handle, site: str = "site-a") -> None:
+    """… → accepted by `site`."""
+    await to_pi_review(handle)
+    await record(handle, "submitted_to_pi", site=site)
+    await record(handle, "pi_decision", site=site, decision="accepted")
+
+
+async def to_arrival(
+    handle: Handle, env: WorkflowEnvironment, *, allogeneic: bool = False, site: str = "site-a"
+) -> None:
+    """… → logistics complete (arrival in 7 days, a visa valid 200 days)."""
+    await to_logistics(handle, site)
+    today = (await env.get_current_time()).date()
+    await record(handle, "cost_estimate_accepted", currency="USD", total=9500)
+    await record(handle, "invitation_letter_issued", site=site)
+    await record(
+        handle, "visa_issued", visa_type="S2", valid_until=str(today + timedelta(days=200))
+    )
+    await record(handle, "accommodation_booked")
+    if allogeneic:
+        await record(handle, "product_reserved", lot="LOT-NK-1", coi_id="COI-NK-1")
+    await record(handle, "travel_booked", arrival_date=str(today + timedelta(days=7)))
+
+
+async def arrive_and_clear(handle: Handle) -> None:
+    """Arrival: arrived, registered, cleared."""
+    await record(handle, "patient_arrived")
+    await record(handle, "accommodation_registered")
+    await record(handle, "pretreatment_cleared", outcome="cleared")
+
+
+def iso(d: date | datetime) -> str:
+    """ISO text of a date or time (as the CLI sends it)."""
+    return d.isoformat()
