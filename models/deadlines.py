@@ -43,6 +43,8 @@ class Deadline(BaseModel):
     opened_at: datetime
     due_at: datetime
     reminders: list[datetime] = Field(default_factory=list)
+    # Distances of all reminders (sent or not) from the due time, kept for `reschedule`.
+    reminder_offsets: list[timedelta] = Field(default_factory=list)
     reminder_to: Recipient = Recipient.COORDINATOR
     clinical: bool = False
     escalation_level: int = 0
@@ -140,12 +142,20 @@ class DeadlineBook(BaseModel):
         `start` is when the clock started (it may be earlier than `now` when a milestone is
         recorded after the fact); reminders already in the past are not sent.
         """
+        every_offsets = []
+        if every is not None and every > timedelta(0):
+            at = (start or now) + every
+            while at < due_at:
+                every_offsets.append(due_at - at)
+                at += every
+        offsets = sorted(set(every_offsets) | set(before or []), reverse=True)
         deadline = Deadline(
             name=name,
             summary=summary,
             opened_at=start or now,
             due_at=due_at,
-            reminders=reminder_times(now, due_at, start=start, every=every, before=before),
+            reminders=reminder_times(now, due_at, before=offsets),
+            reminder_offsets=offsets,
             reminder_to=reminder_to,
             clinical=clinical,
             level2_after=level2_after,
@@ -176,12 +186,11 @@ class DeadlineBook(BaseModel):
             KeyError: no open deadline has that name.
         """
         old = self.deadlines[name]
-        offsets = [old.due_at - at for at in old.reminders]
         moved = old.model_copy(
             update={
                 "due_at": due_at,
                 "escalation_level": 0,
-                "reminders": reminder_times(now, due_at, before=offsets),
+                "reminders": reminder_times(now, due_at, before=old.reminder_offsets),
             }
         )
         self.deadlines[name] = moved
@@ -205,12 +214,14 @@ class DeadlineBook(BaseModel):
         """Everything due at or before `now`, marked as sent.
 
         When the workflow wakes late (a worker outage), several reminders of one deadline may be
-        due at once: they are coalesced into one, while each escalation level is sent, in order.
+        due at once: they are coalesced into one (none at all once the due time has passed),
+        while each escalation level is sent, in order.
         """
         events: list[DeadlineEvent] = []
         for deadline in self.deadlines.values():
             due_reminders = [at for at in deadline.reminders if at <= now]
-            if due_reminders and deadline.escalation_level == 0:
+            # A reminder is for *before* the due time; once it has passed, escalation speaks.
+            if due_reminders and now < deadline.due_at:
                 events.append(
                     DeadlineEvent(
                         deadline=deadline.name,

@@ -211,6 +211,8 @@ SPECS: dict[MilestoneKind, MilestoneSpec] = {
     K.FOLLOW_UP_COMPLETED: MilestoneSpec(phases=(P.FOLLOW_UP,), data=_NoData),
 }
 
+MILESTONE_KINDS = frozenset(k.value for k in MilestoneKind)
+
 LOGISTICS_REQUIRED = (
     K.COST_ESTIMATE_ACCEPTED,
     K.INVITATION_LETTER_ISSUED,
@@ -427,7 +429,7 @@ class Journey:
         """Check a milestone against the pathway; raise `Refused` saying what was expected."""
         if self.is_duplicate(m.milestone_id):
             return Accepted(
-                kind=MilestoneKind(m.kind) if m.kind in MilestoneKind else None,
+                kind=MilestoneKind(m.kind) if m.kind in MILESTONE_KINDS else None,
                 occurred_at=now,
                 data=_NoData(),
                 raw=m,
@@ -489,7 +491,7 @@ class Journey:
         return at
 
     def _last_occurred(self) -> datetime | None:
-        times = [e.occurred_at for e in self.state.timeline if e.kind in MilestoneKind]
+        times = [e.occurred_at for e in self.state.timeline if e.kind in MILESTONE_KINDS]
         return max(times) if times else None
 
     def _check_rules(self, a: Accepted) -> None:
@@ -1089,7 +1091,8 @@ class Journey:
         start = s.arrival_date or at.date()
         days = self.protocol.expected_stay_days(self.facts.cell_source)
         needed = start + timedelta(days=days)
-        if s.visa_valid_until < needed:
+        already = any(a.kind == "visa_validity_short" and not a.acknowledged for a in s.alerts)
+        if s.visa_valid_until < needed and not already:
             self._alert(
                 "visa_validity_short",
                 Severity.WARNING,

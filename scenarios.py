@@ -1,4 +1,8 @@
-"""Helpers that drive a journey in workflow tests: start it, record milestones, read it."""
+"""Driving journeys through the pathway: used by `cellpath demo`, the tests and the benchmarks.
+
+Each helper records real milestones through the validated update, exactly as a coordinator
+would, so a journey it builds is indistinguishable from one built by hand.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 from models.enums import CellSource, Program, Therapy
 from models.journey import JourneyInput
@@ -30,7 +33,7 @@ def journey_input(
     sites: list[str] | None = None,
     protocol: ProtocolConfig | None = None,
 ) -> JourneyInput:
-    """A valid input for a test journey."""
+    """A valid journey input for a sample (PHI-free) case."""
     return JourneyInput(
         case_id=case_id,
         patient_ref=f"pt-{case_id.lower()}",
@@ -78,7 +81,7 @@ async def record(
 
 
 async def observe(handle: Handle, at: datetime | None = None, **fields: Any) -> ObservationAck:
-    """Record a normal observation (overridable fields)."""
+    """Record an unremarkable observation; any field can be overridden."""
     values: dict[str, Any] = {"actor": "nurse-1", "temperature_c": 36.8, "systolic_bp": 120}
     values.update(fields)
     return await handle.execute_update(
@@ -107,11 +110,10 @@ async def to_logistics(handle: Handle, site: str = "site-a") -> None:
 
 
 async def to_arrival(
-    handle: Handle, env: WorkflowEnvironment, *, allogeneic: bool = False, site: str = "site-a"
+    handle: Handle, today: date, *, allogeneic: bool = False, site: str = "site-a"
 ) -> None:
-    """… → logistics complete (arrival in 7 days, a visa valid 200 days)."""
+    """… → logistics complete (arrival in 7 days, a visa valid 200 days from `today`)."""
     await to_logistics(handle, site)
-    today = (await env.get_current_time()).date()
     await record(handle, "cost_estimate_accepted", currency="USD", total=9500)
     await record(handle, "invitation_letter_issued", site=site)
     await record(
@@ -133,3 +135,15 @@ async def arrive_and_clear(handle: Handle) -> None:
 def iso(d: date | datetime) -> str:
     """ISO text of a date or time (as the CLI sends it)."""
     return d.isoformat()
+
+
+async def to_infusion(handle: Handle, today: date, *, allogeneic: bool = False) -> None:
+    """… → conditioning completed (the infusion window is open from 24 h)."""
+    await to_arrival(handle, today, allogeneic=allogeneic)
+    await arrive_and_clear(handle)
+    if not allogeneic:
+        await record(handle, "apheresis_completed", coi_id="COI-001")
+        await record(handle, "manufacturing_started")
+        await record(handle, "product_released", lot="LOT-001", coi_id="COI-001")
+    await record(handle, "conditioning_started", regimen="Flu/Cy")
+    await record(handle, "conditioning_completed")

@@ -1,0 +1,524 @@
+"""The pathway's rules, without Temporal: what is accepted when, what is refused and why."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from models.calendar import load_business_calendar
+from models.enums import CellSource, NotificationKind, Outcome, Phase, Recipient, Severity
+from models.errors import Refused
+from models.messages import MilestoneInput, ObservationInput, RescheduleInput, WithdrawInput
+from models.pathway import Journey
+from models.protocol import PRESETS, ProtocolConfig, resolve_protocol
+from models.state import JourneyState
+from scenarios import journey_input
+
+CALENDAR = load_business_calendar("CN", "Asia/Shanghai", [2026, 2027])
+T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+
+
+class Case:
+    """A journey driven by hand with a controllable clock."""
+
+    def __init__(
+        self,
+        cell_source: CellSource = CellSource.AUTOLOGOUS,
+        protocol: ProtocolConfig | None = None,
+    ) -> None:
+        counter = itertools.count()
+        facts = journey_input("CN-2026-0001", cell_source=cell_source)
+        state = JourneyState(protocol=protocol or PRESETS["default"], calendar=CALENDAR)
+        self.j = Journey(facts, state, new_id=lambda: f"id-{next(counter)}")
+        self.now = T0
+        self.j.start(self.now)
+
+    def at(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    def record(
+        self,
+        kind: str,
+        *,
+        occurred_at: datetime | None = None,
+        actor: str = "coord-1",
+        note: str = "",
+        milestone_id: str | None = None,
+        **data: Any,
+    ):
+        m = MilestoneInput(
+            kind=kind,
+            actor=actor,
+            occurred_at=occurred_at,
+            note=note,
+            data=data,
+            milestone_id=milestone_id,
+        )
+        return self.j.apply_milestone(self.j.check_milestone(m, self.now), self.now)
+
+    def refused(self, kind: str, match: str, **kw: Any) -> str:
+        before = self.j.state.model_dump_json()
+        with pytest.raises(Refused, match=match) as err:
+            self.record(kind, **kw)
+        assert self.j.state.model_dump_json() == before, "a refusal must change nothing"
+        return str(err.value)
+
+    @property
+    def phase(self) -> Phase:
+        return self.j.state.phase
+
+    def deadline(self, name: str):
+        return self.j.state.book.get(name)
+
+    # paths
+    def to_pi_review(self) -> None:
+        self.record(
+            "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
+        )
+        self.record("eligibility_assessed", outcome="eligible", reviewer="dr-li")
+
+    def to_logistics(self) -> None:
+        self.to_pi_review()
+        self.record("submitted_to_pi", site="site-a")
+        self.record("pi_decision", site="site-a", decision="accepted")
+
+    def to_arrival(self, visa_days: int = 200) -> None:
+        self.to_logistics()
+        today = self.now.date()
+        self.record("cost_estimate_accepted", currency="USD", total=9500)
+        self.record("invitation_letter_issued", site="site-a")
+        self.record("visa_issued", visa_type="S2", valid_until=str(today + timedelta(visa_days)))
+        self.record("accommodation_booked")
+        if self.j.facts.cell_source is CellSource.ALLOGENEIC:
+            self.record("product_reserved", lot="LOT-NK", coi_id="COI-NK")
+        self.record("travel_booked", arrival_date=str(today + timedelta(days=7)))
+
+    def to_infusion(self) -> None:
+        self.to_arrival()
+        self.at(days=7)
+        self.record("patient_arrived")
+        self.record("accommodation_registered")
+        self.record("pretreatment_cleared", outcome="cleared")
+        if self.j.facts.cell_source is CellSource.AUTOLOGOUS:
+            self.record("apheresis_completed", coi_id="COI-1")
+            self.record("manufacturing_started")
+            self.at(days=21)
+            self.record("product_released", lot="LOT-1", coi_id="COI-1")
+        self.record("conditioning_started")
+        self.at(days=3)
+        self.record("conditioning_completed")
+
+
+# --- refusals (issue point 6) ------------------------------------------------------------------
+
+
+def test_wrong_phase_names_the_phase_and_what_is_expected():
+    c = Case()
+    c.record("records_complete", records=["pathology", "imaging", "treatment_history", "labs"])
+    msg = c.refused("infusion_completed", "not expected", lot="L", coi_id="C")
+    assert msg == (
+        "milestone 'infusion_completed' is not expected in phase 'pre_assessment'; "
+        "expected one of: eligibility_assessed"
+    )
+
+
+def test_unknown_kind_lists_the_expected_ones():
+    msg = Case().refused("paperwork_done", "unknown milestone kind 'paperwork_done'")
+    assert "record_received" in msg and "records_complete" in msg
+
+
+def test_missing_and_malformed_data_say_which_field():
+    c = Case()
+    msg = c.refused("record_received", "record_type")
+    assert "expected: record_type, note?" in msg
+    c.refused("record_received", "record_type", record_type="x-ray")
+    c.refused("record_received", "extra", record_type="labs", colour="blue")
+
+
+def test_records_complete_refused_while_required_types_are_missing():
+    c = Case()
+    c.record("record_received", record_type="pathology")
+    msg = c.refused("records_complete", "imaging", records=["labs"])
+    assert "treatment_history" in msg and "pathology" not in msg.split("requires")[1]
+
+
+def test_site_not_in_case_and_declined_site_are_refused():
+    c = Case()
+    c.to_pi_review()
+    c.refused("submitted_to_pi", "'site-z' is not one of this case's sites", site="site-z")
+    c.record("submitted_to_pi", site="site-a")
+    c.refused("submitted_to_pi", "awaiting the PI decision of 'site-a'", site="site-b")
+    c.refused(
+        "pi_decision", "submitted to 'site-a', not 'site-b'", site="site-b", decision="accepted"
+    )
+    c.record("pi_decision", site="site-a", decision="declined")
+    c.refused("submitted_to_pi", "already declined", site="site-a")
+
+
+def test_occurred_at_in_the_future_or_before_the_previous_milestone():
+    c = Case()
+    c.refused(
+        "record_received",
+        "in the future",
+        record_type="labs",
+        occurred_at=c.now + timedelta(hours=1),
+    )
+    c.record("record_received", record_type="labs", occurred_at=c.now - timedelta(hours=1))
+    c.refused(
+        "record_received",
+        "before the previous milestone",
+        record_type="imaging",
+        occurred_at=c.now - timedelta(hours=2),
+    )
+    c.refused(
+        "record_received",
+        "UTC offset",
+        record_type="imaging",
+        occurred_at=datetime(2026, 11, 1, 10, 0),
+    )
+
+
+def test_note_longer_than_2000_characters():
+    msg = Case().refused("record_received", "at most 2000", record_type="labs", note="x" * 2001)
+    assert "2001 characters" in msg
+
+
+def test_actor_is_required():
+    Case().refused("record_received", "actor is required", record_type="labs", actor=" ")
+
+
+def test_chain_of_identity_at_release_and_at_infusion():
+    c = Case()
+    c.to_arrival()
+    c.record("patient_arrived")
+    c.record("accommodation_registered")
+    c.record("pretreatment_cleared", outcome="cleared")
+    c.record("apheresis_completed", coi_id="COI-1")
+    c.refused("product_released", "manufacturing_started", lot="L1", coi_id="COI-1")
+    c.record("manufacturing_started")
+    c.refused("product_released", "chain of identity mismatch", lot="L1", coi_id="COI-2")
+    c.record("product_released", lot="L1", coi_id="COI-1")
+    c.record("conditioning_started")
+    c.record("conditioning_completed")
+    c.refused("infusion_completed", "chain of identity", lot="L1", coi_id="COI-9")
+    c.refused("infusion_completed", "chain of identity", lot="L9", coi_id="COI-1")
+    c.at(hours=30)
+    assert c.record("infusion_completed", lot="L1", coi_id="COI-1").phase is Phase.MONITORING
+
+
+def test_discharge_before_the_earliest_day_names_the_day():
+    c = Case()
+    c.to_infusion()
+    c.at(hours=30)
+    c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
+    c.at(days=12)
+    msg = c.refused("discharged", "discharge is allowed from day 28")
+    assert msg.endswith("it is day 12")
+    c.at(days=16)
+    assert c.record("discharged").phase is Phase.FOLLOW_UP
+
+
+def test_cell_source_specific_milestones_are_refused_for_the_other_source():
+    c = Case()
+    c.to_logistics()
+    c.refused("product_reserved", "allogeneic products only", lot="L", coi_id="C")
+
+
+def test_dependencies_within_logistics():
+    c = Case()
+    c.to_logistics()
+    c.refused(
+        "visa_issued", "invitation_letter_issued first", visa_type="S2", valid_until="2027-06-01"
+    )
+    c.refused("travel_booked", "cost_estimate_accepted first", arrival_date="2026-12-01")
+    c.refused("invitation_letter_issued", "accepting site", site="site-b")
+
+
+def test_duplicate_milestone_id_is_acknowledged_once():
+    c = Case()
+    first = c.record("record_received", record_type="labs", milestone_id="m-1")
+    again = c.record("record_received", record_type="imaging", milestone_id="m-1")
+    assert not first.duplicate and again.duplicate
+    assert [e.kind for e in c.j.state.timeline].count("record_received") == 1
+    assert c.j.state.records_on_file == ["labs"]
+
+
+def test_closed_journey_refuses_everything():
+    c = Case()
+    c.j.apply_withdraw(WithdrawInput(reason="family decision", actor="coord-1"), c.now)
+    c.refused("record_received", "closed", record_type="labs")
+    with pytest.raises(Refused, match="already closed"):
+        c.j.check_withdraw(WithdrawInput(reason="again", actor="coord-1"))
+
+
+# --- paths and effects --------------------------------------------------------------------------
+
+
+def test_pre_assessment_due_in_five_business_days_in_the_team_zone():
+    c = Case()
+    c.record("records_complete", records=["pathology", "imaging", "treatment_history", "labs"])
+    # Monday 10:00 Shanghai + 5 business days = next Monday 10:00; reminder at 3 (Thursday).
+    d = c.deadline("pre_assessment")
+    assert d.due_at == T0 + timedelta(days=7)
+    assert d.reminders == [T0 + timedelta(days=3)]
+    assert c.deadline("records") is None
+
+
+def test_more_info_loops_back_and_restarts_the_clock():
+    c = Case()
+    c.record("records_complete", records=["pathology", "imaging", "treatment_history", "labs"])
+    c.at(days=1)
+    c.record("eligibility_assessed", outcome="more_info_needed", reviewer="dr-li")
+    assert c.phase is Phase.INTAKE and c.deadline("records").due_at == c.now + timedelta(14)
+    c.to_pi_review()
+    c.record("submitted_to_pi", site="site-a")
+    c.at(days=10)
+    c.record("pi_decision", site="site-a", decision="more_info_needed")
+    assert c.phase is Phase.PI_REVIEW
+    assert c.deadline("pi_decision").due_at == c.now + timedelta(days=21)
+
+
+def test_declines_fall_through_to_the_next_site_then_close():
+    c = Case()
+    c.to_pi_review()
+    c.record("submitted_to_pi", site="site-a")
+    c.record("pi_decision", site="site-a", decision="declined")
+    assert c.phase is Phase.PI_REVIEW and c.deadline("pi_submission") is not None
+    c.record("submitted_to_pi", site="site-b")
+    c.record("pi_decision", site="site-b", decision="declined")
+    assert (c.phase, c.j.state.outcome) == (Phase.CLOSED, Outcome.DECLINED)
+    assert c.j.open_deadlines() == []
+
+
+@pytest.mark.parametrize(
+    ("setup", "kind", "data", "outcome"),
+    [
+        (
+            "records",
+            "eligibility_assessed",
+            {"outcome": "ineligible", "reviewer": "dr"},
+            Outcome.INELIGIBLE,
+        ),
+        ("arrived", "pretreatment_cleared", {"outcome": "not_cleared"}, Outcome.NOT_CLEARED),
+    ],
+)
+def test_exits(setup: str, kind: str, data: dict[str, Any], outcome: Outcome):
+    c = Case()
+    if setup == "records":
+        c.record("records_complete", records=["pathology", "imaging", "treatment_history", "labs"])
+    else:
+        c.to_arrival()
+        c.record("patient_arrived")
+    c.record(kind, **data)
+    assert (c.phase, c.j.state.outcome) == (Phase.CLOSED, outcome)
+
+
+def test_manufacturing_failure_recollects_until_attempts_are_exhausted():
+    c = Case()
+    c.to_arrival()
+    c.record("patient_arrived")
+    c.record("accommodation_registered")
+    c.record("pretreatment_cleared", outcome="cleared")
+    assert c.phase is Phase.COLLECTION
+    c.record("apheresis_completed", coi_id="COI-1")
+    c.record("manufacturing_started")
+    c.record("bridging_therapy_started", regimen="R-GemOx")
+    c.record("manufacturing_failed", reason="insufficient expansion")
+    assert c.phase is Phase.COLLECTION and c.deadline("apheresis") is not None
+    c.record("apheresis_completed", coi_id="COI-2")
+    c.record("manufacturing_started")
+    c.refused("product_released", "apheresis coi_id 'COI-2'", lot="L", coi_id="COI-1")
+    c.record("manufacturing_failed", reason="sterility")
+    assert (c.phase, c.j.state.outcome) == (Phase.CLOSED, Outcome.MANUFACTURING_FAILED)
+
+
+def test_allogeneic_thaw_window_and_reserved_lot():
+    c = Case(CellSource.ALLOGENEIC)
+    c.to_infusion()
+    assert c.phase is Phase.INFUSION
+    c.at(hours=30)
+    c.refused("infusion_completed", "product_thawed before", lot="LOT-NK", coi_id="COI-NK")
+    c.refused("product_thawed", "not the reserved lot", lot="LOT-X")
+    c.record("product_thawed", lot="LOT-NK")
+    assert c.deadline("thaw_to_infusion").due_at == c.now + timedelta(minutes=60)
+    c.at(minutes=40)
+    c.record("infusion_completed", lot="LOT-NK", coi_id="COI-NK")
+    assert c.j.state.alerts == []
+    assert c.phase is Phase.MONITORING
+
+
+def test_infusion_outside_the_window_is_recorded_and_raises_an_urgent_alert():
+    c = Case()
+    c.to_infusion()
+    c.at(hours=60)
+    c.j.take_outbox()
+    c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
+    assert c.phase is Phase.MONITORING
+    (alert,) = c.j.state.alerts
+    assert (alert.kind, alert.severity) == ("protocol_deviation", Severity.URGENT)
+    notifications, _ = c.j.take_outbox()
+    assert [n.recipient for n in notifications] == [Recipient.ON_CALL_PHYSICIAN]
+
+
+def test_short_visa_raises_a_warning():
+    c = Case()
+    c.to_arrival(visa_days=60)
+    (alert,) = c.j.state.alerts
+    assert alert.kind == "visa_validity_short" and alert.severity is Severity.WARNING
+
+
+def test_arrival_opens_registration_clearance_and_visa_extension_deadlines():
+    c = Case()
+    c.to_arrival()
+    assert c.phase is Phase.ARRIVAL and c.deadline("arrival") is not None
+    c.at(days=7)
+    c.record("patient_arrived")
+    assert c.deadline("arrival") is None
+    reg = c.deadline("accommodation_registration")
+    assert reg.clinical and reg.due_at == c.now + timedelta(hours=24)
+    visa = c.deadline("visa_extension")
+    valid_until = c.j.state.visa_valid_until
+    assert visa.due_at.date() == valid_until - timedelta(days=8)  # midnight Shanghai, in UTC
+    c.record("visa_extended", valid_until=str(valid_until + timedelta(days=60)))
+    assert c.deadline("visa_extension").due_at > visa.due_at
+    c.refused("visa_extended", "not later", valid_until=str(valid_until))
+
+
+def test_us_label_preset_needs_no_accommodation_registration():
+    c = Case(protocol=resolve_protocol("us_label_2025"))
+    c.to_arrival()
+    c.record("patient_arrived")
+    assert c.deadline("accommodation_registration") is None
+    c.record("pretreatment_cleared", outcome="cleared")
+    assert c.phase is Phase.COLLECTION
+
+
+def test_full_autologous_path_to_completed():
+    c = Case()
+    c.to_infusion()
+    c.at(hours=30)
+    c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
+    assert c.deadline("observation").due_at == c.now + timedelta(hours=24)
+    c.at(days=28)
+    c.record("discharged")
+    assert c.deadline("telemedicine") is not None and c.deadline("response_assessment")
+    c.record("returned_home")
+    assert c.deadline("visa_extension") is None
+    for month in range(1, 13):
+        c.at(days=30)
+        c.record("telemedicine_completed", month=month)
+        if month == 3:
+            c.record("response_assessed", response="CR", method="PET-CT")
+    c.refused("telemedicine_completed", "already recorded", month=12)
+    assert c.deadline("telemedicine") is None and c.deadline("response_assessment") is None
+    c.record("follow_up_completed")
+    assert (c.phase, c.j.state.outcome) == (Phase.CLOSED, Outcome.COMPLETED)
+
+
+# --- observations, reschedule, signals -----------------------------------------------------------
+
+
+def _monitoring() -> Case:
+    c = Case()
+    c.to_infusion()
+    c.at(hours=30)
+    c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
+    return c
+
+
+def test_observation_moves_the_schedule_daily_then_twice_weekly():
+    c = _monitoring()
+    infused = c.now
+    c.at(hours=20)
+    obs = ObservationInput(actor="nurse-1", temperature_c=37.2, systolic_bp=118)
+    ack = c.j.apply_observation(obs, c.j.check_observation(obs, c.now), c.now)
+    assert ack.next_observation_due == c.now + timedelta(hours=24)
+    assert ack.crs_grade is None  # not graded yet: no made-up zero
+    late = infused + timedelta(days=15)
+    c.now = late
+    ack = c.j.apply_observation(obs, c.j.check_observation(obs, c.now), c.now)
+    assert ack.next_observation_due == late + timedelta(hours=84)
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"temperature_c": 60}, "temperature_c"),
+        ({"systolic_bp": None}, "required"),
+        ({"oxygen_device": "snorkel"}, "oxygen_device"),
+        ({"gvhd_skin_bsa_pct": 20}, "allogeneic products only"),
+        ({"actor": ""}, "actor is required"),
+    ],
+)
+def test_observation_refusals(fields: dict[str, Any], match: str):
+    c = _monitoring()
+    values: dict[str, Any] = {"actor": "nurse-1", "temperature_c": 37, "systolic_bp": 120}
+    values.update(fields)
+    with pytest.raises(Refused, match=match):
+        c.j.check_observation(ObservationInput(**values), c.now)
+
+
+def test_observation_outside_monitoring_is_refused():
+    with pytest.raises(Refused, match="phase 'monitoring'"):
+        Case().j.check_observation(
+            ObservationInput(actor="n", temperature_c=37, systolic_bp=120), T0
+        )
+
+
+def test_reschedule_refusals_and_effect():
+    c = Case()
+    r = RescheduleInput(
+        deadline="records", due_at=c.now + timedelta(days=30), reason="holiday", actor="lead-1"
+    )
+    with pytest.raises(Refused, match="expected one of: records"):
+        c.j.check_reschedule(r.model_copy(update={"deadline": "pi_decision"}), c.now)
+    with pytest.raises(Refused, match="not in the future"):
+        c.j.check_reschedule(r.model_copy(update={"due_at": c.now - timedelta(1)}), c.now)
+    with pytest.raises(Refused, match="reason is required"):
+        c.j.check_reschedule(r.model_copy(update={"reason": ""}), c.now)
+    c.j.check_reschedule(r, c.now)
+    view = c.j.apply_reschedule(r, c.now)
+    assert view.due_at == c.now + timedelta(days=30)
+    assert c.j.state.timeline[-1].kind == "reschedule"
+
+
+def test_records_reminders_name_what_is_missing():
+    c = Case()
+    c.record("record_received", record_type="pathology")
+    c.j.take_outbox()
+    c.j.fire_deadlines(T0 + timedelta(days=3))
+    (n,) = c.j.notifications
+    assert n.kind is NotificationKind.REMINDER and n.recipient is Recipient.COORDINATOR
+    assert n.text.endswith("still missing: imaging, treatment_history, labs")
+
+
+def test_every_accepted_milestone_is_audited_with_actor_and_reason():
+    c = Case()
+    c.j.take_outbox()
+    c.record("record_received", record_type="labs", actor="coord-2", note="via portal")
+    _, audit = c.j.take_outbox()
+    (entry,) = audit
+    assert (entry.action, entry.actor, entry.reason) == (
+        "milestone:record_received",
+        "coord-2",
+        "via portal",
+    )
+
+
+def test_state_round_trips_through_json_for_continue_as_new():
+    c = _monitoring()
+    restored = JourneyState.model_validate_json(c.j.state.model_dump_json())
+    assert restored == c.j.state
+
+
+def test_protocol_presets_follow_the_domain_table():
+    assert PRESETS["default"].earliest_discharge_day == 28
+    assert PRESETS["us_label_2025"].daily_monitoring_days == 7
+    assert PRESETS["us_rems_legacy"].no_driving_days == 56
+    with pytest.raises(ValueError, match="expected one of: default"):
+        resolve_protocol("nope")
+    assert date(2026, 1, 1)  # keeps the import honest for type checkers
