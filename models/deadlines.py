@@ -84,6 +84,7 @@ class DeadlineEvent(BaseModel):
     level: int
     recipient: Recipient
     due_at: datetime
+    scheduled_at: datetime  # the instant this reminder or level was due (names it uniquely)
     fired_at: datetime
     clinical: bool
     text: str
@@ -229,6 +230,7 @@ class DeadlineBook(BaseModel):
                         level=0,
                         recipient=deadline.reminder_to,
                         due_at=deadline.due_at,
+                        scheduled_at=max(due_reminders),
                         fired_at=now,
                         clinical=deadline.clinical,
                         text=(
@@ -259,6 +261,7 @@ class DeadlineBook(BaseModel):
                         level=level,
                         recipient=recipient,
                         due_at=deadline.due_at,
+                        scheduled_at=deadline.escalation_at(level),
                         fired_at=now,
                         clinical=deadline.clinical,
                         text=(

@@ -1160,9 +1160,11 @@ class Journey:
                 severity = Severity.URGENT if e.clinical else Severity.WARNING
             self.notifications.append(
                 Notification(
+                    # Unique per reminder instant and level: a retried activity (same payload)
+                    # is stored once, two reminders of one deadline are two rows.
                     idempotency_key=(
                         f"{self.facts.case_id}:{e.deadline}:{e.kind}:{e.level}:"
-                        f"{e.due_at.isoformat()}"
+                        f"{e.scheduled_at.isoformat()}"
                     ),
                     case_id=self.facts.case_id,
                     kind=e.kind,

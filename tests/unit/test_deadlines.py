@@ -106,3 +106,13 @@ def test_closed_deadlines_fire_nothing():
 
 def test_next_event_summary_names_the_deadline_without_phi():
     assert _book().next_event_summary().startswith("PI review SLA, 21 days: reminder due")
+
+
+def test_two_reminders_of_one_deadline_are_distinct_events():
+    book = DeadlineBook()
+    book.open(
+        "response_assessment", now=T0, due_at=T0 + 90 * DAY, summary="r", before=[14 * DAY, 3 * DAY]
+    )
+    first = book.fire(T0 + 76 * DAY)
+    second = book.fire(T0 + 87 * DAY)
+    assert first[0].scheduled_at != second[0].scheduled_at
