@@ -147,3 +147,66 @@ async def to_infusion(handle: Handle, today: date, *, allogeneic: bool = False) 
         await record(handle, "product_released", lot="LOT-001", coi_id="COI-001")
     await record(handle, "conditioning_started", regimen="Flu/Cy")
     await record(handle, "conditioning_completed")
+
+
+DEMO_CASES: list[tuple[str, CellSource, str]] = [
+    ("DEMO-0001", CellSource.AUTOLOGOUS, "intake, one record on file"),
+    ("DEMO-0002", CellSource.AUTOLOGOUS, "PI review, submitted to site-a"),
+    ("DEMO-0003", CellSource.ALLOGENEIC, "logistics, cost estimate accepted"),
+    ("DEMO-0004", CellSource.AUTOLOGOUS, "manufacturing"),
+    ("DEMO-0005", CellSource.AUTOLOGOUS, "infusion window open"),
+]
+
+
+async def start_demo(client: Client, store: Any, task_queue: str) -> list[tuple[str, str]]:
+    """Start the demo journeys that do not exist yet and drive each to its phase.
+
+    Idempotent: a demo case already in the case store is left as it is. The demo patients'
+    details are synthetic (no real person), stored like any intake.
+    """
+    from datetime import UTC
+
+    from models.store import Patient
+    from starter import start_journey
+
+    done: list[tuple[str, str]] = []
+    for n, (case_id, source, what) in enumerate(DEMO_CASES, start=1):
+        if store.case_exists(case_id):
+            done.append((case_id, f"already running ({what})"))
+            continue
+        inp = journey_input(case_id, cell_source=source).model_copy(
+            update={"patient_ref": store.mint_patient_ref()}
+        )
+        with store.session() as session:
+            store.add_patient(
+                session,
+                Patient(
+                    patient_ref=inp.patient_ref,
+                    full_name=f"Demo Patient {n}",
+                    birth_date=date(1960 + n, n, 10 + n),
+                    nationality="GB",
+                    created_at=datetime.now(UTC),
+                ),
+                case_id,
+            )
+            await start_journey(client, inp)
+        handle = client.get_workflow_handle_for(PatientJourney.run, f"journey-{case_id}")
+        today = datetime.now(UTC).date()
+        match case_id:
+            case "DEMO-0001":
+                await record(handle, "record_received", record_type="pathology", actor="demo")
+            case "DEMO-0002":
+                await to_pi_review(handle)
+                await record(handle, "submitted_to_pi", site="site-a")
+            case "DEMO-0003":
+                await to_logistics(handle)
+                await record(handle, "cost_estimate_accepted", currency="USD", total=12500)
+            case "DEMO-0004":
+                await to_arrival(handle, today)
+                await arrive_and_clear(handle)
+                await record(handle, "apheresis_completed", coi_id="COI-DEMO-4")
+                await record(handle, "manufacturing_started")
+            case "DEMO-0005":
+                await to_infusion(handle, today)
+        done.append((case_id, f"started ({what})"))
+    return done

@@ -1,0 +1,571 @@
+"""`cellpath`: the coordinators' command line.
+
+Exit codes: 0 done · 1 refused (the reason on stderr) · 2 usage or connection error.
+Every command talks to Temporal through typed handles (`PatientJourney.record_milestone`, …)
+with the pydantic data converter, exactly as integrations do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar, get_origin
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.store import CaseStore
+from models.deadlines import DeadlineView
+from models.enums import MilestoneKind
+from models.intake import IntakeProblems, parse_intake
+from models.journey import JourneyInput
+from models.messages import (
+    JourneyStatus,
+    MilestoneAck,
+    MilestoneEvent,
+    MilestoneInput,
+    ObservationInput,
+    RescheduleInput,
+    WithdrawInput,
+)
+from models.pathway import MILESTONE_KINDS, SPECS
+from models.store import Patient
+from settings import get_settings
+from workflows import PatientJourney
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="cellpath",
+    help="Run patients' CAR-T / CAR-NK journeys: record milestones, read status and deadlines.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class Refusal(Exception):
+    """The journey (or the intake) refused the request: exit 1."""
+
+
+class Unreachable(Exception):
+    """Temporal or the case store could not be reached, or the case does not exist: exit 2."""
+
+
+def workflow_id(case_id: str) -> str:
+    """The journey's workflow id (contract: `journey-{case_id}`)."""
+    return f"journey-{case_id}"
+
+
+def default_actor() -> str:
+    """Who is typing: `CELLPATH_ACTOR`, else the login name."""
+    return os.environ.get("CELLPATH_ACTOR") or getpass.getuser()
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command; map failures to the contract's exit codes."""
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except Refusal as e:
+        err.print(f"[red]refused:[/red] {e}", highlight=False)
+        raise typer.Exit(1) from None
+    except Unreachable as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+async def connect() -> Client:
+    """A client with the product's data converter, or `Unreachable`."""
+    from worker import connect as connect_client
+
+    settings = get_settings()
+    try:
+        return await connect_client()
+    except Exception as e:  # connection errors come in many types; all mean "not reachable"
+        raise Unreachable(
+            f"cannot reach Temporal at {settings.temporal_address} "
+            f"(namespace {settings.temporal_namespace}): {e}"
+        ) from None
+
+
+def journey(client: Client, case_id: str) -> WorkflowHandle[PatientJourney, JourneyStatus]:
+    """A typed handle on a case's journey."""
+    return client.get_workflow_handle_for(PatientJourney.run, workflow_id(case_id))
+
+
+async def call_update(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run an update; a refusal becomes `Refusal`, a missing journey `Unreachable`."""
+    try:
+        return await fn()
+    except WorkflowUpdateFailedError as e:
+        cause = e.cause
+        raise Refusal(getattr(cause, "message", None) or str(cause)) from None
+    except RPCError as e:
+        if e.status is RPCStatusCode.NOT_FOUND:
+            raise Unreachable("no open journey for that case (closed, or never started)") from None
+        raise Unreachable(str(e)) from None
+
+
+async def call_query(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run a query; a missing journey is `Unreachable`."""
+    try:
+        return await fn()
+    except RPCError as e:
+        if e.status is RPCStatusCode.NOT_FOUND:
+            raise Unreachable("no journey for that case") from None
+        raise Unreachable(str(e)) from None
+    except WorkflowQueryFailedError as e:
+        raise Unreachable(f"the journey could not answer: {e}") from None
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    """An ISO time with a UTC offset (`Z` allowed); a naive one is a usage error."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected an ISO time such as 2026-11-21T10:00+08:00, got {text!r}", param_hint=option
+        ) from None
+    if value.tzinfo is None:
+        raise typer.BadParameter(
+            "the time needs a UTC offset, e.g. 2026-11-21T10:00+08:00", param_hint=option
+        )
+    return value
+
+
+def parse_data(kind: str, pairs: list[str], data_json: str | None) -> dict[str, Any]:
+    """`--data k=v` pairs (and `--data-json`) as the milestone's data.
+
+    A value that is JSON (a number, `true`, a list) is taken as JSON; otherwise as text. For a
+    field the milestone declares as a list, `a,b` is split at commas and repeated keys collect.
+    """
+    data: dict[str, Any] = {}
+    if data_json:
+        try:
+            loaded = json.loads(data_json)
+        except json.JSONDecodeError as e:
+            raise typer.BadParameter(f"not JSON: {e}", param_hint="--data-json") from None
+        if not isinstance(loaded, dict):
+            raise typer.BadParameter("expected a JSON object", param_hint="--data-json")
+        data.update(loaded)
+    spec = SPECS[MilestoneKind(kind)] if kind in MILESTONE_KINDS else None
+    list_fields = {
+        name
+        for name, f in (spec.data.model_fields.items() if spec else [])
+        if get_origin(f.annotation) is list or "list[" in str(f.annotation)
+    }
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--data")
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if key in list_fields:
+            items = value if isinstance(value, list) else [v.strip() for v in str(text).split(",")]
+            data[key] = [*data.get(key, []), *items]
+        else:
+            data[key] = value
+    return data
+
+
+def print_json(value: BaseModel | list[BaseModel]) -> None:
+    """Machine-readable output for scripts."""
+    if isinstance(value, list):
+        out.print_json(json.dumps([v.model_dump(mode="json") for v in value]))
+    else:
+        out.print_json(value.model_dump_json())
+
+
+def deadlines_table(deadlines: list[DeadlineView]) -> Table:
+    """Open deadlines as a table, overdue ones in red."""
+    table = Table("deadline", "due (UTC)", "level", "overdue", title="open deadlines")
+    for d in deadlines:
+        style = "red" if d.overdue else None
+        table.add_row(
+            d.name,
+            f"{d.due_at:%Y-%m-%d %H:%M}",
+            str(d.escalation_level),
+            "yes" if d.overdue else "",
+            style=style,
+        )
+    return table
+
+
+def print_ack(ack: MilestoneAck, as_json: bool) -> None:
+    if as_json:
+        print_json(ack)
+        return
+    note = " (duplicate: already recorded)" if ack.duplicate else ""
+    out.print(f"accepted{note} — phase [bold]{ack.phase}[/bold]")
+    if ack.next_deadlines:
+        out.print(deadlines_table(ack.next_deadlines))
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+@app.command()
+def intake(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="intake JSON file (see README)", exists=True, dir_okay=False, readable=True
+        ),
+    ],
+) -> None:
+    """Store the patient's details in the case store and start the journey; print the case id."""
+
+    async def go() -> str:
+        try:
+            raw = json.loads(file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise Refusal(f"{file} is not valid JSON: {e}") from None
+        store = CaseStore.from_url(get_settings().database_url)
+        minted = f"CP-{datetime.now(UTC):%Y}-{uuid.uuid4().hex[:6].upper()}"
+        try:
+            patient, inp = parse_intake(raw, case_id=minted, patient_ref=store.mint_patient_ref())
+        except IntakeProblems as e:
+            raise Refusal(
+                "the intake file has problems:\n  - " + "\n  - ".join(e.problems)
+            ) from None
+        if store.case_exists(inp.case_id):
+            raise Refusal(f"case {inp.case_id} already exists; choose another case_id")
+        client = await connect()
+        # One unit of work: the patient row commits only if the journey started.
+        with store.session() as session:
+            store.add_patient(
+                session,
+                Patient(
+                    patient_ref=inp.patient_ref,
+                    created_at=datetime.now(UTC),
+                    **patient.model_dump(),
+                ),
+                inp.case_id,
+            )
+            await start_journey(client, inp)
+        return inp.case_id
+
+    out.print(run(go))
+
+
+async def start_journey(client: Client, inp: JourneyInput) -> None:
+    """Start a journey with PHI-free summaries for the Temporal UI."""
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    protocol = inp.protocol if isinstance(inp.protocol, str) else inp.protocol.name
+    try:
+        await client.start_workflow(
+            PatientJourney.run,
+            inp,
+            id=workflow_id(inp.case_id),
+            task_queue=get_settings().task_queue,
+            static_summary=f"{inp.case_id} · {inp.therapy} {inp.cell_source} · {inp.program} "
+            f"· protocol {protocol}",
+            static_details=(
+                f"**Case** {inp.case_id} (patient ref `{inp.patient_ref}`)\n\n"
+                f"- indication: {inp.indication}, antigens: {', '.join(inp.target_antigens)}\n"
+                f"- sites: {', '.join(inp.sites)}\n- coordinator: {inp.coordinator}"
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        raise Refusal(f"a journey for case {inp.case_id} already exists") from None
+
+
+@app.command()
+def milestone(
+    case: Annotated[str, typer.Argument(help="case id")],
+    kind: Annotated[str, typer.Argument(help="milestone kind, e.g. records_complete")],
+    data: Annotated[list[str] | None, typer.Option("--data", help="key=value (repeatable)")] = None,
+    data_json: Annotated[
+        str | None, typer.Option("--data-json", help="data as a JSON object")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="when it happened (ISO, with offset)")
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="who records it")] = None,
+    note: Annotated[str, typer.Option("--note", help="free text, ≤ 2,000 characters")] = "",
+    milestone_id: Annotated[str | None, typer.Option("--id", help="idempotency key")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the ack as JSON")] = False,
+) -> None:
+    """Record a milestone; exit 1 with the reason when the journey refuses it."""
+    m = MilestoneInput(
+        kind=kind,
+        actor=actor or default_actor(),
+        occurred_at=parse_time(at, "--at"),
+        note=note,
+        data=parse_data(kind, data or [], data_json),
+        milestone_id=milestone_id,
+    )
+
+    async def go() -> MilestoneAck:
+        client = await connect()
+        return await call_update(
+            lambda: journey(client, case).execute_update(PatientJourney.record_milestone, m)
+        )
+
+    print_ack(run(go), as_json)
+
+
+@app.command()
+def observe(
+    case: Annotated[str, typer.Argument(help="case id")],
+    temperature: Annotated[float, typer.Option("--temperature", help="°C")],
+    systolic: Annotated[int, typer.Option("--systolic", help="systolic BP, mmHg")],
+    heart_rate: Annotated[int | None, typer.Option("--heart-rate")] = None,
+    respiratory_rate: Annotated[int | None, typer.Option("--respiratory-rate")] = None,
+    spo2: Annotated[float | None, typer.Option("--spo2", help="%")] = None,
+    oxygen_device: Annotated[str, typer.Option("--oxygen-device")] = "none",
+    oxygen_flow: Annotated[float | None, typer.Option("--oxygen-flow", help="L/min")] = None,
+    vasopressors: Annotated[int, typer.Option("--vasopressors", help="count, not vasopressin")] = 0,
+    vasopressin: Annotated[bool, typer.Option("--vasopressin")] = False,
+    ice_score: Annotated[int | None, typer.Option("--ice-score", help="0–10")] = None,
+    consciousness: Annotated[str, typer.Option("--consciousness")] = "awake",
+    seizure: Annotated[str, typer.Option("--seizure")] = "none",
+    at: Annotated[str | None, typer.Option("--at", help="when observed (ISO, with offset)")] = None,
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    note: Annotated[str, typer.Option("--note")] = "",
+    observation_id: Annotated[str | None, typer.Option("--id", help="idempotency key")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Record a monitoring observation (vitals and neuro checks) for a case."""
+    o = ObservationInput(
+        actor=actor or default_actor(),
+        observed_at=parse_time(at, "--at"),
+        temperature_c=temperature,
+        systolic_bp=systolic,
+        heart_rate=heart_rate,
+        respiratory_rate=respiratory_rate,
+        spo2=spo2,
+        oxygen_device=oxygen_device,
+        oxygen_flow_l_min=oxygen_flow,
+        vasopressors=vasopressors,
+        vasopressin=vasopressin,
+        ice_score=ice_score,
+        consciousness=consciousness,
+        seizure=seizure,
+        note=note,
+        observation_id=observation_id,
+    )
+
+    async def go():
+        client = await connect()
+        return await call_update(
+            lambda: journey(client, case).execute_update(PatientJourney.record_observation, o)
+        )
+
+    ack = run(go)
+    if as_json:
+        print_json(ack)
+        return
+    out.print("observation recorded" + (" (duplicate)" if ack.duplicate else ""))
+    if ack.next_observation_due:
+        out.print(f"next observation due {ack.next_observation_due:%Y-%m-%d %H:%M} UTC")
+
+
+@app.command()
+def status(
+    case: Annotated[str, typer.Argument(help="case id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a journey's phase, open deadlines, alerts and refused signals."""
+
+    async def go() -> JourneyStatus:
+        client = await connect()
+        return await call_query(lambda: journey(client, case).query(PatientJourney.status))
+
+    s = run(go)
+    if as_json:
+        print_json(s)
+        return
+    outcome = f" → {s.outcome}" if s.outcome else ""
+    out.print(
+        f"[bold]{s.case_id}[/bold] ({s.patient_ref}) · {s.therapy} {s.cell_source} · "
+        f"{s.program} · protocol {s.protocol}"
+    )
+    out.print(
+        f"phase [bold]{s.phase}[/bold]{outcome} · site {s.current_site or '—'} · "
+        f"coordinator {s.coordinator} · {s.milestone_count} timeline entries"
+    )
+    if s.open_deadlines:
+        out.print(deadlines_table(s.open_deadlines))
+    for a in s.alerts:
+        mark = "acknowledged" if a.acknowledged else "OPEN"
+        out.print(f"[red]{a.severity.upper()}[/red] {a.kind} ({mark}): {a.text}")
+    for r in s.rejected:
+        out.print(
+            f"[yellow]rejected signal[/yellow] {r.kind} from {r.actor or '?'} "
+            f"at {r.received_at:%Y-%m-%d %H:%M}: {r.reason}"
+        )
+
+
+@app.command()
+def timeline(
+    case: Annotated[str, typer.Argument(help="case id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show who recorded what, when it happened and when it was recorded."""
+
+    async def go() -> list[MilestoneEvent]:
+        client = await connect()
+        return await call_query(lambda: journey(client, case).query(PatientJourney.timeline))
+
+    events = run(go)
+    if as_json:
+        print_json(events)
+        return
+    table = Table("occurred (UTC)", "kind", "actor", "data", "note", title=f"timeline of {case}")
+    for e in events:
+        table.add_row(
+            f"{e.occurred_at:%Y-%m-%d %H:%M}",
+            e.kind,
+            e.actor,
+            json.dumps(e.data, ensure_ascii=False) if e.data else "",
+            e.note,
+        )
+    out.print(table)
+
+
+@app.command("list")
+def list_journeys(
+    phase: Annotated[str | None, typer.Option("--phase")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="only overdue journeys")] = False,
+    site: Annotated[str | None, typer.Option("--site")] = None,
+    coordinator: Annotated[str | None, typer.Option("--coordinator")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List journeys (from the case store's projection, kept current by the workflows)."""
+    store = CaseStore.from_url(get_settings().database_url)
+    rows = store.list_journeys(
+        phase=phase, overdue=True if overdue else None, site=site, coordinator=coordinator
+    )
+    if as_json:
+        out.print_json(json.dumps([r.model_dump(mode="json") for r in rows]))
+        return
+    table = Table(
+        "case",
+        "phase",
+        "site",
+        "coordinator",
+        "next deadline",
+        "due (UTC)",
+        "level",
+        title="journeys",
+    )
+    for r in rows:
+        due = f"{r.next_deadline_at:%Y-%m-%d %H:%M}" if r.next_deadline_at else ""
+        table.add_row(
+            r.case_id,
+            r.phase + (f" ({r.outcome})" if r.outcome else ""),
+            r.site or "",
+            r.coordinator,
+            r.next_deadline or "",
+            due,
+            str(r.escalation_level),
+            style="red" if r.overdue else None,
+        )
+    out.print(table)
+
+
+@app.command()
+def withdraw(
+    case: Annotated[str, typer.Argument(help="case id")],
+    reason: Annotated[str, typer.Option("--reason", help="why the journey ends")],
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Close a journey as withdrawn."""
+    request = WithdrawInput(reason=reason, actor=actor or default_actor())
+
+    async def go() -> MilestoneAck:
+        client = await connect()
+        return await call_update(
+            lambda: journey(client, case).execute_update(PatientJourney.withdraw, request)
+        )
+
+    print_ack(run(go), as_json)
+
+
+@app.command()
+def reschedule(
+    case: Annotated[str, typer.Argument(help="case id")],
+    deadline: Annotated[str, typer.Argument(help="deadline name, e.g. pi_decision")],
+    due: Annotated[str, typer.Option("--due", help="new due time (ISO, with offset)")],
+    reason: Annotated[str, typer.Option("--reason", help="why it moves")],
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Move an open deadline; its reminders and escalation start again from the new time."""
+    due_at = parse_time(due, "--due")
+    assert due_at is not None
+    request = RescheduleInput(
+        deadline=deadline, due_at=due_at, reason=reason, actor=actor or default_actor()
+    )
+
+    async def go() -> DeadlineView:
+        client = await connect()
+        return await call_update(
+            lambda: journey(client, case).execute_update(PatientJourney.reschedule, request)
+        )
+
+    view = run(go)
+    if as_json:
+        print_json(view)
+    else:
+        out.print(f"{view.name} now due {view.due_at:%Y-%m-%d %H:%M} UTC")
+
+
+@app.command()
+def demo() -> None:
+    """Start a handful of sample journeys at different phases (safe to run twice)."""
+
+    async def go() -> list[tuple[str, str]]:
+        from scenarios import start_demo
+
+        client = await connect()
+        store = CaseStore.from_url(get_settings().database_url)
+        return await start_demo(client, store, get_settings().task_queue)
+
+    for case_id, what in run(go):
+        out.print(f"{case_id}: {what}")
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker in this terminal (the same as `python worker.py`)."""
+    from worker import main as worker_main
+
+    worker_main()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except ValidationError as e:  # a malformed option value that reached a model
+        err.print(f"[red]error:[/red] {e}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
