@@ -1028,7 +1028,7 @@ class Journey:
             summary=f"Monitoring observation ({label})",
             before=[timedelta(hours=p.observation_reminder_hours_before)],
             reminder_to=Recipient.SITE_COORDINATOR,
-            level2_after=timedelta(hours=12),
+            level2_after=timedelta(hours=p.observation_level2_after_hours),
         )
 
     def _next_telemedicine_month(self) -> int | None:

@@ -64,6 +64,8 @@ class ProtocolConfig(BaseModel):
     daily_monitoring_days: int = Field(14, ge=0)
     twice_weekly_after_daily: bool = True
     observation_reminder_hours_before: int = Field(2, ge=0)
+    # A missed observation reaches the lead coordinator at its due time, the director after:
+    observation_level2_after_hours: int = Field(12, ge=1)
     earliest_discharge_day: int = Field(28, ge=0)
     stay_near_centre_days: int = Field(42, ge=0)
     no_driving_days: int | None = Field(None, ge=1)

@@ -128,28 +128,20 @@ async def test_a_coordinator_drives_a_journey_through_the_cli(cli, tmp_path, dev
     )
     assert code == 1
     assert "not expected in phase 'intake'" in " ".join(err.split())
-    code, out, _ = await cli(
+    complete = (
         "milestone",
         case,
         "records_complete",
-        "--data",
-        "records=imaging,treatment_history,labs",
         "--id",
         "rc-1",
         "--json",
+        "--data",
+        "records=imaging,treatment_history,labs",
     )
+    code, out, _ = await cli(*complete)
     assert code == 0 and json.loads(out)["phase"] == "pre_assessment"
-    code, out, _ = await cli(
-        "milestone",
-        case,
-        "records_complete",
-        "--data",
-        "records=imaging,treatment_history,labs",
-        "--id",
-        "rc-1",
-        "--json",
-    )
-    assert json.loads(out)["duplicate"] is True
+    code, out, _ = await cli(*complete)  # the same idempotency key again
+    assert code == 0 and json.loads(out)["duplicate"] is True
     code, _, _ = await cli(
         "milestone",
         case,
