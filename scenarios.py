@@ -32,6 +32,7 @@ def journey_input(
     cell_source: CellSource = CellSource.AUTOLOGOUS,
     sites: list[str] | None = None,
     protocol: ProtocolConfig | None = None,
+    program: Program = Program.TRIAL,
 ) -> JourneyInput:
     """A valid journey input for a sample (PHI-free) case."""
     return JourneyInput(
@@ -39,7 +40,7 @@ def journey_input(
         patient_ref=f"pt-{case_id.lower()}",
         therapy=Therapy.CAR_T if cell_source is CellSource.AUTOLOGOUS else Therapy.CAR_NK,
         cell_source=cell_source,
-        program=Program.TRIAL,
+        program=program,
         indication="DLBCL",
         target_antigens=["CD19"],
         sites=sites or ["site-a", "site-b"],

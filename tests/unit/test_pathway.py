@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from models.calendar import load_business_calendar
-from models.enums import CellSource, NotificationKind, Outcome, Phase, Recipient, Severity
+from models.enums import (
+    CellSource,
+    NotificationKind,
+    Outcome,
+    Phase,
+    Program,
+    Recipient,
+    Severity,
+)
 from models.errors import Refused
 from models.messages import MilestoneInput, ObservationInput, RescheduleInput, WithdrawInput
 from models.pathway import Journey
@@ -28,9 +36,10 @@ class Case:
         self,
         cell_source: CellSource = CellSource.AUTOLOGOUS,
         protocol: ProtocolConfig | None = None,
+        program: Program = Program.TRIAL,
     ) -> None:
         counter = itertools.count()
-        facts = journey_input("CN-2026-0001", cell_source=cell_source)
+        facts = journey_input("CN-2026-0001", cell_source=cell_source, program=program)
         state = JourneyState(protocol=protocol or PRESETS["default"], calendar=CALENDAR)
         self.j = Journey(facts, state, new_id=lambda: f"id-{next(counter)}")
         self.now = T0
@@ -397,8 +406,9 @@ def test_us_label_preset_needs_no_accommodation_registration():
     assert c.phase is Phase.COLLECTION
 
 
-def test_full_autologous_path_to_completed():
-    c = Case()
+@pytest.mark.parametrize("program", list(Program))
+def test_full_autologous_path_to_completed(program: Program):
+    c = Case(program=program)
     c.to_infusion()
     c.at(hours=30)
     c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
