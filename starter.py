@@ -123,6 +123,29 @@ async def call_update(fn: Callable[[], Awaitable[T]]) -> T:
         raise Unreachable(str(e)) from None
 
 
+def send_update(case: str, update: Any, request: Any) -> Any:
+    """Send a validated update to the case's journey and return its result.
+
+    A refusal exits 1 with the journey's reason; an unreachable server or case exits 2.
+    """
+
+    async def go() -> Any:
+        client = await connect()
+        return await call_update(lambda: journey(client, case).execute_update(update, request))
+
+    return run(go)
+
+
+def read_query(case: str, query: Any) -> Any:
+    """Ask the case's journey a query; an unreachable server or case exits 2."""
+
+    async def go() -> Any:
+        client = await connect()
+        return await call_query(lambda: journey(client, case).query(query))
+
+    return run(go)
+
+
 async def call_query(fn: Callable[[], Awaitable[T]]) -> T:
     """Run a query; a missing journey is `Unreachable`."""
     try:
@@ -317,14 +340,7 @@ def milestone(
         data=parse_data(kind, data or [], data_json),
         milestone_id=milestone_id,
     )
-
-    async def go() -> MilestoneAck:
-        client = await connect()
-        return await call_update(
-            lambda: journey(client, case).execute_update(PatientJourney.record_milestone, m)
-        )
-
-    print_ack(run(go), as_json)
+    print_ack(send_update(case, PatientJourney.record_milestone, m), as_json)
 
 
 @app.command()
@@ -367,14 +383,7 @@ def observe(
         note=note,
         observation_id=observation_id,
     )
-
-    async def go():
-        client = await connect()
-        return await call_update(
-            lambda: journey(client, case).execute_update(PatientJourney.record_observation, o)
-        )
-
-    ack = run(go)
+    ack = send_update(case, PatientJourney.record_observation, o)
     if as_json:
         print_json(ack)
         return
@@ -389,12 +398,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show a journey's phase, open deadlines, alerts and refused signals."""
-
-    async def go() -> JourneyStatus:
-        client = await connect()
-        return await call_query(lambda: journey(client, case).query(PatientJourney.status))
-
-    s = run(go)
+    s: JourneyStatus = read_query(case, PatientJourney.status)
     if as_json:
         print_json(s)
         return
@@ -425,12 +429,7 @@ def timeline(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show who recorded what, when it happened and when it was recorded."""
-
-    async def go() -> list[MilestoneEvent]:
-        client = await connect()
-        return await call_query(lambda: journey(client, case).query(PatientJourney.timeline))
-
-    events = run(go)
+    events: list[MilestoneEvent] = read_query(case, PatientJourney.timeline)
     if as_json:
         print_json(events)
         return
@@ -496,14 +495,7 @@ def withdraw(
 ) -> None:
     """Close a journey as withdrawn."""
     request = WithdrawInput(reason=reason, actor=actor or default_actor())
-
-    async def go() -> MilestoneAck:
-        client = await connect()
-        return await call_update(
-            lambda: journey(client, case).execute_update(PatientJourney.withdraw, request)
-        )
-
-    print_ack(run(go), as_json)
+    print_ack(send_update(case, PatientJourney.withdraw, request), as_json)
 
 
 @app.command()
@@ -521,14 +513,7 @@ def reschedule(
     request = RescheduleInput(
         deadline=deadline, due_at=due_at, reason=reason, actor=actor or default_actor()
     )
-
-    async def go() -> DeadlineView:
-        client = await connect()
-        return await call_update(
-            lambda: journey(client, case).execute_update(PatientJourney.reschedule, request)
-        )
-
-    view = run(go)
+    view: DeadlineView = send_update(case, PatientJourney.reschedule, request)
     if as_json:
         print_json(view)
     else:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +20,8 @@ from sqlmodel import Session, SQLModel, select
 
 from models.messages import AuditEntry, JourneyProjection, Notification
 from models.store import AuditRow, Case, JourneyRow, NotificationRow, Patient
+
+RowT = TypeVar("RowT", bound=SQLModel)
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -163,12 +165,16 @@ class CaseStore:
             rows.append(row | {"created_at": now, "delivered_at": None})
         return self._insert_ignoring_duplicates(NotificationRow, "idempotency_key", rows)
 
+    def _case_rows(self, table: type[RowT], case_id: str, order: str) -> list[RowT]:
+        """A case's rows of an outbox or log table, by the column `order`, then insertion."""
+        with self.session() as s:
+            column = table.case_id
+            rows = s.exec(select(table).where(column == case_id)).all()
+        return sorted(rows, key=lambda r: (getattr(r, order), getattr(r, "id", 0) or 0))
+
     def notifications(self, case_id: str) -> list[NotificationRow]:
         """A case's notifications in the order they were scheduled."""
-        with self.session() as s:
-            q = select(NotificationRow).where(NotificationRow.case_id == case_id)
-            rows = s.exec(q).all()
-        return sorted(rows, key=lambda r: (r.scheduled_for, r.id or 0))
+        return self._case_rows(NotificationRow, case_id, "scheduled_for")
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> int:
         """Append audit entries; an event id already recorded is skipped (append-only)."""
@@ -180,10 +186,7 @@ class CaseStore:
 
     def audit_trail(self, case_id: str) -> list[AuditRow]:
         """A case's audit entries in the order they were recorded."""
-        with self.session() as s:
-            q = select(AuditRow).where(AuditRow.case_id == case_id)
-            rows = s.exec(q).all()
-        return sorted(rows, key=lambda r: (r.recorded_at, r.id or 0))
+        return self._case_rows(AuditRow, case_id, "recorded_at")
 
 
 def _now() -> datetime:

@@ -106,12 +106,15 @@ class Case:
             self.record("product_reserved", lot="LOT-NK", coi_id="COI-NK")
         self.record("travel_booked", arrival_date=str(today + timedelta(days=7)))
 
-    def to_infusion(self) -> None:
-        self.to_arrival()
-        self.at(days=7)
+    def arrive_and_clear(self) -> None:
         self.record("patient_arrived")
         self.record("accommodation_registered")
         self.record("pretreatment_cleared", outcome="cleared")
+
+    def to_infusion(self) -> None:
+        self.to_arrival()
+        self.at(days=7)
+        self.arrive_and_clear()
         if self.j.facts.cell_source is CellSource.AUTOLOGOUS:
             self.record("apheresis_completed", coi_id="COI-1")
             self.record("manufacturing_started")
@@ -203,9 +206,7 @@ def test_actor_is_required():
 def test_chain_of_identity_at_release_and_at_infusion():
     c = Case()
     c.to_arrival()
-    c.record("patient_arrived")
-    c.record("accommodation_registered")
-    c.record("pretreatment_cleared", outcome="cleared")
+    c.arrive_and_clear()
     c.record("apheresis_completed", coi_id="COI-1")
     c.refused("product_released", "manufacturing_started", lot="L1", coi_id="COI-1")
     c.record("manufacturing_started")
@@ -329,9 +330,7 @@ def test_exits(setup: str, kind: str, data: dict[str, Any], outcome: Outcome):
 def test_manufacturing_failure_recollects_until_attempts_are_exhausted():
     c = Case()
     c.to_arrival()
-    c.record("patient_arrived")
-    c.record("accommodation_registered")
-    c.record("pretreatment_cleared", outcome="cleared")
+    c.arrive_and_clear()
     assert c.phase is Phase.COLLECTION
     c.record("apheresis_completed", coi_id="COI-1")
     c.record("manufacturing_started")
