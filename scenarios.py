@@ -6,6 +6,8 @@ would, so a journey it builds is indistinguishable from one built by hand.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -14,6 +16,8 @@ from temporalio.client import Client, WorkflowHandle
 from models.enums import CellSource, Program, Therapy
 from models.journey import JourneyInput
 from models.messages import (
+    AcknowledgeAlertInput,
+    Alert,
     JourneyStatus,
     MilestoneAck,
     MilestoneInput,
@@ -90,6 +94,16 @@ async def observe(handle: Handle, at: datetime | None = None, **fields: Any) -> 
     )
 
 
+async def acknowledge(
+    handle: Handle, alert_id: str, actor: str = "dr-wang", note: str = ""
+) -> Alert:
+    """A physician acknowledges an alert."""
+    return await handle.execute_update(
+        PatientJourney.acknowledge_alert,
+        AcknowledgeAlertInput(alert_id=alert_id, actor=actor, note=note),
+    )
+
+
 async def status(handle: Handle) -> JourneyStatus:
     """The journey's status query."""
     return await handle.query(PatientJourney.status)
@@ -148,6 +162,72 @@ async def to_infusion(handle: Handle, today: date, *, allogeneic: bool = False) 
         await record(handle, "product_released", lot="LOT-001", coi_id="COI-001")
     await record(handle, "conditioning_started", regimen="Flu/Cy")
     await record(handle, "conditioning_completed")
+
+
+@dataclass
+class LongJourney:
+    """What `drive_long_journey` recorded, for the caller's assertions."""
+
+    infused_at: datetime
+    milestones: int = 0
+    observations: int = 0
+
+
+async def drive_long_journey(
+    handle: Handle,
+    now: Callable[[], Awaitable[datetime]],
+    sleep: Callable[[timedelta], Awaitable[None]],
+    *,
+    years: int = 15,
+) -> LongJourney:
+    """An autologous CAR-T journey from intake to the last yearly check-in and completion.
+
+    Observations daily for 14 days, then twice weekly to discharge on day 28; home on day 43
+    (after the 42-day stay near the centre); telemedicine monthly for 12 months just before
+    each is due; the month-3 response; the three registry windows; a check-in each year from
+    year 2 to `years`, ten days into its window. `now` and `sleep` are the time-skipping
+    environment's, so fifteen years take seconds.
+    """
+    await to_infusion(handle, (await now()).date())
+    before = len(await handle.query(PatientJourney.timeline))
+    await sleep(timedelta(hours=30))
+    await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
+    done = LongJourney(infused_at=await now(), milestones=before + 1)
+
+    async def until(day: float) -> None:
+        # Every step is 3 h 17 min off the whole hours that deadlines fall on after infusion,
+        # and daily rounds drift by a few minutes: an update landing within milliseconds of
+        # a timer's instant makes the time-skipping test server refuse the workflow task
+        # ("invalid history builder state for action"), and real bedside times are never
+        # that exact anyway.
+        target = done.infused_at + timedelta(days=day, hours=3, minutes=17)
+        await sleep(max(target - await now(), timedelta(0)))
+
+    for day in range(28):
+        if day < 14 or day % 7 in (0, 3):
+            await until(day + (day * 7 % 11) / 100)
+            await observe(handle)
+            done.observations += 1
+    await until(28.5)
+    steps: list[tuple[float, str, dict[str, Any]]] = [
+        (28.5, "discharged", {}),
+        (43, "returned_home", {}),
+    ]
+    steps += [(30 * m - 1, "telemedicine_completed", {"month": m}) for m in range(1, 13)]
+    steps += [(88.5, "response_assessed", {"response": "CR", "method": "PET-CT"})]
+    steps += [
+        (95, "registry_reported", {"window": "day_100"}),
+        (185, "registry_reported", {"window": "month_6"}),
+        (370, "registry_reported", {"window": "year_1"}),
+    ]
+    steps += [(365 * y + 10, "long_term_check_in", {"year": y}) for y in range(2, years + 1)]
+    for day, kind, data in sorted(steps, key=lambda s: s[0]):
+        await until(day)
+        await record(handle, kind, **data)
+        done.milestones += 1
+    await record(handle, "follow_up_completed")
+    done.milestones += 1
+    return done
 
 
 DEMO_CASES: list[tuple[str, CellSource, str]] = [

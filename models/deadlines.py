@@ -9,6 +9,10 @@ server, and the workflow needs only one timer at a time however many deadlines a
 Escalation chain (DOMAIN.md §2): reminders go to the case's coordinator before the due time;
 at the due time level 1 goes to the lead coordinator (for a clinical deadline: at once to the
 site's on-call physician); `level2_after` later, level 2 goes to the medical director.
+
+A *window* (`window=True`) is a restriction with an end rather than a task with a due time:
+stay near the centre, do not drive. It reminds before its end, tells the recipient when it has
+ended, closes itself, and never escalates: nobody is late when a window ends.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Deadline(BaseModel):
     clinical: bool = False
     escalation_level: int = 0
     level2_after: timedelta = timedelta(hours=48)
+    window: bool = False
 
     @property
     def overdue(self) -> bool:
@@ -62,7 +67,9 @@ class Deadline(BaseModel):
     def next_event_at(self) -> datetime | None:
         """The earliest pending reminder or escalation, or None when all have been sent."""
         times = list(self.reminders)
-        if self.escalation_level < MAX_ESCALATION_LEVEL:
+        if self.window:
+            times.append(self.due_at)
+        elif self.escalation_level < MAX_ESCALATION_LEVEL:
             times.append(self.escalation_at(self.escalation_level + 1))
         return min(times) if times else None
 
@@ -137,6 +144,7 @@ class DeadlineBook(BaseModel):
         clinical: bool = False,
         reminder_to: Recipient = Recipient.COORDINATOR,
         level2_after: timedelta = timedelta(hours=48),
+        window: bool = False,
     ) -> Deadline:
         """Open (or restart) the deadline `name`; a restarted one begins again at level 0.
 
@@ -160,6 +168,7 @@ class DeadlineBook(BaseModel):
             reminder_to=reminder_to,
             clinical=clinical,
             level2_after=level2_after,
+            window=window,
         )
         self.deadlines[name] = deadline
         return deadline
@@ -208,7 +217,10 @@ class DeadlineBook(BaseModel):
         if not upcoming:
             return "no open deadline"
         at, deadline = min(upcoming, key=lambda pair: pair[0])
-        what = "reminder" if at in deadline.reminders else "escalation"
+        if at in deadline.reminders:
+            what = "reminder"
+        else:
+            what = "end" if deadline.window else "escalation"
         return f"{deadline.summary}: {what} due {at:%Y-%m-%d %H:%M} UTC"
 
     def fire(self, now: datetime) -> list[DeadlineEvent]:
@@ -219,6 +231,7 @@ class DeadlineBook(BaseModel):
         while each escalation level is sent, in order.
         """
         events: list[DeadlineEvent] = []
+        ended: list[str] = []
         for deadline in self.deadlines.values():
             due_reminders = [at for at in deadline.reminders if at <= now]
             # A reminder is for *before* the due time; once it has passed, escalation speaks.
@@ -234,12 +247,32 @@ class DeadlineBook(BaseModel):
                         fired_at=now,
                         clinical=deadline.clinical,
                         text=(
-                            f"Reminder: {deadline.summary} — due "
+                            f"Reminder: {deadline.summary} — "
+                            f"{'until' if deadline.window else 'due'} "
                             f"{deadline.due_at:%Y-%m-%d %H:%M} UTC"
                         ),
                     )
                 )
             deadline.reminders = [at for at in deadline.reminders if at > now]
+            if deadline.window:
+                if deadline.due_at <= now:
+                    ended.append(deadline.name)
+                    events.append(
+                        DeadlineEvent(
+                            deadline=deadline.name,
+                            kind=NotificationKind.REMINDER,
+                            level=0,
+                            recipient=deadline.reminder_to,
+                            due_at=deadline.due_at,
+                            scheduled_at=deadline.due_at,
+                            fired_at=now,
+                            clinical=deadline.clinical,
+                            text=(
+                                f"Ended {deadline.due_at:%Y-%m-%d %H:%M} UTC: {deadline.summary}"
+                            ),
+                        )
+                    )
+                continue
             while (
                 deadline.escalation_level < MAX_ESCALATION_LEVEL
                 and deadline.escalation_at(deadline.escalation_level + 1) <= now
@@ -270,4 +303,5 @@ class DeadlineBook(BaseModel):
                         ),
                     )
                 )
+        self.close(*ended)
         return events

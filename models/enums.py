@@ -107,6 +107,8 @@ class MilestoneKind(StrEnum):
     RETURNED_HOME = "returned_home"
     TELEMEDICINE_COMPLETED = "telemedicine_completed"
     RESPONSE_ASSESSED = "response_assessed"
+    REGISTRY_REPORTED = "registry_reported"
+    LONG_TERM_CHECK_IN = "long_term_check_in"
     FOLLOW_UP_COMPLETED = "follow_up_completed"
 
 
@@ -135,3 +137,6 @@ class Recipient(StrEnum):
     MEDICAL_DIRECTOR = "medical_director"
     ON_CALL_PHYSICIAN = "on_call_physician"
     SITE_COORDINATOR = "site_coordinator"
+    # The patient and family, through the navigation service's usual channel (addressed by
+    # patient_ref; the address book holds the contact details).
+    PATIENT_FAMILY = "patient_family"

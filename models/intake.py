@@ -52,16 +52,18 @@ class IntakeProblems(ValueError):
         self.problems = problems
 
 
-JOURNEY_FIELDS = set(JourneyInput.model_fields) - {"patient_ref", "state"}
+JOURNEY_FIELDS = set(JourneyInput.model_fields) - {"patient_ref", "state", "paediatric"}
+PAEDIATRIC_MAX_AGE = 12
 
 
 def parse_intake(
-    raw: Any, *, case_id: str, patient_ref: str
+    raw: Any, *, case_id: str, patient_ref: str, today: date | None = None
 ) -> tuple[PatientDetails, JourneyInput]:
     """Validate an intake document; return the patient's details and the journey input.
 
     `case_id` is used when the file has none. The journey input gets `patient_ref` and the
-    protocol resolved to its full config (so the journey keeps it even if presets change).
+    protocol resolved to its full config (so the journey keeps it even if presets change), and
+    `paediatric` from the birth date (the date itself never leaves the case store).
 
     Raises:
         IntakeProblems: every problem found, each naming its field.
@@ -90,7 +92,12 @@ def parse_intake(
             problems.append(f"protocol: {e}")
     if problems or patient is None or journey is None:
         raise IntakeProblems(problems)
-    return patient, journey
+    age = _age(patient.birth_date, today or date.today())
+    return patient, journey.model_copy(update={"paediatric": age <= PAEDIATRIC_MAX_AGE})
+
+
+def _age(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def _lines(error: ValidationError, prefix: str = "") -> list[str]:

@@ -33,6 +33,9 @@ class JourneyInput(BaseModel):
     coordinator: str = Field(min_length=1, max_length=64)
     protocol: str | ProtocolConfig = "default"
     home_timezone: str = "UTC"
+    # Aged 12 or under at intake: ICANS is assessed with CAPD, not ICE. Computed by the intake
+    # from the birth date, which itself stays in the case store.
+    paediatric: bool = False
     state: JourneyState | None = None
 
     @field_validator("sites")

@@ -99,10 +99,11 @@ class ObservationInput(BaseModel):
 
 
 class ObservationAck(BaseModel):
-    """The answer to an accepted observation.
+    """The answer to an accepted observation: its computed grades and the alerts it raised.
 
-    Grades are `None` until toxicity grading is built (issue "Monitoring that grades toxicity"):
-    a missing grade is honest, a zero would claim the patient was graded and had none.
+    `crs_grade` and `icans_grade` are 0 when there is none; `gvhd_grade` is None for autologous
+    products and when no GvHD organ was assessed (0 would claim it was, and found none). Flags
+    name findings a physician should see (`hlh_like`, `capd_required`, `seizure`).
     """
 
     accepted: bool
@@ -132,7 +133,11 @@ class WithdrawInput(BaseModel):
 
 
 class Alert(BaseModel):
-    """Something a person must look at now (a breached clinical window, a protocol deviation)."""
+    """Something a person must look at now (a toxicity grade, a breached clinical window).
+
+    A critical alert is sent again every few minutes (`repeats` counts the resends) until a
+    physician acknowledges it; who acknowledged, when and with what note is kept here.
+    """
 
     id: str
     kind: str
@@ -140,6 +145,32 @@ class Alert(BaseModel):
     raised_at: datetime
     text: str
     acknowledged: bool = False
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledgement_note: str = ""
+    repeats: int = 0
+    last_sent_at: datetime | None = None
+
+
+class AcknowledgeAlertInput(BaseModel):
+    """A physician's acknowledgement of an alert (`acknowledge_alert` update)."""
+
+    alert_id: str
+    actor: str
+    note: str = ""
+
+
+class ToxicityView(BaseModel):
+    """Current (latest observation) and worst grades per syndrome, as `status()` shows them."""
+
+    crs_current: int | None = None
+    crs_worst: int | None = None
+    icans_current: int | None = None
+    icans_worst: int | None = None
+    gvhd_current: int | None = None
+    gvhd_worst: int | None = None
+    last_observed_at: datetime | None = None
+    flags: list[str] = Field(default_factory=list)
 
 
 class RejectedSignal(BaseModel):
@@ -174,6 +205,7 @@ class JourneyStatus(BaseModel):
     infused_at: datetime | None = None
     observation_count: int = 0
     run_count: int = 1
+    toxicity: ToxicityView = Field(default_factory=ToxicityView)
 
 
 # --- payloads of activities -------------------------------------------------------------------

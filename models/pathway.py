@@ -30,9 +30,21 @@ from models.enums import (
     Severity,
 )
 from models.errors import Refused
+from models.grading import (
+    CerebralEdema,
+    Consciousness,
+    GradingError,
+    OxygenDevice,
+    Seizure,
+    crs_grade,
+    gvhd_grade,
+    hlh_like,
+    icans_grade,
+)
 from models.journey import JourneyInput
 from models.messages import (
     NOTE_MAX_CHARS,
+    AcknowledgeAlertInput,
     Alert,
     AuditEntry,
     JourneyProjection,
@@ -45,6 +57,7 @@ from models.messages import (
     ObservationInput,
     RejectedSignal,
     RescheduleInput,
+    ToxicityView,
     WithdrawInput,
 )
 from models.protocol import ProtocolConfig
@@ -143,6 +156,14 @@ class ResponseData(_Data):
     method: str | None = None
 
 
+class RegistryData(_Data):
+    window: str = Field(min_length=1, description="a registry window of the protocol, e.g. day_100")
+
+
+class CheckInData(_Data):
+    year: int = Field(ge=2, le=30)
+
+
 IN_COUNTRY = (
     Phase.ARRIVAL,
     Phase.COLLECTION,
@@ -208,6 +229,8 @@ SPECS: dict[MilestoneKind, MilestoneSpec] = {
     K.RETURNED_HOME: MilestoneSpec(phases=(P.FOLLOW_UP,), data=_NoData),
     K.TELEMEDICINE_COMPLETED: MilestoneSpec(phases=(P.FOLLOW_UP,), data=TelemedicineData),
     K.RESPONSE_ASSESSED: MilestoneSpec(phases=(P.FOLLOW_UP,), data=ResponseData),
+    K.REGISTRY_REPORTED: MilestoneSpec(phases=(P.FOLLOW_UP,), data=RegistryData),
+    K.LONG_TERM_CHECK_IN: MilestoneSpec(phases=(P.FOLLOW_UP,), data=CheckInData),
     K.FOLLOW_UP_COMPLETED: MilestoneSpec(phases=(P.FOLLOW_UP,), data=_NoData),
 }
 
@@ -221,28 +244,6 @@ LOGISTICS_REQUIRED = (
     K.ACCOMMODATION_BOOKED,
 )
 
-OXYGEN_DEVICES = (
-    "none",
-    "low_flow_nasal_cannula",
-    "blow_by",
-    "high_flow_nasal_cannula",
-    "face_mask",
-    "non_rebreather",
-    "venturi",
-    "cpap",
-    "bipap",
-    "mechanical_ventilation",
-)
-CONSCIOUSNESS = (
-    "awake",
-    "awakens_spontaneously",
-    "awakens_to_voice",
-    "awakens_to_touch",
-    "unarousable",
-)
-SEIZURE = ("none", "resolved_rapidly", "prolonged_or_repeated")
-CEREBRAL_EDEMA = ("none", "focal", "diffuse")
-
 
 class ValidObservation(BaseModel):
     """Physiological ranges an observation must fall in (a typo is refused, not graded)."""
@@ -254,14 +255,14 @@ class ValidObservation(BaseModel):
     heart_rate: int | None = Field(None, ge=20, le=300)
     respiratory_rate: int | None = Field(None, ge=2, le=80)
     spo2: float | None = Field(None, ge=40, le=100)
-    oxygen_device: Literal[OXYGEN_DEVICES] = "none"  # type: ignore[valid-type]
+    oxygen_device: OxygenDevice = OxygenDevice.NONE
     oxygen_flow_l_min: float | None = Field(None, ge=0, le=80)
     vasopressors: int = Field(0, ge=0, le=10)
     vasopressin: bool = False
     ice_score: int | None = Field(None, ge=0, le=10)
-    consciousness: Literal[CONSCIOUSNESS] = "awake"  # type: ignore[valid-type]
-    seizure: Literal[SEIZURE] = "none"  # type: ignore[valid-type]
-    cerebral_edema: Literal[CEREBRAL_EDEMA] = "none"  # type: ignore[valid-type]
+    consciousness: Consciousness = Consciousness.AWAKE
+    seizure: Seizure = Seizure.NONE
+    cerebral_edema: CerebralEdema = CerebralEdema.NONE
     ferritin_ng_ml: float | None = Field(None, ge=0, le=1_000_000)
     gvhd_skin_bsa_pct: float | None = Field(None, ge=0, le=100)
     bilirubin_mg_dl: float | None = Field(None, ge=0, le=100)
@@ -282,6 +283,15 @@ def expected_fields(model: type[BaseModel]) -> str:
     """The fields a data model expects, optional ones marked with `?`."""
     names = [name if f.is_required() else f"{name}?" for name, f in model.model_fields.items()]
     return ", ".join(names) if names else "no data"
+
+
+class ObservationGrades(BaseModel):
+    """What grading found in one observation."""
+
+    crs_grade: int
+    icans_grade: int
+    gvhd_grade: int | None = None
+    flags: list[str] = Field(default_factory=list)
 
 
 class Accepted(BaseModel):
@@ -322,6 +332,46 @@ class Journey:
         """Whether the journey has closed (with an outcome)."""
         return self.state.phase is Phase.CLOSED
 
+    @property
+    def v2(self) -> bool:
+        """Rules version 2: graded monitoring, restriction windows, long-term follow-up."""
+        return self.state.rules_version >= 2
+
+    def upgrade_rules(self, now: datetime, *, carried: bool) -> None:
+        """Move the journey to rules version 2 (the workflow calls this behind a patch).
+
+        A journey started under version 1 and carried into a new run gets the deadlines that
+        version 1 never opened for its phase (restriction windows in monitoring, registry
+        windows and long-term check-ins in follow-up); the upgrade is audited.
+        """
+        s = self.state
+        if s.rules_version >= 2:
+            return
+        s.rules_version = 2
+        if not carried:
+            return
+        if s.phase is Phase.MONITORING:
+            self._open_restrictions(now, notify=False)
+        elif s.phase is Phase.FOLLOW_UP:
+            self._open_registry(now)
+            self._open_long_term(now)
+            self._maybe_follow_up_done(now)
+        self._audit("rules_upgraded", "system", now, now, detail={"rules_version": 2})
+        self._touch()
+
+    def next_event_at(self) -> datetime | None:
+        """When the workflow must next wake: a deadline's event or a critical alert's resend."""
+        times = [t for t in (self.state.book.next_event_at(), self._next_alert_resend()) if t]
+        return min(times) if times else None
+
+    def next_event_summary(self) -> str:
+        """What the next wake-up is for (the timer's summary in the Temporal UI; no PHI)."""
+        resend = self._next_alert_resend()
+        book = self.state.book.next_event_at()
+        if resend is not None and (book is None or resend < book):
+            return f"Resend unacknowledged critical alert at {resend:%Y-%m-%d %H:%M} UTC"
+        return self.state.book.next_event_summary()
+
     def open_deadlines(self) -> list[DeadlineView]:
         """Open deadlines, soonest first."""
         views = [d.view() for d in self.state.book.deadlines.values()]
@@ -350,6 +400,7 @@ class Journey:
             infused_at=s.infused_at,
             observation_count=len(s.observations),
             run_count=s.run_count,
+            toxicity=s.toxicity,
         )
 
     def projection(self, now: datetime) -> JourneyProjection:
@@ -602,13 +653,47 @@ class Journey:
                         f"{product.lot!r}/{product.coi_id!r}; verify the patient and the bag"
                     )
             case K.DISCHARGED:
-                earliest = self._day(self.protocol.earliest_discharge_day)
-                if a.occurred_at < earliest:
-                    assert s.infused_at is not None
-                    day = (a.occurred_at - s.infused_at) // timedelta(hours=24)
+                problems = self._discharge_problems(a.occurred_at)
+                if problems:
+                    raise Refused("discharge refused: " + "; ".join(problems))
+            case K.REGISTRY_REPORTED:
+                assert isinstance(d, RegistryData)
+                windows = {w.name: w for w in self.protocol.registry_windows}
+                if d.window not in windows:
                     raise Refused(
-                        f"discharge is allowed from day {self.protocol.earliest_discharge_day}"
-                        f" after infusion ({earliest:%Y-%m-%d %H:%M} UTC); it is day {day}"
+                        f"unknown registry window {d.window!r}; expected one of: "
+                        + ", ".join(windows)
+                    )
+                if d.window in s.registry_reported:
+                    raise Refused(f"registry window {d.window!r} is already reported")
+                opens = self._day(windows[d.window].opens_day)
+                if a.occurred_at < opens:
+                    raise Refused(
+                        f"the {windows[d.window].label} registry window opens "
+                        f"{opens:%Y-%m-%d} (day {windows[d.window].opens_day}); expected a "
+                        "report on or after that day"
+                    )
+            case K.LONG_TERM_CHECK_IN:
+                assert isinstance(d, CheckInData)
+                p = self.protocol
+                if self.facts.therapy not in p.long_term_follow_up_therapies:
+                    raise Refused(
+                        f"long-term check-ins apply to "
+                        f"{', '.join(t.value for t in p.long_term_follow_up_therapies)} "
+                        f"journeys; this one is {self.facts.therapy}"
+                    )
+                if d.year > p.long_term_follow_up_years:
+                    raise Refused(
+                        f"long-term follow-up runs to year {p.long_term_follow_up_years}; "
+                        f"got year {d.year}"
+                    )
+                if d.year in s.check_in_years:
+                    raise Refused(f"the year-{d.year} check-in is already recorded")
+                opens = self._day(365 * d.year)
+                if a.occurred_at < opens:
+                    raise Refused(
+                        f"the year-{d.year} check-in window opens {opens:%Y-%m-%d}; expected "
+                        "a check-in on or after that day"
                     )
             case K.VISA_EXTENDED:
                 assert isinstance(d, ValidUntilData)
@@ -628,6 +713,41 @@ class Journey:
                     )
             case _:
                 pass
+
+    def _discharge_problems(self, at: datetime) -> list[str]:
+        """Every discharge condition that fails at `at`, each as a sentence."""
+        s, p = self.state, self.protocol
+        problems = []
+        earliest = self._day(p.earliest_discharge_day)
+        if at < earliest:
+            assert s.infused_at is not None
+            day = (at - s.infused_at) // timedelta(hours=24)
+            problems.append(
+                f"discharge is allowed from day {p.earliest_discharge_day}"
+                f" after infusion ({earliest:%Y-%m-%d %H:%M} UTC); it is day {day}"
+            )
+        if not self.v2:
+            return problems
+        critical = [a for a in s.alerts if a.severity is Severity.CRITICAL and not a.acknowledged]
+        if critical:
+            problems.append(
+                f"{len(critical)} critical alert(s) not acknowledged by a physician ("
+                + "; ".join(f"{a.id}: {a.text}" for a in critical)
+                + ")"
+            )
+        since = at - timedelta(hours=p.discharge_clear_hours)
+        limit = p.discharge_max_recent_grade
+        for r in s.observations:
+            if not since <= r.observed_at <= at:
+                continue
+            for name, grade in (("CRS", r.crs_grade), ("ICANS", r.icans_grade)):
+                if grade is not None and grade > limit:
+                    problems.append(
+                        f"{name} grade {grade} observed {r.observed_at:%Y-%m-%d %H:%M} UTC, "
+                        f"within the last {p.discharge_clear_hours} h (at most grade {limit} "
+                        "expected)"
+                    )
+        return problems
 
     def _remaining_sites(self) -> list[str]:
         return [x for x in self.facts.sites if x not in self.state.declined_sites]
@@ -802,14 +922,40 @@ class Journey:
             case K.RETURNED_HOME:
                 s.returned_home = True
                 s.book.close("visa_extension")
+                window = s.book.get("stay_near_centre")
+                if self.v2 and window is not None and at < window.due_at:
+                    assert s.infused_at is not None
+                    day = (at - s.infused_at) // timedelta(hours=24)
+                    self._alert(
+                        "protocol_deviation",
+                        Severity.WARNING,
+                        now,
+                        f"Returned home on day {day}, before the end of the "
+                        f"{p.stay_near_centre_days}-day stay near the centre "
+                        f"({window.due_at:%Y-%m-%d %H:%M} UTC)",
+                    )
+                s.book.close("stay_near_centre")
             case K.TELEMEDICINE_COMPLETED:
                 assert isinstance(d, TelemedicineData)
                 s.telemedicine_months.append(d.month)
                 self._open_telemedicine(now)
+                self._maybe_follow_up_done(now)
             case K.RESPONSE_ASSESSED:
                 assert isinstance(d, ResponseData)
                 s.responses.append(d.response)
                 s.book.close("response_assessment")
+                self._maybe_follow_up_done(now)
+            case K.REGISTRY_REPORTED:
+                assert isinstance(d, RegistryData)
+                s.registry_reported.append(d.window)
+                s.book.close(f"registry_{d.window}")
+                self._maybe_follow_up_done(now)
+            case K.LONG_TERM_CHECK_IN:
+                assert isinstance(d, CheckInData)
+                s.check_in_years.append(d.year)
+                s.book.close("long_term_check_in")
+                self._open_long_term(now)
+                self._maybe_follow_up_done(now)
             case K.FOLLOW_UP_COMPLETED:
                 self._close(Outcome.COMPLETED)
 
@@ -946,9 +1092,14 @@ class Journey:
             case Phase.MONITORING:
                 book.close("infusion_window", "thaw_to_infusion")
                 self._open_observation(at, now)
+                if self.v2:
+                    self._open_restrictions(now)
             case Phase.FOLLOW_UP:
                 book.close("observation")
                 self._open_telemedicine(now)
+                if self.v2:
+                    self._open_registry(now)
+                    self._open_long_term(now)
                 if not s.responses:
                     book.open(
                         "response_assessment",
@@ -1030,6 +1181,106 @@ class Journey:
             reminder_to=Recipient.SITE_COORDINATOR,
             level2_after=timedelta(hours=p.observation_level2_after_hours),
         )
+
+    def _open_restrictions(self, now: datetime, *, notify: bool = True) -> None:
+        """Open the proximity and no-driving windows after infusion, with notices to the family."""
+        s, p = self.state, self.protocol
+        assert s.infused_at is not None
+        windows = (
+            ("stay_near_centre", p.stay_near_centre_days, "Stay within reach of the centre"),
+            ("no_driving", p.no_driving_days, "Do not drive"),
+        )
+        for name, days, what in windows:
+            if not days or self._day(days) <= now:
+                continue
+            deadline = s.book.open(
+                name,
+                now=now,
+                start=s.infused_at,
+                due_at=self._day(days),
+                summary=f"{what} until day {days} after infusion",
+                every=timedelta(days=p.restriction_reminder_every_days),
+                before=[timedelta(days=1)],
+                reminder_to=Recipient.PATIENT_FAMILY,
+                window=True,
+            )
+            if notify:
+                self.notifications.append(
+                    Notification(
+                        idempotency_key=f"{self.facts.case_id}:{name}:opened",
+                        case_id=self.facts.case_id,
+                        kind=NotificationKind.REMINDER,
+                        recipient=Recipient.PATIENT_FAMILY,
+                        recipient_ref=self.facts.patient_ref,
+                        deadline=name,
+                        scheduled_for=now,
+                        text=f"From today: {deadline.summary} "
+                        f"({deadline.due_at:%Y-%m-%d %H:%M} UTC)",
+                    )
+                )
+
+    def _open_registry(self, now: datetime) -> None:
+        """Open every registry window not yet reported (due at the window's close)."""
+        s, p = self.state, self.protocol
+        for w in p.registry_windows:
+            if w.name in s.registry_reported:
+                continue
+            opens, closes = self._day(w.opens_day), self._day(w.closes_day)
+            s.book.open(
+                f"registry_{w.name}",
+                now=now,
+                due_at=closes,
+                summary=f"Registry follow-up, {w.label}",
+                before=[closes - opens, timedelta(days=7)],
+                level2_after=self._level2_after(),
+            )
+
+    def _next_check_in_year(self) -> int | None:
+        p = self.protocol
+        if self.facts.therapy not in p.long_term_follow_up_therapies:
+            return None
+        for year in range(2, p.long_term_follow_up_years + 1):
+            if year not in self.state.check_in_years:
+                return year
+        return None
+
+    def _open_long_term(self, now: datetime) -> None:
+        """Open the next yearly check-in (years 2 to 15 for CAR-T), or close the deadline."""
+        year = self._next_check_in_year()
+        if year is None:
+            self.state.book.close("long_term_check_in")
+            return
+        window = self.protocol.long_term_check_in_window_days
+        opens = self._day(365 * year)
+        self.state.book.open(
+            "long_term_check_in",
+            now=now,
+            due_at=opens + timedelta(days=window),
+            summary=f"Long-term follow-up check-in, year {year}",
+            before=[timedelta(days=window), timedelta(days=14)],
+            level2_after=self._level2_after(),
+        )
+
+    def _maybe_follow_up_done(self, now: datetime) -> None:
+        """Once every scheduled follow-up is recorded, ask the coordinator to close the journey."""
+        s, p = self.state, self.protocol
+        if not self.v2 or s.phase is not Phase.FOLLOW_UP:
+            return
+        done = (
+            self._next_telemedicine_month() is None
+            and bool(s.responses)
+            and all(w.name in s.registry_reported for w in p.registry_windows)
+            and self._next_check_in_year() is None
+        )
+        if done and s.book.get("follow_up_completion") is None:
+            s.book.open(
+                "follow_up_completion",
+                now=now,
+                due_at=now + timedelta(days=p.follow_up_completion_days),
+                summary="Every scheduled follow-up is recorded: record follow_up_completed",
+                before=[timedelta(days=7)],
+                level2_after=self._level2_after(),
+            )
 
     def _next_telemedicine_month(self) -> int | None:
         for month in range(1, self.protocol.telemedicine_months + 1):
@@ -1169,11 +1420,7 @@ class Journey:
                     case_id=self.facts.case_id,
                     kind=e.kind,
                     recipient=e.recipient,
-                    recipient_ref=(
-                        self.facts.coordinator
-                        if e.recipient is Recipient.COORDINATOR
-                        else self.state.current_site
-                    ),
+                    recipient_ref=self._recipient_ref(e.recipient),
                     deadline=e.deadline,
                     level=e.level,
                     severity=severity,
@@ -1183,9 +1430,97 @@ class Journey:
             )
             if e.clinical and e.kind is NotificationKind.ESCALATION and e.level == 1:
                 self._alert("deadline_breached", Severity.URGENT, now, text, notify=False)
-        if events:
+        resent = self._resend_critical_alerts(now)
+        if events or resent:
             self._touch()
         return events
+
+    def _next_alert_resend(self) -> datetime | None:
+        every = timedelta(minutes=self.protocol.critical_alert_repeat_minutes)
+        times = [
+            (a.last_sent_at or a.raised_at) + every
+            for a in self.state.alerts
+            if a.severity is Severity.CRITICAL and not a.acknowledged
+        ]
+        return min(times) if times else None
+
+    def _resend_critical_alerts(self, now: datetime) -> int:
+        """Send each unacknowledged critical alert again once its repeat interval has passed.
+
+        After a late wake-up an alert is resent once, not once per missed interval.
+        """
+        every = timedelta(minutes=self.protocol.critical_alert_repeat_minutes)
+        sent = 0
+        for alert in self.state.alerts:
+            if alert.severity is not Severity.CRITICAL or alert.acknowledged:
+                continue
+            if (alert.last_sent_at or alert.raised_at) + every > now:
+                continue
+            alert.repeats += 1
+            alert.last_sent_at = now
+            sent += 1
+            self.notifications.append(
+                Notification(
+                    idempotency_key=f"{self.facts.case_id}:alert:{alert.id}:{alert.repeats}",
+                    case_id=self.facts.case_id,
+                    kind=NotificationKind.ALERT,
+                    recipient=Recipient.ON_CALL_PHYSICIAN,
+                    recipient_ref=self._recipient_ref(Recipient.ON_CALL_PHYSICIAN),
+                    level=alert.repeats,
+                    severity=Severity.CRITICAL,
+                    scheduled_for=now,
+                    text=f"Not yet acknowledged (repeat {alert.repeats}): {alert.text} "
+                    f"— alert {alert.id}",
+                )
+            )
+        return sent
+
+    # --- alerts -------------------------------------------------------------------------------
+
+    def check_acknowledge(self, ack: AcknowledgeAlertInput) -> Alert:
+        """Check an acknowledgement; return its alert, or raise `Refused` saying what is wrong."""
+        alert = next((a for a in self.state.alerts if a.id == ack.alert_id), None)
+        if alert is None:
+            open_ids = [f"{a.id} ({a.kind})" for a in self.state.alerts if not a.acknowledged]
+            raise Refused(
+                f"no alert {ack.alert_id!r} on this journey; expected one of the open alerts: "
+                + (", ".join(open_ids) or "(none open)")
+            )
+        if alert.acknowledged:
+            assert alert.acknowledged_at is not None
+            raise Refused(
+                f"alert {alert.id} was already acknowledged by {alert.acknowledged_by} at "
+                f"{alert.acknowledged_at:%Y-%m-%d %H:%M} UTC"
+            )
+        if not ack.actor.strip():
+            raise Refused("actor is required: who acknowledges the alert")
+        if len(ack.note) > NOTE_MAX_CHARS:
+            raise Refused(f"note is {len(ack.note)} characters; expected at most {NOTE_MAX_CHARS}")
+        return alert
+
+    def apply_acknowledge(self, ack: AcknowledgeAlertInput, now: datetime) -> Alert:
+        """Mark the alert acknowledged (its resends stop) and record who, when and why."""
+        alert = self.check_acknowledge(ack)
+        alert.acknowledged = True
+        alert.acknowledged_by = ack.actor.strip()
+        alert.acknowledged_at = now
+        alert.acknowledgement_note = ack.note
+        data = {"alert_id": alert.id, "alert_kind": alert.kind, "severity": alert.severity.value}
+        self.state.timeline.append(
+            MilestoneEvent(
+                kind="alert_acknowledged",
+                actor=alert.acknowledged_by,
+                occurred_at=now,
+                recorded_at=now,
+                data=data,
+                note=ack.note,
+            )
+        )
+        self._audit(
+            "alert_acknowledged", alert.acknowledged_by, now, now, detail=data, reason=ack.note
+        )
+        self._touch()
+        return alert
 
     # --- observations -------------------------------------------------------------------------
 
@@ -1206,10 +1541,20 @@ class Journey:
             raise Refused(f"note is {len(o.note)} characters; expected at most {NOTE_MAX_CHARS}")
         if o.temperature_c is None or o.systolic_bp is None:
             raise Refused("temperature_c and systolic_bp are required in every observation")
+        if 86 <= o.temperature_c <= 113:
+            raise Refused(
+                f"temperature_c {o.temperature_c} looks like °F; expected °C (30–45), "
+                f"e.g. {(o.temperature_c - 32) * 5 / 9:.1f}"
+            )
         try:
             ValidObservation.model_validate(o.model_dump())
         except ValidationError as e:
             raise Refused(f"observation is invalid: {describe_validation_error(e)}") from None
+        if self.v2:
+            try:
+                self.grade(o)
+            except GradingError as e:
+                raise Refused(f"observation is invalid: {e}") from None
         gvhd = (o.gvhd_skin_bsa_pct, o.bilirubin_mg_dl, o.stool_ml_day)
         if self.facts.cell_source is CellSource.AUTOLOGOUS and any(v is not None for v in gvhd):
             raise Refused(
@@ -1242,21 +1587,178 @@ class Journey:
             r.observation.observation_id == o.observation_id for r in s.observations
         ):
             return ObservationAck(accepted=True, duplicate=True)
-        s.observations.append(
-            ObservationRecord(observation=o, observed_at=observed_at, recorded_at=now)
+        graded = self.grade(o)
+        record = ObservationRecord(
+            observation=o, observed_at=observed_at, recorded_at=now, **graded.model_dump()
         )
+        earlier = [r for r in s.observations if r.observed_at <= observed_at]
+        previous = max(earlier, key=lambda r: r.observed_at) if earlier else None
+        s.observations.append(record)
+        if s.baseline_ferritin_ng_ml is None and o.ferritin_ng_ml is not None:
+            s.baseline_ferritin_ng_ml = o.ferritin_ng_ml
+        self._update_toxicity()
         latest = max(r.observed_at for r in s.observations)
         self._open_observation(latest, now)
+        alerts = self._toxicity_alerts(record, previous, now) if self.v2 else []
         self._audit(
             "observation_recorded",
             o.actor.strip(),
             observed_at,
             now,
+            detail=graded.model_dump(exclude_none=True),
             event_id=o.observation_id,
         )
         self._touch()
         nxt = s.book.get("observation")
-        return ObservationAck(accepted=True, next_observation_due=nxt.due_at if nxt else None)
+        return ObservationAck(
+            accepted=True,
+            next_observation_due=nxt.due_at if nxt else None,
+            alerts=alerts,
+            **graded.model_dump(),
+        )
+
+    def grade(self, o: ObservationInput) -> ObservationGrades:
+        """The observation's CRS, ICANS and GvHD grades and flags (DOMAIN.md §3).
+
+        Raises:
+            GradingError: the observation is inconsistent (e.g. oxygen flow with no device).
+        """
+        assert o.temperature_c is not None and o.systolic_bp is not None
+        crs = crs_grade(
+            temperature_c=o.temperature_c,
+            systolic_bp=o.systolic_bp,
+            vasopressors=o.vasopressors,
+            vasopressin=o.vasopressin,
+            oxygen_device=o.oxygen_device,
+            oxygen_flow_l_min=o.oxygen_flow_l_min,
+            fever_other_cause=o.fever_other_cause,
+            anticytokine_or_antipyretic_given=o.anticytokine_or_antipyretic_given,
+        )
+        icans = icans_grade(
+            ice_score=o.ice_score,
+            consciousness=o.consciousness,
+            seizure=o.seizure,
+            motor_weakness=o.motor_weakness,
+            cerebral_edema=o.cerebral_edema,
+            paediatric=self.facts.paediatric,
+        )
+        gvhd = None
+        if self.facts.cell_source is CellSource.ALLOGENEIC:
+            result = gvhd_grade(
+                skin_bsa_pct=o.gvhd_skin_bsa_pct,
+                bilirubin_mg_dl=o.bilirubin_mg_dl,
+                stool_ml_day=o.stool_ml_day,
+            )
+            gvhd = result.grade if result else None
+        flags = []
+        baseline = self.state.baseline_ferritin_ng_ml
+        if hlh_like(o.ferritin_ng_ml, crs_grade=crs, baseline_ferritin_ng_ml=baseline):
+            flags.append("hlh_like")
+        if o.seizure != Seizure.NONE:
+            flags.append("seizure")
+        if icans.capd_required:
+            flags.append("capd_required")
+        return ObservationGrades(
+            crs_grade=crs, icans_grade=icans.grade, gvhd_grade=gvhd, flags=flags
+        )
+
+    def _update_toxicity(self) -> None:
+        """Current grades are the latest observation's; worst grades are the maximum seen."""
+        s = self.state
+        latest = max(s.observations, key=lambda r: r.observed_at)
+
+        def worst(grades: list[int | None]) -> int | None:
+            seen = [g for g in grades if g is not None]
+            return max(seen) if seen else None
+
+        s.toxicity = ToxicityView(
+            crs_current=latest.crs_grade,
+            crs_worst=worst([r.crs_grade for r in s.observations]),
+            icans_current=latest.icans_grade,
+            icans_worst=worst([r.icans_grade for r in s.observations]),
+            gvhd_current=latest.gvhd_grade,
+            gvhd_worst=worst([r.gvhd_grade for r in s.observations]),
+            last_observed_at=latest.observed_at,
+            flags=list(latest.flags),
+        )
+
+    def _toxicity_alerts(
+        self, r: ObservationRecord, previous: ObservationRecord | None, now: datetime
+    ) -> list[Alert]:
+        """Alerts for grades that crossed a threshold or rose since the previous observation.
+
+        A grade that stays where it was does not alert again (no spam); a rising one does,
+        and so does a grade that fell below the threshold and came back.
+        """
+        p, o = self.protocol, r.observation
+        assert self.state.infused_at is not None
+        day = (r.observed_at - self.state.infused_at) // timedelta(hours=24)
+        before = previous or ObservationRecord(
+            observation=ObservationInput(), observed_at=r.observed_at, recorded_at=now
+        )
+        raised: list[Alert | None] = []
+
+        def rose(grade: int | None, old: int | None, urgent: int) -> bool:
+            return grade is not None and grade >= urgent and grade > (old or 0)
+
+        if rose(r.crs_grade, before.crs_grade, p.crs_urgent_grade):
+            assert r.crs_grade is not None
+            critical = r.crs_grade >= p.crs_critical_grade
+            oxygen = o.oxygen_device + (
+                f" {o.oxygen_flow_l_min:g} L/min" if o.oxygen_flow_l_min else ""
+            )
+            raised.append(
+                self._alert(
+                    "crs",
+                    Severity.CRITICAL if critical else Severity.URGENT,
+                    now,
+                    f"CRS grade {r.crs_grade} on day {day}: temperature {o.temperature_c:g} °C, "
+                    f"systolic {o.systolic_bp} mmHg, vasopressors {o.vasopressors}"
+                    f"{' + vasopressin' if o.vasopressin else ''}, oxygen {oxygen}",
+                )
+            )
+        new_seizure = "seizure" in r.flags and "seizure" not in before.flags
+        if rose(r.icans_grade, before.icans_grade, p.icans_urgent_grade) or new_seizure:
+            assert r.icans_grade is not None
+            critical = r.icans_grade >= p.icans_critical_grade or "seizure" in r.flags
+            findings = [
+                f"ICE {o.ice_score}" if o.ice_score is not None else "",
+                o.consciousness if o.consciousness != Consciousness.AWAKE else "",
+                f"seizure {o.seizure}" if "seizure" in r.flags else "",
+                "motor weakness" if o.motor_weakness else "",
+                f"{o.cerebral_edema} oedema" if o.cerebral_edema != CerebralEdema.NONE else "",
+            ]
+            raised.append(
+                self._alert(
+                    "icans",
+                    Severity.CRITICAL if critical else Severity.URGENT,
+                    now,
+                    f"ICANS grade {r.icans_grade} on day {day}: "
+                    + ", ".join(f for f in findings if f),
+                )
+            )
+        if rose(r.gvhd_grade, before.gvhd_grade, p.gvhd_urgent_grade):
+            assert r.gvhd_grade is not None
+            critical = r.gvhd_grade >= p.gvhd_critical_grade
+            raised.append(
+                self._alert(
+                    "gvhd",
+                    Severity.CRITICAL if critical else Severity.URGENT,
+                    now,
+                    f"Acute GvHD grade {'0 I II III IV'.split()[r.gvhd_grade]} on day {day}",
+                )
+            )
+        if "hlh_like" in r.flags and "hlh_like" not in before.flags:
+            raised.append(
+                self._alert(
+                    "hlh_like",
+                    Severity.CRITICAL,
+                    now,
+                    f"HLH-like flag on day {day}: ferritin {o.ferritin_ng_ml:g} ng/mL "
+                    f"(CRS grade {r.crs_grade}); assess organ toxicity and cytopenias",
+                )
+            )
+        return [a for a in raised if a is not None]
 
     # --- reschedule and withdraw --------------------------------------------------------------
 
@@ -1372,23 +1874,29 @@ class Journey:
             else Recipient.COORDINATOR
         )
         if notify:
+            alert.last_sent_at = now
             self.notifications.append(
                 Notification(
                     idempotency_key=f"{self.facts.case_id}:alert:{alert.id}",
                     case_id=self.facts.case_id,
                     kind=NotificationKind.ALERT,
                     recipient=recipient,
-                    recipient_ref=(
-                        self.facts.coordinator
-                        if recipient is Recipient.COORDINATOR
-                        else self.state.current_site
-                    ),
+                    recipient_ref=self._recipient_ref(recipient),
                     severity=severity,
                     scheduled_for=now,
                     text=text,
                 )
             )
         return alert
+
+    def _recipient_ref(self, recipient: Recipient) -> str | None:
+        """Whom a role means for this case: the coordinator, the family (by patient_ref) or
+        the site (whose address book resolves its on-call physician and coordinators)."""
+        if recipient is Recipient.COORDINATOR:
+            return self.facts.coordinator
+        if recipient is Recipient.PATIENT_FAMILY:
+            return self.facts.patient_ref
+        return self.state.current_site
 
     def _audit(
         self,

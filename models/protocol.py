@@ -9,7 +9,31 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.enums import CellSource, RecordType
+from models.enums import CellSource, RecordType, Therapy
+
+
+class RegistryWindow(BaseModel):
+    """A registry follow-up window, in days after infusion (e.g. day 100 ± 15 → 85–115)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str
+    opens_day: int = Field(ge=0)
+    closes_day: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RegistryWindow:
+        if self.closes_day <= self.opens_day:
+            raise ValueError(f"registry window {self.name}: closes_day must be > opens_day")
+        return self
+
+
+DEFAULT_REGISTRY_WINDOWS = (
+    RegistryWindow(name="day_100", label="day 100 ± 15", opens_day=85, closes_day=115),
+    RegistryWindow(name="month_6", label="6 months ± 30 days", opens_day=150, closes_day=210),
+    RegistryWindow(name="year_1", label="1 year (day 365–425)", opens_day=365, closes_day=425),
+)
 
 
 class ProtocolConfig(BaseModel):
@@ -70,9 +94,36 @@ class ProtocolConfig(BaseModel):
     stay_near_centre_days: int = Field(42, ge=0)
     no_driving_days: int | None = Field(None, ge=1)
 
+    # Reminders to the family during the proximity and no-driving windows after infusion.
+    restriction_reminder_every_days: int = Field(7, ge=1)
+
+    # Toxicity escalation (DOMAIN.md §2): at or above the urgent grade the site's on-call
+    # physician is alerted at once; at or above the critical grade the alert repeats every
+    # `critical_alert_repeat_minutes` until a physician acknowledges it. Any seizure and the
+    # HLH-like flag are critical whatever the grade. GvHD thresholds are the product's choice
+    # (DOMAIN.md gives none): grade II urgent, grade III–IV critical.
+    crs_urgent_grade: int = Field(2, ge=1, le=5)
+    crs_critical_grade: int = Field(3, ge=1, le=5)
+    icans_urgent_grade: int = Field(1, ge=1, le=4)
+    icans_critical_grade: int = Field(2, ge=1, le=4)
+    gvhd_urgent_grade: int = Field(2, ge=1, le=4)
+    gvhd_critical_grade: int = Field(3, ge=1, le=4)
+    critical_alert_repeat_minutes: int = Field(15, ge=1)
+
+    # Discharge needs no CRS or ICANS above this grade in the last `discharge_clear_hours`.
+    discharge_max_recent_grade: int = Field(1, ge=0, le=4)
+    discharge_clear_hours: int = Field(48, ge=0)
+
     telemedicine_months: int = Field(12, ge=0)
     response_assessment_month: int = Field(3, ge=1)
     follow_up_month_days: int = Field(30, ge=28)
+    registry_windows: tuple[RegistryWindow, ...] = DEFAULT_REGISTRY_WINDOWS
+    # Yearly check-ins from year 2 to this year (year 1 is the registry's 1-year window), for
+    # the therapies below: integrating-vector products (CAR-T) are followed for 15 years.
+    long_term_follow_up_years: int = Field(15, ge=1, le=30)
+    long_term_follow_up_therapies: tuple[Therapy, ...] = (Therapy.CAR_T,)
+    long_term_check_in_window_days: int = Field(60, ge=1)
+    follow_up_completion_days: int = Field(30, ge=1)
 
     escalation_level2_after_hours: int = Field(48, ge=1)
     # A breached clinical window cannot wait two days for the medical director.
@@ -88,6 +139,13 @@ class ProtocolConfig(BaseModel):
             raise ValueError("conditioning_escalate_days must be ≥ conditioning_days")
         if self.infusion_window_closes_hours <= self.infusion_window_opens_hours:
             raise ValueError("infusion_window_closes_hours must be > infusion_window_opens_hours")
+        for syndrome in ("crs", "icans", "gvhd"):
+            if getattr(self, f"{syndrome}_critical_grade") < getattr(
+                self, f"{syndrome}_urgent_grade"
+            ):
+                raise ValueError(f"{syndrome}_critical_grade must be ≥ {syndrome}_urgent_grade")
+        if len({w.name for w in self.registry_windows}) != len(self.registry_windows):
+            raise ValueError("registry window names must be distinct")
         if self.pre_assessment_reminder_business_days >= self.pre_assessment_business_days:
             raise ValueError(
                 "pre_assessment_reminder_business_days must be < pre_assessment_business_days"

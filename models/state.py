@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field
 from models.calendar import BusinessCalendar
 from models.deadlines import DeadlineBook
 from models.enums import MilestoneKind, Outcome, Phase, RecordType
-from models.messages import Alert, MilestoneEvent, ObservationInput, RejectedSignal
+from models.messages import (
+    Alert,
+    MilestoneEvent,
+    ObservationInput,
+    RejectedSignal,
+    ToxicityView,
+)
 from models.protocol import ProtocolConfig
 
 
@@ -27,6 +33,10 @@ class ObservationRecord(BaseModel):
     observation: ObservationInput
     observed_at: datetime
     recorded_at: datetime
+    crs_grade: int | None = None
+    icans_grade: int | None = None
+    gvhd_grade: int | None = None
+    flags: list[str] = Field(default_factory=list)
 
 
 class JourneyState(BaseModel):
@@ -36,6 +46,10 @@ class JourneyState(BaseModel):
     """
 
     protocol: ProtocolConfig
+    # Which rules the journey runs under: 1 = as first released, 2 = graded monitoring,
+    # restriction windows and long-term follow-up. Raised by the workflow behind
+    # `workflow.patched`, so runs recorded under version 1 replay unchanged.
+    rules_version: int = 1
     calendar: BusinessCalendar | None = None
     phase: Phase = Phase.INTAKE
     outcome: Outcome | None = None
@@ -65,6 +79,10 @@ class JourneyState(BaseModel):
     returned_home: bool = False
     telemedicine_months: list[int] = Field(default_factory=list)
     responses: list[str] = Field(default_factory=list)
+    registry_reported: list[str] = Field(default_factory=list)
+    check_in_years: list[int] = Field(default_factory=list)
+    toxicity: ToxicityView = Field(default_factory=ToxicityView)
+    baseline_ferritin_ng_ml: float | None = None
 
     observations: list[ObservationRecord] = Field(default_factory=list)
     book: DeadlineBook = Field(default_factory=DeadlineBook)

@@ -11,15 +11,21 @@ Shape, and why:
   loaded), then check and apply synchronously, so two updates can never interleave halfway.
   What must be written to the case store is queued and written by a separate loop, so an
   outage delays the outbox and projection without blocking coordinators or deadlines.
-- **Continue-as-new** at the start of monitoring and of follow-up, and whenever Temporal
-  suggests it, carrying the whole `JourneyState` (timeline included) in `JourneyInput.state`.
+- **Continue-as-new** at the start of monitoring and of follow-up, at least once a year, and
+  whenever Temporal suggests it, carrying the whole `JourneyState` (timeline included) in
+  `JourneyInput.state`.
+- **Versioning.** Journeys run for years, so workflow code changes under running journeys.
+  Every change to the commands a run issues goes behind `workflow.patched`; the stored histories
+  in `tests/histories/` replay against this code (tests/workflows/test_replay.py).
+  `RULES_V2` (graded monitoring, restriction windows, long-term follow-up): runs recorded before
+  it keep version 1; their next run (after continue-as-new) upgrades.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -37,6 +43,8 @@ with workflow.unsafe.imports_passed_through():
     from models.errors import Refused
     from models.journey import JourneyInput
     from models.messages import (
+        AcknowledgeAlertInput,
+        Alert,
         AuditBatch,
         CalendarRequest,
         JourneyStatus,
@@ -69,6 +77,11 @@ STORE_TIMEOUT = timedelta(seconds=30)
 # server's suggestion never comes (older servers, the time-skipping test server).
 MAX_EVENTS_PER_RUN = 5_000
 CONTINUE_AT_PHASES = (Phase.MONITORING, Phase.FOLLOW_UP)
+# Years of follow-up in one run would keep growing its history; a yearly fresh run keeps each
+# one small (and lets a new rules version reach old journeys at least once a year).
+CONTINUE_AS_NEW_EVERY = timedelta(days=365)
+
+RULES_V2 = "rules-v2-graded-monitoring-and-long-term-follow-up"
 
 
 def _refusal(fn: Callable[[], T]) -> T:
@@ -102,6 +115,7 @@ class PatientJourney:
         self._projected_revision = -1
         self._syncing = False
         self._run_started_phase = state.phase
+        self._run_started_at = workflow.now()
 
     @property
     def _state(self) -> JourneyState:
@@ -112,6 +126,9 @@ class PatientJourney:
     @workflow.run
     async def run(self, inp: JourneyInput) -> JourneyStatus:
         """Run the journey until it closes (or continue as new, carrying its state)."""
+        # Called once, first: a run recorded before this patch replays without it (version 1).
+        if workflow.patched(RULES_V2):
+            self._journey.upgrade_rules(workflow.now(), carried=not self._new_run)
         await self._load_calendar()
         if self._new_run:
             self._journey.start(workflow.now())
@@ -128,17 +145,17 @@ class PatientJourney:
             self._publish_details()
             if self._journey.closed or self._should_continue_as_new():
                 break
-            target = self._state.book.next_event_at()
+            target = self._wake_at()
             timeout = None if target is None else max(target - workflow.now(), timedelta(0))
             try:
                 await workflow.wait_condition(
                     lambda target=target: (
                         self._journey.closed
-                        or self._state.book.next_event_at() != target
+                        or self._wake_at() != target
                         or self._should_continue_as_new()
                     ),
                     timeout=timeout,
-                    timeout_summary=self._state.book.next_event_summary(),
+                    timeout_summary=self._wake_summary(target),
                 )
             except TimeoutError:
                 pass  # a reminder or escalation is due: fire it at the top of the loop
@@ -179,6 +196,24 @@ class PatientJourney:
             summary=f"Load {p.business_calendar_country} business calendar {wanted[0]}–{wanted[1]}",
         )
 
+    def _yearly_continue_at(self) -> timedelta | None:
+        return CONTINUE_AS_NEW_EVERY if self._journey.v2 else None
+
+    def _wake_at(self) -> datetime | None:
+        """The next instant the loop must wake: a deadline, an alert resend, the yearly run."""
+        target = self._journey.next_event_at()
+        every = self._yearly_continue_at()
+        if every is not None:
+            yearly = self._run_started_at + every
+            target = yearly if target is None else min(target, yearly)
+        return target
+
+    def _wake_summary(self, target: datetime | None) -> str:
+        every = self._yearly_continue_at()
+        if every is not None and target == self._run_started_at + every:
+            return f"Yearly fresh run (continue-as-new) at {target:%Y-%m-%d %H:%M} UTC"
+        return self._journey.next_event_summary()
+
     def _should_continue_as_new(self) -> bool:
         if self._journey.closed:
             return False
@@ -187,6 +222,9 @@ class PatientJourney:
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() > MAX_EVENTS_PER_RUN
         ):
+            return True
+        every = self._yearly_continue_at()
+        if every is not None and workflow.now() >= self._run_started_at + every:
             return True
         # A fresh run at the start of the long phases keeps each run's history short.
         return (
@@ -271,9 +309,16 @@ class PatientJourney:
         for d in self._journey.open_deadlines():
             flag = f" ⚠ level {d.escalation_level}" if d.escalation_level else ""
             lines.append(f"- `{d.name}` due {d.due_at:%Y-%m-%d %H:%M} UTC{flag}")
-        open_alerts = [a for a in s.alerts if not a.acknowledged]
-        if open_alerts:
-            lines.append(f"{len(open_alerts)} open alert(s)")
+        tox = s.toxicity
+        if tox.last_observed_at is not None:
+            lines.append(
+                f"CRS {tox.crs_current} (worst {tox.crs_worst}) · "
+                f"ICANS {tox.icans_current} (worst {tox.icans_worst})"
+                + (f" · GvHD {tox.gvhd_current}" if tox.gvhd_worst is not None else "")
+            )
+        for a in s.alerts:
+            if not a.acknowledged:
+                lines.append(f"- 🚨 {a.severity} `{a.kind}` {a.id[:8]}: {a.text[:80]}")
         workflow.set_current_details("\n".join(lines))
 
     async def _until_ready(self) -> None:
@@ -336,6 +381,18 @@ class PatientJourney:
     def validate_record_observation(self, observation: ObservationInput) -> None:
         """Refuse an observation outside monitoring or out of physiological range."""
         _refusal(lambda: self._journey.check_observation(observation, workflow.now()))
+
+    @workflow.update
+    async def acknowledge_alert(self, request: AcknowledgeAlertInput) -> Alert:
+        """A physician acknowledges an alert: a critical alert stops repeating."""
+        await self._until_ready()
+        _refusal(lambda: self._journey.check_acknowledge(request))
+        return self._journey.apply_acknowledge(request, workflow.now())
+
+    @acknowledge_alert.validator
+    def validate_acknowledge_alert(self, request: AcknowledgeAlertInput) -> None:
+        """Refuse an unknown or already acknowledged alert, or one without an actor."""
+        _refusal(lambda: self._journey.check_acknowledge(request))
 
     @workflow.update
     async def reschedule(self, request: RescheduleInput) -> DeadlineView:

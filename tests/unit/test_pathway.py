@@ -37,10 +37,15 @@ class Case:
         cell_source: CellSource = CellSource.AUTOLOGOUS,
         protocol: ProtocolConfig | None = None,
         program: Program = Program.TRIAL,
+        rules_version: int = 2,
+        **facts_update: Any,
     ) -> None:
         counter = itertools.count()
         facts = journey_input("CN-2026-0001", cell_source=cell_source, program=program)
-        state = JourneyState(protocol=protocol or PRESETS["default"], calendar=CALENDAR)
+        facts = facts.model_copy(update=facts_update)
+        state = JourneyState(
+            protocol=protocol or PRESETS["default"], calendar=CALENDAR, rules_version=rules_version
+        )
         self.j = Journey(facts, state, new_id=lambda: f"id-{next(counter)}")
         self.now = T0
         self.j.start(self.now)
@@ -369,7 +374,8 @@ def test_infusion_outside_the_window_is_recorded_and_raises_an_urgent_alert():
     (alert,) = c.j.state.alerts
     assert (alert.kind, alert.severity) == ("protocol_deviation", Severity.URGENT)
     notifications, _ = c.j.take_outbox()
-    assert [n.recipient for n in notifications] == [Recipient.ON_CALL_PHYSICIAN]
+    alerts = [n for n in notifications if n.kind is NotificationKind.ALERT]
+    assert [n.recipient for n in alerts] == [Recipient.ON_CALL_PHYSICIAN]
 
 
 def test_short_visa_raises_a_warning():
@@ -431,11 +437,15 @@ def test_full_autologous_path_to_completed(program: Program):
 # --- observations, reschedule, signals -----------------------------------------------------------
 
 
-def _monitoring() -> Case:
-    c = Case()
+def _monitoring(**kw: Any) -> Case:
+    c = Case(**kw)
     c.to_infusion()
     c.at(hours=30)
-    c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
+    if c.j.facts.cell_source is CellSource.ALLOGENEIC:
+        c.record("product_thawed", lot="LOT-NK")
+        c.record("infusion_completed", lot="LOT-NK", coi_id="COI-NK")
+    else:
+        c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
     return c
 
 
@@ -446,7 +456,7 @@ def test_observation_moves_the_schedule_daily_then_twice_weekly():
     obs = ObservationInput(actor="nurse-1", temperature_c=37.2, systolic_bp=118)
     ack = c.j.apply_observation(obs, c.j.check_observation(obs, c.now), c.now)
     assert ack.next_observation_due == c.now + timedelta(hours=24)
-    assert ack.crs_grade is None  # not graded yet: no made-up zero
+    assert (ack.crs_grade, ack.icans_grade, ack.gvhd_grade) == (0, 0, None)
     late = infused + timedelta(days=15)
     c.now = late
     ack = c.j.apply_observation(obs, c.j.check_observation(obs, c.now), c.now)
