@@ -1,23 +1,24 @@
-"""History events per run of a full autologous journey: intake to 12 months of follow-up.
+"""History events per run of a full CAR-T journey: intake to 15 years of follow-up.
 
 Runs on the time-skipping test server with the real worker and a throw-away SQLite store,
-drives one journey the way coordinators would (daily observations for the protocol's daily
-period, twice weekly until discharge on day 28, monthly telemedicine, month-3 response), then
-follows the continue-as-new chain and prints the events of each run.
+drives one journey the way coordinators would (`scenarios.drive_long_journey`: observations,
+discharge on day 28, monthly telemedicine, the month-3 response, three registry windows, a
+check-in every year to year 15), then follows the continue-as-new chain and prints the events
+of each run.
 
-    .venv/bin/python benchmarks/history_events.py [--save tests/histories]
+    .venv/bin/python benchmarks/history_events.py [--years N] [--save DIR]
 
-With `--save DIR` each run's history is written as JSON: the replay test replays those files,
-so a change to the workflow that would break journeys already running fails the suite.
+With `--save DIR` each run's history is written as JSON; `tests/histories/` keeps such files and
+the replay test replays them, so a change that would break journeys already running fails.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,7 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import CaseStore
-from scenarios import journey_input, observe, record, start, to_infusion
+from scenarios import drive_long_journey, journey_input, start
 from settings import find_binary
 from worker import create_worker
 
@@ -44,7 +45,7 @@ async def runs_of(
         runs.append((run_id, len(history.events)))
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
-            (save / f"autologous-12-months-run{len(runs)}.json").write_text(history.to_json())
+            (save / f"car-t-run{len(runs):02d}.json").write_text(history.to_json())
         last = history.events[-1]
         attrs = last.workflow_execution_continued_as_new_event_attributes
         run_id = (
@@ -55,7 +56,7 @@ async def runs_of(
     return runs
 
 
-async def main(save: Path | None) -> None:
+async def main(years: int, save: Path | None) -> None:
     started = time.perf_counter()
     tmp = tempfile.mkdtemp(prefix="cellpath-bench-")
     async with await WorkflowEnvironment.start_time_skipping(
@@ -66,36 +67,26 @@ async def main(save: Path | None) -> None:
         async with create_worker(env.client, task_queue=QUEUE, store=store):
             handle = await start(env.client, journey_input("BENCH-0001"), QUEUE)
             first_run = handle.result_run_id
-            await to_infusion(handle, (await env.get_current_time()).date())
-            await env.sleep(timedelta(hours=30))
-            await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
-            observations = 0
-            for day in range(28):
-                if day < 14 or day % 7 in (0, 3):
-                    await observe(handle)
-                    observations += 1
-                await env.sleep(timedelta(days=1))
-            await record(handle, "discharged")
-            await record(handle, "returned_home")
-            for month in range(1, 13):
-                await env.sleep(timedelta(days=30))
-                await record(handle, "telemedicine_completed", month=month)
-                if month == 3:
-                    await record(handle, "response_assessed", response="CR")
-            await record(handle, "follow_up_completed")
+            done = await drive_long_journey(handle, env.get_current_time, env.sleep, years=years)
             result = await handle.result()
             runs = await runs_of(env.client, handle.id, first_run, save)
     elapsed = time.perf_counter() - started
     print(
-        f"journey: {result.phase}/{result.outcome}, {result.milestone_count} timeline entries, "
-        f"{observations} observations, {len(store.notifications('BENCH-0001'))} notifications"
+        f"journey: {years} years, {result.phase}/{result.outcome}, "
+        f"{result.milestone_count} timeline entries ({done.milestones} recorded), "
+        f"{done.observations} observations, "
+        f"{len(store.notifications('BENCH-0001'))} notifications"
     )
     for n, (run_id, events) in enumerate(runs, start=1):
-        print(f"run {n}: {events:5d} history events  ({run_id})")
-    print(f"largest run: {max(e for _, e in runs)} events; all runs: {sum(e for _, e in runs)}")
+        print(f"run {n:2d}: {events:5d} history events  ({run_id})")
+    sizes = [e for _, e in runs]
+    print(f"largest run: {max(sizes)} events; all runs: {sum(sizes)}; runs: {len(sizes)}")
     print(f"wall time: {elapsed:.1f} s")
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    asyncio.run(main(Path(args[1]) if args[:1] == ["--save"] and len(args) == 2 else None))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=int, default=15, help="years of follow-up (2–15)")
+    parser.add_argument("--save", type=Path, help="write each run's history here as JSON")
+    args = parser.parse_args()
+    asyncio.run(main(args.years, args.save))

@@ -1,13 +1,17 @@
 """Determinism: stored histories replay against the current workflow code.
 
-`tests/histories/` holds the runs of a full autologous journey recorded with
-`benchmarks/history_events.py --save tests/histories`. A change to `PatientJourney` that
-would break journeys already running (a new command, a reordered timer) fails here; such a
-change must go behind `workflow.patched(...)`, and the old histories must still replay.
+`tests/histories/` holds journeys recorded with `benchmarks/history_events.py --save DIR`,
+one folder per rules version: `rules-v1/` (a 12-month autologous journey recorded before
+graded monitoring existed) and `rules-v2/` (runs of the 15-year CAR-T journey, gzipped). A
+change to `PatientJourney` that would break journeys already running (a new command, a
+reordered timer) fails here; such a change must go behind `workflow.patched(...)`, and every
+stored history must still replay.
 """
 
 from __future__ import annotations
 
+import gzip
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,26 +20,37 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from models.messages import MilestoneInput
-from scenarios import journey_input, record, start, to_logistics
+from scenarios import (
+    acknowledge,
+    journey_input,
+    observe,
+    record,
+    start,
+    to_infusion,
+    to_logistics,
+)
 from tests.conftest import TEST_QUEUE
 from workflows import PatientJourney
 
-HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
+ROOT = Path(__file__).parents[1] / "histories"
+HISTORIES = sorted([*ROOT.glob("*/*.json"), *ROOT.glob("*/*.json.gz")])
 
 
 def replayer() -> Replayer:
     return Replayer(workflows=[PatientJourney], data_converter=pydantic_data_converter)
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
 async def test_stored_history_replays(path: Path):
-    history = WorkflowHistory.from_json("journey-BENCH-0001", path.read_text())
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    history = WorkflowHistory.from_json("journey-BENCH-0001", text)
     result = await replayer().replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
 
 
 def test_stored_histories_are_present():
-    assert len(HISTORIES) == 3, "re-record with benchmarks/history_events.py --save"
+    versions = {p.parent.name for p in HISTORIES}
+    assert versions == {"rules-v1", "rules-v2"}, "re-record with history_events.py --save"
 
 
 @pytest.mark.usefixtures("worker")
@@ -47,5 +62,20 @@ async def test_a_fresh_history_with_refusals_and_signals_replays(env, case_id):
     )
     await record(handle, "cost_estimate_accepted", currency="USD", total=100)
     history = await handle.fetch_history()
+    result = await replayer().replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_fresh_monitoring_history_with_critical_alerts_replays(env, case_id):
+    handle = await start(env.client, journey_input(case_id), TEST_QUEUE)
+    await to_infusion(handle, (await env.get_current_time()).date())
+    await env.sleep(timedelta(hours=30))
+    await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
+    await env.sleep(timedelta(days=2, hours=3))
+    (alert,) = (await observe(handle, temperature_c=39.4, systolic_bp=80, vasopressors=2)).alerts
+    await env.sleep(timedelta(minutes=40))  # two resends
+    await acknowledge(handle, alert.id, note="seen")
+    history = await handle.fetch_history()  # the monitoring run (continued at infusion)
     result = await replayer().replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
