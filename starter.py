@@ -8,6 +8,7 @@ with the pydantic data converter, exactly as integrations do.
 from __future__ import annotations
 
 import asyncio
+import functools
 import getpass
 import json
 import os
@@ -15,6 +16,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, get_origin
 
@@ -33,13 +35,24 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.store import CaseStore
 from models.deadlines import DeadlineView
 from models.enums import MilestoneKind
+from models.grading import (
+    CerebralEdema,
+    Consciousness,
+    GradingError,
+    OxygenDevice,
+    Seizure,
+    ice_score,
+)
 from models.intake import IntakeProblems, parse_intake
 from models.journey import JourneyInput
 from models.messages import (
+    AcknowledgeAlertInput,
+    Alert,
     JourneyStatus,
     MilestoneAck,
     MilestoneEvent,
     MilestoneInput,
+    ObservationAck,
     ObservationInput,
     RescheduleInput,
     WithdrawInput,
@@ -346,50 +359,200 @@ def milestone(
 @app.command()
 def observe(
     case: Annotated[str, typer.Argument(help="case id")],
-    temperature: Annotated[float, typer.Option("--temperature", help="°C")],
-    systolic: Annotated[int, typer.Option("--systolic", help="systolic BP, mmHg")],
-    heart_rate: Annotated[int | None, typer.Option("--heart-rate")] = None,
-    respiratory_rate: Annotated[int | None, typer.Option("--respiratory-rate")] = None,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", "-i", help="ask for each field, as at the bedside")
+    ] = False,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="°C")] = None,
+    systolic: Annotated[int | None, typer.Option("--systolic", help="systolic BP, mmHg")] = None,
+    heart_rate: Annotated[int | None, typer.Option("--heart-rate", help="/min")] = None,
+    respiratory_rate: Annotated[int | None, typer.Option("--respiratory-rate", help="/min")] = None,
     spo2: Annotated[float | None, typer.Option("--spo2", help="%")] = None,
-    oxygen_device: Annotated[str, typer.Option("--oxygen-device")] = "none",
+    oxygen_device: Annotated[OxygenDevice, typer.Option("--oxygen-device")] = OxygenDevice.NONE,
     oxygen_flow: Annotated[float | None, typer.Option("--oxygen-flow", help="L/min")] = None,
-    vasopressors: Annotated[int, typer.Option("--vasopressors", help="count, not vasopressin")] = 0,
+    vasopressors: Annotated[
+        int, typer.Option("--vasopressors", help="count, not counting vasopressin")
+    ] = 0,
     vasopressin: Annotated[bool, typer.Option("--vasopressin")] = False,
-    ice_score: Annotated[int | None, typer.Option("--ice-score", help="0–10")] = None,
-    consciousness: Annotated[str, typer.Option("--consciousness")] = "awake",
-    seizure: Annotated[str, typer.Option("--seizure")] = "none",
+    fever_other_cause: Annotated[
+        bool, typer.Option("--fever-other-cause", help="fever attributable to another cause")
+    ] = False,
+    anticytokine: Annotated[
+        bool,
+        typer.Option(
+            "--anticytokine-or-antipyretic",
+            help="tocilizumab, steroids or antipyretics given (fever no longer required)",
+        ),
+    ] = False,
+    ice_score: Annotated[int | None, typer.Option("--ice-score", help="ICE 0–10")] = None,
+    consciousness: Annotated[Consciousness, typer.Option("--consciousness")] = Consciousness.AWAKE,
+    seizure: Annotated[Seizure, typer.Option("--seizure")] = Seizure.NONE,
+    motor_weakness: Annotated[
+        bool, typer.Option("--motor-weakness", help="deep focal motor weakness")
+    ] = False,
+    cerebral_edema: Annotated[CerebralEdema, typer.Option("--cerebral-edema")] = CerebralEdema.NONE,
+    ferritin: Annotated[float | None, typer.Option("--ferritin", help="ng/mL")] = None,
+    gvhd_skin: Annotated[
+        float | None, typer.Option("--gvhd-skin-bsa", help="% body surface with rash")
+    ] = None,
+    bilirubin: Annotated[float | None, typer.Option("--bilirubin", help="mg/dL")] = None,
+    stool: Annotated[float | None, typer.Option("--stool", help="mL/day")] = None,
     at: Annotated[str | None, typer.Option("--at", help="when observed (ISO, with offset)")] = None,
     actor: Annotated[str | None, typer.Option("--actor")] = None,
     note: Annotated[str, typer.Option("--note")] = "",
     observation_id: Annotated[str | None, typer.Option("--id", help="idempotency key")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Record a monitoring observation (vitals and neuro checks) for a case."""
+    """Record a monitoring observation; prints the computed CRS/ICANS/GvHD grades and alerts.
+
+    Grades are never typed: they are computed from the findings (ASTCT, MAGIC).
+    `--interactive` asks for each finding in turn, the ICE score from its five parts.
+    """
+    fields: dict[str, Any] = {
+        "temperature_c": temperature,
+        "systolic_bp": systolic,
+        "heart_rate": heart_rate,
+        "respiratory_rate": respiratory_rate,
+        "spo2": spo2,
+        "oxygen_device": oxygen_device.value,
+        "oxygen_flow_l_min": oxygen_flow,
+        "vasopressors": vasopressors,
+        "vasopressin": vasopressin,
+        "fever_other_cause": fever_other_cause,
+        "anticytokine_or_antipyretic_given": anticytokine,
+        "ice_score": ice_score,
+        "consciousness": consciousness.value,
+        "seizure": seizure.value,
+        "motor_weakness": motor_weakness,
+        "cerebral_edema": cerebral_edema.value,
+        "ferritin_ng_ml": ferritin,
+        "gvhd_skin_bsa_pct": gvhd_skin,
+        "bilirubin_mg_dl": bilirubin,
+        "stool_ml_day": stool,
+    }
+    if interactive:
+        s: JourneyStatus = read_query(case, PatientJourney.status)
+        fields = bedside_prompts(allogeneic=s.cell_source == "allogeneic")
+    elif temperature is None or systolic is None:
+        err.print("--temperature and --systolic are required (or use --interactive)")
+        raise typer.Exit(2)
     o = ObservationInput(
         actor=actor or default_actor(),
         observed_at=parse_time(at, "--at"),
-        temperature_c=temperature,
-        systolic_bp=systolic,
-        heart_rate=heart_rate,
-        respiratory_rate=respiratory_rate,
-        spo2=spo2,
-        oxygen_device=oxygen_device,
-        oxygen_flow_l_min=oxygen_flow,
-        vasopressors=vasopressors,
-        vasopressin=vasopressin,
-        ice_score=ice_score,
-        consciousness=consciousness,
-        seizure=seizure,
         note=note,
         observation_id=observation_id,
+        **fields,
     )
-    ack = send_update(case, PatientJourney.record_observation, o)
+    ack: ObservationAck = send_update(case, PatientJourney.record_observation, o)
     if as_json:
         print_json(ack)
         return
-    out.print("observation recorded" + (" (duplicate)" if ack.duplicate else ""))
+    if ack.duplicate:
+        out.print("observation already recorded (duplicate id): nothing changed")
+        return
+    gvhd = "—" if ack.gvhd_grade is None else str(ack.gvhd_grade)
+    out.print(
+        f"observation recorded · CRS grade [bold]{ack.crs_grade}[/bold] · "
+        f"ICANS grade [bold]{ack.icans_grade}[/bold] · GvHD grade {gvhd}"
+        + (f" · flags: {', '.join(ack.flags)}" if ack.flags else "")
+    )
+    for a in ack.alerts:
+        out.print(f"[red]{a.severity.upper()} alert {a.id}[/red] → on-call physician: {a.text}")
     if ack.next_observation_due:
         out.print(f"next observation due {ack.next_observation_due:%Y-%m-%d %H:%M} UTC")
+
+
+def bedside_prompts(*, allogeneic: bool) -> dict[str, Any]:
+    """Ask a nurse for each finding in turn; blank answers skip the optional ones.
+
+    Prompts go to stderr, so stdout carries only the result (`--json` stays parseable).
+    """
+
+    ask = functools.partial(typer.prompt, err=True)
+    yes = functools.partial(typer.confirm, err=True)
+
+    def optional(label: str, kind: type) -> Any:
+        text = ask(f"{label} (blank to skip)", default="", show_default=False)
+        return kind(text) if text.strip() else None
+
+    def choice(label: str, enum: type[StrEnum]) -> str:
+        values = [m.value for m in enum]
+
+        def known(text: str) -> str:
+            if text not in values:
+                # A BadParameter makes the prompt say why and ask again.
+                raise typer.BadParameter(f"expected one of: {', '.join(values)}")
+            return text
+
+        return str(ask(f"{label} [{' / '.join(values)}]", default=values[0], value_proc=known))
+
+    f: dict[str, Any] = {
+        "temperature_c": ask("Temperature (°C)", type=float),
+        "systolic_bp": ask("Systolic blood pressure (mmHg)", type=int),
+        "heart_rate": optional("Heart rate (/min)", int),
+        "respiratory_rate": optional("Respiratory rate (/min)", int),
+        "spo2": optional("SpO2 (%)", float),
+    }
+    f["oxygen_device"] = choice("Oxygen", OxygenDevice)
+    if f["oxygen_device"] != OxygenDevice.NONE:
+        f["oxygen_flow_l_min"] = optional("Oxygen flow (L/min)", float)
+    f["vasopressors"] = ask("Vasopressors running, not counting vasopressin", default=0)
+    f["vasopressin"] = yes("Vasopressin running?", default=False)
+    if f["temperature_c"] >= 38.0:
+        f["fever_other_cause"] = yes("Is the fever attributable to another cause?", default=False)
+    f["anticytokine_or_antipyretic_given"] = yes(
+        "Tocilizumab, steroids or antipyretics given?", default=False
+    )
+    f["consciousness"] = choice("Consciousness", Consciousness)
+    if f["consciousness"] != Consciousness.UNAROUSABLE and yes("ICE screen done?", default=True):
+        f["ice_score"] = ice_score_of(
+            orientation=ask("  ICE orientation: year, month, city, hospital (0–4)", type=int),
+            naming=ask("  ICE naming of 3 objects (0–3)", type=int),
+            commands=ask("  ICE follows simple commands (0–1)", type=int),
+            writing=ask("  ICE writes a standard sentence (0–1)", type=int),
+            attention=ask("  ICE counts back from 100 by 10 (0–1)", type=int),
+        )
+        err.print(f"  ICE score {f['ice_score']}/10")
+    f["seizure"] = choice("Seizure", Seizure)
+    f["motor_weakness"] = yes("Deep focal motor weakness?", default=False)
+    f["cerebral_edema"] = choice("Cerebral oedema on imaging", CerebralEdema)
+    f["ferritin_ng_ml"] = optional("Ferritin (ng/mL)", float)
+    if allogeneic:
+        f["gvhd_skin_bsa_pct"] = optional("GvHD rash, % body surface", float)
+        f["bilirubin_mg_dl"] = optional("Total bilirubin (mg/dL)", float)
+        f["stool_ml_day"] = optional("Stool volume (mL/day)", float)
+    return f
+
+
+def ice_score_of(**parts: int) -> int:
+    """The ICE score from its parts; a part out of range is a usage error (exit 2)."""
+    try:
+        return ice_score(**parts)
+    except GradingError as e:
+        err.print(str(e))
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def acknowledge(
+    case: Annotated[str, typer.Argument(help="case id")],
+    alert_id: Annotated[str, typer.Argument(help="the alert's id (cellpath status CASE)")],
+    note: Annotated[str, typer.Option("--note", help="what was done")] = "",
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Acknowledge an alert (a critical alert repeats until a physician does)."""
+    alert: Alert = send_update(
+        case,
+        PatientJourney.acknowledge_alert,
+        AcknowledgeAlertInput(alert_id=alert_id, actor=actor or default_actor(), note=note),
+    )
+    if as_json:
+        print_json(alert)
+        return
+    out.print(
+        f"alert {alert.id} ({alert.severity} {alert.kind}) acknowledged by "
+        f"{alert.acknowledged_by}; it was sent {alert.repeats + 1} time(s)"
+    )
 
 
 @app.command()
@@ -413,9 +576,27 @@ def status(
     )
     if s.open_deadlines:
         out.print(deadlines_table(s.open_deadlines))
+    tox = s.toxicity
+    if tox.last_observed_at is not None:
+        gvhd = (
+            ""
+            if tox.gvhd_worst is None
+            else f" · GvHD {tox.gvhd_current if tox.gvhd_current is not None else '—'} "
+            f"(worst {tox.gvhd_worst})"
+        )
+        out.print(
+            f"toxicity at {tox.last_observed_at:%Y-%m-%d %H:%M} UTC: CRS {tox.crs_current} "
+            f"(worst {tox.crs_worst}) · ICANS {tox.icans_current} (worst {tox.icans_worst})"
+            + gvhd
+            + (f" · flags: {', '.join(tox.flags)}" if tox.flags else "")
+        )
     for a in s.alerts:
-        mark = "acknowledged" if a.acknowledged else "OPEN"
-        out.print(f"[red]{a.severity.upper()}[/red] {a.kind} ({mark}): {a.text}")
+        mark = (
+            f"acknowledged by {a.acknowledged_by} {a.acknowledged_at:%Y-%m-%d %H:%M}"
+            if a.acknowledged and a.acknowledged_at
+            else "OPEN"
+        )
+        out.print(f"[red]{a.severity.upper()}[/red] {a.kind} {a.id} ({mark}): {a.text}")
     for r in s.rejected:
         out.print(
             f"[yellow]rejected signal[/yellow] {r.kind} from {r.actor or '?'} "

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import CaseStore
+from scenarios import journey_input, record, start, to_infusion
 from settings import find_binary
 from worker import create_worker
 from workflows import PatientJourney
@@ -68,7 +70,7 @@ def cli(dev_server: WorkflowEnvironment, db_url: str, e2e_worker: None) -> Itera
         "COLUMNS": "200",
     }
 
-    async def run(*args: str) -> tuple[int, str, str]:
+    async def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
         # In a thread: the worker runs on this event loop and must keep polling meanwhile.
         proc = await asyncio.to_thread(
             subprocess.run,
@@ -78,6 +80,7 @@ def cli(dev_server: WorkflowEnvironment, db_url: str, e2e_worker: None) -> Itera
             capture_output=True,
             text=True,
             timeout=120,
+            input=stdin,
         )
         return proc.returncode, proc.stdout, proc.stderr
 
@@ -219,3 +222,58 @@ async def test_an_invalid_intake_lists_every_problem_and_stores_nothing(cli, tmp
 async def test_unknown_case_and_bad_usage_exit_2(cli):
     assert (await cli("status", "NO-SUCH-CASE"))[0] == 2
     assert (await cli("milestone", "X-1", "record_received", "--at", "2026-01-01T10:00"))[0] == 2
+
+
+async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, dev_server):
+    case = f"E2E-{uuid.uuid4().hex[:8]}"
+    handle = await start(dev_server.client, journey_input(case), QUEUE)
+    await to_infusion(handle, date.today())
+    # Recorded at once, outside the 24–48 h window: accepted, with a deviation alert.
+    await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
+
+    code, out, err = await cli("observe", case, "--temperature", "37.1", "--systolic", "122")
+    assert code == 0, err
+    assert "CRS grade 0 · ICANS grade 0 · GvHD grade —" in out
+    code, _, err = await cli("observe", case, "--temperature", "38.2")
+    assert code == 2 and "--systolic are required" in err
+    code, _, err = await cli("observe", case, "--temperature", "101.5", "--systolic", "120")
+    assert code == 1 and "looks like °F" in err
+
+    # At the bedside: fever, hypotension on one vasopressor, ICE 6 from its parts.
+    answers = [
+        "39.1",  # temperature
+        "88",  # systolic
+        "118",  # heart rate
+        "",  # respiratory rate: skipped
+        "94",  # SpO2
+        "tent",  # an unknown oxygen device is asked again
+        "low_flow_nasal_cannula",
+        "3",  # L/min
+        "1",  # vasopressors
+        "n",  # vasopressin
+        "n",  # fever from another cause
+        "n",  # tocilizumab / steroids
+        "awakens_to_voice",
+        "y",  # ICE done
+        *["3", "2", "1", "0", "0"],  # ICE parts → 6
+        "none",  # seizure
+        "n",  # motor weakness
+        "none",  # oedema
+        "",  # ferritin
+    ]
+    code, out, err = await cli("observe", case, "-i", "--json", stdin="\n".join(answers) + "\n")
+    assert code == 0, err
+    assert "expected one of: none, low_flow_nasal_cannula" in err
+    assert "ICE score 6/10" in err
+    ack = json.loads(out)
+    assert (ack["crs_grade"], ack["icans_grade"]) == (3, 2)
+    assert sorted(a["kind"] for a in ack["alerts"]) == ["crs", "icans"]
+    assert {a["severity"] for a in ack["alerts"]} == {"critical"}
+
+    crs = next(a for a in ack["alerts"] if a["kind"] == "crs")
+    code, out, err = await cli("acknowledge", case, crs["id"], "--note", "tocilizumab given")
+    assert code == 0 and "acknowledged by coord-e2e" in out, err
+    code, _, err = await cli("acknowledge", case, crs["id"])
+    assert code == 1 and "already acknowledged" in err
+    code, out, _ = await cli("status", case)
+    assert "CRS 3 (worst 3)" in out and "acknowledged by coord-e2e" in out
