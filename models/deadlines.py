@@ -73,6 +73,28 @@ class Deadline(BaseModel):
             times.append(self.escalation_at(self.escalation_level + 1))
         return min(times) if times else None
 
+    def event(
+        self,
+        kind: NotificationKind,
+        level: int,
+        recipient: Recipient,
+        scheduled_at: datetime,
+        now: datetime,
+        text: str,
+    ) -> DeadlineEvent:
+        """Something this deadline has to send now."""
+        return DeadlineEvent(
+            deadline=self.name,
+            kind=kind,
+            level=level,
+            recipient=recipient,
+            due_at=self.due_at,
+            scheduled_at=scheduled_at,
+            fired_at=now,
+            clinical=self.clinical,
+            text=text,
+        )
+
     def view(self) -> DeadlineView:
         """The public view of this deadline."""
         return DeadlineView(
@@ -237,20 +259,15 @@ class DeadlineBook(BaseModel):
             # A reminder is for *before* the due time; once it has passed, escalation speaks.
             if due_reminders and now < deadline.due_at:
                 events.append(
-                    DeadlineEvent(
-                        deadline=deadline.name,
-                        kind=NotificationKind.REMINDER,
-                        level=0,
-                        recipient=deadline.reminder_to,
-                        due_at=deadline.due_at,
-                        scheduled_at=max(due_reminders),
-                        fired_at=now,
-                        clinical=deadline.clinical,
-                        text=(
-                            f"Reminder: {deadline.summary} — "
-                            f"{'until' if deadline.window else 'due'} "
-                            f"{deadline.due_at:%Y-%m-%d %H:%M} UTC"
-                        ),
+                    deadline.event(
+                        NotificationKind.REMINDER,
+                        0,
+                        deadline.reminder_to,
+                        max(due_reminders),
+                        now,
+                        f"Reminder: {deadline.summary} — "
+                        f"{'until' if deadline.window else 'due'} "
+                        f"{deadline.due_at:%Y-%m-%d %H:%M} UTC",
                     )
                 )
             deadline.reminders = [at for at in deadline.reminders if at > now]
@@ -258,18 +275,13 @@ class DeadlineBook(BaseModel):
                 if deadline.due_at <= now:
                     ended.append(deadline.name)
                     events.append(
-                        DeadlineEvent(
-                            deadline=deadline.name,
-                            kind=NotificationKind.REMINDER,
-                            level=0,
-                            recipient=deadline.reminder_to,
-                            due_at=deadline.due_at,
-                            scheduled_at=deadline.due_at,
-                            fired_at=now,
-                            clinical=deadline.clinical,
-                            text=(
-                                f"Ended {deadline.due_at:%Y-%m-%d %H:%M} UTC: {deadline.summary}"
-                            ),
+                        deadline.event(
+                            NotificationKind.REMINDER,
+                            0,
+                            deadline.reminder_to,
+                            deadline.due_at,
+                            now,
+                            f"Ended {deadline.due_at:%Y-%m-%d %H:%M} UTC: {deadline.summary}",
                         )
                     )
                 continue
@@ -288,19 +300,14 @@ class DeadlineBook(BaseModel):
                 else:
                     recipient = Recipient.MEDICAL_DIRECTOR
                 events.append(
-                    DeadlineEvent(
-                        deadline=deadline.name,
-                        kind=NotificationKind.ESCALATION,
-                        level=level,
-                        recipient=recipient,
-                        due_at=deadline.due_at,
-                        scheduled_at=deadline.escalation_at(level),
-                        fired_at=now,
-                        clinical=deadline.clinical,
-                        text=(
-                            f"Overdue (level {level}): {deadline.summary} — was due "
-                            f"{deadline.due_at:%Y-%m-%d %H:%M} UTC"
-                        ),
+                    deadline.event(
+                        NotificationKind.ESCALATION,
+                        level,
+                        recipient,
+                        deadline.escalation_at(level),
+                        now,
+                        f"Overdue (level {level}): {deadline.summary} — was due "
+                        f"{deadline.due_at:%Y-%m-%d %H:%M} UTC",
                     )
                 )
         self.close(*ended)

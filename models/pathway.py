@@ -1239,10 +1239,7 @@ class Journey:
         p = self.protocol
         if self.facts.therapy not in p.long_term_follow_up_therapies:
             return None
-        for year in range(2, p.long_term_follow_up_years + 1):
-            if year not in self.state.check_in_years:
-                return year
-        return None
+        return _first_missing(range(2, p.long_term_follow_up_years + 1), self.state.check_in_years)
 
     def _open_long_term(self, now: datetime) -> None:
         """Open the next yearly check-in (years 2 to 15 for CAR-T), or close the deadline."""
@@ -1283,10 +1280,8 @@ class Journey:
             )
 
     def _next_telemedicine_month(self) -> int | None:
-        for month in range(1, self.protocol.telemedicine_months + 1):
-            if month not in self.state.telemedicine_months:
-                return month
-        return None
+        months = range(1, self.protocol.telemedicine_months + 1)
+        return _first_missing(months, self.state.telemedicine_months)
 
     def _open_telemedicine(self, now: datetime) -> None:
         month = self._next_telemedicine_month()
@@ -1925,3 +1920,8 @@ class Journey:
     def _touch(self) -> None:
         """Bump the revision the case-store projection is ordered by."""
         self.state.revision += 1
+
+
+def _first_missing(expected: range, recorded: list[int]) -> int | None:
+    """The first of `expected` (months, years) not yet recorded, or None when all are."""
+    return next((n for n in expected if n not in recorded), None)
