@@ -26,6 +26,7 @@ from models.messages import (
 )
 from models.protocol import PRESETS, ProtocolConfig
 from workflows import PatientJourney
+from workflows.visibility import initial_search_attributes, start_summary
 
 Handle = WorkflowHandle[PatientJourney, JourneyStatus]
 
@@ -55,9 +56,17 @@ def journey_input(
 
 
 async def start(client: Client, inp: JourneyInput, task_queue: str) -> Handle:
-    """Start a journey with the product's workflow id."""
+    """Start a journey as the product does: its workflow id, PHI-free summary and details,
+    and its first search attributes (the server must know them: `ensure_search_attributes`)."""
+    summary, details = start_summary(inp)
     return await client.start_workflow(
-        PatientJourney.run, inp, id=f"journey-{inp.case_id}", task_queue=task_queue
+        PatientJourney.run,
+        inp,
+        id=f"journey-{inp.case_id}",
+        task_queue=task_queue,
+        static_summary=summary,
+        static_details=details,
+        search_attributes=initial_search_attributes(inp),
     )
 
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     ui_url: str = "http://localhost:8233"
+    # Prometheus metrics of the worker on this port (`/metrics`); unset = no endpoint.
+    metrics_port: int | None = None
 
 
 @lru_cache

@@ -309,21 +309,10 @@ async def start_journey(client: Client, inp: JourneyInput) -> None:
     """Start a journey with PHI-free summaries for the Temporal UI."""
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
-    protocol = inp.protocol if isinstance(inp.protocol, str) else inp.protocol.name
+    from scenarios import start
+
     try:
-        await client.start_workflow(
-            PatientJourney.run,
-            inp,
-            id=workflow_id(inp.case_id),
-            task_queue=get_settings().task_queue,
-            static_summary=f"{inp.case_id} · {inp.therapy} {inp.cell_source} · {inp.program} "
-            f"· protocol {protocol}",
-            static_details=(
-                f"**Case** {inp.case_id} (patient ref `{inp.patient_ref}`)\n\n"
-                f"- indication: {inp.indication}, antigens: {', '.join(inp.target_antigens)}\n"
-                f"- sites: {', '.join(inp.sites)}\n- coordinator: {inp.coordinator}"
-            ),
-        )
+        await start(client, inp, get_settings().task_queue)
     except WorkflowAlreadyStartedError:
         raise Refusal(f"a journey for case {inp.case_id} already exists") from None
 

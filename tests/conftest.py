@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 
 from activities.store import CaseStore
 from settings import find_binary
-from worker import create_worker
+from worker import create_worker, ensure_search_attributes
 
 TEST_QUEUE = "patient-journeys-test"
 
@@ -39,6 +39,8 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=path, data_converter=pydantic_data_converter
     ) as environment:
+        # The time-skipping server knows no custom search attribute until told.
+        await ensure_search_attributes(environment.client)
         yield environment
 
 

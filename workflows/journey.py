@@ -18,7 +18,11 @@ Shape, and why:
   Every change to the commands a run issues goes behind `workflow.patched`; the stored histories
   in `tests/histories/` replay against this code (tests/workflows/test_replay.py).
   `RULES_V2` (graded monitoring, restriction windows, long-term follow-up): runs recorded before
-  it keep version 1; their next run (after continue-as-new) upgrades.
+  it keep version 1; their next run (after continue-as-new) upgrades. `SEARCH_ATTRIBUTES`:
+  runs recorded before it never upsert search attributes.
+- **Visibility.** Search attributes (`workflows.visibility`) are upserted whenever a value
+  changes; current details (a short markdown view) are rebuilt after every change and at the
+  start of every run, since continue-as-new does not carry them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
@@ -60,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from models.pathway import Journey
     from models.protocol import resolve_protocol
     from models.state import JourneyState
+    from workflows import visibility
 
 T = TypeVar("T")
 
@@ -82,6 +87,7 @@ CONTINUE_AT_PHASES = (Phase.MONITORING, Phase.FOLLOW_UP)
 CONTINUE_AS_NEW_EVERY = timedelta(days=365)
 
 RULES_V2 = "rules-v2-graded-monitoring-and-long-term-follow-up"
+SEARCH_ATTRIBUTES = "search-attributes"
 
 
 def _refusal(fn: Callable[[], T]) -> T:
@@ -116,6 +122,8 @@ class PatientJourney:
         self._syncing = False
         self._run_started_phase = state.phase
         self._run_started_at = workflow.now()
+        # Search attribute values as last upserted; None until the patch says to upsert.
+        self._visible: dict[str, Any] | None = None
 
     @property
     def _state(self) -> JourneyState:
@@ -129,6 +137,8 @@ class PatientJourney:
         # Called once, first: a run recorded before this patch replays without it (version 1).
         if workflow.patched(RULES_V2):
             self._journey.upgrade_rules(workflow.now(), carried=not self._new_run)
+        if workflow.patched(SEARCH_ATTRIBUTES):
+            self._visible = {}
         await self._load_calendar()
         if self._new_run:
             self._journey.start(workflow.now())
@@ -142,7 +152,7 @@ class PatientJourney:
 
         while True:
             self._journey.fire_deadlines(workflow.now())
-            self._publish_details()
+            self._publish()
             if self._journey.closed or self._should_continue_as_new():
                 break
             target = self._wake_at()
@@ -300,6 +310,16 @@ class PatientJourney:
             finally:
                 self._syncing = False
 
+    def _publish(self) -> None:
+        """Show the journey as it now is: search attributes (if changed) and current details."""
+        if self._visible is not None:
+            wanted = visibility.journey_values(self._journey.projection(workflow.now()))
+            changes = visibility.updates(wanted, self._visible)
+            if changes:
+                workflow.upsert_search_attributes(changes)
+                self._visible = wanted
+        self._publish_details()
+
     def _publish_details(self) -> None:
         """A short markdown view for the Temporal UI's "current details" (no PHI)."""
         s = self._state
@@ -335,7 +355,9 @@ class PatientJourney:
         now = workflow.now()
         # Checked again: another update may have moved the journey since validation.
         accepted = _refusal(lambda: self._journey.check_milestone(milestone, now))
-        return self._journey.apply_milestone(accepted, now)
+        ack = self._journey.apply_milestone(accepted, now)
+        self._publish()
+        return ack
 
     @record_milestone.validator
     def validate_record_milestone(self, milestone: MilestoneInput) -> None:
@@ -368,6 +390,7 @@ class PatientJourney:
             self._journey.reject_signal(m, str(e), now)
             return
         self._journey.apply_milestone(accepted, now)
+        self._publish()
 
     @workflow.update
     async def record_observation(self, observation: ObservationInput) -> ObservationAck:
@@ -375,7 +398,9 @@ class PatientJourney:
         await self._until_ready()
         now = workflow.now()
         at = _refusal(lambda: self._journey.check_observation(observation, now))
-        return self._journey.apply_observation(observation, at, now)
+        ack = self._journey.apply_observation(observation, at, now)
+        self._publish()
+        return ack
 
     @record_observation.validator
     def validate_record_observation(self, observation: ObservationInput) -> None:
@@ -387,7 +412,9 @@ class PatientJourney:
         """A physician acknowledges an alert: a critical alert stops repeating."""
         await self._until_ready()
         _refusal(lambda: self._journey.check_acknowledge(request))
-        return self._journey.apply_acknowledge(request, workflow.now())
+        alert = self._journey.apply_acknowledge(request, workflow.now())
+        self._publish()
+        return alert
 
     @acknowledge_alert.validator
     def validate_acknowledge_alert(self, request: AcknowledgeAlertInput) -> None:
@@ -400,7 +427,9 @@ class PatientJourney:
         await self._until_ready()
         now = workflow.now()
         _refusal(lambda: self._journey.check_reschedule(request, now))
-        return self._journey.apply_reschedule(request, now)
+        view = self._journey.apply_reschedule(request, now)
+        self._publish()
+        return view
 
     @reschedule.validator
     def validate_reschedule(self, request: RescheduleInput) -> None:
@@ -412,7 +441,9 @@ class PatientJourney:
         """Close the journey as withdrawn."""
         await self._until_ready()
         _refusal(lambda: self._journey.check_withdraw(request))
-        return self._journey.apply_withdraw(request, workflow.now())
+        ack = self._journey.apply_withdraw(request, workflow.now())
+        self._publish()
+        return ack
 
     @withdraw.validator
     def validate_withdraw(self, request: WithdrawInput) -> None:
