@@ -48,6 +48,7 @@ from models.journey import JourneyInput
 from models.messages import (
     AcknowledgeAlertInput,
     Alert,
+    AuditEntry,
     JourneyStatus,
     MilestoneAck,
     MilestoneEvent,
@@ -144,9 +145,51 @@ def send_update(case: str, update: Any, request: Any) -> Any:
 
     async def go() -> Any:
         client = await connect()
-        return await call_update(lambda: journey(client, case).execute_update(update, request))
+        try:
+            return await call_update(lambda: journey(client, case).execute_update(update, request))
+        except Refusal as e:
+            record_refusal(case, getattr(update, "__name__", "update"), request, str(e))
+            raise
 
     return run(go)
+
+
+def record_refusal(case: str, update_name: str, request: Any, reason: str) -> None:
+    """Write a refused update to the case store's audit log: who tried what, and why not.
+
+    Temporal keeps updates refused by validation out of history (that is the point of
+    validating), so this is where an auditor finds them. PHI-free: kind, ids and the reason.
+    """
+    detail = {
+        key: str(getattr(request, key))
+        for key in ("kind", "deadline", "alert_id", "milestone_id", "observation_id")
+        if getattr(request, key, None) is not None
+    }
+    now = datetime.now(UTC)
+    entry = AuditEntry(
+        event_id=f"{case}:refused:{uuid.uuid4()}",
+        case_id=case,
+        action=f"refused:{update_name}",
+        actor=getattr(request, "actor", "") or default_actor(),
+        occurred_at=now,
+        recorded_at=now,
+        detail=detail,
+        reason=reason,
+    )
+    try:
+        CaseStore.from_url(get_settings().database_url).append_audit([entry])
+    except Exception as e:  # the refusal stands; failing to audit it must be visible
+        err.print(f"warning: the refusal could not be written to the audit log: {e}")
+
+
+def refusals_in_store(case: str) -> list[Any]:
+    """Refused updates the CLI recorded for a case (empty when the store is unreachable)."""
+    try:
+        rows = CaseStore.from_url(get_settings().database_url).audit_trail(case)
+    except Exception as e:
+        err.print(f"warning: case store unreachable, refusals it holds are not shown: {e}")
+        return []
+    return [r for r in rows if r.action.startswith("refused:")]
 
 
 def read_query(case: str, query: Any) -> Any:
@@ -621,37 +664,104 @@ def list_journeys(
     overdue: Annotated[bool, typer.Option("--overdue", help="only overdue journeys")] = False,
     site: Annotated[str | None, typer.Option("--site")] = None,
     coordinator: Annotated[str | None, typer.Option("--coordinator")] = None,
+    escalated: Annotated[
+        bool, typer.Option("--escalated", help="only journeys escalated (level ≥ 1)")
+    ] = False,
+    include_closed: Annotated[
+        bool, typer.Option("--all", help="closed journeys too (with their outcome)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List journeys (from the case store's projection, kept current by the workflows)."""
-    store = CaseStore.from_url(get_settings().database_url)
-    rows = store.list_journeys(
-        phase=phase, overdue=True if overdue else None, site=site, coordinator=coordinator
+    """List open journeys from Temporal visibility (the search attributes journeys keep)."""
+    from casefile import list_journeys as listed
+    from casefile import list_query
+
+    query = list_query(
+        phase=phase,
+        overdue=overdue,
+        site=site,
+        coordinator=coordinator,
+        escalated=escalated,
+        include_closed=include_closed,
     )
+
+    async def go() -> list[Any]:
+        client = await connect()
+        try:
+            return await listed(client, query)
+        except RPCError as e:
+            raise Unreachable(f"visibility query failed ({query}): {e.message}") from None
+
+    rows = run(go)
     if as_json:
         out.print_json(json.dumps([r.model_dump(mode="json") for r in rows]))
         return
     table = Table(
-        "case",
-        "phase",
-        "site",
-        "coordinator",
-        "next deadline",
-        "due (UTC)",
-        "level",
-        title="journeys",
+        "case", "phase", "site", "coordinator", "next deadline (UTC)", "level", title="journeys"
     )
     for r in rows:
         due = f"{r.next_deadline_at:%Y-%m-%d %H:%M}" if r.next_deadline_at else ""
         table.add_row(
             r.case_id,
-            r.phase + (f" ({r.outcome})" if r.outcome else ""),
+            (r.phase or "?") + (f" ({r.outcome})" if r.outcome else ""),
             r.site or "",
-            r.coordinator,
-            r.next_deadline or "",
-            due,
+            r.coordinator or "",
+            due + (" overdue" if r.overdue else ""),
             str(r.escalation_level),
             style="red" if r.overdue else None,
+        )
+    out.print(table)
+
+
+@app.command()
+def audit(
+    case: Annotated[str, typer.Argument(help="case id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print a case's whole audit trail from Temporal history, across continued runs.
+
+    Milestones and actions with their actor and reason, refused signals, reminders,
+    escalations and alerts sent. Updates refused by validation never enter Temporal history
+    (that is what validation is for); the CLI records those in the case store's audit log,
+    and they are listed here too, marked `case store`.
+    """
+    from casefile import AuditLine, audit_trail
+
+    async def go() -> list[AuditLine]:
+        client = await connect()
+        try:
+            lines = await audit_trail(client, case)
+        except RPCError as e:
+            raise Unreachable(str(e)) from None
+        if not lines:
+            raise Unreachable(f"no journey for case {case}")
+        return lines
+
+    lines = run(go)
+    lines += [
+        AuditLine(
+            at=e.recorded_at,
+            run=0,
+            what=f"{e.action} (case store)",
+            actor=e.actor,
+            detail=", ".join(f"{k}={v}" for k, v in e.detail.items()),
+            reason=e.reason,
+        )
+        for e in refusals_in_store(case)
+    ]
+    lines.sort(key=lambda line: line.at)
+    if as_json:
+        out.print_json(json.dumps([line.model_dump(mode="json") for line in lines]))
+        return
+    table = Table("at (UTC)", "run", "what", "who", "detail", "reason", title=f"audit of {case}")
+    for line in lines:
+        table.add_row(
+            f"{line.at:%Y-%m-%d %H:%M:%S}",
+            str(line.run or "—"),
+            line.what,
+            line.actor,
+            line.detail,
+            line.reason,
         )
     out.print(table)
 

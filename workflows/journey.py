@@ -117,6 +117,11 @@ class PatientJourney:
         self._new_run = inp.state is None
         self._facts = inp.model_copy(update={"state": None})
         self._journey = Journey(self._facts, state, new_id=lambda: str(workflow.uuid4()))
+        if self._new_run:
+            # Here, not in run(): an update sent right after the start is validated before
+            # run() begins, and must already see the intake deadline (intake needs no
+            # business calendar). Only state changes; no command is issued here.
+            self._journey.start(workflow.now())
         self._ready = False
         self._projected_revision = -1
         self._syncing = False
@@ -140,8 +145,6 @@ class PatientJourney:
         if workflow.patched(SEARCH_ATTRIBUTES):
             self._visible = {}
         await self._load_calendar()
-        if self._new_run:
-            self._journey.start(workflow.now())
         self._ready = True
         workflow.logger.info(
             "journey run started",

