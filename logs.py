@@ -9,8 +9,30 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
+
+
+def temporal_fields(
+    _logger: Any, _method: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """Lift the SDK's `temporal_workflow` / `temporal_activity` dicts into flat fields.
+
+    Every workflow and activity record then carries `case_id`, `workflow_id`, `run_id` and
+    (for activities) `activity_type` as fields a log search can filter on. The case id comes
+    from the workflow id (`journey-{case_id}`), which is PHI-free by construction.
+    """
+    info = event.pop("temporal_workflow", None) or event.pop("temporal_activity", None)
+    if isinstance(info, dict):
+        event.setdefault("workflow_id", info.get("workflow_id"))
+        event.setdefault("run_id", info.get("run_id") or info.get("workflow_run_id"))
+        if "activity_type" in info:
+            event.setdefault("activity_type", info["activity_type"])
+        workflow_id = str(info.get("workflow_id") or "")
+        if workflow_id.startswith("journey-"):
+            event.setdefault("case_id", workflow_id.removeprefix("journey-"))
+    return event
 
 
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
@@ -20,6 +42,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        temporal_fields,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.typing.Processor = (

@@ -58,6 +58,15 @@ class NotificationActivities:
     def send_notifications(self, batch: NotificationBatch) -> StoreResult:
         """Put notifications in the outbox; those already there (a retry) are skipped."""
         written = self.store.add_notifications(batch.notifications)
+        # One transaction: either the whole batch is new, or a retry found all of it stored.
+        if written:
+            sent = activity.metric_meter().create_counter(
+                "cellpath_notifications_sent", "reminders, escalations and alerts queued"
+            )
+            for n in batch.notifications:
+                sent.add(
+                    1, {"kind": str(n.kind), "level": str(n.level), "severity": str(n.severity)}
+                )
         for n in batch.notifications:
             # Case id, deadline and roles only: the text is PHI-free by construction.
             self.log.info(

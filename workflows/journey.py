@@ -90,16 +90,45 @@ RULES_V2 = "rules-v2-graded-monitoring-and-long-term-follow-up"
 SEARCH_ATTRIBUTES = "search-attributes"
 
 
-def _refusal(fn: Callable[[], T]) -> T:
+def _refusal(fn: Callable[[], T], update: str = "") -> T:
     """Run a domain check; a refusal becomes the `ApplicationError` the caller sees.
 
     Only `ApplicationError` fails an update on purpose: anything else would fail the workflow
-    task and retry forever.
+    task and retry forever. Validators pass `update`, so each refusal is counted once.
     """
     try:
         return fn()
     except Refused as e:
+        if update:
+            _count("cellpath_refusals", {"update": update, "reason": refusal_reason(str(e))})
         raise ApplicationError(str(e), type="Refused", non_retryable=True) from None
+
+
+REFUSAL_REASONS = (
+    ("is not expected in phase", "wrong_phase"),
+    ("applies to", "wrong_product"),
+    ("chain of identity", "chain_of_identity"),
+    ("discharge refused", "discharge_conditions"),
+    ("in the future", "future_time"),
+    ("before the previous", "out_of_order"),
+    ("is required", "missing_field"),
+    ("invalid", "invalid_data"),
+    ("looks like °F", "invalid_data"),
+    ("already", "already_done"),
+    ("unknown", "unknown_name"),
+    ("no open deadline", "unknown_name"),
+    ("no alert", "unknown_name"),
+)
+
+
+def refusal_reason(message: str) -> str:
+    """A low-cardinality label for a refusal (metrics must not carry free text)."""
+    return next((code for phrase, code in REFUSAL_REASONS if phrase in message), "pathway_rule")
+
+
+def _count(name: str, labels: dict[str, str]) -> None:
+    """Add one to a product counter (the SDK's workflow meter skips it during replay)."""
+    workflow.metric_meter().create_counter(name).add(1, labels)
 
 
 @workflow.defn(name="PatientJourney")
@@ -129,6 +158,9 @@ class PatientJourney:
         self._run_started_at = workflow.now()
         # Search attribute values as last upserted; None until the patch says to upsert.
         self._visible: dict[str, Any] | None = None
+        # What the product counters have counted so far in this run.
+        self._counted_events = len(state.timeline)
+        self._counted_alerts = len(state.alerts)
 
     @property
     def _state(self) -> JourneyState:
@@ -314,7 +346,16 @@ class PatientJourney:
                 self._syncing = False
 
     def _publish(self) -> None:
-        """Show the journey as it now is: search attributes (if changed) and current details."""
+        """Show the journey as it now is: search attributes (if changed) and current details.
+
+        Also counts what happened since the last call (milestones, alerts) for the metrics.
+        """
+        for event in self._state.timeline[self._counted_events :]:
+            _count("cellpath_milestones_recorded", {"kind": event.kind})
+        for alert in self._state.alerts[self._counted_alerts :]:
+            _count("cellpath_alerts_raised", {"severity": str(alert.severity), "kind": alert.kind})
+        self._counted_events = len(self._state.timeline)
+        self._counted_alerts = len(self._state.alerts)
         if self._visible is not None:
             wanted = visibility.journey_values(self._journey.projection(workflow.now()))
             changes = visibility.updates(wanted, self._visible)
@@ -365,7 +406,7 @@ class PatientJourney:
     @record_milestone.validator
     def validate_record_milestone(self, milestone: MilestoneInput) -> None:
         """Refuse a milestone before it reaches history, with what was expected."""
-        _refusal(lambda: self._journey.check_milestone(milestone, workflow.now()))
+        _refusal(lambda: self._journey.check_milestone(milestone, workflow.now()), "milestone")
 
     @workflow.signal
     async def milestone(self, payload: RawValue) -> None:
@@ -391,6 +432,10 @@ class PatientJourney:
                 extra={"case_id": self._facts.case_id, "kind": m.kind, "reason": str(e)},
             )
             self._journey.reject_signal(m, str(e), now)
+            _count(
+                "cellpath_refusals",
+                {"update": "milestone_signal", "reason": refusal_reason(str(e))},
+            )
             return
         self._journey.apply_milestone(accepted, now)
         self._publish()
@@ -408,7 +453,9 @@ class PatientJourney:
     @record_observation.validator
     def validate_record_observation(self, observation: ObservationInput) -> None:
         """Refuse an observation outside monitoring or out of physiological range."""
-        _refusal(lambda: self._journey.check_observation(observation, workflow.now()))
+        _refusal(
+            lambda: self._journey.check_observation(observation, workflow.now()), "observation"
+        )
 
     @workflow.update
     async def acknowledge_alert(self, request: AcknowledgeAlertInput) -> Alert:
@@ -422,7 +469,7 @@ class PatientJourney:
     @acknowledge_alert.validator
     def validate_acknowledge_alert(self, request: AcknowledgeAlertInput) -> None:
         """Refuse an unknown or already acknowledged alert, or one without an actor."""
-        _refusal(lambda: self._journey.check_acknowledge(request))
+        _refusal(lambda: self._journey.check_acknowledge(request), "acknowledge_alert")
 
     @workflow.update
     async def reschedule(self, request: RescheduleInput) -> DeadlineView:
@@ -437,7 +484,7 @@ class PatientJourney:
     @reschedule.validator
     def validate_reschedule(self, request: RescheduleInput) -> None:
         """Refuse moving a deadline that is not open, into the past, or without a reason."""
-        _refusal(lambda: self._journey.check_reschedule(request, workflow.now()))
+        _refusal(lambda: self._journey.check_reschedule(request, workflow.now()), "reschedule")
 
     @workflow.update
     async def withdraw(self, request: WithdrawInput) -> MilestoneAck:
@@ -451,7 +498,7 @@ class PatientJourney:
     @withdraw.validator
     def validate_withdraw(self, request: WithdrawInput) -> None:
         """Refuse a withdrawal without a reason or of a closed journey."""
-        _refusal(lambda: self._journey.check_withdraw(request))
+        _refusal(lambda: self._journey.check_withdraw(request), "withdraw")
 
     @workflow.query
     def status(self) -> JourneyStatus:

@@ -1,0 +1,65 @@
+"""The worker's Prometheus endpoint: the SDK's metrics and cellpath's own counters."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.store import CaseStore
+from models.messages import RescheduleInput
+from scenarios import journey_input, record, start
+from worker import connect, create_worker, metrics_runtime
+from workflows import PatientJourney
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+async def test_product_counters_reach_the_prometheus_endpoint(
+    dev_server: WorkflowEnvironment, db_url: str
+):
+    port = free_port()
+    address = dev_server.client.service_client.config.target_host
+    client = await connect(address, "default", runtime=metrics_runtime(port))
+    queue = f"metrics-{uuid.uuid4().hex[:6]}"
+    async with create_worker(client, task_queue=queue, store=CaseStore.from_url(db_url)):
+        handle = await start(client, journey_input(f"MET-{uuid.uuid4().hex[:6]}"), queue)
+        await record(handle, "record_received", record_type="labs")
+        with pytest.raises(WorkflowUpdateFailedError):
+            await record(handle, "infusion_completed", lot="L", coi_id="C")
+        await handle.execute_update(
+            PatientJourney.reschedule,
+            RescheduleInput(
+                deadline="records",
+                due_at=datetime.now(UTC) + timedelta(seconds=1),
+                reason="metrics",
+                actor="lead-1",
+            ),
+        )
+        text = ""
+        for _ in range(50):  # metrics are exported periodically
+            text = await asyncio.to_thread(scrape, port)
+            if "cellpath_notifications_sent" in text and 'level="1"' in text:
+                break
+            await asyncio.sleep(0.2)
+    assert "cellpath_milestones_recorded{" in text and 'kind="record_received"' in text
+    assert "cellpath_refusals{" in text and 'reason="wrong_phase"' in text
+    assert "cellpath_notifications_sent{" in text and 'kind="escalation"' in text
+    assert "temporal_workflow_task_execution_latency" in text  # the SDK's own
