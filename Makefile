@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format bench clean
+.PHONY: run test install lint format bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ format: install
 
 bench: install
 	$(PY) benchmarks/history_events.py
+
+# README pictures from the running product; needs Debian's chromium (apt-get install chromium).
+screenshots: install
+	$(PY) -m pip install --quiet -e ".[screenshots]"
+	$(PY) scripts/ui_screenshots.py
 
 clean:
 	rm -rf $(VENV) .cellpath .pytest_cache .ruff_cache *.egg-info

@@ -15,22 +15,24 @@ import sys
 from pathlib import Path
 
 import structlog
+from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 from activities.store import CaseStore
 from logs import configure_logging
 from scenarios import start_demo
 from settings import find_binary, get_settings
-from worker import connect, create_worker
+from worker import connect, create_worker, ensure_search_attributes, metrics_runtime
 
 STATE_DIR = Path(".cellpath")
 
 
-async def wait_for_server(timeout_s: float = 60.0):
+async def wait_for_server(runtime: Runtime | None = None, timeout_s: float = 60.0) -> Client:
     """Connect once the dev server answers (it takes a few seconds to start)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         try:
-            return await connect()
+            return await connect(runtime=runtime)
         except Exception:
             if asyncio.get_running_loop().time() > deadline:
                 raise
@@ -76,14 +78,18 @@ async def main() -> None:
     configure_logging(settings.log_format, settings.log_level)
     log = structlog.get_logger("cellpath.devstack")
     server: subprocess.Popen[bytes] | None = None
+    runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
     try:
         try:
-            client = await connect()
+            client = await connect(runtime=runtime)
             log.info("using_running_server", address=settings.temporal_address)
         except Exception:
             server = start_dev_server()
-            client = await wait_for_server()
+            client = await wait_for_server(runtime)
             log.info("dev_server_started", address=settings.temporal_address, ui=settings.ui_url)
+        added = await ensure_search_attributes(client)
+        if added:
+            log.info("search_attributes_registered", added=added)
         store = CaseStore.from_url(settings.database_url)
         async with create_worker(client, task_queue=settings.task_queue, store=store):
             for case_id, what in await start_demo(client, store, settings.task_queue):
@@ -106,10 +112,11 @@ async def main() -> None:
 
 BANNER = """
 cellpath is running.
-  Temporal UI:   {ui}   (workflows journey-DEMO-0001 … journey-DEMO-0005)
+  Temporal UI:   {ui}   (workflows journey-DEMO-0001 … journey-DEMO-0006)
   Try, in another terminal (source .venv/bin/activate first):
-    cellpath list
+    cellpath list                     (cellpath list --overdue: DEMO-0006 escalates within a minute)
     cellpath status DEMO-0001
+    cellpath audit DEMO-0002
     cellpath milestone DEMO-0001 record_received --data record_type=imaging
     cellpath milestone DEMO-0001 records_complete --data records=treatment_history,labs
     cellpath milestone DEMO-0001 infusion_completed --data lot=L --data coi_id=C   # refused

@@ -23,6 +23,7 @@ from models.messages import (
     MilestoneInput,
     ObservationAck,
     ObservationInput,
+    RescheduleInput,
 )
 from models.protocol import PRESETS, ProtocolConfig
 from workflows import PatientJourney
@@ -245,6 +246,7 @@ DEMO_CASES: list[tuple[str, CellSource, str]] = [
     ("DEMO-0003", CellSource.ALLOGENEIC, "logistics, cost estimate accepted"),
     ("DEMO-0004", CellSource.AUTOLOGOUS, "manufacturing"),
     ("DEMO-0005", CellSource.AUTOLOGOUS, "infusion window open"),
+    ("DEMO-0006", CellSource.AUTOLOGOUS, "intake, records deadline passes within a minute"),
 ]
 
 
@@ -298,5 +300,16 @@ async def start_demo(client: Client, store: Any, task_queue: str) -> list[tuple[
                 await record(handle, "manufacturing_started")
             case "DEMO-0005":
                 await to_infusion(handle, today)
+            case "DEMO-0006":
+                # A deadline about to pass, so the demo shows an escalation at once.
+                await handle.execute_update(
+                    PatientJourney.reschedule,
+                    RescheduleInput(
+                        deadline="records",
+                        due_at=datetime.now(UTC) + timedelta(seconds=45),
+                        reason="demo: show an overdue journey",
+                        actor="demo",
+                    ),
+                )
         done.append((case_id, f"started ({what})"))
     return done
