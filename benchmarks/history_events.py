@@ -30,7 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.store import CaseStore
 from scenarios import drive_long_journey, journey_input, start
 from settings import find_binary
-from worker import create_worker
+from worker import create_worker, ensure_search_attributes
 
 QUEUE = "bench"
 
@@ -63,6 +63,7 @@ async def main(years: int, save: Path | None) -> None:
         test_server_existing_path=find_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     ) as env:
+        await ensure_search_attributes(env.client)
         store = CaseStore.from_url(f"sqlite:///{tmp}/bench.db")
         async with create_worker(env.client, task_queue=QUEUE, store=store):
             handle = await start(env.client, journey_input("BENCH-0001"), QUEUE)

@@ -1,8 +1,9 @@
 """Determinism: stored histories replay against the current workflow code.
 
 `tests/histories/` holds journeys recorded with `benchmarks/history_events.py --save DIR`,
-one folder per rules version: `rules-v1/` (a 12-month autologous journey recorded before
-graded monitoring existed) and `rules-v2/` (runs of the 15-year CAR-T journey, gzipped). A
+one folder per patch: `rules-v1/` (a 12-month autologous journey recorded before graded
+monitoring existed), `rules-v2/` and `search-attributes/` (runs of the 15-year CAR-T journey
+recorded under each later patch, gzipped). A
 change to `PatientJourney` that would break journeys already running (a new command, a
 reordered timer) fails here; such a change must go behind `workflow.patched(...)`, and every
 stored history must still replay.
@@ -50,7 +51,7 @@ async def test_stored_history_replays(path: Path):
 
 def test_stored_histories_are_present():
     versions = {p.parent.name for p in HISTORIES}
-    assert versions == {"rules-v1", "rules-v2"}, "re-record with history_events.py --save"
+    assert versions == {"rules-v1", "rules-v2", "search-attributes"}, "see history_events.py"
 
 
 @pytest.mark.usefixtures("worker")
