@@ -46,6 +46,18 @@ class AuditLine(BaseModel):
     detail: str = ""
     reason: str = ""
 
+    @classmethod
+    def of_entry(cls, entry: Any, run: int, suffix: str = "") -> AuditLine:
+        """A line for an audit entry (an `AuditEntry` from history or a case-store row)."""
+        return cls(
+            at=entry.recorded_at,
+            run=run,
+            what=entry.action + suffix,
+            actor=entry.actor,
+            detail=", ".join(f"{k}={v}" for k, v in entry.detail.items()),
+            reason=entry.reason,
+        )
+
 
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -140,17 +152,7 @@ async def _lines_of(
         kind = attrs.activity_type.name
         if kind == "record_audit":
             batch: AuditBatch = await _decode(client, attrs.input.payloads, AuditBatch)
-            return [
-                AuditLine(
-                    at=e.recorded_at,
-                    run=run,
-                    what=e.action,
-                    actor=e.actor,
-                    detail=", ".join(f"{k}={v}" for k, v in e.detail.items()),
-                    reason=e.reason,
-                )
-                for e in batch.entries
-            ]
+            return [AuditLine.of_entry(e, run) for e in batch.entries]
         if kind == "send_notifications":
             sent: NotificationBatch = await _decode(client, attrs.input.payloads, NotificationBatch)
             return [

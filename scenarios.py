@@ -13,6 +13,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
+from models.deadlines import DeadlineView
 from models.enums import CellSource, Program, Therapy
 from models.journey import JourneyInput
 from models.messages import (
@@ -111,6 +112,16 @@ async def acknowledge(
     return await handle.execute_update(
         PatientJourney.acknowledge_alert,
         AcknowledgeAlertInput(alert_id=alert_id, actor=actor, note=note),
+    )
+
+
+async def reschedule(
+    handle: Handle, deadline: str, due_at: datetime, reason: str, actor: str = "lead-1"
+) -> DeadlineView:
+    """Move an open deadline through the validated update."""
+    return await handle.execute_update(
+        PatientJourney.reschedule,
+        RescheduleInput(deadline=deadline, due_at=due_at, reason=reason, actor=actor),
     )
 
 
@@ -302,14 +313,12 @@ async def start_demo(client: Client, store: Any, task_queue: str) -> list[tuple[
                 await to_infusion(handle, today)
             case "DEMO-0006":
                 # A deadline about to pass, so the demo shows an escalation at once.
-                await handle.execute_update(
-                    PatientJourney.reschedule,
-                    RescheduleInput(
-                        deadline="records",
-                        due_at=datetime.now(UTC) + timedelta(seconds=45),
-                        reason="demo: show an overdue journey",
-                        actor="demo",
-                    ),
+                await reschedule(
+                    handle,
+                    "records",
+                    datetime.now(UTC) + timedelta(seconds=45),
+                    "demo: show an overdue journey",
+                    actor="demo",
                 )
         done.append((case_id, f"started ({what})"))
     return done

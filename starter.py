@@ -738,17 +738,7 @@ def audit(
         return lines
 
     lines = run(go)
-    lines += [
-        AuditLine(
-            at=e.recorded_at,
-            run=0,
-            what=f"{e.action} (case store)",
-            actor=e.actor,
-            detail=", ".join(f"{k}={v}" for k, v in e.detail.items()),
-            reason=e.reason,
-        )
-        for e in refusals_in_store(case)
-    ]
+    lines += [AuditLine.of_entry(e, 0, " (case store)") for e in refusals_in_store(case)]
     lines.sort(key=lambda line: line.at)
     if as_json:
         out.print_json(json.dumps([line.model_dump(mode="json") for line in lines]))

@@ -506,10 +506,7 @@ class Journey:
                 f"milestone '{kind}' is not expected in phase '{self.state.phase}'; "
                 f"expected one of: {', '.join(self.expected_kinds())}"
             )
-        if not m.actor.strip():
-            raise Refused("actor is required: who recorded this milestone")
-        if len(m.note) > NOTE_MAX_CHARS:
-            raise Refused(f"note is {len(m.note)} characters; expected at most {NOTE_MAX_CHARS}")
+        _check_actor_and_note(m.actor, m.note, "who recorded this milestone")
         occurred = self._check_time(m.occurred_at, now, "occurred_at")
         try:
             data = spec.data.model_validate(m.data)
@@ -1487,10 +1484,7 @@ class Journey:
                 f"alert {alert.id} was already acknowledged by {alert.acknowledged_by} at "
                 f"{alert.acknowledged_at:%Y-%m-%d %H:%M} UTC"
             )
-        if not ack.actor.strip():
-            raise Refused("actor is required: who acknowledges the alert")
-        if len(ack.note) > NOTE_MAX_CHARS:
-            raise Refused(f"note is {len(ack.note)} characters; expected at most {NOTE_MAX_CHARS}")
+        _check_actor_and_note(ack.actor, ack.note, "who acknowledges the alert")
         return alert
 
     def apply_acknowledge(self, ack: AcknowledgeAlertInput, now: datetime) -> Alert:
@@ -1530,10 +1524,7 @@ class Journey:
             raise Refused(
                 f"observations are recorded in phase 'monitoring'; the journey is in '{s.phase}'"
             )
-        if not o.actor.strip():
-            raise Refused("actor is required: who made this observation")
-        if len(o.note) > NOTE_MAX_CHARS:
-            raise Refused(f"note is {len(o.note)} characters; expected at most {NOTE_MAX_CHARS}")
+        _check_actor_and_note(o.actor, o.note, "who made this observation")
         if o.temperature_c is None or o.systolic_bp is None:
             raise Refused("temperature_c and systolic_bp are required in every observation")
         if 86 <= o.temperature_c <= 113:
@@ -1925,3 +1916,11 @@ class Journey:
 def _first_missing(expected: range, recorded: list[int]) -> int | None:
     """The first of `expected` (months, years) not yet recorded, or None when all are."""
     return next((n for n in expected if n not in recorded), None)
+
+
+def _check_actor_and_note(actor: str, note: str, who: str) -> None:
+    """Every message names who sent it, and its note fits the audit log."""
+    if not actor.strip():
+        raise Refused(f"actor is required: {who}")
+    if len(note) > NOTE_MAX_CHARS:
+        raise Refused(f"note is {len(note)} characters; expected at most {NOTE_MAX_CHARS}")

@@ -13,10 +13,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import CaseStore
-from models.messages import RescheduleInput
-from scenarios import journey_input, record, start
+from scenarios import journey_input, record, reschedule, start
 from worker import connect, create_worker, metrics_runtime
-from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
 
@@ -44,15 +42,7 @@ async def test_product_counters_reach_the_prometheus_endpoint(
         await record(handle, "record_received", record_type="labs")
         with pytest.raises(WorkflowUpdateFailedError):
             await record(handle, "infusion_completed", lot="L", coi_id="C")
-        await handle.execute_update(
-            PatientJourney.reschedule,
-            RescheduleInput(
-                deadline="records",
-                due_at=datetime.now(UTC) + timedelta(seconds=1),
-                reason="metrics",
-                actor="lead-1",
-            ),
-        )
+        await reschedule(handle, "records", datetime.now(UTC) + timedelta(seconds=1), "metrics")
         text = ""
         for _ in range(50):  # metrics are exported periodically
             text = await asyncio.to_thread(scrape, port)

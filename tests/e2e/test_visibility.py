@@ -16,10 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from casefile import JourneyRow, list_journeys, list_query
 from models.enums import CellSource
-from models.messages import RescheduleInput
-from scenarios import arrive_and_clear, journey_input, record, start, to_arrival
+from scenarios import arrive_and_clear, journey_input, record, reschedule, start, to_arrival
 from tests.e2e.conftest import QUEUE
-from workflows import PatientJourney
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("e2e_worker")]
 
@@ -50,15 +48,8 @@ async def test_journeys_are_listed_by_each_search_attribute(dev_server: Workflow
     await arrive_and_clear(mfg)
     await record(mfg, "apheresis_completed", coi_id="COI-V")
     late = await start(client, inp("late"), QUEUE)
-    await late.execute_update(
-        PatientJourney.reschedule,
-        RescheduleInput(
-            deadline="records",
-            due_at=datetime.now(UTC) + timedelta(seconds=2),
-            reason="a deadline about to pass",
-            actor="lead-1",
-        ),
-    )
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    await reschedule(late, "records", soon, "a deadline about to pass")
     await start(client, inp("nk", CellSource.ALLOGENEIC), QUEUE)
 
     def by(**kw) -> Callable[[], Awaitable[list[JourneyRow]]]:
@@ -84,8 +75,8 @@ async def test_journeys_are_listed_by_each_search_attribute(dev_server: Workflow
     trail = json.loads(out)
     whats = [line["what"] for line in trail]
     assert whats[0] == "journey started"
-    reschedule = next(line for line in trail if line["what"] == "reschedule")
-    assert (reschedule["actor"], reschedule["reason"]) == ("lead-1", "a deadline about to pass")
+    moved = next(line for line in trail if line["what"] == "reschedule")
+    assert (moved["actor"], moved["reason"]) == ("lead-1", "a deadline about to pass")
     assert "escalation level 1 → lead_coordinator" in whats
 
     # A refusal the validator kept out of history is in the audit, from the case store.
