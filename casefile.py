@@ -8,6 +8,7 @@ audit entries and notifications to the case store, plus refusals Temporal itself
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,11 @@ from pydantic import BaseModel
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecution
 
+from activities.store import CaseStore
+from models.intake import parse_intake
+from models.journey import JourneyInput
 from models.messages import AuditBatch, NotificationBatch
+from models.store import Patient
 from workflows import visibility as va
 
 
@@ -186,3 +191,41 @@ async def _lines_of(
     if event.HasField("workflow_execution_completed_event_attributes"):
         return [AuditLine(at=at, run=run, what="journey closed")]
     return []
+
+
+class CaseExists(ValueError):
+    """The intake names a case id that is already in use."""
+
+
+async def admit(raw: Any, *, store: CaseStore, client: Client, task_queue: str) -> JourneyInput:
+    """Intake: store the patient's identifying details, then start the PHI-free journey.
+
+    The one place identifying details enter cellpath. They go to the case store's `patients`
+    table under a freshly minted random `patient_ref`; the journey gets that reference and
+    nothing else. One unit of work: the patient row commits only if the journey started.
+
+    Raises:
+        IntakeProblems: the document is invalid (every problem, by field name, no values).
+        CaseExists: the case id is taken (in the store or in Temporal).
+    """
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from scenarios import start
+
+    minted = f"CP-{datetime.now(UTC):%Y}-{uuid.uuid4().hex[:6].upper()}"
+    patient, inp = parse_intake(raw, case_id=minted, patient_ref=store.mint_patient_ref())
+    if store.case_exists(inp.case_id):
+        raise CaseExists(f"case {inp.case_id} already exists; choose another case_id")
+    with store.session() as session:
+        store.add_patient(
+            session,
+            Patient(
+                patient_ref=inp.patient_ref, created_at=datetime.now(UTC), **patient.model_dump()
+            ),
+            inp.case_id,
+        )
+        try:
+            await start(client, inp, task_queue)
+        except WorkflowAlreadyStartedError:
+            raise CaseExists(f"a journey for case {inp.case_id} already exists") from None
+    return inp

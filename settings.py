@@ -7,20 +7,26 @@ machine). Every field can be set through the environment with the `CELLPATH_` pr
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TASK_QUEUE = "patient-journeys"
 
 
 class Settings(BaseSettings):
-    """Where Temporal and the case store are, and how the process logs."""
+    """Where the case store is, how payloads are encrypted, how the process runs and logs.
+
+    Where Temporal is (address, namespace, TLS, API key) is *not* here: it comes from
+    Temporal's own environment configuration (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`,
+    `TEMPORAL_PROFILE`, a `temporal.toml` profile…), read by `connection.temporal_target`, so
+    cellpath connects exactly as the `temporal` CLI does.
+    """
 
     model_config = SettingsConfigDict(env_prefix="CELLPATH_", env_file=".env", extra="ignore")
 
-    temporal_address: str = "localhost:7233"
-    temporal_namespace: str = "default"
     task_queue: str = TASK_QUEUE
     database_url: str = "sqlite:///.cellpath/cellpath.db"
     log_format: Literal["console", "json"] = "console"
@@ -28,6 +34,28 @@ class Settings(BaseSettings):
     ui_url: str = "http://localhost:8233"
     # Prometheus metrics of the worker on this port (`/metrics`); unset = no endpoint.
     metrics_port: int | None = None
+
+    # --- payload encryption (codec.py) -----------------------------------------------------
+    # `key-id:base64` entries, first = active; or the same in a file (one per line). Setting
+    # either switches encryption on for every client and worker of this process.
+    encryption_keys: SecretStr | None = None
+    encryption_key_file: Path | None = None
+
+    # --- codec server (codec_server.py) -----------------------------------------------------
+    # Bearer tokens accepted by /encode and /decode (comma-separated, so they can rotate).
+    codec_tokens: SecretStr | None = None
+    # The Temporal UI's origin: the only one CORS lets call the codec server from a browser.
+    codec_ui_origin: str = "http://localhost:8233"
+    codec_max_request_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    codec_host: str = "127.0.0.1"
+    codec_port: int = 8081
+
+    # --- worker tuning (see README, "Worker tuning") ----------------------------------------
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, gt=0)
+    worker_max_concurrent_activities: int = Field(default=16, gt=0)
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    # Graceful shutdown: how long running activities get to finish after SIGTERM.
+    worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
 
 
 @lru_cache

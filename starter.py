@@ -43,8 +43,7 @@ from models.grading import (
     Seizure,
     ice_score,
 )
-from models.intake import IntakeProblems, parse_intake
-from models.journey import JourneyInput
+from models.intake import IntakeProblems
 from models.messages import (
     AcknowledgeAlertInput,
     Alert,
@@ -59,7 +58,6 @@ from models.messages import (
     WithdrawInput,
 )
 from models.pathway import MILESTONE_KINDS, SPECS
-from models.store import Patient
 from settings import get_settings
 from workflows import PatientJourney
 
@@ -107,16 +105,17 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
 
 async def connect() -> Client:
     """A client with the product's data converter, or `Unreachable`."""
-    from worker import connect as connect_client
+    import connection
 
-    settings = get_settings()
     try:
-        return await connect_client()
+        target = connection.temporal_target()
+        converter = connection.data_converter()
+    except ValueError as e:  # a bad envconfig profile or key ring: say which
+        raise Unreachable(f"configuration: {e}") from None
+    try:
+        return await connection.connect(converter=converter)
     except Exception as e:  # connection errors come in many types; all mean "not reachable"
-        raise Unreachable(
-            f"cannot reach Temporal at {settings.temporal_address} "
-            f"(namespace {settings.temporal_namespace}): {e}"
-        ) from None
+        raise Unreachable(f"cannot reach Temporal at {target.describe()}: {e}") from None
 
 
 def journey(client: Client, case_id: str) -> WorkflowHandle[PatientJourney, JourneyStatus]:
@@ -320,44 +319,21 @@ def intake(
             raw = json.loads(file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise Refusal(f"{file} is not valid JSON: {e}") from None
+        from casefile import CaseExists, admit
+
         store = CaseStore.from_url(get_settings().database_url)
-        minted = f"CP-{datetime.now(UTC):%Y}-{uuid.uuid4().hex[:6].upper()}"
+        client = await connect()
         try:
-            patient, inp = parse_intake(raw, case_id=minted, patient_ref=store.mint_patient_ref())
+            inp = await admit(raw, store=store, client=client, task_queue=get_settings().task_queue)
         except IntakeProblems as e:
             raise Refusal(
                 "the intake file has problems:\n  - " + "\n  - ".join(e.problems)
             ) from None
-        if store.case_exists(inp.case_id):
-            raise Refusal(f"case {inp.case_id} already exists; choose another case_id")
-        client = await connect()
-        # One unit of work: the patient row commits only if the journey started.
-        with store.session() as session:
-            store.add_patient(
-                session,
-                Patient(
-                    patient_ref=inp.patient_ref,
-                    created_at=datetime.now(UTC),
-                    **patient.model_dump(),
-                ),
-                inp.case_id,
-            )
-            await start_journey(client, inp)
+        except CaseExists as e:
+            raise Refusal(str(e)) from None
         return inp.case_id
 
     out.print(run(go))
-
-
-async def start_journey(client: Client, inp: JourneyInput) -> None:
-    """Start a journey with PHI-free summaries for the Temporal UI."""
-    from temporalio.exceptions import WorkflowAlreadyStartedError
-
-    from scenarios import start
-
-    try:
-        await start(client, inp, get_settings().task_queue)
-    except WorkflowAlreadyStartedError:
-        raise Refusal(f"a journey for case {inp.case_id} already exists") from None
 
 
 @app.command()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import signal
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -17,14 +19,14 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.journey import CalendarActivities, CaseStoreActivities, NotificationActivities
 from activities.store import CaseStore
-from settings import TASK_QUEUE, get_settings
+from connection import connect, temporal_target
+from settings import TASK_QUEUE, Settings, get_settings
 from workflows import PatientJourney
 from workflows.visibility import ALL_KEYS
 
@@ -37,19 +39,6 @@ def metrics_runtime(port: int) -> Runtime:
     """
     return Runtime(
         telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{port}"))
-    )
-
-
-async def connect(
-    address: str | None = None, namespace: str | None = None, runtime: Runtime | None = None
-) -> Client:
-    """A client with the product's data converter (pydantic) on `address`."""
-    settings = get_settings()
-    return await Client.connect(
-        address or settings.temporal_address,
-        namespace=namespace or settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        runtime=runtime,
     )
 
 
@@ -105,17 +94,21 @@ def create_worker(
     *,
     task_queue: str = TASK_QUEUE,
     store: CaseStore | None = None,
+    settings: Settings | None = None,
     **overrides: Any,
 ) -> Worker:
     """A worker with every workflow and activity of cellpath registered.
 
     Args:
-        client: a client built with the pydantic data converter (see `connect`).
+        client: a client from `connection.connect` (the product's data converter).
         task_queue: the queue to poll (`patient-journeys` by default).
         store: the case store the activities write to; by default the settings' database.
+        settings: tuning (concurrency, sticky cache, graceful shutdown); by default the
+            process's settings.
         overrides: any other `Worker` argument (e.g. `activities=` with doubles in tests).
     """
-    store = store or CaseStore.from_url(get_settings().database_url)
+    settings = settings or get_settings()
+    store = store or CaseStore.from_url(settings.database_url)
     case_store = CaseStoreActivities(store)
     notifications = NotificationActivities(store)
     calendar = CalendarActivities()
@@ -128,18 +121,36 @@ def create_worker(
             notifications.send_notifications,
             calendar.load_business_calendar,
         ],
-        # The store's activities are synchronous (SQLAlchemy); they run on this pool.
-        "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=16),
+        # The store's activities are synchronous (SQLAlchemy); they run on this pool, one
+        # thread per activity slot, so a slot never waits for a thread.
+        "activity_executor": concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.worker_max_concurrent_activities
+        ),
+        "max_concurrent_activities": settings.worker_max_concurrent_activities,
+        "max_concurrent_workflow_tasks": settings.worker_max_concurrent_workflow_tasks,
+        "max_cached_workflows": settings.worker_max_cached_workflows,
+        "graceful_shutdown_timeout": timedelta(seconds=settings.worker_graceful_shutdown_seconds),
     }
     options.update(overrides)
     return Worker(client, **options)
 
 
-async def run_worker() -> None:
-    """Connect and poll until cancelled (Ctrl-C / SIGTERM)."""
+async def run_worker(stop: asyncio.Event | None = None) -> None:
+    """Connect and poll until `stop` is set, SIGTERM or SIGINT arrives.
+
+    Shutdown is graceful: polling stops at once, running activities get
+    `worker_graceful_shutdown_seconds` to finish, and workflow tasks in flight complete. Another
+    worker (or this one, restarted) picks up everything else from the task queue: nothing a
+    journey waits for lives in this process.
+    """
     settings = get_settings()
     log = structlog.get_logger("cellpath.worker")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
+    target = temporal_target()
     client = await connect(runtime=runtime)
     try:
         added = await ensure_search_attributes(client)
@@ -148,15 +159,20 @@ async def run_worker() -> None:
     except RPCError as e:
         # e.g. Temporal Cloud, or no operator permission: register them out of band.
         log.warning("search_attributes_not_registered", error=e.message)
-    worker = create_worker(client, task_queue=settings.task_queue)
-    log.info(
-        "worker_started",
-        address=settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        task_queue=settings.task_queue,
-        metrics_port=settings.metrics_port,
-    )
-    await worker.run()
+    worker = create_worker(client, task_queue=settings.task_queue, settings=settings)
+    async with worker:
+        log.info(
+            "worker_started",
+            address=target.address,
+            namespace=target.namespace,
+            tls=target.tls,
+            task_queue=settings.task_queue,
+            encrypted=client.data_converter.payload_codec is not None,
+            metrics_port=settings.metrics_port,
+        )
+        await stop.wait()
+        log.info("worker_stopping", graceful_seconds=settings.worker_graceful_shutdown_seconds)
+    log.info("worker_stopped")
 
 
 def main() -> None:
@@ -165,10 +181,7 @@ def main() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
-    try:
-        asyncio.run(run_worker())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(run_worker())
 
 
 if __name__ == "__main__":

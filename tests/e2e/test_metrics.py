@@ -13,8 +13,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import CaseStore
+from connection import connect
 from scenarios import journey_input, record, reschedule, start
-from worker import connect, create_worker, metrics_runtime
+from worker import create_worker, metrics_runtime
 
 pytestmark = pytest.mark.e2e
 

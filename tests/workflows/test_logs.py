@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from activities.store import CaseStore
-from logs import configure_logging
 from models.store import Patient
 from scenarios import journey_input, observe, record, start, to_infusion
 from tests.conftest import TEST_QUEUE
@@ -18,19 +15,6 @@ from tests.conftest import TEST_QUEUE
 pytestmark = pytest.mark.usefixtures("worker")
 
 PHI = {"full_name": "Philomena Ozymandias-Quill", "passport_number": "PQ7766554"}
-
-
-@pytest.fixture
-def log_lines(monkeypatch: pytest.MonkeyPatch):
-    """Route the whole process's logging as JSON into a buffer for the test, then restore."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    buffer = io.StringIO()
-    monkeypatch.setattr("sys.stderr", buffer)
-    configure_logging("json", "INFO")
-    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line]
-    root.handlers[:], _ = saved
-    root.setLevel(saved[1])
 
 
 async def test_logs_are_json_with_temporal_ids_and_no_phi(

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 from models.messages import MilestoneInput
@@ -37,8 +38,9 @@ ROOT = Path(__file__).parents[1] / "histories"
 HISTORIES = sorted([*ROOT.glob("*/*.json"), *ROOT.glob("*/*.json.gz")])
 
 
-def replayer() -> Replayer:
-    return Replayer(workflows=[PatientJourney], data_converter=pydantic_data_converter)
+def replayer(converter: DataConverter = pydantic_data_converter) -> Replayer:
+    """A replayer; stored histories are unencrypted, fresh ones use the session's codec."""
+    return Replayer(workflows=[PatientJourney], data_converter=converter)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
@@ -63,7 +65,9 @@ async def test_a_fresh_history_with_refusals_and_signals_replays(env, case_id):
     )
     await record(handle, "cost_estimate_accepted", currency="USD", total=100)
     history = await handle.fetch_history()
-    result = await replayer().replay_workflow(history, raise_on_replay_failure=True)
+    result = await replayer(env.client.data_converter).replay_workflow(
+        history, raise_on_replay_failure=True
+    )
     assert result.replay_failure is None
 
 
@@ -78,5 +82,7 @@ async def test_a_fresh_monitoring_history_with_critical_alerts_replays(env, case
     await env.sleep(timedelta(minutes=40))  # two resends
     await acknowledge(handle, alert.id, note="seen")
     history = await handle.fetch_history()  # the monitoring run (continued at infusion)
-    result = await replayer().replay_workflow(history, raise_on_replay_failure=True)
+    result = await replayer(env.client.data_converter).replay_workflow(
+        history, raise_on_replay_failure=True
+    )
     assert result.replay_failure is None
