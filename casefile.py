@@ -197,12 +197,17 @@ class CaseExists(ValueError):
     """The intake names a case id that is already in use."""
 
 
-async def admit(raw: Any, *, store: CaseStore, client: Client, task_queue: str) -> JourneyInput:
+async def admit(
+    raw: Any, *, store: CaseStore, client: Client, task_queue: str
+) -> tuple[JourneyInput, str]:
     """Intake: store the patient's identifying details, then start the PHI-free journey.
 
     The one place identifying details enter cellpath. They go to the case store's `patients`
     table under a freshly minted random `patient_ref`; the journey gets that reference and
     nothing else. One unit of work: the patient row commits only if the journey started.
+
+    Returns:
+        The journey's input and the run id of its first run.
 
     Raises:
         IntakeProblems: the document is invalid (every problem, by field name, no values).
@@ -225,7 +230,7 @@ async def admit(raw: Any, *, store: CaseStore, client: Client, task_queue: str) 
             inp.case_id,
         )
         try:
-            await start(client, inp, task_queue)
+            handle = await start(client, inp, task_queue)
         except WorkflowAlreadyStartedError:
             raise CaseExists(f"a journey for case {inp.case_id} already exists") from None
-    return inp
+    return inp, handle.result_run_id or ""

@@ -324,7 +324,9 @@ def intake(
         store = CaseStore.from_url(get_settings().database_url)
         client = await connect()
         try:
-            inp = await admit(raw, store=store, client=client, task_queue=get_settings().task_queue)
+            inp, _ = await admit(
+                raw, store=store, client=client, task_queue=get_settings().task_queue
+            )
         except IntakeProblems as e:
             raise Refusal(
                 "the intake file has problems:\n  - " + "\n  - ".join(e.problems)

@@ -74,6 +74,11 @@ class CaseStore:
         """A new pseudonymous patient reference (random: derived from nothing identifying)."""
         return f"pt-{uuid.uuid4().hex[:16]}"
 
+    def patient(self, patient_ref: str) -> Patient | None:
+        """A patient's identifying details (for the people allowed to see them), or None."""
+        with self.session() as session:
+            return session.get(Patient, patient_ref)
+
     def add_patient(self, session: Session, patient: Patient, case_id: str) -> None:
         """Store a patient's details and link the case to them (inside the caller's session)."""
         session.add(patient)

