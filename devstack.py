@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
+import os
 import signal
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from activities.store import CaseStore
 from codec_server import app_from_settings
 from connection import connect, key_ring, temporal_target
 from logs import configure_logging
+from models.roles import Role
 from scenarios import start_demo
 from settings import Settings, find_binary, get_settings
 from worker import create_worker, ensure_search_attributes, metrics_runtime
@@ -90,6 +93,23 @@ def start_dev_server(codec: str | None = None) -> subprocess.Popen[bytes]:
     )
 
 
+def demo_staff() -> dict[str, Role]:
+    """Who can use the dev stack: you (as coordinator, or `CELLPATH_ACTOR`) and three demo staff."""
+    return {
+        os.environ.get("CELLPATH_ACTOR") or getpass.getuser(): Role.COORDINATOR,
+        "dr-demo": Role.PHYSICIAN,
+        "nurse-demo": Role.SITE_STAFF,
+        "auditor-demo": Role.VIEWER,
+    }
+
+
+def seed_staff(store: CaseStore) -> None:
+    """Register the demo staff unless they are registered already (their roles are kept)."""
+    for actor, role in demo_staff().items():
+        if store.role_of(actor) is None:
+            store.set_role(actor, role, by="make-run")
+
+
 async def main() -> None:
     """Bring the stack up, print where to look, and run until interrupted."""
     settings = get_settings()
@@ -121,6 +141,7 @@ async def main() -> None:
         if added:
             log.info("search_attributes_registered", added=added)
         store = CaseStore.from_url(settings.database_url)
+        seed_staff(store)
         async with create_worker(client, task_queue=settings.task_queue, store=store):
             for case_id, what in await start_demo(client, store, settings.task_queue):
                 log.info("demo_journey", case_id=case_id, status=what)
@@ -155,6 +176,8 @@ cellpath is running.
     cellpath milestone DEMO-0001 records_complete --data records=treatment_history,labs
     cellpath milestone DEMO-0001 infusion_completed --data lot=L --data coi_id=C   # refused
     cellpath timeline DEMO-0001
+  You act as a coordinator; `--actor dr-demo` (physician), `nurse-demo` (site staff) and
+  `auditor-demo` (viewer) are registered too (cellpath staff list).
   Ctrl-C stops the server and the worker.
 """
 

@@ -32,9 +32,10 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.store import CaseStore
+from activities.store import STAFF_AUDIT, CaseStore
 from models.deadlines import DeadlineView
 from models.enums import MilestoneKind
+from models.errors import CaseStoreError, Refused
 from models.grading import (
     CerebralEdema,
     Consciousness,
@@ -58,6 +59,7 @@ from models.messages import (
     WithdrawInput,
 )
 from models.pathway import MILESTONE_KINDS, SPECS
+from models.roles import Action, Role, check_permission
 from settings import get_settings
 from workflows import PatientJourney
 
@@ -136,24 +138,85 @@ async def call_update(fn: Callable[[], Awaitable[T]]) -> T:
         raise Unreachable(str(e)) from None
 
 
-def send_update(case: str, update: Any, request: Any) -> Any:
-    """Send a validated update to the case's journey and return its result.
+def case_store() -> CaseStore:
+    """The case store of the settings, or `Unreachable`."""
+    try:
+        return CaseStore.from_url(get_settings().database_url)
+    except Exception as e:  # driver errors come in many types; all mean "not reachable"
+        raise Unreachable(f"cannot open the case store: {e}") from None
 
-    A refusal exits 1 with the journey's reason; an unreachable server or case exits 2.
+
+def authorise(
+    actor: str,
+    action: Action,
+    *,
+    case: str = STAFF_AUDIT,
+    request: Any = None,
+    milestone: str | None = None,
+    critical_alert: bool = False,
+) -> None:
+    """Check the actor's role in the case store; a refusal is audited and exits 1.
+
+    Identity is the `--actor` / `CELLPATH_ACTOR` the command runs as: the CLI is an internal
+    tool on machines the service controls (see README, "Roles").
     """
+    store = case_store()
+    try:
+        role = store.role_of(actor)
+    except Exception as e:
+        raise Unreachable(f"cannot read roles from the case store: {e}") from None
+    try:
+        check_permission(actor, role, action, milestone=milestone, critical_alert=critical_alert)
+    except Refused as e:
+        record_refusal(case, action.value, request, str(e), actor=actor)
+        raise Refusal(str(e)) from None
+
+
+# Which permission each update of the journey needs.
+UPDATE_ACTIONS = {
+    "record_milestone": Action.MILESTONE,
+    "record_observation": Action.OBSERVE,
+    "acknowledge_alert": Action.ACKNOWLEDGE,
+    "reschedule": Action.RESCHEDULE,
+    "withdraw": Action.WITHDRAW,
+}
+
+
+def send_update(case: str, update: Any, request: Any) -> Any:
+    """Check the actor's role, send a validated update to the journey, return its result.
+
+    A refusal (by role or by the journey) exits 1 with the reason and is written to the audit
+    log; an unreachable server or case exits 2.
+    """
+    name = getattr(update, "__name__", "update")
 
     async def go() -> Any:
         client = await connect()
+        critical = False
+        if name == "acknowledge_alert":
+            # Whether a physician is needed depends on the alert: ask the journey.
+            s = await call_query(lambda: journey(client, case).query(PatientJourney.status))
+            critical = any(a.id == request.alert_id and a.severity == "critical" for a in s.alerts)
+        authorise(
+            request.actor,
+            UPDATE_ACTIONS[name],
+            case=case,
+            request=request,
+            milestone=getattr(request, "kind", None),
+            critical_alert=critical,
+        )
         try:
             return await call_update(lambda: journey(client, case).execute_update(update, request))
         except Refusal as e:
-            record_refusal(case, getattr(update, "__name__", "update"), request, str(e))
+            record_refusal(case, name, request, str(e))
             raise
 
     return run(go)
 
 
-def record_refusal(case: str, update_name: str, request: Any, reason: str) -> None:
+def record_refusal(
+    case: str, update_name: str, request: Any, reason: str, *, actor: str | None = None
+) -> None:
     """Write a refused update to the case store's audit log: who tried what, and why not.
 
     Temporal keeps updates refused by validation out of history (that is the point of
@@ -169,32 +232,37 @@ def record_refusal(case: str, update_name: str, request: Any, reason: str) -> No
         event_id=f"{case}:refused:{uuid.uuid4()}",
         case_id=case,
         action=f"refused:{update_name}",
-        actor=getattr(request, "actor", "") or default_actor(),
+        actor=actor or getattr(request, "actor", "") or default_actor(),
         occurred_at=now,
         recorded_at=now,
         detail=detail,
         reason=reason,
     )
     try:
-        CaseStore.from_url(get_settings().database_url).append_audit([entry])
+        case_store().append_audit([entry])
     except Exception as e:  # the refusal stands; failing to audit it must be visible
         err.print(f"warning: the refusal could not be written to the audit log: {e}")
 
 
-def refusals_in_store(case: str) -> list[Any]:
-    """Refused updates the CLI recorded for a case (empty when the store is unreachable)."""
+def store_only_entries(case: str) -> list[Any]:
+    """Audit entries only the case store holds: refusals by role or validation, erasure.
+
+    (Everything the journey itself audits is in its history and read from there.) Empty,
+    with a warning, when the store is unreachable.
+    """
     try:
-        rows = CaseStore.from_url(get_settings().database_url).audit_trail(case)
+        rows = case_store().audit_trail(case)
     except Exception as e:
-        err.print(f"warning: case store unreachable, refusals it holds are not shown: {e}")
+        err.print(f"warning: case store unreachable, the entries it holds are not shown: {e}")
         return []
-    return [r for r in rows if r.action.startswith("refused:")]
+    return [r for r in rows if r.action.startswith("refused:") or r.action == "patient_erased"]
 
 
 def read_query(case: str, query: Any) -> Any:
     """Ask the case's journey a query; an unreachable server or case exits 2."""
 
     async def go() -> Any:
+        authorise(default_actor(), Action.READ, case=case)
         client = await connect()
         return await call_query(lambda: journey(client, case).query(query))
 
@@ -321,7 +389,8 @@ def intake(
             raise Refusal(f"{file} is not valid JSON: {e}") from None
         from casefile import CaseExists, admit
 
-        store = CaseStore.from_url(get_settings().database_url)
+        authorise(default_actor(), Action.INTAKE, case="intake")
+        store = case_store()
         client = await connect()
         try:
             inp, _ = await admit(
@@ -664,6 +733,7 @@ def list_journeys(
     )
 
     async def go() -> list[Any]:
+        authorise(default_actor(), Action.READ)
         client = await connect()
         try:
             return await listed(client, query)
@@ -706,6 +776,7 @@ def audit(
     from casefile import AuditLine, audit_trail
 
     async def go() -> list[AuditLine]:
+        authorise(default_actor(), Action.READ, case=case)
         client = await connect()
         try:
             lines = await audit_trail(client, case)
@@ -716,7 +787,7 @@ def audit(
         return lines
 
     lines = run(go)
-    lines += [AuditLine.of_entry(e, 0, " (case store)") for e in refusals_in_store(case)]
+    lines += [AuditLine.of_entry(e, 0, " (case store)") for e in store_only_entries(case)]
     lines.sort(key=lambda line: line.at)
     if as_json:
         out.print_json(json.dumps([line.model_dump(mode="json") for line in lines]))
@@ -784,11 +855,102 @@ def demo() -> None:
 
 
 @app.command()
+def erase(
+    case: Annotated[str, typer.Argument(help="case id")],
+    reason: Annotated[str, typer.Option("--reason", help="legal basis or request reference")],
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Erase the patient's identifying details (GDPR art. 17, PIPL art. 47); audited.
+
+    The journey, its history and the audit trail stay: they only hold the pseudonymous
+    `patient_ref`. Erasure cannot be undone.
+    """
+    who = actor or default_actor()
+    authorise(who, Action.ERASE, case=case)
+    if not yes and not typer.confirm(
+        f"Erase the identifying details of case {case}'s patient? This cannot be undone.",
+        err=True,
+    ):
+        raise typer.Exit(1)
+    try:
+        ref = case_store().erase_patient(case, actor=who, reason=reason)
+    except CaseStoreError as e:
+        err.print(f"[red]refused:[/red] {e}", highlight=False)
+        raise typer.Exit(1) from None
+    out.print(f"erased the identifying details of {ref} (case {case}); the journey is intact")
+
+
+staff_app = typer.Typer(
+    help="Who may use cellpath, in which role (coordinator, physician, site_staff, viewer). "
+    "For operators with access to the case store; every change is audited.",
+    no_args_is_help=True,
+)
+app.add_typer(staff_app, name="staff")
+
+
+@staff_app.command("add")
+def staff_add(
+    member: Annotated[str, typer.Argument(help="the actor id they record under")],
+    role: Annotated[Role, typer.Option("--role")],
+    by: Annotated[str | None, typer.Option("--by", help="who grants it")] = None,
+) -> None:
+    """Register a staff member with a role (or change their role)."""
+    case_store().set_role(member, role, by=by or default_actor())
+    out.print(f"{member}: {role.value}")
+
+
+@staff_app.command("remove")
+def staff_remove(
+    member: Annotated[str, typer.Argument(help="the actor id")],
+    by: Annotated[str | None, typer.Option("--by", help="who revokes it")] = None,
+) -> None:
+    """Remove a staff member: they can no longer read or record anything."""
+    case_store().set_role(member, None, by=by or default_actor())
+    out.print(f"{member}: removed")
+
+
+@staff_app.command("list")
+def staff_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Everyone registered and their role."""
+    members = case_store().staff()
+    if as_json:
+        print_json(members)
+        return
+    table = Table("actor", "role", "granted by", "at (UTC)", title="staff")
+    for m in members:
+        table.add_row(m.actor, m.role, m.added_by, f"{m.added_at:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+@app.command()
 def worker() -> None:
     """Run a worker in this terminal (the same as `python worker.py`)."""
     from worker import main as worker_main
 
     worker_main()
+
+
+@app.command("codec-server")
+def codec_server() -> None:
+    """Run the codec server for the Temporal UI and CLI (`python codec_server.py`)."""
+    from codec_server import main as codec_main
+
+    codec_main()
+
+
+@app.command("new-key")
+def new_key(
+    key_id: Annotated[str, typer.Argument(help="an id for the key, e.g. 2026-11")],
+) -> None:
+    """Print a fresh AES-256 key entry (`id:base64`) to put first in the key ring."""
+    from codec import KeyRingError, new_key_entry
+
+    try:
+        print(new_key_entry(key_id))
+    except KeyRingError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

@@ -18,8 +18,21 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
+from models.errors import CaseStoreError
 from models.messages import AuditEntry, JourneyProjection, Notification
-from models.store import AuditRow, Case, JourneyRow, NotificationRow, Patient
+from models.roles import Role
+from models.store import (
+    IDENTIFYING_FIELDS,
+    AuditRow,
+    Case,
+    JourneyRow,
+    NotificationRow,
+    Patient,
+    StaffMember,
+)
+
+# Audit entries about staff, not about one case, are filed under this case id.
+STAFF_AUDIT = "staff"
 
 RowT = TypeVar("RowT", bound=SQLModel)
 
@@ -85,6 +98,88 @@ class CaseStore:
         session.flush()
         session.add(Case(case_id=case_id, patient_ref=patient.patient_ref, created_at=_now()))
         session.flush()
+
+    def erase_patient(self, case_id: str, *, actor: str, reason: str) -> str:
+        """Erase the identifying details of a case's patient; returns the `patient_ref`.
+
+        Every identifying column is cleared in the same transaction that appends the
+        `patient_erased` audit entry (who, when, why). The journey, its Temporal history, the
+        projection, the outbox and the audit log are untouched: they only ever held the
+        pseudonymous `patient_ref` and the case id.
+
+        Raises:
+            CaseStoreError: no such case, or its patient was already erased (names when).
+        """
+        if not reason.strip():
+            raise CaseStoreError("erasure needs a reason (the legal basis or the request)")
+        now = _now()
+        with self.session() as s:
+            case = s.get(Case, case_id)
+            if case is None:
+                raise CaseStoreError(f"no case {case_id!r} in the case store")
+            patient = s.get(Patient, case.patient_ref)
+            if patient is None:
+                raise CaseStoreError(f"case {case_id!r} has no patient row")
+            if patient.erased_at is not None:
+                raise CaseStoreError(
+                    f"the patient of case {case_id!r} was already erased on "
+                    f"{patient.erased_at:%Y-%m-%d %H:%M} UTC by {patient.erased_by}"
+                )
+            for name in IDENTIFYING_FIELDS:
+                setattr(patient, name, None)
+            patient.erased_at, patient.erased_by = now, actor
+            entry = AuditEntry(
+                event_id=f"{case_id}:patient_erased:{uuid.uuid4()}",
+                case_id=case_id,
+                action="patient_erased",
+                actor=actor,
+                occurred_at=now,
+                recorded_at=now,
+                detail={"patient_ref": patient.patient_ref, "fields": list(IDENTIFYING_FIELDS)},
+                reason=reason,
+            )
+            row = entry.model_dump(mode="python") | {"stored_at": now}
+            row["detail"] = _jsonable(row["detail"])
+            s.add(AuditRow(**row))
+            return patient.patient_ref
+
+    # --- staff and roles -----------------------------------------------------------------------
+
+    def role_of(self, actor: str) -> Role | None:
+        """The role of a staff member, or None when the actor is not registered."""
+        with self.session() as s:
+            member = s.get(StaffMember, actor)
+        return Role(member.role) if member is not None else None
+
+    def set_role(self, actor: str, role: Role | None, *, by: str) -> None:
+        """Register a staff member with a role, change it, or (None) remove them; audited."""
+        now = _now()
+        with self.session() as s:
+            member = s.get(StaffMember, actor)
+            before = member.role if member is not None else None
+            if role is None:
+                if member is not None:
+                    s.delete(member)
+            elif member is None:
+                s.add(StaffMember(actor=actor, role=role.value, added_by=by, added_at=now))
+            else:
+                member.role, member.added_by, member.added_at = role.value, by, now
+            s.flush()
+            entry = AuditEntry(
+                event_id=f"{STAFF_AUDIT}:{actor}:{uuid.uuid4()}",
+                case_id=STAFF_AUDIT,
+                action="role_changed",
+                actor=by,
+                occurred_at=now,
+                recorded_at=now,
+                detail={"staff": actor, "from": before, "to": role.value if role else None},
+            )
+            s.add(AuditRow(**(entry.model_dump(mode="python") | {"stored_at": now})))
+
+    def staff(self) -> list[StaffMember]:
+        """Everyone registered, by actor id."""
+        with self.session() as s:
+            return sorted(s.exec(select(StaffMember)).all(), key=lambda m: m.actor)
 
     def case_exists(self, case_id: str) -> bool:
         """Whether a case with this id was already taken in."""

@@ -6,6 +6,7 @@
 - `notification_outbox`: reminders, escalations and alerts; `idempotency_key` is unique, so a
   retried activity never queues a message twice.
 - `audit_log`: append-only record of who did what, when and why; `event_id` is unique.
+- `staff`: who may use cellpath and in which role (coordinator, physician, site staff, viewer).
 """
 
 from __future__ import annotations
@@ -45,18 +46,36 @@ def _ts(**kwargs: Any) -> Any:
 
 
 class Patient(SQLModel, table=True):
-    """A patient's identifying details (PHI). Never leaves the case store."""
+    """A patient's identifying details (PHI). Never leaves the case store.
+
+    Intake requires name, birth date and nationality; they are nullable here only because
+    erasure (`CaseStore.erase_patient`) clears every identifying column and keeps the row, so
+    the pseudonymous `patient_ref` that journeys and the audit log point to stays resolvable
+    to "erased on …, by …, because …".
+    """
 
     __tablename__ = "patients"
 
     patient_ref: str = Field(primary_key=True, max_length=64)
-    full_name: str
-    birth_date: date
-    nationality: str = Field(max_length=2)
+    full_name: str | None = None
+    birth_date: date | None = None
+    nationality: str | None = Field(default=None, max_length=2)
     passport_number: str | None = None
     email: str | None = None
     phone: str | None = None
     created_at: datetime = _ts()
+    erased_at: datetime | None = _ts(default=None)
+    erased_by: str | None = None
+
+
+IDENTIFYING_FIELDS = (
+    "full_name",
+    "birth_date",
+    "nationality",
+    "passport_number",
+    "email",
+    "phone",
+)
 
 
 class Case(SQLModel, table=True):
@@ -126,3 +145,14 @@ class AuditRow(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     reason: str = ""
     stored_at: datetime = _ts()
+
+
+class StaffMember(SQLModel, table=True):
+    """A person allowed to use cellpath, by the actor id they record under, and their role."""
+
+    __tablename__ = "staff"
+
+    actor: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=32)
+    added_by: str
+    added_at: datetime = _ts()

@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.store import CaseStore
 from connection import data_converter
+from models.roles import Role
 from settings import find_binary
 from worker import create_worker, ensure_search_attributes
 
@@ -38,9 +39,24 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+# Staff the e2e tests act as (the CLI refuses actors with no role).
+STAFF = {
+    "coord-e2e": Role.COORDINATOR,
+    "lead-1": Role.COORDINATOR,
+    "coord-x": Role.COORDINATOR,
+    "dr-e2e": Role.PHYSICIAN,
+    "nurse-e2e": Role.SITE_STAFF,
+    "viewer-e2e": Role.VIEWER,
+}
+
+
 @pytest.fixture(scope="package")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'case.db'}"
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'case.db'}"
+    store = CaseStore.from_url(url)
+    for actor, role in STAFF.items():
+        store.set_role(actor, role, by="e2e-setup")
+    return url
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
@@ -60,13 +76,15 @@ def cli(dev_server: WorkflowEnvironment, db_url: str, e2e_worker: None) -> Itera
         "COLUMNS": "200",
     }
 
-    async def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    async def run(
+        *args: str, stdin: str | None = None, actor: str = "coord-e2e"
+    ) -> tuple[int, str, str]:
         # In a thread: the worker runs on this event loop and must keep polling meanwhile.
         proc = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "starter", *args],
             cwd=ROOT,
-            env=env,
+            env=env | {"CELLPATH_ACTOR": actor},
             capture_output=True,
             text=True,
             timeout=120,

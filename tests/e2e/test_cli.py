@@ -6,7 +6,7 @@ SQLite case store; the test checks output, exit codes and that PHI stays in the 
 
 from __future__ import annotations
 
-import base64
+import functools
 import json
 import uuid
 from datetime import date
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from scenarios import journey_input, record, start, to_infusion
 from tests.e2e.conftest import QUEUE
+from tests.history_text import decoded_text
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
@@ -90,6 +91,7 @@ async def test_a_coordinator_drives_a_journey_through_the_cli(cli, tmp_path, dev
         "reviewer=dr-li",
         "--note",
         "ECOG 1",
+        actor="dr-e2e",  # a clinical decision: physicians only
     )
     assert code == 0
 
@@ -111,7 +113,7 @@ async def test_a_coordinator_drives_a_journey_through_the_cli(cli, tmp_path, dev
     code, out, _ = await cli("timeline", case, "--json")
     timeline = json.loads(out)
     assert [e["kind"] for e in timeline][-1] == "reschedule"
-    assert {e["actor"] for e in timeline} == {"coord-e2e"}
+    assert {e["actor"] for e in timeline} == {"coord-e2e", "dr-e2e"}
 
     code, out, _ = await cli("list", "--phase", "pi_review", "--json")
     assert case in [row["case_id"] for row in json.loads(out)]
@@ -126,35 +128,11 @@ async def test_a_coordinator_drives_a_journey_through_the_cli(cli, tmp_path, dev
     with sa.create_engine(db_url).connect() as conn:
         stored = conn.execute(sa.text("select full_name from patients")).scalars().all()
     assert PATIENT["full_name"] in stored
-    history = decoded_text((await handle.fetch_history()).to_json_dict())
+    history = await decoded_text(await handle.fetch_history(), None)
     assert "records_complete" in history  # the scan does see decoded payloads
     for value in PATIENT.values():
         if len(value) >= 4:  # a 2-letter country code matches too much to mean anything
             assert value not in history
-
-
-def decoded_text(node: Any) -> str:
-    """All text of a history as JSON, with every payload's base64 `data` decoded."""
-    parts: list[str] = []
-
-    def walk(n: Any) -> None:
-        if isinstance(n, dict):
-            for key, value in n.items():
-                if key == "data" and isinstance(value, str):
-                    try:
-                        parts.append(base64.b64decode(value).decode("utf-8", "replace"))
-                    except ValueError:
-                        parts.append(value)
-                else:
-                    walk(value)
-        elif isinstance(n, list):
-            for item in n:
-                walk(item)
-        else:
-            parts.append(str(n))
-
-    walk(node)
-    return "\n".join(parts)
 
 
 async def test_an_invalid_intake_lists_every_problem_and_stores_nothing(cli, tmp_path, db_url):
@@ -192,12 +170,13 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
     # Recorded at once, outside the 24–48 h window: accepted, with a deviation alert.
     await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
 
-    code, out, err = await cli("observe", case, "--temperature", "37.1", "--systolic", "122")
+    nurse = functools.partial(cli, actor="nurse-e2e")
+    code, out, err = await nurse("observe", case, "--temperature", "37.1", "--systolic", "122")
     assert code == 0, err
     assert "CRS grade 0 · ICANS grade 0 · GvHD grade —" in out
-    code, _, err = await cli("observe", case, "--temperature", "38.2")
+    code, _, err = await nurse("observe", case, "--temperature", "38.2")
     assert code == 2 and "--systolic are required" in err
-    code, _, err = await cli("observe", case, "--temperature", "101.5", "--systolic", "120")
+    code, _, err = await nurse("observe", case, "--temperature", "101.5", "--systolic", "120")
     assert code == 1 and "looks like °F" in err
 
     # At the bedside: fever, hypotension on one vasopressor, ICE 6 from its parts.
@@ -222,7 +201,7 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
         "none",  # oedema
         "",  # ferritin
     ]
-    code, out, err = await cli("observe", case, "-i", "--json", stdin="\n".join(answers) + "\n")
+    code, out, err = await nurse("observe", case, "-i", "--json", stdin="\n".join(answers) + "\n")
     assert code == 0, err
     assert "expected one of: none, low_flow_nasal_cannula" in err
     assert "ICE score 6/10" in err
@@ -232,9 +211,10 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
     assert {a["severity"] for a in ack["alerts"]} == {"critical"}
 
     crs = next(a for a in ack["alerts"] if a["kind"] == "crs")
-    code, out, err = await cli("acknowledge", case, crs["id"], "--note", "tocilizumab given")
-    assert code == 0 and "acknowledged by coord-e2e" in out, err
-    code, _, err = await cli("acknowledge", case, crs["id"])
+    doctor = functools.partial(cli, actor="dr-e2e")
+    code, out, err = await doctor("acknowledge", case, crs["id"], "--note", "tocilizumab given")
+    assert code == 0 and "acknowledged by dr-e2e" in out, err
+    code, _, err = await doctor("acknowledge", case, crs["id"])
     assert code == 1 and "already acknowledged" in err
     code, out, _ = await cli("status", case)
-    assert "CRS 3 (worst 3)" in out and "acknowledged by coord-e2e" in out
+    assert "CRS 3 (worst 3)" in out and "acknowledged by dr-e2e" in out

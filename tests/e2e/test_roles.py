@@ -1,0 +1,142 @@
+"""Roles through the real CLI: each refusal, and each refusal in the audit log; erasure.
+
+Coordinator, physician, site staff and viewer (registered in `tests/e2e/conftest.py`). Only a
+physician records `eligibility_assessed` or `discharged` or acknowledges a critical alert; a
+viewer only reads; site staff record observations; an unregistered actor can do nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from scenarios import journey_input, record, start, to_infusion
+from tests.e2e.conftest import QUEUE
+from tests.e2e.test_cli import PATIENT, intake_file
+
+pytestmark = pytest.mark.e2e
+
+
+def said(text: str) -> str:
+    return " ".join(text.split())  # rich wraps long lines
+
+
+async def test_each_role_is_held_to_its_permissions_and_refusals_are_audited(
+    cli, tmp_path, dev_server, db_url
+):
+    code, out, err = await cli("intake", str(intake_file(tmp_path)))
+    assert code == 0, err
+    case = out.strip()
+
+    assert (await cli("status", case, actor="viewer-e2e"))[0] == 0  # viewers read
+    code, _, err = await cli(
+        "milestone", case, "record_received", "--data", "record_type=imaging", actor="viewer-e2e"
+    )
+    assert code == 1 and "'viewer-e2e' is viewer; milestone needs a coordinator or physician" in (
+        said(err)
+    )
+    code, _, err = await cli("status", case, actor="stranger")
+    assert code == 1 and "'stranger' has no role in cellpath" in said(err)
+    code, _, err = await cli(
+        "milestone", case, "record_received", "--data", "record_type=imaging", actor="nurse-e2e"
+    )
+    assert code == 1 and "is site_staff" in said(err)
+
+    records = "records=imaging,treatment_history,labs,pathology"
+    assert (await cli("milestone", case, "records_complete", "--data", records))[0] == 0
+    eligible = ("milestone", case, "eligibility_assessed", "--data", "outcome=eligible",
+                "--data", "reviewer=dr-e2e")  # fmt: skip
+    code, _, err = await cli(*eligible)
+    assert code == 1 and "milestone 'eligibility_assessed' needs a physician" in said(err)
+    code, out, err = await cli(*eligible, "--json", actor="dr-e2e")
+    assert code == 0 and json.loads(out)["phase"] == "pi_review", err
+
+    # Monitoring (another case): a critical alert and the discharge are the physician's.
+    first_case, case = case, f"E2E-{uuid.uuid4().hex[:8]}"
+    handle = await start(dev_server.client, journey_input(case), QUEUE)
+    await to_infusion(handle, date.today())
+    await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
+    code, _, err = await cli("observe", case, "--temperature", "39.4", "--systolic", "120")
+    assert code == 1 and "'coord-e2e' is coordinator; observe needs a" in said(err)
+    code, out, err = await cli(
+        "observe", case, "--temperature", "39.4", "--systolic", "80", "--vasopressors", "2",
+        "--json", actor="nurse-e2e",
+    )  # fmt: skip
+    assert code == 0, err
+    (alert,) = [a for a in json.loads(out)["alerts"] if a["severity"] == "critical"]
+    for actor in ("coord-e2e", "nurse-e2e"):
+        code, _, err = await cli("acknowledge", case, alert["id"], actor=actor)
+        assert code == 1 and "acknowledging a critical alert needs a physician" in said(err)
+    assert (await cli("acknowledge", case, alert["id"], actor="dr-e2e"))[0] == 0
+    code, _, err = await cli("milestone", case, "discharged")
+    assert code == 1 and "milestone 'discharged' needs a physician" in said(err)
+    code, _, err = await cli("milestone", case, "discharged", actor="dr-e2e")
+    assert code == 1 and "discharge is allowed from day 28" in said(err)  # the journey refuses
+
+    refusals = set()
+    for c in (first_case, case):
+        code, out, err = await cli("audit", c, "--json")
+        assert code == 0, err
+        refusals |= {(x["what"], x["actor"]) for x in json.loads(out) if "refused" in x["what"]}
+    assert {
+        ("refused:milestone (case store)", "viewer-e2e"),
+        ("refused:read (case store)", "stranger"),
+        ("refused:milestone (case store)", "nurse-e2e"),
+        ("refused:milestone (case store)", "coord-e2e"),
+        ("refused:observe (case store)", "coord-e2e"),
+        ("refused:acknowledge (case store)", "coord-e2e"),
+        ("refused:acknowledge (case store)", "nurse-e2e"),
+        ("refused:record_milestone (case store)", "dr-e2e"),
+    } <= refusals
+    code, out, _ = await cli("audit", first_case, "--json")
+    reasons = [line["reason"] for line in json.loads(out) if line["actor"] == "viewer-e2e"]
+    assert reasons == ["'viewer-e2e' is viewer; milestone needs a coordinator or physician"]
+
+
+async def test_erasure_clears_identifying_details_and_keeps_the_journey(
+    cli, tmp_path, dev_server, db_url
+):
+    code, out, err = await cli("intake", str(intake_file(tmp_path)))
+    assert code == 0, err
+    case = out.strip()
+    assert (await cli("milestone", case, "record_received", "--data", "record_type=imaging"))[
+        0
+    ] == 0
+
+    code, _, err = await cli("erase", case, "--reason", "GDPR request", "--yes", actor="dr-e2e")
+    assert code == 1 and "erase needs a coordinator" in said(err)
+    code, out, err = await cli("erase", case, "--reason", "GDPR art. 17 request R-1", "--yes")
+    assert code == 0 and "the journey is intact" in out, err
+    code, _, err = await cli("erase", case, "--reason", "again", "--yes")
+    assert code == 1 and "already erased" in said(err)
+
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                sa.text(
+                    "select p.* from patients p join cases c on c.patient_ref = p.patient_ref "
+                    "where c.case_id = :case"
+                ),
+                {"case": case},
+            )
+            .mappings()
+            .one()
+        )
+    assert row["erased_by"] == "coord-e2e" and row["erased_at"] is not None
+    for field in ("full_name", "birth_date", "nationality", "passport_number", "email", "phone"):
+        assert row[field] is None, field
+    assert PATIENT["full_name"] not in str(dict(row))
+
+    # The pseudonymous journey and its audit trail are whole; the erasure is in it.
+    code, out, _ = await cli("timeline", case, "--json")
+    assert code == 0 and [e["kind"] for e in json.loads(out)] == ["record_received"]
+    code, out, _ = await cli("audit", case, "--json")
+    erased = [line for line in json.loads(out) if line["what"].startswith("patient_erased")]
+    assert len(erased) == 1
+    assert erased[0]["actor"] == "coord-e2e" and erased[0]["reason"] == "GDPR art. 17 request R-1"
+    assert (await cli("status", case))[0] == 0
