@@ -931,6 +931,23 @@ def worker() -> None:
     worker_main()
 
 
+@app.command()
+def migrate() -> None:
+    """Bring the case store (`CELLPATH_DATABASE_URL`) to the newest schema; safe to repeat."""
+    import migrations
+
+    url = get_settings().database_url
+    try:
+        migrations.upgrade(url)
+        import sqlalchemy as sa
+
+        at = migrations.current(sa.create_engine(url))
+    except Exception as e:  # driver and migration errors alike: say what failed
+        err.print(f"[red]error:[/red] migration failed: {e}")
+        raise typer.Exit(2) from None
+    out.print(f"case store at revision {at}")
+
+
 @app.command("codec-server")
 def codec_server() -> None:
     """Run the codec server for the Temporal UI and CLI (`python codec_server.py`)."""

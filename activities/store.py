@@ -7,6 +7,7 @@ write is idempotent on a business key, so a retried activity leaves the same row
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -57,12 +58,48 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+class CaseStoreNotMigrated(CaseStoreError):
+    """The database's schema is not the one this code expects; the message says what to run."""
+
+
+@functools.lru_cache(maxsize=32)
+def _checked(url: str) -> bool:
+    """Once per process and database: migrate SQLite, verify anything else."""
+    import migrations
+
+    engine = make_engine(url)
+    try:
+        at, head = migrations.current(engine), migrations.head()
+        if at == head:
+            return True
+        if engine.dialect.name == "sqlite":
+            if at is None and sa.inspect(engine).has_table("patients"):
+                raise CaseStoreNotMigrated(
+                    f"{url} was created before the case store had migrations; move it aside "
+                    "(development data: delete .cellpath/) and start again"
+                )
+            # The development default: SQLite files follow the code on their own.
+            migrations.upgrade_engine(engine)
+            return True
+        raise CaseStoreNotMigrated(
+            f"the case store is at revision {at or 'none'}, this code needs {head}: run "
+            "`cellpath migrate` (the compose file's `migrate` job) first"
+        )
+    finally:
+        engine.dispose()
+
+
 class CaseStore:
-    """Access to the case store. Creates its tables on first use."""
+    """Access to the case store.
+
+    Its schema is owned by the Alembic migrations in `migrations/`: a SQLite file (the
+    development default) is migrated on first use; any other database must already be at
+    head (`cellpath migrate`), else `CaseStoreNotMigrated` names the command to run.
+    """
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        SQLModel.metadata.create_all(engine)
+        _checked(engine.url.render_as_string(hide_password=False))
 
     @classmethod
     def from_url(cls, url: str) -> CaseStore:
@@ -244,8 +281,14 @@ class CaseStore:
             dialect = s.get_bind().dialect.name
             insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
             if insert is not None:
-                stmt = insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=[key])
-                return s.execute(stmt).rowcount or 0  # type: ignore[attr-defined]
+                # RETURNING, not rowcount: psycopg reports -1 for a multi-row insert.
+                stmt = (
+                    insert(table)
+                    .values(list(rows))
+                    .on_conflict_do_nothing(index_elements=[key])
+                    .returning(getattr(table, key))
+                )
+                return len(s.execute(stmt).all())
             # Other databases: check first (the unique constraint still guards races).
             column = getattr(table, key)
             existing = set(s.exec(select(column).where(column.in_([r[key] for r in rows]))).all())

@@ -1,15 +1,16 @@
-"""Activities on a real SQLite case store: idempotent outbox, append-only audit, projection."""
+"""Activities on a real case store (SQLite and PostgreSQL): outbox, audit, projection, roles."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.journey import CalendarActivities, CaseStoreActivities, NotificationActivities
-from activities.store import CaseStore
+from activities.store import STAFF_AUDIT, CaseStore
 from models.enums import CellSource, NotificationKind, Phase, Program, Recipient, Therapy
+from models.errors import CaseStoreError
 from models.messages import (
     AuditBatch,
     AuditEntry,
@@ -18,13 +19,10 @@ from models.messages import (
     Notification,
     NotificationBatch,
 )
+from models.roles import Role
+from models.store import IDENTIFYING_FIELDS, Patient
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def fresh_store(tmp_path) -> CaseStore:
-    return CaseStore.from_url(f"sqlite:///{tmp_path / 'store.db'}")
 
 
 def notification(key: str) -> Notification:
@@ -106,3 +104,53 @@ def test_unknown_calendar_is_not_retried():
             CalendarRequest(country="XX", timezone="UTC", years=[2026]),
         )
     assert err.value.non_retryable and err.value.type == "UnknownCalendar"
+
+
+def add_patient(store: CaseStore, case_id: str) -> str:
+    ref = store.mint_patient_ref()
+    with store.session() as s:
+        store.add_patient(
+            s,
+            Patient(
+                patient_ref=ref,
+                full_name="Ottoline Brackenbury-Vance",
+                birth_date=date(1970, 1, 2),
+                nationality="IE",
+                passport_number="PX0001234",
+                created_at=NOW,
+            ),
+            case_id,
+        )
+    return ref
+
+
+def test_erasure_clears_details_keeps_the_case_and_is_audited(fresh_store):
+    ref = add_patient(fresh_store, "C-9")
+    assert fresh_store.erase_patient("C-9", actor="coord-1", reason="GDPR art. 17") == ref
+    patient = fresh_store.patient(ref)
+    assert patient is not None and patient.erased_by == "coord-1"
+    assert all(getattr(patient, f) is None for f in IDENTIFYING_FIELDS)
+    assert fresh_store.case_exists("C-9")
+    (entry,) = fresh_store.audit_trail("C-9")
+    assert (entry.action, entry.reason, entry.detail["patient_ref"]) == (
+        "patient_erased",
+        "GDPR art. 17",
+        ref,
+    )
+    with pytest.raises(CaseStoreError, match="already erased"):
+        fresh_store.erase_patient("C-9", actor="coord-1", reason="again")
+    with pytest.raises(CaseStoreError, match="no case 'C-404'"):
+        fresh_store.erase_patient("C-404", actor="coord-1", reason="x")
+    with pytest.raises(CaseStoreError, match="needs a reason"):
+        fresh_store.erase_patient("C-9", actor="coord-1", reason=" ")
+
+
+def test_roles_are_stored_changed_removed_and_audited(fresh_store):
+    assert fresh_store.role_of("dr-1") is None
+    fresh_store.set_role("dr-1", Role.PHYSICIAN, by="ops")
+    fresh_store.set_role("dr-1", Role.VIEWER, by="ops")
+    assert fresh_store.role_of("dr-1") is Role.VIEWER
+    fresh_store.set_role("dr-1", None, by="ops")
+    assert fresh_store.role_of("dr-1") is None and fresh_store.staff() == []
+    changes = [(e.detail["from"], e.detail["to"]) for e in fresh_store.audit_trail(STAFF_AUDIT)]
+    assert changes == [(None, "physician"), ("physician", "viewer"), ("viewer", None)]
