@@ -52,6 +52,7 @@ format: install
 
 bench: install
 	$(PY) benchmarks/history_events.py
+	$(PY) benchmarks/codec_overhead.py
 
 # README pictures from the running product; needs Debian's chromium (apt-get install chromium).
 screenshots: install

@@ -57,6 +57,22 @@ def journey_input(
     )
 
 
+def intake_document(patient: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    """An intake document (the file `cellpath intake` reads) for `patient`'s details."""
+    return {
+        "patient": patient,
+        "therapy": "car_t",
+        "cell_source": "autologous",
+        "program": "trial",
+        "indication": "DLBCL",
+        "target_antigens": ["CD19"],
+        "sites": ["site-a", "site-b"],
+        "coordinator": "coord-1",
+        "protocol": "default",
+        "home_timezone": "Europe/London",
+    } | overrides
+
+
 async def start(client: Client, inp: JourneyInput, task_queue: str) -> Handle:
     """Start a journey as the product does: its workflow id, PHI-free summary and details,
     and its first search attributes (the server must know them: `ensure_search_attributes`)."""

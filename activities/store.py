@@ -165,19 +165,8 @@ class CaseStore:
             for name in IDENTIFYING_FIELDS:
                 setattr(patient, name, None)
             patient.erased_at, patient.erased_by = now, actor
-            entry = AuditEntry(
-                event_id=f"{case_id}:patient_erased:{uuid.uuid4()}",
-                case_id=case_id,
-                action="patient_erased",
-                actor=actor,
-                occurred_at=now,
-                recorded_at=now,
-                detail={"patient_ref": patient.patient_ref, "fields": list(IDENTIFYING_FIELDS)},
-                reason=reason,
-            )
-            row = entry.model_dump(mode="python") | {"stored_at": now}
-            row["detail"] = _jsonable(row["detail"])
-            s.add(AuditRow(**row))
+            detail = {"patient_ref": patient.patient_ref, "fields": list(IDENTIFYING_FIELDS)}
+            s.add(_audit_row(case_id, "patient_erased", actor, now, detail, reason))
             return patient.patient_ref
 
     # --- staff and roles -----------------------------------------------------------------------
@@ -202,16 +191,8 @@ class CaseStore:
             else:
                 member.role, member.added_by, member.added_at = role.value, by, now
             s.flush()
-            entry = AuditEntry(
-                event_id=f"{STAFF_AUDIT}:{actor}:{uuid.uuid4()}",
-                case_id=STAFF_AUDIT,
-                action="role_changed",
-                actor=by,
-                occurred_at=now,
-                recorded_at=now,
-                detail={"staff": actor, "from": before, "to": role.value if role else None},
-            )
-            s.add(AuditRow(**(entry.model_dump(mode="python") | {"stored_at": now})))
+            detail = {"staff": actor, "from": before, "to": role.value if role else None}
+            s.add(_audit_row(STAFF_AUDIT, "role_changed", by, now, detail))
 
     def staff(self) -> list[StaffMember]:
         """Everyone registered, by actor id."""
@@ -330,6 +311,23 @@ class CaseStore:
     def audit_trail(self, case_id: str) -> list[AuditRow]:
         """A case's audit entries in the order they were recorded."""
         return self._case_rows(AuditRow, case_id, "recorded_at")
+
+
+def _audit_row(
+    case_id: str, action: str, actor: str, now: datetime, detail: dict[str, Any], reason: str = ""
+) -> AuditRow:
+    """An audit row for something the store itself does (erasure, role change), in its session."""
+    return AuditRow(
+        event_id=f"{case_id}:{action}:{uuid.uuid4()}",
+        case_id=case_id,
+        action=action,
+        actor=actor,
+        occurred_at=now,
+        recorded_at=now,
+        detail=_jsonable(detail),
+        reason=reason,
+        stored_at=now,
+    )
 
 
 def _now() -> datetime:

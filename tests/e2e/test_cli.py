@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from scenarios import journey_input, record, start, to_infusion
+from scenarios import intake_document, journey_input, record, start, to_infusion
 from tests.e2e.conftest import QUEUE
 from tests.history_text import decoded_text
 from workflows import PatientJourney
@@ -34,19 +34,7 @@ PATIENT = {
 
 
 def intake_file(tmp_path: Path, **overrides: Any) -> Path:
-    doc = {
-        "case_id": f"E2E-{uuid.uuid4().hex[:8]}",
-        "patient": PATIENT,
-        "therapy": "car_t",
-        "cell_source": "autologous",
-        "program": "trial",
-        "indication": "DLBCL",
-        "target_antigens": ["CD19"],
-        "sites": ["site-a", "site-b"],
-        "coordinator": "coord-1",
-        "protocol": "default",
-        "home_timezone": "Europe/London",
-    } | overrides
+    doc = intake_document(PATIENT, case_id=f"E2E-{uuid.uuid4().hex[:8]}", **overrides)
     path = tmp_path / "intake.json"
     path.write_text(json.dumps(doc))
     return path

@@ -26,7 +26,7 @@ from casefile import admit
 from codec import KEY_ID, KeyRing, new_key_entry
 from connection import data_converter
 from models.messages import MilestoneInput
-from scenarios import drive_long_journey, journey_input, record, start
+from scenarios import drive_long_journey, intake_document, journey_input, record, start
 from tests.history_text import decoded_text, message_text, raw_text
 from worker import create_worker
 from workflows import PatientJourney
@@ -77,18 +77,7 @@ async def test_no_identifying_value_reaches_temporal(env, store: CaseStore, log_
     ring = KeyRing.parse(new_key_entry("phi-test")) if encrypted else None
     client = client_with(env.client, data_converter(ring=ring))
     queue = f"phi-{'encrypted' if encrypted else 'plain'}"
-    doc = {
-        "patient": PATIENT,
-        "therapy": "car_t",
-        "cell_source": "autologous",
-        "program": "trial",
-        "indication": "DLBCL",
-        "target_antigens": ["CD19"],
-        "sites": ["site-a", "site-b"],
-        "coordinator": "coord-1",
-        "protocol": "default",
-        "home_timezone": "Pacific/Auckland",
-    }
+    doc = intake_document(PATIENT, home_timezone="Pacific/Auckland")
     async with worker_on(client, queue, store):
         inp, first_run = await admit(doc, store=store, client=client, task_queue=queue)
         handle = client.get_workflow_handle_for(PatientJourney.run, f"journey-{inp.case_id}")
