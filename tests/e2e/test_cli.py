@@ -34,7 +34,7 @@ PATIENT = {
 
 
 def intake_file(tmp_path: Path, **overrides: Any) -> Path:
-    doc = intake_document(PATIENT, case_id=f"E2E-{uuid.uuid4().hex[:8]}", **overrides)
+    doc = intake_document(PATIENT, case_id=f"E2E-{uuid.uuid4().hex[:8]}") | overrides
     path = tmp_path / "intake.json"
     path.write_text(json.dumps(doc))
     return path
