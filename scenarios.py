@@ -286,7 +286,6 @@ async def start_demo(client: Client, store: Any, task_queue: str) -> list[tuple[
     from datetime import UTC
 
     from models.store import Patient
-    from starter import start_journey
 
     done: list[tuple[str, str]] = []
     for n, (case_id, source, what) in enumerate(DEMO_CASES, start=1):
@@ -308,8 +307,7 @@ async def start_demo(client: Client, store: Any, task_queue: str) -> list[tuple[
                 ),
                 case_id,
             )
-            await start_journey(client, inp)
-        handle = client.get_workflow_handle_for(PatientJourney.run, f"journey-{case_id}")
+            handle = await start(client, inp, task_queue)
         today = datetime.now(UTC).date()
         match case_id:
             case "DEMO-0001":

@@ -33,6 +33,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import STAFF_AUDIT, CaseStore
+from codec import UnknownKeyError
 from models.deadlines import DeadlineView
 from models.enums import MilestoneKind
 from models.errors import CaseStoreError, Refused
@@ -102,6 +103,20 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
     except Unreachable as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(2) from None
+    except UnknownKeyError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(2) from None
+    except KeyError as e:
+        # The SDK's converter names an encoding it has no codec for: encrypted payloads read
+        # by a process without keys.
+        if "binary/encrypted" not in str(e):
+            raise
+        err.print(
+            "[red]error:[/red] this journey's payloads are encrypted and this process has no "
+            "keys; set CELLPATH_ENCRYPTION_KEY_FILE (or CELLPATH_ENCRYPTION_KEYS)",
+            highlight=False,
+        )
         raise typer.Exit(2) from None
 
 

@@ -206,3 +206,13 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
     assert code == 1 and "already acknowledged" in err
     code, out, _ = await cli("status", case)
     assert "CRS 3 (worst 3)" in out and "acknowledged by dr-e2e" in out
+
+
+async def test_demo_starts_the_sample_journeys_once(cli):
+    code, out, err = await cli("demo")
+    assert code == 0, err
+    assert out.count("started (") == 6, out
+    code, out, _ = await cli("status", "DEMO-0005", "--json")
+    assert code == 0 and json.loads(out)["phase"] == "infusion"
+    code, out, _ = await cli("demo")
+    assert code == 0 and out.count("already running") == 6

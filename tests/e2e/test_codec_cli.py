@@ -81,7 +81,7 @@ async def show(dev_server: WorkflowEnvironment, workflow_id: str, *codec: str) -
 
 
 async def test_temporal_cli_needs_the_codec_to_read_a_journey(
-    dev_server: WorkflowEnvironment, tmp_path, codec_url: str
+    dev_server: WorkflowEnvironment, tmp_path, codec_url: str, cli
 ):
     client = Client(
         dev_server.client.service_client,
@@ -90,12 +90,16 @@ async def test_temporal_cli_needs_the_codec_to_read_a_journey(
     )
     store = CaseStore.from_url(f"sqlite:///{tmp_path / 'codec.db'}")
     async with create_worker(client, task_queue="codec-e2e", store=store):
-        handle = await start(client, journey_input(f"ENC-{uuid.uuid4().hex[:8]}"), "codec-e2e")
+        case = f"ENC-{uuid.uuid4().hex[:8]}"
+        handle = await start(client, journey_input(case), "codec-e2e")
         await record(
             handle,
             "records_complete",
             records=["treatment_history", "labs", "pathology", "imaging"],
         )
+        # cellpath without the keys says so, instead of failing somewhere in the SDK.
+        code, _, err = await cli("status", case)
+        assert code == 2 and "encrypted and this process has no keys" in " ".join(err.split())
 
     code, out = await show(dev_server, handle.id)
     assert code == 0, out
