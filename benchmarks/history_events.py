@@ -24,10 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import CaseStore
+from connection import data_converter
 from scenarios import drive_long_journey, journey_input, start
 from settings import find_binary
 from worker import create_worker, ensure_search_attributes
@@ -61,7 +61,7 @@ async def main(years: int, save: Path | None) -> None:
     tmp = tempfile.mkdtemp(prefix="cellpath-bench-")
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=find_binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),  # encrypted when CELLPATH_ENCRYPTION_KEYS is set
     ) as env:
         await ensure_search_attributes(env.client)
         store = CaseStore.from_url(f"sqlite:///{tmp}/bench.db")
