@@ -748,7 +748,7 @@ def list_journeys(
     )
 
     async def go() -> list[Any]:
-        authorise(default_actor(), Action.READ)
+        authorise(default_actor(), Action.READ, case="list")
         client = await connect()
         try:
             return await listed(client, query)
