@@ -19,7 +19,7 @@ from temporalio.client import Client, WorkflowExecution
 from activities.store import CaseStore
 from models.intake import parse_intake
 from models.journey import JourneyInput
-from models.messages import AuditBatch, NotificationBatch
+from models.messages import AuditBatch, JourneyWrite, Notification, NotificationBatch
 from models.store import Patient
 from workflows import visibility as va
 
@@ -144,6 +144,14 @@ async def _decode(client: Client, payloads: Any, hint: type) -> Any:
     return values[0]
 
 
+def _notification_line(n: Notification, run: int) -> AuditLine:
+    """A line for a reminder, escalation or alert the journey queued."""
+    level = f" level {n.level}" if n.kind == "escalation" else ""
+    return AuditLine(
+        at=n.scheduled_for, run=run, what=f"{n.kind}{level} → {n.recipient}", detail=n.text
+    )
+
+
 async def _lines_of(
     client: Client, event: HistoryEvent, run: int, updates: dict[str, str]
 ) -> list[AuditLine]:
@@ -155,22 +163,18 @@ async def _lines_of(
     if event.HasField("activity_task_scheduled_event_attributes"):
         attrs = event.activity_task_scheduled_event_attributes
         kind = attrs.activity_type.name
+        if kind == "write_journey":
+            write: JourneyWrite = await _decode(client, attrs.input.payloads, JourneyWrite)
+            return [AuditLine.of_entry(e, run) for e in write.audit] + [
+                _notification_line(n, run) for n in write.notifications
+            ]
+        # Runs recorded before `write_journey` wrote audit and outbox in activities of their own.
         if kind == "record_audit":
             batch: AuditBatch = await _decode(client, attrs.input.payloads, AuditBatch)
             return [AuditLine.of_entry(e, run) for e in batch.entries]
         if kind == "send_notifications":
             sent: NotificationBatch = await _decode(client, attrs.input.payloads, NotificationBatch)
-            return [
-                AuditLine(
-                    at=n.scheduled_for,
-                    run=run,
-                    what=f"{n.kind}"
-                    + (f" level {n.level}" if n.kind == "escalation" else "")
-                    + f" → {n.recipient}",
-                    detail=n.text,
-                )
-                for n in sent.notifications
-            ]
+            return [_notification_line(n, run) for n in sent.notifications]
         return []
     if event.HasField("workflow_execution_update_accepted_event_attributes"):
         attrs = event.workflow_execution_update_accepted_event_attributes

@@ -9,7 +9,13 @@ its database, its backups and anyone with UI access without the codec see cipher
   ring decrypts. Retire an old key only when no history still needs it (see README).
 - The key ring comes from settings (`CELLPATH_ENCRYPTION_KEYS`) or a key file
   (`CELLPATH_ENCRYPTION_KEY_FILE`), never from code. Format: one `key-id:base64-key` per entry,
-  comma- or newline-separated; the first entry is the active key.
+  comma- or newline-separated; the first entry is the active key, the others only decrypt.
+  Rotation in two steps is safe in any restart order: first add the new key *after* the
+  active one everywhere (it only decrypts), then move it first everywhere (it encrypts).
+- Workers decode *leniently*: a payload sealed with a key they lack, or one that fails its
+  integrity check, is handed on still sealed (marked `undecodable`) instead of failing the
+  workflow task for ever. The journey then refuses that message, or keeps a refused signal,
+  naming the key; clients (CLI, codec server) decode strictly and name the missing key.
 - Payloads that are not encrypted (histories written before encryption was switched on) pass
   through `decode` unchanged, so turning encryption on needs no migration.
 """
@@ -24,13 +30,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+# Set by a lenient codec on a payload it could not open: why ("unknown-key" or "integrity").
+UNDECODABLE = "undecodable"
 NONCE_BYTES = 12
+TAG_BYTES = 16
 _KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -40,6 +51,10 @@ class KeyRingError(ValueError):
 
 class UnknownKeyError(ValueError):
     """A payload was encrypted with a key this process does not have."""
+
+
+class MalformedPayloadError(ValueError):
+    """A payload marked encrypted that cannot be one (a key id that is not text, no data)."""
 
 
 @dataclass(frozen=True)
@@ -113,9 +128,14 @@ class EncryptionCodec(PayloadCodec):
     ciphertext as associated data: relabelling a payload with another key id fails to decrypt.
     """
 
-    def __init__(self, ring: KeyRing) -> None:
+    def __init__(self, ring: KeyRing, *, lenient: bool = False) -> None:
         self._ring = ring
         self._ciphers = {key_id: AESGCM(key) for key_id, key in ring.keys.items()}
+        self.lenient = lenient
+
+    def for_worker(self) -> EncryptionCodec:
+        """The same ring, decoding leniently (see the module docstring)."""
+        return self if self.lenient else EncryptionCodec(self._ring, lenient=True)
 
     @property
     def active_key_id(self) -> str:
@@ -127,8 +147,21 @@ class EncryptionCodec(PayloadCodec):
         return [self.encrypt(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Decrypt each encrypted payload; leave unencrypted ones as they are."""
-        return [self.decrypt(p) for p in payloads]
+        """Decrypt each encrypted payload; leave unencrypted ones as they are.
+
+        A lenient codec hands on, still sealed, a payload it cannot open (marked why).
+        """
+        if not self.lenient:
+            return [self.decrypt(p) for p in payloads]
+        out = []
+        for p in payloads:
+            try:
+                out.append(self.decrypt(p))
+            except UnknownKeyError:
+                out.append(_marked(p, b"unknown-key"))
+            except (InvalidTag, DecodeError, MalformedPayloadError):
+                out.append(_marked(p, b"integrity"))
+        return out
 
     def encrypt(self, payload: Payload) -> Payload:
         """One payload, encrypted with the active key."""
@@ -147,15 +180,31 @@ class EncryptionCodec(PayloadCodec):
         """
         if payload.metadata.get("encoding") != ENCODING:
             return payload
-        key_id = payload.metadata.get(KEY_ID, b"").decode()
+        try:
+            key_id = payload.metadata.get(KEY_ID, b"").decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedPayloadError("the payload's key id is not UTF-8 text") from None
         cipher = self._ciphers.get(key_id)
         if cipher is None:
             raise UnknownKeyError(
-                f"payload encrypted with key {key_id!r}, which is not configured; "
+                f"payload encrypted with key {key_id[:64]!r}, which is not configured; "
                 "add it to CELLPATH_ENCRYPTION_KEYS (or the key file) to read it"
             )
         data = payload.data
+        if len(data) < NONCE_BYTES + TAG_BYTES:
+            raise MalformedPayloadError(
+                f"the payload's data is {len(data)} bytes; an encrypted payload has at least "
+                f"{NONCE_BYTES + TAG_BYTES} (nonce and tag)"
+            )
         plain = cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], key_id.encode())
         decoded = Payload()
         decoded.ParseFromString(plain)
         return decoded
+
+
+def _marked(payload: Payload, why: bytes) -> Payload:
+    """`payload` as it came, with the reason it could not be opened in its metadata."""
+    out = Payload()
+    out.CopyFrom(payload)
+    out.metadata[UNDECODABLE] = why
+    return out

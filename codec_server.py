@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
@@ -32,7 +33,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payloads
 
-from codec import EncryptionCodec, UnknownKeyError
+from codec import EncryptionCodec, MalformedPayloadError, UnknownKeyError
 from connection import key_ring
 from settings import Settings, get_settings
 
@@ -121,10 +122,17 @@ def create_app(
             # Chunked uploads have no Content-Length: count as they arrive.
             if len(body) > max_request_bytes:
                 return _refuse(413, f"request body over {max_request_bytes} bytes")
+        expected = 'expected JSON {"payloads": [{"metadata": {…}, "data": "…"}]}'
+        try:
+            shape = json.loads(bytes(body))
+        except (ValueError, RecursionError):
+            return _refuse(400, f"the body is not JSON; {expected}")
+        if not isinstance(shape, dict) or not isinstance(shape.get("payloads", []), list):
+            return _refuse(400, f"the body has no list of payloads; {expected}")
         try:
             return json_format.Parse(bytes(body), Payloads(), ignore_unknown_fields=True)
         except (json_format.ParseError, DecodeError, UnicodeDecodeError):
-            return _refuse(400, 'expected JSON {"payloads": [{"metadata": {…}, "data": "…"}]}')
+            return _refuse(400, expected)
 
     def reply(payloads: Sequence[object]) -> JSONResponse:
         out = Payloads(payloads=payloads)  # type: ignore[arg-type]
@@ -151,6 +159,9 @@ def create_app(
         except UnknownKeyError as e:
             log.warning("codec_decode_failed", reason="unknown_key")
             return _refuse(422, str(e))
+        except MalformedPayloadError as e:
+            log.warning("codec_decode_failed", reason="malformed")
+            return _refuse(400, f"{e}; expected payloads this codec encrypted")
         except (InvalidTag, DecodeError):
             log.warning("codec_decode_failed", reason="integrity")
             return _refuse(422, "a payload failed its integrity check (tampered or wrong key)")

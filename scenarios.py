@@ -57,6 +57,14 @@ def journey_input(
     )
 
 
+def follow_up_protocol(years: int, preset: str = "default") -> ProtocolConfig:
+    """A preset whose long-term follow-up ends at year `years`, for journeys driven to their
+    end in fewer years (a journey completes only once every scheduled follow-up is recorded)."""
+    return PRESETS[preset].model_copy(
+        update={"name": f"{preset}-{years}y", "long_term_follow_up_years": years}
+    )
+
+
 def intake_document(patient: dict[str, str], **overrides: Any) -> dict[str, Any]:
     """An intake document (the file `cellpath intake` reads) for `patient`'s details."""
     return {
@@ -222,8 +230,9 @@ async def drive_long_journey(
     Observations daily for 14 days, then twice weekly to discharge on day 28; home on day 43
     (after the 42-day stay near the centre); telemedicine monthly for 12 months just before
     each is due; the month-3 response; the three registry windows; a check-in each year from
-    year 2 to `years`, ten days into its window. `now` and `sleep` are the time-skipping
-    environment's, so fifteen years take seconds.
+    year 2 to `years`, ten days into its window (start the journey with
+    `follow_up_protocol(years)` when `years` is under 15). `now` and `sleep` are the
+    time-skipping environment's, so fifteen years take seconds.
     """
     await to_infusion(handle, (await now()).date())
     before = len(await handle.query(PatientJourney.timeline))

@@ -8,11 +8,13 @@ with the pydantic data converter, exactly as integrations do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import getpass
 import json
 import os
 import sys
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -986,12 +988,36 @@ def new_key(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Ends the process with `os._exit` once the command is done and its output flushed: the
+    Temporal client's Rust runtime keeps threads that may call into Python while the
+    interpreter finalises, which aborts the process ("Fatal Python error: PyGILState_Release",
+    exit 134) — after a command that succeeded (sdk-python#300). Nothing is left to clean up
+    at that point: every command has finished its work, and the case store commits per unit.
+    """
+    code = 0
     try:
         app()
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            err.print(e.code)
+            code = 1
+        else:
+            code = e.code or 0
     except ValidationError as e:  # a malformed option value that reached a model
         err.print(f"[red]error:[/red] {e}")
-        sys.exit(2)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:  # a bug: show it, and still exit cleanly
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

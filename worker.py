@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import signal
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from temporalio.worker import Worker
 
 from activities.journey import CalendarActivities, CaseStoreActivities, NotificationActivities
 from activities.store import CaseStore
+from codec import EncryptionCodec
 from connection import connect, temporal_target
 from settings import TASK_QUEUE, Settings, get_settings
 from workflows import PatientJourney
@@ -89,6 +91,19 @@ async def ensure_search_attributes(client: Client) -> list[str]:
     return sorted(missing)
 
 
+def lenient_client(client: Client) -> Client:
+    """The client a worker polls with: its codec hands on payloads it cannot open, marked,
+    instead of failing the workflow task for ever (a message sealed with a key this worker
+    lacks is then refused by the journey, naming the key)."""
+    converter = client.data_converter
+    codec = converter.payload_codec
+    if not isinstance(codec, EncryptionCodec) or codec.lenient:
+        return client
+    config = client.config()
+    config["data_converter"] = dataclasses.replace(converter, payload_codec=codec.for_worker())
+    return Client(**config)
+
+
 def create_worker(
     client: Client,
     *,
@@ -109,6 +124,7 @@ def create_worker(
     """
     settings = settings or get_settings()
     store = store or CaseStore.from_url(settings.database_url)
+    client = lenient_client(client)
     case_store = CaseStoreActivities(store)
     notifications = NotificationActivities(store)
     calendar = CalendarActivities()
@@ -116,6 +132,7 @@ def create_worker(
         "task_queue": task_queue,
         "workflows": [PatientJourney],
         "activities": [
+            case_store.write_journey,
             case_store.project_journey,
             case_store.record_audit,
             notifications.send_notifications,

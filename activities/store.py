@@ -8,6 +8,7 @@ write is idempotent on a business key, so a retried activity leaves the same row
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,12 +21,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
 from models.errors import CaseStoreError
-from models.messages import AuditEntry, JourneyProjection, Notification
+from models.messages import AuditEntry, JourneyProjection, JourneyWrite, Notification, WriteResult
 from models.roles import Role
 from models.store import (
     IDENTIFYING_FIELDS,
     AuditRow,
     Case,
+    DeadLetter,
     JourneyRow,
     NotificationRow,
     Patient,
@@ -212,20 +214,119 @@ class CaseStore:
         Returns whether the row changed. Projections may arrive out of order (retries run
         concurrently with newer ones); the revision keeps the newest.
         """
-        values = p.model_dump(mode="python")
-        for key in ("phase", "outcome", "therapy", "cell_source", "program"):
-            if values[key] is not None:
-                values[key] = str(values[key])
         with self.session() as s:
-            row = s.get(JourneyRow, p.case_id)
-            if row is None:
-                s.add(JourneyRow(**values))
-                return True
-            if row.revision >= p.revision:
-                return False
-            for key, value in values.items():
-                setattr(row, key, value)
-            return True
+            return _upsert_projection(s, p)
+
+    def write_journey(self, batch: JourneyWrite) -> WriteResult:
+        """A journey's projection, audit entries and notifications in one transaction.
+
+        Idempotent: the projection keeps the newest revision, entries already stored (a retry,
+        or a write superseded by a newer one that carried them too) are skipped. A value a
+        column refuses (a data error, not an outage) must not hold back the rest: the batch is
+        then written entry by entry, and what still fails is set aside in `dead_letters`
+        (audited), so the journey's later writes flow. Outages raise, and the activity retries.
+        """
+        audit = _audit_rows(batch.audit)
+        outbox = _notification_rows(batch.notifications)
+        try:
+            with self.session() as s:
+                projected = _upsert_projection(s, batch.projection)
+                written_audit = _insert_ignoring_duplicates(s, AuditRow, "event_id", audit)
+                written_outbox = _insert_ignoring_duplicates(
+                    s, NotificationRow, "idempotency_key", outbox
+                )
+            return WriteResult(
+                projected=projected,
+                audit=len(written_audit),
+                notifications=len(written_outbox),
+                queued=written_outbox,
+            )
+        except Exception as e:
+            if not is_data_error(e):
+                raise
+        return self._write_one_by_one(batch)
+
+    def _write_one_by_one(self, batch: JourneyWrite) -> WriteResult:
+        result = WriteResult()
+        case_id = batch.projection.case_id
+        steps: list[tuple[str, str, Any, Any]] = [
+            (
+                "projection",
+                f"{case_id}:rev{batch.projection.revision}",
+                batch.projection,
+                lambda s, p=batch.projection: _upsert_projection(s, p),
+            )
+        ]
+        for entry, row in zip(batch.audit, _audit_rows(batch.audit), strict=True):
+            steps.append(
+                (
+                    "audit",
+                    entry.event_id,
+                    entry,
+                    lambda s, r=row: _insert_ignoring_duplicates(s, AuditRow, "event_id", [r]),
+                )
+            )
+        for note, row in zip(
+            batch.notifications, _notification_rows(batch.notifications), strict=True
+        ):
+            steps.append(
+                (
+                    "notification",
+                    note.idempotency_key,
+                    note,
+                    lambda s, r=row: _insert_ignoring_duplicates(
+                        s, NotificationRow, "idempotency_key", [r]
+                    ),
+                )
+            )
+        for kind, key, entry, write in steps:
+            try:
+                with self.session() as s:
+                    changed = write(s)
+            except Exception as e:
+                if not is_data_error(e):
+                    raise
+                self.set_aside(case_id, kind, key, entry, e)
+                result.set_aside += 1
+                continue
+            if kind == "projection":
+                result.projected = bool(changed)
+            elif kind == "audit":
+                result.audit += len(changed)
+            else:
+                result.notifications += len(changed)
+                result.queued += changed
+        return result
+
+    def set_aside(self, case_id: str, kind: str, key: str, entry: Any, error: Exception) -> None:
+        """Keep a write the store refused in `dead_letters`, and audit that it was set aside."""
+        now = _now()
+        printable = _printable(key, 200)
+        reason = f"{type(getattr(error, 'orig', None) or error).__name__}: " + _printable(
+            str(getattr(error, "orig", None) or error), 400
+        )
+        payload = json.dumps(entry.model_dump(mode="json"), ensure_ascii=True, default=str)
+        with self.session() as s:
+            s.add(
+                DeadLetter(
+                    case_id=case_id,
+                    kind=kind,
+                    key=printable,
+                    error=reason,
+                    payload=payload,
+                    created_at=now,
+                )
+            )
+            detail = {"kind": kind, "key": printable}
+            s.add(_audit_row(case_id, "write_set_aside", "system", now, detail, reason))
+
+    def dead_letters(self, case_id: str | None = None) -> list[DeadLetter]:
+        """Writes set aside, oldest first (optionally of one case)."""
+        with self.session() as s:
+            q = select(DeadLetter)
+            if case_id is not None:
+                q = q.where(DeadLetter.case_id == case_id)
+            return sorted(s.exec(q).all(), key=lambda d: (d.created_at, d.id or 0))
 
     def list_journeys(
         self,
@@ -252,42 +353,11 @@ class CaseStore:
 
     # --- outbox and audit ----------------------------------------------------------------------
 
-    def _insert_ignoring_duplicates(
-        self, table: type[SQLModel], key: str, rows: Sequence[dict[str, Any]]
-    ) -> int:
-        """Insert rows, skipping those whose unique `key` exists; returns how many were new."""
-        if not rows:
-            return 0
-        with self.session() as s:
-            dialect = s.get_bind().dialect.name
-            insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
-            if insert is not None:
-                # RETURNING, not rowcount: psycopg reports -1 for a multi-row insert.
-                stmt = (
-                    insert(table)
-                    .values(list(rows))
-                    .on_conflict_do_nothing(index_elements=[key])
-                    .returning(getattr(table, key))
-                )
-                return len(s.execute(stmt).all())
-            # Other databases: check first (the unique constraint still guards races).
-            column = getattr(table, key)
-            existing = set(s.exec(select(column).where(column.in_([r[key] for r in rows]))).all())
-            new = [r for r in rows if r[key] not in existing]
-            for r in new:
-                s.add(table(**r))
-            return len(new)
-
     def add_notifications(self, notifications: Sequence[Notification]) -> int:
         """Queue notifications in the outbox; an idempotency key already there is skipped."""
-        now = _now()
-        rows = []
-        for n in notifications:
-            row = n.model_dump(mode="python")
-            for key in ("kind", "recipient", "severity"):
-                row[key] = str(row[key])
-            rows.append(row | {"created_at": now, "delivered_at": None})
-        return self._insert_ignoring_duplicates(NotificationRow, "idempotency_key", rows)
+        rows = _notification_rows(notifications)
+        with self.session() as s:
+            return len(_insert_ignoring_duplicates(s, NotificationRow, "idempotency_key", rows))
 
     def _case_rows(self, table: type[RowT], case_id: str, order: str) -> list[RowT]:
         """A case's rows of an outbox or log table, by the column `order`, then insertion."""
@@ -302,15 +372,97 @@ class CaseStore:
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> int:
         """Append audit entries; an event id already recorded is skipped (append-only)."""
-        now = _now()
-        rows = [e.model_dump(mode="python") | {"stored_at": now} for e in entries]
-        for row in rows:
-            row["detail"] = _jsonable(row["detail"])
-        return self._insert_ignoring_duplicates(AuditRow, "event_id", rows)
+        with self.session() as s:
+            return len(_insert_ignoring_duplicates(s, AuditRow, "event_id", _audit_rows(entries)))
 
     def audit_trail(self, case_id: str) -> list[AuditRow]:
         """A case's audit entries in the order they were recorded."""
         return self._case_rows(AuditRow, case_id, "recorded_at")
+
+
+def is_data_error(error: Exception) -> bool:
+    """Whether the database refused the data itself (retrying cannot help), not an outage.
+
+    Data and integrity errors, and errors raised while adapting a value (e.g. a NUL character
+    PostgreSQL text cannot hold, an unpaired surrogate), are data errors; connection,
+    operational and programming errors (an outage, a schema not migrated) are not.
+    """
+    if isinstance(error, sa.exc.DataError | sa.exc.IntegrityError | UnicodeError):
+        return True
+    if isinstance(error, sa.exc.StatementError) and not isinstance(error, sa.exc.DBAPIError):
+        return isinstance(error.orig, ValueError | TypeError)
+    return False
+
+
+def _upsert_projection(s: Session, p: JourneyProjection) -> bool:
+    values = p.model_dump(mode="python")
+    for key in ("phase", "outcome", "therapy", "cell_source", "program"):
+        if values[key] is not None:
+            values[key] = str(values[key])
+    row = s.get(JourneyRow, p.case_id)
+    if row is None:
+        s.add(JourneyRow(**values))
+        s.flush()
+        return True
+    if row.revision >= p.revision:
+        return False
+    for key, value in values.items():
+        setattr(row, key, value)
+    s.flush()
+    return True
+
+
+def _insert_ignoring_duplicates(
+    s: Session, table: type[SQLModel], key: str, rows: Sequence[dict[str, Any]]
+) -> list[str]:
+    """Insert rows, skipping those whose unique `key` exists; returns the keys that were new."""
+    if not rows:
+        return []
+    dialect = s.get_bind().dialect.name
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+    if insert is not None:
+        # RETURNING, not rowcount: psycopg reports -1 for a multi-row insert.
+        stmt = (
+            insert(table)
+            .values(list(rows))
+            .on_conflict_do_nothing(index_elements=[key])
+            .returning(getattr(table, key))
+        )
+        return [row[0] for row in s.execute(stmt).all()]
+    # Other databases: check first (the unique constraint still guards races).
+    column = getattr(table, key)
+    existing = set(s.exec(select(column).where(column.in_([r[key] for r in rows]))).all())
+    new = [r for r in rows if r[key] not in existing]
+    for r in new:
+        s.add(table(**r))
+    s.flush()
+    return [r[key] for r in new]
+
+
+def _notification_rows(notifications: Sequence[Notification]) -> list[dict[str, Any]]:
+    now = _now()
+    rows = []
+    for n in notifications:
+        row = n.model_dump(mode="python")
+        for key in ("kind", "recipient", "severity"):
+            row[key] = str(row[key])
+        rows.append(row | {"created_at": now, "delivered_at": None})
+    return rows
+
+
+def _audit_rows(entries: Sequence[AuditEntry]) -> list[dict[str, Any]]:
+    now = _now()
+    rows = [e.model_dump(mode="python") | {"stored_at": now} for e in entries]
+    for row in rows:
+        row["detail"] = _jsonable(row["detail"])
+    return rows
+
+
+def _printable(text: str, limit: int) -> str:
+    """Text safe for any column and log: printable ASCII escapes for everything else."""
+    escaped = text.encode("ascii", "backslashreplace").decode("ascii")
+    escaped = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in escaped)
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
 def _audit_row(

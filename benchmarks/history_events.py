@@ -28,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.store import CaseStore
 from connection import data_converter
-from scenarios import drive_long_journey, journey_input, start
+from scenarios import drive_long_journey, follow_up_protocol, journey_input, start
 from settings import find_binary
 from worker import create_worker, ensure_search_attributes
 
@@ -66,7 +66,8 @@ async def main(years: int, save: Path | None) -> None:
         await ensure_search_attributes(env.client)
         store = CaseStore.from_url(f"sqlite:///{tmp}/bench.db")
         async with create_worker(env.client, task_queue=QUEUE, store=store):
-            handle = await start(env.client, journey_input("BENCH-0001"), QUEUE)
+            inp = journey_input("BENCH-0001", protocol=follow_up_protocol(years))
+            handle = await start(env.client, inp, QUEUE)
             first_run = handle.result_run_id
             done = await drive_long_journey(handle, env.get_current_time, env.sleep, years=years)
             result = await handle.result()

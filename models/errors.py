@@ -3,12 +3,46 @@ whose `type` is the class name, so callers can tell a refusal from an outage."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class RefusalCode(StrEnum):
+    """Why a message was refused, as a short stable code.
+
+    Carried on `Refused`, in the `ApplicationError` details callers receive, and as the
+    `reason` label of the `cellpath_refusals` metric (metrics must not carry free text).
+    """
+
+    WRONG_PHASE = "wrong_phase"
+    WRONG_PRODUCT = "wrong_product"
+    CHAIN_OF_IDENTITY = "chain_of_identity"
+    DISCHARGE_CONDITIONS = "discharge_conditions"
+    FOLLOW_UP_INCOMPLETE = "follow_up_incomplete"
+    FUTURE_TIME = "future_time"
+    OUT_OF_ORDER = "out_of_order"
+    INVALID_TIME = "invalid_time"
+    MISSING_FIELD = "missing_field"
+    INVALID_DATA = "invalid_data"
+    TOO_LARGE = "too_large"
+    UNDECODABLE = "undecodable"
+    ALREADY_DONE = "already_done"
+    DUPLICATE_CONFLICT = "duplicate_conflict"
+    UNKNOWN_NAME = "unknown_name"
+    CLOSED = "closed"
+    PERMISSION = "permission"
+    PATHWAY_RULE = "pathway_rule"
+    INTERNAL = "internal"
+
 
 class Refused(ValueError):
     """A message was refused: the text says what was wrong and what was expected.
 
-    A refusal changes nothing in the journey.
+    A refusal changes nothing in the journey. `code` says which family of refusal it is.
     """
+
+    def __init__(self, message: str, code: RefusalCode = RefusalCode.PATHWAY_RULE) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class CaseStoreError(RuntimeError):

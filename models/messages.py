@@ -150,6 +150,15 @@ class Alert(BaseModel):
     acknowledgement_note: str = ""
     repeats: int = 0
     last_sent_at: datetime | None = None
+    # Closed by the journey itself when the condition cleared (e.g. a visa extension now
+    # covers the stay), with the reason; an acknowledgement is a person's, a resolution not.
+    resolved_at: datetime | None = None
+    resolution: str = ""
+
+    @property
+    def open(self) -> bool:
+        """Neither acknowledged by a person nor resolved by the journey."""
+        return not self.acknowledged and self.resolved_at is None
 
 
 class AcknowledgeAlertInput(BaseModel):
@@ -174,13 +183,21 @@ class ToxicityView(BaseModel):
 
 
 class RejectedSignal(BaseModel):
-    """A `milestone` signal that was refused: kept with its reason, never dropped silently."""
+    """A `milestone` signal that was refused: kept with its reason, never dropped silently.
+
+    Only a bounded summary is kept in the journey (the whole signal stays in the workflow's
+    history): kind, actor and reason shortened, the data's field names, the message's size,
+    and the milestone itself when it is small.
+    """
 
     kind: str
     actor: str
     received_at: datetime
     reason: str
     milestone: MilestoneInput | None = None
+    milestone_id: str | None = None
+    data_fields: list[str] = Field(default_factory=list)
+    size_bytes: int | None = None
 
 
 class JourneyStatus(BaseModel):
@@ -200,6 +217,8 @@ class JourneyStatus(BaseModel):
     alerts: list[Alert] = Field(default_factory=list)
     milestone_count: int = 0
     rejected: list[RejectedSignal] = Field(default_factory=list)
+    # Refused signals ever received (`rejected` keeps the most recent ones only).
+    rejected_total: int = 0
     records_on_file: list[str] = Field(default_factory=list)
     manufacturing_failures: int = 0
     infused_at: datetime | None = None
@@ -269,6 +288,29 @@ class AuditBatch(BaseModel):
     """Audit entries the workflow hands to the audit log in one activity call."""
 
     entries: list[AuditEntry]
+
+
+class JourneyWrite(BaseModel):
+    """Everything one workflow task has for the case store, written as one unit of work.
+
+    The projection is the journey as it now is; `audit` and `notifications` are every entry
+    not yet confirmed written (a newer write carries what an older, superseded one carried).
+    """
+
+    projection: JourneyProjection
+    audit: list[AuditEntry] = Field(default_factory=list)
+    notifications: list[Notification] = Field(default_factory=list)
+
+
+class WriteResult(BaseModel):
+    """What a `JourneyWrite` changed; rows the store could not hold are set aside, not lost."""
+
+    projected: bool = False
+    audit: int = 0
+    notifications: int = 0
+    set_aside: int = 0
+    # Idempotency keys of the notifications this write queued (not those already there).
+    queued: list[str] = Field(default_factory=list)
 
 
 class StoreResult(BaseModel):

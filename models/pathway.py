@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from models import bounds
 from models.deadlines import DeadlineEvent, DeadlineView
 from models.enums import (
     CellSource,
@@ -29,7 +30,7 @@ from models.enums import (
     RecordType,
     Severity,
 )
-from models.errors import Refused
+from models.errors import RefusalCode, Refused
 from models.grading import (
     CerebralEdema,
     Consciousness,
@@ -319,6 +320,9 @@ class Journey:
         self.new_id = new_id
         self.notifications: list[Notification] = []
         self.audit: list[AuditEntry] = []
+        # States carried from runs before rejected signals were bounded may hold whole (and
+        # huge) messages: keep only bounded summaries, so the state always fits in a payload.
+        _trim_rejected(state)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -337,26 +341,34 @@ class Journey:
         """Rules version 2: graded monitoring, restriction windows, long-term follow-up."""
         return self.state.rules_version >= 2
 
-    def upgrade_rules(self, now: datetime, *, carried: bool) -> None:
-        """Move the journey to rules version 2 (the workflow calls this behind a patch).
+    @property
+    def v3(self) -> bool:
+        """Rules version 3: bounded messages, conflicting idempotency keys refused, follow-up
+        completion checked, visa warnings resolved by an extension, a timeline that never
+        goes backwards."""
+        return self.state.rules_version >= 3
+
+    def upgrade_rules(self, now: datetime, *, carried: bool, to: int = 2) -> None:
+        """Move the journey to rules version `to` (the workflow calls this behind a patch).
 
         A journey started under version 1 and carried into a new run gets the deadlines that
         version 1 never opened for its phase (restriction windows in monitoring, registry
         windows and long-term check-ins in follow-up); the upgrade is audited.
         """
         s = self.state
-        if s.rules_version >= 2:
+        if s.rules_version >= to:
             return
-        s.rules_version = 2
+        before, s.rules_version = s.rules_version, to
         if not carried:
             return
-        if s.phase is Phase.MONITORING:
-            self._open_restrictions(now, notify=False)
-        elif s.phase is Phase.FOLLOW_UP:
-            self._open_registry(now)
-            self._open_long_term(now)
-            self._maybe_follow_up_done(now)
-        self._audit("rules_upgraded", "system", now, now, detail={"rules_version": 2})
+        if before < 2:
+            if s.phase is Phase.MONITORING:
+                self._open_restrictions(now, notify=False)
+            elif s.phase is Phase.FOLLOW_UP:
+                self._open_registry(now)
+                self._open_long_term(now)
+                self._maybe_follow_up_done(now)
+        self._audit("rules_upgraded", "system", now, now, detail={"rules_version": to})
         self._touch()
 
     def next_event_at(self) -> datetime | None:
@@ -472,13 +484,25 @@ class Journey:
 
     def is_duplicate(self, milestone_id: str | None) -> bool:
         """Whether a milestone with this idempotency key was already accepted."""
-        return milestone_id is not None and any(
-            e.milestone_id == milestone_id for e in self.state.timeline
-        )
+        return self._event_with_id(milestone_id) is not None
+
+    def _event_with_id(self, milestone_id: str | None) -> MilestoneEvent | None:
+        if milestone_id is None:
+            return None
+        return next((e for e in self.state.timeline if e.milestone_id == milestone_id), None)
 
     def check_milestone(self, m: MilestoneInput, now: datetime) -> Accepted:
         """Check a milestone against the pathway; raise `Refused` saying what was expected."""
-        if self.is_duplicate(m.milestone_id):
+        if self.v3:
+            check_message_fields(m.actor, m.note, "who recorded this milestone")
+            bounds.check_text(m.kind, "kind", limit=64)
+            bounds.check_id(m.milestone_id, "milestone_id")
+            bounds.check_shape(m.data, "data")
+            bounds.check_data_values(m.data, "data")
+        earlier = self._event_with_id(m.milestone_id)
+        if earlier is not None:
+            if self.v3:
+                self._check_same_milestone(m, earlier)
             return Accepted(
                 kind=MilestoneKind(m.kind) if m.kind in MILESTONE_KINDS else None,
                 occurred_at=now,
@@ -487,54 +511,107 @@ class Journey:
                 duplicate=True,
             )
         if self.closed:
-            raise Refused(f"the journey is closed ({self.state.outcome}); no milestone is expected")
+            raise Refused(
+                f"the journey is closed ({self.state.outcome}); no milestone is expected",
+                RefusalCode.CLOSED,
+            )
         try:
             kind = MilestoneKind(m.kind)
         except ValueError:
             raise Refused(
                 f"unknown milestone kind {m.kind!r}; expected one of: "
-                + ", ".join(self.expected_kinds())
+                + ", ".join(self.expected_kinds()),
+                RefusalCode.UNKNOWN_NAME,
             ) from None
         spec = SPECS[kind]
         if spec.cell_source is not None and spec.cell_source is not self.facts.cell_source:
             raise Refused(
                 f"milestone '{kind}' applies to {spec.cell_source} products only; "
-                f"this journey's product is {self.facts.cell_source}"
+                f"this journey's product is {self.facts.cell_source}",
+                RefusalCode.WRONG_PRODUCT,
             )
         if self.state.phase not in spec.phases:
             raise Refused(
                 f"milestone '{kind}' is not expected in phase '{self.state.phase}'; "
-                f"expected one of: {', '.join(self.expected_kinds())}"
+                f"expected one of: {', '.join(self.expected_kinds())}",
+                RefusalCode.WRONG_PHASE,
             )
         _check_actor_and_note(m.actor, m.note, "who recorded this milestone")
         occurred = self._check_time(m.occurred_at, now, "occurred_at")
-        try:
-            data = spec.data.model_validate(m.data)
-        except ValidationError as e:
-            raise Refused(
-                f"data for '{kind}' is invalid: {describe_validation_error(e)}; "
-                f"expected: {expected_fields(spec.data)}"
-            ) from None
+        data = self._parse_data(kind, m.data)
         accepted = Accepted(kind=kind, occurred_at=occurred, data=data, raw=m)
         self._check_rules(accepted)
         return accepted
 
+    def _parse_data(self, kind: MilestoneKind, data: dict[str, Any]) -> _Data:
+        spec = SPECS[kind]
+        try:
+            return spec.data.model_validate(data)
+        except ValidationError as e:
+            raise Refused(
+                f"data for '{kind}' is invalid: {describe_validation_error(e)}; "
+                f"expected: {expected_fields(spec.data)}",
+                RefusalCode.INVALID_DATA,
+            ) from None
+
+    def _check_same_milestone(self, m: MilestoneInput, earlier: MilestoneEvent) -> None:
+        """A repeated idempotency key must carry the same milestone, else it is a conflict."""
+        differs: list[str] = []
+        if m.kind != earlier.kind:
+            differs.append(f"kind ({m.kind!r}, not {earlier.kind!r})")
+        else:
+            try:
+                data = self._parse_data(MilestoneKind(m.kind), m.data)
+                same = data.model_dump(mode="json", exclude_none=True) == earlier.data
+            except (Refused, ValueError):
+                same = False
+            if not same:
+                differs.append("data")
+        if m.occurred_at is not None:
+            at = bounds.check_instant(m.occurred_at, "occurred_at")
+            if at != earlier.occurred_at:
+                differs.append(f"occurred_at ({at:%Y-%m-%d %H:%M} UTC)")
+        if differs:
+            raise Refused(
+                f"milestone_id {m.milestone_id!r} was already used for '{earlier.kind}' "
+                f"recorded {earlier.recorded_at:%Y-%m-%d %H:%M} UTC, with a different "
+                f"{' and '.join(differs)}; expected the same milestone to repeat it, or a "
+                "new milestone_id",
+                RefusalCode.DUPLICATE_CONFLICT,
+            )
+
     def _check_time(self, at: datetime | None, now: datetime, field: str) -> datetime:
+        last = self._last_occurred()
         if at is None:
-            return now
-        if at.tzinfo is None:
-            raise Refused(f"{field} must include a UTC offset, e.g. 2026-11-21T10:00:00+08:00")
-        at = at.astimezone(UTC)
+            # A time within the clock-skew tolerance may lie a little ahead of `now`: the
+            # next milestone without a time of its own must not land before it.
+            return max(now, last) if self.v3 and last is not None else now
+        if self.v3:
+            at = bounds.check_instant(at, field)
+        elif at.tzinfo is None:
+            raise Refused(
+                f"{field} must include a UTC offset, e.g. 2026-11-21T10:00:00+08:00",
+                RefusalCode.INVALID_TIME,
+            )
+        else:
+            try:
+                at = at.astimezone(UTC)
+            except OverflowError:
+                raise Refused(
+                    f"{field} {at.isoformat()} is out of range; expected a time near now",
+                    RefusalCode.INVALID_TIME,
+                ) from None
         if at > now + timedelta(minutes=self.protocol.future_skew_minutes):
             raise Refused(
                 f"{field} {at:%Y-%m-%d %H:%M} UTC is in the future; expected a time at or "
-                f"before now ({now:%Y-%m-%d %H:%M} UTC)"
+                f"before now ({now:%Y-%m-%d %H:%M} UTC)",
+                RefusalCode.FUTURE_TIME,
             )
-        last = self._last_occurred()
         if last is not None and at < last:
             raise Refused(
                 f"{field} {at:%Y-%m-%d %H:%M} UTC is before the previous milestone "
-                f"({last:%Y-%m-%d %H:%M} UTC); expected a time at or after it"
+                f"({last:%Y-%m-%d %H:%M} UTC); expected a time at or after it",
+                RefusalCode.OUT_OF_ORDER,
             )
         return at
 
@@ -701,6 +778,15 @@ class Journey:
                         f"valid_until {d.valid_until} is not later than the current visa's "
                         f"{s.visa_valid_until}; expected a later date"
                     )
+            case K.FOLLOW_UP_COMPLETED if self.v3:
+                missing = self._follow_up_missing()
+                if missing:
+                    raise Refused(
+                        "follow-up is not complete: " + "; ".join(missing) + "; expected each "
+                        "recorded before follow_up_completed (or withdraw the journey, with "
+                        "the reason, when follow-up ends early)",
+                        RefusalCode.FOLLOW_UP_INCOMPLETE,
+                    )
             case K.TELEMEDICINE_COMPLETED:
                 assert isinstance(d, TelemedicineData)
                 if d.month in s.telemedicine_months:
@@ -725,7 +811,7 @@ class Journey:
             )
         if not self.v2:
             return problems
-        critical = [a for a in s.alerts if a.severity is Severity.CRITICAL and not a.acknowledged]
+        critical = [a for a in s.alerts if a.severity is Severity.CRITICAL and a.open]
         if critical:
             problems.append(
                 f"{len(critical)} critical alert(s) not acknowledged by a physician ("
@@ -916,6 +1002,8 @@ class Journey:
                 assert isinstance(d, ValidUntilData)
                 s.visa_valid_until = d.valid_until
                 self._open_visa_extension(now)
+                if self.v3:
+                    self._resolve_visa_warning(now)
             case K.RETURNED_HOME:
                 s.returned_home = True
                 s.book.close("visa_extension")
@@ -1255,17 +1343,32 @@ class Journey:
             level2_after=self._level2_after(),
         )
 
+    def _follow_up_missing(self) -> list[str]:
+        """Every scheduled follow-up not yet recorded, each as a phrase naming it."""
+        s, p = self.state, self.protocol
+        missing = []
+        months = [m for m in range(1, p.telemedicine_months + 1) if m not in s.telemedicine_months]
+        if months:
+            missing.append(f"telemedicine month(s) {_ranges(months)}")
+        if not s.responses:
+            missing.append("the response assessment")
+        windows = [w.name for w in p.registry_windows if w.name not in s.registry_reported]
+        if windows and self.v2:
+            missing.append(f"registry window(s) {', '.join(windows)}")
+        if self.v2 and self.facts.therapy in p.long_term_follow_up_therapies:
+            years = [
+                y for y in range(2, p.long_term_follow_up_years + 1) if y not in s.check_in_years
+            ]
+            if years:
+                missing.append(f"long-term check-in year(s) {_ranges(years)}")
+        return missing
+
     def _maybe_follow_up_done(self, now: datetime) -> None:
         """Once every scheduled follow-up is recorded, ask the coordinator to close the journey."""
         s, p = self.state, self.protocol
         if not self.v2 or s.phase is not Phase.FOLLOW_UP:
             return
-        done = (
-            self._next_telemedicine_month() is None
-            and bool(s.responses)
-            and all(w.name in s.registry_reported for w in p.registry_windows)
-            and self._next_check_in_year() is None
-        )
+        done = not self._follow_up_missing()
         if done and s.book.get("follow_up_completion") is None:
             s.book.open(
                 "follow_up_completion",
@@ -1327,14 +1430,41 @@ class Journey:
         if all(k in s.logistics_done for k in required):
             self._enter(Phase.ARRIVAL, at, now)
 
+    def _stay_needs_visa_until(self, at: datetime) -> tuple[date, int, date]:
+        """When the stay starts, how many days it lasts, and until when a visa must be valid."""
+        start = self.state.arrival_date or at.date()
+        days = self.protocol.expected_stay_days(self.facts.cell_source)
+        return start, days, start + timedelta(days=days)
+
+    def _resolve_visa_warning(self, now: datetime) -> None:
+        """A visa extension that covers the expected stay resolves the short-validity warning."""
+        s = self.state
+        valid = s.visa_valid_until
+        start = s.arrived_at or now
+        _, _, needed = self._stay_needs_visa_until(start)
+        if valid is None or valid < needed:
+            return
+        for alert in s.alerts:
+            if alert.kind == "visa_validity_short" and alert.open:
+                alert.resolved_at = now
+                alert.resolution = (
+                    f"visa extended until {valid}, which covers the expected stay (until {needed})"
+                )
+                self._audit(
+                    "alert_resolved",
+                    "system",
+                    now,
+                    now,
+                    detail={"alert_id": alert.id, "alert_kind": alert.kind},
+                    reason=alert.resolution,
+                )
+
     def _check_visa_covers_stay(self, at: datetime, now: datetime) -> None:
         s = self.state
         if s.visa_valid_until is None:
             return
-        start = s.arrival_date or at.date()
-        days = self.protocol.expected_stay_days(self.facts.cell_source)
-        needed = start + timedelta(days=days)
-        already = any(a.kind == "visa_validity_short" and not a.acknowledged for a in s.alerts)
+        start, days, needed = self._stay_needs_visa_until(at)
+        already = any(a.kind == "visa_validity_short" and a.open for a in s.alerts)
         if s.visa_valid_until < needed and not already:
             self._alert(
                 "visa_validity_short",
@@ -1432,7 +1562,7 @@ class Journey:
         times = [
             (a.last_sent_at or a.raised_at) + every
             for a in self.state.alerts
-            if a.severity is Severity.CRITICAL and not a.acknowledged
+            if a.severity is Severity.CRITICAL and a.open
         ]
         return min(times) if times else None
 
@@ -1444,7 +1574,7 @@ class Journey:
         every = timedelta(minutes=self.protocol.critical_alert_repeat_minutes)
         sent = 0
         for alert in self.state.alerts:
-            if alert.severity is not Severity.CRITICAL or alert.acknowledged:
+            if alert.severity is not Severity.CRITICAL or not alert.open:
                 continue
             if (alert.last_sent_at or alert.raised_at) + every > now:
                 continue
@@ -1471,19 +1601,31 @@ class Journey:
 
     def check_acknowledge(self, ack: AcknowledgeAlertInput) -> Alert:
         """Check an acknowledgement; return its alert, or raise `Refused` saying what is wrong."""
+        if self.v3:
+            bounds.check_text(ack.alert_id, "alert_id", limit=bounds.ID_MAX_CHARS)
         alert = next((a for a in self.state.alerts if a.id == ack.alert_id), None)
         if alert is None:
-            open_ids = [f"{a.id} ({a.kind})" for a in self.state.alerts if not a.acknowledged]
+            open_ids = [f"{a.id} ({a.kind})" for a in self.state.alerts if a.open]
             raise Refused(
                 f"no alert {ack.alert_id!r} on this journey; expected one of the open alerts: "
-                + (", ".join(open_ids) or "(none open)")
+                + (", ".join(open_ids) or "(none open)"),
+                RefusalCode.UNKNOWN_NAME,
             )
         if alert.acknowledged:
             assert alert.acknowledged_at is not None
             raise Refused(
                 f"alert {alert.id} was already acknowledged by {alert.acknowledged_by} at "
-                f"{alert.acknowledged_at:%Y-%m-%d %H:%M} UTC"
+                f"{alert.acknowledged_at:%Y-%m-%d %H:%M} UTC",
+                RefusalCode.ALREADY_DONE,
             )
+        if alert.resolved_at is not None:
+            raise Refused(
+                f"alert {alert.id} was resolved at {alert.resolved_at:%Y-%m-%d %H:%M} UTC: "
+                f"{alert.resolution}",
+                RefusalCode.ALREADY_DONE,
+            )
+        if self.v3:
+            check_message_fields(ack.actor, ack.note, "who acknowledges the alert")
         _check_actor_and_note(ack.actor, ack.note, "who acknowledges the alert")
         return alert
 
@@ -1522,8 +1664,13 @@ class Journey:
             return now
         if s.phase is not Phase.MONITORING:
             raise Refused(
-                f"observations are recorded in phase 'monitoring'; the journey is in '{s.phase}'"
+                f"observations are recorded in phase 'monitoring'; the journey is in '{s.phase}'",
+                RefusalCode.WRONG_PHASE,
             )
+        if self.v3:
+            check_message_fields(o.actor, o.note, "who made this observation")
+            bounds.check_id(o.observation_id, "observation_id")
+            bounds.check_shape(o.model_dump(mode="python", exclude={"observed_at"}), "observation")
         _check_actor_and_note(o.actor, o.note, "who made this observation")
         if o.temperature_c is None or o.systolic_bp is None:
             raise Refused("temperature_c and systolic_bp are required in every observation")
@@ -1548,9 +1695,18 @@ class Journey:
                 "allogeneic products only"
             )
         at = o.observed_at or now
-        if at.tzinfo is None:
-            raise Refused("observed_at must include a UTC offset")
-        at = at.astimezone(UTC)
+        if self.v3:
+            at = bounds.check_instant(at, "observed_at")
+        elif at.tzinfo is None:
+            raise Refused("observed_at must include a UTC offset", RefusalCode.INVALID_TIME)
+        else:
+            try:
+                at = at.astimezone(UTC)
+            except OverflowError:
+                raise Refused(
+                    f"observed_at {at.isoformat()} is out of range; expected a time near now",
+                    RefusalCode.INVALID_TIME,
+                ) from None
         if at > now + timedelta(minutes=self.protocol.future_skew_minutes):
             raise Refused(
                 f"observed_at {at:%Y-%m-%d %H:%M} UTC is in the future; expected a time at "
@@ -1751,19 +1907,33 @@ class Journey:
     def check_reschedule(self, r: RescheduleInput, now: datetime) -> None:
         """Check a reschedule request; raise `Refused` saying what was expected."""
         if self.closed:
-            raise Refused("the journey is closed; it has no deadline to move")
+            raise Refused("the journey is closed; it has no deadline to move", RefusalCode.CLOSED)
+        if self.v3:
+            bounds.check_text(r.deadline, "deadline", limit=64)
+            check_message_fields(r.actor, r.reason, "who moves the deadline", note_field="reason")
         if self.state.book.get(r.deadline) is None:
             names = [v.name for v in self.open_deadlines()]
             raise Refused(
                 f"no open deadline {r.deadline!r}; expected one of: "
-                + (", ".join(names) or "(none open)")
+                + (", ".join(names) or "(none open)"),
+                RefusalCode.UNKNOWN_NAME,
             )
         if not r.reason.strip():
-            raise Refused("reason is required: why the deadline moves")
+            raise Refused("reason is required: why the deadline moves", RefusalCode.MISSING_FIELD)
         if not r.actor.strip():
-            raise Refused("actor is required: who moves the deadline")
+            raise Refused("actor is required: who moves the deadline", RefusalCode.MISSING_FIELD)
         if r.due_at.tzinfo is None:
-            raise Refused("due_at must include a UTC offset")
+            raise Refused("due_at must include a UTC offset", RefusalCode.INVALID_TIME)
+        if self.v3:
+            bounds.check_instant(r.due_at, "due_at")
+        else:
+            try:
+                r.due_at.astimezone(UTC)
+            except OverflowError:
+                raise Refused(
+                    f"due_at {r.due_at.isoformat()} is out of range; expected a later time",
+                    RefusalCode.INVALID_TIME,
+                ) from None
         if r.due_at <= now:
             raise Refused(
                 f"due_at {r.due_at:%Y-%m-%d %H:%M} is not in the future; expected a time "
@@ -1796,11 +1966,19 @@ class Journey:
     def check_withdraw(self, w: WithdrawInput) -> None:
         """Check a withdrawal; raise `Refused` saying what was expected."""
         if self.closed:
-            raise Refused(f"the journey is already closed ({self.state.outcome})")
+            raise Refused(
+                f"the journey is already closed ({self.state.outcome})", RefusalCode.CLOSED
+            )
+        if self.v3:
+            check_message_fields(
+                w.actor, w.reason, "who withdraws the journey", note_field="reason"
+            )
         if not w.reason.strip():
-            raise Refused("reason is required: why the journey is withdrawn")
+            raise Refused(
+                "reason is required: why the journey is withdrawn", RefusalCode.MISSING_FIELD
+            )
         if not w.actor.strip():
-            raise Refused("actor is required: who withdraws the journey")
+            raise Refused("actor is required: who withdraws the journey", RefusalCode.MISSING_FIELD)
 
     def apply_withdraw(self, w: WithdrawInput, now: datetime) -> MilestoneAck:
         """Close the journey as withdrawn."""
@@ -1822,25 +2000,29 @@ class Journey:
     # --- signals ------------------------------------------------------------------------------
 
     def reject_signal(
-        self, m: MilestoneInput | None, reason: str, now: datetime, kind: str = "?"
+        self,
+        m: MilestoneInput | None,
+        reason: str,
+        now: datetime,
+        kind: str = "?",
+        size_bytes: int | None = None,
     ) -> None:
-        """Keep a refused `milestone` signal with its reason (it is never dropped)."""
-        self.state.rejected.append(
-            RejectedSignal(
-                kind=m.kind if m else kind,
-                actor=m.actor if m else "",
-                received_at=now,
-                reason=reason,
-                milestone=m,
-            )
-        )
+        """Keep a refused `milestone` signal with its reason (it is never dropped).
+
+        Only a bounded summary is kept (see `RejectedSignal`), and only the most recent
+        `MAX_REJECTED`; `rejected_total` counts them all. The audit log gets the same summary.
+        """
+        summary = rejected_summary(m, reason, now, kind=kind, size_bytes=size_bytes)
+        self.state.rejected.append(summary)
+        self.state.rejected_total += 1
+        _trim_rejected(self.state)
         self._audit(
             "signal_rejected",
-            (m.actor if m else "") or "unknown",
+            summary.actor or "unknown",
             now,
             now,
-            detail={"kind": m.kind if m else kind},
-            reason=reason,
+            detail={"kind": summary.kind},
+            reason=summary.reason,
         )
         self._touch()
 
@@ -1850,7 +2032,7 @@ class Journey:
         self, kind: str, severity: Severity, now: datetime, text: str, notify: bool = True
     ) -> Alert | None:
         """Raise an alert once: an unacknowledged alert with the same text is not repeated."""
-        if any(a.text == text and not a.acknowledged for a in self.state.alerts):
+        if any(a.text == text and a.open for a in self.state.alerts):
             return None
         alert = Alert(id=self.new_id(), kind=kind, severity=severity, raised_at=now, text=text)
         self.state.alerts.append(alert)
@@ -1913,14 +2095,90 @@ class Journey:
         self.state.revision += 1
 
 
+def _ranges(numbers: list[int]) -> str:
+    """`[2, 3, 4, 7]` as "2–4, 7"."""
+    out: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(str(start) if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(out)
+
+
 def _first_missing(expected: range, recorded: list[int]) -> int | None:
     """The first of `expected` (months, years) not yet recorded, or None when all are."""
     return next((n for n in expected if n not in recorded), None)
 
 
+MAX_REJECTED = 50
+REJECTED_TEXT_CHARS = 200
+# A rejected milestone is kept whole only when it is this small (the history has it anyway).
+REJECTED_KEEP_BYTES = 2048
+
+
+def _clip(text: str, limit: int) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in text[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def rejected_summary(
+    m: MilestoneInput | None,
+    reason: str,
+    now: datetime,
+    *,
+    kind: str = "?",
+    size_bytes: int | None = None,
+) -> RejectedSignal:
+    """A bounded record of a refused signal: short texts, field names, the size."""
+    keep = None
+    if m is not None and len(m.model_dump_json()) <= REJECTED_KEEP_BYTES:
+        keep = m
+    milestone_id = m.milestone_id if m is not None else None
+    if milestone_id is not None and not bounds.ID_PATTERN.fullmatch(milestone_id):
+        milestone_id = None
+    return RejectedSignal(
+        kind=_clip(m.kind if m else kind, 64),
+        actor=_clip(m.actor if m else "", bounds.ACTOR_MAX_CHARS),
+        received_at=now,
+        reason=_clip(reason, 500),
+        milestone=keep,
+        milestone_id=milestone_id,
+        data_fields=[_clip(str(k), 40) for k in list(m.data)[:20]] if m else [],
+        size_bytes=size_bytes,
+    )
+
+
+def _trim_rejected(state: JourneyState) -> None:
+    """Keep the most recent `MAX_REJECTED` refused signals, each as a bounded summary."""
+    if len(state.rejected) > MAX_REJECTED:
+        state.rejected = state.rejected[-MAX_REJECTED:]
+    for n, r in enumerate(state.rejected):
+        too_big = r.milestone is not None and len(r.milestone.model_dump_json()) > (
+            REJECTED_KEEP_BYTES
+        )
+        if too_big or len(r.reason) > 500 or len(r.kind) > 64 or len(r.actor) > 64:
+            state.rejected[n] = rejected_summary(
+                r.milestone, r.reason, r.received_at, kind=r.kind, size_bytes=r.size_bytes
+            )
+    state.rejected_total = max(state.rejected_total, len(state.rejected))
+
+
+def check_message_fields(actor: str, note: str, who: str, *, note_field: str = "note") -> None:
+    """Rules version 3: who sent a message and its free text, bounded and plain."""
+    bounds.check_actor(actor, who)
+    bounds.check_text(note, note_field, limit=NOTE_MAX_CHARS, multiline=True)
+
+
 def _check_actor_and_note(actor: str, note: str, who: str) -> None:
     """Every message names who sent it, and its note fits the audit log."""
     if not actor.strip():
-        raise Refused(f"actor is required: {who}")
+        raise Refused(f"actor is required: {who}", RefusalCode.MISSING_FIELD)
     if len(note) > NOTE_MAX_CHARS:
-        raise Refused(f"note is {len(note)} characters; expected at most {NOTE_MAX_CHARS}")
+        raise Refused(
+            f"note is {len(note)} characters; expected at most {NOTE_MAX_CHARS}",
+            RefusalCode.INVALID_DATA,
+        )

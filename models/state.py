@@ -89,3 +89,4 @@ class JourneyState(BaseModel):
     alerts: list[Alert] = Field(default_factory=list)
     timeline: list[MilestoneEvent] = Field(default_factory=list)
     rejected: list[RejectedSignal] = Field(default_factory=list)
+    rejected_total: int = 0

@@ -7,6 +7,8 @@
   retried activity never queues a message twice.
 - `audit_log`: append-only record of who did what, when and why; `event_id` is unique.
 - `staff`: who may use cellpath and in which role (coordinator, physician, site staff, viewer).
+- `dead_letters`: writes the store could not hold (a value a column refuses), set aside so
+  they never hold back a journey's later writes; operators read them with `cellpath doctor`.
 """
 
 from __future__ import annotations
@@ -156,3 +158,21 @@ class StaffMember(SQLModel, table=True):
     role: str = Field(max_length=32)
     added_by: str
     added_at: datetime = _ts()
+
+
+class DeadLetter(SQLModel, table=True):
+    """A write the case store refused for its data (not an outage), kept for operators.
+
+    `payload` is the entry as escaped JSON text (ASCII only, so it fits whatever the original
+    did not); `key` is its idempotency key or event id, shortened and made printable.
+    """
+
+    __tablename__ = "dead_letters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=32)
+    key: str = Field(max_length=255)
+    error: str
+    payload: str = Field(sa_type=sa.Text)
+    created_at: datetime = _ts()

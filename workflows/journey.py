@@ -9,8 +9,17 @@ Shape, and why:
   what fell due. History grows with what happens, not with how many deadlines are open.
 - **Handlers never await I/O.** They wait until the journey is ready (its business calendar is
   loaded), then check and apply synchronously, so two updates can never interleave halfway.
-  What must be written to the case store is queued and written by a separate loop, so an
-  outage delays the outbox and projection without blocking coordinators or deadlines.
+- **One writer.** Only the main loop issues commands of its own (timers, case-store writes,
+  continue-as-new); handlers only change state. The case-store write of a workflow task is
+  one activity started by the main loop *after* it has fired what fell due, and an activity's
+  completion never causes a command (it only confirms what was written). So the commands of a
+  task do not depend on the order in which Temporal delivers an update and an activity
+  completion — which differs between a worker that picks a journey up after a crash and a
+  later replay (sdk-rust#1146: a command-less task is sometimes merged into the next one).
+  Runs recorded before `RULES_V3` keep the separate store loop they were recorded with.
+- **Every input is hostile.** Updates and the signal take the raw payload and decode it here
+  (`models.bounds`): size, shape and fields are bounded before anything reaches the state,
+  and no exception from checking a message can fail a workflow task.
 - **Continue-as-new** at the start of monitoring and of follow-up, at least once a year, and
   whenever Temporal suggests it, carrying the whole `JourneyState` (timeline included) in
   `JourneyInput.state`.
@@ -34,17 +43,20 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ApplicationErrorCategory
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
     from activities.journey import (
         CalendarActivities,
         CaseStoreActivities,
         NotificationActivities,
     )
+    from models import bounds
     from models.deadlines import DeadlineView
     from models.enums import Phase
-    from models.errors import Refused
+    from models.errors import RefusalCode, Refused
     from models.journey import JourneyInput
     from models.messages import (
         AcknowledgeAlertInput,
@@ -52,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         AuditBatch,
         CalendarRequest,
         JourneyStatus,
+        JourneyWrite,
         MilestoneAck,
         MilestoneEvent,
         MilestoneInput,
@@ -67,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import visibility
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 # Activities retry with backoff for as long as it takes: an outage of the case store delays
 # writes, it must never fail a journey that runs for years.
@@ -88,42 +102,53 @@ CONTINUE_AS_NEW_EVERY = timedelta(days=365)
 
 RULES_V2 = "rules-v2-graded-monitoring-and-long-term-follow-up"
 SEARCH_ATTRIBUTES = "search-attributes"
+# Rules version 3 (bounded messages, …) and the one-writer store path, for runs started after it.
+RULES_V3 = "rules-v3-bounded-messages-one-writer"
+
+
+def checked(fn: Callable[[], T]) -> T:
+    """Run a domain check; any exception it raises becomes a `Refused`.
+
+    A check is supposed to raise only `Refused`; anything else (an overflow in date arithmetic
+    on a hostile value, a bug) would fail the workflow task and retry for ever. Nothing was
+    changed yet when a check fails, so refusing is always safe, and the journey lives on.
+    """
+    try:
+        return fn()
+    except Refused:
+        raise
+    except Exception as e:
+        workflow.logger.error(
+            "message check raised; refused instead",
+            extra={"error": f"{type(e).__name__}: {str(e)[:200]}"},
+        )
+        raise Refused(
+            f"the message could not be checked ({type(e).__name__}: {str(e)[:160]}); "
+            "nothing was changed; expected a message the journey can read",
+            RefusalCode.INTERNAL,
+        ) from None
 
 
 def _refusal(fn: Callable[[], T], update: str = "") -> T:
     """Run a domain check; a refusal becomes the `ApplicationError` the caller sees.
 
     Only `ApplicationError` fails an update on purpose: anything else would fail the workflow
-    task and retry forever. Validators pass `update`, so each refusal is counted once.
+    task and retry forever. The error carries the refusal code in its details and is BENIGN
+    (a refusal is an answer, not a failure of the worker). Validators pass `update`, so each
+    refusal is counted once.
     """
     try:
-        return fn()
+        return checked(fn)
     except Refused as e:
         if update:
-            _count("cellpath_refusals", {"update": update, "reason": refusal_reason(str(e))})
-        raise ApplicationError(str(e), type="Refused", non_retryable=True) from None
-
-
-REFUSAL_REASONS = (
-    ("is not expected in phase", "wrong_phase"),
-    ("applies to", "wrong_product"),
-    ("chain of identity", "chain_of_identity"),
-    ("discharge refused", "discharge_conditions"),
-    ("in the future", "future_time"),
-    ("before the previous", "out_of_order"),
-    ("is required", "missing_field"),
-    ("invalid", "invalid_data"),
-    ("looks like °F", "invalid_data"),
-    ("already", "already_done"),
-    ("unknown", "unknown_name"),
-    ("no open deadline", "unknown_name"),
-    ("no alert", "unknown_name"),
-)
-
-
-def refusal_reason(message: str) -> str:
-    """A low-cardinality label for a refusal (metrics must not carry free text)."""
-    return next((code for phrase, code in REFUSAL_REASONS if phrase in message), "pathway_rule")
+            _count("cellpath_refusals", {"update": update, "reason": e.code.value})
+        raise ApplicationError(
+            str(e),
+            {"code": e.code.value},
+            type="Refused",
+            non_retryable=True,
+            category=ApplicationErrorCategory.BENIGN,
+        ) from None
 
 
 def _count(name: str, labels: dict[str, str]) -> None:
@@ -154,6 +179,9 @@ class PatientJourney:
         self._ready = False
         self._projected_revision = -1
         self._syncing = False
+        # The one-writer store path (runs started under RULES_V3) and its writes in flight.
+        self._one_writer = False
+        self._writes: set[asyncio.Task[Any]] = set()
         self._run_started_phase = state.phase
         self._run_started_at = workflow.now()
         # Search attribute values as last upserted; None until the patch says to upsert.
@@ -176,18 +204,23 @@ class PatientJourney:
             self._journey.upgrade_rules(workflow.now(), carried=not self._new_run)
         if workflow.patched(SEARCH_ATTRIBUTES):
             self._visible = {}
+        if workflow.patched(RULES_V3):
+            self._journey.upgrade_rules(workflow.now(), carried=not self._new_run, to=3)
+            self._one_writer = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(
             "journey run started",
             extra={"case_id": self._facts.case_id, "phase": self._state.phase.value},
         )
-        # The store loop lives for the whole run; it is idle whenever nothing is queued.
-        store_loop = asyncio.create_task(self._store_loop())
+        # Runs recorded before RULES_V3 keep their separate store loop (replay needs it).
+        store_loop = None if self._one_writer else asyncio.create_task(self._store_loop())
 
         while True:
             self._journey.fire_deadlines(workflow.now())
             self._publish()
+            if self._one_writer:
+                self._flush()
             if self._journey.closed or self._should_continue_as_new():
                 break
             target = self._wake_at()
@@ -198,6 +231,7 @@ class PatientJourney:
                         self._journey.closed
                         or self._wake_at() != target
                         or self._should_continue_as_new()
+                        or (self._one_writer and self._dirty())
                     ),
                     timeout=timeout,
                     timeout_summary=self._wake_summary(target),
@@ -205,11 +239,15 @@ class PatientJourney:
             except TimeoutError:
                 pass  # a reminder or escalation is due: fire it at the top of the loop
 
-        # Drain: every handler finished and everything queued is in the case store.
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and not self._has_unsynced()
-        )
-        store_loop.cancel()
+        if self._one_writer:
+            await self._drain()
+        else:
+            # Drain: every handler finished and everything queued is in the case store.
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() and not self._has_unsynced()
+            )
+        if store_loop is not None:
+            store_loop.cancel()
         if self._journey.closed:
             workflow.logger.info(
                 "journey closed",
@@ -275,6 +313,68 @@ class PatientJourney:
         return (
             self._state.phase in CONTINUE_AT_PHASES and self._state.phase != self._run_started_phase
         )
+
+    # --- the one writer (runs started under RULES_V3) --------------------------------------------
+
+    def _dirty(self) -> bool:
+        """Whether the state has something the case store has not been handed yet."""
+        j = self._journey
+        return bool(j.notifications or j.audit) or self._state.revision != self._projected_revision
+
+    def _flush(self) -> None:
+        """Hand everything new to the case store in one write (started, not awaited).
+
+        Called only by the main loop, after it fired what fell due, so one workflow task issues
+        at most one write holding all of it. Whether to write depends on the state alone —
+        never on whether an earlier write has finished (that is exactly what can be delivered
+        in a different order on replay) — so earlier writes are neither awaited, cancelled nor
+        counted here. Each write carries only what is new; every write retries until the store
+        takes it, so an outage delays entries and loses none.
+        """
+        if not self._dirty():
+            return
+        notifications, audit = self._journey.take_outbox()
+        batch = JourneyWrite(
+            projection=self._journey.projection(workflow.now()),
+            audit=audit,
+            notifications=notifications,
+        )
+        write = workflow.start_activity_method(
+            CaseStoreActivities.write_journey,
+            batch,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+            summary=_write_summary(batch),
+        )
+        self._writes.add(write)
+        write.add_done_callback(self._confirm)
+        self._projected_revision = batch.projection.revision
+
+    def _confirm(self, write: asyncio.Task[Any]) -> None:
+        """A write finished. Never issues a command (see the module docstring)."""
+        self._writes.discard(write)
+        error = None if write.cancelled() else write.exception()
+        if error is not None:
+            # Only a non-retryable refusal by the store ends up here (data errors are set
+            # aside by the activity itself); the entries stay in this workflow's history.
+            workflow.logger.error(
+                "case store refused a write",
+                extra={"case_id": self._facts.case_id, "error": str(error.__cause__ or error)},
+            )
+
+    def _written(self) -> bool:
+        return not self._writes
+
+    async def _drain(self) -> None:
+        """Before closing or continuing as new: every handler finished, everything written."""
+        while True:
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() and (self._dirty() or self._written())
+            )
+            if not self._dirty():
+                return
+            self._publish()
+            self._flush()
 
     def _has_unsynced(self) -> bool:
         j = self._journey
@@ -385,6 +485,16 @@ class PatientJourney:
                 lines.append(f"- 🚨 {a.severity} `{a.kind}` {a.id[:8]}: {a.text[:80]}")
         workflow.set_current_details("\n".join(lines))
 
+    def _handler_changed(self) -> None:
+        """After a handler changed the journey: show it now (runs before rules version 3), or
+        leave it to the main loop, which wakes for every change (the one-writer path).
+
+        Commands issued from handlers would follow the order in which Temporal delivers an
+        update and a signal in one task, which is not always the same on replay.
+        """
+        if not self._one_writer:
+            self._publish()
+
     async def _until_ready(self) -> None:
         # Updates can arrive in the very first workflow task, before the business calendar
         # is loaded; they wait here (validators already ran and do not need it).
@@ -392,113 +502,163 @@ class PatientJourney:
 
     # --- messages ------------------------------------------------------------------------------
 
+    def _decode(self, raw: RawValue, model: type[M], what: str) -> M:
+        """A message from its raw payload, bounded first (rules version 3); or `Refused`.
+
+        Messages arrive raw so that nothing about them — size, encoding, shape, a key this
+        worker lacks — can fail the workflow task in the SDK's decoder. Runs recorded before
+        rules version 3 decode exactly as the SDK did, so their replay sees the same messages.
+        """
+        payload = raw.payload
+        encoding = payload.metadata.get("encoding")
+        why = payload.metadata.get("undecodable")
+        if self._journey.v3:
+            value = bounds.decode_payload(payload.data, encoding, what, why)
+            return bounds.build(model, value, what)
+        if encoding == b"binary/encrypted":
+            bounds.decode_payload(b"", encoding, what, why)  # raises the refusal
+        try:
+            return workflow.payload_converter().from_payload(payload, model)
+        except Exception as e:
+            raise Refused(
+                f"the {what} message could not be read ({type(e).__name__}: {str(e)[:200]}); "
+                f"expected a {model.__name__}",
+                RefusalCode.INVALID_DATA,
+            ) from None
+
     @workflow.update
-    async def record_milestone(self, milestone: MilestoneInput) -> MilestoneAck:
-        """Record a milestone; refused (changing nothing) unless the pathway expects it now."""
+    async def record_milestone(self, raw: RawValue) -> MilestoneAck:
+        """Record a milestone (`MilestoneInput`); refused, changing nothing, unless expected now."""
         await self._until_ready()
         now = workflow.now()
         # Checked again: another update may have moved the journey since validation.
-        accepted = _refusal(lambda: self._journey.check_milestone(milestone, now))
+        accepted = _refusal(
+            lambda: self._journey.check_milestone(
+                self._decode(raw, MilestoneInput, "milestone"), now
+            )
+        )
         ack = self._journey.apply_milestone(accepted, now)
-        self._publish()
+        self._handler_changed()
         return ack
 
     @record_milestone.validator
-    def validate_record_milestone(self, milestone: MilestoneInput) -> None:
+    def validate_record_milestone(self, raw: RawValue) -> None:
         """Refuse a milestone before it reaches history, with what was expected."""
-        _refusal(lambda: self._journey.check_milestone(milestone, workflow.now()), "milestone")
+        _refusal(
+            lambda: self._journey.check_milestone(
+                self._decode(raw, MilestoneInput, "milestone"), workflow.now()
+            ),
+            "milestone",
+        )
 
     @workflow.signal
-    async def milestone(self, payload: RawValue) -> None:
-        """Fire-and-forget milestone for integrations. A refused one is kept in `rejected`.
+    async def milestone(self, raw: RawValue) -> None:
+        """Fire-and-forget milestone (`MilestoneInput`) for integrations; a refused one is kept
+        in `rejected` as a bounded summary.
 
         The payload arrives raw: the SDK would drop a signal whose payload does not decode,
-        and an invalid signal must be kept, not dropped.
+        and an invalid signal must be kept, not dropped. Nothing a sender puts in it can fail
+        the workflow task.
         """
         await self._until_ready()
         now = workflow.now()
+        m: MilestoneInput | None = None
         try:
-            m = workflow.payload_converter().from_payload(payload.payload, MilestoneInput)
-        except Exception as e:  # any decoding problem is the sender's, and is kept
-            self._journey.reject_signal(None, f"payload is not a MilestoneInput: {e}", now)
-            return
-        if self._journey.is_duplicate(m.milestone_id):
-            return
-        try:
-            accepted = self._journey.check_milestone(m, now)
+            m = checked(lambda: self._decode(raw, MilestoneInput, "milestone"))
+            accepted = checked(lambda: self._journey.check_milestone(m, now))
         except Refused as e:
             workflow.logger.warning(
                 "milestone signal refused",
-                extra={"case_id": self._facts.case_id, "kind": m.kind, "reason": str(e)},
+                extra={"case_id": self._facts.case_id, "code": e.code.value},
             )
-            self._journey.reject_signal(m, str(e), now)
-            _count(
-                "cellpath_refusals",
-                {"update": "milestone_signal", "reason": refusal_reason(str(e))},
-            )
+            self._journey.reject_signal(m, str(e), now, size_bytes=len(raw.payload.data))
+            _count("cellpath_refusals", {"update": "milestone_signal", "reason": e.code.value})
+            self._handler_changed()
             return
         self._journey.apply_milestone(accepted, now)
-        self._publish()
+        self._handler_changed()
 
     @workflow.update
-    async def record_observation(self, observation: ObservationInput) -> ObservationAck:
-        """Record a monitoring observation; it moves the observation deadline on."""
+    async def record_observation(self, raw: RawValue) -> ObservationAck:
+        """Record a monitoring observation (`ObservationInput`); it moves the deadline on."""
         await self._until_ready()
         now = workflow.now()
+        observation = _refusal(lambda: self._decode(raw, ObservationInput, "observation"))
         at = _refusal(lambda: self._journey.check_observation(observation, now))
         ack = self._journey.apply_observation(observation, at, now)
-        self._publish()
+        self._handler_changed()
         return ack
 
     @record_observation.validator
-    def validate_record_observation(self, observation: ObservationInput) -> None:
+    def validate_record_observation(self, raw: RawValue) -> None:
         """Refuse an observation outside monitoring or out of physiological range."""
         _refusal(
-            lambda: self._journey.check_observation(observation, workflow.now()), "observation"
+            lambda: self._journey.check_observation(
+                self._decode(raw, ObservationInput, "observation"), workflow.now()
+            ),
+            "observation",
         )
 
     @workflow.update
-    async def acknowledge_alert(self, request: AcknowledgeAlertInput) -> Alert:
-        """A physician acknowledges an alert: a critical alert stops repeating."""
+    async def acknowledge_alert(self, raw: RawValue) -> Alert:
+        """A physician acknowledges an alert (`AcknowledgeAlertInput`): a critical one stops
+        repeating."""
         await self._until_ready()
+        request = _refusal(lambda: self._decode(raw, AcknowledgeAlertInput, "acknowledgement"))
         _refusal(lambda: self._journey.check_acknowledge(request))
         alert = self._journey.apply_acknowledge(request, workflow.now())
-        self._publish()
+        self._handler_changed()
         return alert
 
     @acknowledge_alert.validator
-    def validate_acknowledge_alert(self, request: AcknowledgeAlertInput) -> None:
+    def validate_acknowledge_alert(self, raw: RawValue) -> None:
         """Refuse an unknown or already acknowledged alert, or one without an actor."""
-        _refusal(lambda: self._journey.check_acknowledge(request), "acknowledge_alert")
+        _refusal(
+            lambda: self._journey.check_acknowledge(
+                self._decode(raw, AcknowledgeAlertInput, "acknowledgement")
+            ),
+            "acknowledge_alert",
+        )
 
     @workflow.update
-    async def reschedule(self, request: RescheduleInput) -> DeadlineView:
-        """Move an open deadline (who, why and from when to when go into the timeline)."""
+    async def reschedule(self, raw: RawValue) -> DeadlineView:
+        """Move an open deadline (`RescheduleInput`); who, why and from when to when go into
+        the timeline."""
         await self._until_ready()
         now = workflow.now()
+        request = _refusal(lambda: self._decode(raw, RescheduleInput, "reschedule"))
         _refusal(lambda: self._journey.check_reschedule(request, now))
         view = self._journey.apply_reschedule(request, now)
-        self._publish()
+        self._handler_changed()
         return view
 
     @reschedule.validator
-    def validate_reschedule(self, request: RescheduleInput) -> None:
+    def validate_reschedule(self, raw: RawValue) -> None:
         """Refuse moving a deadline that is not open, into the past, or without a reason."""
-        _refusal(lambda: self._journey.check_reschedule(request, workflow.now()), "reschedule")
+        _refusal(
+            lambda: self._journey.check_reschedule(
+                self._decode(raw, RescheduleInput, "reschedule"), workflow.now()
+            ),
+            "reschedule",
+        )
 
     @workflow.update
-    async def withdraw(self, request: WithdrawInput) -> MilestoneAck:
-        """Close the journey as withdrawn."""
+    async def withdraw(self, raw: RawValue) -> MilestoneAck:
+        """Close the journey as withdrawn (`WithdrawInput`)."""
         await self._until_ready()
+        request = _refusal(lambda: self._decode(raw, WithdrawInput, "withdrawal"))
         _refusal(lambda: self._journey.check_withdraw(request))
         ack = self._journey.apply_withdraw(request, workflow.now())
-        self._publish()
+        self._handler_changed()
         return ack
 
     @withdraw.validator
-    def validate_withdraw(self, request: WithdrawInput) -> None:
+    def validate_withdraw(self, raw: RawValue) -> None:
         """Refuse a withdrawal without a reason or of a closed journey."""
-        _refusal(lambda: self._journey.check_withdraw(request), "withdraw")
+        _refusal(
+            lambda: self._journey.check_withdraw(self._decode(raw, WithdrawInput, "withdrawal")),
+            "withdraw",
+        )
 
     @workflow.query
     def status(self) -> JourneyStatus:
@@ -509,3 +669,16 @@ class PatientJourney:
     def timeline(self) -> list[MilestoneEvent]:
         """Every recorded milestone (and reschedule / withdrawal), across all runs."""
         return list(self._state.timeline)
+
+
+def _write_summary(batch: JourneyWrite) -> str:
+    """The timer-and-activity summary of a case-store write (no PHI: roles and names only)."""
+    parts = [f"Write journey: {batch.projection.phase}, rev {batch.projection.revision}"]
+    if batch.audit:
+        parts.append("audit " + ", ".join(e.action for e in batch.audit))
+    if batch.notifications:
+        parts.append(
+            "notify "
+            + "; ".join(f"{n.kind} {n.deadline or ''} → {n.recipient}" for n in batch.notifications)
+        )
+    return " · ".join(parts).replace("  ", " ")[:200]

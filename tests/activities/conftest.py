@@ -71,8 +71,8 @@ def fresh_store(request: pytest.FixtureRequest, tmp_path) -> CaseStore:
     with store.engine.begin() as conn:
         conn.execute(
             sa.text(
-                "TRUNCATE patients, cases, journeys, notification_outbox, audit_log, staff "
-                "RESTART IDENTITY CASCADE"
+                "TRUNCATE patients, cases, journeys, notification_outbox, audit_log, staff, "
+                "dead_letters RESTART IDENTITY CASCADE"
             )
         )
     return store

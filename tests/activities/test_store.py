@@ -16,6 +16,7 @@ from models.messages import (
     AuditEntry,
     CalendarRequest,
     JourneyProjection,
+    JourneyWrite,
     Notification,
     NotificationBatch,
 )
@@ -154,3 +155,60 @@ def test_roles_are_stored_changed_removed_and_audited(fresh_store):
     assert fresh_store.role_of("dr-1") is None and fresh_store.staff() == []
     changes = [(e.detail["from"], e.detail["to"]) for e in fresh_store.audit_trail(STAFF_AUDIT)]
     assert changes == [(None, "physician"), ("physician", "viewer"), ("viewer", None)]
+
+
+def journey_write(
+    revision: int, audit: list[AuditEntry], notes: list[Notification]
+) -> JourneyWrite:
+    return JourneyWrite(
+        projection=projection(revision, Phase.INTAKE), audit=audit, notifications=notes
+    )
+
+
+def audit_entry(event_id: str, actor: str = "coord-1") -> AuditEntry:
+    return AuditEntry(
+        event_id=event_id,
+        case_id="C-1",
+        action="milestone:record_received",
+        actor=actor,
+        occurred_at=NOW,
+        recorded_at=NOW,
+    )
+
+
+def test_a_journey_write_is_one_unit_of_work_and_idempotent(fresh_store):
+    acts = CaseStoreActivities(fresh_store)
+    env = ActivityEnvironment()
+    batch = journey_write(1, [audit_entry("C-1:a")], [notification("C-1:records:0")])
+    first = env.run(acts.write_journey, batch)
+    assert (first.projected, first.audit, first.notifications) == (True, 1, 1)
+    assert first.queued == ["C-1:records:0"]
+    again = env.run(acts.write_journey, batch)  # a retry, or a superseded write's entries
+    assert (again.projected, again.audit, again.notifications, again.queued) == (
+        False,
+        0,
+        0,
+        [],
+    )
+    assert [r.event_id for r in fresh_store.audit_trail("C-1")] == ["C-1:a"]
+
+
+def test_a_value_the_store_cannot_hold_is_set_aside_and_never_blocks_later_writes(fresh_store):
+    """A data error is not an outage: retrying it for ever would freeze the journey's writes."""
+    acts = CaseStoreActivities(fresh_store)
+    env = ActivityEnvironment()
+    bad = [audit_entry("C-1:surrogate", actor="\ud800")]  # no database can encode it
+    if fresh_store.engine.dialect.name == "postgresql":
+        bad += [audit_entry("C-1:nul", actor="a\x00b"), audit_entry("C-1:" + "x" * 300)]
+    result = env.run(
+        acts.write_journey,
+        journey_write(1, [audit_entry("C-1:good"), *bad], [notification("C-1:records:0")]),
+    )
+    assert (result.set_aside, result.audit, result.notifications) == (len(bad), 1, 1)
+    letters = fresh_store.dead_letters("C-1")
+    assert [d.kind for d in letters] == ["audit"] * len(bad)
+    assert all("\x00" not in d.payload and d.error for d in letters)
+    trail = fresh_store.audit_trail("C-1")
+    assert [r.action for r in trail].count("write_set_aside") == len(bad)
+    later = env.run(acts.write_journey, journey_write(2, [audit_entry("C-1:later")], []))
+    assert (later.projected, later.audit, later.set_aside) == (True, 1, 0)

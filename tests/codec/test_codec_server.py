@@ -139,3 +139,34 @@ async def test_payload_contents_are_never_logged(
     assert "codec_encode" in logged and "codec_refused" in logged  # it does log, just not data
     assert SECRET_VALUE not in logged
     assert encoded.json()["payloads"][0]["data"] not in logged
+
+
+def sealed(key_id: bytes, data: bytes) -> Payload:
+    return Payload(
+        metadata={"encoding": b"binary/encrypted", "encryption-key-id": key_id}, data=data
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_body", "reason"),
+    [
+        ([], "no list of payloads"),
+        ({"payloads": {}}, "no list of payloads"),
+        ("not json at all", "not JSON"),
+        (body(sealed(b"\xff\xfe", b"x" * 40)), "key id is not UTF-8"),
+        (body(sealed(b"k1", b"short")), "is 5 bytes"),
+    ],
+    ids=["array", "payloads-not-a-list", "not-json", "key-id-not-utf8", "data-too-short"],
+)
+async def test_malformed_requests_are_refused_with_400_and_a_reason(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, request_body, reason: str
+) -> None:
+    """Never a 500 with a traceback: a bad request is the caller's, and says what is wrong."""
+    caplog.set_level(logging.WARNING)
+    if isinstance(request_body, str):
+        response = await http.post("/decode", content=request_body, headers=AUTH)
+    else:
+        response = await http.post("/decode", json=request_body, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert reason in response.json()["error"]
+    assert "Traceback" not in caplog.text

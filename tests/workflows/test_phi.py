@@ -26,7 +26,14 @@ from casefile import admit
 from codec import KEY_ID, KeyRing, new_key_entry
 from connection import data_converter
 from models.messages import MilestoneInput
-from scenarios import drive_long_journey, intake_document, journey_input, record, start
+from scenarios import (
+    drive_long_journey,
+    follow_up_protocol,
+    intake_document,
+    journey_input,
+    record,
+    start,
+)
 from tests.history_text import decoded_text, message_text, raw_text
 from worker import create_worker
 from workflows import PatientJourney
@@ -77,7 +84,11 @@ async def test_no_identifying_value_reaches_temporal(env, store: CaseStore, log_
     ring = KeyRing.parse(new_key_entry("phi-test")) if encrypted else None
     client = client_with(env.client, data_converter(ring=ring))
     queue = f"phi-{'encrypted' if encrypted else 'plain'}"
-    doc = intake_document(PATIENT, home_timezone="Pacific/Auckland")
+    doc = intake_document(
+        PATIENT,
+        home_timezone="Pacific/Auckland",
+        protocol=follow_up_protocol(2).model_dump(mode="json"),
+    )
     async with worker_on(client, queue, store):
         inp, first_run = await admit(doc, store=store, client=client, task_queue=queue)
         handle = client.get_workflow_handle_for(PatientJourney.run, f"journey-{inp.case_id}")
@@ -151,7 +162,8 @@ async def test_keys_rotate_mid_journey(env, store: CaseStore, case_id):
     # No sticky cache: the time-skipping server never moves a stopped worker's sticky tasks back
     # to the shared queue (a real server does after a few seconds).
     async with worker_on(client_a, queue, store, max_cached_workflows=0):
-        handle_a = await start(client_a, journey_input(case_id), queue)
+        inp = journey_input(case_id, protocol=follow_up_protocol(2))
+        handle_a = await start(client_a, inp, queue)
         await record(handle_a, "record_received", record_type="imaging")
     # The rotation: every process restarts with B first (encrypts) and A still in the ring.
     client_b = client_with(env.client, data_converter(ring=KeyRing.parse(f"{key_b},{key_a}")))

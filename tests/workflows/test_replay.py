@@ -2,11 +2,15 @@
 
 `tests/histories/` holds journeys recorded with `benchmarks/history_events.py --save DIR`,
 one folder per patch: `rules-v1/` (a 12-month autologous journey recorded before graded
-monitoring existed), `rules-v2/` and `search-attributes/` (runs of the 15-year CAR-T journey
-recorded under each later patch, gzipped). A
-change to `PatientJourney` that would break journeys already running (a new command, a
-reordered timer) fails here; such a change must go behind `workflow.patched(...)`, and every
-stored history must still replay.
+monitoring existed), `rules-v2/`, `search-attributes/` and `rules-v3/` (runs of the 15-year
+CAR-T journey recorded under each later patch, gzipped). A change to `PatientJourney` that
+would break journeys already running (a new command, a reordered timer) fails here; such a
+change must go behind `workflow.patched(...)`, and every stored history must still replay.
+
+`stuck-before-rules-v3/` holds the opposite: three journeys recorded live while workers were
+killed, before rules version 3, whose histories can never replay (a worker merged an activity
+completion into an update's task; replay does not). No code can make them replay again;
+`cellpath doctor` finds them and names the reset that recovers them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
+from doctor import diagnose
 from models.messages import MilestoneInput
 from scenarios import (
     acknowledge,
@@ -35,7 +40,14 @@ from tests.conftest import TEST_QUEUE
 from workflows import PatientJourney
 
 ROOT = Path(__file__).parents[1] / "histories"
-HISTORIES = sorted([*ROOT.glob("*/*.json"), *ROOT.glob("*/*.json.gz")])
+ALL = sorted([*ROOT.glob("*/*.json"), *ROOT.glob("*/*.json.gz")])
+STUCK = [p for p in ALL if p.parent.name.startswith("stuck-")]
+HISTORIES = [p for p in ALL if p not in STUCK]
+
+
+def load(path: Path, workflow_id: str = "journey-BENCH-0001") -> WorkflowHistory:
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    return WorkflowHistory.from_json(workflow_id, text)
 
 
 def replayer(converter: DataConverter = pydantic_data_converter) -> Replayer:
@@ -45,15 +57,28 @@ def replayer(converter: DataConverter = pydantic_data_converter) -> Replayer:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
 async def test_stored_history_replays(path: Path):
-    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
-    history = WorkflowHistory.from_json("journey-BENCH-0001", text)
-    result = await replayer().replay_workflow(history, raise_on_replay_failure=True)
+    result = await replayer().replay_workflow(load(path), raise_on_replay_failure=True)
     assert result.replay_failure is None
 
 
 def test_stored_histories_are_present():
     versions = {p.parent.name for p in HISTORIES}
-    assert versions == {"rules-v1", "rules-v2", "search-attributes"}, "see history_events.py"
+    assert versions == {"rules-v1", "rules-v2", "search-attributes", "rules-v3"}, (
+        "see history_events.py"
+    )
+    assert len(STUCK) == 3
+
+
+@pytest.mark.parametrize("path", STUCK, ids=[p.stem for p in STUCK])
+async def test_a_stuck_history_is_diagnosed_with_its_reset_point(path: Path):
+    """The repro of the crash-order bug: event 37 (the third store activity) has no command
+    on replay; the reset re-runs the update's task and the command-less tasks before it."""
+    diagnosis = await diagnose(load(path, path.stem))
+    assert diagnosis is not None and diagnosis.nondeterminism
+    assert diagnosis.failing_event == 37
+    assert "No command scheduled for event" in diagnosis.message
+    # Events 18 and 23 completed tasks that issued no command; 28 is the update's task.
+    assert diagnosis.reset_to_event == 18
 
 
 @pytest.mark.usefixtures("worker")

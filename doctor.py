@@ -1,0 +1,221 @@
+"""`cellpath doctor`: journeys that cannot move on, why, and how to recover them.
+
+A journey is *stuck* when its workflow task keeps failing: no milestone, query or deadline gets
+through until the cause is removed. The usual causes, and what doctor says to do:
+
+- **Nondeterminism** (`[TMPRL1100]`): the journey's history was written by code that issued
+  other commands than the running code does when it replays it (a change deployed without
+  `workflow.patched`, or the crash-order bug fixed by rules version 3). Code cannot fix such a
+  history; a *reset* can: Temporal keeps the history up to the last workflow task that still
+  replays, discards the rest and re-runs it with the current code, re-applying every milestone
+  and signal received after that point. Doctor replays the history here to find that task and
+  proposes (or, with `--reset`, performs) exactly that reset. The reset is audited.
+- **Anything else** (an exception in workflow code): the worker's log has the traceback;
+  deploying a fix is enough, the failing task is retried by itself.
+
+Doctor also lists the case-store writes that were set aside (dead letters).
+
+Finding stuck journeys uses the server's `TemporalReportedProblems` search attribute where it
+exists (Temporal 1.28+), and `--deep` describes every running journey (any server).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from pydantic import BaseModel
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+from temporalio.worker import Replayer
+
+from workflows import PatientJourney
+
+JOURNEYS = "WorkflowType = 'PatientJourney' AND ExecutionStatus = 'Running'"
+REPORTED = f"{JOURNEYS} AND TemporalReportedProblems IS NOT NULL"
+_EVENT = re.compile(r"(?:event|HistoryEvent\(id:)\s*(\d+)")
+_MESSAGE = re.compile(r'message: "([^"]*)"')
+
+
+class Diagnosis(BaseModel):
+    """Why a journey's history does not replay, and where it can be reset to."""
+
+    nondeterminism: bool
+    message: str
+    failing_event: int | None = None
+    reset_to_event: int | None = None
+
+
+class StuckJourney(BaseModel):
+    """A running journey whose workflow task keeps failing."""
+
+    case_id: str
+    workflow_id: str
+    run_id: str
+    attempts: int
+    cause: str
+    message: str
+    diagnosis: Diagnosis | None = None
+
+    @property
+    def advice(self) -> str:
+        """What an operator does about it, in one sentence."""
+        d = self.diagnosis
+        if d is not None and d.reset_to_event is not None:
+            return (
+                f"reset to event {d.reset_to_event} (the last workflow task that replays): "
+                f"cellpath doctor --reset {self.case_id} --reason '…', or temporal workflow "
+                f"reset -w {self.workflow_id} -r {self.run_id} -e {d.reset_to_event} --reason '…'"
+            )
+        return "the workflow code raises: read the worker's log, deploy a fix; the task retries"
+
+
+async def diagnose(history: WorkflowHistory, client: Client | None = None) -> Diagnosis | None:
+    """Replay `history` against this code; None when it replays.
+
+    For a nondeterminism error, the failing event is the first one the code no longer
+    produces, and the reset point is the last completed workflow task before it.
+    """
+    converter = client.data_converter if client is not None else pydantic_data_converter
+    replayer = Replayer(workflows=[PatientJourney], data_converter=converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    if result.replay_failure is None:
+        return None
+    message = str(result.replay_failure)
+    nondeterminism = "Nondeterminism" in message or "TMPRL1100" in message
+    found = _EVENT.search(message)
+    failing = int(found.group(1)) if found else None
+    reset_to = reset_point(history, failing) if nondeterminism and failing is not None else None
+    inner = _MESSAGE.search(message)
+    short = (inner.group(1) if inner else message)[:300]
+    return Diagnosis(
+        nondeterminism=nondeterminism,
+        message=short,
+        failing_event=failing,
+        reset_to_event=reset_to,
+    )
+
+
+def reset_point(history: WorkflowHistory, failing_event: int) -> int | None:
+    """Where to reset a history whose event `failing_event` no longer replays.
+
+    The workflow task that produced that event is re-run; so are the command-less tasks right
+    before it. A worker that picks a journey up cold may deliver such a task's events (an
+    activity completion) together with the next task's (an update), and replay does not
+    (sdk-rust#1146): resetting to the first of them puts those events in one task for good,
+    so the re-run history replays the way it was recorded.
+    """
+    events = history.events
+    completed = [
+        n
+        for n, e in enumerate(events)
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        and e.event_id < failing_event
+    ]
+    if not completed:
+        return None
+    commands = {e.event_id: _command_task(e) for e in events if _command_task(e) is not None}
+    producing = {task for task in commands.values() if task is not None}
+    chosen = completed[-1]
+    for n in reversed(completed[:-1]):
+        if events[n].event_id in producing:
+            break
+        chosen = n
+    return events[chosen].event_id
+
+
+def _command_task(event: HistoryEvent) -> int | None:
+    """The workflow task (its completed event id) whose command produced `event`, if any."""
+    which = event.WhichOneof("attributes")
+    if which is None:
+        return None
+    attrs = getattr(event, which)
+    task = getattr(attrs, "workflow_task_completed_event_id", 0)
+    return task or None
+
+
+async def _candidates(client: Client, deep: bool) -> dict[str, str]:
+    """Workflow id → run id of running journeys that may be stuck."""
+    found: dict[str, str] = {}
+    try:
+        async for w in client.list_workflows(REPORTED):
+            found[w.id] = w.run_id
+    except RPCError:
+        deep = True  # a server without TemporalReportedProblems: describe every journey
+    if deep:
+        async for w in client.list_workflows(JOURNEYS):
+            found.setdefault(w.id, w.run_id)
+    return found
+
+
+async def stuck_journeys(client: Client, *, deep: bool = False) -> list[StuckJourney]:
+    """Running journeys whose last workflow task failed, each with its cause and diagnosis."""
+    out: list[StuckJourney] = []
+    for workflow_id, run_id in sorted((await _candidates(client, deep)).items()):
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+        description = (await handle.describe()).raw_description
+        task = description.pending_workflow_task
+        history = await handle.fetch_history()
+        failed = [
+            e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        ]
+        last = history.events[-1] if history.events else None
+        failing_now = task.attempt > 1 or (
+            last is not None and last.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        )
+        if not failing_now or not failed:
+            continue
+        attrs = failed[-1].workflow_task_failed_event_attributes
+        message = attrs.failure.message
+        if attrs.failure.HasField("encoded_attributes"):
+            try:
+                error = await client.data_converter.decode_failure(attrs.failure)
+                message = str(error)
+            except Exception:  # a key this host lacks: the cause name still says enough
+                message = "(encrypted failure message; this host cannot decode it)"
+        out.append(
+            StuckJourney(
+                case_id=workflow_id.removeprefix("journey-"),
+                workflow_id=workflow_id,
+                run_id=run_id,
+                attempts=max(task.attempt, 1),
+                cause=WorkflowTaskFailedCause.Name(attrs.cause).removeprefix(
+                    "WORKFLOW_TASK_FAILED_CAUSE_"
+                ),
+                message=message[:500],
+                diagnosis=await diagnose(history, client),
+            )
+        )
+    return out
+
+
+async def reset_journey(client: Client, stuck: StuckJourney, *, reason: str, actor: str) -> str:
+    """Reset a stuck journey to its last workflow task that replays; returns the new run id.
+
+    Milestones, observations and signals received after that point are re-applied by
+    Temporal (signals and updates are reapplied by default).
+
+    Raises:
+        ValueError: no reset point is known (not a nondeterminism failure).
+    """
+    d = stuck.diagnosis
+    if d is None or d.reset_to_event is None:
+        raise ValueError(f"{stuck.case_id}: no reset point (cause {stuck.cause}); {stuck.advice}")
+    response = await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(
+                workflow_id=stuck.workflow_id, run_id=stuck.run_id
+            ),
+            reason=f"{reason} (by {actor} via cellpath doctor)",
+            workflow_task_finish_event_id=d.reset_to_event,
+            request_id=str(uuid.uuid4()),
+            identity=f"cellpath doctor ({actor})",
+        )
+    )
+    return response.run_id

@@ -1,0 +1,237 @@
+"""The message boundary: every message is bounded before it is decoded into journey state.
+
+A journey lives for years and must treat every input as hostile: an oversized, deeply nested or
+undecodable message must be refused (an update) or kept as a bounded summary (a signal), never
+fail a workflow task or grow the state past Temporal's payload limits. The checks here are pure
+and run inside the workflow on the raw payload, before pydantic builds a model from it:
+
+1. size: the encoded payload is at most `MAX_MESSAGE_BYTES`;
+2. encoding: plain JSON (an encrypted payload that arrives still encrypted was sealed with a key
+   this worker does not have; the codec passes it through instead of failing the task);
+3. shape: nesting depth, list lengths and object sizes are bounded;
+4. fields: free text has a length and no control or bidirectional-override characters; ids and
+   actors have a pattern; numbers are finite; times are within a sane range.
+
+Every refusal names the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from models.errors import RefusalCode, Refused
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_DEPTH = 6
+MAX_ITEMS = 200
+MAX_KEYS = 64
+
+ACTOR_MAX_CHARS = 64
+ID_MAX_CHARS = 64
+DATA_TEXT_MAX_CHARS = 500
+
+# Ids travel into audit event ids (`case_id:milestone_id`, a 255-character column) and logs.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+# Times outside this range are typos or attacks; keeping away from datetime's limits means
+# no arithmetic on them (offsets, windows, skew) can overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+# Unicode bidirectional controls can make an audit line read differently from what it holds.
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def refuse(message: str, code: RefusalCode = RefusalCode.INVALID_DATA) -> Refused:
+    """A refusal for a malformed message (the default code is `invalid_data`)."""
+    return Refused(message, code=code)
+
+
+def decode_payload(
+    data: bytes, encoding: bytes | None, what: str, undecodable: bytes | None = None
+) -> Any:
+    """The JSON value of a raw message payload, or `Refused` naming what was wrong.
+
+    Args:
+        data: the payload's bytes, as the codec left them.
+        encoding: its `encoding` metadata.
+        what: the message's name for refusals, e.g. "milestone".
+        undecodable: why a lenient codec could not open it, if it could not.
+    """
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise refuse(
+            f"the {what} message is {len(data):,} bytes; expected at most "
+            f"{MAX_MESSAGE_BYTES:,} bytes",
+            RefusalCode.TOO_LARGE,
+        )
+    if encoding == b"binary/encrypted":
+        if undecodable == b"integrity":
+            raise refuse(
+                f"the {what} message failed its integrity check (altered, or sealed with "
+                "another key of the same id); expected a message sealed by cellpath",
+                RefusalCode.UNDECODABLE,
+            )
+        raise refuse(
+            f"the {what} message is encrypted with a key this worker does not have; expected "
+            "a message sealed with a key in the workers' key ring (see README, key rotation)",
+            RefusalCode.UNDECODABLE,
+        )
+    if encoding not in (b"json/plain", None):
+        shown = encoding.decode("utf-8", "replace")[:40] if encoding else "none"
+        raise refuse(
+            f"the {what} message has encoding {shown!r}; expected a JSON object",
+            RefusalCode.UNDECODABLE,
+        )
+    try:
+        value = json.loads(data, parse_constant=_no_constants)
+    except RecursionError:
+        raise refuse(
+            f"the {what} message is nested too deeply; expected at most {MAX_DEPTH} levels"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise refuse(
+            f"the {what} message is not valid JSON ({str(e)[:80]}); expected a JSON object",
+            RefusalCode.UNDECODABLE,
+        ) from None
+    if not isinstance(value, dict):
+        raise refuse(f"the {what} message is {_json_kind(value)}; expected a JSON object")
+    check_shape(value, what)
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a JSON array"
+    if isinstance(value, str):
+        return "a JSON string"
+    if isinstance(value, bool):
+        return f"JSON {str(value).lower()}"
+    if isinstance(value, int | float):
+        return "a JSON number"
+    return "JSON null"
+
+
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def check_shape(value: Any, path: str, depth: int = 0) -> None:
+    """Refuse values nested deeper than `MAX_DEPTH` or with too many items or keys."""
+    if depth > MAX_DEPTH:
+        raise refuse(f"{path} is nested too deeply; expected at most {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        if len(value) > MAX_KEYS:
+            raise refuse(f"{path} has {len(value)} keys; expected at most {MAX_KEYS}")
+        for key, item in value.items():
+            check_shape(item, f"{path}.{_short(str(key), 40)}", depth + 1)
+    elif isinstance(value, list):
+        if len(value) > MAX_ITEMS:
+            raise refuse(f"{path} has {len(value)} items; expected at most {MAX_ITEMS}")
+        for n, item in enumerate(value):
+            check_shape(item, f"{path}[{n}]", depth + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise refuse(f"{path} is {value}; expected a finite number")
+
+
+def build(model: type[M], value: Any, what: str) -> M:
+    """`model` from a decoded value; a validation error names each field and what it expects."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as e:
+        raise refuse(f"the {what} message is invalid: {describe(e)}") from None
+
+
+def describe(error: ValidationError) -> str:
+    """A pydantic error as one readable sentence: `field: problem (got …)`, values shortened."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "value"
+        got = "" if item["type"] == "missing" else f" (got {_short(repr(item.get('input')), 60)})"
+        parts.append(f"{where}: {item['msg'].lower()}{got}")
+    return "; ".join(parts)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_text(value: str, field: str, *, limit: int, multiline: bool = False) -> str:
+    """Free text: at most `limit` characters, no control or bidi-override characters.
+
+    Newlines and tabs are allowed where `multiline` (notes, reasons).
+    """
+    if len(value) > limit:
+        raise refuse(f"{field} is {len(value)} characters; expected at most {limit}")
+    for ch in value:
+        if ch in BIDI_CONTROLS:
+            raise refuse(
+                f"{field} contains a bidirectional control character (U+{ord(ch):04X}); "
+                "expected plain text"
+            )
+        if unicodedata.category(ch) in ("Cc", "Cs") and not (multiline and ch in "\n\t\r"):
+            raise refuse(
+                f"{field} contains a control character (U+{ord(ch):04X}); expected plain text"
+            )
+    return value
+
+
+def check_actor(actor: str, who: str) -> str:
+    """Who sent a message: required, short, plain text."""
+    if not actor.strip():
+        raise refuse(f"actor is required: {who}", RefusalCode.MISSING_FIELD)
+    return check_text(actor.strip(), "actor", limit=ACTOR_MAX_CHARS)
+
+
+def check_id(value: str | None, field: str) -> str | None:
+    """An idempotency key or other id: letters, digits and `._:-`, at most 64 characters."""
+    if value is None:
+        return None
+    if not ID_PATTERN.fullmatch(value):
+        raise refuse(
+            f"{field} {_short(repr(value), 40)} is not an id; expected 1–{ID_MAX_CHARS} "
+            "letters, digits or . _ : - (starting with a letter or digit)"
+        )
+    return value
+
+
+def check_instant(at: datetime, field: str) -> datetime:
+    """A time with a UTC offset, within 1970–2200, in UTC."""
+    if at.tzinfo is None:
+        raise refuse(
+            f"{field} must include a UTC offset, e.g. 2026-11-21T10:00:00+08:00",
+            RefusalCode.INVALID_TIME,
+        )
+    try:
+        utc = at.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise refuse(
+            f"{field} {at.isoformat()} is out of range; expected a time between "
+            f"{EARLIEST:%Y} and {LATEST:%Y}",
+            RefusalCode.INVALID_TIME,
+        )
+    return utc
+
+
+def check_data_values(value: Any, path: str) -> None:
+    """Strings inside a milestone's data: bounded and plain (numbers are checked by shape)."""
+    if isinstance(value, str):
+        check_text(value, path, limit=DATA_TEXT_MAX_CHARS)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(str(key), f"{path} key", limit=64)
+            check_data_values(item, f"{path}.{_short(str(key), 40)}")
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            check_data_values(item, f"{path}[{n}]")
