@@ -25,6 +25,7 @@ from typing import Annotated, Any, TypeVar, get_origin
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from temporalio.client import (
     Client,
@@ -101,13 +102,14 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
     except Refusal as e:
-        err.print(f"[red]refused:[/red] {e}", highlight=False)
+        # escape(): a reason may hold text rich would read as markup (a pattern's "[A-Z]").
+        err.print(f"[red]refused:[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(1) from None
     except Unreachable as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     except UnknownKeyError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     except KeyError as e:
         # The SDK's converter names an encoding it has no codec for: encrypted payloads read
@@ -404,6 +406,8 @@ def intake(
             raw = json.loads(file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise Refusal(f"{file} is not valid JSON: {e}") from None
+        except RecursionError:
+            raise Refusal(f"{file} is nested too deeply to be an intake file") from None
         from casefile import CaseExists, admit
 
         authorise(default_actor(), Action.INTAKE, case="intake")

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from models.journey import JourneyInput
 from models.protocol import resolve_protocol
+
+
+def _date_text(value: Any) -> Any:
+    if not isinstance(value, str | date):
+        raise ValueError("expected a date as text, e.g. 1961-04-02")
+    return value
 
 
 class PatientDetails(BaseModel):
@@ -23,7 +30,8 @@ class PatientDetails(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     full_name: str = Field(min_length=1, max_length=200)
-    birth_date: date
+    # A date written as text: a number (0, 1e9) would be read as seconds since 1970.
+    birth_date: Annotated[date, BeforeValidator(_date_text)]
     nationality: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
     passport_number: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
@@ -90,20 +98,66 @@ def parse_intake(
             journey = journey.model_copy(update={"protocol": resolve_protocol(journey.protocol)})
         except ValueError as e:
             problems.append(f"protocol: {e}")
+        else:
+            problems += _journey_problems(journey)
     if problems or patient is None or journey is None:
         raise IntakeProblems(problems)
     age = _age(patient.birth_date, today or date.today())
     return patient, journey.model_copy(update={"paediatric": age <= PAEDIATRIC_MAX_AGE})
 
 
+def _journey_problems(journey: JourneyInput) -> list[str]:
+    """What a journey input must also satisfy at intake, against this machine's tables.
+
+    Checked here rather than in the models: the models are decoded inside running journeys,
+    and the time-zone database and the `holidays` package change with upgrades.
+    """
+    import holidays
+
+    problems = []
+    for field in ("coordinator", "indication"):
+        if not getattr(journey, field).strip():
+            problems.append(f"{field}: must not be blank")
+    protocol = journey.protocol
+    assert not isinstance(protocol, str)  # resolved by the caller
+    for field in ("team_timezone", "site_timezone"):
+        zone = getattr(protocol, field)
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"protocol.{field}: unknown IANA time zone {zone!r}")
+    country = protocol.business_calendar_country
+    if country not in holidays.list_supported_countries():
+        problems.append(
+            f"protocol.business_calendar_country: no holiday calendar for {country!r}; "
+            "expected an ISO country code the `holidays` package knows, e.g. CN, GB, US"
+        )
+    return problems
+
+
 def _age(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
+# Union branches and validator wrappers pydantic puts in error locations: not field names.
+_NOT_FIELDS = re.compile(r"^(str|int|ProtocolConfig|function-\w+\[.*\])$")
+
+
 def _lines(error: ValidationError, prefix: str = "") -> list[str]:
+    """Each problem as `field.path: what is wrong`, field names only (never values).
+
+    `protocol` is a preset name or a whole configuration: only the branch matching what the
+    file holds is reported, so a configuration object is not also told "expected a string".
+    """
     out = []
     for item in error.errors():
-        loc = [str(p) for p in item["loc"] if p not in ("str", "ProtocolConfig")]
+        raw = [str(p) for p in item["loc"]]
+        loc = [p for p in raw if not _NOT_FIELDS.match(p)]
+        if raw[:2] == ["protocol", "str"] and not isinstance(item.get("input"), str):
+            continue
+        if raw[:1] == ["protocol"] and len(raw) > 1 and raw[1] != "str":
+            if isinstance(item.get("input"), str) and len(loc) == 1:
+                continue
         where = ".".join(([prefix] if prefix else []) + loc) or prefix or "file"
         out.append(f"{where}: {item['msg'].lower()}")
     return out

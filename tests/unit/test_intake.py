@@ -43,3 +43,55 @@ def test_children_aged_12_or_under_are_flagged_for_capd(born: str, paediatric: b
 def test_paediatric_cannot_be_set_in_the_file():
     with pytest.raises(IntakeProblems, match="paediatric: unknown field"):
         parse_intake(DOC | {"paediatric": True}, case_id="C-1x", patient_ref="pt-x")
+
+
+def protocol(**changes: Any) -> dict[str, Any]:
+    """The default preset as a full protocol object, with `changes`."""
+    from models.protocol import PRESETS
+
+    return PRESETS["default"].model_dump(mode="json") | changes
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"protocol": protocol(records_sla_days=1e8)}, "protocol.records_sla_days"),
+        ({"protocol": protocol(infusion_window_closes_hours=1e9)}, "infusion_window_closes_hours"),
+        ({"protocol": protocol(team_timezone="Mars/Olympus")}, "protocol.team_timezone: unknown"),
+        ({"protocol": protocol(site_timezone="Mars/Olympus")}, "protocol.site_timezone: unknown"),
+        ({"protocol": protocol(business_calendar_country="ZZ")}, "no holiday calendar for 'ZZ'"),
+        ({"coordinator": "   "}, "coordinator: must not be blank"),
+        ({"indication": " "}, "indication: must not be blank"),
+        ({"patient": DOC["patient"] | {"birth_date": 0}}, "patient.birth_date: value error"),
+    ],
+    ids=[
+        "sla-1e8-days",
+        "window-1e9-hours",
+        "team-zone",
+        "site-zone",
+        "calendar-country",
+        "blank-coordinator",
+        "blank-indication",
+        "birth-date-number",
+    ],
+)
+def test_an_intake_that_would_break_the_journey_is_refused_naming_the_field(changes, problem):
+    """Each of these was accepted and then failed the journey (or its calendar) for ever."""
+    with pytest.raises(IntakeProblems) as refused:
+        parse_intake(DOC | changes, case_id="C-1x", patient_ref="pt-x")
+    assert any(problem in p for p in refused.value.problems), refused.value.problems
+
+
+def test_every_protocol_number_has_an_upper_bound():
+    from models.protocol import ProtocolConfig
+
+    numbers = [
+        (name, field)
+        for name, field in ProtocolConfig.model_fields.items()
+        if field.annotation in (int, int | None, "int", "int | None")
+    ]
+    assert numbers
+    unbounded = [
+        name for name, field in numbers if not any(hasattr(m, "le") for m in field.metadata)
+    ]
+    assert unbounded == []
