@@ -94,12 +94,14 @@ def start_dev_server(codec: str | None = None) -> subprocess.Popen[bytes]:
 
 
 def demo_staff() -> dict[str, Role]:
-    """Who can use the dev stack: you (as coordinator, or `CELLPATH_ACTOR`) and three demo staff."""
+    """Who can use the dev stack: you (as coordinator, or `CELLPATH_ACTOR`) and four demo staff,
+    among them `admin-demo`, the first administrator (who alone manages staff)."""
     return {
         os.environ.get("CELLPATH_ACTOR") or getpass.getuser(): Role.COORDINATOR,
         "dr-demo": Role.PHYSICIAN,
         "nurse-demo": Role.SITE_STAFF,
         "auditor-demo": Role.VIEWER,
+        "admin-demo": Role.ADMINISTRATOR,
     }
 
 
@@ -176,8 +178,8 @@ cellpath is running.
     cellpath milestone DEMO-0001 records_complete --data records=treatment_history,labs
     cellpath milestone DEMO-0001 infusion_completed --data lot=L --data coi_id=C   # refused
     cellpath timeline DEMO-0001
-  You act as a coordinator; `--actor dr-demo` (physician), `nurse-demo` (site staff) and
-  `auditor-demo` (viewer) are registered too (cellpath staff list).
+  You act as a coordinator; `--actor dr-demo` (physician), `nurse-demo` (site staff),
+  `auditor-demo` (viewer) and `admin-demo` (administrator: staff, doctor) are registered too.
   Ctrl-C stops the server and the worker.
 """
 

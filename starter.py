@@ -234,14 +234,20 @@ def send_update(case: str, update: Any, request: Any) -> Any:
 
 
 def record_refusal(
-    case: str, update_name: str, request: Any, reason: str, *, actor: str | None = None
+    case: str,
+    update_name: str,
+    request: Any,
+    reason: str,
+    *,
+    actor: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     """Write a refused update to the case store's audit log: who tried what, and why not.
 
     Temporal keeps updates refused by validation out of history (that is the point of
     validating), so this is where an auditor finds them. PHI-free: kind, ids and the reason.
     """
-    detail = {
+    detail = (detail or {}) | {
         key: str(getattr(request, key))
         for key in ("kind", "deadline", "alert_id", "milestone_id", "observation_id")
         if getattr(request, key, None) is not None
@@ -274,7 +280,12 @@ def store_only_entries(case: str) -> list[Any]:
     except Exception as e:
         err.print(f"warning: case store unreachable, the entries it holds are not shown: {e}")
         return []
-    return [r for r in rows if r.action.startswith("refused:") or r.action == "patient_erased"]
+    return [r for r in rows if r.action.startswith("refused:") or r.action in STORE_ONLY_ACTIONS]
+
+
+# Audit actions written by the CLI or the store itself, not by a journey (whose own entries are
+# read from its history): erasure, writes set aside, resets by `cellpath doctor`.
+STORE_ONLY_ACTIONS = frozenset({"patient_erased", "write_set_aside", "journey_reset"})
 
 
 def read_query(case: str, query: Any) -> Any:
@@ -792,12 +803,17 @@ def audit(
     Milestones and actions with their actor and reason, refused signals, reminders,
     escalations and alerts sent. Updates refused by validation never enter Temporal history
     (that is what validation is for); the CLI records those in the case store's audit log,
-    and they are listed here too, marked `case store`.
+    and they are listed here too, marked `case store`. `cellpath audit staff` lists the
+    changes of roles (and refused attempts) from the case store.
     """
     from casefile import AuditLine, audit_trail
 
     async def go() -> list[AuditLine]:
         authorise(default_actor(), Action.READ, case=case)
+        if case == STAFF_AUDIT:
+            return [
+                AuditLine.of_entry(e, 0, " (case store)") for e in case_store().audit_trail(case)
+            ]
         client = await connect()
         try:
             lines = await audit_trail(client, case)
@@ -808,7 +824,8 @@ def audit(
         return lines
 
     lines = run(go)
-    lines += [AuditLine.of_entry(e, 0, " (case store)") for e in store_only_entries(case)]
+    if case != STAFF_AUDIT:
+        lines += [AuditLine.of_entry(e, 0, " (case store)") for e in store_only_entries(case)]
     lines.sort(key=lambda line: line.at)
     if as_json:
         out.print_json(json.dumps([line.model_dump(mode="json") for line in lines]))
@@ -903,32 +920,66 @@ def erase(
 
 
 staff_app = typer.Typer(
-    help="Who may use cellpath, in which role (coordinator, physician, site_staff, viewer). "
-    "For operators with access to the case store; every change is audited.",
+    help="Who may use cellpath, in which role (coordinator, physician, site_staff, viewer, "
+    "administrator). Only an administrator changes roles; every change is audited "
+    "(`cellpath audit staff`).",
     no_args_is_help=True,
 )
 app.add_typer(staff_app, name="staff")
+
+
+def change_staff(member: str, role: Role | None, by: str | None) -> None:
+    """Change a role as an administrator; a refusal is audited (under `staff`) and exits 1."""
+    who = by or default_actor()
+    request = {"staff": member, "to": role.value if role else None}
+
+    async def go() -> None:
+        authorise(who, Action.MANAGE_STAFF, case=STAFF_AUDIT)
+        try:
+            case_store().set_role(member, role, by=who)
+        except CaseStoreError as e:
+            record_refusal(STAFF_AUDIT, "staff", None, str(e), actor=who, detail=request)
+            raise Refusal(str(e)) from None
+
+    run(go)
 
 
 @staff_app.command("add")
 def staff_add(
     member: Annotated[str, typer.Argument(help="the actor id they record under")],
     role: Annotated[Role, typer.Option("--role")],
-    by: Annotated[str | None, typer.Option("--by", help="who grants it")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="the administrator granting it")] = None,
 ) -> None:
-    """Register a staff member with a role (or change their role)."""
-    case_store().set_role(member, role, by=by or default_actor())
+    """Register a staff member with a role (or change their role); administrators only."""
+    change_staff(member, role, by)
     out.print(f"{member}: {role.value}")
 
 
 @staff_app.command("remove")
 def staff_remove(
     member: Annotated[str, typer.Argument(help="the actor id")],
-    by: Annotated[str | None, typer.Option("--by", help="who revokes it")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="the administrator revoking it")] = None,
 ) -> None:
     """Remove a staff member: they can no longer read or record anything."""
-    case_store().set_role(member, None, by=by or default_actor())
+    change_staff(member, None, by)
     out.print(f"{member}: removed")
+
+
+@staff_app.command("bootstrap")
+def staff_bootstrap(
+    member: Annotated[str, typer.Argument(help="the first administrator's actor id")],
+) -> None:
+    """Register the first administrator; refused once one exists (audited)."""
+
+    async def go() -> None:
+        try:
+            case_store().bootstrap_administrator(member, by=default_actor())
+        except CaseStoreError as e:
+            record_refusal(STAFF_AUDIT, "staff_bootstrap", None, str(e), actor=default_actor())
+            raise Refusal(str(e)) from None
+
+    run(go)
+    out.print(f"{member}: administrator")
 
 
 @staff_app.command("list")

@@ -180,11 +180,27 @@ class CaseStore:
         return Role(member.role) if member is not None else None
 
     def set_role(self, actor: str, role: Role | None, *, by: str) -> None:
-        """Register a staff member with a role, change it, or (None) remove them; audited."""
+        """Register a staff member with a role, change it, or (None) remove them; audited.
+
+        Raises:
+            CaseStoreError: removing someone never registered, or removing or demoting the
+                last administrator (nobody could manage staff any more).
+        """
         now = _now()
         with self.session() as s:
             member = s.get(StaffMember, actor)
             before = member.role if member is not None else None
+            if role is None and member is None:
+                raise CaseStoreError(f"{actor!r} is not registered; nothing to remove")
+            if before == Role.ADMINISTRATOR and role is not Role.ADMINISTRATOR:
+                admins = s.exec(
+                    select(StaffMember).where(StaffMember.role == Role.ADMINISTRATOR.value)
+                ).all()
+                if len(admins) <= 1:
+                    raise CaseStoreError(
+                        f"{actor!r} is the last administrator; register another administrator "
+                        "first (nobody could manage staff otherwise)"
+                    )
             if role is None:
                 if member is not None:
                     s.delete(member)
@@ -195,6 +211,24 @@ class CaseStore:
             s.flush()
             detail = {"staff": actor, "from": before, "to": role.value if role else None}
             s.add(_audit_row(STAFF_AUDIT, "role_changed", by, now, detail))
+
+    def bootstrap_administrator(self, actor: str, *, by: str) -> None:
+        """Register the first administrator (only while there is none); audited.
+
+        Raises:
+            CaseStoreError: an administrator exists already (names them).
+        """
+        with self.session() as s:
+            admins = s.exec(
+                select(StaffMember).where(StaffMember.role == Role.ADMINISTRATOR.value)
+            ).all()
+        if admins:
+            raise CaseStoreError(
+                "an administrator exists already ("
+                + ", ".join(sorted(a.actor for a in admins))
+                + "); they add staff with `cellpath staff add`"
+            )
+        self.set_role(actor, Role.ADMINISTRATOR, by=by)
 
     def staff(self) -> list[StaffMember]:
         """Everyone registered, by actor id."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from models.enums import MilestoneKind
-from models.errors import Refused
+from models.errors import RefusalCode, Refused
 
 
 class Role(StrEnum):
@@ -20,6 +20,9 @@ class Role(StrEnum):
     PHYSICIAN = "physician"  # clinical decisions: eligibility, critical alerts, discharge
     SITE_STAFF = "site_staff"  # bedside: observations, acknowledging non-critical alerts
     VIEWER = "viewer"  # read only: auditors, sponsors' monitors
+    # Operates cellpath: who holds which role, stuck journeys and their recovery. Clinical and
+    # case work is not theirs (separation of duties).
+    ADMINISTRATOR = "administrator"
 
 
 class Action(StrEnum):
@@ -33,6 +36,8 @@ class Action(StrEnum):
     RESCHEDULE = "reschedule"
     WITHDRAW = "withdraw"
     ERASE = "erase"
+    MANAGE_STAFF = "manage_staff"
+    OPERATE = "operate"
 
 
 # Clinical decisions only a physician may record.
@@ -48,6 +53,10 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.WITHDRAW: frozenset({Role.COORDINATOR, Role.PHYSICIAN}),
     # Erasing identifying details is a data-protection act, done by the case's coordinator.
     Action.ERASE: frozenset({Role.COORDINATOR}),
+    # Changing who may do what is itself guarded: otherwise anyone could grant themselves
+    # any role.
+    Action.MANAGE_STAFF: frozenset({Role.ADMINISTRATOR}),
+    Action.OPERATE: frozenset({Role.ADMINISTRATOR}),
 }
 
 
@@ -71,7 +80,8 @@ def check_permission(
     if role is None:
         raise Refused(
             f"{actor!r} has no role in cellpath; expected a registered staff member "
-            "(an operator adds one with `cellpath staff add`)"
+            "(an administrator adds one with `cellpath staff add`)",
+            RefusalCode.PERMISSION,
         )
     needed = ALLOWED[action]
     what = action.value
@@ -80,4 +90,8 @@ def check_permission(
     elif action is Action.ACKNOWLEDGE and critical_alert:
         needed, what = frozenset({Role.PHYSICIAN}), "acknowledging a critical alert"
     if role not in needed:
-        raise Refused(f"{actor!r} is {role.value}; {what} needs a {_names(needed)}")
+        names = _names(needed)
+        article = "an" if names[0] in "aeiou" else "a"
+        raise Refused(
+            f"{actor!r} is {role.value}; {what} needs {article} {names}", RefusalCode.PERMISSION
+        )

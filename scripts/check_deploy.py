@@ -117,6 +117,12 @@ def check_house_rules(resolved: dict[str, Any]) -> None:
     grace = worker.get("stop_grace_period", "10s")
     if float(re.sub(r"[^0-9.]", "", grace)) <= graceful:
         raise CheckFailed(f"stop_grace_period {grace} is not longer than {graceful:.0f}s")
+    ui = services["temporal-ui"]["environment"]
+    if str(ui.get("TEMPORAL_DISABLE_WRITE_ACTIONS", "")).lower() != "true":
+        raise CheckFailed(
+            "temporal-ui: TEMPORAL_DISABLE_WRITE_ACTIONS must be true (the UI would let anyone "
+            "cancel, terminate, signal or reset a journey, bypassing roles)"
+        )
     script = (ROOT / "deploy/scripts/create-namespace.sh").read_text()
     registered = dict(re.findall(r"\b([A-Z][A-Za-z]+):(Keyword|Datetime|Int|Bool|Text)\b", script))
     wanted = {
@@ -129,7 +135,7 @@ def check_house_rules(resolved: dict[str, Any]) -> None:
         raise CheckFailed(f"create-namespace.sh registers {registered}, the code uses {wanted}")
     print(
         f"ok  pinned images, health-gated dependencies, {worker['deploy']['replicas']} workers, "
-        f"graceful stop, {len(wanted)} search attributes"
+        f"graceful stop, {len(wanted)} search attributes, UI write actions disabled"
     )
 
 

@@ -47,6 +47,7 @@ STAFF = {
     "dr-e2e": Role.PHYSICIAN,
     "nurse-e2e": Role.SITE_STAFF,
     "viewer-e2e": Role.VIEWER,
+    "admin-e2e": Role.ADMINISTRATOR,
 }
 
 

@@ -140,3 +140,36 @@ async def test_erasure_clears_identifying_details_and_keeps_the_journey(
     assert len(erased) == 1
     assert erased[0]["actor"] == "coord-e2e" and erased[0]["reason"] == "GDPR art. 17 request R-1"
     assert (await cli("status", case))[0] == 0
+
+
+async def test_only_an_administrator_changes_roles_and_every_change_is_audited(cli):
+    """Anyone could grant themselves any role before: a nurse made herself a physician."""
+    code, _, err = await cli("staff", "add", "nurse-e2e", "--role", "physician", actor="nurse-e2e")
+    assert code == 1 and "'nurse-e2e' is site_staff; manage_staff needs an administrator" in (
+        said(err)
+    )
+    code, _, err = await cli("staff", "add", "new-e2e", "--role", "viewer", actor="admin-e2e")
+    assert code == 0, err
+    code, _, err = await cli("staff", "remove", "never-e2e", actor="admin-e2e")
+    assert code == 1 and "'never-e2e' is not registered" in said(err)
+    code, _, err = await cli("staff", "remove", "admin-e2e", actor="admin-e2e")
+    assert code == 1 and "the last administrator" in said(err)
+    code, _, err = await cli("staff", "bootstrap", "someone-e2e", actor="stranger")
+    assert code == 1 and "an administrator exists already (admin-e2e)" in said(err)
+    assert (await cli("staff", "remove", "new-e2e", actor="admin-e2e"))[0] == 0
+
+    code, out, err = await cli("audit", "staff", "--json", actor="viewer-e2e")
+    assert code == 0, err
+    lines = [(x["what"], x["actor"], x["detail"]) for x in json.loads(out)]
+    assert ("role_changed (case store)", "admin-e2e", "staff=new-e2e, from=None, to=viewer") in (
+        lines
+    )
+    assert ("role_changed (case store)", "admin-e2e", "staff=new-e2e, from=viewer, to=None") in (
+        lines
+    )
+    refused = {(what, actor) for what, actor, _ in lines if what.startswith("refused")}
+    assert {
+        ("refused:manage_staff (case store)", "nurse-e2e"),
+        ("refused:staff (case store)", "admin-e2e"),
+        ("refused:staff_bootstrap (case store)", "stranger"),
+    } <= refused
