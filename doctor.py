@@ -21,6 +21,7 @@ exists (Temporal 1.28+), and `--deep` describes every running journey (any serve
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 
@@ -30,7 +31,9 @@ from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory
+from temporalio.common import MetricMeter
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
@@ -82,7 +85,9 @@ async def diagnose(history: WorkflowHistory, client: Client | None = None) -> Di
     produces, and the reset point is the last completed workflow task before it.
     """
     converter = client.data_converter if client is not None else pydantic_data_converter
-    replayer = Replayer(workflows=[PatientJourney], data_converter=converter)
+    replayer = Replayer(
+        workflows=[PatientJourney], data_converter=converter, runtime=_quiet_runtime()
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     if result.replay_failure is None:
         return None
@@ -99,6 +104,12 @@ async def diagnose(history: WorkflowHistory, client: Client | None = None) -> Di
         failing_event=failing,
         reset_to_event=reset_to,
     )
+
+
+@functools.cache
+def _quiet_runtime() -> Runtime:
+    """A runtime that does not print the expected replay failure (the CLI prints JSON)."""
+    return Runtime(telemetry=TelemetryConfig(logging=None))
 
 
 def reset_point(history: WorkflowHistory, failing_event: int) -> int | None:
@@ -157,41 +168,45 @@ async def stuck_journeys(client: Client, *, deep: bool = False) -> list[StuckJou
     """Running journeys whose last workflow task failed, each with its cause and diagnosis."""
     out: list[StuckJourney] = []
     for workflow_id, run_id in sorted((await _candidates(client, deep)).items()):
-        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-        description = (await handle.describe()).raw_description
-        task = description.pending_workflow_task
-        history = await handle.fetch_history()
-        failed = [
-            e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-        ]
-        last = history.events[-1] if history.events else None
-        failing_now = task.attempt > 1 or (
-            last is not None and last.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-        )
-        if not failing_now or not failed:
-            continue
-        attrs = failed[-1].workflow_task_failed_event_attributes
-        message = attrs.failure.message
-        if attrs.failure.HasField("encoded_attributes"):
-            try:
-                error = await client.data_converter.decode_failure(attrs.failure)
-                message = str(error)
-            except Exception:  # a key this host lacks: the cause name still says enough
-                message = "(encrypted failure message; this host cannot decode it)"
-        out.append(
-            StuckJourney(
-                case_id=workflow_id.removeprefix("journey-"),
-                workflow_id=workflow_id,
-                run_id=run_id,
-                attempts=max(task.attempt, 1),
-                cause=WorkflowTaskFailedCause.Name(attrs.cause).removeprefix(
-                    "WORKFLOW_TASK_FAILED_CAUSE_"
-                ),
-                message=message[:500],
-                diagnosis=await diagnose(history, client),
-            )
-        )
+        found = await stuck_journey(client, workflow_id, run_id)
+        if found is not None:
+            out.append(found)
     return out
+
+
+async def stuck_journey(
+    client: Client, workflow_id: str, run_id: str | None = None
+) -> StuckJourney | None:
+    """The journey if its last workflow task failed (with cause and diagnosis), else None."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    description = await handle.describe()
+    task = description.raw_description.pending_workflow_task
+    history = await handle.fetch_history()
+    failed = [
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    ]
+    last = history.events[-1] if history.events else None
+    failing_now = task.attempt > 1 or (
+        last is not None and last.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    )
+    if not failing_now or not failed:
+        return None
+    attrs = failed[-1].workflow_task_failed_event_attributes
+    message = attrs.failure.message
+    if attrs.failure.HasField("encoded_attributes"):
+        try:
+            message = str(await client.data_converter.decode_failure(attrs.failure))
+        except Exception:  # a key this host lacks: the cause name still says enough
+            message = "(encrypted failure message; this host cannot decode it)"
+    return StuckJourney(
+        case_id=workflow_id.removeprefix("journey-"),
+        workflow_id=workflow_id,
+        run_id=description.run_id,
+        attempts=max(task.attempt, 1),
+        cause=WorkflowTaskFailedCause.Name(attrs.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_"),
+        message=message[:500],
+        diagnosis=await diagnose(history, client),
+    )
 
 
 async def reset_journey(client: Client, stuck: StuckJourney, *, reason: str, actor: str) -> str:
@@ -219,3 +234,46 @@ async def reset_journey(client: Client, stuck: StuckJourney, *, reason: str, act
         )
     )
     return response.run_id
+
+
+async def verify_reset(client: Client, workflow_id: str, run_id: str, wait_s: float = 30) -> str:
+    """After a reset: wait until the new run's first task is done, then replay its history."""
+    import asyncio
+
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        task = (await handle.describe()).raw_description.pending_workflow_task
+        if not task.ByteSize():
+            break
+        if task.attempt > 1 or asyncio.get_running_loop().time() > deadline:
+            return "its workflow task is still failing: run cellpath doctor again"
+        await asyncio.sleep(0.5)
+    found = await diagnose(await handle.fetch_history(), client)
+    if found is None:
+        return "it runs again, and its history replays"
+    return f"it runs again, but its history does not replay ({found.message}): reset it again"
+
+
+async def report_stuck(client: Client, meter: MetricMeter, every_s: float = 60.0) -> None:
+    """Keep the `cellpath_journeys_stuck` gauge current (the worker runs this).
+
+    Counts running journeys with `TemporalReportedProblems` (Temporal 1.28+); on a server
+    without that attribute it logs once and stops (use `cellpath doctor --deep` there).
+    """
+    import asyncio
+
+    import structlog
+
+    gauge = meter.create_gauge(
+        "cellpath_journeys_stuck", "running journeys whose workflow task keeps failing"
+    )
+    while True:
+        try:
+            gauge.set((await client.count_workflows(REPORTED)).count)
+        except RPCError as e:
+            structlog.get_logger("cellpath.doctor").warning(
+                "stuck_journeys_not_counted", error=e.message
+            )
+            return
+        await asyncio.sleep(every_s)

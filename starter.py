@@ -996,6 +996,115 @@ def staff_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 
 
 @app.command()
+def doctor(
+    deep: Annotated[
+        bool, typer.Option("--deep", help="describe every running journey (any server)")
+    ] = False,
+    reset: Annotated[
+        str | None, typer.Option("--reset", help="reset this stuck case to its last good task")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="why (for the audit)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Journeys that cannot move on (their workflow task keeps failing) and writes set aside.
+
+    For each stuck journey: the failure's cause, and — for a nondeterminism error — the
+    workflow task to reset to (found by replaying its history here). `--reset CASE` performs
+    that reset (administrators; audited): Temporal re-runs the journey from there with this
+    code and re-applies every milestone and signal received since. Exit 0 when all is well,
+    1 when something needs an operator.
+    """
+    import doctor as diagnosis
+
+    actor = default_actor()
+
+    async def go() -> tuple[list[Any], list[Any], str | None]:
+        authorise(actor, Action.OPERATE, case="doctor")
+        client = await connect()
+        try:
+            stuck = await diagnosis.stuck_journeys(client, deep=deep)
+        except RPCError as e:
+            raise Unreachable(f"cannot list journeys: {e.message}") from None
+        note = None
+        if reset is not None:
+            note = await reset_stuck(client, reset)
+            stuck = [s for s in stuck if s.case_id != reset]
+        return stuck, case_store().dead_letters(), note
+
+    async def reset_stuck(client: Client, case: str) -> str:
+        try:
+            found = await diagnosis.stuck_journey(client, workflow_id(case))
+        except RPCError as e:
+            raise Unreachable(f"no running journey for case {case}: {e.message}") from None
+        if found is None:
+            raise Refusal(f"case {case} is not stuck (its workflow task is not failing)")
+        if not reason or not reason.strip():
+            raise Refusal("--reason is required: why the journey is reset (it is audited)")
+        event = found.diagnosis.reset_to_event if found.diagnosis else None
+        if not yes and not typer.confirm(
+            f"Reset case {reset}: re-run it from event {event} with this code, re-applying "
+            "what arrived since?",
+            err=True,
+        ):
+            raise typer.Exit(1)
+        try:
+            run_id = await diagnosis.reset_journey(client, found, reason=reason, actor=actor)
+        except ValueError as e:
+            raise Refusal(str(e)) from None
+        now = datetime.now(UTC)
+        detail = {
+            "from_run": found.run_id,
+            "reset_to_event": event,
+            "new_run": run_id,
+            "cause": found.cause,
+        }
+        entry = AuditEntry(
+            event_id=f"{reset}:journey_reset:{uuid.uuid4()}",
+            case_id=reset,
+            action="journey_reset",
+            actor=actor,
+            occurred_at=now,
+            recorded_at=now,
+            detail=detail,
+            reason=reason,
+        )
+        case_store().append_audit([entry])
+        verdict = await diagnosis.verify_reset(client, found.workflow_id, run_id)
+        return f"reset {reset}: new run {run_id}; {verdict}"
+
+    stuck, dead, note = run(go)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "stuck": [s.model_dump(mode="json") | {"advice": s.advice} for s in stuck],
+                    "dead_letters": [d.model_dump(mode="json") for d in dead],
+                    "reset": note,
+                }
+            )
+        )
+    else:
+        if note:
+            out.print(note, highlight=False)
+        if not stuck:
+            out.print("no stuck journey")
+        for s in stuck:
+            out.print(
+                f"[red]STUCK[/red] {s.case_id} · {s.cause} · {s.attempts} attempts", highlight=False
+            )
+            out.print(f"  {escape(s.message)}", highlight=False)
+            out.print(f"  → {escape(s.advice)}", highlight=False)
+        if dead:
+            table = Table("case", "kind", "key", "error", "at (UTC)", title="writes set aside")
+            for d in dead:
+                table.add_row(d.case_id, d.kind, d.key, d.error, f"{d.created_at:%Y-%m-%d %H:%M}")
+            out.print(table)
+    if stuck or dead:
+        raise typer.Exit(1)
+
+
+@app.command()
 def worker() -> None:
     """Run a worker in this terminal (the same as `python worker.py`)."""
     from worker import main as worker_main

@@ -177,6 +177,11 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
         # e.g. Temporal Cloud, or no operator permission: register them out of band.
         log.warning("search_attributes_not_registered", error=e.message)
     worker = create_worker(client, task_queue=settings.task_queue, settings=settings)
+    watch = None
+    if runtime is not None:
+        from doctor import report_stuck
+
+        watch = asyncio.create_task(report_stuck(client, runtime.metric_meter))
     async with worker:
         log.info(
             "worker_started",
@@ -189,6 +194,8 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
         )
         await stop.wait()
         log.info("worker_stopping", graceful_seconds=settings.worker_graceful_shutdown_seconds)
+        if watch is not None:
+            watch.cancel()
     log.info("worker_stopped")
 
 

@@ -34,6 +34,12 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=path,
         data_converter=data_converter(),
         ui=False,
+        # A journey whose task failed twice in a row is flagged in TemporalReportedProblems
+        # (the production default is 5), so doctor and the stuck gauge see it in seconds.
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2",
+        ],
     ) as env:
         await ensure_search_attributes(env.client)
         yield env
