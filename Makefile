@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format bench screenshots check-deploy clean
+.PHONY: run test install lint format bench chaos screenshots check-deploy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# The long fault suite (not in `make test`): 50 journeys, a worker SIGKILLed every 8–25 s for
+# 5 minutes, a server restart; prints its figures last (tests/chaos/run.py).
+chaos: install
+	$(PY) -m tests.chaos.run --journeys 50 --minutes 5 $(CHAOS_ARGS)
 
 bench: install
 	$(PY) benchmarks/history_events.py

@@ -81,9 +81,15 @@ def intake_document(patient: dict[str, str], **overrides: Any) -> dict[str, Any]
     } | overrides
 
 
-async def start(client: Client, inp: JourneyInput, task_queue: str) -> Handle:
+async def start(
+    client: Client, inp: JourneyInput, task_queue: str, *, task_timeout: timedelta | None = None
+) -> Handle:
     """Start a journey as the product does: its workflow id, PHI-free summary and details,
-    and its first search attributes (the server must know them: `ensure_search_attributes`)."""
+    and its first search attributes (the server must know them: `ensure_search_attributes`).
+
+    `task_timeout` (Temporal's default: 10 s) is how long a task handed to a worker that
+    died waits before another worker gets it; crash tests shorten it.
+    """
     summary, details = start_summary(inp)
     return await client.start_workflow(
         PatientJourney.run,
@@ -93,6 +99,7 @@ async def start(client: Client, inp: JourneyInput, task_queue: str) -> Handle:
         static_summary=summary,
         static_details=details,
         search_attributes=initial_search_attributes(inp),
+        task_timeout=task_timeout,
     )
 
 

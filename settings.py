@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     worker_max_cached_workflows: int = Field(default=1000, ge=0)
     # Graceful shutdown: how long running activities get to finish after SIGTERM.
     worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
+    # How long a journey's next task waits for the worker that cached it before any worker
+    # takes it (a worker that died without saying so holds its journeys this long).
+    worker_sticky_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
 @lru_cache

@@ -147,6 +147,9 @@ def create_worker(
         "max_concurrent_workflow_tasks": settings.worker_max_concurrent_workflow_tasks,
         "max_cached_workflows": settings.worker_max_cached_workflows,
         "graceful_shutdown_timeout": timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+        "sticky_queue_schedule_to_start_timeout": timedelta(
+            seconds=settings.worker_sticky_timeout_seconds
+        ),
     }
     options.update(overrides)
     return Worker(client, **options)

@@ -148,7 +148,11 @@ def build(model: type[M], value: Any, what: str) -> M:
     try:
         return model.model_validate(value)
     except ValidationError as e:
-        raise refuse(f"the {what} message is invalid: {describe(e)}") from None
+        fields = [n if f.is_required() else f"{n}?" for n, f in model.model_fields.items()]
+        raise refuse(
+            f"the {what} message is invalid: {describe(e)}; expected a JSON object with "
+            f"{', '.join(fields)}"
+        ) from None
 
 
 def describe(error: ValidationError) -> str:

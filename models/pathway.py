@@ -407,6 +407,7 @@ class Journey:
             alerts=list(s.alerts),
             milestone_count=len(s.timeline),
             rejected=list(s.rejected),
+            rejected_total=s.rejected_total,
             records_on_file=[r.value for r in s.records_on_file],
             manufacturing_failures=s.manufacturing_failures,
             infused_at=s.infused_at,
@@ -1682,7 +1683,11 @@ class Journey:
         try:
             ValidObservation.model_validate(o.model_dump())
         except ValidationError as e:
-            raise Refused(f"observation is invalid: {describe_validation_error(e)}") from None
+            raise Refused(
+                f"observation is invalid: {describe_validation_error(e)}; expected each finding "
+                "in its physiological range (temperature 30–45 °C, systolic 30–300 mmHg, …)",
+                RefusalCode.INVALID_DATA,
+            ) from None
         if self.v2:
             try:
                 self.grade(o)

@@ -91,6 +91,10 @@ STORE_RETRY = RetryPolicy(
     non_retryable_error_types=["CaseStoreError", "UnknownCalendar"],
 )
 STORE_TIMEOUT = timedelta(seconds=30)
+# A journey write is one short transaction; when the worker running it dies, the write is
+# retried elsewhere only after this long, so it is kept short (a slow attempt is retried,
+# and the write is idempotent).
+WRITE_TIMEOUT = timedelta(seconds=10)
 
 # Our own ceiling on events per run, well under Temporal's 51,200 hard limit, in case the
 # server's suggestion never comes (older servers, the time-skipping test server).
@@ -342,7 +346,7 @@ class PatientJourney:
         write = workflow.start_activity_method(
             CaseStoreActivities.write_journey,
             batch,
-            start_to_close_timeout=STORE_TIMEOUT,
+            start_to_close_timeout=WRITE_TIMEOUT,
             retry_policy=STORE_RETRY,
             summary=_write_summary(batch),
         )
@@ -497,7 +501,11 @@ class PatientJourney:
 
     async def _until_ready(self) -> None:
         # Updates can arrive in the very first workflow task, before the business calendar
-        # is loaded; they wait here (validators already ran and do not need it).
+        # is loaded; they wait here (validators already ran and do not need it). Once ready,
+        # a handler applies without yielding (one-writer runs): a signal delivered just before
+        # an update has changed the journey by the time the update's validator looks at it.
+        if self._ready and self._one_writer:
+            return
         await workflow.wait_condition(lambda: self._ready)
 
     # --- messages ------------------------------------------------------------------------------
