@@ -39,10 +39,11 @@ DATA_TEXT_MAX_CHARS = 500
 
 # Ids travel into audit event ids (`case_id:milestone_id`, a 255-character column) and logs.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-# Times outside this range are typos or attacks; keeping away from datetime's limits means
-# no arithmetic on them (offsets, windows, skew) can overflow.
+# Times outside this range are typos or attacks; keeping well away from datetime's limits (year
+# 1 to 9999) means no arithmetic on them — offsets, decades of follow-up windows, clock skew —
+# can overflow. (A milestone is also never in the future: that check is relative to now.)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 # Unicode bidirectional controls can make an audit line read differently from what it holds.
 BIDI_CONTROLS = frozenset(

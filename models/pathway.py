@@ -632,121 +632,160 @@ class Journey:
                     raise Refused(
                         "records are not complete: the protocol requires "
                         f"{', '.join(missing)} (not on file); record them with "
-                        "record_received or list them in data.records"
+                        "record_received or list them in data.records",
+                        RefusalCode.PATHWAY_RULE,
                     )
             case K.SUBMITTED_TO_PI:
                 assert isinstance(d, SiteData)
                 if d.site not in self.facts.sites:
                     raise Refused(
                         f"site {d.site!r} is not one of this case's sites; expected one of: "
-                        + ", ".join(self._remaining_sites())
+                        + ", ".join(self._remaining_sites()),
+                        RefusalCode.UNKNOWN_NAME,
                     )
                 if d.site in s.declined_sites:
                     raise Refused(
                         f"site {d.site!r} already declined this case; expected one of: "
-                        + ", ".join(self._remaining_sites())
+                        + ", ".join(self._remaining_sites()),
+                        RefusalCode.PATHWAY_RULE,
                     )
                 if s.submitted_site is not None:
                     raise Refused(
                         f"the case is awaiting the PI decision of {s.submitted_site!r}; "
-                        "expected pi_decision for that site first"
+                        "expected pi_decision for that site first",
+                        RefusalCode.PATHWAY_RULE,
                     )
             case K.PI_DECISION:
                 assert isinstance(d, PiDecisionData)
                 if s.submitted_site is None:
-                    raise Refused("no submission awaits a decision; expected submitted_to_pi first")
+                    raise Refused(
+                        "no submission awaits a decision; expected submitted_to_pi first",
+                        RefusalCode.PATHWAY_RULE,
+                    )
                 if d.site != s.submitted_site:
                     raise Refused(
                         f"the case was submitted to {s.submitted_site!r}, not {d.site!r}; "
-                        f"expected site={s.submitted_site}"
+                        f"expected site={s.submitted_site}",
+                        RefusalCode.PATHWAY_RULE,
                     )
             case K.INVITATION_LETTER_ISSUED:
                 assert isinstance(d, SiteData)
                 if d.site != s.current_site:
                     raise Refused(
                         f"the invitation letter must come from the accepting site "
-                        f"{s.current_site!r}, not {d.site!r}"
+                        f"{s.current_site!r}, not {d.site!r}",
+                        RefusalCode.PATHWAY_RULE,
                     )
             case K.VISA_ISSUED:
                 if K.INVITATION_LETTER_ISSUED not in s.logistics_done:
                     raise Refused(
                         "a visa needs the hospital's invitation letter; expected "
-                        "invitation_letter_issued first"
+                        "invitation_letter_issued first",
+                        RefusalCode.PATHWAY_RULE,
                     )
             case K.TRAVEL_BOOKED:
                 assert isinstance(d, TravelBookedData)
                 if K.COST_ESTIMATE_ACCEPTED not in s.logistics_done:
                     raise Refused(
                         "travel is booked only after the family accepted the cost estimate; "
-                        "expected cost_estimate_accepted first"
+                        "expected cost_estimate_accepted first",
+                        RefusalCode.PATHWAY_RULE,
                     )
                 if d.arrival_date < a.occurred_at.date() - timedelta(days=1):
                     raise Refused(
                         f"arrival_date {d.arrival_date} is before the booking; expected a "
-                        "date on or after it"
+                        "date on or after it",
+                        RefusalCode.INVALID_DATA,
                     )
             case K.ACCOMMODATION_REGISTERED | K.PRETREATMENT_CLEARED:
                 if s.arrived_at is None:
                     raise Refused(
                         f"'{a.kind}' needs the patient to have arrived; "
-                        "expected patient_arrived first"
+                        "expected patient_arrived first",
+                        RefusalCode.PATHWAY_RULE,
                     )
             case K.PRODUCT_RELEASED:
                 assert isinstance(d, ProductData)
                 if not s.manufacturing_started:
-                    raise Refused("expected manufacturing_started before product_released")
+                    raise Refused(
+                        "expected manufacturing_started before product_released",
+                        RefusalCode.PATHWAY_RULE,
+                    )
                 if d.coi_id != s.apheresis_coi:
                     raise Refused(
                         f"chain of identity mismatch: the released product's coi_id "
                         f"{d.coi_id!r} does not equal the apheresis coi_id "
-                        f"{s.apheresis_coi!r}; expected coi_id={s.apheresis_coi}"
+                        f"{s.apheresis_coi!r}; expected coi_id={s.apheresis_coi}",
+                        RefusalCode.CHAIN_OF_IDENTITY,
                     )
             case K.MANUFACTURING_FAILED:
                 if not s.manufacturing_started:
-                    raise Refused("expected manufacturing_started before manufacturing_failed")
+                    raise Refused(
+                        "expected manufacturing_started before manufacturing_failed",
+                        RefusalCode.PATHWAY_RULE,
+                    )
             case K.CONDITIONING_COMPLETED:
                 if s.conditioning_started_at is None:
-                    raise Refused("expected conditioning_started before conditioning_completed")
+                    raise Refused(
+                        "expected conditioning_started before conditioning_completed",
+                        RefusalCode.PATHWAY_RULE,
+                    )
             case K.PRODUCT_THAWED:
                 assert isinstance(d, LotData)
                 if s.product is None or d.lot != s.product.lot:
                     raise Refused(
                         f"lot {d.lot!r} is not the reserved lot "
-                        f"{s.product.lot if s.product else None!r}; expected that lot"
+                        f"{s.product.lot if s.product else None!r}; expected that lot",
+                        RefusalCode.CHAIN_OF_IDENTITY,
                     )
             case K.INFUSION_COMPLETED:
                 assert isinstance(d, ProductData)
                 if self.facts.cell_source is CellSource.ALLOGENEIC and s.thawed_at is None:
-                    raise Refused("expected product_thawed before infusion_completed")
+                    raise Refused(
+                        "expected product_thawed before infusion_completed",
+                        RefusalCode.PATHWAY_RULE,
+                    )
                 product = s.product
                 if product is None:
-                    raise Refused("no product was released or reserved for this journey")
+                    raise Refused(
+                        "no product was released or reserved for this journey",
+                        RefusalCode.PATHWAY_RULE,
+                    )
                 if d.lot != product.lot or d.coi_id != product.coi_id:
                     raise Refused(
                         "chain of identity mismatch: infusion lot/coi_id "
                         f"{d.lot!r}/{d.coi_id!r} do not equal the {product.source} product's "
-                        f"{product.lot!r}/{product.coi_id!r}; verify the patient and the bag"
+                        f"{product.lot!r}/{product.coi_id!r}; verify the patient and the bag",
+                        RefusalCode.CHAIN_OF_IDENTITY,
                     )
             case K.DISCHARGED:
                 problems = self._discharge_problems(a.occurred_at)
                 if problems:
-                    raise Refused("discharge refused: " + "; ".join(problems))
+                    raise Refused(
+                        "discharge refused: " + "; ".join(problems),
+                        RefusalCode.DISCHARGE_CONDITIONS,
+                    )
             case K.REGISTRY_REPORTED:
                 assert isinstance(d, RegistryData)
                 windows = {w.name: w for w in self.protocol.registry_windows}
                 if d.window not in windows:
                     raise Refused(
                         f"unknown registry window {d.window!r}; expected one of: "
-                        + ", ".join(windows)
+                        + ", ".join(windows),
+                        RefusalCode.UNKNOWN_NAME,
                     )
                 if d.window in s.registry_reported:
-                    raise Refused(f"registry window {d.window!r} is already reported")
+                    raise Refused(
+                        f"registry window {d.window!r} is already reported",
+                        RefusalCode.ALREADY_DONE,
+                    )
                 opens = self._day(windows[d.window].opens_day)
                 if a.occurred_at < opens:
                     raise Refused(
                         f"the {windows[d.window].label} registry window opens "
                         f"{opens:%Y-%m-%d} (day {windows[d.window].opens_day}); expected a "
-                        "report on or after that day"
+                        "report on or after that day",
+                        RefusalCode.PATHWAY_RULE,
                     )
             case K.LONG_TERM_CHECK_IN:
                 assert isinstance(d, CheckInData)
@@ -755,29 +794,38 @@ class Journey:
                     raise Refused(
                         f"long-term check-ins apply to "
                         f"{', '.join(t.value for t in p.long_term_follow_up_therapies)} "
-                        f"journeys; this one is {self.facts.therapy}"
+                        f"journeys; this one is {self.facts.therapy}",
+                        RefusalCode.WRONG_PRODUCT,
                     )
                 if d.year > p.long_term_follow_up_years:
                     raise Refused(
                         f"long-term follow-up runs to year {p.long_term_follow_up_years}; "
-                        f"got year {d.year}"
+                        f"got year {d.year}",
+                        RefusalCode.INVALID_DATA,
                     )
                 if d.year in s.check_in_years:
-                    raise Refused(f"the year-{d.year} check-in is already recorded")
+                    raise Refused(
+                        f"the year-{d.year} check-in is already recorded", RefusalCode.ALREADY_DONE
+                    )
                 opens = self._day(365 * d.year)
                 if a.occurred_at < opens:
                     raise Refused(
                         f"the year-{d.year} check-in window opens {opens:%Y-%m-%d}; expected "
-                        "a check-in on or after that day"
+                        "a check-in on or after that day",
+                        RefusalCode.PATHWAY_RULE,
                     )
             case K.VISA_EXTENDED:
                 assert isinstance(d, ValidUntilData)
                 if s.arrived_at is None or s.returned_home:
-                    raise Refused("a visa extension applies between arrival and return home")
+                    raise Refused(
+                        "a visa extension applies between arrival and return home",
+                        RefusalCode.PATHWAY_RULE,
+                    )
                 if s.visa_valid_until is not None and d.valid_until <= s.visa_valid_until:
                     raise Refused(
                         f"valid_until {d.valid_until} is not later than the current visa's "
-                        f"{s.visa_valid_until}; expected a later date"
+                        f"{s.visa_valid_until}; expected a later date",
+                        RefusalCode.INVALID_DATA,
                     )
             case K.FOLLOW_UP_COMPLETED if self.v3:
                 missing = self._follow_up_missing()
@@ -793,7 +841,8 @@ class Journey:
                 if d.month in s.telemedicine_months:
                     raise Refused(
                         f"telemedicine for month {d.month} is already recorded; expected "
-                        f"month {self._next_telemedicine_month() or 'none (all done)'}"
+                        f"month {self._next_telemedicine_month() or 'none (all done)'}",
+                        RefusalCode.ALREADY_DONE,
                     )
             case _:
                 pass
@@ -1674,11 +1723,15 @@ class Journey:
             bounds.check_shape(o.model_dump(mode="python", exclude={"observed_at"}), "observation")
         _check_actor_and_note(o.actor, o.note, "who made this observation")
         if o.temperature_c is None or o.systolic_bp is None:
-            raise Refused("temperature_c and systolic_bp are required in every observation")
+            raise Refused(
+                "temperature_c and systolic_bp are required in every observation",
+                RefusalCode.MISSING_FIELD,
+            )
         if 86 <= o.temperature_c <= 113:
             raise Refused(
                 f"temperature_c {o.temperature_c} looks like °F; expected °C (30–45), "
-                f"e.g. {(o.temperature_c - 32) * 5 / 9:.1f}"
+                f"e.g. {(o.temperature_c - 32) * 5 / 9:.1f}",
+                RefusalCode.INVALID_DATA,
             )
         try:
             ValidObservation.model_validate(o.model_dump())
@@ -1692,12 +1745,13 @@ class Journey:
             try:
                 self.grade(o)
             except GradingError as e:
-                raise Refused(f"observation is invalid: {e}") from None
+                raise Refused(f"observation is invalid: {e}", RefusalCode.INVALID_DATA) from None
         gvhd = (o.gvhd_skin_bsa_pct, o.bilirubin_mg_dl, o.stool_ml_day)
         if self.facts.cell_source is CellSource.AUTOLOGOUS and any(v is not None for v in gvhd):
             raise Refused(
                 "GvHD fields (gvhd_skin_bsa_pct, bilirubin_mg_dl, stool_ml_day) apply to "
-                "allogeneic products only"
+                "allogeneic products only",
+                RefusalCode.WRONG_PRODUCT,
             )
         at = o.observed_at or now
         if self.v3:
@@ -1715,13 +1769,15 @@ class Journey:
         if at > now + timedelta(minutes=self.protocol.future_skew_minutes):
             raise Refused(
                 f"observed_at {at:%Y-%m-%d %H:%M} UTC is in the future; expected a time at "
-                f"or before now ({now:%Y-%m-%d %H:%M} UTC)"
+                f"or before now ({now:%Y-%m-%d %H:%M} UTC)",
+                RefusalCode.FUTURE_TIME,
             )
         assert s.infused_at is not None
         if at < s.infused_at:
             raise Refused(
                 f"observed_at {at:%Y-%m-%d %H:%M} UTC is before the infusion "
-                f"({s.infused_at:%Y-%m-%d %H:%M} UTC); expected a time in the monitoring period"
+                f"({s.infused_at:%Y-%m-%d %H:%M} UTC); expected a time in the monitoring period",
+                RefusalCode.OUT_OF_ORDER,
             )
         return at
 
@@ -1942,7 +1998,8 @@ class Journey:
         if r.due_at <= now:
             raise Refused(
                 f"due_at {r.due_at:%Y-%m-%d %H:%M} is not in the future; expected a time "
-                f"after now ({now:%Y-%m-%d %H:%M} UTC)"
+                f"after now ({now:%Y-%m-%d %H:%M} UTC)",
+                RefusalCode.INVALID_TIME,
             )
 
     def apply_reschedule(self, r: RescheduleInput, now: datetime) -> DeadlineView:

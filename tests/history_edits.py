@@ -1,4 +1,7 @@
-"""Edits of recorded histories, to replay what a worker may see but replay does not.
+"""Edits of recorded histories: decrypted for storage, or made into what a worker may see.
+
+`decrypted`: a history recorded with payload encryption, with every payload opened, so it can
+be kept in `tests/histories/` and replayed without the (throw-away) key.
 
 `merge_command_less_task`: a worker that picks a journey up cold sometimes delivers the events
 of a command-less workflow task (an activity completion) in the same activation as the next
@@ -10,10 +13,14 @@ way.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
+
+from codec import ENCODING, EncryptionCodec
 
 TASK_DONE = "EVENT_TYPE_WORKFLOW_TASK_COMPLETED"
 ACTIVITY = ("EVENT_TYPE_ACTIVITY_TASK_STARTED", "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")
@@ -74,3 +81,31 @@ def merge_command_less_task(history: WorkflowHistory) -> WorkflowHistory:
         merged = renumber(doc, keep[:at] + moved + keep[at:])
         return WorkflowHistory.from_json(history.workflow_id, json.dumps(merged))
     raise LookupError("no command-less task with an activity completion before an update")
+
+
+def decrypted(history: WorkflowHistory, codec: EncryptionCodec) -> WorkflowHistory:
+    """`history` with every encrypted payload replaced by its plain form."""
+    sealed = base64.b64encode(ENCODING).decode()
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            meta = node.get("metadata")
+            if isinstance(meta, dict) and meta.get("encoding") == sealed and "data" in node:
+                payload = Payload(
+                    metadata={k: base64.b64decode(v) for k, v in meta.items()},
+                    data=base64.b64decode(node["data"]),
+                )
+                plain = codec.decrypt(payload)
+                return {
+                    "metadata": {
+                        k: base64.b64encode(v).decode() for k, v in plain.metadata.items()
+                    },
+                    "data": base64.b64encode(plain.data).decode(),
+                }
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        return node
+
+    doc = walk(json.loads(history.to_json()))
+    return WorkflowHistory.from_json(history.workflow_id, json.dumps(doc))

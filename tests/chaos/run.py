@@ -33,11 +33,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
 from activities.store import CaseStore
-from codec import KeyRing, new_key_entry
+from codec import EncryptionCodec, KeyRing, new_key_entry
 from connection import data_converter
 from settings import find_binary
 from tests.activities.conftest import create_database, drop_database, postgres_admin_url
 from tests.chaos.harness import Cluster, Driven, Workers, check, drive, jitter, persist, plan
+from tests.history_edits import decrypted
 from worker import ensure_search_attributes
 
 
@@ -190,9 +191,12 @@ async def chaos(journeys: int, minutes: float, store_kind: str, save: Path | Non
     saved = 0
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
+        codec = client.data_converter.payload_codec
+        assert isinstance(codec, EncryptionCodec)
         for history in [h for h in report.histories if crashed(h)][:8]:
             name = f"{history.workflow_id}-{history.run_id[:8]}.json.gz"
-            (save / name).write_bytes(gzip.compress(history.to_json().encode(), mtime=0))
+            plain = decrypted(history, codec).to_json().encode()  # kept without the key
+            (save / name).write_bytes(gzip.compress(plain, mtime=0))
             saved += 1
     for problem in report.stuck + report.lost + report.duplicated + report.replay_failures:
         print("  !", problem)

@@ -6,6 +6,7 @@ SQLite case store; the test checks output, exit codes and that PHI stays in the 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import uuid
@@ -216,3 +217,15 @@ async def test_demo_starts_the_sample_journeys_once(cli):
     assert code == 0 and json.loads(out)["phase"] == "infusion"
     code, out, _ = await cli("demo")
     assert code == 0 and out.count("already running") == 6
+
+
+async def test_the_cli_exits_cleanly_every_time(cli, dev_server):
+    """It sometimes aborted at exit ("Fatal Python error: PyGILState_Release", exit 134) —
+    once after a milestone that was recorded, so a script saw a failure for a success."""
+    case = f"E2E-{uuid.uuid4().hex[:8]}"
+    await start(dev_server.client, journey_input(case), QUEUE)
+    for _ in range(4):
+        results = await asyncio.gather(*(cli("status", case, "--json") for _ in range(4)))
+        for code, out, err in results:
+            assert code == 0 and json.loads(out)["case_id"] == case, err
+            assert "Fatal Python error" not in err

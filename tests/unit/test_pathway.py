@@ -18,8 +18,14 @@ from models.enums import (
     Recipient,
     Severity,
 )
-from models.errors import Refused
-from models.messages import MilestoneInput, ObservationInput, RescheduleInput, WithdrawInput
+from models.errors import RefusalCode, Refused
+from models.messages import (
+    AcknowledgeAlertInput,
+    MilestoneInput,
+    ObservationInput,
+    RescheduleInput,
+    WithdrawInput,
+)
 from models.pathway import Journey
 from models.protocol import PRESETS, ProtocolConfig, resolve_protocol
 from models.state import JourneyState
@@ -37,7 +43,7 @@ class Case:
         cell_source: CellSource = CellSource.AUTOLOGOUS,
         protocol: ProtocolConfig | None = None,
         program: Program = Program.TRIAL,
-        rules_version: int = 2,
+        rules_version: int = 3,
         **facts_update: Any,
     ) -> None:
         counter = itertools.count()
@@ -256,10 +262,24 @@ def test_dependencies_within_logistics():
 def test_duplicate_milestone_id_is_acknowledged_once():
     c = Case()
     first = c.record("record_received", record_type="labs", milestone_id="m-1")
-    again = c.record("record_received", record_type="imaging", milestone_id="m-1")
+    again = c.record("record_received", record_type="labs", milestone_id="m-1")
     assert not first.duplicate and again.duplicate
     assert [e.kind for e in c.j.state.timeline].count("record_received") == 1
     assert c.j.state.records_on_file == ["labs"]
+
+
+def test_a_reused_milestone_id_with_other_content_is_refused_as_a_conflict():
+    """It used to be acknowledged as a duplicate, and the new data was lost in silence."""
+    c = Case()
+    c.record("record_received", record_type="labs", milestone_id="m-1")
+    msg = c.refused("record_received", "already used", record_type="imaging", milestone_id="m-1")
+    assert "with a different data" in msg and "or a new milestone_id" in msg
+    msg = c.refused("records_complete", "already used", records=["labs"], milestone_id="m-1")
+    assert "different kind ('records_complete', not 'record_received')" in msg
+    # Rules version 2 keeps acknowledging it (journeys recorded so replay the same).
+    old = Case(rules_version=2)
+    old.record("record_received", record_type="labs", milestone_id="m-1")
+    assert old.record("record_received", record_type="imaging", milestone_id="m-1").duplicate
 
 
 def test_closed_journey_refuses_everything():
@@ -411,9 +431,15 @@ def test_us_label_preset_needs_no_accommodation_registration():
     assert c.phase is Phase.COLLECTION
 
 
+# Three months of follow-up, no registry windows or yearly check-ins: a path that completes.
+SHORT_FOLLOW_UP = PRESETS["default"].model_copy(
+    update={"registry_windows": (), "long_term_follow_up_therapies": ()}
+)
+
+
 @pytest.mark.parametrize("program", list(Program))
 def test_full_autologous_path_to_completed(program: Program):
-    c = Case(program=program)
+    c = Case(program=program, protocol=SHORT_FOLLOW_UP)
     c.to_infusion()
     c.at(hours=30)
     c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
@@ -541,3 +567,142 @@ def test_protocol_presets_follow_the_domain_table():
     with pytest.raises(ValueError, match="expected one of: default"):
         resolve_protocol("nope")
     assert date(2026, 1, 1)  # keeps the import honest for type checkers
+
+
+# --- rules version 3: what the integrity issue found wrong in the pathway ------------------------
+
+
+def _home(**kw: Any) -> Case:
+    c = Case(**kw)
+    c.to_infusion()
+    c.at(hours=30)
+    c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
+    c.at(days=28)
+    c.record("discharged")
+    c.at(days=15)
+    c.record("returned_home")
+    return c
+
+
+def test_follow_up_completed_is_refused_naming_what_is_still_scheduled():
+    """It closed a CAR-T journey as completed with yearly check-ins 2–15 still open."""
+    c = _home()
+    for month in (1, 2, 3):
+        c.at(days=30)
+        c.record("telemedicine_completed", month=month)
+    c.record("response_assessed", response="CR")
+    msg = c.refused("follow_up_completed", "follow-up is not complete")
+    assert msg == (
+        "follow-up is not complete: telemedicine month(s) 4–12; registry window(s) day_100, "
+        "month_6, year_1; long-term check-in year(s) 2–15; expected each recorded before "
+        "follow_up_completed (or withdraw the journey, with the reason, when follow-up ends "
+        "early)"
+    )
+    old = _home(rules_version=2)  # version 2 journeys keep closing as they did
+    old.record("follow_up_completed")
+    assert old.j.state.outcome is Outcome.COMPLETED
+
+
+def test_a_visa_extension_that_covers_the_stay_resolves_the_short_validity_warning():
+    c = Case()
+    c.to_arrival(visa_days=60)  # shorter than the 118-day autologous stay
+    (warning,) = [a for a in c.j.state.alerts if a.kind == "visa_validity_short"]
+    c.at(days=7)
+    c.record("patient_arrived")
+    c.record("visa_extended", valid_until=str(c.now.date() + timedelta(days=90)))
+    assert warning.open  # still short of the stay
+    c.record("visa_extended", valid_until=str(c.now.date() + timedelta(days=200)))
+    assert not warning.open and warning.resolved_at == c.now and not warning.acknowledged
+    assert "covers the expected stay" in warning.resolution
+    _, audit = c.j.take_outbox()
+    assert "alert_resolved" in [e.action for e in audit]
+    with pytest.raises(Refused, match="was resolved at"):
+        c.j.check_acknowledge(AcknowledgeAlertInput(alert_id=warning.id, actor="coord-1"))
+
+
+def test_a_milestone_without_a_time_never_lands_before_the_previous_one():
+    """A time within the clock-skew tolerance lies a little ahead; the next one must not
+    land before it (the timeline's times went backwards)."""
+    c = Case()
+    ahead = c.now + timedelta(minutes=3)
+    c.record("record_received", record_type="labs", occurred_at=ahead)
+    c.record("record_received", record_type="imaging")  # no time given: "now"
+    times = [e.occurred_at for e in c.j.state.timeline]
+    assert times == sorted(times) and times[-1] == ahead
+
+
+def _refusal_code(c: Case, kind: str, **kw: Any) -> RefusalCode:
+    before = c.j.state.model_dump_json()
+    with pytest.raises(Refused) as refused:
+        c.record(kind, **kw)
+    assert c.j.state.model_dump_json() == before
+    return refused.value.code
+
+
+def _released() -> Case:
+    c = Case()
+    c.to_infusion()
+    c.at(hours=30)
+    return c
+
+
+@pytest.mark.parametrize(
+    ("setup", "kind", "kw", "code"),
+    [
+        (Case, "infusion_completed", {"lot": "L", "coi_id": "C"}, RefusalCode.WRONG_PHASE),
+        (Case, "bogus", {}, RefusalCode.UNKNOWN_NAME),
+        (Case, "record_received", {"record_type": "x-ray"}, RefusalCode.INVALID_DATA),
+        (Case, "record_received", {"record_type": "labs", "actor": " "}, RefusalCode.MISSING_FIELD),
+        (Case, "product_thawed", {"lot": "L"}, RefusalCode.WRONG_PRODUCT),
+        (
+            Case,
+            "record_received",
+            {"record_type": "labs", "occurred_at": T0 + timedelta(days=1)},
+            RefusalCode.FUTURE_TIME,
+        ),
+        (
+            Case,
+            "record_received",
+            {"record_type": "labs", "occurred_at": T0.replace(tzinfo=None)},
+            RefusalCode.INVALID_TIME,
+        ),
+        (
+            _released,
+            "infusion_completed",
+            {"lot": "LOT-1", "coi_id": "COI-2"},
+            RefusalCode.CHAIN_OF_IDENTITY,
+        ),
+        (_monitoring, "discharged", {}, RefusalCode.DISCHARGE_CONDITIONS),
+        (_home, "follow_up_completed", {}, RefusalCode.FOLLOW_UP_INCOMPLETE),
+    ],
+    ids=[
+        "wrong-phase",
+        "unknown-kind",
+        "invalid-data",
+        "missing-actor",
+        "wrong-product",
+        "future",
+        "no-offset",
+        "chain-of-identity",
+        "discharge",
+        "follow-up",
+    ],
+)
+def test_each_refusal_family_carries_its_code(setup, kind, kw, code):
+    assert _refusal_code(setup(), kind, **kw) is code
+
+
+def test_time_order_duplicate_conflict_and_closed_journeys_carry_their_codes():
+    c = Case()
+    c.record("record_received", record_type="labs", milestone_id="m-1")
+    earlier = c.now - timedelta(hours=1)
+    assert (
+        _refusal_code(c, "record_received", record_type="labs", occurred_at=earlier)
+        is RefusalCode.OUT_OF_ORDER
+    )
+    assert (
+        _refusal_code(c, "record_received", record_type="imaging", milestone_id="m-1")
+        is RefusalCode.DUPLICATE_CONFLICT
+    )
+    c.j.apply_withdraw(WithdrawInput(reason="family decision", actor="coord-1"), c.now)
+    assert _refusal_code(c, "record_received", record_type="labs") is RefusalCode.CLOSED

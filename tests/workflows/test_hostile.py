@@ -9,8 +9,10 @@ throws generated payloads at every message type.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -24,12 +26,39 @@ from temporalio.common import RawValue
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from models.messages import MilestoneInput, ObservationInput
+from models.messages import MilestoneInput, ObservationInput, WithdrawInput
 from scenarios import Handle, journey_input, record, start, status, to_infusion
-from tests.conftest import TEST_QUEUE
+from tests.conftest import STARTED, TEST_QUEUE
 from workflows import PatientJourney
 
-pytestmark = pytest.mark.usefixtures("worker")
+pytestmark = pytest.mark.usefixtures("worker", "terminated")
+
+OPEN: list[Handle] = []
+
+
+async def begin(env: WorkflowEnvironment, case_id: str) -> Handle:
+    """Start a journey that is terminated after the test: the session's time-skipping server
+    is shared, and open journeys would fire their deadlines whenever a later test skips time."""
+    handle = await start(env.client, journey_input(case_id), TEST_QUEUE)
+    OPEN.append(handle)
+    return handle
+
+
+async def close(handle: Handle) -> None:
+    """Withdraw a journey: it drains its writes and completes by itself. (Terminating it can
+    leave the time-skipping server waiting for an activity of a dead journey; awaiting its
+    result lets that server skip ten years of the shared clock.)"""
+    with contextlib.suppress(WorkflowUpdateFailedError, RPCError):
+        await handle.execute_update(
+            PatientJourney.withdraw, WithdrawInput(reason="test over", actor="tests")
+        )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def terminated() -> AsyncIterator[None]:
+    yield
+    while OPEN:
+        await close(OPEN.pop())
 
 
 def raw(data: bytes, encoding: bytes = b"json/plain") -> RawValue:
@@ -119,7 +148,7 @@ async def assert_healthy(handle: Handle) -> None:
 async def test_a_poisoned_update_is_refused_in_words_and_changes_nothing(
     env: WorkflowEnvironment, case_id: str, name: str, poison: RawValue, words: str
 ):
-    handle = await start(env.client, journey_input(case_id), TEST_QUEUE)
+    handle = await begin(env, case_id)
     before = await snapshot(handle)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update("record_milestone", poison, result_type=dict)
@@ -134,7 +163,7 @@ async def test_a_poisoned_update_is_refused_in_words_and_changes_nothing(
 async def test_a_poisoned_signal_is_kept_as_rejected_and_changes_nothing_else(
     env: WorkflowEnvironment, case_id: str, name: str, poison: RawValue, words: str
 ):
-    handle = await start(env.client, journey_input(case_id), TEST_QUEUE)
+    handle = await begin(env, case_id)
     _, timeline = await snapshot(handle)
     await handle.signal("milestone", poison)
     await record(handle, "record_received", record_type="imaging")  # after the signal
@@ -154,7 +183,7 @@ async def test_hundreds_of_kilobytes_of_rejected_signals_keep_the_journey_readab
 ):
     """60 signals of 40 KB each (2.4 MB, over Temporal's 2 MB payload limit if kept whole):
     `status` once failed with "Blob data size exceeds limit" after about 60 of 200 KB."""
-    handle = await start(env.client, journey_input(case_id), TEST_QUEUE)
+    handle = await begin(env, case_id)
     for n in range(60):
         await handle.signal(
             PatientJourney.milestone,
@@ -169,7 +198,7 @@ async def test_hundreds_of_kilobytes_of_rejected_signals_keep_the_journey_readab
 async def test_a_reused_milestone_id_with_other_content_is_a_conflict(
     env: WorkflowEnvironment, case_id: str
 ):
-    handle = await start(env.client, journey_input(case_id), TEST_QUEUE)
+    handle = await begin(env, case_id)
     first = await record(handle, "record_received", record_type="labs", milestone_id="m-1")
     again = await record(handle, "record_received", record_type="labs", milestone_id="m-1")
     assert (first.duplicate, again.duplicate) == (False, True)
@@ -244,7 +273,7 @@ FUZZ = settings(
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def fuzzed(env: WorkflowEnvironment) -> dict[str, Handle]:
+async def fuzzed(env: WorkflowEnvironment) -> AsyncIterator[dict[str, Handle]]:
     """Journeys shared by the examples: at intake, in monitoring, and one to withdraw."""
     suffix = uuid.uuid4().hex[:8]
     intake = await start(env.client, journey_input(f"FUZZ-I-{suffix}"), TEST_QUEUE)
@@ -252,7 +281,11 @@ async def fuzzed(env: WorkflowEnvironment) -> dict[str, Handle]:
     monitoring = await start(env.client, journey_input(f"FUZZ-M-{suffix}"), TEST_QUEUE)
     await to_infusion(monitoring, (await env.get_current_time()).date())
     await record(monitoring, "infusion_completed", lot="LOT-001", coi_id="COI-001")
-    return {"intake": intake, "monitoring": monitoring, "withdraw": withdraw}
+    for handle in (intake, withdraw, monitoring):  # they outlive each test: closed below
+        STARTED.open.remove(handle.id)
+    yield {"intake": intake, "monitoring": monitoring, "withdraw": withdraw}
+    for handle in (intake, withdraw, monitoring):
+        await close(handle)
 
 
 CLOSED: set[str] = set()  # journeys a generated withdrawal closed

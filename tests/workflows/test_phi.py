@@ -9,15 +9,17 @@ checked to hold no milestone, summary or refusal text in clear.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
@@ -25,7 +27,7 @@ from activities.store import CaseStore
 from casefile import admit
 from codec import KEY_ID, KeyRing, new_key_entry
 from connection import data_converter
-from models.messages import MilestoneInput
+from models.messages import MilestoneInput, WithdrawInput
 from scenarios import (
     drive_long_journey,
     follow_up_protocol,
@@ -178,3 +180,66 @@ async def test_keys_rotate_mid_journey(env, store: CaseStore, case_id):
     stored = await raw_text(await first_run.fetch_history())
     assert f"{KEY_ID}=key-a" in stored and f"{KEY_ID}=key-b" in stored
     assert timeline[0].kind == "record_received"  # written under A, read under B
+
+
+async def completed(client: Client, workflow_id: str) -> None:
+    """Wait until a journey has completed, without awaiting its result (which would let the
+    shared time-skipping server skip ten years)."""
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+    )
+    for _ in range(200):
+        described = await client.workflow_service.describe_workflow_execution(request)
+        if described.workflow_execution_info.status == WorkflowExecutionStatus.COMPLETED:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{workflow_id} did not complete")
+
+
+async def test_rotation_is_safe_in_any_restart_order(env, store: CaseStore, case_id):
+    """A message sealed with a key the workers lack is refused (or kept as rejected), never
+    fails the journey's task; rotating in two steps works whatever restarts first."""
+    key_a, key_b = new_key_entry("rot-a"), new_key_entry("rot-b")
+    queue = "rotation-order"
+
+    def client_for(ring: str) -> Client:
+        return client_with(env.client, data_converter(ring=KeyRing.parse(ring)))
+
+    a_only, a_then_b, b_then_a = (
+        client_for(key_a),
+        client_for(f"{key_a},{key_b}"),
+        client_for(f"{key_b},{key_a}"),
+    )
+    handle_a = await start(a_only, journey_input(case_id), queue)
+    # The wrong order: a CLI host already encrypts with B while the workers know only A.
+    async with worker_on(a_only, queue, store, max_cached_workflows=0):
+        await record(handle_a, "record_received", record_type="imaging")
+        early = b_then_a.get_workflow_handle_for(PatientJourney.run, handle_a.id)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await record(early, "record_received", record_type="labs")
+        assert "encrypted with a key this worker does not have" in refused.value.cause.message
+        await early.signal(
+            PatientJourney.milestone, MilestoneInput(kind="record_received", actor="early")
+        )
+        s = await handle_a.query(PatientJourney.status)
+        assert "encrypted with a key this worker does not have" in s.rejected[-1].reason
+        assert s.records_on_file == ["imaging"] and s.milestone_count == 1
+    # Step 1: B added after A everywhere (decrypts only), any order. Step 2: B promoted.
+    async with worker_on(a_then_b, queue, store, max_cached_workflows=0):
+        # A client promoted before the workers: they decrypt B already.
+        promoted = b_then_a.get_workflow_handle_for(PatientJourney.run, handle_a.id)
+        await record(promoted, "record_received", record_type="labs")
+    async with worker_on(b_then_a, queue, store, max_cached_workflows=0):
+        # A client not yet promoted writes with A, which the promoted workers still read.
+        late = a_then_b.get_workflow_handle_for(PatientJourney.run, handle_a.id)
+        await record(late, "record_received", record_type="pathology")
+        s = await promoted.query(PatientJourney.status)
+        # Closed while a worker polls its queue: a journey with a task nobody will take
+        # holds the shared time-skipping server still for every later test.
+        await promoted.execute_update(
+            PatientJourney.withdraw, WithdrawInput(reason="test over", actor="tests")
+        )
+        # A write a stopped worker had started ends only at its timeout: let the clock move.
+        await env.sleep(timedelta(minutes=1))
+        await completed(env.client, promoted.id)
+    assert s.records_on_file == ["imaging", "labs", "pathology"]
