@@ -3,9 +3,12 @@
 `tests/histories/` holds journeys recorded with `benchmarks/history_events.py --save DIR`,
 one folder per patch: `rules-v1/` (a 12-month autologous journey recorded before graded
 monitoring existed), `rules-v2/`, `search-attributes/` and `rules-v3/` (runs of the 15-year
-CAR-T journey recorded under each later patch, gzipped). A change to `PatientJourney` that
-would break journeys already running (a new command, a reordered timer) fails here; such a
-change must go behind `workflow.patched(...)`, and every stored history must still replay.
+CAR-T journey recorded under each later patch, gzipped), and `chaos/`: journeys recorded by
+`make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
+tasks lost to a crash, the kind of history that once could not replay). A change to
+`PatientJourney` that would break journeys already running (a new command, a reordered timer)
+fails here; such a change must go behind `workflow.patched(...)`, and every stored history
+must still replay.
 
 `stuck-before-rules-v3/` holds the opposite: three journeys recorded live while workers were
 killed, before rules version 3, whose histories can never replay (a worker merged an activity
@@ -63,7 +66,7 @@ async def test_stored_history_replays(path: Path):
 
 def test_stored_histories_are_present():
     versions = {p.parent.name for p in HISTORIES}
-    assert versions == {"rules-v1", "rules-v2", "search-attributes", "rules-v3"}, (
+    assert versions == {"rules-v1", "rules-v2", "search-attributes", "rules-v3", "chaos"}, (
         "see history_events.py"
     )
     assert len(STUCK) == 3
