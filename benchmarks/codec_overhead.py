@@ -30,7 +30,7 @@ from temporalio.api.common.v1 import Payload  # noqa: E402
 from temporalio.client import WorkflowHistory  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 
-from codec import EncryptionCodec, KeyRing, new_key_entry  # noqa: E402
+from cellpath.codec import EncryptionCodec, KeyRing, new_key_entry  # noqa: E402
 
 HISTORIES = ROOT / "tests" / "histories" / "search-attributes"
 

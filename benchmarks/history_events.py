@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import CaseStore
-from connection import data_converter
-from scenarios import drive_long_journey, follow_up_protocol, journey_input, start
-from settings import find_binary
-from worker import create_worker, ensure_search_attributes
+from cellpath.config import find_binary
+from cellpath.connection import data_converter
+from cellpath.runtime import create_worker, ensure_search_attributes
+from cellpath.scenarios import drive_long_journey, follow_up_protocol, journey_input, start
+from cellpath.store import CaseStore
 
 QUEUE = "bench"
 

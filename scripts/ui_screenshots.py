@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
-from connection import connect  # noqa: E402
-from settings import get_settings  # noqa: E402
+from cellpath.config import get_settings  # noqa: E402
+from cellpath.connection import connect  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -30,12 +30,12 @@ from temporalio.client import (
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.store import CaseStore
-from codec import KeyRing, new_key_entry
-from connection import data_converter
-from logs import configure_logging
-from settings import find_binary
-from worker import create_worker, ensure_search_attributes
+from cellpath.codec import KeyRing, new_key_entry
+from cellpath.config import find_binary
+from cellpath.connection import data_converter
+from cellpath.logs import configure_logging
+from cellpath.runtime import create_worker, ensure_search_attributes
+from cellpath.store import CaseStore
 
 TEST_QUEUE = "patient-journeys-test"
 # A fresh key each run: nothing in the repository can decrypt a test history by accident.

@@ -20,7 +20,7 @@ from typing import Any
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 
-from codec import ENCODING, EncryptionCodec
+from cellpath.codec import ENCODING, EncryptionCodec
 
 TASK_DONE = "EVENT_TYPE_WORKFLOW_TASK_COMPLETED"
 ACTIVITY = ("EVENT_TYPE_ACTIVITY_TASK_STARTED", "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")

@@ -17,8 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-import migrations
-from activities.store import CaseStore
+from cellpath.store import CaseStore, migrations
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

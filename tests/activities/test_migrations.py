@@ -13,9 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import migrations
-import models.store  # noqa: F401  (the tables)
-from activities.store import CaseStore, CaseStoreNotMigrated
+import cellpath.store.tables  # noqa: F401  (the tables)
+from cellpath.store import CaseStore, CaseStoreNotMigrated, migrations
 from tests.activities.conftest import create_database, drop_database, postgres_admin_url
 
 ROOT = Path(__file__).resolve().parents[2]

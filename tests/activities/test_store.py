@@ -8,7 +8,8 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.journey import CalendarActivities, CaseStoreActivities, NotificationActivities
-from activities.store import STAFF_AUDIT, CaseStore
+from cellpath.store import STAFF_AUDIT, CaseStore
+from cellpath.store.tables import IDENTIFYING_FIELDS, Patient
 from models.enums import CellSource, NotificationKind, Phase, Program, Recipient, Therapy
 from models.errors import CaseStoreError
 from models.messages import (
@@ -21,7 +22,6 @@ from models.messages import (
     NotificationBatch,
 )
 from models.roles import Role
-from models.store import IDENTIFYING_FIELDS, Patient
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -34,9 +34,9 @@ from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
-from activities.store import CaseStore
+from cellpath.scenarios import Handle, journey_input, start
+from cellpath.store import CaseStore
 from models.messages import JourneyWrite, MilestoneInput, NotificationBatch, ObservationInput
-from scenarios import Handle, journey_input, start
 from workflows import PatientJourney
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -32,14 +32,14 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
-from activities.store import CaseStore
-from codec import EncryptionCodec, KeyRing, new_key_entry
-from connection import data_converter
-from settings import find_binary
+from cellpath.codec import EncryptionCodec, KeyRing, new_key_entry
+from cellpath.config import find_binary
+from cellpath.connection import data_converter
+from cellpath.runtime import ensure_search_attributes
+from cellpath.store import CaseStore
 from tests.activities.conftest import create_database, drop_database, postgres_admin_url
 from tests.chaos.harness import Cluster, Driven, Workers, check, drive, jitter, persist, plan
 from tests.history_edits import decrypted
-from worker import ensure_search_attributes
 
 
 def free_port() -> int:
@@ -142,7 +142,7 @@ async def chaos(journeys: int, minutes: float, store_kind: str, save: Path | Non
     if store_kind == "postgresql":
         admin = postgres_admin_url()
         db_url = create_database(admin, "cellpath_chaos")
-        import migrations
+        from cellpath.store import migrations
 
         migrations.upgrade(db_url)
     else:

@@ -11,8 +11,8 @@ import pytest_asyncio
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from codec import EncryptionCodec, KeyRing, new_key_entry
-from codec_server import create_app
+from cellpath.codec import EncryptionCodec, KeyRing, new_key_entry
+from cellpath.codec_server import create_app
 
 TOKEN = "t0ken-for-tests"
 UI = "http://localhost:8233"

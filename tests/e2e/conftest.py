@@ -14,11 +14,11 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import CaseStore
-from connection import data_converter
+from cellpath.config import find_binary
+from cellpath.connection import data_converter
+from cellpath.runtime import create_worker, ensure_search_attributes
+from cellpath.store import CaseStore
 from models.roles import Role
-from settings import find_binary
-from worker import create_worker, ensure_search_attributes
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "patient-journeys-e2e"

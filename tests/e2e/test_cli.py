@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from scenarios import intake_document, journey_input, record, start, to_infusion
+from cellpath.scenarios import intake_document, journey_input, record, start, to_infusion
 from tests.e2e.conftest import QUEUE
 from tests.history_text import decoded_text
 from workflows import PatientJourney

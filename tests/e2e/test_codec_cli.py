@@ -18,14 +18,14 @@ import uvicorn
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import CaseStore
-from codec import EncryptionCodec, KeyRing, new_key_entry
-from codec_server import create_app
-from connection import data_converter
-from scenarios import journey_input, record, start
-from settings import find_binary
+from cellpath.codec import EncryptionCodec, KeyRing, new_key_entry
+from cellpath.codec_server import create_app
+from cellpath.config import find_binary
+from cellpath.connection import data_converter
+from cellpath.runtime import create_worker
+from cellpath.scenarios import journey_input, record, start
+from cellpath.store import CaseStore
 from tests.history_text import raw_text
-from worker import create_worker
 
 pytestmark = pytest.mark.e2e
 

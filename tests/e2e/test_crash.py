@@ -22,10 +22,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from activities.store import CaseStore
-from codec import KeyRing, new_key_entry
-from connection import data_converter
-from scenarios import journey_input, record, start
+from cellpath.codec import KeyRing, new_key_entry
+from cellpath.connection import data_converter
+from cellpath.scenarios import journey_input, record, start
+from cellpath.store import CaseStore
 from tests.chaos.harness import Cluster, Workers, check, drive, plan, quiet
 from tests.e2e.conftest import QUEUE
 from tests.history_edits import merge_command_less_task

@@ -21,12 +21,12 @@ from temporalio import workflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
-import doctor
-from activities.store import CaseStore
+from cellpath.runtime import create_worker, metrics_runtime
+from cellpath.scenarios import journey_input, record, start
+from cellpath.services import doctor
+from cellpath.store import CaseStore
 from models.journey import JourneyInput
 from models.messages import JourneyStatus, MilestoneInput
-from scenarios import journey_input, record, start
-from worker import create_worker, metrics_runtime
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e

@@ -12,10 +12,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import CaseStore
-from connection import connect
-from scenarios import journey_input, record, reschedule, start
-from worker import create_worker, metrics_runtime
+from cellpath.connection import connect
+from cellpath.runtime import create_worker, metrics_runtime
+from cellpath.scenarios import journey_input, record, reschedule, start
+from cellpath.store import CaseStore
 
 pytestmark = pytest.mark.e2e
 

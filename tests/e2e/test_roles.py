@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from scenarios import journey_input, record, start, to_infusion
+from cellpath.scenarios import journey_input, record, start, to_infusion
 from tests.e2e.conftest import QUEUE
 from tests.e2e.test_cli import PATIENT, intake_file
 

@@ -17,7 +17,7 @@ import uuid
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from scenarios import journey_input, record, start, status
+from cellpath.scenarios import journey_input, record, start, status
 from tests.e2e.conftest import ROOT
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from temporalio.api.common.v1 import Payload
 
-from codec import (
+from cellpath.codec import (
     ENCODING,
     KEY_ID,
     EncryptionCodec,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from codec import KeyRingError, new_key_entry
-from connection import data_converter, key_ring, temporal_target
-from settings import Settings
+from cellpath.codec import KeyRingError, new_key_entry
+from cellpath.config import Settings
+from cellpath.connection import data_converter, key_ring, temporal_target
 
 
 def test_defaults_are_the_local_dev_server():

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cellpath.scenarios import journey_input
 from models.calendar import load_business_calendar
 from models.enums import (
     CellSource,
@@ -29,7 +30,6 @@ from models.messages import (
 from models.pathway import Journey
 from models.protocol import PRESETS, ProtocolConfig, resolve_protocol
 from models.state import JourneyState
-from scenarios import journey_input
 
 CALENDAR = load_business_calendar("CN", "Asia/Shanghai", [2026, 2027])
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai

@@ -26,8 +26,8 @@ from temporalio.common import RawValue
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from cellpath.scenarios import Handle, journey_input, record, start, status, to_infusion
 from models.messages import MilestoneInput, ObservationInput, WithdrawInput
-from scenarios import Handle, journey_input, record, start, status, to_infusion
 from tests.conftest import STARTED, TEST_QUEUE
 from workflows import PatientJourney
 

@@ -13,11 +13,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import RawValue
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import CaseStore
-from models.enums import CellSource, Outcome, Phase
-from models.messages import MilestoneInput, RescheduleInput, WithdrawInput
-from models.protocol import ProtocolConfig
-from scenarios import (
+from cellpath.scenarios import (
     arrive_and_clear,
     drive_long_journey,
     follow_up_protocol,
@@ -31,6 +27,10 @@ from scenarios import (
     to_logistics,
     to_pi_review,
 )
+from cellpath.store import CaseStore
+from models.enums import CellSource, Outcome, Phase
+from models.messages import MilestoneInput, RescheduleInput, WithdrawInput
+from models.protocol import ProtocolConfig
 from tests.conftest import TEST_QUEUE
 from workflows import PatientJourney
 

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from activities.store import CaseStore
-from models.store import Patient
-from scenarios import journey_input, observe, record, start, to_infusion
+from cellpath.scenarios import journey_input, observe, record, start, to_infusion
+from cellpath.store import CaseStore
+from cellpath.store.tables import Patient
 from tests.conftest import TEST_QUEUE
 
 pytestmark = pytest.mark.usefixtures("worker")

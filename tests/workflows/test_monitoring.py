@@ -13,9 +13,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import CaseStore
-from models.enums import Outcome, Phase
-from scenarios import (
+from cellpath.scenarios import (
     acknowledge,
     drive_long_journey,
     journey_input,
@@ -25,6 +23,8 @@ from scenarios import (
     status,
     to_infusion,
 )
+from cellpath.store import CaseStore
+from models.enums import Outcome, Phase
 from tests.conftest import TEST_QUEUE
 from tests.workflows.test_journey import refused
 from workflows import PatientJourney

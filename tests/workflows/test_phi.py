@@ -23,12 +23,10 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFai
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
-from activities.store import CaseStore
-from casefile import admit
-from codec import KEY_ID, KeyRing, new_key_entry
-from connection import data_converter
-from models.messages import MilestoneInput, WithdrawInput
-from scenarios import (
+from cellpath.codec import KEY_ID, KeyRing, new_key_entry
+from cellpath.connection import data_converter
+from cellpath.runtime import create_worker
+from cellpath.scenarios import (
     drive_long_journey,
     follow_up_protocol,
     intake_document,
@@ -36,8 +34,10 @@ from scenarios import (
     record,
     start,
 )
+from cellpath.services.casefile import admit
+from cellpath.store import CaseStore
+from models.messages import MilestoneInput, WithdrawInput
 from tests.history_text import decoded_text, message_text, raw_text
-from worker import create_worker
 from workflows import PatientJourney
 
 PATIENT = {

@@ -28,9 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
-from doctor import diagnose
-from models.messages import MilestoneInput
-from scenarios import (
+from cellpath.scenarios import (
     acknowledge,
     journey_input,
     observe,
@@ -39,6 +37,8 @@ from scenarios import (
     to_infusion,
     to_logistics,
 )
+from cellpath.services.doctor import diagnose
+from models.messages import MilestoneInput
 from tests.conftest import TEST_QUEUE
 from workflows import PatientJourney
 

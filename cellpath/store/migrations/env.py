@@ -11,8 +11,8 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import models.store  # noqa: F401  (registers the tables on SQLModel.metadata)
-from activities.store import make_engine
+import cellpath.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from cellpath.store import make_engine
 
 config = context.config
 
@@ -35,7 +35,7 @@ if given is not None:  # the caller's connection (CaseStore on its own engine)
 else:
     url = config.attributes.get("url")
     if url is None:
-        from settings import get_settings
+        from cellpath.config import get_settings
 
         url = get_settings().database_url
     engine = make_engine(url)

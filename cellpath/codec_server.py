@@ -33,9 +33,9 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payloads
 
-from codec import EncryptionCodec, MalformedPayloadError, UnknownKeyError
-from connection import key_ring
-from settings import Settings, get_settings
+from cellpath.codec import EncryptionCodec, MalformedPayloadError, UnknownKeyError
+from cellpath.config import Settings, get_settings
+from cellpath.connection import key_ring
 
 log = structlog.get_logger("cellpath.codec_server")
 
@@ -202,7 +202,7 @@ def app_from_settings(settings: Settings, *, trust_local_ui: bool = False) -> Fa
 
 def main() -> None:
     """Entry point: `python codec_server.py` (or `cellpath codec-server`)."""
-    from logs import configure_logging
+    from cellpath.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)

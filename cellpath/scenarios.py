@@ -301,7 +301,7 @@ async def start_demo(client: Client, store: Any, task_queue: str) -> list[tuple[
     """
     from datetime import UTC
 
-    from models.store import Patient
+    from cellpath.store.tables import Patient
 
     done: list[tuple[str, str]] = []
     for n, (case_id, source, what) in enumerate(DEMO_CASES, start=1):

@@ -25,14 +25,14 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
-from activities.store import CaseStore
-from codec_server import app_from_settings
-from connection import connect, key_ring, temporal_target
-from logs import configure_logging
+from cellpath.codec_server import app_from_settings
+from cellpath.config import Settings, find_binary, get_settings
+from cellpath.connection import connect, key_ring, temporal_target
+from cellpath.logs import configure_logging
+from cellpath.runtime import create_worker, ensure_search_attributes, metrics_runtime
+from cellpath.scenarios import start_demo
+from cellpath.store import CaseStore
 from models.roles import Role
-from scenarios import start_demo
-from settings import Settings, find_binary, get_settings
-from worker import create_worker, ensure_search_attributes, metrics_runtime
 
 STATE_DIR = Path(".cellpath")
 

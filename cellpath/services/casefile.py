@@ -16,11 +16,11 @@ from pydantic import BaseModel
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecution
 
-from activities.store import CaseStore
+from cellpath.store import CaseStore
+from cellpath.store.tables import Patient
 from models.intake import parse_intake
 from models.journey import JourneyInput
 from models.messages import AuditBatch, JourneyWrite, Notification, NotificationBatch
-from models.store import Patient
 from workflows import visibility as va
 
 
@@ -219,7 +219,7 @@ async def admit(
     """
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
-    from scenarios import start
+    from cellpath.scenarios import start
 
     minted = f"CP-{datetime.now(UTC):%Y}-{uuid.uuid4().hex[:6].upper()}"
     patient, inp = parse_intake(raw, case_id=minted, patient_ref=store.mint_patient_ref())

@@ -26,8 +26,8 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import Runtime
 
-from codec import EncryptionCodec, KeyRing, KeyRingError
-from settings import Settings, get_settings
+from cellpath.codec import EncryptionCodec, KeyRing, KeyRingError
+from cellpath.config import Settings, get_settings
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"

@@ -20,10 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
-from models.errors import CaseStoreError
-from models.messages import AuditEntry, JourneyProjection, JourneyWrite, Notification, WriteResult
-from models.roles import Role
-from models.store import (
+from cellpath.store.tables import (
     IDENTIFYING_FIELDS,
     AuditRow,
     Case,
@@ -33,6 +30,9 @@ from models.store import (
     Patient,
     StaffMember,
 )
+from models.errors import CaseStoreError
+from models.messages import AuditEntry, JourneyProjection, JourneyWrite, Notification, WriteResult
+from models.roles import Role
 
 # Audit entries about staff, not about one case, are filed under this case id.
 STAFF_AUDIT = "staff"
@@ -67,7 +67,7 @@ class CaseStoreNotMigrated(CaseStoreError):
 @functools.lru_cache(maxsize=32)
 def _checked(url: str) -> bool:
     """Once per process and database: migrate SQLite, verify anything else."""
-    import migrations
+    from cellpath.store import migrations
 
     engine = make_engine(url)
     try:
