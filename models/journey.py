@@ -11,6 +11,17 @@ from models.protocol import ProtocolConfig
 from models.state import JourneyState
 
 CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{2,63}$"
+WORKFLOW_ID_PREFIX = "journey-"
+
+
+def workflow_id(case_id: str) -> str:
+    """A journey's workflow id (the contract: `journey-{case_id}`)."""
+    return f"{WORKFLOW_ID_PREFIX}{case_id}"
+
+
+def case_of(workflow: str) -> str:
+    """The case id in a journey's workflow id."""
+    return workflow.removeprefix(WORKFLOW_ID_PREFIX)
 
 
 class JourneyInput(BaseModel):

@@ -2244,3 +2244,8 @@ def _check_actor_and_note(actor: str, note: str, who: str) -> None:
             f"note is {len(note)} characters; expected at most {NOTE_MAX_CHARS}",
             RefusalCode.INVALID_DATA,
         )
+
+
+def milestone_data_model(kind: str) -> type[BaseModel] | None:
+    """The data model of a milestone kind (None for an unknown kind)."""
+    return SPECS[MilestoneKind(kind)].data if kind in MILESTONE_KINDS else None

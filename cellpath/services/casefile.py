@@ -8,19 +8,21 @@ audit entries and notifications to the case store, plus refusals Temporal itself
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecution
+from temporalio.service import RPCError
 
-from cellpath.store import CaseStore
-from cellpath.store.tables import Patient
-from models.intake import parse_intake
-from models.journey import JourneyInput
+from cellpath.services.authority import authorise
+from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.store import STAFF_AUDIT
+from models.journey import case_of
+from models.journey import workflow_id as journey_id
 from models.messages import AuditBatch, JourneyWrite, Notification, NotificationBatch
+from models.roles import Action
 from workflows import visibility as va
 
 
@@ -97,7 +99,7 @@ def list_query(
 def row_of(execution: WorkflowExecution) -> JourneyRow:
     """A journey row from a listed execution's typed search attributes."""
     sa = execution.typed_search_attributes
-    case_id = sa.get(va.CASE_ID) or execution.id.removeprefix("journey-")
+    case_id = sa.get(va.CASE_ID) or case_of(execution.id)
     return JourneyRow(
         case_id=case_id,
         status=execution.status.name.lower() if execution.status else "unknown",
@@ -126,7 +128,7 @@ async def list_journeys(client: Client, query: str, limit: int = 500) -> list[Jo
 
 async def audit_trail(client: Client, case_id: str) -> list[AuditLine]:
     """Everything Temporal recorded for a case, across its continued runs, oldest first."""
-    workflow_id = f"journey-{case_id}"
+    workflow_id = journey_id(case_id)
     runs = [e async for e in client.list_workflows(f"WorkflowId = {_quote(workflow_id)}")]
     runs.sort(key=lambda e: e.start_time)
     lines: list[AuditLine] = []
@@ -197,44 +199,63 @@ async def _lines_of(
     return []
 
 
-class CaseExists(ValueError):
-    """The intake names a case id that is already in use."""
+# Audit actions written by the CLI, the console or the store itself, not by a journey (whose own
+# entries are read from its history): erasure, writes set aside, resets by `cellpath doctor`.
+STORE_ONLY_ACTIONS = frozenset({"patient_erased", "write_set_aside", "journey_reset"})
 
 
-async def admit(
-    raw: Any, *, store: CaseStore, client: Client, task_queue: str
-) -> tuple[JourneyInput, str]:
-    """Intake: store the patient's identifying details, then start the PHI-free journey.
+async def journeys(
+    session: Session,
+    *,
+    phase: str | None = None,
+    overdue: bool = False,
+    site: str | None = None,
+    coordinator: str | None = None,
+    escalated: bool = False,
+    include_closed: bool = False,
+) -> list[JourneyRow]:
+    """Journeys from Temporal visibility, soonest next deadline first (any role)."""
+    authorise(session, Action.READ, case="list")
+    query = list_query(
+        phase=phase,
+        overdue=overdue,
+        site=site,
+        coordinator=coordinator,
+        escalated=escalated,
+        include_closed=include_closed,
+    )
+    client = await session.temporal()
+    try:
+        return await list_journeys(client, query)
+    except RPCError as e:
+        raise Unreachable(f"visibility query failed ({query}): {e.message}") from None
 
-    The one place identifying details enter cellpath. They go to the case store's `patients`
-    table under a freshly minted random `patient_ref`; the journey gets that reference and
-    nothing else. One unit of work: the patient row commits only if the journey started.
 
-    Returns:
-        The journey's input and the run id of its first run.
+async def audit(session: Session, case: str) -> list[AuditLine]:
+    """A case's whole trail, oldest first: its history across runs, plus what only the case
+    store holds (refusals, erasure, writes set aside, resets). `staff`: role changes."""
+    authorise(session, Action.READ, case=case)
+    store = session.case_store()
+    if case == STAFF_AUDIT:
+        return [AuditLine.of_entry(e, 0, " (case store)") for e in store.audit_trail(case)]
+    client = await session.temporal()
+    try:
+        lines = await audit_trail(client, case)
+    except RPCError as e:
+        raise Unreachable(str(e)) from None
+    if not lines:
+        raise Unreachable(f"no journey for case {case}")
+    try:
+        rows = store.audit_trail(case)
+    except Exception as e:
+        session.warn(f"case store unreachable, the entries it holds are not shown: {e}")
+        rows = []
+    lines += [
+        AuditLine.of_entry(r, 0, " (case store)")
+        for r in rows
+        if r.action.startswith("refused:") or r.action in STORE_ONLY_ACTIONS
+    ]
+    return sorted(lines, key=lambda line: line.at)
 
-    Raises:
-        IntakeProblems: the document is invalid (every problem, by field name, no values).
-        CaseExists: the case id is taken (in the store or in Temporal).
-    """
-    from temporalio.exceptions import WorkflowAlreadyStartedError
 
-    from cellpath.scenarios import start
-
-    minted = f"CP-{datetime.now(UTC):%Y}-{uuid.uuid4().hex[:6].upper()}"
-    patient, inp = parse_intake(raw, case_id=minted, patient_ref=store.mint_patient_ref())
-    if store.case_exists(inp.case_id):
-        raise CaseExists(f"case {inp.case_id} already exists; choose another case_id")
-    with store.session() as session:
-        store.add_patient(
-            session,
-            Patient(
-                patient_ref=inp.patient_ref, created_at=datetime.now(UTC), **patient.model_dump()
-            ),
-            inp.case_id,
-        )
-        try:
-            handle = await start(client, inp, task_queue)
-        except WorkflowAlreadyStartedError:
-            raise CaseExists(f"a journey for case {inp.case_id} already exists") from None
-    return inp, handle.result_run_id or ""
+__all__ = ["AuditLine", "JourneyRow", "Refusal", "audit", "journeys", "list_query"]

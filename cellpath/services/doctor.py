@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from temporalio.api.common.v1 import WorkflowExecution
@@ -37,6 +38,13 @@ from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
+from cellpath.services.authority import authorise, record_refusal
+from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.store.tables import DeadLetter
+from models.errors import RefusalCode
+from models.journey import case_of, workflow_id
+from models.messages import AuditEntry
+from models.roles import Action
 from workflows import PatientJourney
 
 JOURNEYS = "WorkflowType = 'PatientJourney' AND ExecutionStatus = 'Running'"
@@ -167,18 +175,18 @@ async def _candidates(client: Client, deep: bool) -> dict[str, str]:
 async def stuck_journeys(client: Client, *, deep: bool = False) -> list[StuckJourney]:
     """Running journeys whose last workflow task failed, each with its cause and diagnosis."""
     out: list[StuckJourney] = []
-    for workflow_id, run_id in sorted((await _candidates(client, deep)).items()):
-        found = await stuck_journey(client, workflow_id, run_id)
+    for workflow, run_id in sorted((await _candidates(client, deep)).items()):
+        found = await stuck_journey(client, workflow, run_id)
         if found is not None:
             out.append(found)
     return out
 
 
 async def stuck_journey(
-    client: Client, workflow_id: str, run_id: str | None = None
+    client: Client, workflow: str, run_id: str | None = None
 ) -> StuckJourney | None:
     """The journey if its last workflow task failed (with cause and diagnosis), else None."""
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    handle = client.get_workflow_handle(workflow, run_id=run_id)
     description = await handle.describe()
     task = description.raw_description.pending_workflow_task
     history = await handle.fetch_history()
@@ -199,8 +207,8 @@ async def stuck_journey(
         except Exception:  # a key this host lacks: the cause name still says enough
             message = "(encrypted failure message; this host cannot decode it)"
     return StuckJourney(
-        case_id=workflow_id.removeprefix("journey-"),
-        workflow_id=workflow_id,
+        case_id=case_of(workflow),
+        workflow_id=workflow,
         run_id=description.run_id,
         attempts=max(task.attempt, 1),
         cause=WorkflowTaskFailedCause.Name(attrs.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_"),
@@ -277,3 +285,70 @@ async def report_stuck(client: Client, meter: MetricMeter, every_s: float = 60.0
             )
             return
         await asyncio.sleep(every_s)
+
+
+# --- the services ------------------------------------------------------------------------------
+
+
+async def examine(
+    session: Session, *, deep: bool = False
+) -> tuple[list[StuckJourney], list[DeadLetter]]:
+    """Stuck journeys and writes set aside (administrators)."""
+    authorise(session, Action.OPERATE, case="doctor")
+    client = await session.temporal()
+    try:
+        stuck = await stuck_journeys(client, deep=deep)
+    except RPCError as e:
+        raise Unreachable(f"cannot list journeys: {e.message}") from None
+    return stuck, session.case_store().dead_letters()
+
+
+async def diagnose_case(session: Session, case: str) -> StuckJourney:
+    """The stuck journey of `case` (administrators), or a refusal saying it is not stuck."""
+    authorise(session, Action.OPERATE, case=case)
+    client = await session.temporal()
+    try:
+        found = await stuck_journey(client, workflow_id(case))
+    except RPCError as e:
+        raise Unreachable(f"no running journey for case {case}: {e.message}") from None
+    if found is None:
+        raise Refusal(f"case {case} is not stuck (its workflow task is not failing)")
+    return found
+
+
+async def reset(session: Session, case: str, reason: str) -> str:
+    """Reset a stuck journey to its reset point, audited; says whether the new run replays."""
+    found = await diagnose_case(session, case)
+    if not reason.strip():
+        raise Refusal(
+            "a reason is required: why the journey is reset (it is audited)",
+            RefusalCode.MISSING_FIELD,
+        )
+    client = await session.temporal()
+    try:
+        run_id = await reset_journey(client, found, reason=reason, actor=session.actor)
+    except ValueError as e:
+        record_refusal(session, case, "reset", None, str(e))
+        raise Refusal(str(e)) from None
+    now = datetime.now(UTC)
+    session.case_store().append_audit(
+        [
+            AuditEntry(
+                event_id=f"{case}:journey_reset:{uuid.uuid4()}",
+                case_id=case,
+                action="journey_reset",
+                actor=session.actor,
+                occurred_at=now,
+                recorded_at=now,
+                detail={
+                    "from_run": found.run_id,
+                    "reset_to_event": found.diagnosis.reset_to_event if found.diagnosis else None,
+                    "new_run": run_id,
+                    "cause": found.cause,
+                },
+                reason=reason,
+            )
+        ]
+    )
+    verdict = await verify_reset(client, found.workflow_id, run_id)
+    return f"reset {case}: new run {run_id}; {verdict}"

@@ -34,7 +34,7 @@ from cellpath.scenarios import (
     record,
     start,
 )
-from cellpath.services.casefile import admit
+from cellpath.services.intake import admit
 from cellpath.store import CaseStore
 from models.messages import MilestoneInput, WithdrawInput
 from tests.history_text import decoded_text, message_text, raw_text

@@ -1,0 +1,168 @@
+"""What every command shares: the consoles, the session, running a service, exit codes, and
+parsing and printing the values coordinators type and read.
+
+Exit codes (the contract): 0 done · 1 refused (the reason on stderr, nothing changed) ·
+2 usage or connection error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar, get_origin
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cellpath.codec import UnknownKeyError
+from cellpath.services.base import Refusal, Session, Unreachable
+from models.deadlines import DeadlineView
+from models.messages import MilestoneAck
+from models.pathway import milestone_data_model
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="cellpath",
+    help="Run patients' CAR-T / CAR-NK journeys: record milestones, read status and deadlines.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def default_actor() -> str:
+    """Who is typing: `CELLPATH_ACTOR`, else the login name."""
+    return os.environ.get("CELLPATH_ACTOR") or getpass.getuser()
+
+
+def session(actor: str | None = None) -> Session:
+    """A service session acting as `actor` (default: who is typing); warnings go to stderr."""
+    return Session(
+        actor=actor or default_actor(),
+        warn=lambda message: err.print(f"warning: {escape(message)}", highlight=False),
+    )
+
+
+def run(service: Callable[[], Awaitable[T]]) -> T:
+    """Run a service call; map its failures to the contract's exit codes."""
+    try:
+        return asyncio.run(service())  # type: ignore[arg-type]
+    except Refusal as e:
+        # escape(): a reason may hold text rich would read as markup (a pattern's "[A-Z]").
+        err.print(f"[red]refused:[/red] {escape(str(e))}", highlight=False)
+        raise typer.Exit(1) from None
+    except (Unreachable, UnknownKeyError) as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+        raise typer.Exit(2) from None
+    except KeyError as e:
+        # The SDK's converter names an encoding it has no codec for: encrypted payloads read
+        # by a process without keys.
+        if "binary/encrypted" not in str(e):
+            raise
+        err.print(
+            "[red]error:[/red] this journey's payloads are encrypted and this process has no "
+            "keys; set CELLPATH_ENCRYPTION_KEY_FILE (or CELLPATH_ENCRYPTION_KEYS)",
+            highlight=False,
+        )
+        raise typer.Exit(2) from None
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    """An ISO time with a UTC offset (`Z` allowed); a naive one is a usage error."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected an ISO time such as 2026-11-21T10:00+08:00, got {text!r}", param_hint=option
+        ) from None
+    if value.tzinfo is None:
+        raise typer.BadParameter(
+            "the time needs a UTC offset, e.g. 2026-11-21T10:00+08:00", param_hint=option
+        )
+    return value
+
+
+def parse_data(kind: str, pairs: list[str], data_json: str | None) -> dict[str, Any]:
+    """`--data k=v` pairs (and `--data-json`) as the milestone's data.
+
+    A value that is JSON (a number, `true`, a list) is taken as JSON; otherwise as text. For a
+    field the milestone declares as a list, `a,b` is split at commas and repeated keys collect.
+    """
+    data: dict[str, Any] = {}
+    if data_json:
+        try:
+            loaded = json.loads(data_json)
+        except json.JSONDecodeError as e:
+            raise typer.BadParameter(f"not JSON: {e}", param_hint="--data-json") from None
+        if not isinstance(loaded, dict):
+            raise typer.BadParameter("expected a JSON object", param_hint="--data-json")
+        data.update(loaded)
+    model = milestone_data_model(kind)
+    list_fields = {
+        name
+        for name, f in (model.model_fields.items() if model else [])
+        if get_origin(f.annotation) is list or "list[" in str(f.annotation)
+    }
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--data")
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if key in list_fields:
+            items = value if isinstance(value, list) else [v.strip() for v in str(text).split(",")]
+            data[key] = [*data.get(key, []), *items]
+        else:
+            data[key] = value
+    return data
+
+
+def print_json(value: BaseModel | list[Any]) -> None:
+    """Machine-readable output for scripts."""
+    if isinstance(value, list):
+        out.print_json(
+            json.dumps(
+                [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+            )
+        )
+    else:
+        out.print_json(value.model_dump_json())
+
+
+def deadlines_table(deadlines: list[DeadlineView]) -> Table:
+    """Open deadlines as a table, overdue ones in red."""
+    table = Table("deadline", "due (UTC)", "level", "overdue", title="open deadlines")
+    for d in deadlines:
+        style = "red" if d.overdue else None
+        table.add_row(
+            d.name,
+            f"{d.due_at:%Y-%m-%d %H:%M}",
+            str(d.escalation_level),
+            "yes" if d.overdue else "",
+            style=style,
+        )
+    return table
+
+
+def print_ack(ack: MilestoneAck, as_json: bool) -> None:
+    """An accepted milestone (or withdrawal): the phase after it and the open deadlines."""
+    if as_json:
+        print_json(ack)
+        return
+    note = " (duplicate: already recorded)" if ack.duplicate else ""
+    out.print(f"accepted{note} — phase [bold]{ack.phase}[/bold]")
+    if ack.next_deadlines:
+        out.print(deadlines_table(ack.next_deadlines))

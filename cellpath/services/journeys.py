@@ -1,0 +1,188 @@
+"""The journey services: start one, record what happened in it, read it.
+
+Each service authorises the session's actor (`authority.authorise`), calls the journey's
+validated update or query, and audits a refusal. The CLI and the console call these, never
+the workflow directly; they differ only in how they show the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from cellpath.services.authority import authorise, record_refusal
+from cellpath.services.base import Refusal, Session, Unreachable
+from models.deadlines import DeadlineView
+from models.enums import Severity
+from models.errors import RefusalCode
+from models.journey import JourneyInput, workflow_id
+from models.messages import (
+    AcknowledgeAlertInput,
+    Alert,
+    JourneyStatus,
+    MilestoneAck,
+    MilestoneEvent,
+    MilestoneInput,
+    ObservationAck,
+    ObservationInput,
+    RescheduleInput,
+    WithdrawInput,
+)
+from models.roles import Action
+from workflows import PatientJourney
+from workflows.visibility import initial_search_attributes, start_summary
+
+T = TypeVar("T")
+Handle = WorkflowHandle[PatientJourney, JourneyStatus]
+
+
+async def start_journey(
+    client: Client, inp: JourneyInput, task_queue: str, *, task_timeout: timedelta | None = None
+) -> Handle:
+    """Start a journey: its workflow id, PHI-free summary and details, first search attributes.
+
+    The one place a journey starts (intake, the demo, tests, benchmarks). `task_timeout`
+    (Temporal's default: 10 s) is how long a task handed to a worker that died waits before
+    another worker gets it; crash tests shorten it.
+    """
+    summary, details = start_summary(inp)
+    return await client.start_workflow(
+        PatientJourney.run,
+        inp,
+        id=workflow_id(inp.case_id),
+        task_queue=task_queue,
+        static_summary=summary,
+        static_details=details,
+        search_attributes=initial_search_attributes(inp),
+        task_timeout=task_timeout,
+    )
+
+
+def journey(client: Client, case_id: str) -> Handle:
+    """A typed handle on a case's journey."""
+    return client.get_workflow_handle_for(PatientJourney.run, workflow_id(case_id))
+
+
+async def _update(session: Session, case: str, name: str, request: Any, result: type[T]) -> T:
+    """Send a validated update; the journey's refusal is audited and raised as `Refusal`.
+
+    By name, with the result type: the workflow takes raw payloads (it bounds them itself),
+    so the typed method reference does not describe what callers send.
+    """
+    client = await session.temporal()
+    try:
+        value: T = await journey(client, case).execute_update(name, request, result_type=result)
+        return value
+    except WorkflowUpdateFailedError as e:
+        cause = e.cause
+        message = getattr(cause, "message", None) or str(cause)
+        details = getattr(cause, "details", None) or [{}]
+        code = details[0].get("code", "pathway_rule") if isinstance(details[0], dict) else ""
+        record_refusal(session, case, name, request, message)
+        raise Refusal(message, _code(code)) from None
+    except RPCError as e:
+        if e.status is not RPCStatusCode.NOT_FOUND:
+            raise Unreachable(str(e)) from None
+        closed = await _closed(client, case)
+        if closed is None:
+            raise Unreachable(f"no journey for case {case}") from None
+        message = f"the journey of case {case} is closed ({closed}); nothing more is expected"
+        record_refusal(session, case, name, request, message)
+        raise Refusal(message, RefusalCode.CLOSED) from None
+
+
+async def _closed(client: Client, case: str) -> str | None:
+    """How a case's journey ended (its outcome), or None when there is no such journey."""
+    try:
+        result = await journey(client, case).query(PatientJourney.status)
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+    return str(result.outcome or result.phase)
+
+
+def _code(value: str) -> RefusalCode:
+    try:
+        return RefusalCode(value)
+    except ValueError:
+        return RefusalCode.PATHWAY_RULE
+
+
+async def _query(session: Session, case: str, query: Callable[[Handle], Awaitable[T]]) -> T:
+    client = await session.temporal()
+    try:
+        return await query(journey(client, case))
+    except RPCError as e:
+        if e.status is RPCStatusCode.NOT_FOUND:
+            raise Unreachable(f"no journey for case {case}") from None
+        raise Unreachable(str(e)) from None
+    except WorkflowQueryFailedError as e:
+        raise Unreachable(f"the journey of case {case} could not answer: {e}") from None
+
+
+async def record_milestone(session: Session, case: str, m: MilestoneInput) -> MilestoneAck:
+    """Record a milestone (coordinators and physicians; clinical decisions physicians only)."""
+    authorise(session, Action.MILESTONE, case=case, request=m, milestone=m.kind, actor=m.actor)
+    return await _update(session, case, "record_milestone", m, MilestoneAck)
+
+
+async def observe(session: Session, case: str, o: ObservationInput) -> ObservationAck:
+    """Record a monitoring observation (site staff and physicians); grades are computed."""
+    authorise(session, Action.OBSERVE, case=case, request=o, actor=o.actor)
+    return await _update(session, case, "record_observation", o, ObservationAck)
+
+
+async def acknowledge(session: Session, case: str, a: AcknowledgeAlertInput) -> Alert:
+    """Acknowledge an alert: a critical one only by a physician.
+
+    The alert may be named by a unique prefix of its id (the UI's details show 8 characters).
+    """
+    current = await status(session, case)
+    alert = _find_alert(current, a.alert_id)
+    if alert is not None:
+        a = a.model_copy(update={"alert_id": alert.id})
+    critical = alert is not None and alert.severity is Severity.CRITICAL
+    authorise(
+        session, Action.ACKNOWLEDGE, case=case, request=a, critical_alert=critical, actor=a.actor
+    )
+    return await _update(session, case, "acknowledge_alert", a, Alert)
+
+
+def _find_alert(s: JourneyStatus, alert_id: str) -> Alert | None:
+    exact = [a for a in s.alerts if a.id == alert_id]
+    if exact:
+        return exact[0]
+    matches = [a for a in s.alerts if alert_id and a.id.startswith(alert_id)]
+    return matches[0] if len(matches) == 1 else None
+
+
+async def reschedule(session: Session, case: str, r: RescheduleInput) -> DeadlineView:
+    """Move an open deadline (coordinators and physicians)."""
+    authorise(session, Action.RESCHEDULE, case=case, request=r, actor=r.actor)
+    return await _update(session, case, "reschedule", r, DeadlineView)
+
+
+async def withdraw(session: Session, case: str, w: WithdrawInput) -> MilestoneAck:
+    """Close a journey as withdrawn (coordinators and physicians)."""
+    authorise(session, Action.WITHDRAW, case=case, request=w, actor=w.actor)
+    return await _update(session, case, "withdraw", w, MilestoneAck)
+
+
+async def status(session: Session, case: str) -> JourneyStatus:
+    """A journey at a glance (any role)."""
+    authorise(session, Action.READ, case=case)
+    return await _query(session, case, lambda h: h.query(PatientJourney.status))
+
+
+async def timeline(session: Session, case: str) -> list[MilestoneEvent]:
+    """Who recorded what in a journey, when it happened, when it was recorded (any role)."""
+    authorise(session, Action.READ, case=case)
+    return await _query(session, case, lambda h: h.query(PatientJourney.timeline))
