@@ -173,6 +173,7 @@ class DeadlineBook(BaseModel):
         `start` is when the clock started (it may be earlier than `now` when a milestone is
         recorded after the fact); reminders already in the past are not sent.
         """
+        name = str(name)  # a DeadlineName is stored as its plain value
         every_offsets = []
         if every is not None and every > timedelta(0):
             at = (start or now) + every

@@ -140,3 +140,78 @@ class Recipient(StrEnum):
     # The patient and family, through the navigation service's usual channel (addressed by
     # patient_ref; the address book holds the contact details).
     PATIENT_FAMILY = "patient_family"
+
+
+class DeadlineName(StrEnum):
+    """The stable names of a journey's deadlines (DESIGN contract: `DeadlineView.name`).
+
+    Registry windows are named by the protocol: `registry_deadline("day_100")` is
+    `registry_day_100`.
+    """
+
+    RECORDS = "records"
+    PRE_ASSESSMENT = "pre_assessment"
+    PI_SUBMISSION = "pi_submission"
+    PI_DECISION = "pi_decision"
+    LOGISTICS = "logistics"
+    ARRIVAL = "arrival"
+    ACCOMMODATION_REGISTRATION = "accommodation_registration"
+    PRETREATMENT_CLEARANCE = "pretreatment_clearance"
+    VISA_EXTENSION = "visa_extension"
+    APHERESIS = "apheresis"
+    MANUFACTURING = "manufacturing"
+    CONDITIONING = "conditioning"
+    INFUSION_WINDOW = "infusion_window"
+    THAW_TO_INFUSION = "thaw_to_infusion"
+    OBSERVATION = "observation"
+    STAY_NEAR_CENTRE = "stay_near_centre"
+    NO_DRIVING = "no_driving"
+    TELEMEDICINE = "telemedicine"
+    RESPONSE_ASSESSMENT = "response_assessment"
+    LONG_TERM_CHECK_IN = "long_term_check_in"
+    FOLLOW_UP_COMPLETION = "follow_up_completion"
+
+
+def registry_deadline(window: str) -> str:
+    """The deadline of a registry window the protocol names (e.g. `registry_day_100`)."""
+    return f"registry_{window}"
+
+
+class AlertKind(StrEnum):
+    """What an alert is about."""
+
+    CRS = "crs"
+    ICANS = "icans"
+    GVHD = "gvhd"
+    HLH_LIKE = "hlh_like"
+    PROTOCOL_DEVIATION = "protocol_deviation"
+    DEADLINE_BREACHED = "deadline_breached"
+    VISA_VALIDITY_SHORT = "visa_validity_short"
+
+
+class AuditAction(StrEnum):
+    """What an audit entry records. Milestones are `milestone:<kind>` and refusals
+    `refused:<what>` (`milestone_action`, `refused_action`)."""
+
+    JOURNEY_STARTED = "journey_started"
+    RULES_UPGRADED = "rules_upgraded"
+    OBSERVATION_RECORDED = "observation_recorded"
+    ALERT_ACKNOWLEDGED = "alert_acknowledged"
+    ALERT_RESOLVED = "alert_resolved"
+    RESCHEDULE = "reschedule"
+    WITHDRAW = "withdraw"
+    SIGNAL_REJECTED = "signal_rejected"
+    PATIENT_ERASED = "patient_erased"
+    ROLE_CHANGED = "role_changed"
+    WRITE_SET_ASIDE = "write_set_aside"
+    JOURNEY_RESET = "journey_reset"
+
+
+def milestone_action(kind: str) -> str:
+    """The audit action of an accepted milestone."""
+    return f"milestone:{kind}"
+
+
+def refused_action(what: str) -> str:
+    """The audit action of a refusal (by role, by a journey's validation, by the store)."""
+    return f"refused:{what}"

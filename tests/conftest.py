@@ -21,12 +21,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from temporalio.client import (
-    Interceptor,
-    OutboundInterceptor,
-    StartWorkflowInput,
-    WorkflowHandle,
-)
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -36,8 +30,8 @@ from cellpath.connection import data_converter
 from cellpath.logs import configure_logging
 from cellpath.runtime import create_worker, ensure_search_attributes
 from cellpath.store import CaseStore
+from tests.support import STARTED, TEST_QUEUE
 
-TEST_QUEUE = "patient-journeys-test"
 # A fresh key each run: nothing in the repository can decrypt a test history by accident.
 TEST_RING = KeyRing.parse(new_key_entry("test-session"))
 
@@ -47,32 +41,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> CaseStore:
     """A case store on a fresh SQLite file for the session."""
     path: Path = tmp_path_factory.mktemp("store") / "cellpath.db"
     return CaseStore.from_url(f"sqlite:///{path}")
-
-
-class StartedJourneys(Interceptor):
-    """Remembers the journeys started on the test queue, so each test's are closed after it.
-
-    The time-skipping server is shared by the session: a journey left open fires its deadlines
-    whenever a later test skips time, and enough of them make a later `env.sleep` time out.
-    """
-
-    def __init__(self) -> None:
-        self.open: list[str] = []
-
-    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        recorder = self
-
-        class Recording(OutboundInterceptor):
-            async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
-                handle = await super().start_workflow(input)
-                if input.task_queue == TEST_QUEUE and input.workflow == "PatientJourney":
-                    recorder.open.append(input.id)
-                return handle
-
-        return Recording(next)
-
-
-STARTED = StartedJourneys()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

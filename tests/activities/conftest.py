@@ -9,45 +9,13 @@ skipped with a message saying so (never silently passed).
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from cellpath.store import CaseStore, migrations
-
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def postgres_admin_url() -> str:
-    return os.environ.get("CELLPATH_TEST_POSTGRES_URL", DEFAULT_PG)
-
-
-def create_database(admin_url: str, prefix: str) -> str:
-    """A new empty database next to `admin_url`'s; returns its URL. Skips if unreachable."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as e:
-        pytest.skip(
-            f"PostgreSQL not reachable at {make_url(admin_url).render_as_string()} "
-            f"({type(e.orig).__name__}); set CELLPATH_TEST_POSTGRES_URL to run these tests"
-        )
-    finally:
-        admin.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
+from tests.support import create_database, drop_database, postgres_admin_url
 
 
 @pytest.fixture(scope="session")

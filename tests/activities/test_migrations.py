@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 
 import cellpath.store.tables  # noqa: F401  (the tables)
 from cellpath.store import CaseStore, CaseStoreNotMigrated, migrations
-from tests.activities.conftest import create_database, drop_database, postgres_admin_url
+from tests.support import create_database, drop_database, postgres_admin_url
 
 ROOT = Path(__file__).resolve().parents[2]
 

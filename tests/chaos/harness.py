@@ -34,9 +34,10 @@ from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
-from cellpath.scenarios import Handle, journey_input, start
+from cellpath.scenarios import Handle, start
 from cellpath.store import CaseStore
 from models.messages import JourneyWrite, MilestoneInput, NotificationBatch, ObservationInput
+from tests.builders import journey_input
 from workflows import PatientJourney
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -37,9 +37,9 @@ from cellpath.config import find_binary
 from cellpath.connection import data_converter
 from cellpath.runtime import ensure_search_attributes
 from cellpath.store import CaseStore
-from tests.activities.conftest import create_database, drop_database, postgres_admin_url
 from tests.chaos.harness import Cluster, Driven, Workers, check, drive, jitter, persist, plan
 from tests.history_edits import decrypted
+from tests.support import create_database, drop_database, postgres_admin_url
 
 
 def free_port() -> int:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +18,7 @@ from cellpath.connection import data_converter
 from cellpath.runtime import create_worker, ensure_search_attributes
 from cellpath.store import CaseStore
 from models.roles import Role
-
-ROOT = Path(__file__).resolve().parents[2]
-QUEUE = "patient-journeys-e2e"
+from tests.support import QUEUE, ROOT
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")

@@ -11,34 +11,17 @@ import functools
 import json
 import uuid
 from datetime import date
-from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from cellpath.scenarios import intake_document, journey_input, record, start, to_infusion
-from tests.e2e.conftest import QUEUE
+from cellpath.scenarios import record, start, to_infusion
+from tests.builders import PATIENT, intake_file, journey_input
 from tests.history_text import decoded_text
+from tests.support import QUEUE
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
-
-PATIENT = {
-    "full_name": "Zebulon Quixote-Farnsworth",
-    "birth_date": "1961-04-02",
-    "nationality": "GB",
-    "passport_number": "X99887766Q",
-    "email": "zebulon.q@example.org",
-    "phone": "+44 7700 900123",
-}
-
-
-def intake_file(tmp_path: Path, **overrides: Any) -> Path:
-    doc = intake_document(PATIENT, case_id=f"E2E-{uuid.uuid4().hex[:8]}") | overrides
-    path = tmp_path / "intake.json"
-    path.write_text(json.dumps(doc))
-    return path
 
 
 async def test_a_coordinator_drives_a_journey_through_the_cli(cli, tmp_path, dev_server, db_url):

@@ -23,8 +23,9 @@ from cellpath.codec_server import create_app
 from cellpath.config import find_binary
 from cellpath.connection import data_converter
 from cellpath.runtime import create_worker
-from cellpath.scenarios import journey_input, record, start
+from cellpath.scenarios import record, start
 from cellpath.store import CaseStore
+from tests.builders import journey_input
 from tests.history_text import raw_text
 
 pytestmark = pytest.mark.e2e

@@ -24,11 +24,12 @@ from temporalio.worker import Replayer
 
 from cellpath.codec import KeyRing, new_key_entry
 from cellpath.connection import data_converter
-from cellpath.scenarios import journey_input, record, start
+from cellpath.scenarios import record, start
 from cellpath.store import CaseStore
+from tests.builders import journey_input
 from tests.chaos.harness import Cluster, Workers, check, drive, plan, quiet
-from tests.e2e.conftest import QUEUE
 from tests.history_edits import merge_command_less_task
+from tests.support import QUEUE
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e

@@ -22,11 +22,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
 from cellpath.runtime import create_worker, metrics_runtime
-from cellpath.scenarios import journey_input, record, start
+from cellpath.scenarios import record, start
 from cellpath.services import doctor
 from cellpath.store import CaseStore
 from models.journey import JourneyInput
 from models.messages import JourneyStatus, MilestoneInput
+from tests.builders import journey_input
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e

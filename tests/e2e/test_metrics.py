@@ -14,8 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from cellpath.connection import connect
 from cellpath.runtime import create_worker, metrics_runtime
-from cellpath.scenarios import journey_input, record, reschedule, start
+from cellpath.scenarios import record, reschedule, start
 from cellpath.store import CaseStore
+from tests.builders import journey_input
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,9 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from cellpath.scenarios import journey_input, record, start, to_infusion
-from tests.e2e.conftest import QUEUE
-from tests.e2e.test_cli import PATIENT, intake_file
+from cellpath.scenarios import record, start, to_infusion
+from tests.builders import PATIENT, intake_file, journey_input
+from tests.support import QUEUE
 
 pytestmark = pytest.mark.e2e
 

@@ -14,17 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from cellpath.scenarios import (
-    arrive_and_clear,
-    journey_input,
-    record,
-    reschedule,
-    start,
-    to_arrival,
-)
+from cellpath.scenarios import arrive_and_clear, record, reschedule, start, to_arrival
 from cellpath.services.casefile import JourneyRow, list_journeys, list_query
 from models.enums import CellSource
-from tests.e2e.conftest import QUEUE
+from tests.builders import journey_input
+from tests.support import QUEUE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("e2e_worker")]
 

@@ -17,8 +17,9 @@ import uuid
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from cellpath.scenarios import journey_input, record, start, status
-from tests.e2e.conftest import ROOT
+from cellpath.scenarios import record, start, status
+from tests.builders import journey_input
+from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
 

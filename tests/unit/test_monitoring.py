@@ -14,7 +14,7 @@ from models.enums import CellSource, NotificationKind, Phase, Recipient, Severit
 from models.errors import Refused
 from models.messages import AcknowledgeAlertInput, ObservationInput
 from models.protocol import PRESETS, ProtocolConfig
-from tests.unit.test_pathway import Case, _monitoring
+from tests.builders import Case, monitoring_case
 
 CALM = {"temperature_c": 37.0, "systolic_bp": 120}
 CRS2 = {"temperature_c": 38.9, "systolic_bp": 85}  # fever + hypotension without vasopressors
@@ -32,7 +32,7 @@ def alerts_sent(c: Case) -> list:
 
 
 def test_observation_is_graded_and_status_keeps_current_and_worst():
-    c = _monitoring()
+    c = monitoring_case()
     c.at(hours=6)
     ack = observe(c, **CRS2)
     assert (ack.crs_grade, ack.icans_grade, ack.gvhd_grade) == (2, 0, None)
@@ -45,7 +45,7 @@ def test_observation_is_graded_and_status_keeps_current_and_worst():
 
 
 def test_grade_2_crs_reaches_the_on_call_physician_once_and_a_rise_alerts_again():
-    c = _monitoring()
+    c = monitoring_case()
     alerts_sent(c)
     c.at(days=3)
     ack = observe(c, **CRS2)
@@ -67,7 +67,7 @@ def test_grade_2_crs_reaches_the_on_call_physician_once_and_a_rise_alerts_again(
 
 
 def test_a_critical_alert_repeats_until_a_physician_acknowledges_it():
-    c = _monitoring()
+    c = monitoring_case()
     c.at(days=2)
     (alert,) = observe(c, **CRS3).alerts
     alerts_sent(c)
@@ -96,7 +96,7 @@ def test_a_critical_alert_repeats_until_a_physician_acknowledges_it():
     ],
 )
 def test_acknowledgement_refusals_change_nothing(change: dict[str, Any], match: str):
-    c = _monitoring()
+    c = monitoring_case()
     c.at(days=1)
     (alert,) = observe(c, **CRS3).alerts
     before = c.j.state.model_dump_json()
@@ -111,7 +111,7 @@ def test_acknowledgement_refusals_change_nothing(change: dict[str, Any], match: 
 
 def test_any_seizure_is_critical_whatever_the_thresholds():
     protocol = ProtocolConfig(icans_urgent_grade=4, icans_critical_grade=4)
-    c = _monitoring(protocol=protocol)
+    c = monitoring_case(protocol=protocol)
     c.at(days=5)
     ack = observe(c, **CALM, seizure="resolved_rapidly")
     (alert,) = ack.alerts
@@ -120,7 +120,7 @@ def test_any_seizure_is_critical_whatever_the_thresholds():
 
 
 def test_hlh_like_flag_is_critical():
-    c = _monitoring()
+    c = monitoring_case()
     c.at(days=1)
     observe(c, **CALM, ferritin_ng_ml=900)  # the baseline
     c.at(days=1)
@@ -130,7 +130,7 @@ def test_hlh_like_flag_is_critical():
 
 
 def test_allogeneic_gvhd_is_graded_and_alerts():
-    c = _monitoring(cell_source=CellSource.ALLOGENEIC)
+    c = monitoring_case(cell_source=CellSource.ALLOGENEIC)
     c.at(days=20)
     ack = observe(c, **CALM, gvhd_skin_bsa_pct=30, bilirubin_mg_dl=4.0)
     assert ack.gvhd_grade == 3
@@ -140,7 +140,7 @@ def test_allogeneic_gvhd_is_graded_and_alerts():
 
 
 def test_children_are_flagged_for_capd():
-    c = _monitoring(paediatric=True)
+    c = monitoring_case(paediatric=True)
     c.at(hours=8)
     ack = observe(c, **CALM, ice_score=4)
     assert (ack.icans_grade, ack.flags) == (0, ["capd_required"])
@@ -156,7 +156,7 @@ def test_children_are_flagged_for_capd():
     ],
 )
 def test_inconsistent_observations_are_refused(fields: dict[str, Any], match: str):
-    c = _monitoring()
+    c = monitoring_case()
     with pytest.raises(Refused, match=match):
         c.j.check_observation(ObservationInput(actor="n", **(CALM | fields)), c.now)
 
@@ -165,7 +165,7 @@ def test_inconsistent_observations_are_refused(fields: dict[str, Any], match: st
 
 
 def test_discharge_names_each_failing_condition_then_accepts():
-    c = _monitoring()
+    c = monitoring_case()
     c.at(days=26)
     (alert,) = observe(c, **CRS3).alerts
     c.at(days=2)
@@ -181,7 +181,7 @@ def test_discharge_names_each_failing_condition_then_accepts():
 
 
 def test_rules_version_1_keeps_its_discharge_rule_and_raises_no_grade_alerts():
-    c = _monitoring(rules_version=1)
+    c = monitoring_case(rules_version=1)
     c.at(days=28)
     assert observe(c, **CRS3).alerts == []
     assert c.record("discharged").phase is Phase.FOLLOW_UP
@@ -191,7 +191,7 @@ def test_rules_version_1_keeps_its_discharge_rule_and_raises_no_grade_alerts():
 
 
 def test_us_label_windows_remind_the_family_and_end_without_escalating():
-    c = _monitoring(protocol=PRESETS["us_label_2025"])
+    c = monitoring_case(protocol=PRESETS["us_label_2025"])
     infused = c.j.state.infused_at
     assert infused is not None
     notices, _ = c.j.take_outbox()
@@ -218,7 +218,7 @@ def test_us_label_windows_remind_the_family_and_end_without_escalating():
 
 def test_returning_home_inside_the_proximity_window_is_a_deviation():
     protocol = ProtocolConfig(stay_near_centre_days=42, earliest_discharge_day=28)
-    c = _monitoring(protocol=protocol)
+    c = monitoring_case(protocol=protocol)
     c.at(days=29)
     c.record("discharged")
     c.record("returned_home")
@@ -231,7 +231,7 @@ def test_returning_home_inside_the_proximity_window_is_a_deviation():
 
 
 def _follow_up(**kw: Any) -> Case:
-    c = _monitoring(**kw)
+    c = monitoring_case(**kw)
     c.at(days=28)
     c.record("discharged")
     c.record("returned_home")

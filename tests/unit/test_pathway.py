@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from cellpath.scenarios import journey_input
-from models.calendar import load_business_calendar
 from models.enums import (
     CellSource,
     NotificationKind,
@@ -22,119 +19,13 @@ from models.enums import (
 from models.errors import RefusalCode, Refused
 from models.messages import (
     AcknowledgeAlertInput,
-    MilestoneInput,
     ObservationInput,
     RescheduleInput,
     WithdrawInput,
 )
-from models.pathway import Journey
-from models.protocol import PRESETS, ProtocolConfig, resolve_protocol
+from models.protocol import PRESETS, resolve_protocol
 from models.state import JourneyState
-
-CALENDAR = load_business_calendar("CN", "Asia/Shanghai", [2026, 2027])
-T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
-
-
-class Case:
-    """A journey driven by hand with a controllable clock."""
-
-    def __init__(
-        self,
-        cell_source: CellSource = CellSource.AUTOLOGOUS,
-        protocol: ProtocolConfig | None = None,
-        program: Program = Program.TRIAL,
-        rules_version: int = 3,
-        **facts_update: Any,
-    ) -> None:
-        counter = itertools.count()
-        facts = journey_input("CN-2026-0001", cell_source=cell_source, program=program)
-        facts = facts.model_copy(update=facts_update)
-        state = JourneyState(
-            protocol=protocol or PRESETS["default"], calendar=CALENDAR, rules_version=rules_version
-        )
-        self.j = Journey(facts, state, new_id=lambda: f"id-{next(counter)}")
-        self.now = T0
-        self.j.start(self.now)
-
-    def at(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-    def record(
-        self,
-        kind: str,
-        *,
-        occurred_at: datetime | None = None,
-        actor: str = "coord-1",
-        note: str = "",
-        milestone_id: str | None = None,
-        **data: Any,
-    ):
-        m = MilestoneInput(
-            kind=kind,
-            actor=actor,
-            occurred_at=occurred_at,
-            note=note,
-            data=data,
-            milestone_id=milestone_id,
-        )
-        return self.j.apply_milestone(self.j.check_milestone(m, self.now), self.now)
-
-    def refused(self, kind: str, match: str, **kw: Any) -> str:
-        before = self.j.state.model_dump_json()
-        with pytest.raises(Refused, match=match) as err:
-            self.record(kind, **kw)
-        assert self.j.state.model_dump_json() == before, "a refusal must change nothing"
-        return str(err.value)
-
-    @property
-    def phase(self) -> Phase:
-        return self.j.state.phase
-
-    def deadline(self, name: str):
-        return self.j.state.book.get(name)
-
-    # paths
-    def to_pi_review(self) -> None:
-        self.record(
-            "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
-        )
-        self.record("eligibility_assessed", outcome="eligible", reviewer="dr-li")
-
-    def to_logistics(self) -> None:
-        self.to_pi_review()
-        self.record("submitted_to_pi", site="site-a")
-        self.record("pi_decision", site="site-a", decision="accepted")
-
-    def to_arrival(self, visa_days: int = 200) -> None:
-        self.to_logistics()
-        today = self.now.date()
-        self.record("cost_estimate_accepted", currency="USD", total=9500)
-        self.record("invitation_letter_issued", site="site-a")
-        self.record("visa_issued", visa_type="S2", valid_until=str(today + timedelta(visa_days)))
-        self.record("accommodation_booked")
-        if self.j.facts.cell_source is CellSource.ALLOGENEIC:
-            self.record("product_reserved", lot="LOT-NK", coi_id="COI-NK")
-        self.record("travel_booked", arrival_date=str(today + timedelta(days=7)))
-
-    def arrive_and_clear(self) -> None:
-        self.record("patient_arrived")
-        self.record("accommodation_registered")
-        self.record("pretreatment_cleared", outcome="cleared")
-
-    def to_infusion(self) -> None:
-        self.to_arrival()
-        self.at(days=7)
-        self.arrive_and_clear()
-        if self.j.facts.cell_source is CellSource.AUTOLOGOUS:
-            self.record("apheresis_completed", coi_id="COI-1")
-            self.record("manufacturing_started")
-            self.at(days=21)
-            self.record("product_released", lot="LOT-1", coi_id="COI-1")
-        self.record("conditioning_started")
-        self.at(days=3)
-        self.record("conditioning_completed")
-
+from tests.builders import T0, Case, monitoring_case
 
 # --- refusals (issue point 6) ------------------------------------------------------------------
 
@@ -463,20 +354,8 @@ def test_full_autologous_path_to_completed(program: Program):
 # --- observations, reschedule, signals -----------------------------------------------------------
 
 
-def _monitoring(**kw: Any) -> Case:
-    c = Case(**kw)
-    c.to_infusion()
-    c.at(hours=30)
-    if c.j.facts.cell_source is CellSource.ALLOGENEIC:
-        c.record("product_thawed", lot="LOT-NK")
-        c.record("infusion_completed", lot="LOT-NK", coi_id="COI-NK")
-    else:
-        c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
-    return c
-
-
 def test_observation_moves_the_schedule_daily_then_twice_weekly():
-    c = _monitoring()
+    c = monitoring_case()
     infused = c.now
     c.at(hours=20)
     obs = ObservationInput(actor="nurse-1", temperature_c=37.2, systolic_bp=118)
@@ -500,7 +379,7 @@ def test_observation_moves_the_schedule_daily_then_twice_weekly():
     ],
 )
 def test_observation_refusals(fields: dict[str, Any], match: str):
-    c = _monitoring()
+    c = monitoring_case()
     values: dict[str, Any] = {"actor": "nurse-1", "temperature_c": 37, "systolic_bp": 120}
     values.update(fields)
     with pytest.raises(Refused, match=match):
@@ -555,7 +434,7 @@ def test_every_accepted_milestone_is_audited_with_actor_and_reason():
 
 
 def test_state_round_trips_through_json_for_continue_as_new():
-    c = _monitoring()
+    c = monitoring_case()
     restored = JourneyState.model_validate_json(c.j.state.model_dump_json())
     assert restored == c.j.state
 
@@ -672,7 +551,7 @@ def _released() -> Case:
             {"lot": "LOT-1", "coi_id": "COI-2"},
             RefusalCode.CHAIN_OF_IDENTITY,
         ),
-        (_monitoring, "discharged", {}, RefusalCode.DISCHARGE_CONDITIONS),
+        (monitoring_case, "discharged", {}, RefusalCode.DISCHARGE_CONDITIONS),
         (_home, "follow_up_completed", {}, RefusalCode.FOLLOW_UP_INCOMPLETE),
     ],
     ids=[

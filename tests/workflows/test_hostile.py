@@ -26,9 +26,10 @@ from temporalio.common import RawValue
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from cellpath.scenarios import Handle, journey_input, record, start, status, to_infusion
+from cellpath.scenarios import Handle, record, start, status, to_infusion
 from models.messages import MilestoneInput, ObservationInput, WithdrawInput
-from tests.conftest import STARTED, TEST_QUEUE
+from tests.builders import journey_input
+from tests.support import STARTED, TEST_QUEUE
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.usefixtures("worker", "terminated")

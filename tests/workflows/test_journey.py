@@ -16,8 +16,6 @@ from temporalio.testing import WorkflowEnvironment
 from cellpath.scenarios import (
     arrive_and_clear,
     drive_long_journey,
-    follow_up_protocol,
-    journey_input,
     observe,
     record,
     start,
@@ -31,23 +29,11 @@ from cellpath.store import CaseStore
 from models.enums import CellSource, Outcome, Phase
 from models.messages import MilestoneInput, RescheduleInput, WithdrawInput
 from models.protocol import ProtocolConfig
-from tests.conftest import TEST_QUEUE
+from tests.builders import follow_up_protocol, journey_input
+from tests.support import TEST_QUEUE, refused
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-async def refused(handle, kind: str, match: str, **kw) -> str:
-    """Record a milestone that must be refused; check it changed nothing; return the reason."""
-    before = await status(handle)
-    timeline_before = await handle.query(PatientJourney.timeline)
-    with pytest.raises(WorkflowUpdateFailedError) as err:
-        await record(handle, kind, **kw)
-    message = err.value.cause.message
-    assert match in message, message
-    assert await status(handle) == before
-    assert await handle.query(PatientJourney.timeline) == timeline_before
-    return message
 
 
 # Follow-up completes only when every scheduled follow-up is recorded: a short protocol (three

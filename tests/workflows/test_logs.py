@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cellpath.scenarios import journey_input, observe, record, start, to_infusion
+from cellpath.scenarios import observe, record, start, to_infusion
 from cellpath.store import CaseStore
 from cellpath.store.tables import Patient
-from tests.conftest import TEST_QUEUE
+from tests.builders import journey_input
+from tests.support import TEST_QUEUE
 
 pytestmark = pytest.mark.usefixtures("worker")
 

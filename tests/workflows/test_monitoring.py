@@ -16,7 +16,6 @@ from temporalio.testing import WorkflowEnvironment
 from cellpath.scenarios import (
     acknowledge,
     drive_long_journey,
-    journey_input,
     observe,
     record,
     start,
@@ -25,8 +24,8 @@ from cellpath.scenarios import (
 )
 from cellpath.store import CaseStore
 from models.enums import Outcome, Phase
-from tests.conftest import TEST_QUEUE
-from tests.workflows.test_journey import refused
+from tests.builders import journey_input
+from tests.support import TEST_QUEUE, refused
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.usefixtures("worker")

@@ -26,17 +26,11 @@ from temporalio.exceptions import ApplicationError
 from cellpath.codec import KEY_ID, KeyRing, new_key_entry
 from cellpath.connection import data_converter
 from cellpath.runtime import create_worker
-from cellpath.scenarios import (
-    drive_long_journey,
-    follow_up_protocol,
-    intake_document,
-    journey_input,
-    record,
-    start,
-)
+from cellpath.scenarios import drive_long_journey, record, start
 from cellpath.services.intake import admit
 from cellpath.store import CaseStore
 from models.messages import MilestoneInput, WithdrawInput
+from tests.builders import follow_up_protocol, intake_document, journey_input
 from tests.history_text import decoded_text, message_text, raw_text
 from workflows import PatientJourney
 

@@ -28,18 +28,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
-from cellpath.scenarios import (
-    acknowledge,
-    journey_input,
-    observe,
-    record,
-    start,
-    to_infusion,
-    to_logistics,
-)
+from cellpath.scenarios import acknowledge, observe, record, start, to_infusion, to_logistics
 from cellpath.services.doctor import diagnose
 from models.messages import MilestoneInput
-from tests.conftest import TEST_QUEUE
+from tests.builders import journey_input
+from tests.support import TEST_QUEUE
 from workflows import PatientJourney
 
 ROOT = Path(__file__).parents[1] / "histories"

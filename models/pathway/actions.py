@@ -1,0 +1,216 @@
+"""What coordinators do to a journey besides recording milestones: move a deadline, withdraw
+the journey; and what happens to a `milestone` signal the journey refuses (kept, bounded).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from models import bounds
+from models.deadlines import DeadlineView
+from models.enums import AuditAction, Outcome
+from models.errors import RefusalCode, Refused
+from models.messages import (
+    NOTE_MAX_CHARS,
+    MilestoneAck,
+    MilestoneEvent,
+    MilestoneInput,
+    RejectedSignal,
+    RescheduleInput,
+    WithdrawInput,
+)
+from models.state import JourneyState
+
+if TYPE_CHECKING:
+    from models.pathway.journey import Journey
+
+
+def check_reschedule(j: Journey, r: RescheduleInput, now: datetime) -> None:
+    """Check a reschedule request; raise `Refused` saying what was expected."""
+    if j.closed:
+        raise Refused("the journey is closed; it has no deadline to move", RefusalCode.CLOSED)
+    if j.v3:
+        bounds.check_text(r.deadline, "deadline", limit=64)
+    check_sender(j, r.actor, r.reason, "who moves the deadline", required="why the deadline moves")
+    if j.book.get(r.deadline) is None:
+        names = [v.name for v in j.open_deadlines()]
+        raise Refused(
+            f"no open deadline {r.deadline!r}; expected one of: "
+            + (", ".join(names) or "(none open)"),
+            RefusalCode.UNKNOWN_NAME,
+        )
+    if r.due_at.tzinfo is None:
+        raise Refused("due_at must include a UTC offset", RefusalCode.INVALID_TIME)
+    j.check_instant(r.due_at, "due_at", "expected a later time")
+    if r.due_at <= now:
+        raise Refused(
+            f"due_at {r.due_at:%Y-%m-%d %H:%M} is not in the future; expected a time "
+            f"after now ({now:%Y-%m-%d %H:%M} UTC)",
+            RefusalCode.INVALID_TIME,
+        )
+
+
+def apply_reschedule(j: Journey, r: RescheduleInput, now: datetime) -> DeadlineView:
+    """Move the deadline and record who moved it, from when to when, and why."""
+    old = j.state.book.deadlines[r.deadline]
+    moved = j.state.book.reschedule(r.deadline, now=now, due_at=r.due_at.astimezone(UTC))
+    data = {
+        "deadline": r.deadline,
+        "from": old.due_at.isoformat(),
+        "to": moved.due_at.isoformat(),
+    }
+    j.state.timeline.append(
+        MilestoneEvent(
+            kind="reschedule",
+            actor=r.actor.strip(),
+            occurred_at=now,
+            recorded_at=now,
+            data=data,
+            note=r.reason,
+        )
+    )
+    j.audit_entry(AuditAction.RESCHEDULE, r.actor.strip(), now, now, detail=data, reason=r.reason)
+    j.touch()
+    return moved.view()
+
+
+def check_withdraw(j: Journey, w: WithdrawInput) -> None:
+    """Check a withdrawal; raise `Refused` saying what was expected."""
+    if j.closed:
+        raise Refused(f"the journey is already closed ({j.state.outcome})", RefusalCode.CLOSED)
+    check_sender(
+        j, w.actor, w.reason, "who withdraws the journey", required="why the journey is withdrawn"
+    )
+
+
+def apply_withdraw(j: Journey, w: WithdrawInput, now: datetime) -> MilestoneAck:
+    """Close the journey as withdrawn."""
+    j.state.timeline.append(
+        MilestoneEvent(
+            kind="withdraw",
+            actor=w.actor.strip(),
+            occurred_at=now,
+            recorded_at=now,
+            data={"phase": j.state.phase.value},
+            note=w.reason,
+        )
+    )
+    j.audit_entry(AuditAction.WITHDRAW, w.actor.strip(), now, now, reason=w.reason)
+    j.close(Outcome.WITHDRAWN)
+    j.touch()
+    return j.ack()
+
+
+# --- signals ------------------------------------------------------------------------------
+
+
+def reject_signal(
+    j: Journey,
+    m: MilestoneInput | None,
+    reason: str,
+    now: datetime,
+    kind: str = "?",
+    size_bytes: int | None = None,
+) -> None:
+    """Keep a refused `milestone` signal with its reason (it is never dropped).
+
+    Only a bounded summary is kept (see `RejectedSignal`), and only the most recent
+    `MAX_REJECTED`; `rejected_total` counts them all. The audit log gets the same summary.
+    """
+    summary = rejected_summary(m, reason, now, kind=kind, size_bytes=size_bytes)
+    j.state.rejected.append(summary)
+    j.state.rejected_total += 1
+    trim_rejected(j.state)
+    j.audit_entry(
+        AuditAction.SIGNAL_REJECTED,
+        summary.actor or "unknown",
+        now,
+        now,
+        detail={"kind": summary.kind},
+        reason=summary.reason,
+    )
+    j.touch()
+
+
+MAX_REJECTED = 50
+# A rejected milestone is kept whole only when it is this small (the history has it anyway).
+REJECTED_KEEP_BYTES = 2048
+
+
+def _clip(text: str, limit: int) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in text[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def rejected_summary(
+    m: MilestoneInput | None,
+    reason: str,
+    now: datetime,
+    *,
+    kind: str = "?",
+    size_bytes: int | None = None,
+) -> RejectedSignal:
+    """A bounded record of a refused signal: short texts, field names, the size."""
+    keep = None
+    if m is not None and len(m.model_dump_json()) <= REJECTED_KEEP_BYTES:
+        keep = m
+    milestone_id = m.milestone_id if m is not None else None
+    if milestone_id is not None and not bounds.ID_PATTERN.fullmatch(milestone_id):
+        milestone_id = None
+    return RejectedSignal(
+        kind=_clip(m.kind if m else kind, 64),
+        actor=_clip(m.actor if m else "", bounds.ACTOR_MAX_CHARS),
+        received_at=now,
+        reason=_clip(reason, 500),
+        milestone=keep,
+        milestone_id=milestone_id,
+        data_fields=[_clip(str(k), 40) for k in list(m.data)[:20]] if m else [],
+        size_bytes=size_bytes,
+    )
+
+
+def trim_rejected(state: JourneyState) -> None:
+    """Keep the most recent `MAX_REJECTED` refused signals, each as a bounded summary."""
+    if len(state.rejected) > MAX_REJECTED:
+        state.rejected = state.rejected[-MAX_REJECTED:]
+    for n, r in enumerate(state.rejected):
+        too_big = r.milestone is not None and len(r.milestone.model_dump_json()) > (
+            REJECTED_KEEP_BYTES
+        )
+        if too_big or len(r.reason) > 500 or len(r.kind) > 64 or len(r.actor) > 64:
+            state.rejected[n] = rejected_summary(
+                r.milestone, r.reason, r.received_at, kind=r.kind, size_bytes=r.size_bytes
+            )
+    state.rejected_total = max(state.rejected_total, len(state.rejected))
+
+
+def check_message_fields(actor: str, note: str, who: str, *, note_field: str = "note") -> None:
+    """Rules version 3: who sent a message and its free text, bounded and plain."""
+    bounds.check_actor(actor, who)
+    bounds.check_text(note, note_field, limit=NOTE_MAX_CHARS, multiline=True)
+
+
+def check_sender(
+    j: Journey, actor: str, text: str, who: str, *, required: str | None = None
+) -> None:
+    """Who sent a message, and its free text: every message's one check.
+
+    `text` is the message's note, or its reason when `required` says why one is needed (a
+    reschedule, a withdrawal). Rules version 3 bounds both and refuses control characters
+    (`check_message_fields`); every version requires the actor and caps a note's length.
+    """
+    field = "note" if required is None else "reason"
+    if j.v3:
+        check_message_fields(actor, text, who, note_field=field)
+    if required is not None and not text.strip():
+        raise Refused(f"reason is required: {required}", RefusalCode.MISSING_FIELD)
+    if not actor.strip():
+        raise Refused(f"actor is required: {who}", RefusalCode.MISSING_FIELD)
+    # Before version 3 a reason's length was not capped; journeys still running under those
+    # rules keep answering as they did (their histories must replay the same).
+    if len(text) > NOTE_MAX_CHARS and (required is None or j.v3):
+        raise Refused(
+            f"{field} is {len(text)} characters; expected at most {NOTE_MAX_CHARS}",
+            RefusalCode.INVALID_DATA,
+        )

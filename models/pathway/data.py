@@ -1,0 +1,159 @@
+"""What milestones and observations carry: one data model per kind, physiological ranges.
+
+The models are strict (`extra="forbid"`): a misspelt field is refused naming it, not
+ignored. Rules (`models/pathway/milestones/`) declare which model their kind carries.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models import bounds
+from models.enums import RecordType
+from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
+
+
+class MilestoneData(BaseModel):
+    """The data a milestone carries: strict (unknown keys refused), text stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NoData(MilestoneData):
+    """A milestone that carries no data."""
+
+
+class RecordReceivedData(MilestoneData):
+    record_type: RecordType
+    note: str | None = None
+
+
+class RecordsCompleteData(MilestoneData):
+    records: list[RecordType]
+
+
+class EligibilityAssessedData(MilestoneData):
+    outcome: Literal["eligible", "ineligible", "more_info_needed"]
+    reviewer: str = Field(min_length=1)
+
+
+class SiteData(MilestoneData):
+    site: str = Field(min_length=1)
+
+
+class PiDecisionData(MilestoneData):
+    site: str = Field(min_length=1)
+    decision: Literal["accepted", "declined", "more_info_needed"]
+
+
+class CostEstimateData(MilestoneData):
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    total: float = Field(ge=0)
+    items: list[dict[str, Any]] | dict[str, Any] | None = None
+
+
+class VisaIssuedData(MilestoneData):
+    visa_type: str = Field(min_length=1)
+    valid_until: date
+
+
+class TravelBookedData(MilestoneData):
+    arrival_date: date
+
+
+class InterpreterData(MilestoneData):
+    language: str | None = None
+
+
+class ProductData(MilestoneData):
+    lot: str = Field(min_length=1)
+    coi_id: str = Field(min_length=1)
+
+
+class PretreatmentData(MilestoneData):
+    outcome: Literal["cleared", "not_cleared"]
+
+
+class CoiData(MilestoneData):
+    coi_id: str = Field(min_length=1)
+
+
+class RegimenData(MilestoneData):
+    regimen: str | None = None
+
+
+class ReasonData(MilestoneData):
+    reason: str = Field(min_length=1)
+
+
+class LotData(MilestoneData):
+    lot: str = Field(min_length=1)
+
+
+class ValidUntilData(MilestoneData):
+    valid_until: date
+
+
+class TelemedicineData(MilestoneData):
+    month: int = Field(ge=1)
+
+
+class ResponseData(MilestoneData):
+    response: Literal["CR", "PR", "SD", "PD"]
+    method: str | None = None
+
+
+class RegistryData(MilestoneData):
+    window: str = Field(min_length=1, description="a registry window of the protocol, e.g. day_100")
+
+
+class CheckInData(MilestoneData):
+    year: int = Field(ge=2, le=30)
+
+
+class ValidObservation(BaseModel):
+    """Physiological ranges an observation must fall in (a typo is refused, not graded)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    temperature_c: float = Field(ge=30, le=45)
+    systolic_bp: int = Field(ge=30, le=300)
+    heart_rate: int | None = Field(None, ge=20, le=300)
+    respiratory_rate: int | None = Field(None, ge=2, le=80)
+    spo2: float | None = Field(None, ge=40, le=100)
+    oxygen_device: OxygenDevice = OxygenDevice.NONE
+    oxygen_flow_l_min: float | None = Field(None, ge=0, le=80)
+    vasopressors: int = Field(0, ge=0, le=10)
+    vasopressin: bool = False
+    ice_score: int | None = Field(None, ge=0, le=10)
+    consciousness: Consciousness = Consciousness.AWAKE
+    seizure: Seizure = Seizure.NONE
+    cerebral_edema: CerebralEdema = CerebralEdema.NONE
+    ferritin_ng_ml: float | None = Field(None, ge=0, le=1_000_000)
+    gvhd_skin_bsa_pct: float | None = Field(None, ge=0, le=100)
+    bilirubin_mg_dl: float | None = Field(None, ge=0, le=100)
+    stool_ml_day: float | None = Field(None, ge=0, le=20_000)
+
+
+class ObservationGrades(BaseModel):
+    """What grading found in one observation."""
+
+    crs_grade: int
+    icans_grade: int
+    gvhd_grade: int | None = None
+    flags: list[str] = Field(default_factory=list)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A pydantic error as one readable sentence: `field: problem (got value)`, values shortened
+    (a refusal never echoes a large input back)."""
+    return bounds.describe(error)
+
+
+def expected_fields(model: type[BaseModel]) -> str:
+    """The fields a data model expects, optional ones marked with `?`."""
+    names = [name if f.is_required() else f"{name}?" for name, f in model.model_fields.items()]
+    return ", ".join(names) if names else "no data"

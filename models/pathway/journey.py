@@ -1,0 +1,604 @@
+"""`Journey`: the pathway's rules applied to one journey's state, and the only code that
+changes it.
+
+Each message has a `check_*` method that raises `Refused` with a sentence naming what was wrong
+and what was expected, and changes nothing; and an `apply_*` method, called only after its check
+passed, that changes the state and queues what must be sent (notifications, audit entries). The
+workflow calls check from its update validators and again in the handler (state may have moved
+between the two), then apply. Nothing here touches Temporal, a clock or a database: `now` and
+new ids are passed in, so every rule is tested in microseconds.
+
+What each milestone requires and changes lives with its kind (`models/pathway/milestones/`);
+deadlines in `deadlines.py`, phase moves in `phases.py`, alerts, observations and the other
+actions in modules of their own. This class holds the checks every milestone shares (the
+envelope, idempotency, phase, product, time) and the small vocabulary the rules speak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from models import bounds
+from models.deadlines import DeadlineBook, DeadlineEvent, DeadlineView
+from models.enums import (
+    AlertKind,
+    AuditAction,
+    MilestoneKind,
+    Outcome,
+    Phase,
+    Recipient,
+    Severity,
+    milestone_action,
+)
+from models.errors import RefusalCode, Refused
+from models.journey import JourneyInput
+from models.messages import (
+    AcknowledgeAlertInput,
+    Alert,
+    AuditEntry,
+    JourneyProjection,
+    JourneyStatus,
+    MilestoneAck,
+    MilestoneEvent,
+    MilestoneInput,
+    Notification,
+    ObservationAck,
+    ObservationInput,
+    RescheduleInput,
+    WithdrawInput,
+)
+from models.pathway import actions, alerts, deadlines, observations, phases
+from models.pathway.data import (
+    MilestoneData,
+    NoData,
+    ObservationGrades,
+    describe_validation_error,
+    expected_fields,
+)
+from models.pathway.milestones import follow_up
+from models.pathway.rules import RULES, Accepted
+from models.protocol import ProtocolConfig
+from models.state import JourneyState
+
+MILESTONE_KINDS = frozenset(k.value for k in MilestoneKind)
+
+
+class Journey:
+    """The pathway rules applied to one journey's state.
+
+    Args:
+        facts: the journey's input (case id, sites, cell source, coordinator…).
+        state: its state; changed in place by the `apply_*` methods.
+        new_id: a source of unique ids (the workflow passes `workflow.uuid4`).
+    """
+
+    def __init__(self, facts: JourneyInput, state: JourneyState, new_id: Callable[[], str]) -> None:
+        self.facts = facts
+        self.state = state
+        self.new_id = new_id
+        self.notifications: list[Notification] = []
+        self.audit: list[AuditEntry] = []
+        # States carried from runs before rejected signals were bounded may hold whole (and
+        # huge) messages: keep only bounded summaries, so the state always fits in a payload.
+        actions.trim_rejected(state)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def protocol(self) -> ProtocolConfig:
+        """The protocol this journey started with."""
+        return self.state.protocol
+
+    @property
+    def book(self) -> DeadlineBook:
+        """The journey's open deadlines."""
+        return self.state.book
+
+    @property
+    def closed(self) -> bool:
+        """Whether the journey has closed (with an outcome)."""
+        return self.state.phase is Phase.CLOSED
+
+    @property
+    def v2(self) -> bool:
+        """Rules version 2: graded monitoring, restriction windows, long-term follow-up."""
+        return self.state.rules_version >= 2
+
+    @property
+    def v3(self) -> bool:
+        """Rules version 3: bounded messages, conflicting idempotency keys refused, follow-up
+        completion checked, visa warnings resolved by an extension, a timeline that never
+        goes backwards."""
+        return self.state.rules_version >= 3
+
+    def upgrade_rules(self, now: datetime, *, carried: bool, to: int = 2) -> None:
+        """Move the journey to rules version `to` (the workflow calls this behind a patch).
+
+        A journey started under version 1 and carried into a new run gets the deadlines that
+        version 1 never opened for its phase (restriction windows in monitoring, registry
+        windows and long-term check-ins in follow-up); the upgrade is audited.
+        """
+        s = self.state
+        if s.rules_version >= to:
+            return
+        before, s.rules_version = s.rules_version, to
+        if not carried:
+            return
+        if before < 2:
+            if s.phase is Phase.MONITORING:
+                deadlines.open_restrictions(self, now, notify=False)
+            elif s.phase is Phase.FOLLOW_UP:
+                deadlines.open_registry(self, now)
+                deadlines.open_long_term(self, now)
+                follow_up.maybe_done(self, now)
+        self.audit_entry(
+            AuditAction.RULES_UPGRADED, "system", now, now, detail={"rules_version": to}
+        )
+        self.touch()
+
+    def next_event_at(self) -> datetime | None:
+        """When the workflow must next wake: a deadline's event or a critical alert's resend."""
+        times = [t for t in (self.book.next_event_at(), alerts.next_resend(self)) if t]
+        return min(times) if times else None
+
+    def next_event_summary(self) -> str:
+        """What the next wake-up is for (the timer's summary in the Temporal UI; no PHI)."""
+        resend = alerts.next_resend(self)
+        book = self.book.next_event_at()
+        if resend is not None and (book is None or resend < book):
+            return f"Resend unacknowledged critical alert at {resend:%Y-%m-%d %H:%M} UTC"
+        return self.book.next_event_summary()
+
+    def open_deadlines(self) -> list[DeadlineView]:
+        """Open deadlines, soonest first."""
+        views = [d.view() for d in self.book.deadlines.values()]
+        return sorted(views, key=lambda v: (v.due_at, v.name))
+
+    def status(self) -> JourneyStatus:
+        """The journey at a glance."""
+        s = self.state
+        return JourneyStatus(
+            case_id=self.facts.case_id,
+            patient_ref=self.facts.patient_ref,
+            phase=s.phase,
+            outcome=s.outcome,
+            current_site=s.current_site,
+            coordinator=self.facts.coordinator,
+            therapy=self.facts.therapy,
+            cell_source=self.facts.cell_source,
+            program=self.facts.program,
+            protocol=s.protocol.name,
+            open_deadlines=self.open_deadlines(),
+            alerts=list(s.alerts),
+            milestone_count=len(s.timeline),
+            rejected=list(s.rejected),
+            rejected_total=s.rejected_total,
+            records_on_file=[r.value for r in s.records_on_file],
+            manufacturing_failures=s.manufacturing_failures,
+            infused_at=s.infused_at,
+            observation_count=len(s.observations),
+            run_count=s.run_count,
+            toxicity=s.toxicity,
+        )
+
+    def projection(self, now: datetime) -> JourneyProjection:
+        """The case store's row for this journey."""
+        views = self.open_deadlines()
+        nxt = views[0] if views else None
+        return JourneyProjection(
+            case_id=self.facts.case_id,
+            patient_ref=self.facts.patient_ref,
+            revision=self.state.revision,
+            phase=self.state.phase,
+            outcome=self.state.outcome,
+            therapy=self.facts.therapy,
+            cell_source=self.facts.cell_source,
+            program=self.facts.program,
+            site=self.state.current_site or self.state.submitted_site,
+            coordinator=self.facts.coordinator,
+            next_deadline=nxt.name if nxt else None,
+            next_deadline_at=nxt.due_at if nxt else None,
+            overdue=any(v.overdue for v in views),
+            escalation_level=max((v.escalation_level for v in views), default=0),
+            updated_at=now,
+        )
+
+    def ack(self, duplicate: bool = False) -> MilestoneAck:
+        """The acknowledgement of an accepted (or duplicate) milestone."""
+        return MilestoneAck(
+            accepted=True,
+            duplicate=duplicate,
+            phase=self.state.phase,
+            next_deadlines=self.open_deadlines(),
+        )
+
+    def expected_kinds(self) -> list[str]:
+        """Milestone kinds the current phase accepts for this cell source."""
+        return [
+            kind.value
+            for kind, r in RULES.items()
+            if self.state.phase in r.phases and r.cell_source in (None, self.facts.cell_source)
+        ]
+
+    def take_outbox(self) -> tuple[list[Notification], list[AuditEntry]]:
+        """Hand over (and forget) what was queued for the case store."""
+        out = (self.notifications, self.audit)
+        self.notifications, self.audit = [], []
+        return out
+
+    # --- starting -----------------------------------------------------------------------------
+
+    def start(self, now: datetime) -> None:
+        """Open the intake deadline of a new journey and audit its start."""
+        self.enter(Phase.INTAKE, now, now)
+        self.audit_entry(
+            AuditAction.JOURNEY_STARTED,
+            self.facts.coordinator,
+            now,
+            now,
+            detail={
+                "therapy": self.facts.therapy.value,
+                "cell_source": self.facts.cell_source.value,
+                "program": self.facts.program.value,
+                "protocol": self.protocol.name,
+            },
+        )
+        self.touch()
+
+    # --- milestones ---------------------------------------------------------------------------
+
+    def is_duplicate(self, milestone_id: str | None) -> bool:
+        """Whether a milestone with this idempotency key was already accepted."""
+        return self._event_with_id(milestone_id) is not None
+
+    def _event_with_id(self, milestone_id: str | None) -> MilestoneEvent | None:
+        if milestone_id is None:
+            return None
+        return next((e for e in self.state.timeline if e.milestone_id == milestone_id), None)
+
+    def check_milestone(self, m: MilestoneInput, now: datetime) -> Accepted[Any]:
+        """Check a milestone against the pathway; raise `Refused` saying what was expected.
+
+        The envelope first (bounded fields, v3), then idempotency, the journey being open, the
+        kind, its product and phase, who sent it, its time, its data; last the kind's own rule.
+        """
+        if self.v3:
+            actions.check_message_fields(m.actor, m.note, "who recorded this milestone")
+            bounds.check_text(m.kind, "kind", limit=64)
+            bounds.check_id(m.milestone_id, "milestone_id")
+            bounds.check_shape(m.data, "data")
+            bounds.check_data_values(m.data, "data")
+        earlier = self._event_with_id(m.milestone_id)
+        if earlier is not None:
+            if self.v3:
+                self._check_same_milestone(m, earlier)
+            return Accepted(
+                kind=MilestoneKind(m.kind) if m.kind in MILESTONE_KINDS else None,
+                occurred_at=now,
+                data=NoData(),
+                raw=m,
+                duplicate=True,
+            )
+        if self.closed:
+            raise Refused(
+                f"the journey is closed ({self.state.outcome}); no milestone is expected",
+                RefusalCode.CLOSED,
+            )
+        try:
+            kind = MilestoneKind(m.kind)
+        except ValueError:
+            raise Refused(
+                f"unknown milestone kind {m.kind!r}; expected one of: "
+                + ", ".join(self.expected_kinds()),
+                RefusalCode.UNKNOWN_NAME,
+            ) from None
+        r = RULES[kind]
+        if r.cell_source is not None and r.cell_source is not self.facts.cell_source:
+            raise Refused(
+                f"milestone '{kind}' applies to {r.cell_source} products only; "
+                f"this journey's product is {self.facts.cell_source}",
+                RefusalCode.WRONG_PRODUCT,
+            )
+        if self.state.phase not in r.phases:
+            raise Refused(
+                f"milestone '{kind}' is not expected in phase '{self.state.phase}'; "
+                f"expected one of: {', '.join(self.expected_kinds())}",
+                RefusalCode.WRONG_PHASE,
+            )
+        self.check_sender(m.actor, m.note, "who recorded this milestone")
+        occurred = self._check_time(m.occurred_at, now, "occurred_at")
+        accepted = Accepted(kind=kind, occurred_at=occurred, data=self._parse(kind, m.data), raw=m)
+        r.check(self, accepted)
+        return accepted
+
+    def _parse(self, kind: MilestoneKind, data: dict[str, Any]) -> MilestoneData:
+        model = RULES[kind].data
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            raise Refused(
+                f"data for '{kind}' is invalid: {describe_validation_error(e)}; "
+                f"expected: {expected_fields(model)}",
+                RefusalCode.INVALID_DATA,
+            ) from None
+
+    def _check_same_milestone(self, m: MilestoneInput, earlier: MilestoneEvent) -> None:
+        """A repeated idempotency key must carry the same milestone, else it is a conflict."""
+        differs: list[str] = []
+        if m.kind != earlier.kind:
+            differs.append(f"kind ({m.kind!r}, not {earlier.kind!r})")
+        else:
+            try:
+                data = self._parse(MilestoneKind(m.kind), m.data)
+                same = data.model_dump(mode="json", exclude_none=True) == earlier.data
+            except (Refused, ValueError):
+                same = False
+            if not same:
+                differs.append("data")
+        if m.occurred_at is not None:
+            at = bounds.check_instant(m.occurred_at, "occurred_at")
+            if at != earlier.occurred_at:
+                differs.append(f"occurred_at ({at:%Y-%m-%d %H:%M} UTC)")
+        if differs:
+            raise Refused(
+                f"milestone_id {m.milestone_id!r} was already used for '{earlier.kind}' "
+                f"recorded {earlier.recorded_at:%Y-%m-%d %H:%M} UTC, with a different "
+                f"{' and '.join(differs)}; expected the same milestone to repeat it, or a "
+                "new milestone_id",
+                RefusalCode.DUPLICATE_CONFLICT,
+            )
+
+    def _check_time(self, at: datetime | None, now: datetime, field: str) -> datetime:
+        last = self._last_occurred()
+        if at is None:
+            # A time within the clock-skew tolerance may lie a little ahead of `now`: the
+            # next milestone without a time of its own must not land before it.
+            return max(now, last) if self.v3 and last is not None else now
+        return self.check_time(
+            at, now, field, not_before=last, what="the previous milestone", then="at or after it"
+        )
+
+    def check_time(
+        self,
+        at: datetime,
+        now: datetime,
+        field: str,
+        *,
+        not_before: datetime | None,
+        what: str,
+        then: str,
+    ) -> datetime:
+        """When something happened, as UTC: with its offset, in range, not in the future
+        (beyond the protocol's clock-skew tolerance) and not before `not_before` (`what`
+        names it, `then` the time expected). Milestones and observations share it."""
+        at = self.check_instant(at, field, "expected a time near now")
+        if at > now + timedelta(minutes=self.protocol.future_skew_minutes):
+            raise Refused(
+                f"{field} {at:%Y-%m-%d %H:%M} UTC is in the future; expected a time at or "
+                f"before now ({now:%Y-%m-%d %H:%M} UTC)",
+                RefusalCode.FUTURE_TIME,
+            )
+        if not_before is not None and at < not_before:
+            raise Refused(
+                f"{field} {at:%Y-%m-%d %H:%M} UTC is before {what} "
+                f"({not_before:%Y-%m-%d %H:%M} UTC); expected a time {then}",
+                RefusalCode.OUT_OF_ORDER,
+            )
+        return at
+
+    def check_instant(self, at: datetime, field: str, expected: str) -> datetime:
+        """A time with its UTC offset, in range, as UTC (v3: `bounds.check_instant`).
+
+        Rules before version 3 refuse a naive time and an overflow in their own words, kept
+        so that journeys started under them answer exactly as they did.
+        """
+        if self.v3:
+            return bounds.check_instant(at, field)
+        if at.tzinfo is None:
+            example = ", e.g. 2026-11-21T10:00:00+08:00" if field == "occurred_at" else ""
+            raise Refused(f"{field} must include a UTC offset{example}", RefusalCode.INVALID_TIME)
+        try:
+            return at.astimezone(UTC)
+        except OverflowError:
+            raise Refused(
+                f"{field} {at.isoformat()} is out of range; {expected}",
+                RefusalCode.INVALID_TIME,
+            ) from None
+
+    def _last_occurred(self) -> datetime | None:
+        times = [e.occurred_at for e in self.state.timeline if e.kind in MILESTONE_KINDS]
+        return max(times) if times else None
+
+    def apply_milestone(self, a: Accepted[Any], now: datetime) -> MilestoneAck:
+        """Record an accepted milestone and move the journey on; returns its acknowledgement."""
+        if a.duplicate or a.kind is None:
+            return self.ack(duplicate=True)
+        event = MilestoneEvent(
+            kind=a.kind.value,
+            actor=a.raw.actor.strip(),
+            occurred_at=a.occurred_at,
+            recorded_at=now,
+            data=a.data.model_dump(mode="json", exclude_none=True),
+            note=a.raw.note,
+            milestone_id=a.raw.milestone_id,
+        )
+        self.state.timeline.append(event)
+        self.audit_entry(
+            milestone_action(a.kind),
+            event.actor,
+            a.occurred_at,
+            now,
+            detail=event.data,
+            reason=a.raw.note,
+            event_id=a.raw.milestone_id,
+        )
+        RULES[a.kind].apply(self, a, now)
+        self.touch()
+        return self.ack()
+
+    # --- the vocabulary rules speak -----------------------------------------------------------
+
+    def enter(self, phase: Phase, at: datetime, now: datetime) -> None:
+        """Move to `phase`, closing and opening its deadlines; `at` is when the cause happened."""
+        # A move outside the graph is a bug in a rule, never an input: the rule's check must
+        # have refused the message first (the unit tests walk every edge).
+        if phase is not self.state.phase and not phases.allowed(self.state.phase, phase):
+            raise AssertionError(f"no move from {self.state.phase} to {phase} in the graph")
+        self.state.phase = phase
+        entry = phases.ON_ENTRY[phase]
+        self.book.close(*entry.closes)
+        for opener in entry.opens:
+            opener(self, at, now)
+
+    def close(self, outcome: Outcome) -> None:
+        """Close the journey: every deadline closes with it."""
+        self.state.outcome = outcome
+        self.state.phase = Phase.CLOSED
+        self.book.close_all()
+
+    def level2_after(self) -> timedelta:
+        """How long after a breach a (non-clinical) escalation goes to level 2."""
+        return timedelta(hours=self.protocol.escalation_level2_after_hours)
+
+    def day(self, n: int) -> datetime:
+        """Day N after infusion: N × 24 h after the recorded infusion time."""
+        assert self.state.infused_at is not None
+        return self.state.infused_at + timedelta(hours=24 * n)
+
+    def month(self, n: int) -> datetime:
+        """Month N of follow-up: N protocol months (`follow_up_month_days`) after infusion."""
+        assert self.state.infused_at is not None
+        return self.state.infused_at + timedelta(days=self.protocol.follow_up_month_days * n)
+
+    def business(self, start: datetime, days: int) -> datetime:
+        """`days` business days after `start`, by the journey's calendar."""
+        cal = self.state.calendar
+        if cal is None:
+            raise RuntimeError("the business calendar must be loaded before it is used")
+        return cal.add_business_days(start, days)
+
+    def remaining_sites(self) -> list[str]:
+        """The case's sites that have not declined it, in the order given at intake."""
+        return [x for x in self.facts.sites if x not in self.state.declined_sites]
+
+    def next_telemedicine_month(self) -> int | None:
+        """The first monthly telemedicine visit not yet recorded (None when all are)."""
+        months = range(1, self.protocol.telemedicine_months + 1)
+        return follow_up.first_missing(months, self.state.telemedicine_months)
+
+    def next_check_in_year(self) -> int | None:
+        """The first long-term check-in year not yet recorded (None: none left or none due)."""
+        p = self.protocol
+        if self.facts.therapy not in p.long_term_follow_up_therapies:
+            return None
+        years = range(2, p.long_term_follow_up_years + 1)
+        return follow_up.first_missing(years, self.state.check_in_years)
+
+    def raise_alert(
+        self, kind: AlertKind, severity: Severity, now: datetime, text: str, notify: bool = True
+    ) -> Alert | None:
+        """Raise an alert once (see `alerts.raise_alert`)."""
+        return alerts.raise_alert(self, kind, severity, now, text, notify)
+
+    def recipient_ref(self, recipient: Recipient) -> str | None:
+        """Whom a role means for this case: the coordinator, the family (by patient_ref) or
+        the site (whose address book resolves its on-call physician and coordinators)."""
+        if recipient is Recipient.COORDINATOR:
+            return self.facts.coordinator
+        if recipient is Recipient.PATIENT_FAMILY:
+            return self.facts.patient_ref
+        return self.state.current_site
+
+    def audit_entry(
+        self,
+        action: str,
+        actor: str,
+        occurred_at: datetime,
+        recorded_at: datetime,
+        *,
+        detail: dict[str, Any] | None = None,
+        reason: str = "",
+        event_id: str | None = None,
+    ) -> None:
+        """Queue an audit entry; its id is the message's own id when it has one."""
+        self.audit.append(
+            AuditEntry(
+                event_id=f"{self.facts.case_id}:{event_id or self.new_id()}",
+                case_id=self.facts.case_id,
+                action=str(action),
+                actor=actor,
+                occurred_at=occurred_at,
+                recorded_at=recorded_at,
+                detail=detail or {},
+                reason=reason,
+            )
+        )
+
+    def touch(self) -> None:
+        """Bump the revision the case-store projection is ordered by."""
+        self.state.revision += 1
+
+    def check_sender(self, actor: str, note: str, who: str) -> None:
+        """Who sent a message and its note (see `actions.check_sender`)."""
+        actions.check_sender(self, actor, note, who)
+
+    # --- deadlines firing ---------------------------------------------------------------------
+
+    def fire_deadlines(self, now: datetime) -> list[DeadlineEvent]:
+        """Send reminders and escalations that are due; clinical breaches also raise alerts."""
+        return deadlines.fire(self, now)
+
+    # --- the other messages (each in its own module) ------------------------------------------
+
+    def check_acknowledge(self, ack: AcknowledgeAlertInput) -> Alert:
+        """Check an acknowledgement; return its alert, or raise `Refused` saying what is wrong."""
+        return alerts.check_acknowledge(self, ack)
+
+    def apply_acknowledge(self, ack: AcknowledgeAlertInput, now: datetime) -> Alert:
+        """Mark the alert acknowledged (its resends stop) and record who, when and why."""
+        return alerts.apply_acknowledge(self, ack, now)
+
+    def check_observation(self, o: ObservationInput, now: datetime) -> datetime:
+        """Check an observation; returns its time. Raises `Refused` saying what was expected."""
+        return observations.check_observation(self, o, now)
+
+    def apply_observation(
+        self, o: ObservationInput, observed_at: datetime, now: datetime
+    ) -> ObservationAck:
+        """Store an accepted observation and move the observation deadline on."""
+        return observations.apply_observation(self, o, observed_at, now)
+
+    def grade(self, o: ObservationInput) -> ObservationGrades:
+        """The observation's CRS, ICANS and GvHD grades and flags."""
+        return observations.grade(self, o)
+
+    def check_reschedule(self, r: RescheduleInput, now: datetime) -> None:
+        """Check a reschedule request; raise `Refused` saying what was expected."""
+        actions.check_reschedule(self, r, now)
+
+    def apply_reschedule(self, r: RescheduleInput, now: datetime) -> DeadlineView:
+        """Move the deadline and record who moved it, from when to when, and why."""
+        return actions.apply_reschedule(self, r, now)
+
+    def check_withdraw(self, w: WithdrawInput) -> None:
+        """Check a withdrawal; raise `Refused` saying what was expected."""
+        actions.check_withdraw(self, w)
+
+    def apply_withdraw(self, w: WithdrawInput, now: datetime) -> MilestoneAck:
+        """Close the journey as withdrawn."""
+        return actions.apply_withdraw(self, w, now)
+
+    def reject_signal(
+        self,
+        m: MilestoneInput | None,
+        reason: str,
+        now: datetime,
+        kind: str = "?",
+        size_bytes: int | None = None,
+    ) -> None:
+        """Keep a refused `milestone` signal with its reason (it is never dropped)."""
+        actions.reject_signal(self, m, reason, now, kind=kind, size_bytes=size_bytes)

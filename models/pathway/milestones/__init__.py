@@ -1,0 +1,16 @@
+"""Every milestone kind's rule, grouped by the phase that accepts it.
+
+Importing this package registers them all in `models.pathway.rules.RULES`.
+"""
+
+from models.pathway.milestones import (  # noqa: F401  (imported to register the rules)
+    arrival,
+    follow_up,
+    intake,
+    logistics,
+    manufacturing,
+    monitoring,
+    pi_review,
+    treatment,
+    visa,
+)

@@ -1,0 +1,233 @@
+"""Remote follow-up after discharge: the return home, monthly telemedicine, the response
+assessment, registry windows, yearly long-term check-ins (CAR-T, years 2–15), and closing the
+journey once every scheduled follow-up is recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from models.enums import (
+    AlertKind,
+    DeadlineName,
+    MilestoneKind,
+    Outcome,
+    Phase,
+    Severity,
+    registry_deadline,
+)
+from models.errors import RefusalCode, Refused
+from models.pathway import deadlines
+from models.pathway.data import CheckInData, NoData, RegistryData, ResponseData, TelemedicineData
+from models.pathway.rules import Accepted, MilestoneRule, rule
+
+if TYPE_CHECKING:
+    from models.pathway.journey import Journey
+
+N = DeadlineName
+FOLLOW_UP = (Phase.FOLLOW_UP,)
+
+
+def first_missing(expected: range, recorded: list[int]) -> int | None:
+    """The first of `expected` (months, years) not yet recorded, or None when all are."""
+    return next((n for n in expected if n not in recorded), None)
+
+
+def ranges(numbers: list[int]) -> str:
+    """`[2, 3, 4, 7]` as "2–4, 7"."""
+    out: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(str(start) if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(out)
+
+
+def missing(j: Journey) -> list[str]:
+    """Every scheduled follow-up not yet recorded, each as a phrase naming it."""
+    s, p = j.state, j.protocol
+    out = []
+    months = [m for m in range(1, p.telemedicine_months + 1) if m not in s.telemedicine_months]
+    if months:
+        out.append(f"telemedicine month(s) {ranges(months)}")
+    if not s.responses:
+        out.append("the response assessment")
+    windows = [w.name for w in p.registry_windows if w.name not in s.registry_reported]
+    if windows and j.v2:
+        out.append(f"registry window(s) {', '.join(windows)}")
+    if j.v2 and j.facts.therapy in p.long_term_follow_up_therapies:
+        years = [y for y in range(2, p.long_term_follow_up_years + 1) if y not in s.check_in_years]
+        if years:
+            out.append(f"long-term check-in year(s) {ranges(years)}")
+    return out
+
+
+def maybe_done(j: Journey, now: datetime) -> None:
+    """Once every scheduled follow-up is recorded, ask the coordinator to close the journey."""
+    if not j.v2 or j.state.phase is not Phase.FOLLOW_UP:
+        return
+    if not missing(j) and j.book.get(N.FOLLOW_UP_COMPLETION) is None:
+        deadlines.open_follow_up_completion(j, now)
+
+
+@rule
+class ReturnedHome(MilestoneRule[NoData]):
+    """The patient is home; leaving before the stay-near-centre window ends is a deviation."""
+
+    kind = MilestoneKind.RETURNED_HOME
+    phases = FOLLOW_UP
+
+    def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:
+        s, at = j.state, a.occurred_at
+        s.returned_home = True
+        j.book.close(N.VISA_EXTENSION)
+        window = j.book.get(N.STAY_NEAR_CENTRE)
+        if j.v2 and window is not None and at < window.due_at:
+            assert s.infused_at is not None
+            day = (at - s.infused_at) // timedelta(hours=24)
+            j.raise_alert(
+                AlertKind.PROTOCOL_DEVIATION,
+                Severity.WARNING,
+                now,
+                f"Returned home on day {day}, before the end of the "
+                f"{j.protocol.stay_near_centre_days}-day stay near the centre "
+                f"({window.due_at:%Y-%m-%d %H:%M} UTC)",
+            )
+        j.book.close(N.STAY_NEAR_CENTRE)
+
+
+@rule
+class TelemedicineCompleted(MilestoneRule[TelemedicineData]):
+    """A monthly telemedicine visit; the next month's opens."""
+
+    kind = MilestoneKind.TELEMEDICINE_COMPLETED
+    phases = FOLLOW_UP
+    data = TelemedicineData
+
+    def check(self, j: Journey, a: Accepted[TelemedicineData]) -> None:
+        if a.data.month in j.state.telemedicine_months:
+            raise Refused(
+                f"telemedicine for month {a.data.month} is already recorded; expected "
+                f"month {j.next_telemedicine_month() or 'none (all done)'}",
+                RefusalCode.ALREADY_DONE,
+            )
+
+    def apply(self, j: Journey, a: Accepted[TelemedicineData], now: datetime) -> None:
+        j.state.telemedicine_months.append(a.data.month)
+        deadlines.open_telemedicine(j, now)
+        maybe_done(j, now)
+
+
+@rule
+class ResponseAssessed(MilestoneRule[ResponseData]):
+    """The disease response (CR, PR, SD, PD)."""
+
+    kind = MilestoneKind.RESPONSE_ASSESSED
+    phases = FOLLOW_UP
+    data = ResponseData
+
+    def apply(self, j: Journey, a: Accepted[ResponseData], now: datetime) -> None:
+        j.state.responses.append(a.data.response)
+        j.book.close(N.RESPONSE_ASSESSMENT)
+        maybe_done(j, now)
+
+
+@rule
+class RegistryReported(MilestoneRule[RegistryData]):
+    """A registry window's report, once the window has opened."""
+
+    kind = MilestoneKind.REGISTRY_REPORTED
+    phases = FOLLOW_UP
+    data = RegistryData
+
+    def check(self, j: Journey, a: Accepted[RegistryData]) -> None:
+        windows = {w.name: w for w in j.protocol.registry_windows}
+        name = a.data.window
+        if name not in windows:
+            raise Refused(
+                f"unknown registry window {name!r}; expected one of: " + ", ".join(windows),
+                RefusalCode.UNKNOWN_NAME,
+            )
+        if name in j.state.registry_reported:
+            raise Refused(f"registry window {name!r} is already reported", RefusalCode.ALREADY_DONE)
+        window = windows[name]
+        opens = j.day(window.opens_day)
+        if a.occurred_at < opens:
+            raise Refused(
+                f"the {window.label} registry window opens "
+                f"{opens:%Y-%m-%d} (day {window.opens_day}); expected a "
+                "report on or after that day",
+                RefusalCode.PATHWAY_RULE,
+            )
+
+    def apply(self, j: Journey, a: Accepted[RegistryData], now: datetime) -> None:
+        j.state.registry_reported.append(a.data.window)
+        j.book.close(registry_deadline(a.data.window))
+        maybe_done(j, now)
+
+
+@rule
+class LongTermCheckIn(MilestoneRule[CheckInData]):
+    """A yearly long-term check-in, once its year has come."""
+
+    kind = MilestoneKind.LONG_TERM_CHECK_IN
+    phases = FOLLOW_UP
+    data = CheckInData
+
+    def check(self, j: Journey, a: Accepted[CheckInData]) -> None:
+        p, year = j.protocol, a.data.year
+        if j.facts.therapy not in p.long_term_follow_up_therapies:
+            raise Refused(
+                f"long-term check-ins apply to "
+                f"{', '.join(t.value for t in p.long_term_follow_up_therapies)} "
+                f"journeys; this one is {j.facts.therapy}",
+                RefusalCode.WRONG_PRODUCT,
+            )
+        if year > p.long_term_follow_up_years:
+            raise Refused(
+                f"long-term follow-up runs to year {p.long_term_follow_up_years}; got year {year}",
+                RefusalCode.INVALID_DATA,
+            )
+        if year in j.state.check_in_years:
+            raise Refused(f"the year-{year} check-in is already recorded", RefusalCode.ALREADY_DONE)
+        opens = j.day(365 * year)
+        if a.occurred_at < opens:
+            raise Refused(
+                f"the year-{year} check-in window opens {opens:%Y-%m-%d}; expected "
+                "a check-in on or after that day",
+                RefusalCode.PATHWAY_RULE,
+            )
+
+    def apply(self, j: Journey, a: Accepted[CheckInData], now: datetime) -> None:
+        j.state.check_in_years.append(a.data.year)
+        j.book.close(N.LONG_TERM_CHECK_IN)
+        deadlines.open_long_term(j, now)
+        maybe_done(j, now)
+
+
+@rule
+class FollowUpCompleted(MilestoneRule[NoData]):
+    """Follow-up is over: the journey closes completed (v3: only once all is recorded)."""
+
+    kind = MilestoneKind.FOLLOW_UP_COMPLETED
+    phases = FOLLOW_UP
+
+    def check(self, j: Journey, a: Accepted[NoData]) -> None:
+        if not j.v3:
+            return
+        still = missing(j)
+        if still:
+            raise Refused(
+                "follow-up is not complete: " + "; ".join(still) + "; expected each "
+                "recorded before follow_up_completed (or withdraw the journey, with "
+                "the reason, when follow-up ends early)",
+                RefusalCode.FOLLOW_UP_INCOMPLETE,
+            )
+
+    def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:
+        j.close(Outcome.COMPLETED)

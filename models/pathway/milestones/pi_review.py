@@ -1,0 +1,89 @@
+"""Principal-investigator review: one site at a time, in turn until one accepts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from models.enums import DeadlineName, MilestoneKind, Outcome, Phase
+from models.errors import RefusalCode, Refused
+from models.pathway import deadlines
+from models.pathway.data import PiDecisionData, SiteData
+from models.pathway.rules import Accepted, MilestoneRule, rule
+
+if TYPE_CHECKING:
+    from models.pathway.journey import Journey
+
+
+@rule
+class SubmittedToPi(MilestoneRule[SiteData]):
+    """The case went to one of its sites' PI; the decision clock starts."""
+
+    kind = MilestoneKind.SUBMITTED_TO_PI
+    phases = (Phase.PI_REVIEW,)
+    data = SiteData
+
+    def check(self, j: Journey, a: Accepted[SiteData]) -> None:
+        s, site = j.state, a.data.site
+        if site not in j.facts.sites:
+            raise Refused(
+                f"site {site!r} is not one of this case's sites; expected one of: "
+                + ", ".join(j.remaining_sites()),
+                RefusalCode.UNKNOWN_NAME,
+            )
+        if site in s.declined_sites:
+            raise Refused(
+                f"site {site!r} already declined this case; expected one of: "
+                + ", ".join(j.remaining_sites()),
+                RefusalCode.PATHWAY_RULE,
+            )
+        if s.submitted_site is not None:
+            raise Refused(
+                f"the case is awaiting the PI decision of {s.submitted_site!r}; "
+                "expected pi_decision for that site first",
+                RefusalCode.PATHWAY_RULE,
+            )
+
+    def apply(self, j: Journey, a: Accepted[SiteData], now: datetime) -> None:
+        j.state.submitted_site = a.data.site
+        j.book.close(DeadlineName.PI_SUBMISSION)
+        deadlines.open_pi_decision(j, a.occurred_at, now)
+
+
+@rule
+class PiDecision(MilestoneRule[PiDecisionData]):
+    """The PI's decision: accepted (logistics), declined (next site, or closed), more info."""
+
+    kind = MilestoneKind.PI_DECISION
+    phases = (Phase.PI_REVIEW,)
+    data = PiDecisionData
+
+    def check(self, j: Journey, a: Accepted[PiDecisionData]) -> None:
+        submitted = j.state.submitted_site
+        if submitted is None:
+            raise Refused(
+                "no submission awaits a decision; expected submitted_to_pi first",
+                RefusalCode.PATHWAY_RULE,
+            )
+        if a.data.site != submitted:
+            raise Refused(
+                f"the case was submitted to {submitted!r}, not {a.data.site!r}; "
+                f"expected site={submitted}",
+                RefusalCode.PATHWAY_RULE,
+            )
+
+    def apply(self, j: Journey, a: Accepted[PiDecisionData], now: datetime) -> None:
+        s, d, at = j.state, a.data, a.occurred_at
+        if d.decision == "accepted":
+            s.current_site, s.submitted_site = d.site, None
+            j.enter(Phase.LOGISTICS, at, now)
+        elif d.decision == "declined":
+            s.declined_sites.append(d.site)
+            s.submitted_site = None
+            j.book.close(DeadlineName.PI_DECISION)
+            if j.remaining_sites():
+                deadlines.open_pi_submission(j, at, now)
+            else:
+                j.close(Outcome.DECLINED)
+        else:
+            deadlines.open_pi_decision(j, at, now)

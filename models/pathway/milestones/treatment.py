@@ -1,0 +1,134 @@
+"""Conditioning and infusion: lymphodepletion, an off-the-shelf product thawed on the day, and
+the infusion, checked against the product's chain of identity; an infusion outside its window
+(24–48 h after conditioning, within the thaw limit) is recorded and raises an urgent alert.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from models.enums import AlertKind, CellSource, MilestoneKind, Phase, Severity
+from models.errors import RefusalCode, Refused
+from models.pathway import deadlines
+from models.pathway.data import LotData, NoData, ProductData, RegimenData
+from models.pathway.rules import Accepted, MilestoneRule, rule
+
+if TYPE_CHECKING:
+    from models.pathway.journey import Journey
+
+
+@rule
+class ConditioningStarted(MilestoneRule[RegimenData]):
+    """Lymphodepleting conditioning started."""
+
+    kind = MilestoneKind.CONDITIONING_STARTED
+    phases = (Phase.CONDITIONING,)
+    data = RegimenData
+
+    def apply(self, j: Journey, a: Accepted[RegimenData], now: datetime) -> None:
+        j.state.conditioning_started_at = a.occurred_at
+
+
+@rule
+class ConditioningCompleted(MilestoneRule[NoData]):
+    """Conditioning ended: the infusion window opens."""
+
+    kind = MilestoneKind.CONDITIONING_COMPLETED
+    phases = (Phase.CONDITIONING,)
+
+    def check(self, j: Journey, a: Accepted[NoData]) -> None:
+        if j.state.conditioning_started_at is None:
+            raise Refused(
+                "expected conditioning_started before conditioning_completed",
+                RefusalCode.PATHWAY_RULE,
+            )
+
+    def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:
+        j.state.conditioning_completed_at = a.occurred_at
+        j.enter(Phase.INFUSION, a.occurred_at, now)
+
+
+@rule
+class ProductThawed(MilestoneRule[LotData]):
+    """The reserved lot is thawed: it must be infused within the thaw limit."""
+
+    kind = MilestoneKind.PRODUCT_THAWED
+    phases = (Phase.INFUSION,)
+    data = LotData
+    cell_source = CellSource.ALLOGENEIC
+
+    def check(self, j: Journey, a: Accepted[LotData]) -> None:
+        product = j.state.product
+        if product is None or a.data.lot != product.lot:
+            raise Refused(
+                f"lot {a.data.lot!r} is not the reserved lot "
+                f"{product.lot if product else None!r}; expected that lot",
+                RefusalCode.CHAIN_OF_IDENTITY,
+            )
+
+    def apply(self, j: Journey, a: Accepted[LotData], now: datetime) -> None:
+        j.state.thawed_at = a.occurred_at
+        deadlines.open_thaw_to_infusion(j, a.occurred_at, now)
+
+
+@rule
+class InfusionCompleted(MilestoneRule[ProductData]):
+    """The infusion, at the bedside: the bag's lot and coi_id must be the product's."""
+
+    kind = MilestoneKind.INFUSION_COMPLETED
+    phases = (Phase.INFUSION,)
+    data = ProductData
+
+    def check(self, j: Journey, a: Accepted[ProductData]) -> None:
+        s, d = j.state, a.data
+        if j.facts.cell_source is CellSource.ALLOGENEIC and s.thawed_at is None:
+            raise Refused(
+                "expected product_thawed before infusion_completed", RefusalCode.PATHWAY_RULE
+            )
+        product = s.product
+        if product is None:
+            raise Refused(
+                "no product was released or reserved for this journey", RefusalCode.PATHWAY_RULE
+            )
+        if d.lot != product.lot or d.coi_id != product.coi_id:
+            raise Refused(
+                "chain of identity mismatch: infusion lot/coi_id "
+                f"{d.lot!r}/{d.coi_id!r} do not equal the {product.source} product's "
+                f"{product.lot!r}/{product.coi_id!r}; verify the patient and the bag",
+                RefusalCode.CHAIN_OF_IDENTITY,
+            )
+
+    def apply(self, j: Journey, a: Accepted[ProductData], now: datetime) -> None:
+        check_windows(j, a.occurred_at, now)
+        j.state.infused_at = a.occurred_at
+        j.enter(Phase.MONITORING, a.occurred_at, now)
+
+
+def check_windows(j: Journey, at: datetime, now: datetime) -> None:
+    """An infusion outside the window after conditioning, or late after thawing, is recorded
+    (it happened) and raises an urgent alert for the physician."""
+    s, p = j.state, j.protocol
+    if s.conditioning_completed_at is not None:
+        opens = s.conditioning_completed_at + timedelta(hours=p.infusion_window_opens_hours)
+        closes = s.conditioning_completed_at + timedelta(hours=p.infusion_window_closes_hours)
+        if not opens <= at <= closes:
+            j.raise_alert(
+                AlertKind.PROTOCOL_DEVIATION,
+                Severity.URGENT,
+                now,
+                f"Infusion at {at:%Y-%m-%d %H:%M} UTC is outside the "
+                f"{p.infusion_window_opens_hours}–{p.infusion_window_closes_hours} h window "
+                f"after conditioning ({opens:%Y-%m-%d %H:%M}–{closes:%Y-%m-%d %H:%M} UTC)",
+            )
+    if s.thawed_at is not None:
+        limit = s.thawed_at + timedelta(minutes=p.thaw_to_infusion_minutes)
+        if at > limit:
+            j.raise_alert(
+                AlertKind.PROTOCOL_DEVIATION,
+                Severity.URGENT,
+                now,
+                f"Infusion at {at:%Y-%m-%d %H:%M} UTC is more than "
+                f"{p.thaw_to_infusion_minutes} min after thawing "
+                f"({s.thawed_at:%Y-%m-%d %H:%M} UTC)",
+            )

@@ -1,0 +1,62 @@
+"""The shape of a milestone rule, and the registry of every kind's rule.
+
+A rule holds everything about one milestone kind in one place: the phases that accept it, the
+data it carries, the products it applies to (`cell_source`), what must hold before it is
+accepted (`check`, the contract's "after" column and the chain-of-identity checks) and what
+it changes (`apply`, the "effect" column: phase moves, deadlines opened or closed, alerts).
+The rules live in `models/pathway/milestones/`, grouped by phase; `Journey` dispatches to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from models.enums import CellSource, MilestoneKind, Phase
+from models.messages import MilestoneInput
+from models.pathway.data import MilestoneData, NoData
+
+if TYPE_CHECKING:
+    from models.pathway.journey import Journey
+
+D = TypeVar("D", bound=MilestoneData)
+
+
+@dataclass
+class Accepted(Generic[D]):
+    """A milestone that passed its checks, with its data parsed into its kind's model."""
+
+    kind: MilestoneKind | None  # None only for a duplicate of an unknown kind
+    occurred_at: datetime
+    data: D
+    raw: MilestoneInput
+    duplicate: bool = False
+
+
+class MilestoneRule(Generic[D]):
+    """One milestone kind: where it is accepted, what it carries, requires and changes."""
+
+    kind: ClassVar[MilestoneKind]
+    phases: ClassVar[tuple[Phase, ...]]
+    data: ClassVar[type[MilestoneData]] = NoData
+    cell_source: ClassVar[CellSource | None] = None
+
+    def check(self, j: Journey, a: Accepted[D]) -> None:
+        """Raise `Refused` (naming what is missing) unless the milestone may be recorded."""
+
+    def apply(self, j: Journey, a: Accepted[D], now: datetime) -> None:
+        """Change the journey: the milestone happened at `a.occurred_at`, recorded at `now`."""
+
+
+RULES: dict[MilestoneKind, MilestoneRule[Any]] = {}
+
+R = TypeVar("R", bound=type[MilestoneRule[Any]])
+
+
+def rule(cls: R) -> R:
+    """Register a rule class (one instance per kind)."""
+    if cls.kind in RULES:
+        raise ValueError(f"two rules for milestone {cls.kind}")
+    RULES[cls.kind] = cls()
+    return cls

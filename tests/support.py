@@ -1,0 +1,101 @@
+"""Support the tests share that needs a server or a database: queue names, the recorder of
+journeys started on the shared time-skipping server, the refusal helper, PostgreSQL databases.
+
+Fixtures live in the `conftest.py` files and use these; test modules import from here (and
+from `tests/builders.py`), never from one another.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from temporalio.client import (
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowInput,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+
+from cellpath.scenarios import record, status
+from workflows import PatientJourney
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_QUEUE = "patient-journeys-test"  # the session's worker on the time-skipping server
+QUEUE = "patient-journeys-e2e"  # the e2e worker on the dev server
+
+
+class StartedJourneys(Interceptor):
+    """Remembers the journeys started on the test queue, so each test's are closed after it.
+
+    The time-skipping server is shared by the session: a journey left open fires its deadlines
+    whenever a later test skips time, and enough of them make a later `env.sleep` time out.
+    """
+
+    def __init__(self) -> None:
+        self.open: list[str] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        recorder = self
+
+        class Recording(OutboundInterceptor):
+            async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+                handle = await super().start_workflow(input)
+                if input.task_queue == TEST_QUEUE and input.workflow == "PatientJourney":
+                    recorder.open.append(input.id)
+                return handle
+
+        return Recording(next)
+
+
+STARTED = StartedJourneys()
+
+
+async def refused(handle: Any, kind: str, match: str, **kw: Any) -> str:
+    """Record a milestone that must be refused; check it changed nothing; return the reason."""
+    before = await status(handle)
+    timeline_before = await handle.query(PatientJourney.timeline)
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await record(handle, kind, **kw)
+    message = err.value.cause.message
+    assert match in message, message
+    assert await status(handle) == before
+    assert await handle.query(PatientJourney.timeline) == timeline_before
+    return message
+
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("CELLPATH_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+def create_database(admin_url: str, prefix: str) -> str:
+    """A new empty database next to `admin_url`'s; returns its URL. Skips if unreachable."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as e:
+        pytest.skip(
+            f"PostgreSQL not reachable at {make_url(admin_url).render_as_string()} "
+            f"({type(e.orig).__name__}); set CELLPATH_TEST_POSTGRES_URL to run these tests"
+        )
+    finally:
+        admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
