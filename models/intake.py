@@ -33,9 +33,9 @@ class PatientDetails(BaseModel):
     # A date written as text: a number (0, 1e9) would be read as seconds since 1970.
     birth_date: Annotated[date, BeforeValidator(_date_text)]
     nationality: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
-    passport_number: str | None = Field(None, max_length=32)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=32)
+    passport_number: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
 
     @field_validator("birth_date")
     @classmethod

@@ -50,7 +50,7 @@ class ProtocolConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    name: str = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     required_records: list[RecordType] = Field(
         default_factory=lambda: [
             RecordType.PATHOLOGY,
@@ -60,84 +60,88 @@ class ProtocolConfig(BaseModel):
         ],
         max_length=len(RecordType),
     )
-    records_sla_days: int = Field(14, ge=1, le=365)
-    records_reminder_every_days: int = Field(3, ge=1, le=90)
+    records_sla_days: int = Field(default=14, ge=1, le=365)
+    records_reminder_every_days: int = Field(default=3, ge=1, le=90)
 
     # Checked against the `holidays` package and the time-zone database at intake (not here:
     # this model is decoded inside running journeys, and those tables change with upgrades).
-    business_calendar_country: str = Field("CN", pattern=r"^[A-Z]{2}$")
-    team_timezone: str = Field("Asia/Shanghai", pattern=r"^[A-Za-z][A-Za-z0-9_+/-]{1,63}$")
-    site_timezone: str = Field("Asia/Shanghai", pattern=r"^[A-Za-z][A-Za-z0-9_+/-]{1,63}$")
-    pre_assessment_business_days: int = Field(5, ge=1, le=60)
-    pre_assessment_reminder_business_days: int = Field(3, ge=0, le=59)
-    pi_submission_business_days: int = Field(5, ge=1, le=60)
-    pi_review_sla_days: int = Field(21, ge=1, le=180)
-    pi_review_reminder_every_days: int = Field(7, ge=1, le=60)
+    business_calendar_country: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+    team_timezone: str = Field(default="Asia/Shanghai", pattern=r"^[A-Za-z][A-Za-z0-9_+/-]{1,63}$")
+    site_timezone: str = Field(default="Asia/Shanghai", pattern=r"^[A-Za-z][A-Za-z0-9_+/-]{1,63}$")
+    pre_assessment_business_days: int = Field(default=5, ge=1, le=60)
+    pre_assessment_reminder_business_days: int = Field(default=3, ge=0, le=59)
+    pi_submission_business_days: int = Field(default=5, ge=1, le=60)
+    pi_review_sla_days: int = Field(default=21, ge=1, le=180)
+    pi_review_reminder_every_days: int = Field(default=7, ge=1, le=60)
 
-    logistics_sla_days: int = Field(28, ge=1, le=365)
-    accommodation_registration_hours: int | None = Field(24, ge=1, le=168)
-    pretreatment_clearance_days: int = Field(7, ge=1, le=60)
-    visa_extension_days_before: int = Field(7, ge=1, le=60)
-    expected_stay_days_autologous: int = Field(90, ge=1, le=730)
-    expected_stay_days_allogeneic: int = Field(56, ge=1, le=730)
-    visa_buffer_days: int = Field(28, ge=0, le=365)
+    logistics_sla_days: int = Field(default=28, ge=1, le=365)
+    accommodation_registration_hours: int | None = Field(default=24, ge=1, le=168)
+    pretreatment_clearance_days: int = Field(default=7, ge=1, le=60)
+    visa_extension_days_before: int = Field(default=7, ge=1, le=60)
+    expected_stay_days_autologous: int = Field(default=90, ge=1, le=730)
+    expected_stay_days_allogeneic: int = Field(default=56, ge=1, le=730)
+    visa_buffer_days: int = Field(default=28, ge=0, le=365)
 
-    apheresis_days: int = Field(7, ge=1, le=60)
-    manufacturing_expected_days: int = Field(28, ge=1, le=180)
-    manufacturing_escalate_days: int = Field(35, ge=1, le=365)
-    manufacturing_attempts: int = Field(2, ge=1, le=5)
+    apheresis_days: int = Field(default=7, ge=1, le=60)
+    manufacturing_expected_days: int = Field(default=28, ge=1, le=180)
+    manufacturing_escalate_days: int = Field(default=35, ge=1, le=365)
+    manufacturing_attempts: int = Field(default=2, ge=1, le=5)
 
-    conditioning_days: int = Field(3, ge=1, le=14)
-    conditioning_escalate_days: int = Field(5, ge=1, le=30)
-    infusion_window_opens_hours: int = Field(24, ge=0, le=168)
-    infusion_window_closes_hours: int = Field(48, ge=1, le=336)
-    thaw_to_infusion_minutes: int = Field(60, ge=1, le=1440)
+    conditioning_days: int = Field(default=3, ge=1, le=14)
+    conditioning_escalate_days: int = Field(default=5, ge=1, le=30)
+    infusion_window_opens_hours: int = Field(default=24, ge=0, le=168)
+    infusion_window_closes_hours: int = Field(default=48, ge=1, le=336)
+    thaw_to_infusion_minutes: int = Field(default=60, ge=1, le=1440)
 
-    daily_monitoring_days: int = Field(14, ge=0, le=90)
+    daily_monitoring_days: int = Field(default=14, ge=0, le=90)
     twice_weekly_after_daily: bool = True
-    observation_reminder_hours_before: int = Field(2, ge=0, le=48)
+    observation_reminder_hours_before: int = Field(default=2, ge=0, le=48)
     # A missed observation reaches the lead coordinator at its due time, the director after:
-    observation_level2_after_hours: int = Field(12, ge=1, le=168)
-    earliest_discharge_day: int = Field(28, ge=0, le=180)
-    stay_near_centre_days: int = Field(42, ge=0, le=365)
-    no_driving_days: int | None = Field(None, ge=1, le=365)
+    observation_level2_after_hours: int = Field(default=12, ge=1, le=168)
+    earliest_discharge_day: int = Field(default=28, ge=0, le=180)
+    stay_near_centre_days: int = Field(default=42, ge=0, le=365)
+    no_driving_days: int | None = Field(default=None, ge=1, le=365)
 
     # Reminders to the family during the proximity and no-driving windows after infusion.
-    restriction_reminder_every_days: int = Field(7, ge=1, le=60)
+    restriction_reminder_every_days: int = Field(default=7, ge=1, le=60)
 
     # Toxicity escalation (DOMAIN.md §2): at or above the urgent grade the site's on-call
     # physician is alerted at once; at or above the critical grade the alert repeats every
     # `critical_alert_repeat_minutes` until a physician acknowledges it. Any seizure and the
     # HLH-like flag are critical whatever the grade. GvHD thresholds are the product's choice
     # (DOMAIN.md gives none): grade II urgent, grade III–IV critical.
-    crs_urgent_grade: int = Field(2, ge=1, le=5)
-    crs_critical_grade: int = Field(3, ge=1, le=5)
-    icans_urgent_grade: int = Field(1, ge=1, le=4)
-    icans_critical_grade: int = Field(2, ge=1, le=4)
-    gvhd_urgent_grade: int = Field(2, ge=1, le=4)
-    gvhd_critical_grade: int = Field(3, ge=1, le=4)
-    critical_alert_repeat_minutes: int = Field(15, ge=1, le=1440)
+    crs_urgent_grade: int = Field(default=2, ge=1, le=5)
+    crs_critical_grade: int = Field(default=3, ge=1, le=5)
+    icans_urgent_grade: int = Field(default=1, ge=1, le=4)
+    icans_critical_grade: int = Field(default=2, ge=1, le=4)
+    gvhd_urgent_grade: int = Field(default=2, ge=1, le=4)
+    gvhd_critical_grade: int = Field(default=3, ge=1, le=4)
+    critical_alert_repeat_minutes: int = Field(default=15, ge=1, le=1440)
 
     # Discharge needs no CRS or ICANS above this grade in the last `discharge_clear_hours`.
-    discharge_max_recent_grade: int = Field(1, ge=0, le=4)
-    discharge_clear_hours: int = Field(48, ge=0, le=720)
+    discharge_max_recent_grade: int = Field(default=1, ge=0, le=4)
+    discharge_clear_hours: int = Field(default=48, ge=0, le=720)
 
-    telemedicine_months: int = Field(12, ge=0, le=120)
-    response_assessment_month: int = Field(3, ge=1, le=60)
-    follow_up_month_days: int = Field(30, ge=28, le=31)
-    registry_windows: tuple[RegistryWindow, ...] = Field(DEFAULT_REGISTRY_WINDOWS, max_length=10)
+    telemedicine_months: int = Field(default=12, ge=0, le=120)
+    response_assessment_month: int = Field(default=3, ge=1, le=60)
+    follow_up_month_days: int = Field(default=30, ge=28, le=31)
+    registry_windows: tuple[RegistryWindow, ...] = Field(
+        default=DEFAULT_REGISTRY_WINDOWS, max_length=10
+    )
     # Yearly check-ins from year 2 to this year (year 1 is the registry's 1-year window), for
     # the therapies below: integrating-vector products (CAR-T) are followed for 15 years.
-    long_term_follow_up_years: int = Field(15, ge=1, le=30)
-    long_term_follow_up_therapies: tuple[Therapy, ...] = Field((Therapy.CAR_T,), max_length=2)
-    long_term_check_in_window_days: int = Field(60, ge=1, le=365)
-    follow_up_completion_days: int = Field(30, ge=1, le=365)
+    long_term_follow_up_years: int = Field(default=15, ge=1, le=30)
+    long_term_follow_up_therapies: tuple[Therapy, ...] = Field(
+        default=(Therapy.CAR_T,), max_length=2
+    )
+    long_term_check_in_window_days: int = Field(default=60, ge=1, le=365)
+    follow_up_completion_days: int = Field(default=30, ge=1, le=365)
 
-    escalation_level2_after_hours: int = Field(48, ge=1, le=720)
+    escalation_level2_after_hours: int = Field(default=48, ge=1, le=720)
     # A breached clinical window cannot wait two days for the medical director.
-    clinical_level2_after_minutes: int = Field(60, ge=1, le=1440)
+    clinical_level2_after_minutes: int = Field(default=60, ge=1, le=1440)
     # Clock skew tolerated between a coordinator's device and the workflow's clock.
-    future_skew_minutes: int = Field(5, ge=0, le=60)
+    future_skew_minutes: int = Field(default=5, ge=0, le=60)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProtocolConfig:

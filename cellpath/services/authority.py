@@ -13,6 +13,7 @@ from typing import Any
 
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import STAFF_AUDIT
+from models.enums import refused_action
 from models.errors import RefusalCode, Refused
 from models.messages import AuditEntry
 from models.roles import Action, check_permission
@@ -69,7 +70,7 @@ def record_refusal(
     entry = AuditEntry(
         event_id=f"{case}:refused:{uuid.uuid4()}",
         case_id=case,
-        action=f"refused:{what}",
+        action=refused_action(what),
         actor=actor or getattr(request, "actor", "") or session.actor,
         occurred_at=now,
         recorded_at=now,

@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 from cellpath.services.authority import authorise
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import STAFF_AUDIT
+from models.enums import AuditAction, refused_action
 from models.journey import case_of
 from models.journey import workflow_id as journey_id
 from models.messages import AuditBatch, JourneyWrite, Notification, NotificationBatch
@@ -201,7 +202,9 @@ async def _lines_of(
 
 # Audit actions written by the CLI, the console or the store itself, not by a journey (whose own
 # entries are read from its history): erasure, writes set aside, resets by `cellpath doctor`.
-STORE_ONLY_ACTIONS = frozenset({"patient_erased", "write_set_aside", "journey_reset"})
+STORE_ONLY_ACTIONS = frozenset(
+    {AuditAction.PATIENT_ERASED, AuditAction.WRITE_SET_ASIDE, AuditAction.JOURNEY_RESET}
+)
 
 
 async def journeys(
@@ -253,7 +256,7 @@ async def audit(session: Session, case: str) -> list[AuditLine]:
     lines += [
         AuditLine.of_entry(r, 0, " (case store)")
         for r in rows
-        if r.action.startswith("refused:") or r.action in STORE_ONLY_ACTIONS
+        if r.action.startswith(refused_action("")) or r.action in STORE_ONLY_ACTIONS
     ]
     return sorted(lines, key=lambda line: line.at)
 

@@ -41,6 +41,7 @@ from temporalio.worker import Replayer
 from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store.tables import DeadLetter
+from models.enums import AuditAction
 from models.errors import RefusalCode
 from models.journey import case_of, workflow_id
 from models.messages import AuditEntry
@@ -336,7 +337,7 @@ async def reset(session: Session, case: str, reason: str) -> str:
             AuditEntry(
                 event_id=f"{case}:journey_reset:{uuid.uuid4()}",
                 case_id=case,
-                action="journey_reset",
+                action=AuditAction.JOURNEY_RESET,
                 actor=session.actor,
                 occurred_at=now,
                 recorded_at=now,

@@ -30,6 +30,7 @@ from cellpath.store.tables import (
     Patient,
     StaffMember,
 )
+from models.enums import AuditAction
 from models.errors import CaseStoreError
 from models.messages import AuditEntry, JourneyProjection, JourneyWrite, Notification, WriteResult
 from models.roles import Role
@@ -168,7 +169,7 @@ class CaseStore:
                 setattr(patient, name, None)
             patient.erased_at, patient.erased_by = now, actor
             detail = {"patient_ref": patient.patient_ref, "fields": list(IDENTIFYING_FIELDS)}
-            s.add(_audit_row(case_id, "patient_erased", actor, now, detail, reason))
+            s.add(_audit_row(case_id, AuditAction.PATIENT_ERASED, actor, now, detail, reason))
             return patient.patient_ref
 
     # --- staff and roles -----------------------------------------------------------------------
@@ -210,7 +211,7 @@ class CaseStore:
                 member.role, member.added_by, member.added_at = role.value, by, now
             s.flush()
             detail = {"staff": actor, "from": before, "to": role.value if role else None}
-            s.add(_audit_row(STAFF_AUDIT, "role_changed", by, now, detail))
+            s.add(_audit_row(STAFF_AUDIT, AuditAction.ROLE_CHANGED, by, now, detail))
 
     def bootstrap_administrator(self, actor: str, *, by: str) -> None:
         """Register the first administrator (only while there is none); audited.
@@ -352,7 +353,7 @@ class CaseStore:
                 )
             )
             detail = {"kind": kind, "key": printable}
-            s.add(_audit_row(case_id, "write_set_aside", "system", now, detail, reason))
+            s.add(_audit_row(case_id, AuditAction.WRITE_SET_ASIDE, "system", now, detail, reason))
 
     def dead_letters(self, case_id: str | None = None) -> list[DeadLetter]:
         """Writes set aside, oldest first (optionally of one case)."""
@@ -506,7 +507,7 @@ def _audit_row(
     return AuditRow(
         event_id=f"{case_id}:{action}:{uuid.uuid4()}",
         case_id=case_id,
-        action=action,
+        action=str(action),
         actor=actor,
         occurred_at=now,
         recorded_at=now,

@@ -121,21 +121,21 @@ class ValidObservation(BaseModel):
 
     temperature_c: float = Field(ge=30, le=45)
     systolic_bp: int = Field(ge=30, le=300)
-    heart_rate: int | None = Field(None, ge=20, le=300)
-    respiratory_rate: int | None = Field(None, ge=2, le=80)
-    spo2: float | None = Field(None, ge=40, le=100)
+    heart_rate: int | None = Field(default=None, ge=20, le=300)
+    respiratory_rate: int | None = Field(default=None, ge=2, le=80)
+    spo2: float | None = Field(default=None, ge=40, le=100)
     oxygen_device: OxygenDevice = OxygenDevice.NONE
-    oxygen_flow_l_min: float | None = Field(None, ge=0, le=80)
-    vasopressors: int = Field(0, ge=0, le=10)
+    oxygen_flow_l_min: float | None = Field(default=None, ge=0, le=80)
+    vasopressors: int = Field(default=0, ge=0, le=10)
     vasopressin: bool = False
-    ice_score: int | None = Field(None, ge=0, le=10)
+    ice_score: int | None = Field(default=None, ge=0, le=10)
     consciousness: Consciousness = Consciousness.AWAKE
     seizure: Seizure = Seizure.NONE
     cerebral_edema: CerebralEdema = CerebralEdema.NONE
-    ferritin_ng_ml: float | None = Field(None, ge=0, le=1_000_000)
-    gvhd_skin_bsa_pct: float | None = Field(None, ge=0, le=100)
-    bilirubin_mg_dl: float | None = Field(None, ge=0, le=100)
-    stool_ml_day: float | None = Field(None, ge=0, le=20_000)
+    ferritin_ng_ml: float | None = Field(default=None, ge=0, le=1_000_000)
+    gvhd_skin_bsa_pct: float | None = Field(default=None, ge=0, le=100)
+    bilirubin_mg_dl: float | None = Field(default=None, ge=0, le=100)
+    stool_ml_day: float | None = Field(default=None, ge=0, le=20_000)
 
 
 class ObservationGrades(BaseModel):

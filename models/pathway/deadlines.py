@@ -389,7 +389,7 @@ def fire(j: Journey, now: datetime) -> list[DeadlineEvent]:
     events = j.book.fire(now)
     for e in events:
         text = e.text
-        if e.deadline == "records":
+        if e.deadline == N.RECORDS:
             missing = [
                 r.value for r in j.protocol.required_records if r not in j.state.records_on_file
             ]

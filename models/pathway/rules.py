@@ -51,10 +51,10 @@ class MilestoneRule(Generic[D]):
 
 RULES: dict[MilestoneKind, MilestoneRule[Any]] = {}
 
-R = TypeVar("R", bound=type[MilestoneRule[Any]])
+R = TypeVar("R", bound=MilestoneRule[Any])
 
 
-def rule(cls: R) -> R:
+def rule(cls: type[R]) -> type[R]:
     """Register a rule class (one instance per kind)."""
     if cls.kind in RULES:
         raise ValueError(f"two rules for milestone {cls.kind}")

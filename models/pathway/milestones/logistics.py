@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 K = MilestoneKind
 
 # Recorded before the patient can travel, for every product; an allogeneic one is also reserved.
-LOGISTICS_REQUIRED = (
+LOGISTICS_REQUIRED: tuple[MilestoneKind, ...] = (
     K.COST_ESTIMATE_ACCEPTED,
     K.INVITATION_LETTER_ISSUED,
     K.VISA_ISSUED,
