@@ -1,4 +1,4 @@
-"""Business-day arithmetic for SLAs counted in working days (DOMAIN.md §2).
+"""Business-day arithmetic for SLAs counted in working days (docs/clinical-rules.md).
 
 Why the calendar is *data*: public-holiday tables change when the `holidays` package is upgraded
 (China publishes each year's schedule, with weekend "makeup" working days, only months ahead).

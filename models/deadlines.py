@@ -6,9 +6,9 @@ the workflow keeps all open deadlines in a `DeadlineBook` and sleeps until the b
 pure (no Temporal imports), so reminder and escalation arithmetic is unit-tested without a
 server, and the workflow needs only one timer at a time however many deadlines are open.
 
-Escalation chain (DOMAIN.md §2): reminders go to the case's coordinator before the due time;
-at the due time level 1 goes to the lead coordinator (for a clinical deadline: at once to the
-site's on-call physician); `level2_after` later, level 2 goes to the medical director.
+Escalation chain (docs/clinical-rules.md): reminders go to the case's coordinator before the
+due time; at the due time level 1 goes to the lead coordinator (for a clinical deadline: at
+once to the site's on-call physician); `level2_after` later, level 2 to the medical director.
 
 A *window* (`window=True`) is a restriction with an end rather than a task with a due time:
 stay near the centre, do not drive. It reminds before its end, tells the recipient when it has

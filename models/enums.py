@@ -1,6 +1,6 @@
 """Enumerations of the cellpath vocabulary.
 
-The string values are the public contract (DESIGN.md): coordinators type them, scripts parse
+The string values are the public contract (README): coordinators type them, scripts parse
 them and running journeys store them, so a value is never renamed without a migration.
 """
 
@@ -59,7 +59,7 @@ class Outcome(StrEnum):
 
 
 class RecordType(StrEnum):
-    """Types of medical record collected at intake (DOMAIN.md §1)."""
+    """Types of medical record collected at intake (docs/clinical-rules.md)."""
 
     PATHOLOGY = "pathology"
     IMAGING = "imaging"
@@ -76,7 +76,7 @@ class RecordType(StrEnum):
 
 
 class MilestoneKind(StrEnum):
-    """Every milestone a coordinator can record (DESIGN.md, "Milestones")."""
+    """Every milestone a coordinator can record (docs/clinical-rules.md, "Milestones, by phase")."""
 
     RECORD_RECEIVED = "record_received"
     RECORDS_COMPLETE = "records_complete"
@@ -143,7 +143,7 @@ class Recipient(StrEnum):
 
 
 class DeadlineName(StrEnum):
-    """The stable names of a journey's deadlines (DESIGN contract: `DeadlineView.name`).
+    """The stable names of a journey's deadlines (public: `DeadlineView.name`).
 
     Registry windows are named by the protocol: `registry_deadline("day_100")` is
     `registry_day_100`.

@@ -1,4 +1,4 @@
-"""Toxicity grading after cell therapy, as pure functions (DOMAIN.md §3).
+"""Toxicity grading after cell therapy, as pure functions (docs/clinical-rules.md: ASTCT, MAGIC).
 
 - CRS: ASTCT consensus grade (Lee et al., Biol Blood Marrow Transplant 2019;25:625).
 - ICE score and ICANS grade: the same consensus, adults and children over 12.
@@ -27,7 +27,7 @@ class GradingError(ValueError):
 
 
 class OxygenDevice(StrEnum):
-    """How oxygen is given (DOMAIN.md §4), from none to positive pressure."""
+    """How oxygen is given, from none to positive pressure."""
 
     NONE = "none"
     LOW_FLOW_NASAL_CANNULA = "low_flow_nasal_cannula"
@@ -68,7 +68,7 @@ class CerebralEdema(StrEnum):
 
 
 FEVER_C = 38.0
-HYPOTENSION_SYSTOLIC_MMHG = 90  # adult reference (DOMAIN.md §3)
+HYPOTENSION_SYSTOLIC_MMHG = 90  # adult reference (ASTCT)
 LOW_FLOW_MAX_L_MIN = 6.0
 HLH_FERRITIN_NG_ML = 10_000.0
 

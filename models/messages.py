@@ -1,6 +1,6 @@
 """Payloads that cross Temporal: workflow input, updates, signals, queries, acks and views.
 
-These are the public contract of DESIGN.md. Message *inputs* (`MilestoneInput`,
+These are the public contract (README, docs/architecture.md). Message *inputs* (`MilestoneInput`,
 `ObservationInput`) are deliberately lenient in their types: a signal whose payload fails to
 decode would be dropped by the SDK, and an update would be refused with a pydantic dump instead
 of a sentence. The journey validates them itself (`models.pathway`) and explains refusals in
@@ -70,7 +70,8 @@ class MilestoneAck(BaseModel):
 
 
 class ObservationInput(BaseModel):
-    """A monitoring observation at the bedside (DOMAIN.md §4). Grades are computed, never typed."""
+    """A monitoring observation at the bedside. Grades are computed, never typed (see
+    docs/clinical-rules.md, "Toxicity grading")."""
 
     actor: str = ""
     observed_at: datetime | None = None

@@ -42,7 +42,7 @@ DEFAULT_REGISTRY_WINDOWS = (
 
 
 class ProtocolConfig(BaseModel):
-    """Durations and schedules of one protocol (DOMAIN.md §2). Defaults are the `default` preset.
+    """Durations and schedules of one protocol (docs/clinical-rules.md); defaults: `default`.
 
     Days are 24-hour periods unless a field says business days; "month" in follow-up scheduling
     is `follow_up_month_days` days, so every deadline is exact and reproducible.
@@ -105,11 +105,11 @@ class ProtocolConfig(BaseModel):
     # Reminders to the family during the proximity and no-driving windows after infusion.
     restriction_reminder_every_days: int = Field(default=7, ge=1, le=60)
 
-    # Toxicity escalation (DOMAIN.md §2): at or above the urgent grade the site's on-call
+    # Toxicity escalation (docs/clinical-rules.md): at or above the urgent grade the site's on-call
     # physician is alerted at once; at or above the critical grade the alert repeats every
     # `critical_alert_repeat_minutes` until a physician acknowledges it. Any seizure and the
     # HLH-like flag are critical whatever the grade. GvHD thresholds are the product's choice
-    # (DOMAIN.md gives none): grade II urgent, grade III–IV critical.
+    # (no source sets them): grade II urgent, grade III–IV critical.
     crs_urgent_grade: int = Field(default=2, ge=1, le=5)
     crs_critical_grade: int = Field(default=3, ge=1, le=5)
     icans_urgent_grade: int = Field(default=1, ge=1, le=4)

@@ -162,7 +162,7 @@ def _count(name: str, labels: dict[str, str]) -> None:
 
 @workflow.defn(name="PatientJourney")
 class PatientJourney:
-    """A patient's journey through the CAR-T / CAR-NK pathway (DESIGN.md "Phases").
+    """A patient's journey through the CAR-T / CAR-NK pathway (docs/architecture.md).
 
     Waits for coordinators' milestones (updates, or the `milestone` signal), reminds before
     deadlines and escalates after them, and completes with the final `JourneyStatus` when the

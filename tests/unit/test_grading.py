@@ -1,4 +1,5 @@
-"""Toxicity grading against DOMAIN.md §3, row by row, and its properties (hypothesis).
+"""Toxicity grading against the ASTCT and MAGIC tables (docs/clinical-rules.md), row by row,
+and its properties (hypothesis).
 
 Test ids name the table row they check, e.g. `CRS grade 3 / hypotension: one vasopressor`.
 """

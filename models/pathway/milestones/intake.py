@@ -1,4 +1,4 @@
-"""Records intake and the eligibility pre-assessment (DESIGN §milestones, intake)."""
+"""Records intake and the eligibility pre-assessment (docs/clinical-rules.md)."""
 
 from __future__ import annotations
 
