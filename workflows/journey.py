@@ -1,49 +1,35 @@
 """`PatientJourney`: one durable workflow per patient, from records intake to years of follow-up.
 
-Shape, and why:
+Its shape and the reasons for it are in docs/architecture.md. In short:
 
-- **The rules are not here.** `models.pathway.Journey` decides what each milestone means; this
+- **The rules are not here.** `models.pathway.Journey` decides what each message means; this
   class turns it into Temporal: validators, handlers, one timer, activities, continue-as-new.
-- **One timer for all deadlines.** The main loop sleeps until the deadline book's next event
-  (a reminder or an escalation), wakes early only when a handler moved that time, and sends
-  what fell due. History grows with what happens, not with how many deadlines are open.
-- **Handlers never await I/O.** They wait until the journey is ready (its business calendar is
-  loaded), then check and apply synchronously, so two updates can never interleave halfway.
-- **One writer.** Only the main loop issues commands of its own (timers, case-store writes,
-  continue-as-new); handlers only change state. The case-store write of a workflow task is
-  one activity started by the main loop *after* it has fired what fell due, and an activity's
-  completion never causes a command (it only confirms what was written). So the commands of a
-  task do not depend on the order in which Temporal delivers an update and an activity
-  completion — which differs between a worker that picks a journey up after a crash and a
-  later replay (sdk-rust#1146: a command-less task is sometimes merged into the next one).
-  Runs recorded before `RULES_V3` keep the separate store loop they were recorded with.
-- **Every input is hostile.** Updates and the signal take the raw payload and decode it here
-  (`models.bounds`): size, shape and fields are bounded before anything reaches the state,
-  and no exception from checking a message can fail a workflow task.
+- **One timer for all deadlines**, re-armed only when a handler moved the next event.
+- **Handlers never await I/O and issue no commands.** Only the main loop does (timers, one
+  case-store write per task started after it fired what fell due, continue-as-new), from the
+  state alone, so a task's commands never depend on the order in which Temporal delivers an
+  update and an activity completion (sdk-rust#1146). Runs recorded before `RULES_V3` keep the
+  separate store loop they were recorded with.
+- **Every input is hostile.** Messages arrive raw and are decoded and bounded here
+  (`models.bounds`); no exception from checking one can fail a workflow task (`boundary`).
 - **Continue-as-new** at the start of monitoring and of follow-up, at least once a year, and
-  whenever Temporal suggests it, carrying the whole `JourneyState` (timeline included) in
-  `JourneyInput.state`.
-- **Versioning.** Journeys run for years, so workflow code changes under running journeys.
-  Every change to the commands a run issues goes behind `workflow.patched`; the stored histories
-  in `tests/histories/` replay against this code (tests/workflows/test_replay.py).
-  `RULES_V2` (graded monitoring, restriction windows, long-term follow-up): runs recorded before
-  it keep version 1; their next run (after continue-as-new) upgrades. `SEARCH_ATTRIBUTES`:
-  runs recorded before it never upsert search attributes.
-- **Visibility.** Search attributes (`workflows.visibility`) are upserted whenever a value
-  changes; current details (a short markdown view) are rebuilt after every change and at the
-  start of every run, since continue-as-new does not carry them.
+  whenever Temporal suggests it, carrying the whole `JourneyState` in `JourneyInput.state`.
+- **Versioning.** Every change to the commands a run issues goes behind `workflow.patched`
+  (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`); the histories in `tests/histories/` replay
+  against this code. A run recorded before a patch keeps its behaviour; its next run upgrades.
+- **Visibility.** Search attributes (`workflows.visibility`) are upserted when a value changes;
+  current details are rebuilt after every change and at the start of every run.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -77,7 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from models.pathway import Journey
     from models.protocol import resolve_protocol
     from models.state import JourneyState
-    from workflows import visibility
+    from workflows import boundary, visibility
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -108,56 +94,6 @@ RULES_V2 = "rules-v2-graded-monitoring-and-long-term-follow-up"
 SEARCH_ATTRIBUTES = "search-attributes"
 # Rules version 3 (bounded messages, …) and the one-writer store path, for runs started after it.
 RULES_V3 = "rules-v3-bounded-messages-one-writer"
-
-
-def checked(fn: Callable[[], T]) -> T:
-    """Run a domain check; any exception it raises becomes a `Refused`.
-
-    A check is supposed to raise only `Refused`; anything else (an overflow in date arithmetic
-    on a hostile value, a bug) would fail the workflow task and retry for ever. Nothing was
-    changed yet when a check fails, so refusing is always safe, and the journey lives on.
-    """
-    try:
-        return fn()
-    except Refused:
-        raise
-    except Exception as e:
-        workflow.logger.error(
-            "message check raised; refused instead",
-            extra={"error": f"{type(e).__name__}: {str(e)[:200]}"},
-        )
-        raise Refused(
-            f"the message could not be checked ({type(e).__name__}: {str(e)[:160]}); "
-            "nothing was changed; expected a message the journey can read",
-            RefusalCode.INTERNAL,
-        ) from None
-
-
-def _refusal(fn: Callable[[], T], update: str = "") -> T:
-    """Run a domain check; a refusal becomes the `ApplicationError` the caller sees.
-
-    Only `ApplicationError` fails an update on purpose: anything else would fail the workflow
-    task and retry forever. The error carries the refusal code in its details and is BENIGN
-    (a refusal is an answer, not a failure of the worker). Validators pass `update`, so each
-    refusal is counted once.
-    """
-    try:
-        return checked(fn)
-    except Refused as e:
-        if update:
-            _count("cellpath_refusals", {"update": update, "reason": e.code.value})
-        raise ApplicationError(
-            str(e),
-            {"code": e.code.value},
-            type="Refused",
-            non_retryable=True,
-            category=ApplicationErrorCategory.BENIGN,
-        ) from None
-
-
-def _count(name: str, labels: dict[str, str]) -> None:
-    """Add one to a product counter (the SDK's workflow meter skips it during replay)."""
-    workflow.metric_meter().create_counter(name).add(1, labels)
 
 
 @workflow.defn(name="PatientJourney")
@@ -348,7 +284,7 @@ class PatientJourney:
             batch,
             start_to_close_timeout=WRITE_TIMEOUT,
             retry_policy=STORE_RETRY,
-            summary=_write_summary(batch),
+            summary=boundary.write_summary(batch),
         )
         self._writes.add(write)
         write.add_done_callback(self._confirm)
@@ -455,9 +391,11 @@ class PatientJourney:
         Also counts what happened since the last call (milestones, alerts) for the metrics.
         """
         for event in self._state.timeline[self._counted_events :]:
-            _count("cellpath_milestones_recorded", {"kind": event.kind})
+            boundary.count("cellpath_milestones_recorded", {"kind": event.kind})
         for alert in self._state.alerts[self._counted_alerts :]:
-            _count("cellpath_alerts_raised", {"severity": str(alert.severity), "kind": alert.kind})
+            boundary.count(
+                "cellpath_alerts_raised", {"severity": str(alert.severity), "kind": alert.kind}
+            )
         self._counted_events = len(self._state.timeline)
         self._counted_alerts = len(self._state.alerts)
         if self._visible is not None:
@@ -470,24 +408,7 @@ class PatientJourney:
 
     def _publish_details(self) -> None:
         """A short markdown view for the Temporal UI's "current details" (no PHI)."""
-        s = self._state
-        lines = [f"**{self._facts.case_id}** — phase `{s.phase}`"]
-        if s.outcome:
-            lines.append(f"outcome `{s.outcome}`")
-        for d in self._journey.open_deadlines():
-            flag = f" ⚠ level {d.escalation_level}" if d.escalation_level else ""
-            lines.append(f"- `{d.name}` due {d.due_at:%Y-%m-%d %H:%M} UTC{flag}")
-        tox = s.toxicity
-        if tox.last_observed_at is not None:
-            lines.append(
-                f"CRS {tox.crs_current} (worst {tox.crs_worst}) · "
-                f"ICANS {tox.icans_current} (worst {tox.icans_worst})"
-                + (f" · GvHD {tox.gvhd_current}" if tox.gvhd_worst is not None else "")
-            )
-        for a in s.alerts:
-            if not a.acknowledged:
-                lines.append(f"- 🚨 {a.severity} `{a.kind}` {a.id[:8]}: {a.text[:80]}")
-        workflow.set_current_details("\n".join(lines))
+        workflow.set_current_details(boundary.details(self._journey))
 
     def _handler_changed(self) -> None:
         """After a handler changed the journey: show it now (runs before rules version 3), or
@@ -540,7 +461,7 @@ class PatientJourney:
         await self._until_ready()
         now = workflow.now()
         # Checked again: another update may have moved the journey since validation.
-        accepted = _refusal(
+        accepted = boundary.refusal(
             lambda: self._journey.check_milestone(
                 self._decode(raw, MilestoneInput, "milestone"), now
             )
@@ -552,7 +473,7 @@ class PatientJourney:
     @record_milestone.validator
     def validate_record_milestone(self, raw: RawValue) -> None:
         """Refuse a milestone before it reaches history, with what was expected."""
-        _refusal(
+        boundary.refusal(
             lambda: self._journey.check_milestone(
                 self._decode(raw, MilestoneInput, "milestone"), workflow.now()
             ),
@@ -572,15 +493,17 @@ class PatientJourney:
         now = workflow.now()
         m: MilestoneInput | None = None
         try:
-            m = checked(lambda: self._decode(raw, MilestoneInput, "milestone"))
-            accepted = checked(lambda: self._journey.check_milestone(m, now))
+            m = boundary.checked(lambda: self._decode(raw, MilestoneInput, "milestone"))
+            accepted = boundary.checked(lambda: self._journey.check_milestone(m, now))
         except Refused as e:
             workflow.logger.warning(
                 "milestone signal refused",
                 extra={"case_id": self._facts.case_id, "code": e.code.value},
             )
             self._journey.reject_signal(m, str(e), now, size_bytes=len(raw.payload.data))
-            _count("cellpath_refusals", {"update": "milestone_signal", "reason": e.code.value})
+            boundary.count(
+                "cellpath_refusals", {"update": "milestone_signal", "reason": e.code.value}
+            )
             self._handler_changed()
             return
         self._journey.apply_milestone(accepted, now)
@@ -591,8 +514,8 @@ class PatientJourney:
         """Record a monitoring observation (`ObservationInput`); it moves the deadline on."""
         await self._until_ready()
         now = workflow.now()
-        observation = _refusal(lambda: self._decode(raw, ObservationInput, "observation"))
-        at = _refusal(lambda: self._journey.check_observation(observation, now))
+        observation = boundary.refusal(lambda: self._decode(raw, ObservationInput, "observation"))
+        at = boundary.refusal(lambda: self._journey.check_observation(observation, now))
         ack = self._journey.apply_observation(observation, at, now)
         self._handler_changed()
         return ack
@@ -600,7 +523,7 @@ class PatientJourney:
     @record_observation.validator
     def validate_record_observation(self, raw: RawValue) -> None:
         """Refuse an observation outside monitoring or out of physiological range."""
-        _refusal(
+        boundary.refusal(
             lambda: self._journey.check_observation(
                 self._decode(raw, ObservationInput, "observation"), workflow.now()
             ),
@@ -612,8 +535,10 @@ class PatientJourney:
         """A physician acknowledges an alert (`AcknowledgeAlertInput`): a critical one stops
         repeating."""
         await self._until_ready()
-        request = _refusal(lambda: self._decode(raw, AcknowledgeAlertInput, "acknowledgement"))
-        _refusal(lambda: self._journey.check_acknowledge(request))
+        request = boundary.refusal(
+            lambda: self._decode(raw, AcknowledgeAlertInput, "acknowledgement")
+        )
+        boundary.refusal(lambda: self._journey.check_acknowledge(request))
         alert = self._journey.apply_acknowledge(request, workflow.now())
         self._handler_changed()
         return alert
@@ -621,7 +546,7 @@ class PatientJourney:
     @acknowledge_alert.validator
     def validate_acknowledge_alert(self, raw: RawValue) -> None:
         """Refuse an unknown or already acknowledged alert, or one without an actor."""
-        _refusal(
+        boundary.refusal(
             lambda: self._journey.check_acknowledge(
                 self._decode(raw, AcknowledgeAlertInput, "acknowledgement")
             ),
@@ -634,8 +559,8 @@ class PatientJourney:
         the timeline."""
         await self._until_ready()
         now = workflow.now()
-        request = _refusal(lambda: self._decode(raw, RescheduleInput, "reschedule"))
-        _refusal(lambda: self._journey.check_reschedule(request, now))
+        request = boundary.refusal(lambda: self._decode(raw, RescheduleInput, "reschedule"))
+        boundary.refusal(lambda: self._journey.check_reschedule(request, now))
         view = self._journey.apply_reschedule(request, now)
         self._handler_changed()
         return view
@@ -643,7 +568,7 @@ class PatientJourney:
     @reschedule.validator
     def validate_reschedule(self, raw: RawValue) -> None:
         """Refuse moving a deadline that is not open, into the past, or without a reason."""
-        _refusal(
+        boundary.refusal(
             lambda: self._journey.check_reschedule(
                 self._decode(raw, RescheduleInput, "reschedule"), workflow.now()
             ),
@@ -654,8 +579,8 @@ class PatientJourney:
     async def withdraw(self, raw: RawValue) -> MilestoneAck:
         """Close the journey as withdrawn (`WithdrawInput`)."""
         await self._until_ready()
-        request = _refusal(lambda: self._decode(raw, WithdrawInput, "withdrawal"))
-        _refusal(lambda: self._journey.check_withdraw(request))
+        request = boundary.refusal(lambda: self._decode(raw, WithdrawInput, "withdrawal"))
+        boundary.refusal(lambda: self._journey.check_withdraw(request))
         ack = self._journey.apply_withdraw(request, workflow.now())
         self._handler_changed()
         return ack
@@ -663,7 +588,7 @@ class PatientJourney:
     @withdraw.validator
     def validate_withdraw(self, raw: RawValue) -> None:
         """Refuse a withdrawal without a reason or of a closed journey."""
-        _refusal(
+        boundary.refusal(
             lambda: self._journey.check_withdraw(self._decode(raw, WithdrawInput, "withdrawal")),
             "withdraw",
         )
@@ -677,16 +602,3 @@ class PatientJourney:
     def timeline(self) -> list[MilestoneEvent]:
         """Every recorded milestone (and reschedule / withdrawal), across all runs."""
         return list(self._state.timeline)
-
-
-def _write_summary(batch: JourneyWrite) -> str:
-    """The timer-and-activity summary of a case-store write (no PHI: roles and names only)."""
-    parts = [f"Write journey: {batch.projection.phase}, rev {batch.projection.revision}"]
-    if batch.audit:
-        parts.append("audit " + ", ".join(e.action for e in batch.audit))
-    if batch.notifications:
-        parts.append(
-            "notify "
-            + "; ".join(f"{n.kind} {n.deadline or ''} → {n.recipient}" for n in batch.notifications)
-        )
-    return " · ".join(parts).replace("  ", " ")[:200]

@@ -1,0 +1,103 @@
+"""Where a journey meets the outside: refusals as Temporal sees them, counters, and the text
+the Temporal UI shows (activity summaries, current details). No PHI in any of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
+with workflow.unsafe.imports_passed_through():
+    from models.errors import RefusalCode, Refused
+    from models.messages import JourneyWrite
+    from models.pathway import Journey
+
+T = TypeVar("T")
+
+
+def checked(fn: Callable[[], T]) -> T:
+    """Run a domain check; any exception it raises becomes a `Refused`.
+
+    A check is supposed to raise only `Refused`; anything else (an overflow in date arithmetic
+    on a hostile value, a bug) would fail the workflow task and retry for ever. Nothing was
+    changed yet when a check fails, so refusing is always safe, and the journey lives on.
+    """
+    try:
+        return fn()
+    except Refused:
+        raise
+    except Exception as e:
+        workflow.logger.error(
+            "message check raised; refused instead",
+            extra={"error": f"{type(e).__name__}: {str(e)[:200]}"},
+        )
+        raise Refused(
+            f"the message could not be checked ({type(e).__name__}: {str(e)[:160]}); "
+            "nothing was changed; expected a message the journey can read",
+            RefusalCode.INTERNAL,
+        ) from None
+
+
+def refusal(fn: Callable[[], T], update: str = "") -> T:
+    """Run a domain check; a refusal becomes the `ApplicationError` the caller sees.
+
+    Only `ApplicationError` fails an update on purpose: anything else would fail the workflow
+    task and retry forever. The error carries the refusal code in its details and is BENIGN
+    (a refusal is an answer, not a failure of the worker). Validators pass `update`, so each
+    refusal is counted once.
+    """
+    try:
+        return checked(fn)
+    except Refused as e:
+        if update:
+            count("cellpath_refusals", {"update": update, "reason": e.code.value})
+        raise ApplicationError(
+            str(e),
+            {"code": e.code.value},
+            type="Refused",
+            non_retryable=True,
+            category=ApplicationErrorCategory.BENIGN,
+        ) from None
+
+
+def count(name: str, labels: dict[str, str]) -> None:
+    """Add one to a product counter (the SDK's workflow meter skips it during replay)."""
+    workflow.metric_meter().create_counter(name).add(1, labels)
+
+
+def write_summary(batch: JourneyWrite) -> str:
+    """The timer-and-activity summary of a case-store write (no PHI: roles and names only)."""
+    parts = [f"Write journey: {batch.projection.phase}, rev {batch.projection.revision}"]
+    if batch.audit:
+        parts.append("audit " + ", ".join(e.action for e in batch.audit))
+    if batch.notifications:
+        parts.append(
+            "notify "
+            + "; ".join(f"{n.kind} {n.deadline or ''} → {n.recipient}" for n in batch.notifications)
+        )
+    return " · ".join(parts).replace("  ", " ")[:200]
+
+
+def details(journey: Journey) -> str:
+    """A short markdown view for the Temporal UI's "current details" (no PHI)."""
+    s = journey.state
+    lines = [f"**{journey.facts.case_id}** — phase `{s.phase}`"]
+    if s.outcome:
+        lines.append(f"outcome `{s.outcome}`")
+    for d in journey.open_deadlines():
+        flag = f" ⚠ level {d.escalation_level}" if d.escalation_level else ""
+        lines.append(f"- `{d.name}` due {d.due_at:%Y-%m-%d %H:%M} UTC{flag}")
+    tox = s.toxicity
+    if tox.last_observed_at is not None:
+        lines.append(
+            f"CRS {tox.crs_current} (worst {tox.crs_worst}) · "
+            f"ICANS {tox.icans_current} (worst {tox.icans_worst})"
+            + (f" · GvHD {tox.gvhd_current}" if tox.gvhd_worst is not None else "")
+        )
+    for a in s.alerts:
+        if not a.acknowledged:
+            lines.append(f"- 🚨 {a.severity} `{a.kind}` {a.id[:8]}: {a.text[:80]}")
+    return "\n".join(lines)
