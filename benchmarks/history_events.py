@@ -29,8 +29,9 @@ from temporalio.testing import WorkflowEnvironment
 from cellpath.config import find_binary
 from cellpath.connection import data_converter
 from cellpath.runtime import create_worker, ensure_search_attributes
-from cellpath.scenarios import drive_long_journey, follow_up_protocol, journey_input, start
+from cellpath.scenarios import drive_long_journey, start
 from cellpath.store import CaseStore
+from models.examples import follow_up_protocol, journey_input
 
 QUEUE = "bench"
 

@@ -29,6 +29,8 @@ from pydantic import BaseModel, ValidationError
 from models.errors import RefusalCode, Refused
 
 MAX_MESSAGE_BYTES = 64 * 1024
+# A patient's imported history (hundreds of milestones and observations) is one message.
+MAX_HISTORY_BYTES = 512 * 1024
 MAX_DEPTH = 6
 MAX_ITEMS = 200
 MAX_KEYS = 64
@@ -59,7 +61,11 @@ def refuse(message: str, code: RefusalCode = RefusalCode.INVALID_DATA) -> Refuse
 
 
 def decode_payload(
-    data: bytes, encoding: bytes | None, what: str, undecodable: bytes | None = None
+    data: bytes,
+    encoding: bytes | None,
+    what: str,
+    undecodable: bytes | None = None,
+    limit: int = MAX_MESSAGE_BYTES,
 ) -> Any:
     """The JSON value of a raw message payload, or `Refused` naming what was wrong.
 
@@ -68,11 +74,11 @@ def decode_payload(
         encoding: its `encoding` metadata.
         what: the message's name for refusals, e.g. "milestone".
         undecodable: why a lenient codec could not open it, if it could not.
+        limit: its largest size in bytes.
     """
-    if len(data) > MAX_MESSAGE_BYTES:
+    if len(data) > limit:
         raise refuse(
-            f"the {what} message is {len(data):,} bytes; expected at most "
-            f"{MAX_MESSAGE_BYTES:,} bytes",
+            f"the {what} message is {len(data):,} bytes; expected at most {limit:,} bytes",
             RefusalCode.TOO_LARGE,
         )
     if encoding == b"binary/encrypted":

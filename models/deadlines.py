@@ -54,6 +54,13 @@ class Deadline(BaseModel):
     escalation_level: int = 0
     level2_after: timedelta = timedelta(hours=48)
     window: bool = False
+    # A deadline opened already past due (a milestone recorded after the fact) escalates no
+    # earlier than this: the coordinator back-filling a journey records the next milestone
+    # first. Escalation times shift by the hold, level 2 keeping its distance from level 1.
+    hold_until: datetime | None = None
+    # Its escalation was reported in a history import's summary to the coordinator rather
+    # than paged: met on time after all, nobody needs to be told to stand down.
+    summarised: bool = False
 
     @property
     def overdue(self) -> bool:
@@ -61,8 +68,11 @@ class Deadline(BaseModel):
         return self.escalation_level >= 1
 
     def escalation_at(self, level: int) -> datetime:
-        """When escalation `level` (1 or 2) falls due."""
-        return self.due_at if level == 1 else self.due_at + self.level2_after
+        """When escalation `level` (1 or 2) falls due (after the hold, if one is set)."""
+        at = self.due_at if level == 1 else self.due_at + self.level2_after
+        if self.hold_until is not None and self.hold_until > self.due_at:
+            at += self.hold_until - self.due_at
+        return at
 
     def next_event_at(self) -> datetime | None:
         """The earliest pending reminder or escalation, or None when all have been sent."""

@@ -127,6 +127,11 @@ class NotificationKind(StrEnum):
     REMINDER = "reminder"
     ESCALATION = "escalation"
     ALERT = "alert"
+    # An escalation sent for a deadline later recorded as met on time: whoever was paged may
+    # stand down.
+    RESOLUTION = "resolution"
+    # One message instead of many: what an imported history left due in the past.
+    SUMMARY = "summary"
 
 
 class Recipient(StrEnum):
@@ -205,6 +210,8 @@ class AuditAction(StrEnum):
     ROLE_CHANGED = "role_changed"
     WRITE_SET_ASIDE = "write_set_aside"
     JOURNEY_RESET = "journey_reset"
+    ESCALATION_RESOLVED = "escalation_resolved"
+    HISTORY_IMPORTED = "history_imported"
 
 
 def milestone_action(kind: str) -> str:

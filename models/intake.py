@@ -159,5 +159,6 @@ def _lines(error: ValidationError, prefix: str = "") -> list[str]:
             if isinstance(item.get("input"), str) and len(loc) == 1:
                 continue
         where = ".".join(([prefix] if prefix else []) + loc) or prefix or "file"
-        out.append(f"{where}: {item['msg'].lower()}")
+        msg = item["msg"]  # only its first letter lowered: a pattern's "[A-Z]" must survive
+        out.append(f"{where}: {msg[:1].lower()}{msg[1:]}")
     return out

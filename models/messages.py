@@ -133,6 +133,49 @@ class WithdrawInput(BaseModel):
     actor: str
 
 
+class HistoryImport(BaseModel):
+    """A journey's past, for a patient already mid-treatment (`import_history` update).
+
+    Every milestone carries its `occurred_at` and every observation its `observed_at`; they are
+    applied oldest first and checked exactly as live ones. Deadlines are evaluated once, after
+    the whole history is in: what fell due in the past goes to the coordinator in one summary,
+    not as escalations one by one. All or nothing: one refused item refuses the import.
+    """
+
+    actor: str
+    note: str = ""
+    milestones: list[MilestoneInput] = Field(default_factory=list)
+    observations: list[ObservationInput] = Field(default_factory=list)
+
+
+class HistoryImportAck(BaseModel):
+    """What an imported history did: counts, the phase reached, and the summary sent."""
+
+    milestones: int
+    observations: int
+    phase: Phase
+    summary: str
+    next_deadlines: list[DeadlineView] = Field(default_factory=list)
+
+
+class FieldHint(BaseModel):
+    """One data field of an expected milestone: its name, whether required, what it takes."""
+
+    name: str
+    required: bool
+    takes: str
+
+
+class ExpectedMilestone(BaseModel):
+    """A milestone the journey is waiting for now (`optional`: may be recorded, never awaited),
+    with its data fields and what must be recorded first (`after`)."""
+
+    kind: str
+    fields: list[FieldHint] = Field(default_factory=list)
+    optional: bool = False
+    after: list[str] = Field(default_factory=list)
+
+
 class Alert(BaseModel):
     """Something a person must look at now (a toxicity grade, a breached clinical window).
 
@@ -155,6 +198,9 @@ class Alert(BaseModel):
     # covers the stay), with the reason; an acknowledgement is a person's, a resolution not.
     resolved_at: datetime | None = None
     resolution: str = ""
+    # The deadline whose breach raised it (a breached clinical window), if any: meeting that
+    # deadline on time, recorded late, resolves it.
+    deadline: str | None = None
 
     @property
     def open(self) -> bool:
@@ -209,11 +255,16 @@ class JourneyStatus(BaseModel):
     phase: Phase
     outcome: Outcome | None = None
     current_site: str | None = None
+    # The site whose PI is reviewing the case now (before any site accepted).
+    submitted_site: str | None = None
     coordinator: str
     therapy: Therapy
     cell_source: CellSource
     program: Program
     protocol: str
+    # What's next: the milestones the journey waits for now, with their fields.
+    expected: list[ExpectedMilestone] = Field(default_factory=list)
+    records_missing: list[str] = Field(default_factory=list)
     open_deadlines: list[DeadlineView] = Field(default_factory=list)
     alerts: list[Alert] = Field(default_factory=list)
     milestone_count: int = 0

@@ -142,6 +142,9 @@ class ProtocolConfig(BaseModel):
     clinical_level2_after_minutes: int = Field(default=60, ge=1, le=1440)
     # Clock skew tolerated between a coordinator's device and the workflow's clock.
     future_skew_minutes: int = Field(default=5, ge=0, le=60)
+    # A deadline opened already past due (recording the past) escalates only this long after
+    # it opened, unless the milestone that meets it is recorded first (rules version 4).
+    backfill_grace_minutes: int = Field(default=30, ge=0, le=1440)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProtocolConfig:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "intake_file",
     "journey_input",
     "monitoring_case",
+    "past_pathway",
 ]
 
 CALENDAR = load_business_calendar("CN", "Asia/Shanghai", [2026, 2027])
@@ -49,7 +50,7 @@ class Case:
         cell_source: CellSource = CellSource.AUTOLOGOUS,
         protocol: ProtocolConfig | None = None,
         program: Program = Program.TRIAL,
-        rules_version: int = 3,
+        rules_version: int = 4,
         **facts_update: Any,
     ) -> None:
         counter = itertools.count()
@@ -140,6 +141,39 @@ class Case:
         self.record("conditioning_started")
         self.at(days=3)
         self.record("conditioning_completed")
+
+
+def past_pathway(start: date) -> list[tuple[str, timedelta, dict[str, Any]]]:
+    """An autologous pathway from records to infusion that met every deadline, as (kind,
+    time after the first milestone, data); `start` is the first milestone's date."""
+    return [
+        (
+            "records_complete",
+            timedelta(),
+            {"records": ["pathology", "imaging", "treatment_history", "labs"]},
+        ),
+        ("eligibility_assessed", timedelta(days=3), {"outcome": "eligible", "reviewer": "dr-li"}),
+        ("submitted_to_pi", timedelta(days=3, hours=1), {"site": "site-a"}),
+        ("pi_decision", timedelta(days=10), {"site": "site-a", "decision": "accepted"}),
+        ("cost_estimate_accepted", timedelta(days=11), {"currency": "USD", "total": 9500}),
+        ("invitation_letter_issued", timedelta(days=12), {"site": "site-a"}),
+        (
+            "visa_issued",
+            timedelta(days=16),
+            {"visa_type": "S2", "valid_until": str(start + timedelta(days=300))},
+        ),
+        ("accommodation_booked", timedelta(days=16, hours=2), {}),
+        ("travel_booked", timedelta(days=17), {"arrival_date": str(start + timedelta(days=24))}),
+        ("patient_arrived", timedelta(days=24), {}),
+        ("accommodation_registered", timedelta(days=24, hours=5), {}),
+        ("pretreatment_cleared", timedelta(days=26), {"outcome": "cleared"}),
+        ("apheresis_completed", timedelta(days=27), {"coi_id": "COI-1"}),
+        ("manufacturing_started", timedelta(days=27, hours=3), {}),
+        ("product_released", timedelta(days=48), {"lot": "LOT-1", "coi_id": "COI-1"}),
+        ("conditioning_started", timedelta(days=49), {}),
+        ("conditioning_completed", timedelta(days=52), {}),
+        ("infusion_completed", timedelta(days=53, hours=6), {"lot": "LOT-1", "coi_id": "COI-1"}),
+    ]
 
 
 def monitoring_case(**kw: Any) -> Case:

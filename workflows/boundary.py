@@ -8,14 +8,45 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from models import bounds
     from models.errors import RefusalCode, Refused
     from models.messages import JourneyWrite
     from models.pathway import Journey
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+def decode(raw: RawValue, model: type[M], what: str, *, bounded: bool, limit: int) -> M:
+    """A message from its raw payload, bounded first (rules version 3); or `Refused`.
+
+    Messages arrive raw so that nothing about them — size, encoding, shape, a key this worker
+    lacks — can fail the workflow task in the SDK's decoder. Runs recorded before rules
+    version 3 (`bounded` false) decode exactly as the SDK did, so their replay sees the same
+    messages.
+    """
+    payload = raw.payload
+    encoding = payload.metadata.get("encoding")
+    why = payload.metadata.get("undecodable")
+    if bounded:
+        value = bounds.decode_payload(payload.data, encoding, what, why, limit)
+        return bounds.build(model, value, what)
+    if encoding == b"binary/encrypted":
+        bounds.decode_payload(b"", encoding, what, why)  # raises the refusal
+    try:
+        return workflow.payload_converter().from_payload(payload, model)
+    except Exception as e:
+        raise Refused(
+            f"the {what} message could not be read ({type(e).__name__}: {str(e)[:200]}); "
+            f"expected a {model.__name__}",
+            RefusalCode.INVALID_DATA,
+        ) from None
 
 
 def checked(fn: Callable[[], T]) -> T:
@@ -98,6 +129,6 @@ def details(journey: Journey) -> str:
             + (f" · GvHD {tox.gvhd_current}" if tox.gvhd_worst is not None else "")
         )
     for a in s.alerts:
-        if not a.acknowledged:
+        if a.open:
             lines.append(f"- 🚨 {a.severity} `{a.kind}` {a.id[:8]}: {a.text[:80]}")
     return "\n".join(lines)

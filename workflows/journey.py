@@ -42,13 +42,15 @@ with workflow.unsafe.imports_passed_through():
     from models import bounds
     from models.deadlines import DeadlineView
     from models.enums import Phase
-    from models.errors import RefusalCode, Refused
+    from models.errors import Refused
     from models.journey import JourneyInput
     from models.messages import (
         AcknowledgeAlertInput,
         Alert,
         AuditBatch,
         CalendarRequest,
+        HistoryImport,
+        HistoryImportAck,
         JourneyStatus,
         JourneyWrite,
         MilestoneAck,
@@ -62,7 +64,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.pathway import Journey
     from models.protocol import resolve_protocol
-    from models.state import JourneyState
+    from models.state import JourneyState, ObservationRecord
     from workflows import boundary, visibility
 
 T = TypeVar("T")
@@ -94,6 +96,8 @@ RULES_V2 = "rules-v2-graded-monitoring-and-long-term-follow-up"
 SEARCH_ATTRIBUTES = "search-attributes"
 # Rules version 3 (bounded messages, …) and the one-writer store path, for runs started after it.
 RULES_V3 = "rules-v3-bounded-messages-one-writer"
+# Rules version 4: recording the past pages nobody by mistake; history import.
+RULES_V4 = "rules-v4-backfill"
 
 
 @workflow.defn(name="PatientJourney")
@@ -147,6 +151,8 @@ class PatientJourney:
         if workflow.patched(RULES_V3):
             self._journey.upgrade_rules(workflow.now(), carried=not self._new_run, to=3)
             self._one_writer = True
+        if workflow.patched(RULES_V4):
+            self._journey.upgrade_rules(workflow.now(), carried=not self._new_run, to=4)
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(
@@ -431,29 +437,11 @@ class PatientJourney:
 
     # --- messages ------------------------------------------------------------------------------
 
-    def _decode(self, raw: RawValue, model: type[M], what: str) -> M:
-        """A message from its raw payload, bounded first (rules version 3); or `Refused`.
-
-        Messages arrive raw so that nothing about them — size, encoding, shape, a key this
-        worker lacks — can fail the workflow task in the SDK's decoder. Runs recorded before
-        rules version 3 decode exactly as the SDK did, so their replay sees the same messages.
-        """
-        payload = raw.payload
-        encoding = payload.metadata.get("encoding")
-        why = payload.metadata.get("undecodable")
-        if self._journey.v3:
-            value = bounds.decode_payload(payload.data, encoding, what, why)
-            return bounds.build(model, value, what)
-        if encoding == b"binary/encrypted":
-            bounds.decode_payload(b"", encoding, what, why)  # raises the refusal
-        try:
-            return workflow.payload_converter().from_payload(payload, model)
-        except Exception as e:
-            raise Refused(
-                f"the {what} message could not be read ({type(e).__name__}: {str(e)[:200]}); "
-                f"expected a {model.__name__}",
-                RefusalCode.INVALID_DATA,
-            ) from None
+    def _decode(
+        self, raw: RawValue, model: type[M], what: str, limit: int = bounds.MAX_MESSAGE_BYTES
+    ) -> M:
+        """A message from its raw payload (`boundary.decode`), bounded under rules v3."""
+        return boundary.decode(raw, model, what, bounded=self._journey.v3, limit=limit)
 
     @workflow.update
     async def record_milestone(self, raw: RawValue) -> MilestoneAck:
@@ -592,6 +580,39 @@ class PatientJourney:
             lambda: self._journey.check_withdraw(self._decode(raw, WithdrawInput, "withdrawal")),
             "withdraw",
         )
+
+    @workflow.update
+    async def import_history(self, raw: RawValue) -> HistoryImportAck:
+        """Apply a patient's past (`HistoryImport`), all or nothing, to a journey with nothing
+        recorded yet; deadlines are evaluated once, what fell due goes out in one summary."""
+        await self._until_ready()
+        now = workflow.now()
+        history = boundary.refusal(lambda: self._decode_history(raw))
+        boundary.refusal(lambda: self._journey.check_import(history, now))
+        ack = self._journey.apply_import(history, now)
+        self._handler_changed()
+        return ack
+
+    @import_history.validator
+    def validate_import_history(self, raw: RawValue) -> None:
+        """Refuse an unreadable history; once the journey is ready, any item it refuses.
+
+        An import sent right after the start is validated before the business calendar is
+        loaded: then the handler checks the items, before it changes anything.
+        """
+        history = boundary.refusal(lambda: self._decode_history(raw), "import_history")
+        if self._ready:
+            boundary.refusal(
+                lambda: self._journey.check_import(history, workflow.now()), "import_history"
+            )
+
+    def _decode_history(self, raw: RawValue) -> HistoryImport:
+        return self._decode(raw, HistoryImport, "history", bounds.MAX_HISTORY_BYTES)
+
+    @workflow.query
+    def observations(self) -> list[ObservationRecord]:
+        """Every observation with its computed grades, as recorded (vital signs history)."""
+        return sorted(self._state.observations, key=lambda r: r.observed_at)
 
     @workflow.query
     def status(self) -> JourneyStatus:

@@ -45,7 +45,8 @@ def check_reschedule(j: Journey, r: RescheduleInput, now: datetime) -> None:
     j.check_instant(r.due_at, "due_at", "expected a later time")
     if r.due_at <= now:
         raise Refused(
-            f"due_at {r.due_at:%Y-%m-%d %H:%M} is not in the future; expected a time "
+            f"due_at {r.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC is not in the future; "
+            "expected a time "
             f"after now ({now:%Y-%m-%d %H:%M} UTC)",
             RefusalCode.INVALID_TIME,
         )

@@ -25,6 +25,7 @@ def raise_alert(
     """Raise an alert once: an open alert with the same text is not repeated."""
     if any(a.text == text and a.open for a in j.state.alerts):
         return None
+    notify = notify and not j.quiet
     alert = Alert(id=j.new_id(), kind=kind, severity=severity, raised_at=now, text=text)
     j.state.alerts.append(alert)
     recipient = (

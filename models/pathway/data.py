@@ -7,13 +7,16 @@ ignored. Rules (`models/pathway/milestones/`) declare which model their kind car
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from enum import Enum
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models import bounds
 from models.enums import RecordType
 from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
+from models.messages import FieldHint
 
 
 class MilestoneData(BaseModel):
@@ -50,13 +53,16 @@ class PiDecisionData(MilestoneData):
 
 
 class CostEstimateData(MilestoneData):
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="3-letter code, e.g. USD")
     total: float = Field(ge=0)
-    items: list[dict[str, Any]] | dict[str, Any] | None = None
+    items: list[dict[str, Any]] | dict[str, Any] | None = Field(
+        default=None,
+        description='JSON: a list of {"item": …, "amount": …} or an object of item → amount',
+    )
 
 
 class VisaIssuedData(MilestoneData):
-    visa_type: str = Field(min_length=1)
+    visa_type: str = Field(min_length=1, description="text, e.g. S2")
     valid_until: date
 
 
@@ -151,6 +157,35 @@ def describe_validation_error(error: ValidationError) -> str:
     """A pydantic error as one readable sentence: `field: problem (got value)`, values shortened
     (a refusal never echoes a large input back)."""
     return bounds.describe(error)
+
+
+def _takes(annotation: Any) -> str:
+    """What a field takes, in words a coordinator types: `one of: a, b`, `date`, `list of: …`."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Literal:
+        return "one of: " + ", ".join(str(a) for a in args)
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return "one of: " + ", ".join(str(m.value) for m in annotation)
+    if origin is list:
+        inner = _takes(args[0]) if args else "text"
+        return "list of: " + inner.removeprefix("one of: ") + " (comma-separated)"
+    if origin in (Union, UnionType):
+        kinds = [_takes(a) for a in args if a is not type(None)]
+        return kinds[0] if len(kinds) == 1 else "JSON (object or list)"
+    names = {str: "text", int: "whole number", float: "number", bool: "true/false", date: "date"}
+    if annotation in names:
+        return names[annotation]
+    if origin is dict or annotation is dict:
+        return "JSON object"
+    return str(getattr(annotation, "__name__", annotation))
+
+
+def field_hints(model: type[BaseModel]) -> list[FieldHint]:
+    """A data model's fields for people: name, required or not, what each takes."""
+    return [
+        FieldHint(name=name, required=f.is_required(), takes=f.description or _takes(f.annotation))
+        for name, f in model.model_fields.items()
+    ]
 
 
 def expected_fields(model: type[BaseModel]) -> str:

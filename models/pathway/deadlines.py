@@ -293,7 +293,7 @@ def open_restrictions(j: Journey, now: datetime, *, notify: bool = True) -> None
             reminder_to=Recipient.PATIENT_FAMILY,
             window=True,
         )
-        if notify:
+        if notify and not j.quiet:
             j.notifications.append(
                 Notification(
                     idempotency_key=f"{j.facts.case_id}:{name}:opened",
@@ -418,7 +418,9 @@ def fire(j: Journey, now: datetime) -> list[DeadlineEvent]:
             )
         )
         if e.clinical and e.kind is NotificationKind.ESCALATION and e.level == 1:
-            j.raise_alert(AlertKind.DEADLINE_BREACHED, Severity.URGENT, now, text, False)
+            alert = j.raise_alert(AlertKind.DEADLINE_BREACHED, Severity.URGENT, now, text, False)
+            if alert is not None:
+                alert.deadline = e.deadline
     resent = alerts.resend_critical(j, now)
     if events or resent:
         j.touch()

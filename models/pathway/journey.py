@@ -40,6 +40,8 @@ from models.messages import (
     AcknowledgeAlertInput,
     Alert,
     AuditEntry,
+    HistoryImport,
+    HistoryImportAck,
     JourneyProjection,
     JourneyStatus,
     MilestoneAck,
@@ -51,7 +53,7 @@ from models.messages import (
     RescheduleInput,
     WithdrawInput,
 )
-from models.pathway import actions, alerts, deadlines, observations, phases
+from models.pathway import actions, alerts, backfill, deadlines, expected, observations, phases
 from models.pathway.data import (
     MilestoneData,
     NoData,
@@ -82,6 +84,12 @@ class Journey:
         self.new_id = new_id
         self.notifications: list[Notification] = []
         self.audit: list[AuditEntry] = []
+        # While a history is imported: alerts are raised without being sent (one summary
+        # follows), and the family gets no "from today" notices about past events.
+        self.quiet = False
+        # What is being applied (a milestone kind, "observation"): named when a deadline it
+        # met had escalated, so whoever was paged knows why to stand down.
+        self.cause = ""
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)
@@ -107,6 +115,13 @@ class Journey:
     def v2(self) -> bool:
         """Rules version 2: graded monitoring, restriction windows, long-term follow-up."""
         return self.state.rules_version >= 2
+
+    @property
+    def v4(self) -> bool:
+        """Rules version 4: recording the past pages nobody by mistake (a hold on deadlines
+        born overdue, stand-downs for deadlines met on time but recorded late), history
+        import."""
+        return self.state.rules_version >= 4
 
     @property
     def v3(self) -> bool:
@@ -167,11 +182,14 @@ class Journey:
             phase=s.phase,
             outcome=s.outcome,
             current_site=s.current_site,
+            submitted_site=s.submitted_site,
             coordinator=self.facts.coordinator,
             therapy=self.facts.therapy,
             cell_source=self.facts.cell_source,
             program=self.facts.program,
             protocol=s.protocol.name,
+            expected=expected.expected(self),
+            records_missing=expected.records_missing(self),
             open_deadlines=self.open_deadlines(),
             alerts=list(s.alerts),
             milestone_count=len(s.timeline),
@@ -217,12 +235,8 @@ class Journey:
         )
 
     def expected_kinds(self) -> list[str]:
-        """Milestone kinds the current phase accepts for this cell source."""
-        return [
-            kind.value
-            for kind, r in RULES.items()
-            if self.state.phase in r.phases and r.cell_source in (None, self.facts.cell_source)
-        ]
+        """Milestone kinds the journey is waiting for now (what a refusal lists)."""
+        return [e.kind for e in expected.expected(self)]
 
     def take_outbox(self) -> tuple[list[Notification], list[AuditEntry]]:
         """Hand over (and forget) what was queued for the case store."""
@@ -436,7 +450,9 @@ class Journey:
             reason=a.raw.note,
             event_id=a.raw.milestone_id,
         )
+        before, self.cause = backfill.open_now(self), a.kind.value
         RULES[a.kind].apply(self, a, now)
+        backfill.hold_born_overdue(self, before, now)
         self.touch()
         return self.ack()
 
@@ -450,9 +466,14 @@ class Journey:
             raise AssertionError(f"no move from {self.state.phase} to {phase} in the graph")
         self.state.phase = phase
         entry = phases.ON_ENTRY[phase]
-        self.book.close(*entry.closes)
+        self.met(*entry.closes, at=at, now=now)
         for opener in entry.opens:
             opener(self, at, now)
+
+    def met(self, *names: str, at: datetime, now: datetime) -> None:
+        """Close deadlines met (or made moot) by what is being applied, which happened `at`
+        (see `backfill.met`: a deadline that escalated although met on time stands down)."""
+        backfill.met(self, names, at, now, self.cause or "a milestone")
 
     def close(self, outcome: Outcome) -> None:
         """Close the journey: every deadline closes with it."""
@@ -570,7 +591,18 @@ class Journey:
         self, o: ObservationInput, observed_at: datetime, now: datetime
     ) -> ObservationAck:
         """Store an accepted observation and move the observation deadline on."""
-        return observations.apply_observation(self, o, observed_at, now)
+        before, self.cause = backfill.open_now(self), "observation"
+        ack = observations.apply_observation(self, o, observed_at, now)
+        backfill.hold_born_overdue(self, before, now)
+        return ack
+
+    def check_import(self, h: HistoryImport, now: datetime) -> None:
+        """Check a whole history (all or nothing); raise `Refused` naming the item and why."""
+        backfill.check_import(self, h, now)
+
+    def apply_import(self, h: HistoryImport, now: datetime) -> HistoryImportAck:
+        """Apply a checked history; deadlines are evaluated once, in one summary."""
+        return backfill.apply_import(self, h, now)
 
     def grade(self, o: ObservationInput) -> ObservationGrades:
         """The observation's CRS, ICANS and GvHD grades and flags."""

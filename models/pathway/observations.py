@@ -112,6 +112,7 @@ def apply_observation(
         s.baseline_ferritin_ng_ml = o.ferritin_ng_ml
     _update_toxicity(j)
     latest = max(r.observed_at for r in s.observations)
+    j.met(DeadlineName.OBSERVATION, at=observed_at, now=now)
     deadlines.open_observation(j, latest, now)
     raised = _toxicity_alerts(j, record, previous, now) if j.v2 else []
     j.audit_entry(

@@ -45,6 +45,20 @@ class MilestoneRule(Generic[D]):
     def check(self, j: Journey, a: Accepted[D]) -> None:
         """Raise `Refused` (naming what is missing) unless the milestone may be recorded."""
 
+    def awaited(self, j: Journey) -> bool:
+        """Whether the journey, in one of this kind's phases, is waiting for it now (a
+        logistics step already done, a second `submitted_to_pi` before the decision: no)."""
+        return True
+
+    def optional(self, j: Journey) -> bool:
+        """Whether it may be recorded but is never waited for (bridging therapy, an
+        interpreter, a visa extension)."""
+        return False
+
+    def after(self, j: Journey) -> list[str]:
+        """Milestones that must be recorded before this one can be (none by default)."""
+        return []
+
     def apply(self, j: Journey, a: Accepted[D], now: datetime) -> None:
         """Change the journey: the milestone happened at `a.occurred_at`, recorded at `now`."""
 

@@ -112,12 +112,18 @@ def test_chain_of_identity_at_release_and_at_infusion():
     c.record("apheresis_completed", coi_id="COI-1")
     c.refused("product_released", "manufacturing_started", lot="L1", coi_id="COI-1")
     c.record("manufacturing_started")
-    c.refused("product_released", "chain of identity mismatch", lot="L1", coi_id="COI-2")
+    said = c.refused("product_released", "coi_id 'COI-2' differs", lot="L1", coi_id="COI-2")
+    assert "COI-1" not in said, "the expected CoI must never be shown"
     c.record("product_released", lot="L1", coi_id="COI-1")
     c.record("conditioning_started")
     c.record("conditioning_completed")
-    c.refused("infusion_completed", "chain of identity", lot="L1", coi_id="COI-9")
-    c.refused("infusion_completed", "chain of identity", lot="L9", coi_id="COI-1")
+    # Which one differs, never the expected value (it must be read from the bag).
+    said = c.refused("infusion_completed", "the coi_id given differs", lot="L1", coi_id="COI-9")
+    assert "COI-1" not in said
+    said = c.refused("infusion_completed", "the lot given differs", lot="L9", coi_id="COI-1")
+    assert "'L1'" not in said
+    said = c.refused("infusion_completed", "the lot and the coi_id", lot="L9", coi_id="COI-9")
+    assert "L1" not in said and "COI-1" not in said
     c.at(hours=30)
     assert c.record("infusion_completed", lot="L1", coi_id="COI-1").phase is Phase.MONITORING
 
@@ -255,7 +261,8 @@ def test_manufacturing_failure_recollects_until_attempts_are_exhausted():
     assert c.phase is Phase.COLLECTION and c.deadline("apheresis") is not None
     c.record("apheresis_completed", coi_id="COI-2")
     c.record("manufacturing_started")
-    c.refused("product_released", "apheresis coi_id 'COI-2'", lot="L", coi_id="COI-1")
+    said = c.refused("product_released", "recorded at apheresis", lot="L", coi_id="COI-1")
+    assert "COI-2" not in said
     c.record("manufacturing_failed", reason="sterility")
     assert (c.phase, c.j.state.outcome) == (Phase.CLOSED, Outcome.MANUFACTURING_FAILED)
 
@@ -266,7 +273,8 @@ def test_allogeneic_thaw_window_and_reserved_lot():
     assert c.phase is Phase.INFUSION
     c.at(hours=30)
     c.refused("infusion_completed", "product_thawed before", lot="LOT-NK", coi_id="COI-NK")
-    c.refused("product_thawed", "not the reserved lot", lot="LOT-X")
+    said = c.refused("product_thawed", "differs from the reserved lot", lot="LOT-X")
+    assert "LOT-NK" not in said
     c.record("product_thawed", lot="LOT-NK")
     assert c.deadline("thaw_to_infusion").due_at == c.now + timedelta(minutes=60)
     c.at(minutes=40)
@@ -400,7 +408,8 @@ def test_reschedule_refusals_and_effect():
     )
     with pytest.raises(Refused, match="expected one of: records"):
         c.j.check_reschedule(r.model_copy(update={"deadline": "pi_decision"}), c.now)
-    with pytest.raises(Refused, match="not in the future"):
+    # Times in refusals carry their zone: "2026-11-01 02:00 UTC", not a bare "02:00".
+    with pytest.raises(Refused, match="due_at 2026-11-01 02:00 UTC is not in the future"):
         c.j.check_reschedule(r.model_copy(update={"due_at": c.now - timedelta(1)}), c.now)
     with pytest.raises(Refused, match="reason is required"):
         c.j.check_reschedule(r.model_copy(update={"reason": ""}), c.now)

@@ -2,8 +2,10 @@
 
 `tests/histories/` holds journeys recorded with `benchmarks/history_events.py --save DIR`,
 one folder per patch: `rules-v1/` (a 12-month autologous journey recorded before graded
-monitoring existed), `rules-v2/`, `search-attributes/` and `rules-v3/` (runs of the 15-year
-CAR-T journey recorded under each later patch, gzipped), and `chaos/`: journeys recorded by
+monitoring existed), `rules-v2/`, `search-attributes/`, `rules-v3/` and `rules-v4/` (runs of
+the 15-year CAR-T journey recorded under each later patch, gzipped; `rules-v4/` also holds a
+journey whose history was imported in one update, one refused import before it, then a
+milestone that met an overdue deadline on time), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
 tasks lost to a crash, the kind of history that once could not replay). A change to
 `PatientJourney` that would break journeys already running (a new command, a reordered timer)
@@ -30,8 +32,8 @@ from temporalio.worker import Replayer
 
 from cellpath.scenarios import acknowledge, observe, record, start, to_infusion, to_logistics
 from cellpath.services.doctor import diagnose
-from models.messages import MilestoneInput
-from tests.builders import journey_input
+from models.messages import HistoryImport, HistoryImportAck, MilestoneInput
+from tests.builders import journey_input, past_pathway
 from tests.support import TEST_QUEUE
 from workflows import PatientJourney
 
@@ -59,9 +61,14 @@ async def test_stored_history_replays(path: Path):
 
 def test_stored_histories_are_present():
     versions = {p.parent.name for p in HISTORIES}
-    assert versions == {"rules-v1", "rules-v2", "search-attributes", "rules-v3", "chaos"}, (
-        "see history_events.py"
-    )
+    assert versions == {
+        "rules-v1",
+        "rules-v2",
+        "search-attributes",
+        "rules-v3",
+        "rules-v4",
+        "chaos",
+    }, "see history_events.py"
     assert len(STUCK) == 3
 
 
@@ -103,6 +110,35 @@ async def test_a_fresh_monitoring_history_with_critical_alerts_replays(env, case
     await env.sleep(timedelta(minutes=40))  # two resends
     await acknowledge(handle, alert.id, note="seen")
     history = await handle.fetch_history()  # the monitoring run (continued at infusion)
+    result = await replayer(env.client.data_converter).replay_workflow(
+        history, raise_on_replay_failure=True
+    )
+    assert result.replay_failure is None
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_fresh_history_with_an_import_and_a_stand_down_replays(env, case_id):
+    """Rules version 4: a history imported in one update, then a milestone that meets an
+    overdue deadline on time (the stand-down), replay as recorded."""
+    handle = await start(env.client, journey_input(case_id), TEST_QUEUE)
+    now = await env.get_current_time()
+    first = now - timedelta(days=60)
+    milestones = []
+    for kind, after, data in past_pathway(first.date()):
+        milestones.append(MilestoneInput(kind=kind, occurred_at=first + after, data=data))
+        if kind == "conditioning_completed":
+            break
+    ack = await handle.execute_update(
+        "import_history",
+        HistoryImport(actor="coord-1", milestones=milestones),
+        result_type=HistoryImportAck,
+    )
+    assert ack.phase == "infusion" and "infusion_window" in ack.summary
+    done = first + timedelta(days=53, hours=2)  # 26 h after conditioning ended
+    await record(handle, "infusion_completed", at=done, lot="LOT-1", coi_id="COI-1")
+    timeline = await handle.query(PatientJourney.timeline)
+    assert "escalation_resolved" in [e.kind for e in timeline]
+    history = await handle.fetch_history()
     result = await replayer(env.client.data_converter).replay_workflow(
         history, raise_on_replay_failure=True
     )

@@ -34,10 +34,13 @@ class PatientArrived(MilestoneRule[NoData]):
     kind = MilestoneKind.PATIENT_ARRIVED
     phases = (Phase.ARRIVAL,)
 
+    def awaited(self, j: Journey) -> bool:
+        return j.state.arrived_at is None
+
     def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:
         at = a.occurred_at
         j.state.arrived_at = at
-        j.book.close(DeadlineName.ARRIVAL)
+        j.met(DeadlineName.ARRIVAL, at=a.occurred_at, now=now)
         deadlines.open_accommodation_registration(j, at, now)
         deadlines.open_pretreatment_clearance(j, at, now)
         deadlines.open_visa_extension(j, now)
@@ -46,6 +49,9 @@ class PatientArrived(MilestoneRule[NoData]):
 
 class AfterArrival(MilestoneRule[D]):
     """A milestone that needs the patient to have arrived."""
+
+    def after(self, j: Journey) -> list[str]:
+        return [] if j.state.arrived_at is not None else [MilestoneKind.PATIENT_ARRIVED]
 
     def check(self, j: Journey, a: Accepted[D]) -> None:
         if j.state.arrived_at is None:
@@ -62,9 +68,15 @@ class AccommodationRegistered(AfterArrival[NoData]):
     kind = MilestoneKind.ACCOMMODATION_REGISTERED
     phases = (Phase.ARRIVAL,)
 
+    def awaited(self, j: Journey) -> bool:
+        return not j.state.accommodation_registered
+
+    def optional(self, j: Journey) -> bool:
+        return j.protocol.accommodation_registration_hours is None
+
     def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:
         j.state.accommodation_registered = True
-        j.book.close(DeadlineName.ACCOMMODATION_REGISTRATION)
+        j.met(DeadlineName.ACCOMMODATION_REGISTRATION, at=a.occurred_at, now=now)
         maybe_leave(j, a.occurred_at, now)
 
 
@@ -76,10 +88,13 @@ class PretreatmentCleared(AfterArrival[PretreatmentData]):
     phases = (Phase.ARRIVAL,)
     data = PretreatmentData
 
+    def awaited(self, j: Journey) -> bool:
+        return not j.state.cleared
+
     def apply(self, j: Journey, a: Accepted[PretreatmentData], now: datetime) -> None:
         if a.data.outcome == "not_cleared":
             j.close(Outcome.NOT_CLEARED)
             return
         j.state.cleared = True
-        j.book.close(DeadlineName.PRETREATMENT_CLEARANCE)
+        j.met(DeadlineName.PRETREATMENT_CLEARANCE, at=a.occurred_at, now=now)
         maybe_leave(j, a.occurred_at, now)

@@ -82,10 +82,13 @@ class ReturnedHome(MilestoneRule[NoData]):
     kind = MilestoneKind.RETURNED_HOME
     phases = FOLLOW_UP
 
+    def awaited(self, j: Journey) -> bool:
+        return not j.state.returned_home
+
     def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:
         s, at = j.state, a.occurred_at
         s.returned_home = True
-        j.book.close(N.VISA_EXTENSION)
+        j.met(N.VISA_EXTENSION, at=a.occurred_at, now=now)
         window = j.book.get(N.STAY_NEAR_CENTRE)
         if j.v2 and window is not None and at < window.due_at:
             assert s.infused_at is not None
@@ -98,7 +101,7 @@ class ReturnedHome(MilestoneRule[NoData]):
                 f"{j.protocol.stay_near_centre_days}-day stay near the centre "
                 f"({window.due_at:%Y-%m-%d %H:%M} UTC)",
             )
-        j.book.close(N.STAY_NEAR_CENTRE)
+        j.met(N.STAY_NEAR_CENTRE, at=a.occurred_at, now=now)
 
 
 @rule
@@ -108,6 +111,9 @@ class TelemedicineCompleted(MilestoneRule[TelemedicineData]):
     kind = MilestoneKind.TELEMEDICINE_COMPLETED
     phases = FOLLOW_UP
     data = TelemedicineData
+
+    def awaited(self, j: Journey) -> bool:
+        return j.next_telemedicine_month() is not None
 
     def check(self, j: Journey, a: Accepted[TelemedicineData]) -> None:
         if a.data.month in j.state.telemedicine_months:
@@ -119,6 +125,7 @@ class TelemedicineCompleted(MilestoneRule[TelemedicineData]):
 
     def apply(self, j: Journey, a: Accepted[TelemedicineData], now: datetime) -> None:
         j.state.telemedicine_months.append(a.data.month)
+        j.met(N.TELEMEDICINE, at=a.occurred_at, now=now)
         deadlines.open_telemedicine(j, now)
         maybe_done(j, now)
 
@@ -131,9 +138,12 @@ class ResponseAssessed(MilestoneRule[ResponseData]):
     phases = FOLLOW_UP
     data = ResponseData
 
+    def optional(self, j: Journey) -> bool:
+        return bool(j.state.responses)  # a later assessment may follow the first
+
     def apply(self, j: Journey, a: Accepted[ResponseData], now: datetime) -> None:
         j.state.responses.append(a.data.response)
-        j.book.close(N.RESPONSE_ASSESSMENT)
+        j.met(N.RESPONSE_ASSESSMENT, at=a.occurred_at, now=now)
         maybe_done(j, now)
 
 
@@ -144,6 +154,10 @@ class RegistryReported(MilestoneRule[RegistryData]):
     kind = MilestoneKind.REGISTRY_REPORTED
     phases = FOLLOW_UP
     data = RegistryData
+
+    def awaited(self, j: Journey) -> bool:
+        reported = j.state.registry_reported
+        return any(w.name not in reported for w in j.protocol.registry_windows)
 
     def check(self, j: Journey, a: Accepted[RegistryData]) -> None:
         windows = {w.name: w for w in j.protocol.registry_windows}
@@ -167,7 +181,7 @@ class RegistryReported(MilestoneRule[RegistryData]):
 
     def apply(self, j: Journey, a: Accepted[RegistryData], now: datetime) -> None:
         j.state.registry_reported.append(a.data.window)
-        j.book.close(registry_deadline(a.data.window))
+        j.met(registry_deadline(a.data.window), at=a.occurred_at, now=now)
         maybe_done(j, now)
 
 
@@ -178,6 +192,9 @@ class LongTermCheckIn(MilestoneRule[CheckInData]):
     kind = MilestoneKind.LONG_TERM_CHECK_IN
     phases = FOLLOW_UP
     data = CheckInData
+
+    def awaited(self, j: Journey) -> bool:
+        return j.next_check_in_year() is not None
 
     def check(self, j: Journey, a: Accepted[CheckInData]) -> None:
         p, year = j.protocol, a.data.year
@@ -205,7 +222,7 @@ class LongTermCheckIn(MilestoneRule[CheckInData]):
 
     def apply(self, j: Journey, a: Accepted[CheckInData], now: datetime) -> None:
         j.state.check_in_years.append(a.data.year)
-        j.book.close(N.LONG_TERM_CHECK_IN)
+        j.met(N.LONG_TERM_CHECK_IN, at=a.occurred_at, now=now)
         deadlines.open_long_term(j, now)
         maybe_done(j, now)
 
@@ -216,6 +233,9 @@ class FollowUpCompleted(MilestoneRule[NoData]):
 
     kind = MilestoneKind.FOLLOW_UP_COMPLETED
     phases = FOLLOW_UP
+
+    def awaited(self, j: Journey) -> bool:
+        return not j.v3 or not missing(j)
 
     def check(self, j: Journey, a: Accepted[NoData]) -> None:
         if not j.v3:

@@ -22,6 +22,11 @@ class RecordReceived(MilestoneRule[RecordReceivedData]):
     phases = (Phase.INTAKE,)
     data = RecordReceivedData
 
+    def optional(self, j: Journey) -> bool:
+        # Once every required record is on file, more may still arrive; none is awaited.
+        on_file = set(j.state.records_on_file)
+        return all(r in on_file for r in j.protocol.required_records)
+
     def apply(self, j: Journey, a: Accepted[RecordReceivedData], now: datetime) -> None:
         if a.data.record_type not in j.state.records_on_file:
             j.state.records_on_file.append(a.data.record_type)

@@ -52,6 +52,9 @@ class LogisticsRule(MilestoneRule[D]):
 
     phases: ClassVar[tuple[Phase, ...]] = (Phase.LOGISTICS,)
 
+    def awaited(self, j: Journey) -> bool:
+        return self.kind not in j.state.logistics_done
+
     def apply(self, j: Journey, a: Accepted[D], now: datetime) -> None:
         s = j.state
         if self.kind not in s.logistics_done:
@@ -98,6 +101,10 @@ class VisaIssued(LogisticsRule[VisaIssuedData]):
     kind = K.VISA_ISSUED
     data = VisaIssuedData
 
+    def after(self, j: Journey) -> list[str]:
+        done = j.state.logistics_done
+        return [] if K.INVITATION_LETTER_ISSUED in done else [K.INVITATION_LETTER_ISSUED]
+
     def check(self, j: Journey, a: Accepted[VisaIssuedData]) -> None:
         if K.INVITATION_LETTER_ISSUED not in j.state.logistics_done:
             raise Refused(
@@ -117,6 +124,10 @@ class TravelBooked(LogisticsRule[TravelBookedData]):
 
     kind = K.TRAVEL_BOOKED
     data = TravelBookedData
+
+    def after(self, j: Journey) -> list[str]:
+        done = j.state.logistics_done
+        return [] if K.COST_ESTIMATE_ACCEPTED in done else [K.COST_ESTIMATE_ACCEPTED]
 
     def check(self, j: Journey, a: Accepted[TravelBookedData]) -> None:
         if K.COST_ESTIMATE_ACCEPTED not in j.state.logistics_done:
@@ -145,6 +156,9 @@ class InterpreterArranged(LogisticsRule[InterpreterData]):
 
     kind = K.INTERPRETER_ARRANGED
     data = InterpreterData
+
+    def optional(self, j: Journey) -> bool:
+        return True
 
 
 @rule

@@ -42,6 +42,9 @@ class ManufacturingStarted(MilestoneRule[NoData]):
     phases = (Phase.MANUFACTURING,)
     cell_source = AUTO
 
+    def awaited(self, j: Journey) -> bool:
+        return not j.state.manufacturing_started
+
     def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:
         j.state.manufacturing_started = True
 
@@ -54,6 +57,13 @@ class BridgingTherapyStarted(MilestoneRule[RegimenData]):
     phases = (Phase.MANUFACTURING,)
     data = RegimenData
     cell_source = AUTO
+
+    def optional(self, j: Journey) -> bool:
+        return True
+
+
+def _unless_started(j: Journey) -> list[str]:
+    return [] if j.state.manufacturing_started else [MilestoneKind.MANUFACTURING_STARTED]
 
 
 def _started(j: Journey, kind: MilestoneKind) -> None:
@@ -70,14 +80,18 @@ class ProductReleased(MilestoneRule[ProductData]):
     data = ProductData
     cell_source = AUTO
 
+    def after(self, j: Journey) -> list[str]:
+        return _unless_started(j)
+
     def check(self, j: Journey, a: Accepted[ProductData]) -> None:
         _started(j, self.kind)
         coi = j.state.apheresis_coi
         if a.data.coi_id != coi:
             raise Refused(
+                # Never the expected value: it must be read from the label, not the screen.
                 f"chain of identity mismatch: the released product's coi_id "
-                f"{a.data.coi_id!r} does not equal the apheresis coi_id "
-                f"{coi!r}; expected coi_id={coi}",
+                f"{a.data.coi_id!r} differs from the coi_id recorded at apheresis; read it "
+                "again from the product label",
                 RefusalCode.CHAIN_OF_IDENTITY,
             )
 
@@ -94,6 +108,12 @@ class ManufacturingFailed(MilestoneRule[ReasonData]):
     phases = (Phase.MANUFACTURING,)
     data = ReasonData
     cell_source = AUTO
+
+    def optional(self, j: Journey) -> bool:
+        return True
+
+    def after(self, j: Journey) -> list[str]:
+        return _unless_started(j)
 
     def check(self, j: Journey, a: Accepted[ReasonData]) -> None:
         _started(j, self.kind)

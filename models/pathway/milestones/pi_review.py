@@ -23,6 +23,9 @@ class SubmittedToPi(MilestoneRule[SiteData]):
     phases = (Phase.PI_REVIEW,)
     data = SiteData
 
+    def awaited(self, j: Journey) -> bool:
+        return j.state.submitted_site is None
+
     def check(self, j: Journey, a: Accepted[SiteData]) -> None:
         s, site = j.state, a.data.site
         if site not in j.facts.sites:
@@ -46,7 +49,7 @@ class SubmittedToPi(MilestoneRule[SiteData]):
 
     def apply(self, j: Journey, a: Accepted[SiteData], now: datetime) -> None:
         j.state.submitted_site = a.data.site
-        j.book.close(DeadlineName.PI_SUBMISSION)
+        j.met(DeadlineName.PI_SUBMISSION, at=a.occurred_at, now=now)
         deadlines.open_pi_decision(j, a.occurred_at, now)
 
 
@@ -57,6 +60,12 @@ class PiDecision(MilestoneRule[PiDecisionData]):
     kind = MilestoneKind.PI_DECISION
     phases = (Phase.PI_REVIEW,)
     data = PiDecisionData
+
+    def awaited(self, j: Journey) -> bool:
+        return j.state.submitted_site is not None
+
+    def after(self, j: Journey) -> list[str]:
+        return [] if j.state.submitted_site is not None else [MilestoneKind.SUBMITTED_TO_PI]
 
     def check(self, j: Journey, a: Accepted[PiDecisionData]) -> None:
         submitted = j.state.submitted_site
@@ -80,7 +89,7 @@ class PiDecision(MilestoneRule[PiDecisionData]):
         elif d.decision == "declined":
             s.declined_sites.append(d.site)
             s.submitted_site = None
-            j.book.close(DeadlineName.PI_DECISION)
+            j.met(DeadlineName.PI_DECISION, at=a.occurred_at, now=now)
             if j.remaining_sites():
                 deadlines.open_pi_submission(j, at, now)
             else:

@@ -26,6 +26,9 @@ class ConditioningStarted(MilestoneRule[RegimenData]):
     phases = (Phase.CONDITIONING,)
     data = RegimenData
 
+    def awaited(self, j: Journey) -> bool:
+        return j.state.conditioning_started_at is None
+
     def apply(self, j: Journey, a: Accepted[RegimenData], now: datetime) -> None:
         j.state.conditioning_started_at = a.occurred_at
 
@@ -36,6 +39,10 @@ class ConditioningCompleted(MilestoneRule[NoData]):
 
     kind = MilestoneKind.CONDITIONING_COMPLETED
     phases = (Phase.CONDITIONING,)
+
+    def after(self, j: Journey) -> list[str]:
+        started = j.state.conditioning_started_at is not None
+        return [] if started else [MilestoneKind.CONDITIONING_STARTED]
 
     def check(self, j: Journey, a: Accepted[NoData]) -> None:
         if j.state.conditioning_started_at is None:
@@ -58,12 +65,16 @@ class ProductThawed(MilestoneRule[LotData]):
     data = LotData
     cell_source = CellSource.ALLOGENEIC
 
+    def awaited(self, j: Journey) -> bool:
+        return j.state.thawed_at is None
+
     def check(self, j: Journey, a: Accepted[LotData]) -> None:
         product = j.state.product
         if product is None or a.data.lot != product.lot:
             raise Refused(
-                f"lot {a.data.lot!r} is not the reserved lot "
-                f"{product.lot if product else None!r}; expected that lot",
+                # Never the expected lot: it must be read from the bag, not the screen.
+                f"lot {a.data.lot!r} differs from the reserved lot; read the lot again from "
+                "the bag",
                 RefusalCode.CHAIN_OF_IDENTITY,
             )
 
@@ -80,6 +91,10 @@ class InfusionCompleted(MilestoneRule[ProductData]):
     phases = (Phase.INFUSION,)
     data = ProductData
 
+    def after(self, j: Journey) -> list[str]:
+        allogeneic = j.facts.cell_source is CellSource.ALLOGENEIC
+        return [MilestoneKind.PRODUCT_THAWED] if allogeneic and j.state.thawed_at is None else []
+
     def check(self, j: Journey, a: Accepted[ProductData]) -> None:
         s, d = j.state, a.data
         if j.facts.cell_source is CellSource.ALLOGENEIC and s.thawed_at is None:
@@ -91,11 +106,21 @@ class InfusionCompleted(MilestoneRule[ProductData]):
             raise Refused(
                 "no product was released or reserved for this journey", RefusalCode.PATHWAY_RULE
             )
-        if d.lot != product.lot or d.coi_id != product.coi_id:
+        differ = [
+            name
+            for name, given, known in (
+                ("lot", d.lot, product.lot),
+                ("coi_id", d.coi_id, product.coi_id),
+            )
+            if given != known
+        ]
+        if differ:
+            # Say which one differs, never the expected value: the bedside check must read
+            # the bag, not copy the screen.
             raise Refused(
-                "chain of identity mismatch: infusion lot/coi_id "
-                f"{d.lot!r}/{d.coi_id!r} do not equal the {product.source} product's "
-                f"{product.lot!r}/{product.coi_id!r}; verify the patient and the bag",
+                f"chain of identity mismatch: the {' and the '.join(differ)} given differ"
+                f"{'s' if len(differ) == 1 else ''} from the {product.source} product's; "
+                "verify the patient and the bag",
                 RefusalCode.CHAIN_OF_IDENTITY,
             )
 

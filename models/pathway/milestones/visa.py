@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from models.enums import AlertKind, MilestoneKind, Phase, Severity
+from models.enums import AlertKind, DeadlineName, MilestoneKind, Phase, Severity
 from models.errors import RefusalCode, Refused
 from models.pathway import alerts, deadlines
 from models.pathway.data import ValidUntilData
@@ -75,6 +75,12 @@ class VisaExtended(MilestoneRule[ValidUntilData]):
     phases = IN_COUNTRY
     data = ValidUntilData
 
+    def awaited(self, j: Journey) -> bool:
+        return j.state.arrived_at is not None and not j.state.returned_home
+
+    def optional(self, j: Journey) -> bool:
+        return True
+
     def check(self, j: Journey, a: Accepted[ValidUntilData]) -> None:
         s = j.state
         if s.arrived_at is None or s.returned_home:
@@ -91,6 +97,7 @@ class VisaExtended(MilestoneRule[ValidUntilData]):
 
     def apply(self, j: Journey, a: Accepted[ValidUntilData], now: datetime) -> None:
         j.state.visa_valid_until = a.data.valid_until
+        j.met(DeadlineName.VISA_EXTENSION, at=a.occurred_at, now=now)
         deadlines.open_visa_extension(j, now)
         if j.v3:
             resolve_warning(j, now)
