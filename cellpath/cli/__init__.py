@@ -16,7 +16,7 @@ import traceback
 from pydantic import ValidationError
 
 # Importing the command modules registers their commands on `app`.
-from cellpath.cli import journeys, operators  # noqa: F401
+from cellpath.cli import bedside, journeys, operators  # noqa: F401
 from cellpath.cli.common import app, err
 
 __all__ = ["app", "main"]
@@ -40,11 +40,18 @@ def main() -> None:
             code = 1
         else:
             code = e.code or 0
+        if code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            # Typer (like Click) exits 1 when stdout's reader went away (`| head -1`), after
+            # wrapping stdout so nothing more is written. The reader had enough: not a refusal.
+            code = 0
     except ValidationError as e:  # a malformed option value that reached a model
         err.print(f"[red]error:[/red] {e}")
         code = 2
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:
+        # `cellpath status X | head -1`: the reader had enough. Not a refusal, not an error.
+        code = 0
     except Exception:  # a bug: show it, and still exit cleanly
         traceback.print_exc()
         code = 1

@@ -11,11 +11,14 @@ import asyncio
 import getpass
 import json
 import os
+import re
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar, get_origin
 
 import typer
+import typer.core
 from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
@@ -29,13 +32,42 @@ from models.pathway import milestone_data_model
 
 T = TypeVar("T")
 
+
+def _flags_without_a_type() -> None:
+    """Show flags as flags in --help: Typer (0.2x) labels every option with its type, so a
+    flag read `--json <bool>`, as if it took a value. A flag takes none; it gets no label."""
+    option = getattr(typer.core, "TyperOption", None)
+    labelled = getattr(option, "display_type_rich", None)
+    if option is None or labelled is None:  # another Typer: nothing to correct
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) else labelled(self, ctx)
+
+    option.display_type_rich = display_type_rich
+
+
+_flags_without_a_type()
+
 app = typer.Typer(
     name="cellpath",
     help="Run patients' CAR-T / CAR-NK journeys: record milestones, read status and deadlines.",
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console()
+
+
+class _Output(Console):
+    """The console commands print to: a reader that goes away (`cellpath status X | head -1`)
+    has had enough, which is not a refusal — rich would exit 1, this exits 0."""
+
+    def on_broken_pipe(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more reaches the closed pipe
+        raise SystemExit(0)
+
+
+out = _Output()
 err = Console(stderr=True)
 
 
@@ -52,13 +84,40 @@ def session(actor: str | None = None) -> Session:
     )
 
 
+# The journey's messages name its fields; a person at the terminal typed flags.
+FLAGS = {
+    "temperature_c": "--temperature",
+    "systolic_bp": "--systolic",
+    "heart_rate": "--heart-rate",
+    "respiratory_rate": "--respiratory-rate",
+    "oxygen_flow_l_min": "--oxygen-flow",
+    "oxygen_device": "--oxygen-device",
+    "ice_score": "--ice-score",
+    "ferritin_ng_ml": "--ferritin",
+    "gvhd_skin_bsa_pct": "--gvhd-skin-bsa",
+    "bilirubin_mg_dl": "--bilirubin",
+    "stool_ml_day": "--stool",
+    "occurred_at": "--at",
+    "observed_at": "--at",
+    "due_at": "--due",
+    "milestone_id": "--id",
+    "observation_id": "--id",
+}
+_FIELD = re.compile(r"(?<![\w.-])(" + "|".join(FLAGS) + r")(?![\w-])")
+
+
+def in_flags(message: str) -> str:
+    """A refusal as the person at the terminal reads it: fields named by their flags."""
+    return _FIELD.sub(lambda m: FLAGS[m.group(1)], message)
+
+
 def run(service: Callable[[], Awaitable[T]]) -> T:
     """Run a service call; map its failures to the contract's exit codes."""
     try:
         return asyncio.run(service())  # type: ignore[arg-type]
     except Refusal as e:
         # escape(): a reason may hold text rich would read as markup (a pattern's "[A-Z]").
-        err.print(f"[red]refused:[/red] {escape(str(e))}", highlight=False)
+        err.print(f"[red]refused:[/red] {escape(in_flags(str(e)))}", highlight=False)
         raise typer.Exit(1) from None
     except (Unreachable, UnknownKeyError) as e:
         err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
@@ -130,9 +189,11 @@ def parse_data(kind: str, pairs: list[str], data_json: str | None) -> dict[str, 
     return data
 
 
-def print_json(value: BaseModel | list[Any]) -> None:
+def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
     """Machine-readable output for scripts."""
-    if isinstance(value, list):
+    if isinstance(value, dict):
+        out.print_json(json.dumps(value))
+    elif isinstance(value, list):
         out.print_json(
             json.dumps(
                 [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]

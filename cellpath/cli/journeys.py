@@ -7,20 +7,18 @@ and prints the answer; refusals and errors become exit codes in `common.run`.
 
 from __future__ import annotations
 
-import functools
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cellpath.cli.common import (
     app,
     deadlines_table,
     default_actor,
-    err,
     out,
     parse_data,
     parse_time,
@@ -32,22 +30,26 @@ from cellpath.cli.common import (
 from cellpath.scenarios import start_demo
 from cellpath.services import casefile, journeys
 from cellpath.services.base import Refusal
-from cellpath.services.intake import take_in
-from models.grading import (
-    CerebralEdema,
-    Consciousness,
-    GradingError,
-    OxygenDevice,
-    Seizure,
-    ice_score,
-)
+from cellpath.services.intake import Admitted, take_in
+from models.enums import CellSource, Phase
 from models.messages import (
     AcknowledgeAlertInput,
+    JourneyStatus,
     MilestoneInput,
-    ObservationInput,
     RescheduleInput,
     WithdrawInput,
 )
+from models.pathway import RULES
+from models.pathway.data import field_hints
+
+
+def _read_json(file: Path, what: str) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise Refusal(f"{file} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise Refusal(f"{file} is nested too deeply to be {what}") from None
 
 
 @app.command()
@@ -58,28 +60,81 @@ def intake(
             help="intake JSON file (see README)", exists=True, dir_okay=False, readable=True
         ),
     ],
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help="the patient's past milestones and observations (JSON; see README), for a "
+            "patient already mid-treatment",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """Store the patient's details in the case store and start the journey; print the case id."""
+    """Store the patient's details in the case store and start the journey; print the case id.
 
-    async def go() -> str:
-        try:
-            raw = json.loads(file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise Refusal(f"{file} is not valid JSON: {e}") from None
-        except RecursionError:
-            raise Refusal(f"{file} is nested too deeply to be an intake file") from None
-        return (await take_in(session(), raw)).case_id
+    With `--history FILE` the journey starts from the patient's past: every milestone and
+    observation is checked as a live one (all or nothing: one refused item starts nothing),
+    deadlines are evaluated once, and what fell due in the past goes to the coordinator in one
+    summary instead of escalating.
+    """
 
-    out.print(run(go))
+    async def go() -> Admitted:
+        raw = _read_json(file, "an intake file")
+        past = _read_json(history, "a history file") if history is not None else None
+        return await take_in(session(), raw, past)
+
+    admitted = run(go)
+    if as_json:
+        print_json(admitted)
+        return
+    out.print(admitted.journey.case_id)
+    if admitted.history is not None:
+        h = admitted.history
+        out.print(
+            f"history imported: {h.milestones} milestone(s), {h.observations} observation(s); "
+            f"phase [bold]{h.phase}[/bold]"
+        )
+        out.print(escape(h.summary), highlight=False)
+        if h.next_deadlines:
+            out.print(deadlines_table(h.next_deadlines))
 
 
-@app.command()
+def _milestone_epilog() -> str:
+    """Every milestone kind by phase with its data fields (`?`: optional), for --help."""
+    lines = ["Milestone kinds by phase, with their --data fields (? = optional):", ""]
+    for phase in Phase:
+        kinds = [(k, r) for k, r in RULES.items() if phase in r.phases]
+        if not kinds:
+            continue
+        lines.append(f"{phase}:")
+        for kind, rule in kinds:
+            fields = [h.name + ("" if h.required else "?") for h in field_hints(rule.data)]
+            only = f" ({rule.cell_source} only)" if rule.cell_source else ""
+            lines.append(f"  {kind}{only}: {', '.join(fields) or 'no data'}")
+        lines.append("")
+    lines.append("`cellpath status CASE` lists what the journey waits for now, field by field.")
+    # Typer rewraps help text; a blank line between lines keeps each on its own.
+    return "\n".join(lines)
+
+
+@app.command(epilog=_milestone_epilog())
 def milestone(
     case: Annotated[str, typer.Argument(help="case id")],
-    kind: Annotated[str, typer.Argument(help="milestone kind, e.g. records_complete")],
-    data: Annotated[list[str] | None, typer.Option("--data", help="key=value (repeatable)")] = None,
+    kind: Annotated[str, typer.Argument(help="milestone kind (listed below)")],
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data",
+            metavar="KEY=VALUE",
+            help="a data field (repeatable); combines with --data-json, --data wins",
+        ),
+    ] = None,
     data_json: Annotated[
-        str | None, typer.Option("--data-json", help="data as a JSON object")
+        str | None,
+        typer.Option("--data-json", metavar="JSON", help="data as a JSON object"),
     ] = None,
     at: Annotated[
         str | None, typer.Option("--at", help="when it happened (ISO, with offset)")
@@ -102,188 +157,12 @@ def milestone(
 
 
 @app.command()
-def observe(
-    case: Annotated[str, typer.Argument(help="case id")],
-    interactive: Annotated[
-        bool, typer.Option("--interactive", "-i", help="ask for each field, as at the bedside")
-    ] = False,
-    temperature: Annotated[float | None, typer.Option("--temperature", help="°C")] = None,
-    systolic: Annotated[int | None, typer.Option("--systolic", help="systolic BP, mmHg")] = None,
-    heart_rate: Annotated[int | None, typer.Option("--heart-rate", help="/min")] = None,
-    respiratory_rate: Annotated[int | None, typer.Option("--respiratory-rate", help="/min")] = None,
-    spo2: Annotated[float | None, typer.Option("--spo2", help="%")] = None,
-    oxygen_device: Annotated[OxygenDevice, typer.Option("--oxygen-device")] = OxygenDevice.NONE,
-    oxygen_flow: Annotated[float | None, typer.Option("--oxygen-flow", help="L/min")] = None,
-    vasopressors: Annotated[
-        int, typer.Option("--vasopressors", help="count, not counting vasopressin")
-    ] = 0,
-    vasopressin: Annotated[bool, typer.Option("--vasopressin")] = False,
-    fever_other_cause: Annotated[
-        bool, typer.Option("--fever-other-cause", help="fever attributable to another cause")
-    ] = False,
-    anticytokine: Annotated[
-        bool,
-        typer.Option(
-            "--anticytokine-or-antipyretic",
-            help="tocilizumab, steroids or antipyretics given (fever no longer required)",
-        ),
-    ] = False,
-    ice_score: Annotated[int | None, typer.Option("--ice-score", help="ICE 0–10")] = None,
-    consciousness: Annotated[Consciousness, typer.Option("--consciousness")] = Consciousness.AWAKE,
-    seizure: Annotated[Seizure, typer.Option("--seizure")] = Seizure.NONE,
-    motor_weakness: Annotated[
-        bool, typer.Option("--motor-weakness", help="deep focal motor weakness")
-    ] = False,
-    cerebral_edema: Annotated[CerebralEdema, typer.Option("--cerebral-edema")] = CerebralEdema.NONE,
-    ferritin: Annotated[float | None, typer.Option("--ferritin", help="ng/mL")] = None,
-    gvhd_skin: Annotated[
-        float | None, typer.Option("--gvhd-skin-bsa", help="% body surface with rash")
-    ] = None,
-    bilirubin: Annotated[float | None, typer.Option("--bilirubin", help="mg/dL")] = None,
-    stool: Annotated[float | None, typer.Option("--stool", help="mL/day")] = None,
-    at: Annotated[str | None, typer.Option("--at", help="when observed (ISO, with offset)")] = None,
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
-    note: Annotated[str, typer.Option("--note")] = "",
-    observation_id: Annotated[str | None, typer.Option("--id", help="idempotency key")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Record a monitoring observation; prints the computed CRS/ICANS/GvHD grades and alerts.
-
-    Grades are never typed: they are computed from the findings (ASTCT, MAGIC).
-    `--interactive` asks for each finding in turn, the ICE score from its five parts.
-    """
-    fields: dict[str, Any] = {
-        "temperature_c": temperature,
-        "systolic_bp": systolic,
-        "heart_rate": heart_rate,
-        "respiratory_rate": respiratory_rate,
-        "spo2": spo2,
-        "oxygen_device": oxygen_device.value,
-        "oxygen_flow_l_min": oxygen_flow,
-        "vasopressors": vasopressors,
-        "vasopressin": vasopressin,
-        "fever_other_cause": fever_other_cause,
-        "anticytokine_or_antipyretic_given": anticytokine,
-        "ice_score": ice_score,
-        "consciousness": consciousness.value,
-        "seizure": seizure.value,
-        "motor_weakness": motor_weakness,
-        "cerebral_edema": cerebral_edema.value,
-        "ferritin_ng_ml": ferritin,
-        "gvhd_skin_bsa_pct": gvhd_skin,
-        "bilirubin_mg_dl": bilirubin,
-        "stool_ml_day": stool,
-    }
-    if interactive:
-        s = run(lambda: journeys.status(session(), case))
-        fields = bedside_prompts(allogeneic=s.cell_source == "allogeneic")
-    elif temperature is None or systolic is None:
-        err.print("--temperature and --systolic are required (or use --interactive)")
-        raise typer.Exit(2)
-    o = ObservationInput(
-        actor=actor or default_actor(),
-        observed_at=parse_time(at, "--at"),
-        note=note,
-        observation_id=observation_id,
-        **fields,
-    )
-    ack = run(lambda: journeys.observe(session(), case, o))
-    if as_json:
-        print_json(ack)
-        return
-    if ack.duplicate:
-        out.print("observation already recorded (duplicate id): nothing changed")
-        return
-    gvhd = "—" if ack.gvhd_grade is None else str(ack.gvhd_grade)
-    out.print(
-        f"observation recorded · CRS grade [bold]{ack.crs_grade}[/bold] · "
-        f"ICANS grade [bold]{ack.icans_grade}[/bold] · GvHD grade {gvhd}"
-        + (f" · flags: {', '.join(ack.flags)}" if ack.flags else "")
-    )
-    for a in ack.alerts:
-        out.print(f"[red]{a.severity.upper()} alert {a.id}[/red] → on-call physician: {a.text}")
-    if ack.next_observation_due:
-        out.print(f"next observation due {ack.next_observation_due:%Y-%m-%d %H:%M} UTC")
-
-
-def bedside_prompts(*, allogeneic: bool) -> dict[str, Any]:
-    """Ask a nurse for each finding in turn; blank answers skip the optional ones.
-
-    Prompts go to stderr, so stdout carries only the result (`--json` stays parseable).
-    """
-
-    ask = functools.partial(typer.prompt, err=True)
-    yes = functools.partial(typer.confirm, err=True)
-
-    def optional(label: str, kind: type) -> Any:
-        text = ask(f"{label} (blank to skip)", default="", show_default=False)
-        return kind(text) if text.strip() else None
-
-    def choice(label: str, enum: type[StrEnum]) -> str:
-        values = [m.value for m in enum]
-
-        def known(text: str) -> str:
-            if text not in values:
-                # A BadParameter makes the prompt say why and ask again.
-                raise typer.BadParameter(f"expected one of: {', '.join(values)}")
-            return text
-
-        return str(ask(f"{label} [{' / '.join(values)}]", default=values[0], value_proc=known))
-
-    f: dict[str, Any] = {
-        "temperature_c": ask("Temperature (°C)", type=float),
-        "systolic_bp": ask("Systolic blood pressure (mmHg)", type=int),
-        "heart_rate": optional("Heart rate (/min)", int),
-        "respiratory_rate": optional("Respiratory rate (/min)", int),
-        "spo2": optional("SpO2 (%)", float),
-    }
-    f["oxygen_device"] = choice("Oxygen", OxygenDevice)
-    if f["oxygen_device"] != OxygenDevice.NONE:
-        f["oxygen_flow_l_min"] = optional("Oxygen flow (L/min)", float)
-    f["vasopressors"] = ask("Vasopressors running, not counting vasopressin", default=0)
-    f["vasopressin"] = yes("Vasopressin running?", default=False)
-    if f["temperature_c"] >= 38.0:
-        f["fever_other_cause"] = yes("Is the fever attributable to another cause?", default=False)
-    f["anticytokine_or_antipyretic_given"] = yes(
-        "Tocilizumab, steroids or antipyretics given?", default=False
-    )
-    f["consciousness"] = choice("Consciousness", Consciousness)
-    if f["consciousness"] != Consciousness.UNAROUSABLE and yes("ICE screen done?", default=True):
-        f["ice_score"] = ice_score_of(
-            orientation=ask("  ICE orientation: year, month, city, hospital (0–4)", type=int),
-            naming=ask("  ICE naming of 3 objects (0–3)", type=int),
-            commands=ask("  ICE follows simple commands (0–1)", type=int),
-            writing=ask("  ICE writes a standard sentence (0–1)", type=int),
-            attention=ask("  ICE counts back from 100 by 10 (0–1)", type=int),
-        )
-        err.print(f"  ICE score {f['ice_score']}/10")
-    f["seizure"] = choice("Seizure", Seizure)
-    f["motor_weakness"] = yes("Deep focal motor weakness?", default=False)
-    f["cerebral_edema"] = choice("Cerebral oedema on imaging", CerebralEdema)
-    f["ferritin_ng_ml"] = optional("Ferritin (ng/mL)", float)
-    if allogeneic:
-        f["gvhd_skin_bsa_pct"] = optional("GvHD rash, % body surface", float)
-        f["bilirubin_mg_dl"] = optional("Total bilirubin (mg/dL)", float)
-        f["stool_ml_day"] = optional("Stool volume (mL/day)", float)
-    return f
-
-
-def ice_score_of(**parts: int) -> int:
-    """The ICE score from its parts; a part out of range is a usage error (exit 2)."""
-    try:
-        return ice_score(**parts)
-    except GradingError as e:
-        err.print(str(e))
-        raise typer.Exit(2) from None
-
-
-@app.command()
 def acknowledge(
     case: Annotated[str, typer.Argument(help="case id")],
     alert_id: Annotated[str, typer.Argument(help="the alert's id (cellpath status CASE)")],
     note: Annotated[str, typer.Option("--note", help="what was done")] = "",
     actor: Annotated[str | None, typer.Option("--actor")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Acknowledge an alert (a critical alert repeats until a physician does)."""
     request = AcknowledgeAlertInput(alert_id=alert_id, actor=actor or default_actor(), note=note)
@@ -300,22 +179,30 @@ def acknowledge(
 @app.command()
 def status(
     case: Annotated[str, typer.Argument(help="case id")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
-    """Show a journey's phase, open deadlines, alerts and refused signals."""
+    """Show a journey's phase, what it waits for next, open deadlines, alerts and refused
+    signals."""
     s = run(lambda: journeys.status(session(), case))
     if as_json:
         print_json(s)
         return
     outcome = f" → {s.outcome}" if s.outcome else ""
+    if s.current_site:
+        site = f"site {s.current_site}"
+    elif s.submitted_site:
+        site = f"site {s.submitted_site} (under PI review)"
+    else:
+        site = "site —"
     out.print(
         f"[bold]{s.case_id}[/bold] ({s.patient_ref}) · {s.therapy} {s.cell_source} · "
         f"{s.program} · protocol {s.protocol}"
     )
     out.print(
-        f"phase [bold]{s.phase}[/bold]{outcome} · site {s.current_site or '—'} · "
+        f"phase [bold]{s.phase}[/bold]{outcome} · {site} · "
         f"coordinator {s.coordinator} · {s.milestone_count} timeline entries"
     )
+    print_expected(s)
     if s.open_deadlines:
         out.print(deadlines_table(s.open_deadlines))
     tox = s.toxicity
@@ -333,44 +220,114 @@ def status(
             + (f" · flags: {', '.join(tox.flags)}" if tox.flags else "")
         )
     for a in s.alerts:
-        mark = (
-            f"acknowledged by {a.acknowledged_by} {a.acknowledged_at:%Y-%m-%d %H:%M}"
-            if a.acknowledged and a.acknowledged_at
-            else "OPEN"
+        if a.acknowledged and a.acknowledged_at:
+            mark = f"acknowledged by {a.acknowledged_by} {a.acknowledged_at:%Y-%m-%d %H:%M}"
+        elif a.resolved_at:
+            mark = f"resolved {a.resolved_at:%Y-%m-%d %H:%M}: {a.resolution}"
+        else:
+            mark = "OPEN"
+        out.print(
+            f"[red]{a.severity.upper()}[/red] {a.kind} {a.id} ({escape(mark)}): {escape(a.text)}",
+            highlight=False,
         )
-        out.print(f"[red]{a.severity.upper()}[/red] {a.kind} {a.id} ({mark}): {a.text}")
     for r in s.rejected:
         out.print(
-            f"[yellow]rejected signal[/yellow] {r.kind} from {r.actor or '?'} "
-            f"at {r.received_at:%Y-%m-%d %H:%M}: {r.reason}"
+            f"[yellow]rejected signal[/yellow] {r.kind} from {escape(r.actor or '?')} "
+            f"at {r.received_at:%Y-%m-%d %H:%M}: {escape(r.reason)}",
+            highlight=False,
         )
+
+
+def print_expected(s: JourneyStatus) -> None:
+    """What the journey waits for now: each milestone with its fields, then the optional."""
+    if s.records_missing:
+        out.print(f"records missing: [bold]{', '.join(s.records_missing)}[/bold]")
+    if s.phase is Phase.CLOSED:
+        return
+    if not s.expected:
+        out.print("waiting for: nothing to record now (the journey waits on its own clock)")
+        return
+    if s.cell_source is CellSource.ALLOGENEIC and any(
+        e.kind == "product_reserved" for e in s.expected
+    ):
+        out.print(
+            "[bold]waiting for the off-the-shelf product to be reserved (product_reserved)[/bold]"
+        )
+    table = Table("milestone", "data fields (--data KEY=VALUE)", "when", title="waiting for")
+    for e in s.expected:
+        fields = "; ".join(
+            f"{h.name}{'' if h.required else ' (optional)'}: {h.takes}" for h in e.fields
+        )
+        when = "optional" if e.optional else f"after {', '.join(e.after)}" if e.after else "now"
+        table.add_row(e.kind, escape(fields) or "no data", when)
+    out.print(table)
 
 
 @app.command()
 def timeline(
     case: Annotated[str, typer.Argument(help="case id")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
-    """Show who recorded what, when it happened and when it was recorded."""
-    events = run(lambda: journeys.timeline(session(), case))
+    """Show who recorded what and the observations: when each happened, when it was recorded.
+
+    `--json` prints the milestones and actions only (the timeline query); `cellpath vitals`
+    lists the observations in full.
+    """
+
+    async def go() -> tuple[list[Any], list[Any]]:
+        s = session()
+        events = await journeys.timeline(s, case)
+        return events, await journeys.observations(s, case)
+
+    events, observations = run(go)
     if as_json:
         print_json(events)
         return
-    table = Table("occurred (UTC)", "kind", "actor", "data", "note", title=f"timeline of {case}")
-    for e in events:
-        table.add_row(
-            f"{e.occurred_at:%Y-%m-%d %H:%M}",
+    rows: list[tuple[Any, ...]] = [
+        (
+            e.occurred_at,
+            e.recorded_at,
             e.kind,
             e.actor,
             json.dumps(e.data, ensure_ascii=False) if e.data else "",
             e.note,
+        )
+        for e in events
+    ]
+    for r in observations:
+        o = r.observation
+        grades = f"CRS {r.crs_grade} · ICANS {r.icans_grade}" + (
+            f" · GvHD {r.gvhd_grade}" if r.gvhd_grade is not None else ""
+        )
+        vitals = f"T {o.temperature_c} °C · SBP {o.systolic_bp}"
+        rows.append((r.observed_at, r.recorded_at, "observation", o.actor, vitals, grades))
+    table = Table(
+        "occurred (UTC)",
+        "recorded (UTC)",
+        "kind",
+        "actor",
+        "data",
+        "note",
+        title=f"timeline of {case}",
+    )
+    for occurred, recorded, kind, actor, data, note in sorted(rows, key=lambda r: r[0]):
+        late = recorded - occurred
+        table.add_row(
+            f"{occurred:%Y-%m-%d %H:%M}",
+            f"{recorded:%Y-%m-%d %H:%M}" if late.total_seconds() >= 60 else "same time",
+            kind,
+            escape(actor),
+            escape(data),
+            escape(note),
         )
     out.print(table)
 
 
 @app.command("list")
 def list_journeys(
-    phase: Annotated[str | None, typer.Option("--phase")] = None,
+    phase: Annotated[
+        Phase | None, typer.Option("--phase", help="only journeys in this phase")
+    ] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="only overdue journeys")] = False,
     site: Annotated[str | None, typer.Option("--site")] = None,
     coordinator: Annotated[str | None, typer.Option("--coordinator")] = None,
@@ -380,13 +337,13 @@ def list_journeys(
     include_closed: Annotated[
         bool, typer.Option("--all", help="closed journeys too (with their outcome)")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """List open journeys from Temporal visibility (the search attributes journeys keep)."""
     rows = run(
         lambda: casefile.journeys(
             session(),
-            phase=phase,
+            phase=phase.value if phase else None,
             overdue=overdue,
             site=site,
             coordinator=coordinator,
@@ -417,7 +374,7 @@ def list_journeys(
 @app.command()
 def audit(
     case: Annotated[str, typer.Argument(help="case id")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Print a case's whole audit trail from Temporal history, across continued runs.
 
@@ -449,7 +406,7 @@ def withdraw(
     case: Annotated[str, typer.Argument(help="case id")],
     reason: Annotated[str, typer.Option("--reason", help="why the journey ends")],
     actor: Annotated[str | None, typer.Option("--actor")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Close a journey as withdrawn."""
     request = WithdrawInput(reason=reason, actor=actor or default_actor())
@@ -463,7 +420,7 @@ def reschedule(
     due: Annotated[str, typer.Option("--due", help="new due time (ISO, with offset)")],
     reason: Annotated[str, typer.Option("--reason", help="why it moves")],
     actor: Annotated[str | None, typer.Option("--actor")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Move an open deadline; its reminders and escalation start again from the new time."""
     due_at = parse_time(due, "--due")
@@ -479,12 +436,18 @@ def reschedule(
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="print the cases as JSON")] = False,
+) -> None:
     """Start a handful of sample journeys at different phases (safe to run twice)."""
 
     async def go() -> list[tuple[str, str]]:
         s = session()
         return await start_demo(await s.temporal(), s.case_store(), s.settings.task_queue)
 
-    for case_id, what in run(go):
+    started = run(go)
+    if as_json:
+        print_json([{"case_id": case_id, "what": what} for case_id, what in started])
+        return
+    for case_id, what in started:
         out.print(f"{case_id}: {what}")

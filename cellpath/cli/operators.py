@@ -24,6 +24,7 @@ def erase(
     reason: Annotated[str, typer.Option("--reason", help="legal basis or request reference")],
     actor: Annotated[str | None, typer.Option("--actor")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Erase the patient's identifying details (GDPR art. 17, PIPL art. 47); audited.
 
@@ -46,6 +47,9 @@ def erase(
         return staff.erase(s, case, reason)
 
     ref = run(go)
+    if as_json:
+        print_json({"case_id": case, "patient_ref": ref, "erased": True})
+        return
     out.print(f"erased the identifying details of {ref} (case {case}); the journey is intact")
 
 
@@ -102,7 +106,9 @@ def staff_bootstrap(
 
 
 @staff_app.command("list")
-def staff_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def staff_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+) -> None:
     """Everyone registered and their role."""
 
     async def go() -> list[Any]:
@@ -128,7 +134,7 @@ def doctor(
     ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="why (for the audit)")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Journeys that cannot move on (their workflow task keeps failing) and writes set aside.
 

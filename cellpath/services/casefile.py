@@ -19,7 +19,8 @@ from temporalio.service import RPCError
 from cellpath.services.authority import authorise
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import STAFF_AUDIT
-from models.enums import AuditAction, refused_action
+from models.enums import AuditAction, Phase, refused_action
+from models.errors import RefusalCode
 from models.journey import case_of
 from models.journey import workflow_id as journey_id
 from models.messages import AuditBatch, JourneyWrite, Notification, NotificationBatch
@@ -84,6 +85,9 @@ def list_query(
     terms = ["WorkflowType = 'PatientJourney'"]
     if not include_closed:
         terms.append("ExecutionStatus = 'Running'")
+    else:
+        # A run that continued as new is not a journey of its own: its successor is.
+        terms.append("ExecutionStatus != 'ContinuedAsNew'")
     if phase:
         terms.append(f"{va.JOURNEY_PHASE.name} = {_quote(phase)}")
     if overdue:
@@ -118,8 +122,14 @@ def row_of(execution: WorkflowExecution) -> JourneyRow:
 
 
 async def list_journeys(client: Client, query: str, limit: int = 500) -> list[JourneyRow]:
-    """Journeys matching `query`, soonest next deadline first."""
-    rows = [row_of(e) async for e in client.list_workflows(query, limit=limit)]
+    """Journeys matching `query`, one row each (its latest run), soonest next deadline first."""
+    latest: dict[str, tuple[datetime, JourneyRow]] = {}
+    async for e in client.list_workflows(query, limit=limit):
+        row, started = row_of(e), e.start_time
+        # A reset or a restarted journey leaves more than one closed run under one id.
+        if row.case_id not in latest or started > latest[row.case_id][0]:
+            latest[row.case_id] = (started, row)
+    rows = [row for _, row in latest.values()]
     far = datetime.max.replace(tzinfo=None)
     return sorted(
         rows,
@@ -219,6 +229,11 @@ async def journeys(
 ) -> list[JourneyRow]:
     """Journeys from Temporal visibility, soonest next deadline first (any role)."""
     authorise(session, Action.READ, case="list")
+    if phase is not None and phase not in set(Phase):
+        raise Refusal(
+            f"unknown phase {phase[:40]!r}; expected one of: {', '.join(Phase)}",
+            RefusalCode.UNKNOWN_NAME,
+        )
     query = list_query(
         phase=phase,
         overdue=overdue,

@@ -11,16 +11,22 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import Client
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session
-from cellpath.services.journeys import start_journey
+from cellpath.services.journeys import journey, start_journey
 from cellpath.store import CaseStore
 from cellpath.store.tables import Patient
-from models.errors import RefusalCode
+from models.calendar import load_business_calendar
+from models.errors import RefusalCode, Refused
 from models.intake import IntakeProblems, parse_intake
 from models.journey import JourneyInput
+from models.messages import HistoryImport, HistoryImportAck
+from models.pathway.backfill import rehearse_import
+from models.pathway.data import describe_validation_error
+from models.protocol import resolve_protocol
 from models.roles import Action
 
 
@@ -28,8 +34,53 @@ class CaseExists(ValueError):
     """The intake names a case id that is already in use."""
 
 
+class Admitted(BaseModel):
+    """What intake did: the journey's input (PHI-free), and what an imported history did."""
+
+    journey: JourneyInput
+    history: HistoryImportAck | None = None
+
+
+def read_history(raw: Any, actor: str) -> HistoryImport:
+    """A history file's content as a `HistoryImport` imported by `actor`; or `Refused` naming
+    every field that is wrong."""
+    if not isinstance(raw, dict):
+        raise Refused(
+            "the history file must hold a JSON object with 'milestones' and/or 'observations'",
+            RefusalCode.INVALID_DATA,
+        )
+    unknown = sorted(set(raw) - {"milestones", "observations", "note"})
+    if unknown:
+        raise Refused(
+            f"the history file has unknown field(s): {', '.join(unknown)}; expected "
+            "'milestones', 'observations' and an optional 'note'",
+            RefusalCode.INVALID_DATA,
+        )
+    try:
+        return HistoryImport.model_validate(raw | {"actor": actor})
+    except ValidationError as e:
+        raise Refused(
+            f"the history file is invalid: {describe_validation_error(e)}", RefusalCode.INVALID_DATA
+        ) from None
+
+
+def rehearse(inp: JourneyInput, history: HistoryImport, now: datetime) -> HistoryImportAck:
+    """The history applied to a journey for `inp` started `now`, without Temporal, with the
+    business calendar the journey will load; `Refused` names the first item refused."""
+    p = resolve_protocol(inp.protocol)
+    calendar = load_business_calendar(
+        p.business_calendar_country, p.team_timezone, [now.year, now.year + 1]
+    )
+    return rehearse_import(inp, calendar, history, now)
+
+
 async def admit(
-    raw: Any, *, store: CaseStore, client: Client, task_queue: str
+    raw: Any,
+    *,
+    store: CaseStore,
+    client: Client,
+    task_queue: str,
+    history: HistoryImport | None = None,
 ) -> tuple[JourneyInput, str]:
     """Intake: store the patient's identifying details, then start the PHI-free journey.
 
@@ -40,9 +91,13 @@ async def admit(
     Returns:
         The journey's input and the run id of its first run.
 
+    With a `history` (a patient already mid-treatment), the history is first rehearsed on a
+    journey held in memory: if any item is refused, nothing is stored and nothing started.
+
     Raises:
         IntakeProblems: the document is invalid (every problem, by field name, no values).
         CaseExists: the case id is taken (in the store or in Temporal).
+        Refused: an item of the history is refused (named, with the reason).
     """
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -50,6 +105,8 @@ async def admit(
     patient, inp = parse_intake(raw, case_id=minted, patient_ref=store.mint_patient_ref())
     if store.case_exists(inp.case_id):
         raise CaseExists(f"case {inp.case_id} already exists; choose another case_id")
+    if history is not None:
+        rehearse(inp, history, datetime.now(UTC))
     with store.session() as session:
         store.add_patient(
             session,
@@ -65,14 +122,28 @@ async def admit(
     return inp, handle.result_run_id or ""
 
 
-async def take_in(session: Session, raw: Any) -> JourneyInput:
-    """Intake as a service: coordinators and physicians; every problem listed by field."""
+async def take_in(session: Session, raw: Any, history_raw: Any = None) -> Admitted:
+    """Intake as a service: coordinators and physicians; every problem listed by field.
+
+    With `history_raw` (a history file's content) the journey starts from the patient's past:
+    checked first as a whole, then sent as one `import_history` update.
+    """
     authorise(session, Action.INTAKE, case="intake")
     client = await session.temporal()
+    history = None
     try:
+        if history_raw is not None:
+            history = read_history(history_raw, session.actor)
         inp, _ = await admit(
-            raw, store=session.case_store(), client=client, task_queue=session.settings.task_queue
+            raw,
+            store=session.case_store(),
+            client=client,
+            task_queue=session.settings.task_queue,
+            history=history,
         )
+    except Refused as e:
+        record_refusal(session, "intake", "intake", None, str(e))
+        raise Refusal(f"the history was refused, nothing was started: {e}", e.code) from None
     except IntakeProblems as e:
         message = "the intake file has problems:\n  - " + "\n  - ".join(e.problems)
         record_refusal(session, "intake", "intake", None, "; ".join(e.problems))
@@ -80,4 +151,19 @@ async def take_in(session: Session, raw: Any) -> JourneyInput:
     except CaseExists as e:
         record_refusal(session, "intake", "intake", None, str(e))
         raise Refusal(str(e), RefusalCode.ALREADY_DONE) from None
-    return inp
+    if history is None:
+        return Admitted(journey=inp)
+    try:
+        ack = await journey(client, inp.case_id).execute_update(
+            "import_history", history, result_type=HistoryImportAck
+        )
+    except WorkflowUpdateFailedError as e:
+        # Rehearsed a moment ago: only a clock at a boundary can get here. The journey runs,
+        # empty; the history can be recorded again milestone by milestone.
+        message = getattr(e.cause, "message", None) or str(e.cause)
+        record_refusal(session, inp.case_id, "import_history", None, message)
+        raise Refusal(
+            f"case {inp.case_id} was started, but its history was refused: {message}",
+            RefusalCode.PATHWAY_RULE,
+        ) from None
+    return Admitted(journey=inp, history=ack)

@@ -38,6 +38,7 @@ from models.messages import (
     WithdrawInput,
 )
 from models.roles import Action
+from models.state import ObservationRecord
 from workflows import PatientJourney
 from workflows.visibility import initial_search_attributes, start_summary
 
@@ -186,3 +187,10 @@ async def timeline(session: Session, case: str) -> list[MilestoneEvent]:
     """Who recorded what in a journey, when it happened, when it was recorded (any role)."""
     authorise(session, Action.READ, case=case)
     return await _query(session, case, lambda h: h.query(PatientJourney.timeline))
+
+
+async def observations(session: Session, case: str) -> list[ObservationRecord]:
+    """Every bedside observation of a journey with its computed grades, oldest first (any
+    role): the vital signs history."""
+    authorise(session, Action.READ, case=case)
+    return await _query(session, case, lambda h: h.query(PatientJourney.observations))

@@ -172,6 +172,7 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
         "n",  # motor weakness
         "none",  # oedema
         "",  # ferritin
+        "y",  # record the summary shown
     ]
     code, out, err = await nurse("observe", case, "-i", "--json", stdin="\n".join(answers) + "\n")
     assert code == 0, err
