@@ -8,10 +8,13 @@ names when they need to.
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery import DeliveryStarter
 from cellpath.store import CaseStore
 from models.calendar import BusinessCalendar, load_business_calendar
 from models.messages import (
@@ -31,17 +34,31 @@ Logger = structlog.typing.FilteringBoundLogger
 class CaseStoreActivities:
     """Writes the journey's projection, audit trail and outbox to the case store."""
 
-    def __init__(self, store: CaseStore, logger: Logger | None = None) -> None:
+    def __init__(
+        self,
+        store: CaseStore,
+        logger: Logger | None = None,
+        delivery: DeliveryStarter | None = None,
+    ) -> None:
         self.store = store
         self.log = logger or structlog.get_logger("cellpath.store")
+        self.delivery = delivery
 
     @activity.defn(name="write_journey")
-    def write_journey(self, batch: JourneyWrite) -> WriteResult:
-        """One workflow task's writes (projection, audit, outbox) as one unit of work.
+    async def write_journey(self, batch: JourneyWrite) -> WriteResult:
+        """One workflow task's writes (projection, audit, outbox) as one unit of work, then
+        the delivery of each notification (`DeliverNotification`, started once).
 
         Idempotent; a row the store refuses for its data is set aside (dead letter, audited,
         logged as an error and counted), never retried forever in front of later writes.
         """
+        # The store is synchronous (SQLAlchemy): in a thread, so this loop keeps polling.
+        result = await asyncio.to_thread(self._write, batch)
+        if self.delivery is not None:
+            await self.delivery.start(batch.notifications)
+        return result
+
+    def _write(self, batch: JourneyWrite) -> WriteResult:
         result = self.store.write_journey(batch)
         queued = set(result.queued)
         report_notifications(
@@ -72,25 +89,29 @@ class CaseStoreActivities:
 
 
 class NotificationActivities:
-    """Queues reminders, escalations and alerts in the outbox and logs each one.
+    """Queues reminders, escalations and alerts in the outbox, logs each one, and starts its
+    delivery (`DeliverNotification`): the outbox row is the durable record of what was sent."""
 
-    Delivery (e-mail, SMS, pager) is a dispatcher reading the outbox; the outbox row is the
-    durable promise that the message will go out exactly once.
-    """
-
-    def __init__(self, store: CaseStore, logger: Logger | None = None):
+    def __init__(
+        self,
+        store: CaseStore,
+        logger: Logger | None = None,
+        delivery: DeliveryStarter | None = None,
+    ):
         self.store = store
         self.log = logger or structlog.get_logger("cellpath.notifications")
+        self.delivery = delivery
 
     @activity.defn(name="send_notifications")
-    def send_notifications(self, batch: NotificationBatch) -> StoreResult:
-        """Put notifications in the outbox; those already there (a retry) are skipped.
-
-        Runs written before `write_journey` existed still call this one.
+    async def send_notifications(self, batch: NotificationBatch) -> StoreResult:
+        """Put notifications in the outbox (those already there, a retry, are skipped), then
+        start their delivery. Runs written before `write_journey` existed still call this one.
         """
-        written = self.store.add_notifications(batch.notifications)
+        written = await asyncio.to_thread(self.store.add_notifications, batch.notifications)
         # One transaction: either the whole batch is new, or a retry found all of it stored.
         report_notifications(self.log, batch.notifications if written else [])
+        if self.delivery is not None:
+            await self.delivery.start(batch.notifications)
         return StoreResult(written=written)
 
 

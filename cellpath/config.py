@@ -50,6 +50,23 @@ class Settings(BaseSettings):
     codec_host: str = "127.0.0.1"
     codec_port: int = 8081
 
+    # --- delivery (cellpath/delivery, README "Delivery") -----------------------------------
+    # The worker delivers every outbox notification (off: the outbox only fills).
+    delivery_enabled: bool = True
+    # E-mail goes to this SMTP server: smtp://[user:password@]host:port[?starttls=true]
+    # (smtps:// for implicit TLS). Unset: nobody is reachable by e-mail.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "cellpath@localhost"
+    # SMS through an Apprise URL with `{phone}` where the number goes, e.g.
+    # twilio://SID:TOKEN@+15550001111/{phone}. Unset: nobody is reachable by SMS.
+    sms_url: SecretStr | None = None
+    # Retries of a failing channel: first after this many seconds, doubling, at most every
+    # `delivery_max_interval_seconds`; never given up (nothing is lost while a channel is down).
+    delivery_retry_seconds: float = Field(default=5.0, gt=0)
+    delivery_max_interval_seconds: float = Field(default=300.0, gt=0)
+    # A critical alert not delivered within this time goes to the next level at once.
+    critical_delivery_minutes: float = Field(default=5.0, gt=0)
+
     # --- worker tuning (see README, "Worker tuning") ----------------------------------------
     worker_max_concurrent_workflow_tasks: int = Field(default=100, gt=0)
     worker_max_concurrent_activities: int = Field(default=16, gt=0)

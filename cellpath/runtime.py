@@ -24,12 +24,14 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from activities.delivery import DeliveryActivities, DeliveryStarter
 from activities.journey import CalendarActivities, CaseStoreActivities, NotificationActivities
 from cellpath.codec import EncryptionCodec
 from cellpath.config import TASK_QUEUE, Settings, get_settings
 from cellpath.connection import connect, temporal_target
 from cellpath.store import CaseStore
-from workflows import PatientJourney
+from models.directory import DeliveryTuning
+from workflows import DeliverNotification, PatientJourney
 from workflows.visibility import ALL_KEYS
 
 
@@ -110,6 +112,7 @@ def create_worker(
     task_queue: str = TASK_QUEUE,
     store: CaseStore | None = None,
     settings: Settings | None = None,
+    deliver: bool | None = None,
     **overrides: Any,
 ) -> Worker:
     """A worker with every workflow and activity of cellpath registered.
@@ -120,23 +123,39 @@ def create_worker(
         store: the case store the activities write to; by default the settings' database.
         settings: tuning (concurrency, sticky cache, graceful shutdown); by default the
             process's settings.
+        deliver: start the delivery of every notification written (`DeliverNotification`);
+            by default the settings' `delivery_enabled`. Tests of other things turn it off.
         overrides: any other `Worker` argument (e.g. `activities=` with doubles in tests).
     """
     settings = settings or get_settings()
     store = store or CaseStore.from_url(settings.database_url)
     client = lenient_client(client)
-    case_store = CaseStoreActivities(store)
-    notifications = NotificationActivities(store)
+    starter = None
+    if settings.delivery_enabled if deliver is None else deliver:
+        starter = DeliveryStarter(
+            DeliveryTuning(
+                retry_seconds=settings.delivery_retry_seconds,
+                max_interval_seconds=settings.delivery_max_interval_seconds,
+                critical_minutes=settings.critical_delivery_minutes,
+            )
+        )
+    case_store = CaseStoreActivities(store, delivery=starter)
+    notifications = NotificationActivities(store, delivery=starter)
     calendar = CalendarActivities()
+    delivery = DeliveryActivities(store, settings)
     options: dict[str, Any] = {
         "task_queue": task_queue,
-        "workflows": [PatientJourney],
+        "workflows": [PatientJourney, DeliverNotification],
         "activities": [
             case_store.write_journey,
             case_store.project_journey,
             case_store.record_audit,
             notifications.send_notifications,
             calendar.load_business_calendar,
+            delivery.resolve_recipients,
+            delivery.send_message,
+            delivery.record_delivery_event,
+            delivery.mark_notification_delivered,
         ],
         # The store's activities are synchronous (SQLAlchemy); they run on this pool, one
         # thread per activity slot, so a slot never waits for a thread.

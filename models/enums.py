@@ -212,6 +212,11 @@ class AuditAction(StrEnum):
     JOURNEY_RESET = "journey_reset"
     ESCALATION_RESOLVED = "escalation_resolved"
     HISTORY_IMPORTED = "history_imported"
+    # The directory and delivery (case store only).
+    CONTACT_SET = "contact_set"
+    ROLE_ASSIGNED = "role_assigned"
+    DELIVERY_ESCALATED = "delivery_escalated"
+    UNDELIVERABLE = "undeliverable"
 
 
 def milestone_action(kind: str) -> str:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from models.directory import check_email, check_phone
 from models.journey import JourneyInput
 from models.protocol import resolve_protocol
 
@@ -22,6 +23,26 @@ def _date_text(value: Any) -> Any:
     if not isinstance(value, str | date):
         raise ValueError("expected a date as text, e.g. 1961-04-02")
     return value
+
+
+class Caregiver(BaseModel):
+    """The person with the patient (PHI, case store only): reached besides the patient."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return check_email(value)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return check_phone(value)
 
 
 class PatientDetails(BaseModel):
@@ -36,6 +57,11 @@ class PatientDetails(BaseModel):
     passport_number: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
+    # Messages to the family are chosen by it (English when there is no template for it).
+    preferred_language: str | None = Field(
+        default=None, pattern=r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$"
+    )
+    caregiver: Caregiver | None = None
 
     @field_validator("birth_date")
     @classmethod
@@ -50,6 +76,16 @@ class PatientDetails(BaseModel):
         if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
             raise ValueError("email must look like name@example.org")
         return value
+
+    def columns(self) -> dict[str, Any]:
+        """The `patients` row's columns (the caregiver flattened)."""
+        row = self.model_dump(exclude={"caregiver"})
+        c = self.caregiver
+        return row | {
+            "caregiver_name": c.name if c else None,
+            "caregiver_email": c.email if c else None,
+            "caregiver_phone": c.phone if c else None,
+        }
 
 
 class IntakeProblems(ValueError):

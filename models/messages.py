@@ -295,6 +295,12 @@ class Notification(BaseModel):
     severity: Severity = Severity.INFO
     scheduled_for: datetime
     text: str
+    # The deadline's due time (or a window's end), for messages that format it in the
+    # recipient's own language and time zone; None for notifications without one.
+    due_at: datetime | None = None
+    # Where the family is (for the family's messages): the centre's zone during treatment,
+    # the home zone once they returned home.
+    timezone: str | None = None
 
 
 class AuditEntry(BaseModel):

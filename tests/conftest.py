@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
@@ -31,6 +32,11 @@ from cellpath.logs import configure_logging
 from cellpath.runtime import create_worker, ensure_search_attributes
 from cellpath.store import CaseStore
 from tests.support import STARTED, TEST_QUEUE
+
+# Workers started by tests do not deliver notifications unless a test says so (`deliver=True`,
+# tests/delivery/): a journey test is about the journey, and a delivery per reminder would only
+# slow it. Set before any settings are read; subprocesses (the worker, the CLI) inherit it.
+os.environ.setdefault("CELLPATH_DELIVERY_ENABLED", "false")
 
 # A fresh key each run: nothing in the repository can decrypt a test history by accident.
 TEST_RING = KeyRing.parse(new_key_entry("test-session"))

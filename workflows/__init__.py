@@ -1,5 +1,6 @@
 """Workflows of cellpath. Deterministic: no I/O, no settings, no clocks but `workflow.now()`."""
 
+from workflows.delivery import DeliverNotification
 from workflows.journey import PatientJourney
 
-__all__ = ["PatientJourney"]
+__all__ = ["DeliverNotification", "PatientJourney"]

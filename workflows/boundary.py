@@ -131,4 +131,12 @@ def details(journey: Journey) -> str:
     for a in s.alerts:
         if a.open:
             lines.append(f"- 🚨 {a.severity} `{a.kind}` {a.id[:8]}: {a.text[:80]}")
+    waiting = [e.kind for e in journey.status().expected if not e.optional]
+    if waiting and not journey.closed:
+        lines.append("waiting for: " + ", ".join(f"`{k}`" for k in waiting))
+    # Escalations stood down because the deadline was met on time (recorded late): the last
+    # few, so whoever was paged and opens the journey sees why no action is needed.
+    stood_down = [e for e in s.timeline if e.kind == "escalation_resolved"][-3:]
+    for e in stood_down:
+        lines.append(f"- ✅ `{e.data.get('deadline')}` stood down: {e.note[:100]}")
     return "\n".join(lines)

@@ -110,9 +110,7 @@ async def admit(
     with store.session() as session:
         store.add_patient(
             session,
-            Patient(
-                patient_ref=inp.patient_ref, created_at=datetime.now(UTC), **patient.model_dump()
-            ),
+            Patient(patient_ref=inp.patient_ref, created_at=datetime.now(UTC), **patient.columns()),
             inp.case_id,
         )
         try:

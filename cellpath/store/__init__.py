@@ -405,6 +405,15 @@ class CaseStore:
         """A case's notifications in the order they were scheduled."""
         return self._case_rows(NotificationRow, case_id, "scheduled_for")
 
+    def mark_delivered(self, key: str, at: datetime) -> None:
+        """Set a notification's `delivered_at` (once: every recipient has it)."""
+        with self.session() as s:
+            row = s.exec(
+                select(NotificationRow).where(NotificationRow.idempotency_key == key)
+            ).first()
+            if row is not None and row.delivered_at is None:
+                row.delivered_at = at
+
     def append_audit(self, entries: Sequence[AuditEntry]) -> int:
         """Append audit entries; an event id already recorded is skipped (append-only)."""
         with self.session() as s:

@@ -7,6 +7,10 @@
   retried activity never queues a message twice.
 - `audit_log`: append-only record of who did what, when and why; `event_id` is unique.
 - `staff`: who may use cellpath and in which role (coordinator, physician, site staff, viewer).
+- `staff_contacts`, `role_assignments`: the directory — how to reach each member of staff, and
+  who is lead coordinator, medical director or on call, where and when.
+- `deliveries`: each notification's delivery to one person on one channel (attempts, when it
+  was delivered, the last error); unique per notification, person and channel.
 - `dead_letters`: writes the store could not hold (a value a column refuses), set aside so
   they never hold back a journey's later writes; operators read them with `cellpath doctor`.
 """
@@ -65,6 +69,12 @@ class Patient(SQLModel, table=True):
     passport_number: str | None = None
     email: str | None = None
     phone: str | None = None
+    # How the family is addressed: their language (messages are chosen by it) and a caregiver
+    # reached besides the patient (revision 0003).
+    preferred_language: str | None = Field(default=None, max_length=16)
+    caregiver_name: str | None = None
+    caregiver_email: str | None = None
+    caregiver_phone: str | None = None
     created_at: datetime = _ts()
     erased_at: datetime | None = _ts(default=None)
     erased_by: str | None = None
@@ -77,6 +87,9 @@ IDENTIFYING_FIELDS = (
     "passport_number",
     "email",
     "phone",
+    "caregiver_name",
+    "caregiver_email",
+    "caregiver_phone",
 )
 
 
@@ -128,6 +141,8 @@ class NotificationRow(SQLModel, table=True):
     severity: str
     scheduled_for: datetime = _ts()
     text: str
+    due_at: datetime | None = _ts(default=None)
+    timezone: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
     delivered_at: datetime | None = _ts(default=None)
 
@@ -175,4 +190,62 @@ class DeadLetter(SQLModel, table=True):
     key: str = Field(max_length=255)
     error: str
     payload: str = Field(sa_type=sa.Text)
+    created_at: datetime = _ts()
+
+
+class StaffContact(SQLModel, table=True):
+    """How to reach a member of staff: e-mail, phone, Apprise URLs (chat, pager, SMS), the
+    language and time zone messages are written in, and quiet hours (HH:MM-HH:MM, local)."""
+
+    __tablename__ = "staff_contacts"
+
+    actor: str = Field(primary_key=True, max_length=64)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    urls: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    language: str = Field(default="en", max_length=16)
+    timezone: str = Field(default="UTC", max_length=64)
+    quiet_hours: str | None = Field(default=None, max_length=11)
+    updated_by: str
+    updated_at: datetime = _ts()
+
+
+class RoleAssignment(SQLModel, table=True):
+    """Who holds a recipient role (lead coordinator, medical director, on call), where
+    (a site, a program, or everywhere) and when (on call: a rota of time ranges)."""
+
+    __tablename__ = "role_assignments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(index=True, max_length=32)
+    actor: str = Field(max_length=64)
+    site: str | None = Field(default=None, index=True, max_length=64)
+    program: str | None = Field(default=None, max_length=32)
+    valid_from: datetime | None = _ts(default=None)
+    valid_until: datetime | None = _ts(default=None)
+    assigned_by: str
+    assigned_at: datetime = _ts()
+
+
+class Delivery(SQLModel, table=True):
+    """One notification to one person on one channel: the idempotency of delivery.
+
+    `channel` names the channel without its secret (`email`, `sms`, `url:slack#1`);
+    `message_id` is derived from the notification's key (e-mail `Message-ID`), so a message
+    sent twice across a crash is recognisably the same message.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (sa.UniqueConstraint("idempotency_key", "person", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(index=True, max_length=255)
+    case_id: str = Field(index=True, max_length=64)
+    person: str = Field(max_length=80)
+    channel: str = Field(max_length=64)
+    message_id: str = Field(max_length=255)
+    attempts: int = 0
+    held_until: datetime | None = _ts(default=None)
+    delivered_at: datetime | None = _ts(default=None)
+    last_error: str = ""
     created_at: datetime = _ts()

@@ -304,6 +304,8 @@ def open_restrictions(j: Journey, now: datetime, *, notify: bool = True) -> None
                     deadline=name,
                     scheduled_for=now,
                     text=f"From today: {deadline.summary} ({deadline.due_at:%Y-%m-%d %H:%M} UTC)",
+                    due_at=deadline.due_at,
+                    timezone=j.family_timezone(),
                 )
             )
 
@@ -415,6 +417,8 @@ def fire(j: Journey, now: datetime) -> list[DeadlineEvent]:
                 severity=severity,
                 scheduled_for=now,
                 text=text,
+                due_at=e.due_at,
+                timezone=j.family_timezone() if e.recipient is Recipient.PATIENT_FAMILY else None,
             )
         )
         if e.clinical and e.kind is NotificationKind.ESCALATION and e.level == 1:

@@ -534,6 +534,10 @@ class Journey:
             return self.facts.patient_ref
         return self.state.current_site
 
+    def family_timezone(self) -> str:
+        """Where the family is: at the centre during treatment, at home once returned."""
+        return self.facts.home_timezone if self.state.returned_home else self.protocol.team_timezone
+
     def audit_entry(
         self,
         action: str,

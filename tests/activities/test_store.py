@@ -38,14 +38,14 @@ def notification(key: str) -> Notification:
     )
 
 
-def test_a_retried_notification_is_stored_once(fresh_store):
+async def test_a_retried_notification_is_stored_once(fresh_store):
     acts = NotificationActivities(fresh_store)
     env = ActivityEnvironment()
     batch = NotificationBatch(
         notifications=[notification("C-1:records:0"), notification("C-1:records:1")]
     )
-    assert env.run(acts.send_notifications, batch).written == 2
-    assert env.run(acts.send_notifications, batch).written == 0
+    assert (await env.run(acts.send_notifications, batch)).written == 2
+    assert (await env.run(acts.send_notifications, batch)).written == 0
     rows = fresh_store.notifications("C-1")
     assert [r.idempotency_key for r in rows] == ["C-1:records:0", "C-1:records:1"]
     assert rows[0].scheduled_for == NOW  # read back aware, in UTC
@@ -176,14 +176,14 @@ def audit_entry(event_id: str, actor: str = "coord-1") -> AuditEntry:
     )
 
 
-def test_a_journey_write_is_one_unit_of_work_and_idempotent(fresh_store):
+async def test_a_journey_write_is_one_unit_of_work_and_idempotent(fresh_store):
     acts = CaseStoreActivities(fresh_store)
     env = ActivityEnvironment()
     batch = journey_write(1, [audit_entry("C-1:a")], [notification("C-1:records:0")])
-    first = env.run(acts.write_journey, batch)
+    first = await env.run(acts.write_journey, batch)
     assert (first.projected, first.audit, first.notifications) == (True, 1, 1)
     assert first.queued == ["C-1:records:0"]
-    again = env.run(acts.write_journey, batch)  # a retry, or a superseded write's entries
+    again = await env.run(acts.write_journey, batch)  # a retry, or a superseded write's entries
     assert (again.projected, again.audit, again.notifications, again.queued) == (
         False,
         0,
@@ -193,14 +193,16 @@ def test_a_journey_write_is_one_unit_of_work_and_idempotent(fresh_store):
     assert [r.event_id for r in fresh_store.audit_trail("C-1")] == ["C-1:a"]
 
 
-def test_a_value_the_store_cannot_hold_is_set_aside_and_never_blocks_later_writes(fresh_store):
+async def test_a_value_the_store_cannot_hold_is_set_aside_and_never_blocks_later_writes(
+    fresh_store,
+):
     """A data error is not an outage: retrying it for ever would freeze the journey's writes."""
     acts = CaseStoreActivities(fresh_store)
     env = ActivityEnvironment()
     bad = [audit_entry("C-1:surrogate", actor="\ud800")]  # no database can encode it
     if fresh_store.engine.dialect.name == "postgresql":
         bad += [audit_entry("C-1:nul", actor="a\x00b"), audit_entry("C-1:" + "x" * 300)]
-    result = env.run(
+    result = await env.run(
         acts.write_journey,
         journey_write(1, [audit_entry("C-1:good"), *bad], [notification("C-1:records:0")]),
     )
@@ -210,5 +212,5 @@ def test_a_value_the_store_cannot_hold_is_set_aside_and_never_blocks_later_write
     assert all("\x00" not in d.payload and d.error for d in letters)
     trail = fresh_store.audit_trail("C-1")
     assert [r.action for r in trail].count("write_set_aside") == len(bad)
-    later = env.run(acts.write_journey, journey_write(2, [audit_entry("C-1:later")], []))
+    later = await env.run(acts.write_journey, journey_write(2, [audit_entry("C-1:later")], []))
     assert (later.projected, later.audit, later.set_aside) == (True, 1, 0)

@@ -29,9 +29,10 @@ from cellpath.store import CaseStore
 from models.enums import CellSource, Outcome, Phase
 from models.messages import MilestoneInput, RescheduleInput, WithdrawInput
 from models.protocol import ProtocolConfig
-from tests.builders import follow_up_protocol, journey_input
+from tests.builders import Case, follow_up_protocol, journey_input
 from tests.support import TEST_QUEUE, refused
 from workflows import PatientJourney
+from workflows.boundary import details
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -389,3 +390,30 @@ async def test_every_activity_and_timer_of_a_journey_carries_a_summary(env, case
     assert seen > 100 and missing == []
     first = await env.client.get_workflow_handle(handle.id, run_id=first_run).fetch_history()
     assert first.events[0].user_metadata.summary.data  # the static summary
+
+
+def test_the_ui_details_show_what_is_next_and_what_stood_down():
+    """The Temporal UI's current details: what the journey waits for, open alerts, and an
+    escalation stood down because the deadline was met on time (recorded late)."""
+    c = Case()
+    c.to_arrival()
+    c.at(days=7)
+    c.arrive_and_clear()
+    c.record("apheresis_completed", coi_id="COI-1")
+    c.record("manufacturing_started")
+    c.at(days=21)
+    c.record("product_released", lot="LOT-1", coi_id="COI-1")
+    c.record("conditioning_started")
+    c.at(days=4)
+    c.record("conditioning_completed", occurred_at=c.now - timedelta(hours=50))
+    c.at(minutes=31)
+    c.j.fire_deadlines(c.now)
+    shown = details(c.j)
+    assert "waiting for: `infusion_completed`" in shown and "🚨 urgent `deadline_breached`" in shown
+    c.at(minutes=5)
+    c.record(
+        "infusion_completed", occurred_at=c.now - timedelta(hours=26), lot="LOT-1", coi_id="COI-1"
+    )
+    shown = details(c.j)
+    assert "🚨" not in shown
+    assert "✅ `infusion_window` stood down: infusion_completed at" in shown

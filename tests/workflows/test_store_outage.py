@@ -55,10 +55,10 @@ class FlakyStore:
             raise StoreUnreachable("connection refused (case store down)")
 
     @activity.defn(name="write_journey")
-    def write_journey(self, batch: JourneyWrite) -> WriteResult:
+    async def write_journey(self, batch: JourneyWrite) -> WriteResult:
         """The real `write_journey`, unless the store is down."""
         self._attempt("write_journey")
-        return self.real.write_journey(batch)
+        return await self.real.write_journey(batch)
 
     @activity.defn(name="project_journey")
     def project_journey(self, projection: JourneyProjection) -> StoreResult:
@@ -73,10 +73,10 @@ class FlakyStore:
         return self.real.record_audit(batch)
 
     @activity.defn(name="send_notifications")
-    def send_notifications(self, batch: NotificationBatch) -> StoreResult:
+    async def send_notifications(self, batch: NotificationBatch) -> StoreResult:
         """The real `send_notifications`, unless the store is down."""
         self._attempt("send_notifications")
-        return self.outbox.send_notifications(batch)
+        return await self.outbox.send_notifications(batch)
 
     def activities(self) -> list[Any]:
         """The doubles, plus the real calendar activity (not the store's)."""

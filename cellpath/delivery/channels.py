@@ -1,0 +1,108 @@
+"""One message on one channel, through Apprise.
+
+E-mail is Apprise's `mailto://` plugin pointed at the SMTP server of `CELLPATH_SMTP_URL`; SMS
+is the Apprise URL of `CELLPATH_SMS_URL` with the number filled in; a person's own URLs (Slack,
+Teams, WeCom, Telegram, PagerDuty, JSON webhooks…) are used as they are. No channel client is
+written here: Apprise is.
+
+The e-mail `Message-ID` is derived from the notification's idempotency key, person and
+channel, so a message sent twice across a crash (sent, then the worker died before the ledger
+recorded it) is recognisably one message to the mail system and to the test that counts it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from email import utils as email_utils
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import apprise
+import apprise.plugins.email.base as apprise_email
+
+
+class ChannelError(Exception):
+    """A channel refused or failed to take the message (retried with backoff)."""
+
+
+class NotConfigured(ChannelError):
+    """The channel cannot be used at all (no SMTP server, no SMS gateway, a bad URL)."""
+
+
+def message_id(key: str, person: str, channel: str) -> str:
+    """The e-mail Message-ID of one delivery: stable across retries and crashes."""
+    digest = hashlib.sha256(f"{key}|{person}|{channel}".encode()).hexdigest()[:40]
+    return f"<{digest}@cellpath>"
+
+
+# Apprise's e-mail plugin mints its own Message-ID (email.utils.make_msgid) after any custom
+# headers, so a custom one would be a second header. It is asked for ours instead, for the
+# message being sent on this thread (the plugin is called on the calling thread, below).
+_current = threading.local()
+_mint = email_utils.make_msgid
+
+
+def _our_msgid(idstring: str | None = None, domain: str | None = None) -> str:
+    return getattr(_current, "message_id", None) or _mint(idstring, domain)
+
+
+apprise_email.make_msgid = _our_msgid  # type: ignore[attr-defined]
+
+
+def email_url(smtp_url: str, sender: str, to: str) -> str:
+    """An Apprise `mailto://` URL sending to `to` through the SMTP server of `smtp_url`.
+
+    `smtp://[user:password@]host:port[?starttls=true]` is plain SMTP (STARTTLS when asked);
+    `smtps://` is implicit TLS.
+    """
+    parts = urlsplit(smtp_url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise NotConfigured(
+            "CELLPATH_SMTP_URL: expected smtp://[user:password@]host:port[?starttls=true]"
+        )
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    starttls = query.get("starttls", "").lower() in ("1", "true", "yes")
+    if parts.scheme == "smtps":
+        schema, mode = "mailtos", "ssl"
+    elif starttls:
+        schema, mode = "mailtos", "starttls"
+    else:
+        schema, mode = "mailto", "insecure"
+    auth = ""
+    if parts.username:
+        auth = quote(parts.username, safe="")
+        if parts.password:
+            auth += ":" + quote(parts.password, safe="")
+        auth += "@"
+    port = parts.port or (465 if parts.scheme == "smtps" else 25)
+    return (
+        f"{schema}://{auth}{parts.hostname}:{port}?smtp={parts.hostname}&mode={mode}"
+        f"&from={quote(sender, safe='@')}&to={quote(to, safe='@')}"
+    )
+
+
+def valid_url(url: str) -> bool:
+    """Whether Apprise knows how to send to `url` (used when a contact is set)."""
+    return apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None
+
+
+def send(url: str, *, subject: str, body: str, msg_id: str | None = None) -> None:
+    """Send one message to one Apprise URL, on this thread; `ChannelError` if it failed."""
+    plugin: Any = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if plugin is None:
+        raise NotConfigured(f"not a usable channel URL ({scheme(url)}://…)")
+    _current.message_id = msg_id
+    try:
+        ok = plugin.notify(body=body, title=subject)
+    except Exception as e:  # a plugin's own failure, described without the URL's secrets
+        raise ChannelError(f"{scheme(url)}: {type(e).__name__}: {str(e)[:200]}") from None
+    finally:
+        _current.message_id = None
+    if not ok:
+        raise ChannelError(f"{scheme(url)}: the service did not accept the message")
+
+
+def scheme(url: str) -> str:
+    """A URL's scheme, for naming a channel without its secrets."""
+    return url.split("://", 1)[0][:20] if "://" in url else "?"

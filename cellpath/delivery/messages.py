@@ -1,0 +1,122 @@
+"""A message's subject and body from its Jinja2 template, in the recipient's language.
+
+Templates live in `templates/<language>/`: `staff/<kind>.j2` for staff (chat, pager, SMS and
+e-mail alike: the case id, the deadline and the journey's PHI-free text, nothing identifying),
+`family/<deadline>.j2` for the patient's family (falling back to `family/default.j2`). A
+template's first line is the subject, the rest (after a blank line) the body. A language
+without the template falls back to English.
+
+Dates and times are formatted by Babel in the recipient's locale and time zone. The family's
+name (e-mail to the family only) is read from the case store when the message is sent and
+passed in here; it never comes from Temporal.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from models.messages import Notification
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Languages with templates, by the codes people give (`zh`, `zh-CN`, `zh_Hans` → zh_Hans).
+LANGUAGES = {"en": "en", "zh": "zh_Hans", "zh_hans": "zh_Hans", "zh_cn": "zh_Hans"}
+LOCALES = {"en": "en_GB", "zh_Hans": "zh_Hans_CN"}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered message: what the subject line and the body say, and in which language."""
+
+    subject: str
+    body: str
+    language: str
+
+
+def language_of(code: str | None) -> str:
+    """The template language for a preferred-language code (English when there is none)."""
+    if not code:
+        return "en"
+    key = code.replace("-", "_").lower()
+    return LANGUAGES.get(key) or LANGUAGES.get(key.split("_")[0], "en")
+
+
+@functools.cache
+def _environment() -> Environment:
+    # Plain text, not HTML: nothing to escape, and a missing variable is an error (a template
+    # bug shows in tests, not as a blank in a patient's message).
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=False,
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+    )
+
+
+def _locale(language: str) -> Locale:
+    try:
+        return Locale.parse(LOCALES.get(language, language))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en_GB")
+
+
+def render(
+    n: Notification,
+    *,
+    audience: str,
+    language: str | None,
+    timezone: str,
+    family_name: str | None = None,
+) -> Message:
+    """The message for `n` to one recipient: `audience` is "staff" or "family"."""
+    lang = language_of(language)
+    zone = ZoneInfo(timezone)
+    locale = _locale(lang)
+
+    def when(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(zone)
+        return (
+            f"{format_date(local.date(), 'medium', locale=locale)} "
+            f"{format_time(local.timetz(), 'short', locale=locale)}"
+        )
+
+    names = [f"{audience}/{n.kind}.j2"] if audience == "staff" else []
+    if audience == "family":
+        names = [f"family/{n.deadline}.j2", "family/default.j2"]
+    template = None
+    chosen = lang
+    for candidate in (lang, "en"):
+        for name in names:
+            try:
+                template = _environment().get_template(f"{candidate}/{name}")
+                chosen = candidate
+                break
+            except TemplateNotFound:
+                continue
+        if template is not None:
+            break
+    if template is None:
+        raise LookupError(f"no template for {audience} {n.kind} ({names})")
+    text = template.render(
+        n=n,
+        kind=str(n.kind),
+        case_id=n.case_id,
+        deadline=n.deadline or "",
+        level=n.level,
+        severity=str(n.severity),
+        due=when(n.due_at),
+        sent=when(n.scheduled_for),
+        family_name=family_name,
+        timezone=timezone,
+    ).strip()
+    subject, _, body = text.partition("\n")
+    return Message(subject=subject.strip(), body=body.strip(), language=chosen)

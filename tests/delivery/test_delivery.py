@@ -1,0 +1,322 @@
+"""Delivery with real parts: the SMTP server and the webhook are real servers in this process,
+Apprise sends to them, `DeliverNotification` runs on the time-skipping server."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+from activities.delivery import DeliveryStarter, delivery_id
+from cellpath.scenarios import record, reschedule, to_infusion
+from cellpath.services.intake import admit
+from cellpath.store import CaseStore
+from cellpath.store.directory import Deliveries, Directory
+from models.directory import (
+    AssignedRole,
+    AssignmentInput,
+    ContactInput,
+    DeliveryOutcome,
+    DeliveryRequest,
+    DeliveryTuning,
+)
+from models.enums import NotificationKind, Recipient, Severity
+from models.examples import intake_document
+from models.messages import Notification
+from tests.builders import PATIENT
+from tests.delivery.conftest import SmtpServer, Webhook, body, subject
+
+pytestmark = pytest.mark.usefixtures("delivering_worker")
+
+TUNING = DeliveryTuning(retry_seconds=1, max_interval_seconds=2, critical_minutes=5)
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def notification(
+    case_id: str,
+    recipient: Recipient,
+    *,
+    kind: NotificationKind = NotificationKind.REMINDER,
+    severity: Severity = Severity.INFO,
+    ref: str | None = None,
+    at: datetime | None = None,
+) -> Notification:
+    return Notification(
+        idempotency_key=f"{case_id}:records:{kind}:{uid()}",
+        case_id=case_id,
+        kind=kind,
+        recipient=recipient,
+        recipient_ref=ref,
+        deadline="records",
+        severity=severity,
+        scheduled_for=at or datetime.now(UTC),
+        text=f"Reminder: records of {case_id} — due soon",
+        due_at=datetime(2027, 1, 5, 8, tzinfo=UTC),
+    )
+
+
+async def deliver(env: WorkflowEnvironment, queue: str, n: Notification) -> Any:
+    """Start a delivery as the outbox write does; return its handle."""
+    return await env.client.start_workflow(
+        "DeliverNotification",
+        DeliveryRequest(notification=n, tuning=TUNING),
+        id=delivery_id(n.idempotency_key),
+        task_queue=queue,
+        result_type=DeliveryOutcome,
+    )
+
+
+def staff(directory: Directory, actor: str, **contact: Any) -> None:
+    directory.set_contact(ContactInput(actor=actor, **contact), by="admin-test")
+
+
+async def test_a_journey_escalation_reaches_the_lead_coordinator_by_email_and_chat_once(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+    webhook: Webhook,
+):
+    site = f"site-{uid()}"
+    lead, coord = f"lead-{uid()}", f"coord-{uid()}"
+    hook = webhook.url(f"lead-{lead}")
+    staff(directory, lead, email=f"{lead}@example.org", urls=[hook], timezone="Asia/Shanghai")
+    staff(directory, coord, email=f"{coord}@example.org", language="en")
+    directory.assign(AssignmentInput(role=AssignedRole.LEAD_COORDINATOR, actor=lead), by="t")
+    doc = intake_document(
+        PATIENT | {"preferred_language": "zh", "caregiver": {"name": "Mei Li"}},
+        case_id=f"D-{uid()}",
+        coordinator=coord,
+        sites=[site, "site-b"],
+    )
+    inp, _ = await admit(doc, store=store, client=env.client, task_queue=delivery_queue)
+    handle = env.client.get_workflow_handle(f"journey-{inp.case_id}")
+    due = await env.get_current_time() + timedelta(minutes=1)
+    await reschedule(handle, "records", due, "test: an escalation now", actor=coord)
+    await env.sleep(timedelta(minutes=3))
+
+    outbox = store.notifications(inp.case_id)
+    escalation = next(n for n in outbox if n.kind == "escalation")
+    key = delivery_id(escalation.idempotency_key)
+    result = await env.client.get_workflow_handle(key, result_type=DeliveryOutcome).result()
+    assert result.delivered_to == [lead]
+    mails = smtp.mailbox.to(f"{lead}@example.org")
+    assert len(mails) == 1
+    assert f"Escalation level 1 · case {inp.case_id} · records" in subject(mails[0])
+    assert mails[0].get_all("Message-ID") == [mails[0]["Message-ID"]]
+    chat = [b for b, raw in zip(webhook.bodies, webhook.raw, strict=True) if inp.case_id in raw]
+    assert len(chat) == 1 and inp.case_id in chat[0]["title"]
+    for value in (*PATIENT.values(), "Mei Li"):
+        if len(value) >= 4:
+            assert all(value not in raw for raw in webhook.raw), "no identifying value in chat"
+            assert value not in body(mails[0])
+    ledger = Deliveries(store).of(escalation.idempotency_key)
+    assert {(d.person, d.channel) for d in ledger} == {(lead, "email"), (lead, "url:json#1")}
+    assert all(d.delivered_at and d.attempts == 1 for d in ledger)
+    assert store.notifications(inp.case_id)[outbox.index(escalation)].delivered_at is not None
+
+
+async def test_the_family_gets_the_chinese_template_and_is_greeted_by_name_by_email_only(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    delivery_queue: str,
+    smtp: SmtpServer,
+):
+    email = f"family-{uid()}@example.org"
+    doc = intake_document(
+        PATIENT | {"email": email, "preferred_language": "zh-CN"},
+        case_id=f"D-{uid()}",
+    )
+    inp, _ = await admit(doc, store=store, client=env.client, task_queue=delivery_queue)
+    handle = env.client.get_workflow_handle(f"journey-{inp.case_id}")
+    await to_infusion(handle, (await env.get_current_time()).date())
+    await env.sleep(timedelta(hours=30))
+    await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
+    await env.sleep(timedelta(minutes=5))
+    mails = smtp.mailbox.to(email)
+    subjects = sorted(subject(m) for m in mails)
+    assert len(mails) == 1, subjects  # the stay-near-centre notice (default protocol)
+    bodies = [body(m) for m in mails]
+    assert "请留在治疗中心附近" in subjects[0] and "两小时车程以内" in bodies[0]
+    assert all(f"{PATIENT['full_name']}，您好" in b for b in bodies)
+    assert all("Asia/Shanghai" in b for b in bodies), "the centre's zone during treatment"
+
+
+async def test_quiet_hours_hold_a_reminder_until_the_morning_but_not_a_critical_alert(
+    env: WorkflowEnvironment, directory: Directory, delivery_queue: str, smtp: SmtpServer
+):
+    now = await env.get_current_time()
+    zone = "Asia/Shanghai"
+    local = now.astimezone(ZoneInfo(zone))
+    # Quiet from an hour ago to two hours ahead (local time), whatever the time is now.
+    start, end = (local - timedelta(hours=1)), (local + timedelta(hours=2))
+    quiet = f"{start:%H:%M}-{end:%H:%M}"
+    coord, doc_ = f"coord-{uid()}", f"dr-{uid()}"
+    site = f"site-{uid()}"
+    staff(directory, coord, email=f"{coord}@example.org", timezone=zone, quiet_hours=quiet)
+    staff(directory, doc_, email=f"{doc_}@example.org", timezone=zone, quiet_hours=quiet)
+    directory.assign(
+        AssignmentInput(role=AssignedRole.ON_CALL, actor=doc_, site=site, valid_from=now),
+        by="t",
+    )
+    case = f"Q-{uid()}"
+    reminder = await deliver(
+        env, delivery_queue, notification(case, Recipient.COORDINATOR, ref=coord)
+    )
+    critical = await deliver(
+        env,
+        delivery_queue,
+        notification(
+            case,
+            Recipient.ON_CALL_PHYSICIAN,
+            kind=NotificationKind.ALERT,
+            severity=Severity.CRITICAL,
+            ref=site,
+        ),
+    )
+    assert (await critical.result()).delivered_to == [doc_]
+    assert len(smtp.mailbox.to(f"{doc_}@example.org")) == 1
+    assert smtp.mailbox.to(f"{coord}@example.org") == [], "held for quiet hours"
+    held = await reminder.query("outcome", result_type=DeliveryOutcome)
+    assert held.delivered_to == []
+    await env.sleep(timedelta(hours=2, minutes=5))
+    assert (await reminder.result()).delivered_to == [coord]
+    assert len(smtp.mailbox.to(f"{coord}@example.org")) == 1
+
+
+async def test_nobody_reachable_goes_up_a_level_at_once_and_is_audited(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+):
+    site, director = f"site-{uid()}", f"md-{uid()}"
+    staff(directory, director, email=f"{director}@example.org")
+    directory.assign(
+        AssignmentInput(role=AssignedRole.MEDICAL_DIRECTOR, actor=director, site=site), by="t"
+    )
+    # No one is on call at the site (a gap in the rota): the medical director gets it.
+    case = f"G-{uid()}"
+    n = notification(case, Recipient.ON_CALL_PHYSICIAN, severity=Severity.URGENT, ref=site)
+    outcome = await (await deliver(env, delivery_queue, n)).result()
+    assert outcome.delivered_to == [director]
+    assert outcome.escalated_to == [Recipient.MEDICAL_DIRECTOR]
+    trail = store.audit_trail(case)
+    assert [a.action for a in trail] == ["delivery_escalated"]
+    assert "nobody is on call" in trail[0].reason
+    # Nobody at the top either: audited as undeliverable, never dropped in silence.
+    lonely = f"L-{uid()}"
+    m = notification(lonely, Recipient.MEDICAL_DIRECTOR, ref=f"site-{uid()}")
+    outcome = await (await deliver(env, delivery_queue, m)).result()
+    assert outcome.undeliverable and outcome.delivered_to == []
+    assert [a.action for a in store.audit_trail(lonely)] == ["undeliverable"]
+
+
+async def test_a_critical_alert_not_delivered_in_five_minutes_also_goes_up(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+):
+    site, oncall, director = f"site-{uid()}", f"dr-{uid()}", f"md-{uid()}"
+    # The on-call physician's only channel is a pager webhook that is down.
+    staff(directory, oncall, urls=["json://127.0.0.1:9/pager"])
+    staff(directory, director, email=f"{director}@example.org")
+    now = await env.get_current_time()
+    directory.assign(
+        AssignmentInput(role=AssignedRole.ON_CALL, actor=oncall, site=site, valid_from=now), by="t"
+    )
+    directory.assign(
+        AssignmentInput(role=AssignedRole.MEDICAL_DIRECTOR, actor=director, site=site), by="t"
+    )
+    case = f"C-{uid()}"
+    n = notification(
+        case,
+        Recipient.ON_CALL_PHYSICIAN,
+        kind=NotificationKind.ALERT,
+        severity=Severity.CRITICAL,
+        ref=site,
+    )
+    handle = await deliver(env, delivery_queue, n)
+    await env.sleep(timedelta(minutes=6))
+    assert len(smtp.mailbox.to(f"{director}@example.org")) == 1
+    outcome = await handle.query("outcome", result_type=DeliveryOutcome)
+    assert outcome.delivered_to == [director] and outcome.escalated_to == [
+        Recipient.MEDICAL_DIRECTOR
+    ]
+    trail = store.audit_trail(case)
+    assert [a.action for a in trail] == ["delivery_escalated"]
+    assert "within 5 min" in trail[0].reason
+    pager = next(d for d in Deliveries(store).of(n.idempotency_key) if d.person == oncall)
+    assert pager.delivered_at is None and pager.attempts > 1 and pager.last_error
+    await handle.terminate("test over: the pager never comes back")
+
+
+async def test_smtp_down_then_back_loses_nothing(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+):
+    coord = f"coord-{uid()}"
+    staff(directory, coord, email=f"{coord}@example.org")
+    case = f"S-{uid()}"
+    smtp.stop()
+    try:
+        handles = [
+            await deliver(env, delivery_queue, notification(case, Recipient.COORDINATOR, ref=coord))
+            for _ in range(3)
+        ]
+        await env.sleep(timedelta(minutes=1))
+        assert smtp.mailbox.to(f"{coord}@example.org") == []
+    finally:
+        smtp.start()
+    for h in handles:
+        assert (await h.result()).delivered_to == [coord]
+    assert len(smtp.mailbox.to(f"{coord}@example.org")) == 3
+    ledger = [d for d in Deliveries(store).of_case(case)]
+    assert len(ledger) == 3 and all(d.delivered_at and d.attempts > 1 for d in ledger)
+
+
+async def test_a_crash_between_sending_and_recording_sends_one_message(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The message went out, then recording it failed (the worker died, the store went away):
+    the retry sends it again with the same Message-ID, so the mailbox holds one message."""
+    coord = f"coord-{uid()}"
+    staff(directory, coord, email=f"{coord}@example.org")
+    real = Deliveries.delivered
+    failures = {"left": 1}
+
+    def lost_after_sending(self: Deliveries, *args: Any) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("the worker died before recording the delivery")
+        real(self, *args)
+
+    monkeypatch.setattr(Deliveries, "delivered", lost_after_sending)
+    n = notification(f"X-{uid()}", Recipient.COORDINATOR, ref=coord)
+    assert (await (await deliver(env, delivery_queue, n)).result()).delivered_to == [coord]
+    mails = smtp.mailbox.to(f"{coord}@example.org")
+    assert len(mails) == 2, "sent, lost, sent again"
+    assert len({m["Message-ID"] for m in mails}) == 1, "one message to the mail system"
+    # The outbox write retried (or run again after a crash) starts no second delivery.
+    starter = DeliveryStarter(TUNING)
+    assert await ActivityEnvironment(client=env.client).run(starter.start, [n]) == 0
+    assert len(smtp.mailbox.to(f"{coord}@example.org")) == 2
