@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # A critical alert not delivered within this time goes to the next level at once.
     critical_delivery_minutes: float = Field(default=5.0, gt=0)
 
+    # `make run` starts a local SMTP server on this port when CELLPATH_SMTP_URL is unset.
+    dev_smtp_port: int = 8025
+
     # --- worker tuning (see README, "Worker tuning") ----------------------------------------
     worker_max_concurrent_workflow_tasks: int = Field(default=100, gt=0)
     worker_max_concurrent_activities: int = Field(default=16, gt=0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import mailbox
 import os
 import signal
 import subprocess
@@ -22,6 +23,9 @@ from pathlib import Path
 
 import structlog
 import uvicorn
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
@@ -32,6 +36,8 @@ from cellpath.logs import configure_logging
 from cellpath.runtime import create_worker, ensure_search_attributes, metrics_runtime
 from cellpath.scenarios import start_demo
 from cellpath.store import CaseStore
+from cellpath.store.directory import Directory
+from models.directory import AssignedRole, AssignmentInput, ContactInput
 from models.roles import Role
 
 STATE_DIR = Path(".cellpath")
@@ -106,10 +112,43 @@ def demo_staff() -> dict[str, Role]:
 
 
 def seed_staff(store: CaseStore) -> None:
-    """Register the demo staff unless they are registered already (their roles are kept)."""
+    """Register the demo staff unless they are registered already (their roles are kept), give
+    each an address on the local mail server, and name who is lead coordinator (you), medical
+    director and on call at the demo sites (dr-demo) — unless someone already is."""
+    directory = Directory(store)
     for actor, role in demo_staff().items():
         if store.role_of(actor) is None:
             store.set_role(actor, role, by="make-run")
+        if directory.contact(actor) is None:
+            directory.set_contact(
+                ContactInput(actor=actor, email=f"{actor}@cellpath.localhost"), by="make-run"
+            )
+    you = next(iter(demo_staff()))
+    held = {(a.role, a.site) for a in directory.assignments()}
+    wanted = [
+        AssignmentInput(role=AssignedRole.LEAD_COORDINATOR, actor=you),
+        AssignmentInput(role=AssignedRole.MEDICAL_DIRECTOR, actor="dr-demo"),
+        *(
+            AssignmentInput(role=AssignedRole.ON_CALL, actor="dr-demo", site=site)
+            for site in ("site-a", "site-b")
+        ),
+    ]
+    for a in wanted:
+        if (a.role, a.site) not in held:
+            directory.assign(a, by="make-run")
+
+
+MAIL_DIR = STATE_DIR / "mail"
+
+
+def start_mail_server(port: int) -> Controller:
+    """A local SMTP server keeping every message it receives in `.cellpath/mail/` (a Maildir:
+    one file per message under `new/`)."""
+    STATE_DIR.mkdir(exist_ok=True)
+    mailbox.Maildir(MAIL_DIR, create=True)  # new/, cur/, tmp/
+    controller = Controller(Mailbox(MAIL_DIR), hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller
 
 
 async def main() -> None:
@@ -123,6 +162,7 @@ async def main() -> None:
     address = temporal_target().address
     encrypted = key_ring(settings) is not None
     codec = codec_endpoint(settings) if encrypted else None
+    mail: Controller | None = None
     try:
         if encrypted:
             # The dev UI has no login, hence no token to forward: trust it on loopback only.
@@ -144,11 +184,20 @@ async def main() -> None:
             log.info("search_attributes_registered", added=added)
         store = CaseStore.from_url(settings.database_url)
         seed_staff(store)
-        async with create_worker(client, task_queue=settings.task_queue, store=store):
+        if settings.smtp_url is None:
+            # Mail goes to a local server whose messages are files under .cellpath/mail/.
+            mail = start_mail_server(settings.dev_smtp_port)
+            settings = settings.model_copy(
+                update={"smtp_url": SecretStr(f"smtp://127.0.0.1:{settings.dev_smtp_port}")}
+            )
+            log.info("mail_server_started", port=settings.dev_smtp_port, folder=str(MAIL_DIR))
+        async with create_worker(
+            client, task_queue=settings.task_queue, store=store, settings=settings
+        ):
             demo = await start_demo(client, store, settings.task_queue)
             for case_id, what in demo:
                 log.info("demo_journey", case_id=case_id, status=what)
-            print(banner(settings.ui_url, dict(demo)), flush=True)
+            print(banner(settings.ui_url, dict(demo), mail is not None), flush=True)
             if encrypted:
                 print(ENCRYPTED.format(codec=codec), flush=True)
             stop = asyncio.Event()
@@ -158,6 +207,8 @@ async def main() -> None:
             await stop.wait()
             log.info("stopping")
     finally:
+        if mail is not None:
+            mail.stop()
         if codec_task is not None:
             codec_task.cancel()
         if server is not None:
@@ -185,12 +236,25 @@ cellpath is running.
 """
 
 
-def banner(ui: str, demo: dict[str, str]) -> str:
+def banner(ui: str, demo: dict[str, str], local_mail: bool = False) -> str:
     """What `make run` prints once the stack is up; on a second start the demo journeys are
     the ones left running, and DEMO-0006 escalated long ago."""
     fresh = demo.get("DEMO-0006", "").startswith("started")
     overdue = "DEMO-0006 escalates within a minute" if fresh else "DEMO-0006 is overdue"
-    return BANNER.format(ui=ui, overdue=overdue)
+    text = BANNER.format(ui=ui, overdue=overdue)
+    if local_mail:
+        text += MAIL.format(folder=f"{MAIL_DIR}/new/") + (
+            "  DEMO-0006's escalation arrives there within a minute (to you, the lead "
+            "coordinator).\n"
+            if fresh
+            else ""
+        )
+    return text
+
+
+MAIL = """  Mail: every reminder, escalation and alert is delivered by e-mail to a local server;
+  each message is a file under {folder} (`cellpath outbox` lists deliveries).
+"""
 
 
 ENCRYPTED = """  Payloads are encrypted (AES-256-GCM). The UI decodes them through the codec server

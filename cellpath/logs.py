@@ -69,6 +69,8 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The local SMTP server of `make run` (aiosmtpd) logs every recipient address at INFO.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     # The SDK's workflow/activity loggers also append their info dict to the message text;
     # it is already a structured field (`temporal_workflow`, `temporal_activity`).
     from temporalio import activity, workflow

@@ -12,14 +12,22 @@ recorded it) is recognisably one message to the mail system and to the test that
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import threading
 from email import utils as email_utils
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import apprise
-import apprise.plugins.email.base as apprise_email
+if TYPE_CHECKING:
+    import apprise
+
+
+# Apprise logs each message with its address ("Sent Email notification to …"): identifying
+# details of staff and families must not reach the logs. Our own log lines say who (by actor
+# or patient_ref) and which channel; Apprise's stay silent.
+logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
 
 
 class ChannelError(Exception):
@@ -47,7 +55,17 @@ def _our_msgid(idstring: str | None = None, domain: str | None = None) -> str:
     return getattr(_current, "message_id", None) or _mint(idstring, domain)
 
 
-apprise_email.make_msgid = _our_msgid  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _apprise() -> type[apprise.Apprise]:
+    """Apprise, imported on first use (it is slow to import, and most commands never send),
+    with its e-mail plugin asking `_our_msgid` for the Message-ID."""
+    import apprise
+    import apprise.plugins.email.base as apprise_email
+
+    apprise_email.make_msgid = _our_msgid  # type: ignore[attr-defined]
+    return apprise.Apprise
 
 
 def email_url(smtp_url: str, sender: str, to: str) -> str:
@@ -84,19 +102,21 @@ def email_url(smtp_url: str, sender: str, to: str) -> str:
 
 def valid_url(url: str) -> bool:
     """Whether Apprise knows how to send to `url` (used when a contact is set)."""
-    return apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None
+    return _apprise().instantiate(url, suppress_exceptions=True) is not None
 
 
 def send(url: str, *, subject: str, body: str, msg_id: str | None = None) -> None:
     """Send one message to one Apprise URL, on this thread; `ChannelError` if it failed."""
-    plugin: Any = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    plugin: Any = _apprise().instantiate(url, suppress_exceptions=True)
     if plugin is None:
         raise NotConfigured(f"not a usable channel URL ({scheme(url)}://…)")
     _current.message_id = msg_id
     try:
         ok = plugin.notify(body=body, title=subject)
-    except Exception as e:  # a plugin's own failure, described without the URL's secrets
-        raise ChannelError(f"{scheme(url)}: {type(e).__name__}: {str(e)[:200]}") from None
+    except Exception as e:
+        # Named by type only: a plugin's message may hold the address or the URL's secrets,
+        # and this text reaches Temporal's history as the activity's failure.
+        raise ChannelError(f"{scheme(url)}: {type(e).__name__}") from None
     finally:
         _current.message_id = None
     if not ok:

@@ -405,6 +405,14 @@ class CaseStore:
         """A case's notifications in the order they were scheduled."""
         return self._case_rows(NotificationRow, case_id, "scheduled_for")
 
+    def all_notifications(self, limit: int = 500) -> list[NotificationRow]:
+        """The latest notifications of every case, oldest of them first."""
+        with self.session() as s:
+            rows = s.exec(
+                select(NotificationRow).order_by(NotificationRow.id.desc()).limit(limit)  # type: ignore[union-attr]
+            ).all()
+        return list(reversed(rows))
+
     def mark_delivered(self, key: str, at: datetime) -> None:
         """Set a notification's `delivered_at` (once: every recipient has it)."""
         with self.session() as s:

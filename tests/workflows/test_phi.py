@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Sink
+from pydantic import SecretStr
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
@@ -23,7 +28,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFai
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery import delivery_id
 from cellpath.codec import KEY_ID, KeyRing, new_key_entry
+from cellpath.config import Settings
 from cellpath.connection import data_converter
 from cellpath.runtime import create_worker
 from cellpath.scenarios import drive_long_journey, record, start
@@ -75,6 +82,22 @@ async def all_runs(client: Client, workflow_id: str, first_run: str) -> list[str
     return runs
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def delivery_histories(client: Client, store: CaseStore, case_id: str) -> list[str]:
+    """The decoded text of every delivery of a case's notifications, once each has ended."""
+    texts = []
+    for n in store.notifications(case_id):
+        handle = client.get_workflow_handle(delivery_id(n.idempotency_key))
+        await handle.result()
+        texts.append(await decoded_text(await handle.fetch_history(), None))
+    return texts
+
+
 @pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
 async def test_no_identifying_value_reaches_temporal(env, store: CaseStore, log_lines, encrypted):
     ring = KeyRing.parse(new_key_entry("phi-test")) if encrypted else None
@@ -85,13 +108,30 @@ async def test_no_identifying_value_reaches_temporal(env, store: CaseStore, log_
         home_timezone="Pacific/Auckland",
         protocol=follow_up_protocol(2).model_dump(mode="json"),
     )
-    async with worker_on(client, queue, store):
-        inp, first_run = await admit(doc, store=store, client=client, task_queue=queue)
-        handle = client.get_workflow_handle_for(PatientJourney.run, f"journey-{inp.case_id}")
-        # A signal that fails validation is kept (with its raw text) in the journey's state.
-        await handle.signal(PatientJourney.milestone, MilestoneInput(kind="discharged", actor="x"))
-        await drive_long_journey(handle, env.get_current_time, env.sleep, years=2)
-        result = await handle.result()
+    # Unencrypted, the journey's notifications are also delivered (the family by e-mail, to a
+    # real SMTP server here): their delivery histories must hold no identifying value either.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # the test server's own chatter
+    mail = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    mail.start()
+    settings = Settings(
+        smtp_url=SecretStr(f"smtp://127.0.0.1:{mail.port}"), delivery_retry_seconds=1
+    )
+    try:
+        async with worker_on(client, queue, store, settings=settings, deliver=not encrypted):
+            inp, first_run = await admit(doc, store=store, client=client, task_queue=queue)
+            handle = client.get_workflow_handle_for(PatientJourney.run, f"journey-{inp.case_id}")
+            # A signal that fails validation is kept (with its raw text) in the journey's state.
+            await handle.signal(
+                PatientJourney.milestone, MilestoneInput(kind="discharged", actor="x")
+            )
+            await drive_long_journey(handle, env.get_current_time, env.sleep, years=2)
+            result = await handle.result()
+            deliveries = [] if encrypted else await delivery_histories(client, store, inp.case_id)
+    finally:
+        mail.stop()
+    if not encrypted:
+        family = [d for d in deliveries if "patient_family" in d]
+        assert family and len(deliveries) == len(store.notifications(inp.case_id))
     assert result.phase == "closed" and result.outcome == "completed"
     assert store.patient(inp.patient_ref).full_name == PATIENT["full_name"]
 
@@ -120,7 +160,7 @@ async def test_no_identifying_value_reaches_temporal(env, store: CaseStore, log_
             for clear in ("records_complete", "Records intake SLA", "Reminder:", inp.patient_ref):
                 assert clear not in stored, clear
             assert f"{KEY_ID}=phi-test" in stored
-    history_text = "\n".join(texts)
+    history_text = "\n".join(texts + deliveries)
     assert "records_complete" in history_text and inp.patient_ref in history_text  # it decodes
     logs = json.dumps(log_lines())
     assert inp.case_id in logs

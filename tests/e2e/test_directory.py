@@ -1,0 +1,128 @@
+"""The directory through the CLI: contacts, assignments, the on-call rota and its gaps, the
+outbox — refusals name the field, store nothing, and are audited."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cellpath.scenarios import reschedule, start
+from tests.builders import journey_input
+from tests.support import QUEUE
+
+pytestmark = pytest.mark.e2e
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat(timespec="minutes")
+
+
+async def test_contacts_rotas_and_the_outbox(cli, dev_server):
+    admin = functools.partial(cli, actor="admin-e2e")
+    # Refused, naming the field; nothing stored.
+    for args, field in (
+        (("--email", "not-an-address"), "email"),
+        (("--timezone", "Mars/Olympus"), "timezone"),
+        (("--url", "nosuchservice://x/y"), "url[1]"),
+    ):
+        code, _, err = await admin("contacts", "set", "dr-e2e", *args)
+        assert code == 1 and field in err, (args, err)
+    code, out, _ = await admin("contacts", "list", "--json")
+    assert "dr-e2e" not in [c["actor"] for c in json.loads(out)]
+    # Set, by an administrator, and by the person themselves; not someone else's.
+    code, out, err = await admin(
+        "contacts",
+        "set",
+        "dr-e2e",
+        "--email",
+        "dr@example.org",
+        "--url",
+        "json://127.0.0.1:9/pager",
+        "--timezone",
+        "Asia/Shanghai",
+        "--quiet-hours",
+        "22:00-07:00",
+    )
+    assert code == 0 and "email, 1 URL(s)" in out, err
+    code, _, err = await cli("contacts", "set", "coord-e2e", "--email", "me@example.org")
+    assert code == 0, err
+    code, _, err = await cli("contacts", "set", "dr-e2e", "--email", "x@example.org")
+    assert code == 1 and "administrator" in err
+    code, out, _ = await admin("contacts", "list")
+    assert "dr@example.org" in out and "json" in out and "127.0.0.1" not in out
+
+    # A rota with a gap, and an overlapping entry refused.
+    site = f"site-{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    code, out, err = await admin(
+        "assign",
+        "on_call",
+        "dr-e2e",
+        "--site",
+        site,
+        "--from",
+        iso(now - timedelta(hours=1)),
+        "--until",
+        iso(now + timedelta(hours=8)),
+    )
+    assert code == 0 and f"dr-e2e is on_call ({site})" in out, err
+    code, _, err = await admin(
+        "assign",
+        "on_call",
+        "dr-e2e",
+        "--site",
+        site,
+        "--from",
+        iso(now + timedelta(hours=7)),
+        "--until",
+        iso(now + timedelta(hours=12)),
+    )
+    assert code == 1 and "overlaps" in err and "nothing was stored" in err
+    code, _, err = await admin("assign", "on_call", "dr-e2e")
+    assert code == 1 and "site" in err
+    code, out, _ = await cli("oncall", site, "--json")
+    rota = json.loads(out)
+    assert code == 1, "a gap exits 1"
+    assert [e["actor"] for e in rota["entries"]] == ["dr-e2e"]
+    assert len(rota["gaps"]) == 1 and rota["gaps"][0][0].startswith(
+        iso(now + timedelta(hours=8))[:13]
+    )
+    code, _, _ = await admin(
+        "assign",
+        "on_call",
+        "dr-e2e",
+        "--site",
+        site,
+        "--from",
+        iso(now + timedelta(hours=8)),
+    )
+    assert code == 0
+    code, out, _ = await cli("oncall", site)
+    assert code == 0 and "gap" not in out
+    code, out, _ = await admin("assign", "lead_coordinator", "lead-1", "--program", "trial")
+    assert code == 0 and "lead-1 is lead_coordinator (trial)" in out
+    code, _, err = await cli("assign", "medical_director", "dr-e2e")
+    assert code == 1 and "administrator" in err
+    code, out, _ = await cli("audit", "staff", "--json")
+    actions = [line["what"] for line in json.loads(out)]
+    assert "contact_set" in " ".join(actions) and "role_assigned" in " ".join(actions)
+    assert "dr@example.org" not in out, "the audit says which fields changed, not the address"
+
+    # The outbox: a journey's escalation, listed with its (absent) deliveries.
+    case = f"E2E-{uuid.uuid4().hex[:8]}"
+    handle = await start(dev_server.client, journey_input(case), QUEUE)
+    await reschedule(handle, "records", datetime.now(UTC) + timedelta(seconds=2), "test")
+    for _ in range(40):
+        code, out, _ = await cli("outbox", case, "--undelivered", "--json")
+        if any(n["kind"] == "escalation" for n in json.loads(out)):
+            break
+        await asyncio.sleep(0.25)
+    lines = json.loads(out)
+    assert [n["recipient"] for n in lines if n["kind"] == "escalation"] == ["lead_coordinator"]
+    code, out, _ = await cli("outbox", case)
+    assert code == 0 and "escalation 1 records" in out
