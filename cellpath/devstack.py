@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
-import mailbox
 import os
 import signal
 import subprocess
@@ -144,8 +143,8 @@ MAIL_DIR = STATE_DIR / "mail"
 def start_mail_server(port: int) -> Controller:
     """A local SMTP server keeping every message it receives in `.cellpath/mail/` (a Maildir:
     one file per message under `new/`)."""
-    STATE_DIR.mkdir(exist_ok=True)
-    mailbox.Maildir(MAIL_DIR, create=True)  # new/, cur/, tmp/
+    for sub in ("new", "cur", "tmp"):  # a Maildir (an existing folder is completed)
+        (MAIL_DIR / sub).mkdir(parents=True, exist_ok=True)
     controller = Controller(Mailbox(MAIL_DIR), hostname="127.0.0.1", port=port)
     controller.start()
     return controller

@@ -112,7 +112,7 @@ def send(url: str, *, subject: str, body: str, msg_id: str | None = None) -> Non
         raise NotConfigured(f"not a usable channel URL ({scheme(url)}://…)")
     _current.message_id = msg_id
     try:
-        ok = plugin.notify(body=body, title=subject)
+        ok = plugin.notify(body=body, title=subject, body_format="text")
     except Exception as e:
         # Named by type only: a plugin's message may hold the address or the URL's secrets,
         # and this text reaches Temporal's history as the activity's failure.
