@@ -70,6 +70,7 @@ chaos: install
 bench: install
 	$(PY) benchmarks/history_events.py
 	$(PY) benchmarks/codec_overhead.py
+	$(PY) benchmarks/reminder_storm.py --journeys 1000
 
 # README pictures from the running product; needs Debian's chromium (apt-get install chromium).
 screenshots: install

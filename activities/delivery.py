@@ -168,7 +168,7 @@ class DeliveryActivities:
         row = self.ledger.begin(n.idempotency_key, n.case_id, t.person, ch.name, msg_id)
         meter = activity.metric_meter()
         counter = meter.create_counter(
-            "cellpath_deliveries", "messages delivered (or failed) by channel and outcome"
+            "cellpath_deliveries_total", "messages delivered (or failed) by channel and outcome"
         )
         if row.delivered_at is not None:
             counter.add(1, {"channel": ch.kind, "outcome": "already_delivered"})
@@ -195,9 +195,14 @@ class DeliveryActivities:
             raise
         now = datetime.now(UTC)
         self.ledger.delivered(n.idempotency_key, t.person, ch.name, now)
+        # The outbox row says when the notification first reached someone; the ledger has
+        # every person and channel.
+        self.store.mark_delivered(n.idempotency_key, now)
         counter.add(1, {"channel": ch.kind, "outcome": "delivered"})
         meter.create_histogram_float(
-            "cellpath_delivery_lag", "seconds from a notification's due time to its delivery", "s"
+            "cellpath_delivery_lag_seconds",
+            "seconds from a notification's due time to its delivery",
+            "s",
         ).record(max((now - n.scheduled_for).total_seconds(), 0.0), {"channel": ch.kind})
         self.log.info(
             "delivered",
@@ -289,11 +294,6 @@ class DeliveryActivities:
         log = self.log.error if event.action == "undeliverable" else self.log.warning
         if event.action != "delivery_held":
             log(event.action, case_id=n.case_id, key=n.idempotency_key, reason=event.reason)
-
-    @activity.defn(name="mark_notification_delivered")
-    def mark_notification_delivered(self, n: Notification) -> None:
-        """Set the outbox row's `delivered_at` once every recipient has it."""
-        self.store.mark_delivered(n.idempotency_key, datetime.now(UTC))
 
 
 __all__ = ["NEXT_LEVEL", "STAFF_AUDIT", "DeliveryActivities"]

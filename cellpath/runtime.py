@@ -155,7 +155,6 @@ def create_worker(
             delivery.resolve_recipients,
             delivery.send_message,
             delivery.record_delivery_event,
-            delivery.mark_notification_delivered,
         ],
         # The store's activities are synchronous (SQLAlchemy); they run on this pool, one
         # thread per activity slot, so a slot never waits for a thread.

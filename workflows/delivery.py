@@ -59,14 +59,6 @@ class DeliverNotification:
         """Resolve, hold, send, escalate; complete when every reachable person has it."""
         n = request.notification
         await self._deliver(n, n.recipient, f"{n.recipient}")
-        if self._outcome.delivered_to:
-            await workflow.execute_activity_method(
-                DeliveryActivities.mark_notification_delivered,
-                n,
-                start_to_close_timeout=QUICK,
-                retry_policy=STORE_RETRY,
-                summary="Outbox row delivered",
-            )
         return self._outcome
 
     @workflow.query
@@ -75,7 +67,8 @@ class DeliverNotification:
         return self._outcome
 
     async def _deliver(self, n: Notification, role: Recipient, why: str) -> None:
-        resolution = await workflow.execute_activity_method(
+        # Local: a quick read of the directory, without a round trip through the server.
+        resolution = await workflow.execute_local_activity_method(
             DeliveryActivities.resolve_recipients,
             ResolveRequest(notification=n, role=role, at=workflow.now()),
             start_to_close_timeout=QUICK,

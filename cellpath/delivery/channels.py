@@ -55,8 +55,6 @@ def _our_msgid(idstring: str | None = None, domain: str | None = None) -> str:
     return getattr(_current, "message_id", None) or _mint(idstring, domain)
 
 
-
-
 @functools.cache
 def _apprise() -> type[apprise.Apprise]:
     """Apprise, imported on first use (it is slow to import, and most commands never send),

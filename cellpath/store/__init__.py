@@ -414,7 +414,7 @@ class CaseStore:
         return list(reversed(rows))
 
     def mark_delivered(self, key: str, at: datetime) -> None:
-        """Set a notification's `delivered_at` (once: every recipient has it)."""
+        """Set a notification's `delivered_at`: when it first reached someone (once)."""
         with self.session() as s:
             row = s.exec(
                 select(NotificationRow).where(NotificationRow.idempotency_key == key)

