@@ -3,6 +3,7 @@ in this process, a case store with a directory, and a worker that delivers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -161,3 +162,14 @@ async def delivering_worker(
         deliver=True,
     ):
         yield
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def ended(env: WorkflowEnvironment) -> AsyncIterator[list[str]]:
+    """Workflow ids a test started; terminated when it ends, so that no journey is left with
+    timers on a queue whose worker is gone (the time-skipping server would wait for it)."""
+    ids: list[str] = []
+    yield ids
+    for workflow_id in ids:
+        with contextlib.suppress(Exception):
+            await env.client.get_workflow_handle(workflow_id).terminate("test over")

@@ -84,6 +84,7 @@ async def test_a_journey_escalation_reaches_the_lead_coordinator_by_email_and_ch
     delivery_queue: str,
     smtp: SmtpServer,
     webhook: Webhook,
+    ended: list[str],
 ):
     site = f"site-{uid()}"
     lead, coord = f"lead-{uid()}", f"coord-{uid()}"
@@ -98,6 +99,7 @@ async def test_a_journey_escalation_reaches_the_lead_coordinator_by_email_and_ch
         sites=[site, "site-b"],
     )
     inp, _ = await admit(doc, store=store, client=env.client, task_queue=delivery_queue)
+    ended.append(f"journey-{inp.case_id}")
     handle = env.client.get_workflow_handle(f"journey-{inp.case_id}")
     due = await env.get_current_time() + timedelta(minutes=1)
     await reschedule(handle, "records", due, "test: an escalation now", actor=coord)
@@ -129,6 +131,7 @@ async def test_the_family_gets_the_chinese_template_and_is_greeted_by_name_by_em
     store: CaseStore,
     delivery_queue: str,
     smtp: SmtpServer,
+    ended: list[str],
 ):
     email = f"family-{uid()}@example.org"
     doc = intake_document(
@@ -136,6 +139,7 @@ async def test_the_family_gets_the_chinese_template_and_is_greeted_by_name_by_em
         case_id=f"D-{uid()}",
     )
     inp, _ = await admit(doc, store=store, client=env.client, task_queue=delivery_queue)
+    ended.append(f"journey-{inp.case_id}")
     handle = env.client.get_workflow_handle(f"journey-{inp.case_id}")
     await to_infusion(handle, (await env.get_current_time()).date())
     await env.sleep(timedelta(hours=30))
