@@ -140,6 +140,13 @@ def delivery_settings(smtp: SmtpServer) -> Settings:
 
 
 @pytest.fixture(scope="package")
+def store(tmp_path_factory: pytest.TempPathFactory) -> CaseStore:
+    """A case store of the delivery tests' own: the staff, rotas and webhooks they set up must
+    not reach other tests' journeys (a lead coordinator "everywhere" would)."""
+    return CaseStore.from_url(f"sqlite:///{tmp_path_factory.mktemp('delivery') / 'case.db'}")
+
+
+@pytest.fixture(scope="package")
 def directory(store: CaseStore) -> Directory:
     return Directory(store)
 
