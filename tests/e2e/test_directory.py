@@ -25,12 +25,15 @@ def iso(t: datetime) -> str:
 async def test_contacts_rotas_and_the_outbox(cli, dev_server):
     admin = functools.partial(cli, actor="admin-e2e")
     # Refused, naming the field; nothing stored.
-    for args, field in (
+    refusals = (
         (("--email", "not-an-address"), "email"),
         (("--timezone", "Mars/Olympus"), "timezone"),
         (("--url", "nosuchservice://x/y"), "url[1]"),
-    ):
-        code, _, err = await admin("contacts", "set", "dr-e2e", *args)
+    )
+    results = await asyncio.gather(
+        *(admin("contacts", "set", "dr-e2e", *args) for args, _ in refusals)
+    )
+    for (args, field), (code, _, err) in zip(refusals, results, strict=True):
         assert code == 1 and field in err, (args, err)
     code, out, _ = await admin("contacts", "list", "--json")
     assert "dr-e2e" not in [c["actor"] for c in json.loads(out)]
@@ -49,10 +52,12 @@ async def test_contacts_rotas_and_the_outbox(cli, dev_server):
         "22:00-07:00",
     )
     assert code == 0 and "email, 1 URL(s)" in out, err
-    code, _, err = await cli("contacts", "set", "coord-e2e", "--email", "me@example.org")
-    assert code == 0, err
-    code, _, err = await cli("contacts", "set", "dr-e2e", "--email", "x@example.org")
-    assert code == 1 and "administrator" in err
+    (own, _, own_err), (other, _, other_err) = await asyncio.gather(
+        cli("contacts", "set", "coord-e2e", "--email", "me@example.org"),
+        cli("contacts", "set", "dr-e2e", "--email", "x@example.org"),
+    )
+    assert own == 0, own_err
+    assert other == 1 and "administrator" in other_err
     code, out, _ = await admin("contacts", "list")
     assert "dr@example.org" in out and "json" in out and "127.0.0.1" not in out
 
@@ -71,21 +76,24 @@ async def test_contacts_rotas_and_the_outbox(cli, dev_server):
         iso(now + timedelta(hours=8)),
     )
     assert code == 0 and f"dr-e2e is on_call ({site})" in out, err
-    code, _, err = await admin(
-        "assign",
-        "on_call",
-        "dr-e2e",
-        "--site",
-        site,
-        "--from",
-        iso(now + timedelta(hours=7)),
-        "--until",
-        iso(now + timedelta(hours=12)),
+    (code, _, err), (no_site, _, no_site_err), (code_json, out, _) = await asyncio.gather(
+        admin(
+            "assign",
+            "on_call",
+            "dr-e2e",
+            "--site",
+            site,
+            "--from",
+            iso(now + timedelta(hours=7)),
+            "--until",
+            iso(now + timedelta(hours=12)),
+        ),
+        admin("assign", "on_call", "dr-e2e"),
+        cli("oncall", site, "--json"),
     )
     assert code == 1 and "overlaps" in err and "nothing was stored" in err
-    code, _, err = await admin("assign", "on_call", "dr-e2e")
-    assert code == 1 and "site" in err
-    code, out, _ = await cli("oncall", site, "--json")
+    assert no_site == 1 and "site" in no_site_err
+    code = code_json
     rota = json.loads(out)
     assert code == 1, "a gap exits 1"
     assert [e["actor"] for e in rota["entries"]] == ["dr-e2e"]
@@ -102,12 +110,14 @@ async def test_contacts_rotas_and_the_outbox(cli, dev_server):
         iso(now + timedelta(hours=8)),
     )
     assert code == 0
-    code, out, _ = await cli("oncall", site)
+    (code, out, _), (lead, lead_out, _), (md, _, md_err) = await asyncio.gather(
+        cli("oncall", site),
+        admin("assign", "lead_coordinator", "lead-1", "--program", "trial"),
+        cli("assign", "medical_director", "dr-e2e"),
+    )
     assert code == 0 and "gap" not in out
-    code, out, _ = await admin("assign", "lead_coordinator", "lead-1", "--program", "trial")
-    assert code == 0 and "lead-1 is lead_coordinator (trial)" in out
-    code, _, err = await cli("assign", "medical_director", "dr-e2e")
-    assert code == 1 and "administrator" in err
+    assert lead == 0 and "lead-1 is lead_coordinator (trial)" in lead_out
+    assert md == 1 and "administrator" in md_err
     code, out, _ = await cli("audit", "staff", "--json")
     actions = [line["what"] for line in json.loads(out)]
     assert "contact_set" in " ".join(actions) and "role_assigned" in " ".join(actions)

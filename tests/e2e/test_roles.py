@@ -7,6 +7,7 @@ viewer only reads; site staff record observations; an unregistered actor can do 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import date
@@ -32,18 +33,23 @@ async def test_each_role_is_held_to_its_permissions_and_refusals_are_audited(
     assert code == 0, err
     case = out.strip()
 
-    assert (await cli("status", case, actor="viewer-e2e"))[0] == 0  # viewers read
-    code, _, err = await cli(
-        "milestone", case, "record_received", "--data", "record_type=imaging", actor="viewer-e2e"
-    )
+    # Independent attempts, side by side (each is a process start).
+    viewer_read, viewer_write, stranger, nurse = await asyncio.gather(
+        cli("status", case, actor="viewer-e2e"),
+        cli("milestone", case, "record_received", "--data", "record_type=imaging",
+            actor="viewer-e2e"),
+        cli("status", case, actor="stranger"),
+        cli("milestone", case, "record_received", "--data", "record_type=imaging",
+            actor="nurse-e2e"),
+    )  # fmt: skip
+    assert viewer_read[0] == 0  # viewers read
+    code, _, err = viewer_write
     assert code == 1 and "'viewer-e2e' is viewer; milestone needs a coordinator or physician" in (
         said(err)
     )
-    code, _, err = await cli("status", case, actor="stranger")
+    code, _, err = stranger
     assert code == 1 and "'stranger' has no role in cellpath" in said(err)
-    code, _, err = await cli(
-        "milestone", case, "record_received", "--data", "record_type=imaging", actor="nurse-e2e"
-    )
+    code, _, err = nurse
     assert code == 1 and "is site_staff" in said(err)
 
     records = "records=imaging,treatment_history,labs,pathology"
@@ -68,18 +74,20 @@ async def test_each_role_is_held_to_its_permissions_and_refusals_are_audited(
     )  # fmt: skip
     assert code == 0, err
     (alert,) = [a for a in json.loads(out)["alerts"] if a["severity"] == "critical"]
-    for actor in ("coord-e2e", "nurse-e2e"):
-        code, _, err = await cli("acknowledge", case, alert["id"], actor=actor)
-        assert code == 1 and "acknowledging a critical alert needs a physician" in said(err)
-    assert (await cli("acknowledge", case, alert["id"], actor="dr-e2e"))[0] == 0
-    code, _, err = await cli("milestone", case, "discharged")
+    *refused_acks, (code, _, err) = await asyncio.gather(
+        *(cli("acknowledge", case, alert["id"], actor=a) for a in ("coord-e2e", "nurse-e2e")),
+        cli("milestone", case, "discharged"),
+    )
+    for ack_code, _, ack_err in refused_acks:
+        assert ack_code == 1 and "acknowledging a critical alert needs a physician" in said(ack_err)
     assert code == 1 and "milestone 'discharged' needs a physician" in said(err)
+    assert (await cli("acknowledge", case, alert["id"], actor="dr-e2e"))[0] == 0
     code, _, err = await cli("milestone", case, "discharged", actor="dr-e2e")
     assert code == 1 and "discharge is allowed from day 28" in said(err)  # the journey refuses
 
     refusals = set()
-    for c in (first_case, case):
-        code, out, err = await cli("audit", c, "--json")
+    trails = await asyncio.gather(*(cli("audit", c, "--json") for c in (first_case, case)))
+    for code, out, err in trails:
         assert code == 0, err
         refusals |= {(x["what"], x["actor"]) for x in json.loads(out) if "refused" in x["what"]}
     assert {

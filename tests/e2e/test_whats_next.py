@@ -39,12 +39,64 @@ async def test_status_says_what_is_next_and_the_cli_speaks_in_flags(
     client = dev_server.client
     today = date.today()
 
-    # An autologous case in logistics with the cost estimate accepted.
-    case = f"E2E-{uuid.uuid4().hex[:8]}"
+    def new_case() -> str:
+        return f"E2E-{uuid.uuid4().hex[:8]}"
+
+    # An autologous case in logistics with the cost estimate accepted; an allogeneic one that
+    # has done everything but reserve its product; one accepted by site-a; one under review.
+    case, allo, pi, review = new_case(), new_case(), new_case(), new_case()
     handle = await start(client, journey_input(case), QUEUE)
     await to_logistics(handle)
     await record(handle, "cost_estimate_accepted", currency="USD", total=9500)
-    code, out, err = await cli("status", case)
+    h2 = await start(client, journey_input(allo, cell_source="allogeneic"), QUEUE)
+    await to_arrival(h2, today, allogeneic=False)  # travel booked, no product reserved
+    await to_logistics(await start(client, journey_input(pi), QUEUE))
+    h4 = await start(client, journey_input(review), QUEUE)
+    await record(
+        h4, "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
+    )
+    await record(h4, "eligibility_assessed", outcome="eligible", reviewer="dr-li")
+    await record(h4, "submitted_to_pi", site="site-b")
+    bad = intake_file(
+        tmp_path, patient={"full_name": "A B", "birth_date": "1960-01-01", "nationality": "gb"}
+    )
+
+    # Independent commands, run side by side (each is a process start).
+    (
+        status_text,
+        status_json,
+        wrong,
+        allo_text,
+        pi_text,
+        review_text,
+        help_text,
+        past_due,
+        future_at,
+        bogus,
+        bad_intake,
+    ) = await asyncio.gather(
+        cli("status", case),
+        cli("status", case, "--json"),
+        cli("milestone", case, "patient_arrived"),
+        cli("status", allo),
+        cli("status", pi),
+        cli("status", review),
+        cli("milestone", "--help"),
+        cli("reschedule", case, "logistics", "--due", "2020-01-01T08:00+08:00", "--reason", "r"),
+        cli(
+            "milestone",
+            case,
+            "invitation_letter_issued",
+            "--data",
+            "site=site-a",
+            "--at",
+            "2099-01-01T00:00Z",
+        ),
+        cli("list", "--phase", "bogus"),
+        cli("intake", str(bad)),
+    )
+
+    code, out, err = status_text
     assert code == 0, err
     said = one_line(out)
     assert "waiting for" in said
@@ -55,72 +107,45 @@ async def test_status_says_what_is_next_and_the_cli_speaks_in_flags(
     )
     assert "interpreter_arranged │ language (optional): text │ optional" in said
     assert "cost_estimate_accepted" not in said
-    code, out, _ = await cli("status", case, "--json")
-    expected = {e["kind"]: e for e in json.loads(out)["expected"]}
+    expected = {e["kind"]: e for e in json.loads(status_json[1])["expected"]}
     assert "cost_estimate_accepted" not in expected
     assert expected["travel_booked"]["fields"] == [
         {"name": "arrival_date", "required": True, "takes": "date"}
     ]
     # A wrong milestone's refusal lists only what is still expected.
-    code, _, err = await cli("milestone", case, "patient_arrived")
+    code, _, err = wrong
     assert code == 1
     assert "expected one of: invitation_letter_issued" in one_line(err)
     assert "cost_estimate_accepted" not in err
 
-    # An allogeneic case that has done everything but reserve its product.
-    allo = f"E2E-{uuid.uuid4().hex[:8]}"
-    h2 = await start(client, journey_input(allo, cell_source="allogeneic"), QUEUE)
-    await to_arrival(h2, today, allogeneic=False)  # travel booked, no product reserved
-    code, out, _ = await cli("status", allo)
-    assert code == 0
+    code, out, _ = allo_text
     said = one_line(out)
-    assert "phase logistics" in said
+    assert code == 0 and "phase logistics" in said
     assert "waiting for the off-the-shelf product to be reserved (product_reserved)" in said
     assert "product_reserved │ lot: text; coi_id: text │ now" in said
-
     # PI review shows the site under review, not "site —".
-    pi = f"E2E-{uuid.uuid4().hex[:8]}"
-    h3 = await start(client, journey_input(pi), QUEUE)
-    await to_logistics(h3)  # then a second case, only submitted:
-    code, out, _ = await cli("status", pi)
-    assert "site site-a ·" in out
-    review = f"E2E-{uuid.uuid4().hex[:8]}"
-    h4 = await start(client, journey_input(review), QUEUE)
-    await record(
-        h4, "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
-    )
-    await record(h4, "eligibility_assessed", outcome="eligible", reviewer="dr-li")
-    await record(h4, "submitted_to_pi", site="site-b")
-    code, out, _ = await cli("status", review)
-    assert "site site-b (under PI review)" in out
+    assert "site site-a ·" in pi_text[1]
+    assert "site site-b (under PI review)" in review_text[1]
 
     # --help: kinds and fields; flags shown without a type.
-    code, out, _ = await cli("milestone", "--help")
-    said = one_line(out)
+    said = one_line(help_text[1])
     assert "records_complete: records" in said
     assert "product_reserved (allogeneic only): lot, coi_id" in said
     assert "cost_estimate_accepted: currency, total, items?" in said
-    assert "<bool>" not in out and "KEY=VALUE" in out
+    assert "<bool>" not in help_text[1] and "KEY=VALUE" in help_text[1]
 
     # Refusals name the flags a person typed, and times carry their zone.
-    code, _, err = await cli(
-        "reschedule", case, "logistics", "--due", "2020-01-01T08:00+08:00", "--reason", "r"
-    )
+    code, _, err = past_due
     assert code == 1 and "--due 2020-01-01 00:00 UTC is not in the future" in one_line(err)
-    code, _, err = await cli(
-        "milestone",
-        case,
-        "invitation_letter_issued",
-        "--data",
-        "site=site-a",
-        "--at",
-        "2099-01-01T00:00Z",
-    )
+    code, _, err = future_at
     assert code == 1 and "--at" in err and "occurred_at" not in err
-
-    # Unknown phases are refused; a reader that closes the pipe early is no failure.
-    code, _, err = await cli("list", "--phase", "bogus")
+    # Unknown phases are refused; intake problems keep a pattern's character class.
+    code, _, err = bogus
     assert code == 2 and "'bogus' is not one of" in one_line(err)
+    code, _, err = bad_intake
+    assert code == 1 and "'^[A-Z]{2}$'" in err
+
+    # A reader that closes the pipe early is no failure.
     assert await closed_pipe_exit(cli_env(dev_server, db_url), "status", case) == 0
 
     # A withdrawn journey refuses a milestone (exit 1), saying so; the refusal is audited.
@@ -128,26 +153,21 @@ async def test_status_says_what_is_next_and_the_cli_speaks_in_flags(
     assert code == 0
     code, _, err = await cli("milestone", case, "invitation_letter_issued", "--data", "site=site-a")
     assert code == 1 and f"the journey of case {case} is closed (withdrawn)" in one_line(err)
-    code, out, _ = await cli("audit", case, "--json")
+    (code, out, _), (dr_code, _, dr_err), (in_code, in_out, in_err) = await asyncio.gather(
+        cli("audit", case, "--json"),
+        # Erasure by a physician: a refusal in words, no traceback.
+        cli("erase", case, "--reason", "x", "--yes", actor="dr-e2e"),
+        cli("intake", str(intake_file(tmp_path)), "--json"),
+    )
     assert any(
         "refused" in line["what"] and "invitation_letter_issued" in line["detail"]
         for line in json.loads(out)
     )
-    # Erasure by a physician: a refusal in words, no traceback.
-    code, out, err = await cli("erase", case, "--reason", "x", "--yes", actor="dr-e2e")
-    assert code == 1 and err.startswith("refused:") and "Traceback" not in err
-    code, out, err = await cli("intake", str(intake_file(tmp_path)), "--json")
-    assert code == 0, err
-    admitted = json.loads(out)["journey"]["case_id"]
+    assert dr_code == 1 and dr_err.startswith("refused:") and "Traceback" not in dr_err
+    assert in_code == 0, in_err
+    admitted = json.loads(in_out)["journey"]["case_id"]
     code, out, err = await cli("erase", admitted, "--reason", "request 42", "--yes", "--json")
     assert code == 0 and json.loads(out)["erased"] is True, err
-
-    # Intake problems keep a pattern's character class.
-    bad = intake_file(
-        tmp_path, patient={"full_name": "A B", "birth_date": "1960-01-01", "nationality": "gb"}
-    )
-    code, _, err = await cli("intake", str(bad))
-    assert code == 1 and "'^[A-Z]{2}$'" in err
 
 
 def cli_env(dev_server: Any, db_url: str) -> dict[str, str]:
@@ -254,7 +274,13 @@ async def test_the_past_is_recorded_without_paging_anyone(cli, tmp_path, db_url)
         "coi_id=COI-1",
     )
     assert code == 0, err
-    code, out, _ = await cli("status", case, "--json")
+    (code, out, _), (_, text, _), (flag_code, _, flag_err) = await asyncio.gather(
+        cli("status", case, "--json"),
+        cli("status", case),
+        # Refusals name the flags a person typed.
+        cli("observe", case, "--temperature", "50", "--systolic", "120", actor="nurse-e2e"),
+    )
+    assert flag_code == 1 and "--temperature" in flag_err and "temperature_c" not in flag_err
     alert = next(a for a in json.loads(out)["alerts"] if a["id"] == alert["id"])
     assert alert["resolved_at"] is not None and "met the deadline" in alert["resolution"]
     assert [
@@ -262,8 +288,7 @@ async def test_the_past_is_recorded_without_paging_anyone(cli, tmp_path, db_url)
         for a in json.loads(out)["alerts"]
         if a["resolved_at"] is None and not a["acknowledged_at"]
     ] == []
-    code, out, _ = await cli("status", case)
-    assert "resolved" in out and "OPEN" not in out
+    assert "resolved" in text and "OPEN" not in text
     with sa.create_engine(db_url).connect() as conn:
         kinds = conn.execute(
             sa.text("select kind, recipient from notification_outbox where case_id = :c"),
@@ -272,23 +297,18 @@ async def test_the_past_is_recorded_without_paging_anyone(cli, tmp_path, db_url)
     assert ("resolution", "on_call_physician") in [tuple(k) for k in kinds]
     assert ("summary", "coordinator") in [tuple(k) for k in kinds]
 
-    # Refusals name the flags a person typed.
-    code, _, err = await cli(
-        "observe", case, "--temperature", "50", "--systolic", "120", actor="nurse-e2e"
-    )
-    assert code == 1 and "--temperature" in err and "temperature_c" not in err, err
-
     # Timeline: the stand-down, a recorded column, observations; vitals.
     code, _, err = await cli(
         "observe", case, "--temperature", "38.4", "--systolic", "118", actor="nurse-e2e"
     )
     assert code == 0, err
-    code, out, _ = await cli("timeline", case)
+    (_, out, _), (_, vitals, _) = await asyncio.gather(
+        cli("timeline", case), cli("vitals", case, "--json")
+    )
     said = one_line(out)
     assert "recorded (UTC)" in said and "escalation_resolved" in said
     assert "observation" in said and "T 38.4 °C · SBP 118" in said
-    code, out, _ = await cli("vitals", case, "--json")
-    assert [r["observation"]["temperature_c"] for r in json.loads(out)] == [38.4]
+    assert [r["observation"]["temperature_c"] for r in json.loads(vitals)] == [38.4]
 
     # At the bedside: an answer out of range is asked again, nothing typed is lost, and the
     # nurse confirms a summary (declining records nothing).
