@@ -129,7 +129,9 @@ class Case:
         self.record("accommodation_registered")
         self.record("pretreatment_cleared", outcome="cleared")
 
-    def to_infusion(self) -> None:
+    def to_conditioning(self) -> None:
+        """Arrived a week after logistics, cleared, collected and manufactured (21 days) if
+        autologous; conditioning started."""
         self.to_arrival()
         self.at(days=7)
         self.arrive_and_clear()
@@ -139,6 +141,9 @@ class Case:
             self.at(days=21)
             self.record("product_released", lot="LOT-1", coi_id="COI-1")
         self.record("conditioning_started")
+
+    def to_infusion(self) -> None:
+        self.to_conditioning()
         self.at(days=3)
         self.record("conditioning_completed")
 

@@ -184,26 +184,35 @@ class Deliveries:
     def begin(self, key: str, case_id: str, person: str, channel: str, message_id: str) -> Delivery:
         """The ledger row for one delivery, created on first use; an attempt is counted."""
         with self.store.session() as s:
-            row = self._get(s, key, person, channel)
-            if row is None:
-                row = Delivery(
-                    idempotency_key=key,
-                    case_id=case_id,
-                    person=person,
-                    channel=channel,
-                    message_id=message_id,
-                    created_at=_now(),
-                )
-                s.add(row)
-                try:
-                    s.flush()
-                except IntegrityError:  # another attempt created it a moment ago
-                    s.rollback()
-                    row = self._get(s, key, person, channel)
-                    assert row is not None
+            row = self._row(s, key, case_id, person, channel, message_id)
             if row.delivered_at is None:
                 row.attempts += 1
             return row
+
+    def _row(
+        self, s: Any, key: str, case_id: str, person: str, channel: str, message_id: str
+    ) -> Delivery:
+        """The ledger row, created if missing (a concurrent creation is read back)."""
+        row = self._get(s, key, person, channel)
+        if row is not None:
+            return row
+        row = Delivery(
+            idempotency_key=key,
+            case_id=case_id,
+            person=person,
+            channel=channel,
+            message_id=message_id,
+            created_at=_now(),
+        )
+        s.add(row)
+        try:
+            s.flush()
+        except IntegrityError:  # another attempt created it a moment ago
+            s.rollback()
+            found = self._get(s, key, person, channel)
+            assert found is not None
+            return found
+        return row
 
     @staticmethod
     def _get(s: Any, key: str, person: str, channel: str) -> Delivery | None:
@@ -236,18 +245,7 @@ class Deliveries:
         `until` (their morning); the outbox command shows it."""
         with self.store.session() as s:
             for channel, message_id in channels:
-                row = self._get(s, key, person, channel)
-                if row is None:
-                    row = Delivery(
-                        idempotency_key=key,
-                        case_id=case_id,
-                        person=person,
-                        channel=channel,
-                        message_id=message_id,
-                        created_at=_now(),
-                    )
-                    s.add(row)
-                row.held_until = until
+                self._row(s, key, case_id, person, channel, message_id).held_until = until
 
     def of(self, key: str) -> list[Delivery]:
         """A notification's deliveries."""

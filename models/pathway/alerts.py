@@ -7,6 +7,7 @@ every `critical_alert_repeat_minutes` until a physician acknowledges it (docs/cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -154,8 +155,14 @@ def apply_acknowledge(j: Journey, ack: AcknowledgeAlertInput, now: datetime) -> 
 
 def resolve(j: Journey, kind: AlertKind, now: datetime, resolution: str) -> None:
     """Resolve every open alert of `kind`: the journey found its condition cleared."""
+    resolve_where(j, lambda a: a.kind == kind, now, resolution)
+
+
+def resolve_where(j: Journey, which: Callable[[Alert], bool], now: datetime, why: str) -> None:
+    """Resolve (audited, with the reason) every open alert `which` selects."""
+    resolution = why
     for alert in j.state.alerts:
-        if alert.kind == kind and alert.open:
+        if which(alert) and alert.open:
             alert.resolved_at = now
             alert.resolution = resolution
             j.audit_entry(

@@ -31,6 +31,7 @@ from models.messages import (
     Notification,
     ObservationInput,
 )
+from models.pathway import alerts
 from models.protocol import resolve_protocol
 from models.state import JourneyState
 
@@ -101,18 +102,7 @@ def _stand_down(j: Journey, d: Deadline, at: datetime, now: datetime, cause: str
                 "escalation needs no action",
             )
         )
-    for alert in j.state.alerts:
-        if alert.open and alert.deadline == d.name:
-            alert.resolved_at = now
-            alert.resolution = reason
-            j.audit_entry(
-                AuditAction.ALERT_RESOLVED,
-                "system",
-                now,
-                now,
-                detail={"alert_id": alert.id, "alert_kind": alert.kind},
-                reason=reason,
-            )
+    alerts.resolve_where(j, lambda a: a.deadline == d.name, now, reason)
     data = {
         "deadline": d.name,
         "level": d.escalation_level,

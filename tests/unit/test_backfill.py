@@ -46,7 +46,9 @@ def test_a_back_filled_on_time_journey_pages_nobody(rules_version: int, paged: b
         assert [a for a in c.j.state.alerts if a.open] == []
 
 
-def test_a_deadline_born_overdue_escalates_after_the_grace_when_nothing_meets_it():
+def records_long_ago() -> Case:
+    """A journey started now, its records recorded (a minute later) as complete 60 days ago:
+    the pre-assessment deadline is born overdue."""
     c = Case()
     c.at(minutes=1)
     c.record(
@@ -54,6 +56,11 @@ def test_a_deadline_born_overdue_escalates_after_the_grace_when_nothing_meets_it
         occurred_at=PAST,
         records=["pathology", "imaging", "treatment_history", "labs"],
     )
+    return c
+
+
+def test_a_deadline_born_overdue_escalates_after_the_grace_when_nothing_meets_it():
+    c = records_long_ago()
     c.at(minutes=29)
     c.j.fire_deadlines(c.now)
     assert escalations(c) == []
@@ -66,14 +73,7 @@ def test_an_infusion_in_the_window_recorded_late_stands_the_escalation_down():
     """The issue's case: conditioning ended 50 h ago, the window escalated, then the infusion
     is recorded as having happened 26 h ago (inside 24–48 h)."""
     c = Case()
-    c.to_arrival()
-    c.at(days=7)
-    c.arrive_and_clear()
-    c.record("apheresis_completed", coi_id="COI-1")
-    c.record("manufacturing_started")
-    c.at(days=21)
-    c.record("product_released", lot="LOT-1", coi_id="COI-1")
-    c.record("conditioning_started")
+    c.to_conditioning()
     c.at(days=4)
     c.record("conditioning_completed", occurred_at=c.now - timedelta(hours=50))
     c.at(minutes=31)
@@ -106,13 +106,7 @@ def test_an_infusion_in_the_window_recorded_late_stands_the_escalation_down():
 
 
 def test_a_late_milestone_does_not_stand_down_a_deadline_it_missed():
-    c = Case()
-    c.at(minutes=1)
-    c.record(
-        "records_complete",
-        occurred_at=PAST,
-        records=["pathology", "imaging", "treatment_history", "labs"],
-    )
+    c = records_long_ago()
     c.at(hours=1)
     c.j.fire_deadlines(c.now)
     # Eligibility assessed 20 days after records: the 5-business-day deadline was missed.

@@ -396,14 +396,7 @@ def test_the_ui_details_show_what_is_next_and_what_stood_down():
     """The Temporal UI's current details: what the journey waits for, open alerts, and an
     escalation stood down because the deadline was met on time (recorded late)."""
     c = Case()
-    c.to_arrival()
-    c.at(days=7)
-    c.arrive_and_clear()
-    c.record("apheresis_completed", coi_id="COI-1")
-    c.record("manufacturing_started")
-    c.at(days=21)
-    c.record("product_released", lot="LOT-1", coi_id="COI-1")
-    c.record("conditioning_started")
+    c.to_conditioning()
     c.at(days=4)
     c.record("conditioning_completed", occurred_at=c.now - timedelta(hours=50))
     c.at(minutes=31)
