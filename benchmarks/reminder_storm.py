@@ -152,6 +152,20 @@ async def storm(
         while time.time() < deadline and len(arrivals.at) < n:  # noqa: ASYNC110 - polls a count
             await asyncio.sleep(0.5)
         lags = [arrivals.at[c] - at.timestamp() for c in cases if c in arrivals.at]
+        # Where the time goes: from the instant to the escalation's outbox row (the journey's
+        # side), the rest is delivery.
+        written = [
+            (n.created_at - at).total_seconds()
+            for c in cases
+            for n in store.notifications(c)
+            if n.kind == "escalation"
+        ]
+        if written:
+            w50, w99, wmax = figures(written)
+            print(
+                f"cellpath escalation → outbox row: p50 {w50:.2f} s, p99 {w99:.2f} s, "
+                f"max {wmax:.2f} s"
+            )
         for h in handles:
             with contextlib.suppress(Exception):
                 await h.terminate("benchmark over")
