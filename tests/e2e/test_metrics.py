@@ -7,15 +7,22 @@ import socket
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Sink
+from pydantic import SecretStr
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from cellpath.config import Settings
 from cellpath.connection import connect
 from cellpath.runtime import create_worker, metrics_runtime
 from cellpath.scenarios import record, reschedule, start
 from cellpath.store import CaseStore
+from cellpath.store.directory import Directory
+from models.directory import AssignedRole, AssignmentInput, ContactInput
 from tests.builders import journey_input
 
 pytestmark = pytest.mark.e2e
@@ -33,13 +40,23 @@ def scrape(port: int) -> str:
 
 
 async def test_product_counters_reach_the_prometheus_endpoint(
-    dev_server: WorkflowEnvironment, db_url: str
+    dev_server: WorkflowEnvironment, tmp_path: Path
 ):
     port = free_port()
     address = dev_server.client.service_client.config.target_host
     client = await connect(address, "default", runtime=metrics_runtime(port))
     queue = f"metrics-{uuid.uuid4().hex[:6]}"
-    async with create_worker(client, task_queue=queue, store=CaseStore.from_url(db_url)):
+    # The escalation is delivered (to a lead coordinator, by e-mail to a real SMTP server).
+    store = CaseStore.from_url(f"sqlite:///{tmp_path / 'metrics.db'}")
+    directory = Directory(store)
+    directory.set_contact(ContactInput(actor="lead-m", email="lead@example.org"), by="test")
+    directory.assign(AssignmentInput(role=AssignedRole.LEAD_COORDINATOR, actor="lead-m"), by="t")
+    mail = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    mail.start()
+    settings = Settings(smtp_url=SecretStr(f"smtp://127.0.0.1:{mail.port}"))
+    async with create_worker(
+        client, task_queue=queue, store=store, settings=settings, deliver=True
+    ):
         handle = await start(client, journey_input(f"MET-{uuid.uuid4().hex[:6]}"), queue)
         await record(handle, "record_received", record_type="labs")
         with pytest.raises(WorkflowUpdateFailedError):
@@ -48,9 +65,12 @@ async def test_product_counters_reach_the_prometheus_endpoint(
         text = ""
         for _ in range(50):  # metrics are exported periodically
             text = await asyncio.to_thread(scrape, port)
-            if "cellpath_notifications_sent" in text and 'level="1"' in text:
+            if 'level="1"' in text and 'outcome="delivered"' in text:
                 break
             await asyncio.sleep(0.2)
+    mail.stop()
+    assert "cellpath_deliveries_total{" in text and 'channel="email"' in text
+    assert "cellpath_delivery_lag_seconds_bucket{" in text
     assert "cellpath_milestones_recorded{" in text and 'kind="record_received"' in text
     assert "cellpath_refusals{" in text and 'reason="wrong_phase"' in text
     assert "cellpath_notifications_sent{" in text and 'kind="escalation"' in text
