@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     delivery_max_interval_seconds: float = Field(default=300.0, gt=0)
     # A critical alert not delivered within this time goes to the next level at once.
     critical_delivery_minutes: float = Field(default=5.0, gt=0)
+    # One send's time limit: a worker that died mid-send is noticed (and the send retried by
+    # another) this long after.
+    delivery_send_timeout_seconds: float = Field(default=120.0, gt=0)
 
     # `make run` starts a local SMTP server on this port when CELLPATH_SMTP_URL is unset.
     dev_smtp_port: int = 8025

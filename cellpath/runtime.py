@@ -137,6 +137,7 @@ def create_worker(
                 retry_seconds=settings.delivery_retry_seconds,
                 max_interval_seconds=settings.delivery_max_interval_seconds,
                 critical_minutes=settings.critical_delivery_minutes,
+                send_timeout_seconds=settings.delivery_send_timeout_seconds,
             )
         )
     case_store = CaseStoreActivities(store, delivery=starter)

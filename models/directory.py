@@ -293,6 +293,9 @@ class DeliveryTuning(BaseModel):
     retry_seconds: float = 5.0
     max_interval_seconds: float = 300.0
     critical_minutes: float = 5.0
+    # How long one send may take before Temporal gives it to another worker (a worker that
+    # died mid-send is noticed this long after).
+    send_timeout_seconds: float = 120.0
 
 
 class DeliveryRequest(BaseModel):

@@ -129,7 +129,7 @@ class DeliverNotification:
                 workflow.execute_activity_method(
                     DeliveryActivities.send_message,
                     SendRequest(notification=n, target=t, channel=c),
-                    start_to_close_timeout=timedelta(minutes=2),
+                    start_to_close_timeout=timedelta(seconds=self._tuning.send_timeout_seconds),
                     retry_policy=self._retry(),
                     summary=f"Send {n.kind} to {t.person} by {c.name}",
                 )

@@ -55,6 +55,7 @@ class Cluster:
     db_url: str
     keys: str  # the key ring (`id:base64`), so every payload is encrypted
     sticky_timeout_s: float = 2.0
+    env: dict[str, str] = field(default_factory=dict)  # more settings for every worker
 
 
 class Workers:
@@ -76,6 +77,7 @@ class Workers:
             "CELLPATH_ENCRYPTION_KEYS": self.cluster.keys,
             "CELLPATH_WORKER_STICKY_TIMEOUT_SECONDS": str(self.cluster.sticky_timeout_s),
             "CELLPATH_LOG_FORMAT": "json",
+            **self.cluster.env,
         }
         env.pop("CELLPATH_ENCRYPTION_KEY_FILE", None)
         proc = await asyncio.create_subprocess_exec(

@@ -1,0 +1,114 @@
+"""A worker killed between sending an e-mail and recording it: the mailbox holds one message.
+
+A real worker process (`python worker.py`) delivers an escalation to a real SMTP server in this
+process. The moment the server has the message, it SIGKILLs the worker — before the worker
+hears "250 OK", let alone writes the delivery ledger. Another worker takes the send over once
+the first one's time is up, sends it again (it cannot know), and records it. The mail system
+sees the same Message-ID twice: one message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.delivery import delivery_id
+from cellpath.codec import KeyRing, new_key_entry
+from cellpath.connection import data_converter
+from cellpath.scenarios import reschedule, start
+from cellpath.store import CaseStore
+from cellpath.store.directory import Deliveries, Directory
+from models.directory import AssignedRole, AssignmentInput, ContactInput, DeliveryOutcome
+from tests.builders import journey_input
+from tests.chaos.harness import Cluster, Workers
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class KillOnFirstMessage:
+    """Keeps every message; on the first one, kills the worker that is sending it."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.victim: int | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        if self.victim is not None:
+            os.kill(self.victim, signal.SIGKILL)
+            self.victim = None
+        return "250 OK"
+
+
+async def test_a_worker_killed_after_sending_before_recording_leaves_one_message(
+    dev_server: WorkflowEnvironment, tmp_path
+):
+    keys = new_key_entry("delivery-crash")
+    address = dev_server.client.service_client.config.target_host
+    client = await Client.connect(address, data_converter=data_converter(ring=KeyRing.parse(keys)))
+    handler = KillOnFirstMessage()
+    smtp = Controller(handler, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    cluster = Cluster(
+        address=address,
+        queue=f"delivery-crash-{uuid.uuid4().hex[:6]}",
+        db_url=f"sqlite:///{tmp_path / 'crash.db'}",
+        keys=keys,
+        env={
+            "CELLPATH_DELIVERY_ENABLED": "true",
+            "CELLPATH_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+            # The dead worker's send is handed to another after 4 s (production: 2 min).
+            "CELLPATH_DELIVERY_SEND_TIMEOUT_SECONDS": "4",
+            "CELLPATH_DELIVERY_RETRY_SECONDS": "1",
+        },
+    )
+    store = CaseStore.from_url(cluster.db_url)
+    directory = Directory(store)
+    directory.set_contact(ContactInput(actor="lead-x", email="lead@example.org"), by="test")
+    directory.assign(AssignmentInput(role=AssignedRole.LEAD_COORDINATOR, actor="lead-x"), by="t")
+    workers = Workers(cluster)
+    await workers.start()
+    try:
+        handler.victim = workers.processes[0].pid
+        case = f"DCRASH-{uuid.uuid4().hex[:6]}"
+        handle = await start(client, journey_input(case), cluster.queue)
+        await reschedule(handle, "records", datetime.now(UTC) + timedelta(seconds=1), "test")
+        for _ in range(200):  # the escalation is sent, the worker dies
+            if handler.messages and workers.processes[0].returncode is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert handler.messages and handler.victim is None, "the first send reached the server"
+        await workers.processes[0].wait()
+        workers.processes.pop(0)
+        await workers.start()  # another worker takes the send over
+        [escalation] = [n for n in store.notifications(case) if n.kind == "escalation"]
+        outcome = await client.get_workflow_handle(
+            delivery_id(escalation.idempotency_key), result_type=DeliveryOutcome
+        ).result()
+        await handle.terminate("test over")
+    finally:
+        await workers.stop()
+        smtp.stop()
+    assert outcome.delivered_to == ["lead-x"]
+    assert len(handler.messages) == 2, "sent, the worker died unrecorded, sent again"
+    assert len({m["Message-ID"] for m in handler.messages}) == 1, "one message to the mail system"
+    [ledger] = Deliveries(store).of(escalation.idempotency_key)
+    assert ledger.attempts == 2 and ledger.delivered_at is not None
