@@ -74,8 +74,12 @@ class DeliveryActivities:
         if role is Recipient.PATIENT_FAMILY:
             return self._family(n)
         if role is Recipient.COORDINATOR:
-            people = [n.recipient_ref] if n.recipient_ref else []
-            why = "the case has no coordinator"
+            # The notification's own recipient names them; one that went up from the family
+            # names the patient, so the case's coordinator is read from the journey's row.
+            own = n.recipient is Recipient.COORDINATOR
+            person = n.recipient_ref if own else self.directory.coordinator_of(n.case_id)
+            people = [person] if person else []
+            why = "the case has no coordinator on file"
         else:
             site, program = self.directory.case_context(n.case_id)
             # The journey's projection knows the case's site; else the notification names it

@@ -82,12 +82,14 @@ class DeliverNotification:
         if n.severity is Severity.CRITICAL and NEXT_LEVEL.get(role) is not None:
             people = {t.person for t in resolution.targets}
             try:
+                # Until someone has it — or every send ended without (those went up already).
                 await workflow.wait_condition(
-                    lambda: bool(self._delivered & people),
+                    lambda: bool(self._delivered & people) or all(s.done() for s in sends),
                     timeout=self._critical_after(),
                     timeout_summary="critical alert delivered in time?",
                 )
             except TimeoutError:
+                # Still trying the first level (a channel that is down): the next one gets it too.
                 minutes = self._critical_after().total_seconds() / 60
                 sends.append(
                     asyncio.ensure_future(

@@ -15,7 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from cellpath.store import STAFF_AUDIT, CaseStore, _audit_row
-from cellpath.store.tables import Case, Delivery, Patient, RoleAssignment, StaffContact
+from cellpath.store.tables import (
+    Case,
+    Delivery,
+    JourneyRow,
+    Patient,
+    RoleAssignment,
+    StaffContact,
+)
 from models.directory import (
     AssignedRole,
     Assignment,
@@ -154,13 +161,17 @@ class Directory:
 
     def case_context(self, case_id: str) -> tuple[str | None, str | None]:
         """The case's current site and program, from the journey's projection."""
-        from cellpath.store.tables import JourneyRow
-
         with self.store.session() as s:
             row = s.get(JourneyRow, case_id)
             if row is None:
                 return None, None
             return row.site, row.program
+
+    def coordinator_of(self, case_id: str) -> str | None:
+        """The case's coordinator, from the journey's projection."""
+        with self.store.session() as s:
+            row = s.get(JourneyRow, case_id)
+        return row.coordinator if row else None
 
     def patient_ref_of(self, case_id: str) -> str | None:
         """The patient reference of a case."""

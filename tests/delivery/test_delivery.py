@@ -324,3 +324,59 @@ async def test_a_crash_between_sending_and_recording_sends_one_message(
     starter = DeliveryStarter(TUNING)
     assert await ActivityEnvironment(client=env.client).run(starter.start, [n]) == 0
     assert len(smtp.mailbox.to(f"{coord}@example.org")) == 2
+
+
+async def test_a_family_without_contact_details_goes_to_the_case_coordinator(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+    ended: list[str],
+):
+    coord = f"coord-{uid()}"
+    staff(directory, coord, email=f"{coord}@example.org")
+    family = {k: v for k, v in PATIENT.items() if k not in ("email", "phone")}
+    doc = intake_document(family, case_id=f"F-{uid()}", coordinator=coord)
+    inp, _ = await admit(doc, store=store, client=env.client, task_queue=delivery_queue)
+    ended.append(f"journey-{inp.case_id}")
+    handle = env.client.get_workflow_handle(f"journey-{inp.case_id}")
+    await to_infusion(handle, (await env.get_current_time()).date())
+    await env.sleep(timedelta(hours=30))
+    await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
+    await env.sleep(timedelta(minutes=5))
+    notice = next(n for n in store.notifications(inp.case_id) if n.recipient == "patient_family")
+    key = delivery_id(notice.idempotency_key)
+    outcome = await env.client.get_workflow_handle(key, result_type=DeliveryOutcome).result()
+    assert outcome.escalated_to == [Recipient.COORDINATOR]
+    assert outcome.delivered_to == [coord]
+    assert [a.reason for a in store.audit_trail(inp.case_id) if a.action == "delivery_escalated"]
+
+
+async def test_a_critical_alert_nobody_can_receive_goes_up_once(
+    env: WorkflowEnvironment, store: CaseStore, directory: Directory, delivery_queue: str
+):
+    """Every channel of the on-call physician is unusable (not down): it goes up at once, and
+    the five-minute check does not send it up a second time."""
+    site, oncall, director = f"site-{uid()}", f"dr-{uid()}", f"md-{uid()}"
+    staff(directory, oncall, urls=["nosuchservice://pager"])  # stored; no Apprise plugin
+    staff(directory, director, email=f"{director}@example.org")
+    now = await env.get_current_time()
+    directory.assign(
+        AssignmentInput(role=AssignedRole.ON_CALL, actor=oncall, site=site, valid_from=now), by="t"
+    )
+    directory.assign(
+        AssignmentInput(role=AssignedRole.MEDICAL_DIRECTOR, actor=director, site=site), by="t"
+    )
+    case = f"U-{uid()}"
+    n = notification(
+        case,
+        Recipient.ON_CALL_PHYSICIAN,
+        kind=NotificationKind.ALERT,
+        severity=Severity.CRITICAL,
+        ref=site,
+    )
+    outcome = await (await deliver(env, delivery_queue, n)).result()
+    assert outcome.escalated_to == [Recipient.MEDICAL_DIRECTOR]
+    assert outcome.delivered_to == [director]
+    assert [a.action for a in store.audit_trail(case)] == ["delivery_escalated"]
