@@ -24,6 +24,7 @@ from cellpath.devstack import banner
 from cellpath.scenarios import record, start, to_arrival, to_logistics
 from tests.builders import intake_file, journey_input, past_pathway
 from tests.support import QUEUE, ROOT
+from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
 
@@ -212,7 +213,7 @@ def history_file(tmp_path: Path, start: datetime, upto: str, **extra: Any) -> Pa
     return path
 
 
-async def test_the_past_is_recorded_without_paging_anyone(cli, tmp_path, db_url):
+async def test_the_past_is_recorded_without_paging_anyone(cli, tmp_path, db_url, dev_server):
     now = datetime.now(UTC)
     # Grace 0: a deadline born overdue escalates at once unless met (the default waits 30 min).
     protocol = {"name": "e2e-backfill", "backfill_grace_minutes": 0}
@@ -257,7 +258,9 @@ async def test_the_past_is_recorded_without_paging_anyone(cli, tmp_path, db_url)
     assert code == 0, err
     code, _, err = await cli("milestone", case, "conditioning_completed", "--at", at(50))
     assert code == 0, err
-    status = await eventually_alerted(cli, case)
+    await eventually_alerted(dev_server, case)
+    _, out, _ = await cli("status", case, "--json")
+    status = json.loads(out)
     alert = next(a for a in status["alerts"] if a["kind"] == "deadline_breached")
     assert alert["deadline"] == "infusion_window" and alert["resolved_at"] is None
 
@@ -359,13 +362,14 @@ async def test_the_past_is_recorded_without_paging_anyone(cli, tmp_path, db_url)
     assert code == 0 and urgent["id"] in out, err
 
 
-async def eventually_alerted(cli: Any, case: str) -> dict[str, Any]:
-    for _ in range(40):
-        _, out, _ = await cli("status", case, "--json")
-        status = json.loads(out)
-        if any(a["kind"] == "deadline_breached" for a in status["alerts"]):
-            return status
-        await asyncio.sleep(0.25)
+async def eventually_alerted(dev_server: Any, case: str) -> None:
+    """Wait (asking the journey itself: a CLI call per poll costs a second) for the breach."""
+    handle = dev_server.client.get_workflow_handle_for(PatientJourney.run, f"journey-{case}")
+    for _ in range(80):
+        status = await handle.query(PatientJourney.status)
+        if any(a.kind == "deadline_breached" for a in status.alerts):
+            return
+        await asyncio.sleep(0.1)
     raise AssertionError(f"no infusion-window alert: {status}")
 
 
@@ -379,12 +383,14 @@ async def test_one_row_per_journey_and_json_everywhere(cli, dev_server, tmp_path
     assert "phase monitoring" in out and "Due in the past" in one_line(out)
     code, _, _ = await cli("withdraw", case, "--reason", "moved home")
     assert code == 0
-    for _ in range(40):
-        code, out, _ = await cli("list", "--all", "--json")
-        rows = [r for r in json.loads(out) if r["case_id"] == case]
-        if rows and rows[0]["outcome"] == "withdrawn":
+    query = f"WorkflowId = 'journey-{case}' AND ExecutionStatus != 'ContinuedAsNew'"
+    for _ in range(80):  # visibility catches up with the closed run
+        done = [e async for e in dev_server.client.list_workflows(query)]
+        if done and done[0].status and done[0].status.name == "COMPLETED":
             break
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(0.1)
+    code, out, _ = await cli("list", "--all", "--json")
+    rows = [r for r in json.loads(out) if r["case_id"] == case]
     assert len(rows) == 1 and rows[0]["outcome"] == "withdrawn", rows
     runs = [e async for e in dev_server.client.list_workflows(f"WorkflowId = 'journey-{case}'")]
     assert len(runs) >= 2, "the journey did continue as new"
