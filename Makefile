@@ -18,11 +18,13 @@ run: install
 	$(PY) -m cellpath.devstack
 
 # PostgreSQL tests use CELLPATH_TEST_POSTGRES_URL (default postgres@127.0.0.1:5432/test) and are
-# skipped, saying so, when no server answers there.
+# skipped, saying so, when no server answers there. Two pytest processes (pytest-xdist), a test
+# module each at a time: the end-to-end tests mostly wait on processes and servers, the others
+# mostly compute. The ten slowest tests are listed at the end: look there before adding more.
 test: install check-deploy structure
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadscope --durations=10
 
 # The import direction (import-linter contracts in pyproject.toml) and the types of the pure
 # layer, the workflows and the services (pyright, from npm like the Compose schema below).
