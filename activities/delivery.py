@@ -38,7 +38,7 @@ from models.directory import (
     held_for_quiet_hours,
     quiet_until,
 )
-from models.enums import Recipient
+from models.enums import AuditAction, Recipient
 from models.messages import AuditEntry, Notification
 
 Logger = structlog.typing.FilteringBoundLogger
@@ -283,7 +283,7 @@ class DeliveryActivities:
             reason=event.reason,
         )
         self.store.append_audit([entry])
-        if event.action == "delivery_held":
+        if event.action == AuditAction.DELIVERY_HELD:
             hold = event.detail.get("until")
             person = str(event.detail.get("person"))
             names = [c for c in str(event.detail.get("channels", "")).split(",") if c]
@@ -296,7 +296,7 @@ class DeliveryActivities:
                     datetime.fromisoformat(hold),
                 )
         log = self.log.error if event.action == "undeliverable" else self.log.warning
-        if event.action != "delivery_held":
+        if event.action != AuditAction.DELIVERY_HELD:
             log(event.action, case_id=n.case_id, key=n.idempotency_key, reason=event.reason)
 
 

@@ -216,6 +216,7 @@ class AuditAction(StrEnum):
     CONTACT_SET = "contact_set"
     ROLE_ASSIGNED = "role_assigned"
     DELIVERY_ESCALATED = "delivery_escalated"
+    DELIVERY_HELD = "delivery_held"
     UNDELIVERABLE = "undeliverable"
 
 

@@ -101,6 +101,8 @@ class DeliverNotification:
     async def _up(self, n: Notification, role: Recipient, reason: str) -> None:
         """The level above `role` gets it now; at the top, nobody could: audited loudly."""
         nxt = NEXT_LEVEL.get(role)
+        if nxt is not None and nxt in self._outcome.escalated_to:
+            return  # another of this level's people already sent it up
         if nxt is None:
             self._outcome.undeliverable = not self._outcome.delivered_to
             await self._event(n, AuditAction.UNDELIVERABLE, reason, {"role": str(role)})
@@ -115,7 +117,7 @@ class DeliverNotification:
         if t.hold_until is not None and t.hold_until > workflow.now():
             await self._event(
                 n,
-                "delivery_held",
+                AuditAction.DELIVERY_HELD,
                 "quiet hours",
                 {
                     "person": t.person,
