@@ -21,10 +21,9 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from cellpath.config import Settings, get_settings
 from cellpath.delivery import channels, messages
-from cellpath.store import STAFF_AUDIT, CaseStore
+from cellpath.store import CaseStore
 from cellpath.store.directory import Deliveries, Directory
 from models.directory import (
-    NEXT_LEVEL,
     AssignedRole,
     Channel,
     DeliveryEvent,
@@ -122,7 +121,7 @@ class DeliveryActivities:
         for i, url in enumerate(c.urls, start=1):
             found.append(Channel(name=f"url:{channels.scheme(url)}#{i}", kind="url"))
         hold = None
-        if held_for_quiet_hours(n.kind, n.severity):
+        if held_for_quiet_hours(n.severity):
             hold = quiet_until(c.quiet_hours, c.timezone, now)
         return Target(
             person=person,
@@ -298,9 +297,6 @@ class DeliveryActivities:
         log = self.log.error if event.action == "undeliverable" else self.log.warning
         if event.action != AuditAction.DELIVERY_HELD:
             log(event.action, case_id=n.case_id, key=n.idempotency_key, reason=event.reason)
-
-
-__all__ = ["NEXT_LEVEL", "STAFF_AUDIT", "DeliveryActivities"]
 
 
 def delivery_id(key: str) -> str:

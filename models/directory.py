@@ -9,13 +9,13 @@ reported, quiet hours are read in the recipient's own time zone.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from models.enums import NotificationKind, Recipient, Severity
+from models.enums import Recipient, Severity
 from models.messages import Notification
 
 EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*$")
@@ -156,11 +156,10 @@ class Assignment(BaseModel):
 
     def overlaps(self, other: Assignment) -> bool:
         """Whether two entries share some time (open ends reach forever)."""
-        far_past, far_future = datetime.min.replace(tzinfo=None), datetime.max
-        a0 = self.valid_from.replace(tzinfo=None) if self.valid_from else far_past
-        a1 = self.valid_until.replace(tzinfo=None) if self.valid_until else far_future
-        b0 = other.valid_from.replace(tzinfo=None) if other.valid_from else far_past
-        b1 = other.valid_until.replace(tzinfo=None) if other.valid_until else far_future
+        # Aware bounds: an entry given at +08:00 is compared with one stored in UTC by instant.
+        far_past, far_future = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+        a0, a1 = self.valid_from or far_past, self.valid_until or far_future
+        b0, b1 = other.valid_from or far_past, other.valid_until or far_future
         return a0 < b1 and b0 < a1
 
 
@@ -277,9 +276,9 @@ NEXT_LEVEL: dict[Recipient, Recipient | None] = {
 }
 
 
-def held_for_quiet_hours(kind: NotificationKind, severity: Severity) -> bool:
-    """Quiet hours hold what is not clinically urgent; urgent and critical alerts go at once."""
-    del kind  # the severity decides: a clinical escalation is urgent, a reminder is not
+def held_for_quiet_hours(severity: Severity) -> bool:
+    """Quiet hours hold what is not clinically urgent (a clinical escalation is urgent, a
+    reminder is not); urgent and critical alerts go at once."""
     return severity not in (Severity.URGENT, Severity.CRITICAL)
 
 

@@ -263,10 +263,8 @@ class Deliveries:
         with self.store.session() as s:
             return list(s.exec(select(Delivery).where(Delivery.idempotency_key == key)).all())
 
-    def of_case(self, case_id: str | None) -> list[Delivery]:
-        """Every delivery of a case (or of all cases)."""
+    def of_case(self, case_id: str) -> list[Delivery]:
+        """Every delivery of a case, in the order they were first tried."""
         with self.store.session() as s:
-            query = select(Delivery)
-            if case_id is not None:
-                query = query.where(Delivery.case_id == case_id)
+            query = select(Delivery).where(Delivery.case_id == case_id)
             return list(s.exec(query.order_by(Delivery.id)).all())  # type: ignore[arg-type]

@@ -77,6 +77,35 @@ def staff(directory: Directory, actor: str, **contact: Any) -> None:
     directory.set_contact(ContactInput(actor=actor, **contact), by="admin-test")
 
 
+async def on_call_and_director(
+    env: WorkflowEnvironment, directory: Directory, pager: str
+) -> tuple[str, str, str]:
+    """A new site whose on-call physician is reached only by `pager`, and whose medical
+    director by e-mail: (site, on-call physician, medical director)."""
+    site, oncall, director = f"site-{uid()}", f"dr-{uid()}", f"md-{uid()}"
+    staff(directory, oncall, urls=[pager])
+    staff(directory, director, email=f"{director}@example.org")
+    now = await env.get_current_time()
+    directory.assign(
+        AssignmentInput(role=AssignedRole.ON_CALL, actor=oncall, site=site, valid_from=now), by="t"
+    )
+    directory.assign(
+        AssignmentInput(role=AssignedRole.MEDICAL_DIRECTOR, actor=director, site=site), by="t"
+    )
+    return site, oncall, director
+
+
+def critical_alert(case: str, site: str) -> Notification:
+    """A critical alert for the on-call physician of `site`."""
+    return notification(
+        case,
+        Recipient.ON_CALL_PHYSICIAN,
+        kind=NotificationKind.ALERT,
+        severity=Severity.CRITICAL,
+        ref=site,
+    )
+
+
 async def test_a_journey_escalation_reaches_the_lead_coordinator_by_email_and_chat_once(
     env: WorkflowEnvironment,
     store: CaseStore,
@@ -232,25 +261,10 @@ async def test_a_critical_alert_not_delivered_in_five_minutes_also_goes_up(
     delivery_queue: str,
     smtp: SmtpServer,
 ):
-    site, oncall, director = f"site-{uid()}", f"dr-{uid()}", f"md-{uid()}"
     # The on-call physician's only channel is a pager webhook that is down.
-    staff(directory, oncall, urls=["json://127.0.0.1:9/pager"])
-    staff(directory, director, email=f"{director}@example.org")
-    now = await env.get_current_time()
-    directory.assign(
-        AssignmentInput(role=AssignedRole.ON_CALL, actor=oncall, site=site, valid_from=now), by="t"
-    )
-    directory.assign(
-        AssignmentInput(role=AssignedRole.MEDICAL_DIRECTOR, actor=director, site=site), by="t"
-    )
+    site, oncall, director = await on_call_and_director(env, directory, "json://127.0.0.1:9/pager")
     case = f"C-{uid()}"
-    n = notification(
-        case,
-        Recipient.ON_CALL_PHYSICIAN,
-        kind=NotificationKind.ALERT,
-        severity=Severity.CRITICAL,
-        ref=site,
-    )
+    n = critical_alert(case, site)
     handle = await deliver(env, delivery_queue, n)
     await env.sleep(timedelta(minutes=6))
     assert len(smtp.mailbox.to(f"{director}@example.org")) == 1
@@ -289,7 +303,7 @@ async def test_smtp_down_then_back_loses_nothing(
     for h in handles:
         assert (await h.result()).delivered_to == [coord]
     assert len(smtp.mailbox.to(f"{coord}@example.org")) == 3
-    ledger = [d for d in Deliveries(store).of_case(case)]
+    ledger = Deliveries(store).of_case(case)
     assert len(ledger) == 3 and all(d.delivered_at and d.attempts > 1 for d in ledger)
 
 
@@ -358,24 +372,10 @@ async def test_a_critical_alert_nobody_can_receive_goes_up_once(
 ):
     """Every channel of the on-call physician is unusable (not down): it goes up at once, and
     the five-minute check does not send it up a second time."""
-    site, oncall, director = f"site-{uid()}", f"dr-{uid()}", f"md-{uid()}"
-    staff(directory, oncall, urls=["nosuchservice://pager"])  # stored; no Apprise plugin
-    staff(directory, director, email=f"{director}@example.org")
-    now = await env.get_current_time()
-    directory.assign(
-        AssignmentInput(role=AssignedRole.ON_CALL, actor=oncall, site=site, valid_from=now), by="t"
-    )
-    directory.assign(
-        AssignmentInput(role=AssignedRole.MEDICAL_DIRECTOR, actor=director, site=site), by="t"
-    )
+    # Stored through the directory (the contacts service would refuse it): no Apprise plugin.
+    site, _, director = await on_call_and_director(env, directory, "nosuchservice://pager")
     case = f"U-{uid()}"
-    n = notification(
-        case,
-        Recipient.ON_CALL_PHYSICIAN,
-        kind=NotificationKind.ALERT,
-        severity=Severity.CRITICAL,
-        ref=site,
-    )
+    n = critical_alert(case, site)
     outcome = await (await deliver(env, delivery_queue, n)).result()
     assert outcome.escalated_to == [Recipient.MEDICAL_DIRECTOR]
     assert outcome.delivered_to == [director]

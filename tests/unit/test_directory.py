@@ -3,7 +3,7 @@ hours in the recipient's own zone."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
@@ -18,7 +18,7 @@ from models.directory import (
     quiet_until,
     rota_gaps,
 )
-from models.enums import NotificationKind, Severity
+from models.enums import Severity
 
 T = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -83,6 +83,12 @@ def test_rota_gaps_and_overlaps():
     assert rota_gaps([], T, T + h) == [(T, T + h)]
     assert day[0].overlaps(a("on_call", "x", site="s", valid_from=T + 7 * h))
     assert not day[0].overlaps(a("on_call", "x", site="s", valid_from=T + 8 * h))
+    # By instant, not wall time: 16:00 at -05:00 is 21:00 UTC, after dr-1's entry ends (20:00
+    # UTC); read as a wall time it would fall inside it.
+    later = (T + 9 * h).astimezone(timezone(timedelta(hours=-5)))
+    assert f"{later:%H:%M}" == "16:00"
+    assert not day[0].overlaps(a("on_call", "x", site="s", valid_from=later))
+    assert day[0].overlaps(a("on_call", "x", site="s", valid_until=later - 2 * h))
 
 
 def test_quiet_hours_end_in_the_recipients_morning_and_never_hold_an_urgent_alert():
@@ -97,7 +103,6 @@ def test_quiet_hours_end_in_the_recipients_morning_and_never_hold_an_urgent_aler
     )
     assert quiet_until("22:00-07:00", "Asia/Shanghai", T) is None  # 20:00 in Shanghai
     assert quiet_until(None, "UTC", late) is None
-    assert held_for_quiet_hours(NotificationKind.REMINDER, Severity.INFO)
-    assert held_for_quiet_hours(NotificationKind.ESCALATION, Severity.WARNING)
-    assert not held_for_quiet_hours(NotificationKind.ESCALATION, Severity.URGENT)
-    assert not held_for_quiet_hours(NotificationKind.ALERT, Severity.CRITICAL)
+    assert held_for_quiet_hours(Severity.INFO) and held_for_quiet_hours(Severity.WARNING)
+    assert not held_for_quiet_hours(Severity.URGENT)
+    assert not held_for_quiet_hours(Severity.CRITICAL)
