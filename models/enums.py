@@ -218,6 +218,13 @@ class AuditAction(StrEnum):
     DELIVERY_ESCALATED = "delivery_escalated"
     DELIVERY_HELD = "delivery_held"
     UNDELIVERABLE = "undeliverable"
+    # The console (case store only): sign-ins, passwords, sites, and every look at a
+    # patient's identifying details (who saw whose, when).
+    SIGNED_IN = "signed_in"
+    SIGNED_OUT = "signed_out"
+    PASSWORD_SET = "password_set"
+    SITES_SET = "staff_sites_set"
+    PATIENT_VIEWED = "patient_viewed"
 
 
 def milestone_action(kind: str) -> str:

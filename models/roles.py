@@ -29,6 +29,8 @@ class Action(StrEnum):
     """What a command does, for the permission check."""
 
     READ = "read"
+    # See a patient's identifying details (name, birth date, contacts): the care team only.
+    READ_IDENTITY = "read_identity"
     INTAKE = "intake"
     MILESTONE = "milestone"
     OBSERVE = "observe"
@@ -45,6 +47,8 @@ PHYSICIAN_MILESTONES = frozenset({MilestoneKind.ELIGIBILITY_ASSESSED, MilestoneK
 
 ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ: frozenset(Role),
+    # Auditors, monitors and operators work from the pseudonymous record.
+    Action.READ_IDENTITY: frozenset({Role.COORDINATOR, Role.PHYSICIAN, Role.SITE_STAFF}),
     Action.INTAKE: frozenset({Role.COORDINATOR, Role.PHYSICIAN}),
     Action.MILESTONE: frozenset({Role.COORDINATOR, Role.PHYSICIAN}),
     Action.OBSERVE: frozenset({Role.SITE_STAFF, Role.PHYSICIAN}),

@@ -1,9 +1,12 @@
-"""Screenshots of the Temporal UI from the running product, for the README.
+"""Screenshots of the console and the Temporal UI from the running product, for the README.
 
-Starts the embedded stack (`devstack.py`: dev server, worker, demo journeys), waits until the
-demo journey DEMO-0006 has escalated, then photographs, with Playwright driving the system's
-Chromium (Debian's `chromium` package; no browser is downloaded):
+Starts the embedded stack (`python -m cellpath.devstack`: dev server, worker, console, demo
+journeys), waits until the demo journey DEMO-0006 has escalated, then photographs, with
+Playwright driving the system's Chromium (Debian's `chromium` package; no browser is
+downloaded):
 
+- the console's worklist, signed in as the demo coordinator → docs/screenshots/console-worklist.png
+- DEMO-0006's case page in the console (overdue, escalated) → docs/screenshots/console-case.png
 - the workflow list filtered by `Overdue = true`  → docs/screenshots/overdue-journeys.png
 - DEMO-0006's history (summaries on every timer and activity) → docs/screenshots/journey-history.png
 
@@ -26,6 +29,7 @@ from playwright.async_api import async_playwright  # noqa: E402
 
 from cellpath.config import get_settings  # noqa: E402
 from cellpath.connection import connect  # noqa: E402
+from cellpath.devstack import DEMO_PASSWORD, demo_staff  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -53,6 +57,23 @@ async def wait_overdue(timeout_s: float = 180) -> None:
     raise SystemExit("DEMO-0006 did not become overdue in time")
 
 
+async def photograph_console(console: str, you: str) -> None:
+    """The demo coordinator's worklist and DEMO-0006's case page."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 720})
+        await page.goto(f"{console}/login")
+        await page.get_by_label("Name").fill(you)
+        await page.get_by_label("Password").fill(DEMO_PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.get_by_text("Needs attention").wait_for(timeout=30_000)
+        await page.screenshot(path=OUT / "console-worklist.png")
+        await page.goto(f"{console}/cases/DEMO-0006")
+        await page.get_by_role("heading", name="Open deadlines").wait_for()
+        await page.screenshot(path=OUT / "console-case.png", full_page=True)
+        await browser.close()
+
+
 async def photograph(ui: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
@@ -63,7 +84,7 @@ async def photograph(ui: str) -> None:
         await page.wait_for_timeout(1_500)
         await page.screenshot(path=OUT / "overdue-journeys.png")
         await page.goto(f"{ui}/namespaces/default/workflows/journey-DEMO-0006")
-        await page.get_by_text("project_journey").first.wait_for(timeout=30_000)
+        await page.get_by_text("write_journey").first.wait_for(timeout=30_000)
         await page.wait_for_timeout(2_000)
         await page.screenshot(path=OUT / "journey-history.png", full_page=True)
         await browser.close()
@@ -71,22 +92,21 @@ async def photograph(ui: str) -> None:
 
 def main() -> None:
     settings = get_settings()
-    stack = subprocess.Popen(
-        [sys.executable, str(ROOT / "devstack.py")],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = ROOT / ".cellpath" / "screenshots.log"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("w") as out:
+        stack = subprocess.Popen(
+            [sys.executable, "-m", "cellpath.devstack"], cwd=ROOT, stdout=out, stderr=out
+        )
     try:
-        assert stack.stdout is not None
-        for line in stack.stdout:  # wait for the banner
-            if "cellpath is running" in line:
-                break
-        else:
-            raise SystemExit("the dev stack did not start (see .cellpath/temporal.log)")
+        deadline = time.monotonic() + 120
+        while "cellpath is running" not in log.read_text():  # the banner
+            if stack.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the dev stack did not start (see {log})")
+            time.sleep(1)
         asyncio.run(wait_overdue())
         asyncio.run(photograph(settings.ui_url))
+        asyncio.run(photograph_console(settings.console_url, next(iter(demo_staff()))))
         print(f"saved {', '.join(p.name for p in sorted(OUT.glob('*.png')))} in {OUT}")
     finally:
         stack.terminate()

@@ -99,3 +99,41 @@ def drop_database(admin_url: str, url: str) -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
     admin.dispose()
+
+
+def path_to_infusion(today: Any) -> list[tuple[str, dict[str, Any]]]:
+    """An autologous journey's milestones from intake to infusion, with their data (as a
+    coordinator records them; `eligibility_assessed` is a physician's)."""
+    from datetime import timedelta
+
+    return [
+        ("records_complete", {"records": "pathology, imaging, treatment_history, labs"}),
+        ("eligibility_assessed", {"outcome": "eligible", "reviewer": "dr-ui"}),
+        ("submitted_to_pi", {"site": "site-a"}),
+        ("pi_decision", {"site": "site-a", "decision": "accepted"}),
+        ("cost_estimate_accepted", {"currency": "USD", "total": "9500"}),
+        ("invitation_letter_issued", {"site": "site-a"}),
+        ("visa_issued", {"visa_type": "S2", "valid_until": str(today + timedelta(days=200))}),
+        ("accommodation_booked", {}),
+        ("travel_booked", {"arrival_date": str(today)}),
+        ("patient_arrived", {}),
+        ("accommodation_registered", {}),
+        ("pretreatment_cleared", {"outcome": "cleared"}),
+        ("apheresis_completed", {"coi_id": "COI-UI-1"}),
+        ("manufacturing_started", {}),
+        ("product_released", {"lot": "LOT-UI-1", "coi_id": "COI-UI-1"}),
+        ("conditioning_started", {"regimen": "Flu/Cy"}),
+        ("conditioning_completed", {}),
+        ("infusion_completed", {"lot": "LOT-UI-1", "coi_id": "COI-UI-1"}),
+    ]
+
+
+def recorded_at(now: Any, steps: int) -> list[Any]:
+    """When each of `steps` back-dated milestones happened, oldest first: an hour apart from
+    four days ago, the last two (conditioning completed, infusion) 30 h apart ending now, so
+    the infusion falls inside its 24–48 h window."""
+    from datetime import timedelta
+
+    start = now - timedelta(days=4)
+    times = [start + timedelta(hours=i) for i in range(steps - 2)]
+    return [*times, now - timedelta(hours=30), now - timedelta(minutes=5)]

@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar, get_origin
+from typing import Any, TypeVar
 
 import typer
 import typer.core
@@ -28,7 +28,7 @@ from cellpath.codec import UnknownKeyError
 from cellpath.services.base import Refusal, Session, Unreachable
 from models.deadlines import DeadlineView
 from models.messages import MilestoneAck
-from models.pathway import milestone_data_model
+from models.pathway import list_fields, text_value
 
 T = TypeVar("T")
 
@@ -167,25 +167,13 @@ def parse_data(kind: str, pairs: list[str], data_json: str | None) -> dict[str, 
         if not isinstance(loaded, dict):
             raise typer.BadParameter("expected a JSON object", param_hint="--data-json")
         data.update(loaded)
-    model = milestone_data_model(kind)
-    list_fields = {
-        name
-        for name, f in (model.model_fields.items() if model else [])
-        if get_origin(f.annotation) is list or "list[" in str(f.annotation)
-    }
+    lists = list_fields(kind)
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--data")
-        try:
-            value: Any = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        if key in list_fields:
-            items = value if isinstance(value, list) else [v.strip() for v in str(text).split(",")]
-            data[key] = [*data.get(key, []), *items]
-        else:
-            data[key] = value
+        value = text_value(text, is_list=key in lists)
+        data[key] = [*data.get(key, []), *value] if key in lists else value
     return data
 
 

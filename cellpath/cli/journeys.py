@@ -439,11 +439,14 @@ def reschedule(
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="print the cases as JSON")] = False,
 ) -> None:
-    """Start a handful of sample journeys at different phases (safe to run twice)."""
+    """Start a handful of sample journeys at different phases, yours to coordinate (safe to
+    run twice)."""
 
     async def go() -> list[tuple[str, str]]:
         s = session()
-        return await start_demo(await s.temporal(), s.case_store(), s.settings.task_queue)
+        return await start_demo(
+            await s.temporal(), s.case_store(), s.settings.task_queue, coordinator=s.actor
+        )
 
     started = run(go)
     if as_json:

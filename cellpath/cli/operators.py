@@ -4,6 +4,7 @@ the product's processes (worker, migrations, codec server, keys)."""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -90,6 +91,37 @@ def staff_remove(
     """Remove a staff member: they can no longer read or record anything."""
     change_staff(member, None, by)
     out.print(f"{member}: removed")
+
+
+@staff_app.command("passwd")
+def staff_passwd(
+    member: Annotated[str, typer.Argument(help="the actor id")],
+    by: Annotated[str | None, typer.Option("--by", help="the administrator setting it")] = None,
+) -> None:
+    """Set a member's console password, read from stdin (at least 12 characters); only its
+    Argon2 hash is stored. Administrators only; audited without the password."""
+    password = sys.stdin.readline().rstrip("\r\n")
+
+    async def go() -> None:
+        staff.set_password(session(by), member, password)
+
+    run(go)
+    out.print(f"{member}: password set")
+
+
+@staff_app.command("sites")
+def staff_sites(
+    member: Annotated[str, typer.Argument(help="the actor id")],
+    sites: Annotated[list[str] | None, typer.Argument(help="site ids; none: every site")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="the administrator setting it")] = None,
+) -> None:
+    """The sites whose cases a physician or nurse works on (their console worklist)."""
+
+    async def go() -> None:
+        staff.set_sites(session(by), member, sites or [])
+
+    run(go)
+    out.print(f"{member}: {', '.join(sorted(set(sites or []))) or 'every site'}")
 
 
 @staff_app.command("bootstrap")
@@ -215,6 +247,15 @@ def migrate() -> None:
         err.print(f"[red]error:[/red] migration failed: {e}")
         raise typer.Exit(2) from None
     out.print(f"case store at revision {at}")
+
+
+@app.command("console")
+def console() -> None:
+    """Serve the coordinator console alone (at CELLPATH_CONSOLE_URL, default
+    http://localhost:8000); `make run` serves it with the dev stack."""
+    from cellpath.console.serve import main as console_main
+
+    console_main()
 
 
 @app.command("codec-server")

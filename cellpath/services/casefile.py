@@ -80,6 +80,8 @@ def list_query(
     coordinator: str | None = None,
     escalated: bool = False,
     include_closed: bool = False,
+    program: str | None = None,
+    sites: list[str] | None = None,
 ) -> str:
     """A visibility query for journeys (Temporal's SQL-like list filter)."""
     terms = ["WorkflowType = 'PatientJourney'"]
@@ -98,6 +100,10 @@ def list_query(
         terms.append(f"{va.COORDINATOR.name} = {_quote(coordinator)}")
     if escalated:
         terms.append(f"{va.ESCALATION_LEVEL.name} >= 1")
+    if program:
+        terms.append(f"{va.PROGRAM.name} = {_quote(program)}")
+    if sites:
+        terms.append(f"{va.SITE.name} IN ({', '.join(_quote(s) for s in sites)})")
     return " AND ".join(terms)
 
 

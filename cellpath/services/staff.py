@@ -1,4 +1,5 @@
-"""Staff and patients' details: who holds which role, and the erasure of a patient's details.
+"""Staff and patients' details: who holds which role, on which sites, with which console
+password; and the erasure of a patient's details.
 
 Only an administrator changes roles; the first one is registered by `bootstrap`. Erasure
 (GDPR art. 17, PIPL art. 47) is the case coordinator's. Every change and every refused attempt
@@ -7,9 +8,12 @@ is audited (`cellpath audit staff`, `cellpath audit CASE`).
 
 from __future__ import annotations
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
 from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session
-from cellpath.store import STAFF_AUDIT
+from cellpath.store import STAFF_AUDIT, CaseStore
 from cellpath.store.tables import StaffMember
 from models.errors import CaseStoreError, RefusalCode
 from models.roles import Action, Role
@@ -54,3 +58,63 @@ def erase(session: Session, case: str, reason: str) -> str:
     except CaseStoreError as e:
         record_refusal(session, case, "erase", None, str(e))
         raise Refusal(str(e), RefusalCode.PATHWAY_RULE) from None
+
+
+# --- console sign-in -------------------------------------------------------------------------
+
+# Argon2id with the library's defaults (RFC 9106's second recommended option).
+_HASHER = PasswordHasher()
+# A hash of nothing in particular, verified against when the person has no password, so a
+# wrong name takes as long to refuse as a wrong password (no guessing who exists by timing).
+_DECOY = _HASHER.hash("cellpath: not anyone's password")
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+
+
+def set_password(session: Session, member: str, password: str) -> None:
+    """Set a staff member's console password (administrators only); the store keeps only its
+    Argon2 hash, and the audit says who set whose password, never the password.
+
+    Refused (audited) when the password is shorter than 12 characters or the member is not
+    registered.
+    """
+    authorise(session, Action.MANAGE_STAFF, case=STAFF_AUDIT)
+    reason = None
+    if len(password) < MIN_PASSWORD:
+        reason = f"a password needs at least {MIN_PASSWORD} characters, got {len(password)}"
+    elif len(password) > MAX_PASSWORD:
+        reason = f"a password has at most {MAX_PASSWORD} characters"
+    if reason is not None:
+        record_refusal(session, STAFF_AUDIT, "password", None, reason, detail={"staff": member})
+        raise Refusal(reason, RefusalCode.INVALID_DATA)
+    try:
+        session.case_store().set_password_hash(member, _HASHER.hash(password), by=session.actor)
+    except CaseStoreError as e:
+        record_refusal(session, STAFF_AUDIT, "password", None, str(e), detail={"staff": member})
+        raise Refusal(str(e), RefusalCode.PATHWAY_RULE) from None
+
+
+def set_sites(session: Session, member: str, sites: list[str]) -> None:
+    """The sites whose cases a physician or site nurse works on (administrators only; empty:
+    every site). The console's worklist shows them their sites' cases."""
+    authorise(session, Action.MANAGE_STAFF, case=STAFF_AUDIT)
+    try:
+        session.case_store().set_sites(member, sites, by=session.actor)
+    except CaseStoreError as e:
+        record_refusal(session, STAFF_AUDIT, "sites", None, str(e), detail={"staff": member})
+        raise Refusal(str(e), RefusalCode.PATHWAY_RULE) from None
+
+
+def check_password(store: CaseStore, member: str, password: str) -> StaffMember | None:
+    """The staff member when `password` is theirs, else None (also for an unknown name, in
+    the same time). A hash made with older parameters is replaced on a successful check."""
+    stored = store.password_hash(member) if len(password) <= MAX_PASSWORD else None
+    try:
+        _HASHER.verify(stored or _DECOY, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if stored is None:
+        return None
+    if _HASHER.check_needs_rehash(stored):
+        store.set_password_hash(member, _HASHER.hash(password), by=member)
+    return store.member(member)

@@ -28,6 +28,7 @@ from cellpath.store.tables import (
     JourneyRow,
     NotificationRow,
     Patient,
+    StaffCredential,
     StaffMember,
 )
 from models.enums import AuditAction
@@ -235,6 +236,60 @@ class CaseStore:
         """Everyone registered, by actor id."""
         with self.session() as s:
             return sorted(s.exec(select(StaffMember)).all(), key=lambda m: m.actor)
+
+    def member(self, actor: str) -> StaffMember | None:
+        """One staff member (role and sites), or None when not registered."""
+        with self.session() as s:
+            return s.get(StaffMember, actor)
+
+    def set_sites(self, actor: str, sites: Sequence[str], *, by: str) -> None:
+        """The sites whose cases `actor` works on (empty: every site); audited.
+
+        Raises:
+            CaseStoreError: `actor` is not registered.
+        """
+        now = _now()
+        with self.session() as s:
+            member = s.get(StaffMember, actor)
+            if member is None:
+                raise CaseStoreError(f"{actor!r} is not registered; add them with a role first")
+            before = list(member.sites)
+            member.sites = sorted(set(sites))
+            s.add(member)
+            detail = {"staff": actor, "from": before, "to": member.sites}
+            s.add(_audit_row(STAFF_AUDIT, AuditAction.SITES_SET, by, now, detail))
+
+    def set_password_hash(self, actor: str, password_hash: str, *, by: str) -> None:
+        """Store a staff member's password hash (never the password); audited, hash not.
+
+        Raises:
+            CaseStoreError: `actor` is not registered.
+        """
+        now = _now()
+        with self.session() as s:
+            if s.get(StaffMember, actor) is None:
+                raise CaseStoreError(f"{actor!r} is not registered; add them with a role first")
+            row = s.get(StaffCredential, actor)
+            if row is None:
+                row = StaffCredential(actor=actor, password_hash=password_hash, changed_by=by)
+            row.password_hash, row.changed_by, row.changed_at = password_hash, by, now
+            s.add(row)
+            s.add(_audit_row(STAFF_AUDIT, AuditAction.PASSWORD_SET, by, now, {"staff": actor}))
+
+    def password_hash(self, actor: str) -> str | None:
+        """A registered staff member's password hash, or None (no password, or not staff)."""
+        with self.session() as s:
+            if s.get(StaffMember, actor) is None:
+                return None
+            row = s.get(StaffCredential, actor)
+        return row.password_hash if row is not None else None
+
+    def patient_of_case(self, case_id: str) -> Patient | None:
+        """The patient a case belongs to (identifying details: for the roles that may see
+        them), or None for an unknown case."""
+        with self.session() as s:
+            case = s.get(Case, case_id)
+            return s.get(Patient, case.patient_ref) if case is not None else None
 
     def case_exists(self, case_id: str) -> bool:
         """Whether a case with this id was already taken in."""

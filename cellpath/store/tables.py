@@ -173,6 +173,23 @@ class StaffMember(SQLModel, table=True):
     role: str = Field(max_length=32)
     added_by: str
     added_at: datetime = _ts()
+    # The sites whose cases a physician or site nurse works on (the console's worklist);
+    # empty: every site (revision 0004).
+    sites: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+
+
+class StaffCredential(SQLModel, table=True):
+    """A staff member's console password, as an Argon2 hash (never the password itself).
+
+    Kept apart from `staff` so that listing staff can never carry a hash along.
+    """
+
+    __tablename__ = "staff_credentials"
+
+    actor: str = Field(primary_key=True, max_length=64)
+    password_hash: str = Field(max_length=255)
+    changed_by: str
+    changed_at: datetime = _ts()
 
 
 class DeadLetter(SQLModel, table=True):

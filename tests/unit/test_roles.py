@@ -14,6 +14,7 @@ ROLES = (Role.COORDINATOR, Role.PHYSICIAN, Role.SITE_STAFF, Role.VIEWER, Role.AD
 MATRIX = {
     #                     coord  phys   site   viewer admin
     Action.READ:         (True,  True,  True,  True,  True),
+    Action.READ_IDENTITY:(True,  True,  True,  False, False),
     Action.INTAKE:       (True,  True,  False, False, False),
     Action.MILESTONE:    (True,  True,  False, False, False),
     Action.OBSERVE:      (False, True,  True,  False, False),

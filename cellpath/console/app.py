@@ -1,0 +1,634 @@
+"""The console's pages and actions (FastAPI, Jinja2 templates, htmx for partial updates).
+
+Every page and action goes through the services, as the CLI does: the signed-in person is the
+session's actor, a forbidden action is refused and audited by the service, a journey's
+refusal comes back as the service's `Refusal` and is shown next to the form with nothing
+changed. Forms work without JavaScript (a full page comes back); with htmx the case's body is
+swapped in place.
+
+Identifying details appear only on the case page for the care team (the service decides),
+never in a URL, a page title or a log line: the intake form is a POST, and case pages are
+addressed by case id.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from temporalio.client import Client
+
+from cellpath.config import Settings, get_settings
+from cellpath.console import auth
+from cellpath.console.forms import (
+    OBSERVATION_CHOICES,
+    PHASES,
+    local_time,
+    milestone_forms,
+    zone,
+)
+from cellpath.services import caseload, intake, journeys, staff
+from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.store import CaseStore
+from models.enums import AuditAction, Phase, Program, Severity
+from models.errors import RefusalCode
+from models.messages import (
+    AcknowledgeAlertInput,
+    MilestoneInput,
+    ObservationInput,
+    RescheduleInput,
+    WithdrawInput,
+)
+from models.pathway import data_from_text
+from models.protocol import PRESETS
+from models.roles import Action
+
+HERE = Path(__file__).parent
+# The bedside form's measured fields (the rest of `ObservationInput` is set here).
+OBSERVATION_FIELDS = frozenset(
+    {
+        "temperature_c",
+        "systolic_bp",
+        "heart_rate",
+        "respiratory_rate",
+        "spo2",
+        "oxygen_device",
+        "oxygen_flow_l_min",
+        "vasopressors",
+        "ice_score",
+        "consciousness",
+        "seizure",
+        "cerebral_edema",
+        "note",
+    }
+)
+log = structlog.get_logger("cellpath.console")
+
+
+class Console:
+    """The console's shared parts: settings, one Temporal client and one case store for
+    every request, the sign-in throttle, the templates."""
+
+    def __init__(self, settings: Settings, client: Client | None, store: CaseStore | None):
+        self.settings = settings
+        self.client = client
+        self.store = store
+        self.throttle = auth.Throttle(
+            settings.console_sign_in_attempts, settings.console_sign_in_window_minutes * 60
+        )
+        self.templates = Jinja2Templates(directory=HERE / "templates")
+        self.templates.env.filters.update(
+            when=_when, countdown=_countdown, label=_label, shown=_shown
+        )
+        self.templates.env.globals.update(PHASES=PHASES, Severity=Severity, Action=Action)
+
+    def session(self, actor: str) -> Session:
+        """A service session for `actor`, sharing this process's client and store."""
+        s = Session(actor=actor, settings=self.settings, client=self.client, store=self.store)
+        return s
+
+    def keep(self, s: Session) -> None:
+        """Keep what a session opened (the client, the store) for the next requests."""
+        self.client = self.client or s.client
+        self.store = self.store or s.store
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def _when(value: datetime | None, tz: str = "UTC") -> str:
+    """A time in the reader's zone, with the zone's abbreviation (`2026-12-08 09:00 CET`)."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(zone(tz))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz}"
+
+
+def _countdown(value: datetime | None, now: datetime | None = None) -> str:
+    """How long until `value` (`in 2 d 4 h`), or how long ago it passed (`overdue 3 h`)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - (now or datetime.now(UTC))
+    seconds = abs(delta.total_seconds())
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = math.ceil(rest / 60) if not days and not hours else rest // 60
+    parts = [f"{days} d"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if not days and (minutes or not parts) else []
+    text = " ".join(parts[:2])
+    return f"in {text}" if delta >= timedelta(0) else f"overdue {text}"
+
+
+def _shown(value: object, tz: str = "UTC") -> str:
+    """A data value for people: lists joined, ISO times in the reader's zone."""
+    if isinstance(value, list):
+        return ", ".join(_shown(v, tz) for v in value)
+    if isinstance(value, str) and len(value) > 16 and value[4:5] == "-" and "T" in value:
+        try:
+            return _when(datetime.fromisoformat(value), tz)
+        except ValueError:
+            return value
+    return str(value)
+
+
+def _label(value: object) -> str:
+    """An identifier for people: `pi_review` → `pi review`."""
+    return str(value).replace("_", " ")
+
+
+# --- the application -------------------------------------------------------------------------
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    client: Client | None = None,
+    store: CaseStore | None = None,
+) -> FastAPI:
+    """The console application; `client` and `store` are opened on first use when not given."""
+    settings = settings or get_settings()
+    console = Console(settings, client, store)
+    app = FastAPI(title="cellpath console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.console = console
+    secret = (
+        settings.console_secret.get_secret_value()
+        if settings.console_secret
+        else secrets.token_urlsafe(32)
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="cellpath_session",
+        max_age=int(settings.console_idle_minutes * 60),
+        same_site="lax",
+        https_only=settings.console_url.startswith("https://"),
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    oauth = _oidc(settings)
+    templates = console.templates
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        # Pages of patients' cases: never cached, never framed, no outside script or style.
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'"
+        )
+        return response
+
+    @app.exception_handler(auth.SignInRequired)
+    async def to_sign_in(request: Request, _exc: auth.SignInRequired) -> Response:
+        target = "/login?next=" + request.url.path
+        if request.headers.get("HX-Request"):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"message": exc.detail, "code": exc.status_code, "actor": None},
+            status_code=exc.status_code,
+        )
+
+    def actor(request: Request) -> str:
+        return auth.signed_in(request, settings)
+
+    def page(
+        request: Request, name: str, context: dict[str, Any], status: int = 200
+    ) -> HTMLResponse:
+        context = {"actor": None, "csrf": auth.csrf_token(request), **context}
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    async def outage(request: Request, who: str, e: Unreachable) -> HTMLResponse:
+        code = 404 if str(e).startswith("no journey for case") else 503
+        log.warning("console.unreachable", error=str(e), path=request.url.path)
+        return page(request, "error.html", {"message": str(e), "code": code, "actor": who}, code)
+
+    # --- sign-in ---------------------------------------------------------------------------
+
+    @app.get("/login", response_class=HTMLResponse)
+    async def login_form(request: Request, next: str = "/") -> HTMLResponse:
+        return page(request, "login.html", {"next": auth.safe_next(next), "sso": bool(oauth)})
+
+    @app.post("/login", dependencies=[Depends(auth.check_csrf)])
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        username = str(form.get("username", "")).strip()[:64]
+        password = str(form.get("password", ""))
+        target = auth.safe_next(str(form.get("next", "/")))
+        address = request.client.host if request.client else "unknown"
+        keys = (f"name:{username.lower()}", f"address:{address}")
+        s = console.session(username or "(no name)")
+        wait = console.throttle.wait(*keys)
+        if wait > 0:
+            reason = "too many failed sign-ins"
+            _refuse_sign_in(s, reason, address)
+            message = f"Too many failed sign-ins. Try again in {math.ceil(wait / 60)} minutes."
+            context = {"next": target, "error": message, "sso": bool(oauth)}
+            return page(request, "login.html", context, 429)
+        try:
+            member = staff.check_password(s.case_store(), username, password)
+        except Unreachable as e:
+            return await outage(request, "", e)
+        if member is None:
+            console.throttle.failed(*keys)
+            _refuse_sign_in(s, "wrong name or password", address)
+            context = {"next": target, "error": "Wrong name or password.", "sso": bool(oauth)}
+            return page(request, "login.html", context, 401)
+        console.throttle.succeeded(keys[0])
+        auth.start_session(request, member.actor)
+        caseload.audit_sign_in(s, AuditAction.SIGNED_IN, {"via": "password", "from": address})
+        return RedirectResponse(target, status_code=303)
+
+    @app.post("/logout", dependencies=[Depends(auth.check_csrf)])
+    async def logout(request: Request) -> Response:
+        who = request.session.get("actor")
+        if who:
+            caseload.audit_sign_in(console.session(str(who)), AuditAction.SIGNED_OUT, {})
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    if oauth is not None:
+        _sso_routes(app, console, oauth)
+
+    # --- the worklist ----------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse)
+    async def worklist(
+        request: Request,
+        who: str = Depends(actor),
+        phase: str = "",
+        site: str = "",
+        coordinator: str = "",
+        program: str = "",
+        page_token: str = "",
+    ) -> HTMLResponse:
+        s = console.session(who)
+        context: dict[str, Any] = {
+            "actor": who,
+            "filters": {
+                "phase": phase,
+                "site": site,
+                "coordinator": coordinator,
+                "program": program,
+            },
+            "phases": [p.value for p in Phase],
+            "programs": [p.value for p in Program],
+            "now": datetime.now(UTC),
+            "page_token": page_token,
+            "may_intake": caseload.may(s, Action.INTAKE),
+        }
+        try:
+            raw = {"phase": phase, "site": site, "coordinator": coordinator, "program": program}
+            filters = caseload.Filters.model_validate({k: v for k, v in raw.items() if v})
+            context["worklist"] = await caseload.worklist(s, filters, page_token or None)
+        except ValidationError as e:
+            context["error"] = "; ".join(_problem(err) for err in e.errors())
+        except Refusal as e:
+            context["error"] = str(e)
+        except Unreachable as e:
+            return await outage(request, who, e)
+        finally:
+            console.keep(s)
+        name = "worklist_rows.html" if request.headers.get("HX-Request") else "worklist.html"
+        return page(request, name, context, 422 if "error" in context else 200)
+
+    # --- a case ----------------------------------------------------------------------------
+
+    async def case_page(
+        request: Request,
+        who: str,
+        case_id: str,
+        result: dict[str, Any] | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        s = console.session(who)
+        try:
+            view = await caseload.case_view(s, case_id)
+        except Unreachable as e:
+            return await outage(request, who, e)
+        except Refusal as e:
+            return page(request, "error.html", {"message": str(e), "code": 403, "actor": who}, 403)
+        finally:
+            console.keep(s)
+        client = console.client
+        namespace = client.namespace if client else "default"
+        role_may = {
+            "milestone": caseload.may(s, Action.MILESTONE),
+            "observe": caseload.may(s, Action.OBSERVE),
+            "acknowledge": caseload.may(s, Action.ACKNOWLEDGE),
+            "acknowledge_critical": caseload.may(s, Action.ACKNOWLEDGE, critical=True),
+            "reschedule": caseload.may(s, Action.RESCHEDULE),
+            "withdraw": caseload.may(s, Action.WITHDRAW),
+        }
+        forms = [
+            f
+            for f in milestone_forms(view.status)
+            if caseload.may(s, Action.MILESTONE, milestone=f.kind)
+        ]
+        full = not request.headers.get("HX-Request")
+        if result and "refused" in result:
+            result["inline"] = result["where"] in _form_ids(view.status, forms, role_may)
+        context = {
+            "actor": who,
+            "case": view,
+            "s": view.status,
+            "tz": view.timezone,
+            "now": datetime.now(UTC),
+            "forms": forms if role_may["milestone"] else [],
+            "may": role_may,
+            "choices": OBSERVATION_CHOICES,
+            "result": result or {},
+            # Identifying details only on the whole page (a partial refresh does not look
+            # them up again, so each look is one audited view).
+            "patient": caseload.patient(s, case_id) if full else None,
+            "ui_link": f"{console.settings.ui_url}/namespaces/{namespace}/workflows/"
+            f"journey-{case_id}",
+        }
+        name = "case.html" if full else "case_body.html"
+        return page(request, name, context, status)
+
+    @app.get("/cases/{case_id}", response_class=HTMLResponse)
+    async def case(request: Request, case_id: str, who: str = Depends(actor)) -> HTMLResponse:
+        return await case_page(request, who, case_id)
+
+    async def act(request: Request, who: str, case_id: str, where: str, call: Any) -> HTMLResponse:
+        """Run a service call from a form; show its outcome (or refusal) next to `where`."""
+        s = console.session(who)
+        try:
+            outcome = await call(s)
+        except Refusal as e:
+            status = 403 if e.code is RefusalCode.PERMISSION else 422
+            return await case_page(
+                request, who, case_id, {"where": where, "refused": str(e)}, status
+            )
+        except (ValueError, ValidationError) as e:
+            message = (
+                "; ".join(_problem(err) for err in e.errors())
+                if isinstance(e, ValidationError)
+                else str(e)
+            )
+            return await case_page(request, who, case_id, {"where": where, "refused": message}, 422)
+        except Unreachable as e:
+            return await outage(request, who, e)
+        finally:
+            console.keep(s)
+        return await case_page(request, who, case_id, {"where": where, "done": outcome})
+
+    @app.post("/cases/{case_id}/milestone", dependencies=[Depends(auth.check_csrf)])
+    async def milestone(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
+        form = await request.form()
+        kind = str(form.get("kind", ""))
+        tz = str(form.get("tz", "UTC"))
+        fields = {
+            str(k).removeprefix("data."): str(v)
+            for k, v in form.multi_items()
+            if str(k).startswith("data.")
+        }
+
+        async def call(s: Session) -> Any:
+            m = MilestoneInput(
+                kind=kind,
+                actor=who,
+                occurred_at=local_time(str(form.get("occurred_at", "")), tz, "when it happened"),
+                note=str(form.get("note", "")),
+                data=data_from_text(kind, fields),
+            )
+            ack = await journeys.record_milestone(s, case_id, m)
+            return f"{_label(kind)} recorded" + (" (already recorded)" if ack.duplicate else "")
+
+        return await act(request, who, case_id, f"milestone-{kind}", call)
+
+    @app.post("/cases/{case_id}/observe", dependencies=[Depends(auth.check_csrf)])
+    async def observe(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
+        form = await request.form()
+        text = {str(k): str(v) for k, v in form.items()}
+
+        async def call(s: Session) -> Any:
+            # Text as typed; the model converts and bounds each field, and names the field
+            # of any problem (empty fields are not sent: not measured).
+            values: dict[str, Any] = {
+                key: value.strip()
+                for key, value in text.items()
+                if key in OBSERVATION_FIELDS and value.strip()
+            }
+            values["observed_at"] = local_time(
+                text.get("observed_at", ""), text.get("tz", "UTC"), "observed at"
+            )
+            values["motor_weakness"] = text.get("motor_weakness") == "true"
+            o = ObservationInput.model_validate(values | {"actor": who})
+            return await journeys.observe(s, case_id, o)
+
+        return await act(request, who, case_id, "observe", call)
+
+    @app.post("/cases/{case_id}/acknowledge", dependencies=[Depends(auth.check_csrf)])
+    async def acknowledge(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
+        form = await request.form()
+        alert_id = str(form.get("alert_id", ""))
+
+        async def call(s: Session) -> Any:
+            a = AcknowledgeAlertInput(alert_id=alert_id, actor=who, note=str(form.get("note", "")))
+            alert = await journeys.acknowledge(s, case_id, a)
+            return f"alert {_label(alert.kind)} acknowledged"
+
+        return await act(request, who, case_id, f"alert-{alert_id}", call)
+
+    @app.post("/cases/{case_id}/reschedule", dependencies=[Depends(auth.check_csrf)])
+    async def reschedule(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
+        form = await request.form()
+        deadline = str(form.get("deadline", ""))
+        tz = str(form.get("tz", "UTC"))
+
+        async def call(s: Session) -> Any:
+            due = local_time(str(form.get("due_at", "")), tz, "new due time")
+            if due is None:
+                raise ValueError("new due time: required")
+            r = RescheduleInput(
+                deadline=deadline, due_at=due, reason=str(form.get("reason", "")), actor=who
+            )
+            view = await journeys.reschedule(s, case_id, r)
+            return f"{_label(view.name)} now due {_when(view.due_at, tz)}"
+
+        return await act(request, who, case_id, f"deadline-{deadline}", call)
+
+    @app.post("/cases/{case_id}/withdraw", dependencies=[Depends(auth.check_csrf)])
+    async def withdraw(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
+        form = await request.form()
+
+        async def call(s: Session) -> Any:
+            w = WithdrawInput(reason=str(form.get("reason", "")), actor=who)
+            await journeys.withdraw(s, case_id, w)
+            return "the journey is closed (withdrawn)"
+
+        return await act(request, who, case_id, "withdraw", call)
+
+    # --- intake ----------------------------------------------------------------------------
+
+    @app.get("/intake", response_class=HTMLResponse)
+    async def intake_form(request: Request, who: str = Depends(actor)) -> HTMLResponse:
+        return page(request, "intake.html", _intake_context(who, {}))
+
+    @app.post("/intake", dependencies=[Depends(auth.check_csrf)])
+    async def take_in(request: Request, who: str = Depends(actor)) -> Response:
+        form = {str(k): str(v) for k, v in (await request.form()).items()}
+        s = console.session(who)
+        try:
+            admitted = await intake.take_in(s, intake_document(form))
+        except Refusal as e:
+            problems = [p.strip() for p in str(e).split("\n  - ")[1:]] or [str(e)]
+            status = 403 if e.code is RefusalCode.PERMISSION else 422
+            # The form comes back with what was typed (to this person only; never logged).
+            context = _intake_context(who, form) | {"problems": problems}
+            return page(request, "intake.html", context, status)
+        except Unreachable as e:
+            return await outage(request, who, e)
+        finally:
+            console.keep(s)
+        return RedirectResponse(f"/cases/{admitted.journey.case_id}", status_code=303)
+
+    def _intake_context(who: str, form: dict[str, str]) -> dict[str, Any]:
+        return {
+            "actor": who,
+            # A new case is the signed-in coordinator's unless they name another.
+            "form": form or {"coordinator": who, "home_timezone": "UTC"},
+            "presets": sorted(PRESETS),
+            "programs": [p.value for p in Program],
+        }
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def intake_document(form: dict[str, str]) -> dict[str, Any]:
+    """The intake form's fields as an intake file's document (empty fields left out, so the
+    intake's own validation names what is missing)."""
+
+    def text(name: str) -> str | None:
+        value = form.get(name, "").strip()
+        return value or None
+
+    def listed(name: str) -> list[str] | None:
+        value = text(name)
+        return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+    patient = {
+        key: text(f"patient.{key}")
+        for key in (
+            "full_name",
+            "birth_date",
+            "nationality",
+            "passport_number",
+            "email",
+            "phone",
+            "preferred_language",
+        )
+    }
+    caregiver = {key: text(f"caregiver.{key}") for key in ("name", "email", "phone")}
+    if any(caregiver.values()):
+        patient["caregiver"] = {k: v for k, v in caregiver.items() if v}  # type: ignore[assignment]
+    document: dict[str, Any] = {
+        "case_id": text("case_id"),
+        "patient": {k: v for k, v in patient.items() if v},
+        "therapy": text("therapy"),
+        "cell_source": text("cell_source"),
+        "program": text("program"),
+        "indication": text("indication"),
+        "target_antigens": listed("target_antigens"),
+        "sites": listed("sites"),
+        "coordinator": text("coordinator"),
+        "protocol": text("protocol"),
+        "home_timezone": text("home_timezone"),
+    }
+    return {k: v for k, v in document.items() if v is not None}
+
+
+def _form_ids(status: Any, forms: list[Any], role_may: dict[str, bool]) -> set[str]:
+    """The ids of the forms a case page shows (where a refusal can show next to its form)."""
+    ids = {f"milestone-{f.kind}" for f in forms} if role_may["milestone"] else set()
+    ids |= {f"alert-{a.id}" for a in status.alerts}
+    ids |= {f"deadline-{d.name}" for d in status.open_deadlines}
+    ids |= {"observe"} if role_may["observe"] and status.phase == Phase.MONITORING else set()
+    ids |= {"withdraw"} if role_may["withdraw"] and status.phase != Phase.CLOSED else set()
+    return ids
+
+
+def _problem(error: Any) -> str:
+    """A pydantic error as `field: message` (never the value)."""
+    where = ".".join(str(p) for p in error.get("loc", ())) or "value"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+def _refuse_sign_in(s: Session, reason: str, address: str) -> None:
+    from cellpath.services.authority import record_refusal
+
+    record_refusal(s, "staff", "sign_in", None, reason, detail={"from": address})
+
+
+def _oidc(settings: Settings) -> Any:
+    """The OpenID Connect client (Authlib), when an issuer is configured; else None."""
+    if not (settings.oidc_issuer and settings.oidc_client_id):
+        return None
+    from authlib.integrations.starlette_client import OAuth
+
+    oauth = OAuth()
+    oauth.register(
+        "sso",
+        server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
+        client_id=settings.oidc_client_id,
+        client_secret=(
+            settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None
+        ),
+        client_kwargs={"scope": "openid email profile"},
+    )
+    return oauth.sso
+
+
+def _sso_routes(app: FastAPI, console: Console, sso: Any) -> None:
+    """Sign-in through the OpenID Connect provider: the claim `oidc_actor_claim` names the
+    staff member, who must be registered (a stranger is refused and audited)."""
+
+    @app.get("/login/sso")
+    async def sso_start(request: Request) -> Response:
+        redirect: Response = await sso.authorize_redirect(
+            request, str(request.url_for("sso_callback"))
+        )
+        return redirect
+
+    @app.get("/login/sso/callback", name="sso_callback")
+    async def sso_callback(request: Request) -> Response:
+        token = await sso.authorize_access_token(request)
+        claims = token.get("userinfo") or {}
+        who = str(claims.get(console.settings.oidc_actor_claim, ""))[:64]
+        s = console.session(who or "(no claim)")
+        if not who or s.case_store().member(who) is None:
+            _refuse_sign_in(s, "not a registered staff member", "sso")
+            raise HTTPException(403, "you are not registered in cellpath; ask an administrator")
+        auth.start_session(request, who)
+        caseload.audit_sign_in(s, AuditAction.SIGNED_IN, {"via": "sso"})
+        return RedirectResponse("/", status_code=303)

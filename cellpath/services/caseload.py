@@ -1,0 +1,231 @@
+"""A person's caseload: their worklist, one case as a whole, and who the patient is.
+
+What the console shows, assembled from the same sources as the CLI: visibility for lists, the
+journey's queries for a case, the case store for notifications and identifying details. Who
+sees what is decided here, not in the page: a coordinator's worklist holds their own cases, a
+physician's or nurse's the cases of their sites (all sites when none are set), a viewer's and
+an administrator's every case; identifying details only for the care team, and every look at
+them is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import uuid
+from datetime import UTC, date, datetime
+
+from pydantic import BaseModel, Field
+from temporalio.service import RPCError
+
+from cellpath.services import casefile, journeys
+from cellpath.services.authority import authorise
+from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.services.casefile import JourneyRow
+from cellpath.services.directory import OutboxLine, outbox
+from cellpath.store import STAFF_AUDIT
+from cellpath.store.directory import Directory
+from models.enums import AuditAction, Phase, Program
+from models.errors import RefusalCode, Refused
+from models.messages import AuditEntry, JourneyStatus, MilestoneEvent
+from models.roles import Action, Role, check_permission
+from models.state import ObservationRecord
+
+PAGE_SIZE = 50
+# Overdue or escalated journeys shown above the pages (a caseload with more has bigger
+# problems than a worklist can solve; the count says so).
+ATTENTION_LIMIT = 100
+
+
+class Filters(BaseModel):
+    """The worklist's filters (each narrows the person's own scope)."""
+
+    phase: Phase | None = None
+    site: str | None = Field(default=None, max_length=64)
+    coordinator: str | None = Field(default=None, max_length=64)
+    program: Program | None = None
+
+
+class Worklist(BaseModel):
+    """One page of a person's worklist: what needs attention first, then the rest by page."""
+
+    scope: str
+    attention: list[JourneyRow]
+    rows: list[JourneyRow]
+    next_page: str | None = None
+    timezone: str = "UTC"
+
+
+def _scope(session: Session) -> tuple[str, str | None, list[str]]:
+    """(description, coordinator, sites) of the signed-in person's caseload."""
+    member = session.case_store().member(session.actor)
+    if member is None:
+        return "nobody's cases", session.actor, []
+    role = Role(member.role)
+    if role is Role.COORDINATOR:
+        return "your cases", session.actor, []
+    if role in (Role.PHYSICIAN, Role.SITE_STAFF) and member.sites:
+        return "cases at " + ", ".join(member.sites), None, list(member.sites)
+    return "every case", None, []
+
+
+def viewer_timezone(session: Session) -> str:
+    """The time zone the signed-in person reads times in (their contact's; else UTC)."""
+    contact = Directory(session.case_store()).contact(session.actor)
+    return contact.timezone if contact is not None and contact.timezone else "UTC"
+
+
+def _query(filters: Filters, coordinator: str | None, sites: list[str], extra: str = "") -> str:
+    query = casefile.list_query(
+        phase=filters.phase.value if filters.phase else None,
+        site=filters.site,
+        coordinator=filters.coordinator or coordinator,
+        program=filters.program.value if filters.program else None,
+        sites=sites,
+    )
+    if coordinator and filters.coordinator and filters.coordinator != coordinator:
+        # A coordinator's worklist is their own; another coordinator's filter shows nothing
+        # rather than widening the scope.
+        query += " AND WorkflowId = ''"
+    return query + extra
+
+
+def _token(text: str | None) -> bytes | None:
+    if not text:
+        return None
+    try:
+        return base64.urlsafe_b64decode(text.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise Refusal(
+            "the page link is not valid; start again from the first page", RefusalCode.INVALID_DATA
+        ) from None
+
+
+async def worklist(session: Session, filters: Filters, page: str | None = None) -> Worklist:
+    """The person's worklist: overdue and escalated journeys first (soonest deadline first),
+    then every journey of their scope, `PAGE_SIZE` at a time (`page`: the previous page's
+    `next_page`)."""
+    authorise(session, Action.READ)
+    scope, coordinator, sites = _scope(session)
+    client = await session.temporal()
+    base = _query(filters, coordinator, sites)
+    attention_query = base + " AND (Overdue = true OR EscalationLevel >= 1)"
+    listed = client.list_workflows(base, page_size=PAGE_SIZE, next_page_token=_token(page))
+    try:
+        attention, _ = await asyncio.gather(
+            casefile.list_journeys(client, attention_query, limit=ATTENTION_LIMIT),
+            listed.fetch_next_page(),
+        )
+    except RPCError as e:
+        raise Unreachable(f"cannot list journeys: {e}") from None
+    first = {r.case_id for r in attention}
+    rows = [casefile.row_of(e) for e in listed.current_page or []]
+    rows = [r for r in rows if r.case_id not in first]
+    rows.sort(key=lambda r: (r.next_deadline_at is None, r.next_deadline_at or datetime.max))
+    token = listed.next_page_token
+    return Worklist(
+        scope=scope,
+        attention=attention,
+        rows=rows,
+        next_page=base64.urlsafe_b64encode(token).decode("ascii") if token else None,
+        timezone=viewer_timezone(session),
+    )
+
+
+class PatientCard(BaseModel):
+    """Who the patient is, for the care team (identifying details: never in Temporal)."""
+
+    patient_ref: str
+    full_name: str | None = None
+    birth_date: date | None = None
+    nationality: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    preferred_language: str | None = None
+    caregiver_name: str | None = None
+    caregiver_phone: str | None = None
+    erased_at: datetime | None = None
+
+
+def may(
+    session: Session, action: Action, *, milestone: str | None = None, critical: bool = False
+) -> bool:
+    """Whether the signed-in person may perform `action` (nothing audited: the page asks
+    only to decide what to offer; the service checks again, audited, when it is done)."""
+    role = session.case_store().role_of(session.actor)
+    try:
+        check_permission(session.actor, role, action, milestone=milestone, critical_alert=critical)
+    except Refused:
+        return False
+    return True
+
+
+def patient(session: Session, case: str) -> PatientCard | None:
+    """The case's patient for the care team (None for other roles, or an unknown case); each
+    look is audited (`patient_viewed`: who, which case, when)."""
+    if not may(session, Action.READ_IDENTITY):
+        return None
+    store = session.case_store()
+    row = store.patient_of_case(case)
+    if row is None:
+        return None
+    now = datetime.now(UTC)
+    store.append_audit(
+        [
+            AuditEntry(
+                event_id=f"{case}:{AuditAction.PATIENT_VIEWED}:{uuid.uuid4()}",
+                case_id=case,
+                action=AuditAction.PATIENT_VIEWED,
+                actor=session.actor,
+                occurred_at=now,
+                recorded_at=now,
+                detail={"patient_ref": row.patient_ref, "via": "console"},
+            )
+        ]
+    )
+    return PatientCard.model_validate(row, from_attributes=True)
+
+
+class CaseView(BaseModel):
+    """One case as a whole: its status, timeline, observations and notifications."""
+
+    status: JourneyStatus
+    timeline: list[MilestoneEvent]
+    observations: list[ObservationRecord]
+    notifications: list[OutboxLine]
+    timezone: str = "UTC"
+
+
+async def case_view(session: Session, case: str) -> CaseView:
+    """Everything the case page shows (any role), the journey's three queries at once."""
+    status, timeline, observations = await asyncio.gather(
+        journeys.status(session, case),
+        journeys.timeline(session, case),
+        journeys.observations(session, case),
+    )
+    return CaseView(
+        status=status,
+        timeline=timeline,
+        observations=observations,
+        notifications=outbox(session, case),
+        timezone=viewer_timezone(session),
+    )
+
+
+def audit_sign_in(session: Session, action: AuditAction, detail: dict[str, str]) -> None:
+    """Audit a sign-in or sign-out under the `staff` audit case."""
+    now = datetime.now(UTC)
+    entry = AuditEntry(
+        event_id=f"{STAFF_AUDIT}:{action}:{uuid.uuid4()}",
+        case_id=STAFF_AUDIT,
+        action=action,
+        actor=session.actor,
+        occurred_at=now,
+        recorded_at=now,
+        detail=detail,
+    )
+    try:
+        session.case_store().append_audit([entry])
+    except Exception as e:  # the sign-in stands; failing to audit it must be visible
+        session.warn(f"the sign-in could not be written to the audit log: {e}")

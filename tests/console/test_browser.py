@@ -1,0 +1,160 @@
+"""The console in a real browser (Chromium driven by Playwright) against the real dev server,
+worker and case store: what coordinators, physicians, nurses and viewers do and see."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from cellpath.scenarios import record as record_update
+from cellpath.scenarios import start
+from models.examples import journey_input
+from models.journey import workflow_id
+from tests.console.conftest import SignIn, Stack
+from tests.support import path_to_infusion, recorded_at
+from workflows import PatientJourney
+
+pytestmark = pytest.mark.e2e
+
+
+async def record(page: Page, kind: str, at: datetime | None = None, **data: str) -> None:
+    """Fill and send the milestone form of `kind` on an open case page."""
+    box = page.locator(f"#milestone-{kind}")
+    if not await box.evaluate("e => e.open"):
+        await box.locator("summary").click()
+    for name, value in data.items():
+        field = box.locator(f'[name="data.{name}"]')
+        if await field.evaluate("e => e.tagName") == "SELECT":
+            await field.select_option(value)
+        else:
+            await field.fill(value)
+    if at is not None:
+        await box.locator('[name="occurred_at"]').fill(f"{at:%Y-%m-%dT%H:%M}")
+    await box.get_by_role("button", name="Record").click()
+
+
+async def intake(page: Page, case_id: str) -> None:
+    """Take in a new case through the intake form."""
+    await page.get_by_role("link", name="New case").first.click()
+    await page.get_by_label("Full name").fill("Ada Console-Patient")
+    await page.get_by_label("Birth date").fill("1961-04-02")
+    await page.get_by_label("Nationality").fill("GB")
+    await page.get_by_label("Case id").fill(case_id)
+    await page.get_by_label("Indication").fill("DLBCL")
+    await page.get_by_label("Target antigens").fill("CD19")
+    await page.get_by_label("Sites").fill("site-a, site-b")
+    await page.get_by_role("button", name="Take in and start the journey").click()
+    await page.wait_for_url(re.compile(f"/cases/{case_id}$"))
+
+
+async def test_a_coordinator_takes_a_new_case_from_intake_to_infusion(
+    sign_in: SignIn, stack: Stack
+) -> None:
+    coordinator = await sign_in("coord-ui")
+    case_id = "UI-2026-0001"
+    await intake(coordinator, case_id)
+    # The care team sees who the patient is; the title and the address never say it.
+    await expect(coordinator.locator(".patient")).to_contain_text("Ada Console-Patient")
+    assert "Ada" not in await coordinator.title() and "Ada" not in coordinator.url
+    await expect(coordinator.locator(".phases [aria-current=step]")).to_have_text("intake")
+
+    steps = path_to_infusion(datetime.now(UTC).date())
+    times = recorded_at(datetime.now(UTC), len(steps))
+    physician = await sign_in("dr-ui")
+    for (kind, data), at in zip(steps, times, strict=True):
+        page = physician if kind == "eligibility_assessed" else coordinator
+        if page is physician:
+            await physician.goto(f"{stack.url}/cases/{case_id}")
+        await record(page, kind, at, **data)
+        await expect(page.locator("#flash")).to_contain_text(f"{kind.replace('_', ' ')} recorded")
+        if page is physician:
+            await coordinator.reload()
+
+    await expect(coordinator.locator(".phases [aria-current=step]")).to_have_text("monitoring")
+    timeline = coordinator.locator("#timeline-h + table")
+    await expect(timeline).to_contain_text("infusion completed")
+    await expect(timeline).to_contain_text("dr-ui")
+    status = await stack.client.get_workflow_handle(workflow_id(case_id)).query(
+        PatientJourney.status
+    )
+    assert status.phase == "monitoring" and status.infused_at is not None
+    # The worklist lists it, in monitoring.
+    await coordinator.get_by_role("link", name="Worklist").click()
+    row = coordinator.get_by_role("row", name=re.compile(case_id))
+    await expect(row).to_contain_text("monitoring")
+
+
+async def test_a_milestone_sent_from_a_stale_page_shows_the_journeys_refusal(
+    sign_in: SignIn, stack: Stack
+) -> None:
+    case_id = "UI-2026-0002"
+    handle = await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    page = await sign_in("coord-ui")
+    await page.goto(f"{stack.url}/cases/{case_id}")
+    before = await handle.query(PatientJourney.timeline)
+    # Meanwhile a colleague records the records as complete: the journey leaves intake.
+    await record_update(
+        handle, "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
+    )
+    await record(page, "record_received", record_type="labs")
+    refusal = page.locator("#flash .refusal")
+    await expect(refusal).to_contain_text("pre_assessment")
+    after = await handle.query(PatientJourney.timeline)
+    assert len(after) == len(before) + 1  # only the colleague's milestone
+
+
+async def to_monitoring(stack: Stack, case_id: str) -> Any:
+    """A journey recorded through infusion (back-dated, as the services record it)."""
+    handle = await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    steps = path_to_infusion(datetime.now(UTC).date())
+    for (kind, data), at in zip(steps, recorded_at(datetime.now(UTC), len(steps)), strict=True):
+        if kind == "records_complete":
+            data = {"records": [r.strip() for r in data["records"].split(",")]}
+        await record_update(handle, kind, at=at, **data)
+    return handle
+
+
+async def test_a_nurse_records_an_observation_and_sees_crs_grade_2_and_the_alert(
+    sign_in: SignIn, stack: Stack
+) -> None:
+    case_id = "UI-2026-0003"
+    await to_monitoring(stack, case_id)
+    # At tablet width, as at the bedside.
+    nurse = await sign_in("nurse-ui", width=800)
+    await nurse.goto(f"{stack.url}/cases/{case_id}")
+    await nurse.get_by_label("Temperature (°C)").fill("38.6")
+    await nurse.get_by_label("Systolic BP (mmHg)").fill("84")
+    await nurse.get_by_role("button", name="Save observation").click()
+    grades = nurse.locator(".grades")
+    await expect(grades).to_contain_text("CRS grade 2")
+    await expect(grades.locator(".badge.urgent")).to_be_visible()
+    await expect(nurse.locator("ul.alerts")).to_contain_text("urgent")
+    # A nurse records no milestones and sees no withdraw form.
+    assert await nurse.locator("details.milestone").count() == 0
+    assert await nurse.locator("#withdraw-h").count() == 0
+
+
+async def test_a_viewer_sees_the_case_but_no_forms_and_no_patient(
+    sign_in: SignIn, stack: Stack
+) -> None:
+    case_id = "UI-2026-0004"
+    await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    viewer = await sign_in("viewer-ui")
+    await viewer.goto(f"{stack.url}/cases/{case_id}")
+    await expect(viewer.locator("h1")).to_have_text(f"Case {case_id}")
+    # Only the sign-out form in the header.
+    assert await viewer.locator("main form").count() == 0
+    assert await viewer.locator(".patient").count() == 0
+
+
+async def test_a_case_page_without_signing_in_goes_to_sign_in(browser: Any, stack: Stack) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{stack.url}/cases/UI-2026-0001")
+    assert page.url == f"{stack.url}/login?next=/cases/UI-2026-0001"
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await context.close()
