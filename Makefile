@@ -88,6 +88,7 @@ bench: install
 	$(PY) benchmarks/history_events.py
 	$(PY) benchmarks/codec_overhead.py
 	$(PY) benchmarks/reminder_storm.py --journeys 1000
+	$(PY) benchmarks/console_pages.py --journeys 10000
 
 # README pictures from the running product (the console and the Temporal UI), in Chromium.
 screenshots: install browser

@@ -299,7 +299,7 @@ def create_app(
             "programs": [p.value for p in Program],
             "now": datetime.now(UTC),
             "page_token": page_token,
-            "may_intake": caseload.may(s, Action.INTAKE),
+            "may_intake": caseload.permissions(s).may(Action.INTAKE),
         }
         try:
             raw = {"phase": phase, "site": site, "coordinator": coordinator, "program": program}
@@ -336,18 +336,19 @@ def create_app(
             console.keep(s)
         client = console.client
         namespace = client.namespace if client else "default"
+        allowed = caseload.permissions(s)
         role_may = {
-            "milestone": caseload.may(s, Action.MILESTONE),
-            "observe": caseload.may(s, Action.OBSERVE),
-            "acknowledge": caseload.may(s, Action.ACKNOWLEDGE),
-            "acknowledge_critical": caseload.may(s, Action.ACKNOWLEDGE, critical=True),
-            "reschedule": caseload.may(s, Action.RESCHEDULE),
-            "withdraw": caseload.may(s, Action.WITHDRAW),
+            "milestone": allowed.may(Action.MILESTONE),
+            "observe": allowed.may(Action.OBSERVE),
+            "acknowledge": allowed.may(Action.ACKNOWLEDGE),
+            "acknowledge_critical": allowed.may(Action.ACKNOWLEDGE, critical=True),
+            "reschedule": allowed.may(Action.RESCHEDULE),
+            "withdraw": allowed.may(Action.WITHDRAW),
         }
         forms = [
             f
             for f in milestone_forms(view.status)
-            if caseload.may(s, Action.MILESTONE, milestone=f.kind)
+            if allowed.may(Action.MILESTONE, milestone=f.kind)
         ]
         full = not request.headers.get("HX-Request")
         if result and "refused" in result:
@@ -364,7 +365,7 @@ def create_app(
             "result": result or {},
             # Identifying details only on the whole page (a partial refresh does not look
             # them up again, so each look is one audited view).
-            "patient": caseload.patient(s, case_id) if full else None,
+            "patient": caseload.patient(s, case_id, allowed) if full else None,
             "ui_link": f"{console.settings.ui_url}/namespaces/{namespace}/workflows/"
             f"journey-{case_id}",
         }

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import binascii
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, Field
@@ -148,23 +149,36 @@ class PatientCard(BaseModel):
     erased_at: datetime | None = None
 
 
-def may(
-    session: Session, action: Action, *, milestone: str | None = None, critical: bool = False
-) -> bool:
-    """Whether the signed-in person may perform `action` (nothing audited: the page asks
-    only to decide what to offer; the service checks again, audited, when it is done)."""
-    role = session.case_store().role_of(session.actor)
-    try:
-        check_permission(session.actor, role, action, milestone=milestone, critical_alert=critical)
-    except Refused:
-        return False
-    return True
+@dataclass(frozen=True)
+class Permissions:
+    """What the signed-in person may do, from one look at their role (nothing audited: a
+    page asks only to decide what to offer; the service checks again, audited, when done)."""
+
+    actor: str
+    role: Role | None
+
+    def may(self, action: Action, *, milestone: str | None = None, critical: bool = False) -> bool:
+        """Whether `action` (on this milestone, this critical alert) is theirs."""
+        try:
+            check_permission(
+                self.actor, self.role, action, milestone=milestone, critical_alert=critical
+            )
+        except Refused:
+            return False
+        return True
 
 
-def patient(session: Session, case: str) -> PatientCard | None:
+def permissions(session: Session) -> Permissions:
+    """The signed-in person's permissions."""
+    return Permissions(session.actor, session.case_store().role_of(session.actor))
+
+
+def patient(
+    session: Session, case: str, allowed: Permissions | None = None
+) -> PatientCard | None:
     """The case's patient for the care team (None for other roles, or an unknown case); each
     look is audited (`patient_viewed`: who, which case, when)."""
-    if not may(session, Action.READ_IDENTITY):
+    if not (allowed or permissions(session)).may(Action.READ_IDENTITY):
         return None
     store = session.case_store()
     row = store.patient_of_case(case)

@@ -3,6 +3,7 @@ identifying details, and that refusals are audited like the CLI's."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import pytest
 
 from cellpath.config import Settings
 from cellpath.console import create_app
+from cellpath.scenarios import record as record_update
 from cellpath.scenarios import start
 from cellpath.store import STAFF_AUDIT, CaseStore
 from cellpath.store.tables import Patient
@@ -224,3 +226,29 @@ async def test_an_intake_with_problems_lists_each_by_field_and_starts_nothing(
     assert "patient.nationality" in text and "patient.email" in text
     assert "Britain" not in text and "zed-at-example" not in text and "Zed" not in text
     assert not stack.store.case_exists("SEC-2026-0009")
+
+
+async def test_a_nurses_worklist_holds_the_cases_of_their_sites(stack: Stack) -> None:
+    here = await start(stack.client, journey_input("SEC-2026-0011"), stack.settings.task_queue)
+    away = await start(
+        stack.client, journey_input("SEC-2026-0012", sites=["site-b"]), stack.settings.task_queue
+    )
+    for handle, site in ((here, "site-a"), (away, "site-b")):
+        await record_update(
+            handle,
+            "records_complete",
+            records=["pathology", "imaging", "treatment_history", "labs"],
+        )
+        await record_update(handle, "eligibility_assessed", outcome="eligible", reviewer="dr")
+        await record_update(handle, "submitted_to_pi", site=site)
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        await signed_in(http, "nurse-ui")
+        for _ in range(50):  # visibility follows the journeys' own updates within moments
+            page = (await http.get("/?phase=pi_review")).text
+            if "SEC-2026-0011" in page:
+                break
+            await asyncio.sleep(0.1)
+        missing = await http.get("/cases/SEC-2026-9999")
+    assert "Cases at site-a" in page
+    assert "SEC-2026-0011" in page and "SEC-2026-0012" not in page
+    assert missing.status_code == 404 and "no journey for case SEC-2026-9999" in missing.text
