@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 from argon2 import PasswordHasher  # noqa: E402
+from temporalio.service import RPCError  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from cellpath.config import find_binary  # noqa: E402
@@ -112,9 +113,15 @@ async def main() -> None:
 
             await asyncio.gather(*(one(i) for i in range(args.journeys)))
             started = time.perf_counter() - t0
-            # The backlog drained: the last journey answers, and one gets a milestone.
+            # The backlog drained: the last journey answers (a query times out while its first
+            # task waits behind the others' store writes), and one gets a milestone.
             last = client.get_workflow_handle(f"journey-BENCH-{args.journeys - 1:05d}")
-            await last.query(PatientJourney.status)
+            while True:
+                try:
+                    await last.query(PatientJourney.status)
+                    break
+                except RPCError:
+                    await asyncio.sleep(2)
             case = "BENCH-00007"
             handle = client.get_workflow_handle(f"journey-{case}")
             await record(handle, "record_received", record_type="pathology", actor="bench")
@@ -134,14 +141,14 @@ async def main() -> None:
                 "CELLPATH_CONSOLE_URL": f"http://127.0.0.1:{port}",
                 "CELLPATH_LOG_LEVEL": "WARNING",
             }
-            console = subprocess.Popen(
-                [sys.executable, "-m", "starter", "console"], cwd=ROOT, env=env_vars
+            console = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "starter", "console", cwd=ROOT, env=env_vars
             )
             try:
                 await report(args, client, port, target, case)
             finally:
                 console.terminate()
-                console.wait(timeout=15)
+                await asyncio.wait_for(console.wait(), timeout=15)
     shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -220,6 +220,10 @@ def create_app(
         request: Request, name: str, context: dict[str, Any], status: int = 200
     ) -> HTMLResponse:
         context = {"actor": None, "csrf": auth.csrf_token(request), **context}
+        if context["actor"] and "may_intake" not in context:
+            # The header offers "New case" only to those who may take one in.
+            allowed = caseload.permissions(console.session(context["actor"]))
+            context["may_intake"] = allowed.may(Action.INTAKE)
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     async def outage(request: Request, who: str, e: Unreachable) -> HTMLResponse:
@@ -490,6 +494,9 @@ def create_app(
 
     @app.get("/intake", response_class=HTMLResponse)
     async def intake_form(request: Request, who: str = Depends(actor)) -> HTMLResponse:
+        if not caseload.permissions(console.session(who)).may(Action.INTAKE):
+            message = f"{who!r} may not take in new cases; intake needs a coordinator or physician"
+            return page(request, "error.html", {"message": message, "code": 403, "actor": who}, 403)
         return page(request, "intake.html", _intake_context(who, {}))
 
     @app.post("/intake", dependencies=[Depends(auth.check_csrf)])
@@ -623,7 +630,21 @@ def _sso_routes(app: FastAPI, console: Console, sso: Any) -> None:
 
     @app.get("/login/sso/callback", name="sso_callback")
     async def sso_callback(request: Request) -> Response:
-        token = await sso.authorize_access_token(request)
+        import httpx
+        from authlib.integrations.base_client.errors import OAuthError
+        from joserfc.errors import JoseError
+
+        try:
+            token = await sso.authorize_access_token(request)
+        except httpx.HTTPError as e:
+            raise HTTPException(503, f"the sign-in provider could not be reached: {e}") from None
+        except (OAuthError, JoseError) as e:
+            # A state that is not this browser's, a token whose nonce, issuer, audience or
+            # signature does not check out: nobody is signed in.
+            _refuse_sign_in(console.session("(sso)"), f"provider sign-in failed: {e}", "sso")
+            raise HTTPException(
+                403, "signing in through the provider failed; start again"
+            ) from None
         claims = token.get("userinfo") or {}
         who = str(claims.get(console.settings.oidc_actor_claim, ""))[:64]
         s = console.session(who or "(no claim)")

@@ -173,9 +173,7 @@ def permissions(session: Session) -> Permissions:
     return Permissions(session.actor, session.case_store().role_of(session.actor))
 
 
-def patient(
-    session: Session, case: str, allowed: Permissions | None = None
-) -> PatientCard | None:
+def patient(session: Session, case: str, allowed: Permissions | None = None) -> PatientCard | None:
     """The case's patient for the care team (None for other roles, or an unknown case); each
     look is audited (`patient_viewed`: who, which case, when)."""
     if not (allowed or permissions(session)).may(Action.READ_IDENTITY):

@@ -165,7 +165,7 @@ async def test_a_session_ends_after_its_hours(
 ) -> None:
     async with _client(offline, console_store) as http:
         await signed_in(http, "viewer-ui")
-        assert (await http.get("/intake")).status_code == 200
+        assert (await http.get("/intake")).status_code == 403  # a viewer takes in nothing
         later = time.time() + offline.console_session_hours * 3600 + 1
         monkeypatch.setattr("cellpath.console.auth.time.time", lambda: later)
         reply = await http.get("/intake")
