@@ -334,6 +334,10 @@ class JourneyProjection(BaseModel):
     overdue: bool = False
     escalation_level: int = 0
     updated_at: datetime
+    # Alerts not yet acknowledged or resolved, and the most severe of them (the console's
+    # worklist shows them; visibility has no attribute for them).
+    open_alerts: int = 0
+    top_alert: Severity | None = None
 
 
 class NotificationBatch(BaseModel):

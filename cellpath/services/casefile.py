@@ -43,6 +43,9 @@ class JourneyRow(BaseModel):
     next_deadline_at: datetime | None = None
     escalation_level: int = 0
     overdue: bool = False
+    # From the case store's projection (visibility has no attribute for alerts).
+    open_alerts: int = 0
+    top_alert: str | None = None
 
 
 class AuditLine(BaseModel):

@@ -124,6 +124,9 @@ async def worklist(session: Session, filters: Filters, page: str | None = None) 
     rows = [casefile.row_of(e) for e in listed.current_page or []]
     rows = [r for r in rows if r.case_id not in first]
     rows.sort(key=lambda r: (r.next_deadline_at is None, r.next_deadline_at or datetime.max))
+    alerts = session.case_store().open_alerts([r.case_id for r in [*attention, *rows]])
+    for r in [*attention, *rows]:
+        r.open_alerts, r.top_alert = alerts.get(r.case_id, (0, None))
     token = listed.next_page_token
     return Worklist(
         scope=scope,

@@ -284,6 +284,22 @@ class CaseStore:
             row = s.get(StaffCredential, actor)
         return row.password_hash if row is not None else None
 
+    def open_alerts(self, case_ids: Sequence[str]) -> dict[str, tuple[int, str | None]]:
+        """Open alerts (count, most severe) of these cases, from their projections (cases
+        with none are left out)."""
+        if not case_ids:
+            return {}
+        with self.session() as s:
+            rows = s.exec(
+                select(JourneyRow.case_id, JourneyRow.open_alerts, JourneyRow.top_alert).where(
+                    sa.and_(
+                        JourneyRow.case_id.in_(list(case_ids)),  # type: ignore[attr-defined]
+                        JourneyRow.open_alerts > 0,
+                    )
+                )
+            ).all()
+        return {case: (count, top) for case, count, top in rows}
+
     def patient_of_case(self, case_id: str) -> Patient | None:
         """The patient a case belongs to (identifying details: for the roles that may see
         them), or None for an unknown case."""
@@ -503,7 +519,7 @@ def is_data_error(error: Exception) -> bool:
 
 def _upsert_projection(s: Session, p: JourneyProjection) -> bool:
     values = p.model_dump(mode="python")
-    for key in ("phase", "outcome", "therapy", "cell_source", "program"):
+    for key in ("phase", "outcome", "therapy", "cell_source", "program", "top_alert"):
         if values[key] is not None:
             values[key] = str(values[key])
     row = s.get(JourneyRow, p.case_id)

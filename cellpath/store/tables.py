@@ -123,6 +123,9 @@ class JourneyRow(SQLModel, table=True):
     overdue: bool = Field(default=False, index=True)
     escalation_level: int = 0
     updated_at: datetime = _ts()
+    # Open alerts and the most severe of them (revision 0004).
+    open_alerts: int = 0
+    top_alert: str | None = Field(default=None, max_length=16)
 
 
 class NotificationRow(SQLModel, table=True):

@@ -207,6 +207,8 @@ class Journey:
         """The case store's row for this journey."""
         views = self.open_deadlines()
         nxt = views[0] if views else None
+        open_alerts = [a for a in self.state.alerts if a.open]
+        ranks = list(Severity)  # in order of loudness
         return JourneyProjection(
             case_id=self.facts.case_id,
             patient_ref=self.facts.patient_ref,
@@ -223,6 +225,8 @@ class Journey:
             overdue=any(v.overdue for v in views),
             escalation_level=max((v.escalation_level for v in views), default=0),
             updated_at=now,
+            open_alerts=len(open_alerts),
+            top_alert=max((a.severity for a in open_alerts), key=ranks.index, default=None),
         )
 
     def ack(self, duplicate: bool = False) -> MilestoneAck:

@@ -136,6 +136,10 @@ async def test_a_nurse_records_an_observation_and_sees_crs_grade_2_and_the_alert
     # A nurse records no milestones and sees no withdraw form.
     assert await nurse.locator("details.milestone").count() == 0
     assert await nurse.locator("#withdraw-h").count() == 0
+    # Their worklist (site-a) shows the case with its open alert.
+    await nurse.get_by_role("link", name="Worklist").click()
+    row = nurse.get_by_role("row", name=re.compile(case_id))
+    await expect(row.locator(".badge.urgent")).to_have_text("1 urgent")
 
 
 async def test_a_viewer_sees_the_case_but_no_forms_and_no_patient(

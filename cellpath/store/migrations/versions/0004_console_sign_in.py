@@ -1,4 +1,5 @@
-"""The console: staff passwords (Argon2 hashes) and the sites a member of staff works on.
+"""The console: staff passwords (Argon2 hashes), the sites a member of staff works on, and
+each journey's open alerts in its projection (the worklist shows them).
 
 Revision ID: 0004
 Revises: 0003
@@ -22,6 +23,9 @@ def upgrade() -> None:
     """Apply this revision."""
     with op.batch_alter_table("staff") as batch:
         batch.add_column(sa.Column("sites", sa.JSON(), nullable=False, server_default="[]"))
+    with op.batch_alter_table("journeys") as batch:
+        batch.add_column(sa.Column("open_alerts", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("top_alert", sa.String(length=16), nullable=True))
     op.create_table(
         "staff_credentials",
         sa.Column("actor", sa.String(length=64), nullable=False),
@@ -35,5 +39,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision."""
     op.drop_table("staff_credentials")
+    with op.batch_alter_table("journeys") as batch:
+        batch.drop_column("top_alert")
+        batch.drop_column("open_alerts")
     with op.batch_alter_table("staff") as batch:
         batch.drop_column("sites")
