@@ -16,7 +16,6 @@ downloaded):
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -30,19 +29,9 @@ from playwright.async_api import async_playwright  # noqa: E402
 from cellpath.config import get_settings  # noqa: E402
 from cellpath.connection import connect  # noqa: E402
 from cellpath.devstack import DEMO_PASSWORD, demo_staff  # noqa: E402
+from tests.support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# Chromium on a machine with no outside network: no background calls, no sandbox as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 async def wait_overdue(timeout_s: float = 180) -> None:

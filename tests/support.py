@@ -137,3 +137,34 @@ def recorded_at(now: Any, steps: int) -> list[Any]:
     start = now - timedelta(days=4)
     times = [start + timedelta(hours=i) for i in range(steps - 2)]
     return [*times, now - timedelta(hours=30), now - timedelta(minutes=5)]
+
+
+# Debian's Chromium, as the browser tests and the screenshot script start it: as root on a
+# machine with no outside network — no sandbox, no background calls.
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+async def drive_to_monitoring(client: Any, case_id: str, task_queue: str) -> Any:
+    """A journey recorded from intake through infusion (back-dated, through the validated
+    update, as a coordinator would); returns its handle."""
+    from datetime import UTC, datetime
+
+    from cellpath.scenarios import start
+    from models.examples import journey_input
+
+    handle = await start(client, journey_input(case_id), task_queue)
+    steps = path_to_infusion(datetime.now(UTC).date())
+    for (kind, data), at in zip(steps, recorded_at(datetime.now(UTC), len(steps)), strict=True):
+        if kind == "records_complete":
+            data = {"records": [r.strip() for r in data["records"].split(",")]}
+        await record(handle, kind, at=at, **data)
+    return handle

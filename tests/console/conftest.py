@@ -8,7 +8,6 @@ it (Playwright's async API, uvicorn as a task).
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,18 +26,8 @@ from cellpath.console.serve import server
 from cellpath.runtime import create_worker, ensure_search_attributes
 from cellpath.store import CaseStore
 from models.roles import Role
+from tests.support import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# Chromium as root on a machine with no outside network: no sandbox, no background calls.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 QUEUE = "patient-journeys-console"
 PASSWORD = "correct horse battery staple"
 # Who signs in during these tests; nurses and physicians at site-a only.

@@ -15,7 +15,7 @@ from cellpath.scenarios import start
 from models.examples import journey_input
 from models.journey import workflow_id
 from tests.console.conftest import SignIn, Stack
-from tests.support import path_to_infusion, recorded_at
+from tests.support import drive_to_monitoring, path_to_infusion, recorded_at
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
@@ -107,22 +107,11 @@ async def test_a_milestone_sent_from_a_stale_page_shows_the_journeys_refusal(
     assert len(after) == len(before) + 1  # only the colleague's milestone
 
 
-async def to_monitoring(stack: Stack, case_id: str) -> Any:
-    """A journey recorded through infusion (back-dated, as the services record it)."""
-    handle = await start(stack.client, journey_input(case_id), stack.settings.task_queue)
-    steps = path_to_infusion(datetime.now(UTC).date())
-    for (kind, data), at in zip(steps, recorded_at(datetime.now(UTC), len(steps)), strict=True):
-        if kind == "records_complete":
-            data = {"records": [r.strip() for r in data["records"].split(",")]}
-        await record_update(handle, kind, at=at, **data)
-    return handle
-
-
 async def test_a_nurse_records_an_observation_and_sees_crs_grade_2_and_the_alert(
     sign_in: SignIn, stack: Stack
 ) -> None:
     case_id = "UI-2026-0003"
-    await to_monitoring(stack, case_id)
+    await drive_to_monitoring(stack.client, case_id, stack.settings.task_queue)
     # At tablet width, as at the bedside.
     nurse = await sign_in("nurse-ui", width=800)
     await nurse.goto(f"{stack.url}/cases/{case_id}")

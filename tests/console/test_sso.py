@@ -98,8 +98,8 @@ async def provider() -> AsyncIterator[Provider]:
     await task
 
 
-async def sign_in_through(provider: Provider, store: CaseStore) -> httpx.Response:
-    """Follow the whole flow: console → provider → console's callback."""
+def console_app(provider: Provider, store: CaseStore) -> httpx.ASGITransport:
+    """The console, configured for the provider, on an in-process transport."""
     settings = Settings(
         console_url="http://testserver",
         database_url=str(store.engine.url),
@@ -107,8 +107,12 @@ async def sign_in_through(provider: Provider, store: CaseStore) -> httpx.Respons
         oidc_client_id=CLIENT_ID,
         oidc_client_secret=CLIENT_SECRET,  # type: ignore[arg-type]
     )
-    app = create_app(settings, store=store)
-    transport = httpx.ASGITransport(app)
+    return httpx.ASGITransport(create_app(settings, store=store))
+
+
+async def sign_in_through(provider: Provider, store: CaseStore) -> httpx.Response:
+    """Follow the whole flow: console → provider → console's callback."""
+    transport = console_app(provider, store)
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as console,
         httpx.AsyncClient() as browser,
@@ -163,14 +167,7 @@ async def test_a_forged_state_or_token_signs_nobody_in(
             r for r in provider.app.router.routes if getattr(r, "path", "") != "/token"
         ]
         provider.app.post("/token")(wrong_nonce)
-    settings = Settings(
-        console_url="http://testserver",
-        database_url=str(console_store.engine.url),
-        oidc_issuer=provider.base,
-        oidc_client_id=CLIENT_ID,
-        oidc_client_secret=CLIENT_SECRET,  # type: ignore[arg-type]
-    )
-    transport = httpx.ASGITransport(create_app(settings, store=console_store))
+    transport = console_app(provider, console_store)
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as console,
         httpx.AsyncClient() as browser,

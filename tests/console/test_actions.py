@@ -1,0 +1,101 @@
+"""Reschedule, withdraw and acknowledge from the console's forms (over HTTP): each needs its
+reason, a refusal changes nothing, and what is done is the journey's."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from cellpath.scenarios import observe, start
+from models.examples import journey_input
+from tests.console.conftest import PASSWORD, Stack
+from tests.support import drive_to_monitoring
+from workflows import PatientJourney
+
+pytestmark = pytest.mark.e2e
+
+
+async def signed_in(http: httpx.AsyncClient, actor: str) -> str:
+    page = (await http.get("/login")).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    reply = await http.post(
+        "/login", data={"username": actor, "password": PASSWORD, "csrf_token": token[1]}
+    )
+    assert reply.status_code == 303
+    again = re.search(r'name="csrf_token" value="([^"]+)"', (await http.get("/intake")).text)
+    assert again
+    return again[1]
+
+
+async def test_reschedule_and_withdraw_need_a_reason_and_are_the_journeys(stack: Stack) -> None:
+    case_id = "ACT-2026-0001"
+    handle = await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        token = await signed_in(http, "coord-ui")
+        moved = await http.post(
+            f"/cases/{case_id}/reschedule",
+            data={
+                "csrf_token": token,
+                "tz": "Asia/Shanghai",
+                "deadline": "records",
+                "due_at": "2030-01-02T09:00",
+                "reason": "translation pending",
+            },
+        )
+        assert moved.status_code == 200
+        assert "records now due 2030-01-02 09:00 CST" in moved.text
+        bare = await http.post(
+            f"/cases/{case_id}/withdraw", data={"csrf_token": token, "reason": ""}
+        )
+        assert bare.status_code == 422 and "Refused" in bare.text
+        assert (await handle.query(PatientJourney.status)).outcome is None
+        done = await http.post(
+            f"/cases/{case_id}/withdraw", data={"csrf_token": token, "reason": "family decision"}
+        )
+        assert done.status_code == 200 and "the journey is closed (withdrawn)" in done.text
+    status = await handle.query(PatientJourney.status)
+    assert status.outcome == "withdrawn"
+    timeline = await handle.query(PatientJourney.timeline)
+    assert [(e.kind, e.actor) for e in timeline] == [
+        ("reschedule", "coord-ui"),
+        ("withdraw", "coord-ui"),
+    ]
+
+
+async def test_a_nurse_acknowledges_an_urgent_alert_but_only_a_physician_a_critical_one(
+    stack: Stack,
+) -> None:
+    case_id = "ACT-2026-0002"
+    handle = await drive_to_monitoring(stack.client, case_id, stack.settings.task_queue)
+    urgent = (await observe(handle, temperature_c=38.6, systolic_bp=84)).alerts[0]
+    critical = (await observe(handle, temperature_c=39.2, systolic_bp=80, vasopressors=2)).alerts
+    assert critical and critical[0].severity == "critical", critical
+    async with httpx.AsyncClient(base_url=stack.url) as nurse:
+        token = await signed_in(nurse, "nurse-ui")
+        page = (await nurse.get(f"/cases/{case_id}")).text
+        # The form is offered for the urgent alert only.
+        assert f'value="{urgent.id}"' in page and f'value="{critical[0].id}"' not in page
+        done = await nurse.post(
+            f"/cases/{case_id}/acknowledge",
+            data={"csrf_token": token, "alert_id": urgent.id, "note": "paracetamol given"},
+        )
+        assert done.status_code == 200 and "acknowledged" in done.text
+        refused = await nurse.post(
+            f"/cases/{case_id}/acknowledge",
+            data={"csrf_token": token, "alert_id": critical[0].id, "note": "seen"},
+        )
+        assert refused.status_code == 403
+        assert "acknowledging a critical alert needs a physician" in refused.text
+    async with httpx.AsyncClient(base_url=stack.url) as physician:
+        token = await signed_in(physician, "dr-ui")
+        done = await physician.post(
+            f"/cases/{case_id}/acknowledge",
+            data={"csrf_token": token, "alert_id": critical[0].id, "note": "tocilizumab"},
+        )
+        assert done.status_code == 200
+    alerts = {a.id: a for a in (await handle.query(PatientJourney.status)).alerts}
+    assert alerts[urgent.id].acknowledged_by == "nurse-ui"
+    assert alerts[critical[0].id].acknowledged_by == "dr-ui"
