@@ -11,6 +11,7 @@ import concurrent.futures
 import dataclasses
 import signal
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -130,6 +131,7 @@ def create_worker(
     settings = settings or get_settings()
     store = store or CaseStore.from_url(settings.database_url)
     client = lenient_client(client)
+    compile_workflows()
     starter = None
     if settings.delivery_enabled if deliver is None else deliver:
         starter = DeliveryStarter(
@@ -172,6 +174,22 @@ def create_worker(
     }
     options.update(overrides)
     return Worker(client, **options)
+
+
+def compile_workflows() -> None:
+    """Byte-compile the workflow modules, once per process.
+
+    The workflow sandbox imports them afresh for every workflow instance it creates (a
+    journey started, or evicted from the cache and replayed). Without bytecode on disk — a
+    checkout run with PYTHONDONTWRITEBYTECODE, as on the CI machines — that import compiles
+    their source every time, a third of a new journey's first task. Installed packages carry
+    bytecode already (pip compiles it); where the folder is read-only nothing is written.
+    """
+    import compileall
+
+    import workflows
+
+    compileall.compile_dir(Path(workflows.__file__).parent, quiet=2)
 
 
 async def run_worker(stop: asyncio.Event | None = None) -> None:

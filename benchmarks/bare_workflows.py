@@ -1,0 +1,31 @@
+"""The bare baseline workflows the benchmarks compare cellpath with, in a module of their own
+with no side effects at import (the workflow sandbox imports it again for every instance)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.common import SearchAttributeKey
+
+# cellpath's registered keyword attribute, reused so the bare workflow can say it ran.
+PHASE = SearchAttributeKey.for_keyword("JourneyPhase")
+
+
+@activity.defn(name="open_noop")
+async def noop(tag: str) -> str:
+    """The bare workflow's one activity."""
+    return tag
+
+
+@workflow.defn(name="OpenBare")
+class OpenBare:
+    """One activity, then a timer for a month (a journey mostly sleeps). Sandboxed, as
+    journeys are. It marks itself in visibility once its activity ran, so the benchmark can
+    count the ones the worker has seen."""
+
+    @workflow.run
+    async def run(self, tag: str) -> None:
+        await workflow.execute_activity(noop, tag, start_to_close_timeout=timedelta(minutes=5))
+        workflow.upsert_search_attributes([PHASE.value_set("bare-ran")])
+        await workflow.sleep(timedelta(days=30))
