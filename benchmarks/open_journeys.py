@@ -100,10 +100,41 @@ def growth(points: list[tuple[int, float]]) -> float:
     return (r1 - r0) / (n1 - n0) * 1000
 
 
+async def bare_run(
+    client: Client, target: str, env_vars: dict[str, str], args: Any, bare_ran: Any
+) -> list[tuple[int, float]]:
+    """The bare worker process and its RSS per step."""
+    bare = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--bare-worker", target, env=env_vars
+    )
+    await asyncio.sleep(3)
+    t0 = time.perf_counter()
+    points = await measure(
+        "bare",
+        bare.pid,
+        args.journeys,
+        args.step,
+        lambda i: client.start_workflow(
+            OpenBare.run,
+            f"b{i}",
+            id=f"open-bare-{i}-{uuid.uuid4().hex[:4]}",
+            task_queue=BARE_QUEUE,
+        ),
+        bare_ran,
+    )
+    print(f"bare: {time.perf_counter() - t0:.0f} s to start and settle", flush=True)
+    bare.terminate()
+    await bare.wait()
+    return points
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--journeys", type=int, default=20_000)
     parser.add_argument("--step", type=int, default=2_500)
+    parser.add_argument(
+        "--no-bare", action="store_true", help="cellpath only (the bare run takes as long)"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="cellpath-open-"))
     url = f"sqlite:///{folder / 'case.db'}"
@@ -130,28 +161,10 @@ async def main() -> None:
             q = "WorkflowType = 'OpenBare' AND JourneyPhase = 'bare-ran'"
             return (await client.count_workflows(q)).count >= n
 
-        bare = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--bare-worker", target, env=env_vars
-        )
-        await asyncio.sleep(3)
-        t0 = time.perf_counter()
-        results["bare"] = await measure(
-            "bare",
-            bare.pid,
-            args.journeys,
-            args.step,
-            lambda i: client.start_workflow(
-                OpenBare.run,
-                f"b{i}",
-                id=f"open-bare-{i}-{uuid.uuid4().hex[:4]}",
-                task_queue=BARE_QUEUE,
-            ),
-            bare_ran,
-        )
-        print(f"bare: {time.perf_counter() - t0:.0f} s to start and settle", flush=True)
-        bare.terminate()
-        await bare.wait()
-
+        if args.no_bare:
+            results["bare"] = []
+        else:
+            results["bare"] = await bare_run(client, target, env_vars, args, bare_ran)
         # A journey whose first task ran has its projection in the case store.
         engine = CaseStore.from_url(url).engine
 
@@ -179,9 +192,15 @@ async def main() -> None:
 
     print(f"\nworker RSS (MiB) with N workflows open; cache of 1,000; steps of {args.step}")
     print(f"{'open':>8} {'bare':>8} {'cellpath':>9}")
-    for (n, b), (_, c) in zip(results["bare"], results["cellpath"], strict=True):
-        print(f"{n:8d} {b:8.0f} {c:9.0f}")
-    gb, gc = growth(results["bare"]), growth(results["cellpath"])
+    bare = dict(results["bare"])
+    for n, c in results["cellpath"]:
+        b = bare.get(n)
+        print(f"{n:8d} {'—' if b is None else f'{b:.0f}':>8} {c:9.0f}")
+    gc = growth(results["cellpath"])
+    if not results["bare"]:
+        print(f"growth past the cache, MiB per 1,000 open: cellpath {gc:.1f}")
+        return
+    gb = growth(results["bare"])
     print(
         f"growth past the cache, MiB per 1,000 open: bare {gb:.1f}, cellpath {gc:.1f}; "
         f"RSS at {args.journeys}: cellpath / bare "

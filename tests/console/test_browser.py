@@ -55,6 +55,9 @@ async def test_a_coordinator_takes_a_new_case_from_intake_to_infusion(
     sign_in: SignIn, stack: Stack
 ) -> None:
     coordinator = await sign_in("coord-ui")
+    # The pages' Content-Security-Policy lets nothing of htmx's be refused.
+    refused: list[str] = []
+    coordinator.on("console", lambda m: refused.append(m.text) if m.type == "error" else None)
     case_id = "UI-2026-0001"
     await intake(coordinator, case_id)
     # The care team sees who the patient is; the title and the address never say it.
@@ -73,8 +76,11 @@ async def test_a_coordinator_takes_a_new_case_from_intake_to_infusion(
         await expect(page.locator("#flash")).to_contain_text(f"{kind.replace('_', ' ')} recorded")
         if page is physician:
             await coordinator.reload()
+        # htmx swapped the case's body in place: the page never left the case's address.
+        assert page.url == f"{stack.url}/cases/{case_id}"
 
     await expect(coordinator.locator(".phases [aria-current=step]")).to_have_text("monitoring")
+    assert refused == []
     timeline = coordinator.locator("#timeline-h + table")
     await expect(timeline).to_contain_text("infusion completed")
     await expect(timeline).to_contain_text("dr-ui")
