@@ -96,15 +96,25 @@ def test_an_older_projection_never_overwrites_a_newer_one(fresh_store):
     assert fresh_store.list_journeys(phase="intake") == []
 
 
-def test_unknown_calendar_is_not_retried():
+async def test_unknown_calendar_is_not_retried():
     from temporalio.exceptions import ApplicationError
 
     with pytest.raises(ApplicationError) as err:
-        ActivityEnvironment().run(
+        await ActivityEnvironment().run(
             CalendarActivities().load_business_calendar,
             CalendarRequest(country="XX", timezone="UTC", years=[2026]),
         )
     assert err.value.non_retryable and err.value.type == "UnknownCalendar"
+
+
+async def test_a_calendar_is_computed_once_per_process():
+    calendars = CalendarActivities()
+    request = CalendarRequest(country="CN", timezone="Asia/Shanghai", years=[2027, 2026])
+    first = await ActivityEnvironment().run(calendars.load_business_calendar, request)
+    again = await ActivityEnvironment().run(
+        calendars.load_business_calendar, request.model_copy(update={"years": [2026, 2027]})
+    )
+    assert again is first and first.years == [2026, 2027]
 
 
 def add_patient(store: CaseStore, case_id: str) -> str:
