@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -602,7 +603,13 @@ def _oidc(settings: Settings) -> Any:
     """The OpenID Connect client (Authlib), when an issuer is configured; else None."""
     if not (settings.oidc_issuer and settings.oidc_client_id):
         return None
-    from authlib.integrations.starlette_client import OAuth
+    from authlib.deprecate import AuthlibDeprecationWarning
+
+    with warnings.catch_warnings():
+        # Authlib warns, on import, about its own httpx shim (nothing we call); its module
+        # `deprecate`, imported first, sets these warnings to "always", so ignore after it.
+        warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+        from authlib.integrations.starlette_client import OAuth
 
     oauth = OAuth()
     oauth.register(
