@@ -95,9 +95,14 @@ class Console:
         self.templates.env.globals.update(PHASES=PHASES, Severity=Severity, Action=Action)
 
     def session(self, actor: str) -> Session:
-        """A service session for `actor`, sharing this process's client and store."""
-        s = Session(actor=actor, settings=self.settings, client=self.client, store=self.store)
-        return s
+        """A service session for `actor`, sharing this process's client and store (the store
+        opened on first use; if it cannot be opened, the service says so as `Unreachable`)."""
+        if self.store is None:
+            try:
+                self.store = CaseStore.from_url(self.settings.database_url)
+            except Exception:  # the session opens it again and reports why
+                self.store = None
+        return Session(actor=actor, settings=self.settings, client=self.client, store=self.store)
 
     def keep(self, s: Session) -> None:
         """Keep what a session opened (the client, the store) for the next requests."""

@@ -111,8 +111,9 @@ async def test_the_worklist_pages_through_visibility_in_the_readers_time_zone(
     for n in range(5):
         inp = journey_input(f"PAGE-2026-{n:04d}").model_copy(update={"coordinator": "coord-pg"})
         await start(stack.client, inp, stack.settings.task_queue)
+    # The viewer's own zone (the browser tests type times as coord-ui, in UTC).
     directory = Directory(stack.store)
-    directory.set_contact(ContactInput(actor="coord-ui", timezone="Asia/Shanghai"), by="test")
+    directory.set_contact(ContactInput(actor="viewer-ui", timezone="Asia/Shanghai"), by="test")
     monkeypatch.setattr(caseload, "PAGE_SIZE", 2)
     seen: list[str] = []
     async with httpx.AsyncClient(base_url=stack.url) as http:
@@ -129,7 +130,9 @@ async def test_the_worklist_pages_through_visibility_in_the_readers_time_zone(
             found = re.search(r'href="([^"]+)">Next page</a>', page)
             target = found[1].replace("&amp;", "&") if found else None
     assert sorted(seen) == [f"PAGE-2026-{n:04d}" for n in range(5)] and pages == 3
-    # The coordinator reads times in their own zone.
+    # Each reads times in their own zone.
     async with httpx.AsyncClient(base_url=stack.url) as http:
-        await signed_in(http, "coord-ui")
+        await signed_in(http, "viewer-ui")
         assert "times in Asia/Shanghai" in (await http.get("/")).text
+        await signed_in(http, "coord-ui")
+        assert "times in UTC" in (await http.get("/")).text
