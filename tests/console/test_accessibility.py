@@ -1,5 +1,6 @@
-"""Keyboard and label checks with axe-core (npm, injected into the page) on the console's main
-pages: no serious or critical violation of WCAG 2.1 A/AA or axe's best practices."""
+"""Keyboard and label checks: axe-core (npm, injected into the page) on the console's main
+pages — no serious or critical violation of WCAG 2.1 A/AA or axe's best practices — and a
+sign-in and a milestone done with the keyboard alone."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from playwright.async_api import Page
 
 from cellpath.scenarios import start
 from models.examples import journey_input
-from tests.console.conftest import SignIn, Stack
+from tests.console.conftest import PASSWORD, SignIn, Stack
 from tests.support import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -57,3 +58,40 @@ async def test_the_main_pages_have_no_serious_accessibility_violations(
     found["intake"] = await violations(page)
     assert found == {"login": [], "worklist": [], "case": [], "intake": []}
     await anonymous.context.close()
+
+
+async def test_signing_in_and_recording_a_milestone_by_keyboard_alone(
+    browser: Any, stack: Stack
+) -> None:
+    case_id = "AXE-2026-0002"
+    await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{stack.url}/login")
+    # The name field has the focus; Tab to the password, Enter signs in.
+    await page.keyboard.type("coord-ui")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{stack.url}/")
+    await page.goto(f"{stack.url}/cases/{case_id}")
+    # A milestone's form opens from the keyboard, its fields follow in order, Enter sends it.
+    await page.locator("#milestone-record_received summary").focus()
+    await page.keyboard.press("Enter")
+    await page.keyboard.press("Tab")  # the record type
+    assert await page.evaluate("document.activeElement.name") == "data.record_type"
+    await page.keyboard.type("labs")
+    # On through its optional note field and "when it happened" (a stop per part) to the
+    # milestone's note.
+    stops = []
+    for _ in range(12):
+        await page.keyboard.press("Tab")
+        stops.append(await page.evaluate("document.activeElement.name"))
+        if stops[-1] == "note":
+            break
+    assert stops[-1] == "note" and set(stops) <= {"data.note", "occurred_at", "note"}, stops
+    await page.keyboard.type("sent by the family")
+    await page.keyboard.press("Enter")
+    await page.locator("#flash .done").wait_for()
+    assert "record received recorded" in await page.locator("#flash").inner_text()
+    await context.close()
