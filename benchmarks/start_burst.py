@@ -123,6 +123,18 @@ async def drained(first_done: Any, handles: list[Any]) -> None:
             await asyncio.sleep(0.5)
 
 
+async def phase(n: int, m: int, start_one: Any, update: Any, first_done: Any) -> dict[str, Any]:
+    """Start `n` at once, update the newest `m`, wait for the backlog; then end them all."""
+    t0 = time.perf_counter()
+    handles, rate = await burst(n, start_one)
+    trips = await round_trips(handles[-m:], update)
+    await drained(first_done, handles)
+    figures = {"rate": rate, "drained": time.perf_counter() - t0, "trips": trips, "rss": rss_mib()}
+    for h in handles:
+        await h.terminate("benchmark over")
+    return figures
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--journeys", type=int, default=5000)
@@ -141,59 +153,37 @@ async def main() -> None:
         await ensure_search_attributes(client)
         print(f"RSS at start: {rss_mib():.0f} MiB", flush=True)
 
+        async def bare_done(h: WorkflowHandle[Any, Any]) -> bool:
+            events = [e async for e in h.fetch_history_events()]
+            return any(e.HasField("activity_task_completed_event_attributes") for e in events)
+
+        async def journey_done(h: WorkflowHandle[Any, Any]) -> bool:
+            # The first task's write (`journey_started` in the audit) is in the store.
+            return bool(store.audit_trail(h.id.removeprefix("journey-")))
+
         async with Worker(
             client, task_queue="burst-bare", workflows=[BurstBare], activities=[noop]
         ):
-            t0 = time.perf_counter()
-            handles, rate = await burst(
+            results["bare"] = await phase(
                 n,
+                m,
                 lambda i: client.start_workflow(
                     BurstBare.run, f"b{i}", id=f"bare-{uuid.uuid4()}", task_queue="burst-bare"
                 ),
+                lambda h: h.execute_update(BurstBare.poke, "x"),
+                bare_done,
             )
-            trips = await round_trips(handles[-m:], lambda h: h.execute_update(BurstBare.poke, "x"))
-
-            async def bare_done(h: WorkflowHandle[Any, Any]) -> bool:
-                events = [e async for e in h.fetch_history_events()]
-                return any(e.HasField("activity_task_completed_event_attributes") for e in events)
-
-            await drained(bare_done, handles)
-            results["bare"] = {
-                "rate": rate,
-                "drained": time.perf_counter() - t0,
-                "trips": trips,
-                "rss": rss_mib(),
-            }
-            for h in handles:
-                await h.terminate("benchmark over")
         print(f"bare done: RSS {rss_mib():.0f} MiB", flush=True)
-
         async with create_worker(client, task_queue="burst", store=store, deliver=False):
-            t0 = time.perf_counter()
-            handles, rate = await burst(
+            results["cellpath"] = await phase(
                 n,
+                m,
                 lambda i: start(
                     client, journey_input(f"BURST-{i:05d}-{uuid.uuid4().hex[:4]}"), "burst"
                 ),
-            )
-            trips = await round_trips(
-                handles[-m:],
                 lambda h: record(h, "record_received", record_type="pathology", actor="bench"),
+                journey_done,
             )
-
-            async def journey_done(h: WorkflowHandle[Any, Any]) -> bool:
-                # The first task's write (`journey_started` in the audit) is in the store.
-                return bool(store.audit_trail(h.id.removeprefix("journey-")))
-
-            await drained(journey_done, handles)
-            results["cellpath"] = {
-                "rate": rate,
-                "drained": time.perf_counter() - t0,
-                "trips": trips,
-                "rss": rss_mib(),
-            }
-            for h in handles:
-                await h.terminate("benchmark over")
 
     print(f"\n{n} started at once, then {m} updates to the newest (round trip, s)")
     for name, r in results.items():

@@ -44,6 +44,7 @@ from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import CaseStore
 from models.enums import AuditAction, Phase, Program, Severity
 from models.errors import RefusalCode
+from models.intake import Caregiver, PatientDetails
 from models.messages import (
     AcknowledgeAlertInput,
     MilestoneInput,
@@ -105,9 +106,8 @@ class Console:
         return Session(actor=actor, settings=self.settings, client=self.client, store=self.store)
 
     def keep(self, s: Session) -> None:
-        """Keep what a session opened (the client, the store) for the next requests."""
+        """Keep the Temporal client a session connected for the next requests."""
         self.client = self.client or s.client
-        self.store = self.store or s.store
 
 
 # --- formatting ----------------------------------------------------------------------------
@@ -551,19 +551,11 @@ def intake_document(form: dict[str, str]) -> dict[str, Any]:
         value = text(name)
         return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
+    # The fields of the intake's own models: a field added there is taken here too.
     patient = {
-        key: text(f"patient.{key}")
-        for key in (
-            "full_name",
-            "birth_date",
-            "nationality",
-            "passport_number",
-            "email",
-            "phone",
-            "preferred_language",
-        )
+        key: text(f"patient.{key}") for key in PatientDetails.model_fields if key != "caregiver"
     }
-    caregiver = {key: text(f"caregiver.{key}") for key in ("name", "email", "phone")}
+    caregiver = {key: text(f"caregiver.{key}") for key in Caregiver.model_fields}
     if any(caregiver.values()):
         patient["caregiver"] = {k: v for k, v in caregiver.items() if v}  # type: ignore[assignment]
     document: dict[str, Any] = {

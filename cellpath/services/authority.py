@@ -83,6 +83,30 @@ def record_refusal(
         session.warn(f"the refusal could not be written to the audit log: {e}")
 
 
+def record_event(
+    session: Session,
+    case: str,
+    action: str,
+    detail: dict[str, Any],
+    *,
+    reason: str = "",
+) -> None:
+    """Write something a person did outside a journey (a sign-in, a look at a patient's
+    details, a reset) to the case store's audit log, as the session's actor, now."""
+    now = datetime.now(UTC)
+    entry = AuditEntry(
+        event_id=f"{case}:{action}:{uuid.uuid4()}",
+        case_id=case,
+        action=action,
+        actor=session.actor,
+        occurred_at=now,
+        recorded_at=now,
+        detail=detail,
+        reason=reason,
+    )
+    session.case_store().append_audit([entry])
+
+
 def refused(session: Session, case: str, what: str, request: Any, error: Exception) -> Refusal:
     """A journey's (or the store's) refusal, audited, as the `Refusal` to raise."""
     code = getattr(error, "code", RefusalCode.PATHWAY_RULE)

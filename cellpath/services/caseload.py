@@ -13,15 +13,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
 from cellpath.services import casefile, journeys
-from cellpath.services.authority import authorise
+from cellpath.services.authority import authorise, record_event
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.services.casefile import JourneyRow
 from cellpath.services.directory import OutboxLine, outbox
@@ -29,7 +28,7 @@ from cellpath.store import STAFF_AUDIT
 from cellpath.store.directory import Directory
 from models.enums import AuditAction, Phase, Program
 from models.errors import RefusalCode, Refused
-from models.messages import AuditEntry, JourneyStatus, MilestoneEvent
+from models.messages import JourneyStatus, MilestoneEvent
 from models.roles import Action, Role, check_permission
 from models.state import ObservationRecord
 
@@ -185,19 +184,12 @@ def patient(session: Session, case: str, allowed: Permissions | None = None) -> 
     row = store.patient_of_case(case)
     if row is None:
         return None
-    now = datetime.now(UTC)
-    store.append_audit(
-        [
-            AuditEntry(
-                event_id=f"{case}:{AuditAction.PATIENT_VIEWED}:{uuid.uuid4()}",
-                case_id=case,
-                action=AuditAction.PATIENT_VIEWED,
-                actor=session.actor,
-                occurred_at=now,
-                recorded_at=now,
-                detail={"patient_ref": row.patient_ref, "via": "console"},
-            )
-        ]
+    # Before the details are returned: a look that cannot be audited is not given.
+    record_event(
+        session,
+        case,
+        AuditAction.PATIENT_VIEWED,
+        {"patient_ref": row.patient_ref, "via": "console"},
     )
     return PatientCard.model_validate(row, from_attributes=True)
 
@@ -230,17 +222,7 @@ async def case_view(session: Session, case: str) -> CaseView:
 
 def audit_sign_in(session: Session, action: AuditAction, detail: dict[str, str]) -> None:
     """Audit a sign-in or sign-out under the `staff` audit case."""
-    now = datetime.now(UTC)
-    entry = AuditEntry(
-        event_id=f"{STAFF_AUDIT}:{action}:{uuid.uuid4()}",
-        case_id=STAFF_AUDIT,
-        action=action,
-        actor=session.actor,
-        occurred_at=now,
-        recorded_at=now,
-        detail=detail,
-    )
     try:
-        session.case_store().append_audit([entry])
+        record_event(session, STAFF_AUDIT, action, detail)
     except Exception as e:  # the sign-in stands; failing to audit it must be visible
         session.warn(f"the sign-in could not be written to the audit log: {e}")

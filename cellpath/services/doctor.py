@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from temporalio.api.common.v1 import WorkflowExecution
@@ -38,13 +37,12 @@ from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
-from cellpath.services.authority import authorise, record_refusal
+from cellpath.services.authority import authorise, record_event, record_refusal
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store.tables import DeadLetter
 from models.enums import AuditAction
 from models.errors import RefusalCode
 from models.journey import case_of, workflow_id
-from models.messages import AuditEntry
 from models.roles import Action
 from workflows import PatientJourney
 
@@ -331,25 +329,17 @@ async def reset(session: Session, case: str, reason: str) -> str:
     except ValueError as e:
         record_refusal(session, case, "reset", None, str(e))
         raise Refusal(str(e)) from None
-    now = datetime.now(UTC)
-    session.case_store().append_audit(
-        [
-            AuditEntry(
-                event_id=f"{case}:journey_reset:{uuid.uuid4()}",
-                case_id=case,
-                action=AuditAction.JOURNEY_RESET,
-                actor=session.actor,
-                occurred_at=now,
-                recorded_at=now,
-                detail={
-                    "from_run": found.run_id,
-                    "reset_to_event": found.diagnosis.reset_to_event if found.diagnosis else None,
-                    "new_run": run_id,
-                    "cause": found.cause,
-                },
-                reason=reason,
-            )
-        ]
+    record_event(
+        session,
+        case,
+        AuditAction.JOURNEY_RESET,
+        {
+            "from_run": found.run_id,
+            "reset_to_event": found.diagnosis.reset_to_event if found.diagnosis else None,
+            "new_run": run_id,
+            "cause": found.cause,
+        },
+        reason=reason,
     )
     verdict = await verify_reset(client, found.workflow_id, run_id)
     return f"reset {case}: new run {run_id}; {verdict}"
