@@ -8,15 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
 from cellpath.services.journeys import start_journey
 from models.deadlines import DeadlineView
-from models.enums import CellSource
-from models.examples import journey_input
+from models.enums import CellSource, Program, SignatureMeaning
+from models.examples import (
+    DISCHARGE,
+    ELIGIBLE,
+    PI_ACCEPTED,
+    consents,
+    journey_input,
+    readiness,
+)
 from models.messages import (
     AcknowledgeAlertInput,
     Alert,
@@ -70,12 +77,17 @@ async def observe(handle: Handle, at: datetime | None = None, **fields: Any) -> 
 
 
 async def acknowledge(
-    handle: Handle, alert_id: str, actor: str = "dr-wang", note: str = ""
+    handle: Handle,
+    alert_id: str,
+    actor: str = "dr-wang",
+    note: str = "",
+    meaning: SignatureMeaning | None = SignatureMeaning.RESPONSIBLE,
 ) -> Alert:
-    """A physician acknowledges an alert."""
+    """A physician acknowledges an alert (signed as responsible: rules v5 asks it of a
+    critical alert)."""
     return await handle.execute_update(
         PatientJourney.acknowledge_alert,
-        AcknowledgeAlertInput(alert_id=alert_id, actor=actor, note=note),
+        AcknowledgeAlertInput(alert_id=alert_id, actor=actor, note=note, signature_meaning=meaning),
     )
 
 
@@ -99,14 +111,14 @@ async def to_pi_review(handle: Handle) -> None:
     await record(
         handle, "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
     )
-    await record(handle, "eligibility_assessed", outcome="eligible", reviewer="dr-li")
+    await record(handle, "eligibility_assessed", reviewer="dr-li", **ELIGIBLE)
 
 
 async def to_logistics(handle: Handle, site: str = "site-a") -> None:
     """… → accepted by `site`."""
     await to_pi_review(handle)
     await record(handle, "submitted_to_pi", site=site)
-    await record(handle, "pi_decision", site=site, decision="accepted")
+    await record(handle, "pi_decision", site=site, **PI_ACCEPTED)
 
 
 async def to_arrival(
@@ -125,9 +137,11 @@ async def to_arrival(
     await record(handle, "travel_booked", arrival_date=str(today + timedelta(days=7)))
 
 
-async def arrive_and_clear(handle: Handle) -> None:
-    """Arrival: arrived, registered, cleared."""
+async def arrive_and_clear(handle: Handle, program: Program = Program.TRIAL) -> None:
+    """Arrival: arrived, every consent signed, registered, cleared."""
     await record(handle, "patient_arrived")
+    for consent in consents(program):
+        await record(handle, "consent_signed", **consent)
     await record(handle, "accommodation_registered")
     await record(handle, "pretreatment_cleared", outcome="cleared")
 
@@ -145,6 +159,8 @@ async def to_infusion(handle: Handle, today: date, *, allogeneic: bool = False) 
         await record(handle, "apheresis_completed", coi_id="COI-001")
         await record(handle, "manufacturing_started")
         await record(handle, "product_released", lot="LOT-001", coi_id="COI-001")
+    # Prophylaxis started two days before now (the real clock: a time-skipping clock is ahead).
+    await record(handle, "readiness_checked", **readiness(datetime.now(UTC)))
     await record(handle, "conditioning_started", regimen="Flu/Cy")
     await record(handle, "conditioning_completed")
 
@@ -196,7 +212,8 @@ async def drive_long_journey(
             done.observations += 1
     await until(28.5)
     steps: list[tuple[float, str, dict[str, Any]]] = [
-        (28.5, "discharged", {}),
+        (28.5, "discharged", DISCHARGE),
+        (29, "handover_sent", {"bundle_sha256": "ab" * 32, "resources": 12, "channel": "email"}),
         (43, "returned_home", {}),
     ]
     steps += [(30 * m - 1, "telemedicine_completed", {"month": m}) for m in range(1, 13)]
@@ -244,9 +261,14 @@ async def start_demo(
         if store.case_exists(case_id):
             done.append((case_id, f"already running ({what})"))
             continue
-        inp = journey_input(case_id, cell_source=source).model_copy(
-            update={"patient_ref": store.mint_patient_ref(), "coordinator": coordinator}
-        )
+        facts: dict[str, Any] = {
+            "patient_ref": store.mint_patient_ref(),
+            "coordinator": coordinator,
+        }
+        if case_id == "DEMO-0002":
+            # Under PI review: the options aid has something to say about this one.
+            facts |= {"prior_car_t": True, "antigen_negative_relapse": ["CD19"]}
+        inp = journey_input(case_id, cell_source=source).model_copy(update=facts)
         with store.session() as session:
             store.add_patient(
                 session,
@@ -255,6 +277,10 @@ async def start_demo(
                     full_name=f"Demo Patient {n}",
                     birth_date=date(1960 + n, n, 10 + n),
                     nationality="GB",
+                    # Who the hand-over goes to (`cellpath handover`, after discharge).
+                    home_oncologist_name=f"Dr Demo Oncologist {n}",
+                    home_oncologist_institution="Demo Cancer Centre",
+                    home_oncologist_email=f"oncologist-{n}@example.org",
                     created_at=datetime.now(UTC),
                 ),
                 case_id,

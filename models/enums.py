@@ -110,6 +110,12 @@ class MilestoneKind(StrEnum):
     REGISTRY_REPORTED = "registry_reported"
     LONG_TERM_CHECK_IN = "long_term_check_in"
     FOLLOW_UP_COMPLETED = "follow_up_completed"
+    # Rules version 5: consent, readiness and the hand-over to the home team.
+    CONSENT_SIGNED = "consent_signed"
+    CONSENT_VERSION_CHANGED = "consent_version_changed"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    READINESS_CHECKED = "readiness_checked"
+    HANDOVER_SENT = "handover_sent"
 
 
 class Severity(StrEnum):
@@ -175,6 +181,9 @@ class DeadlineName(StrEnum):
     RESPONSE_ASSESSMENT = "response_assessment"
     LONG_TERM_CHECK_IN = "long_term_check_in"
     FOLLOW_UP_COMPLETION = "follow_up_completion"
+    # Rules version 5.
+    READINESS = "readiness"
+    HANDOVER_SUMMARY = "handover_summary"
 
 
 def registry_deadline(window: str) -> str:
@@ -225,6 +234,50 @@ class AuditAction(StrEnum):
     PASSWORD_SET = "password_set"
     SITES_SET = "staff_sites_set"
     PATIENT_VIEWED = "patient_viewed"
+    # A clinical decision signed: who, when and what the signature means (Part 11).
+    SIGNED = "signed"
+    # The hand-over bundle or calendar exported (who took which case's data out).
+    EXPORTED = "exported"
+
+
+class ConsentType(StrEnum):
+    """What a signed consent covers."""
+
+    TREATMENT = "treatment"
+    # The trial's informed-consent form (its version is the trial's current one).
+    TRIAL = "trial"
+    REGISTRY = "registry"
+    # Cross-border transfer of medical data (PIPL, GDPR).
+    DATA_TRANSFER = "data_transfer"
+
+
+class SignatureMeaning(StrEnum):
+    """What a signature on a clinical decision means (21 CFR Part 11.50)."""
+
+    REVIEWED = "reviewed"
+    APPROVED = "approved"
+    RESPONSIBLE = "responsible"
+
+
+class EligibilityItem(StrEnum):
+    """The eligibility criteria a protocol's checklist may hold (seed 004, DOMAIN §1)."""
+
+    PRIOR_LINES = "prior_lines"
+    ECOG = "ecog"
+    ORGAN_FUNCTION = "organ_function"
+    NO_ACTIVE_INFECTION = "no_active_infection"
+    NO_ACTIVE_CNS_DISEASE = "no_active_cns_disease"
+    ANTIGEN_CONFIRMED = "antigen_confirmed"
+    AGE = "age"
+
+
+class ReadinessItem(StrEnum):
+    """The safety preparations a protocol may require before conditioning."""
+
+    TLS_PROPHYLAXIS = "tls_prophylaxis"
+    TOCILIZUMAB = "tocilizumab"
+    ICU_BED = "icu_bed"
+    CAREGIVER = "caregiver"
 
 
 def milestone_action(kind: str) -> str:

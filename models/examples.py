@@ -5,6 +5,7 @@ One place for it, in the pure layer, so a unit test builds a journey without imp
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from models.enums import CellSource, Program, Therapy
@@ -58,3 +59,48 @@ def intake_document(patient: dict[str, str], **overrides: Any) -> dict[str, Any]
         "protocol": "default",
         "home_timezone": "Europe/London",
     } | overrides
+
+
+# Rules version 5: what a journey's gates ask for, filled in for the sample case.
+ELIGIBLE = {
+    "outcome": "eligible",
+    "prior_lines": 3,
+    "ecog": 1,
+    "organ_function": "adequate",
+    "active_infection": False,
+    "active_cns_disease": False,
+    "antigen_confirmed": True,
+    "signature_meaning": "approved",
+}
+PI_ACCEPTED = {"decision": "accepted", "signature_meaning": "approved"}
+DISCHARGE = {"signature_meaning": "responsible"}
+SIGNED_DOCUMENT = "5f" * 32  # the SHA-256 of a (synthetic) signed consent form
+
+
+def consents(program: Program = Program.TRIAL) -> list[dict[str, Any]]:
+    """The consents a sample journey signs before treatment (`consent_signed` data)."""
+    kinds = ["treatment", "data_transfer", "registry"]
+    if program is Program.TRIAL:
+        kinds.insert(1, "trial")
+    return [
+        {
+            "consent_type": kind,
+            "form_version": "v1",
+            "signer": "patient",
+            "document_sha256": SIGNED_DOCUMENT,
+            "interpreter_language": "ru",
+            "witness": "coord-2",
+        }
+        for kind in kinds
+    ]
+
+
+def readiness(conditioning_at: datetime) -> dict[str, Any]:
+    """`readiness_checked` data complete for conditioning at `conditioning_at` (tumour-lysis
+    prophylaxis two days before it)."""
+    return {
+        "tls_prophylaxis_started_at": (conditioning_at - timedelta(days=2)).isoformat(),
+        "tocilizumab_doses": 2,
+        "icu_bed_confirmed": True,
+        "caregiver_present": True,
+    }

@@ -45,6 +45,23 @@ class Caregiver(BaseModel):
         return check_phone(value)
 
 
+class HomeOncologist(BaseModel):
+    """The oncologist who takes the patient back (case store only): the hand-over goes here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    institution: str | None = Field(default=None, max_length=200)
+    email: str = Field(max_length=254)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError("email must look like name@example.org")
+        return value
+
+
 class PatientDetails(BaseModel):
     """Identifying details of a patient (PHI): stored in the case store, never sent to Temporal."""
 
@@ -62,6 +79,7 @@ class PatientDetails(BaseModel):
         default=None, pattern=r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$"
     )
     caregiver: Caregiver | None = None
+    home_oncologist: HomeOncologist | None = None
 
     @field_validator("birth_date")
     @classmethod
@@ -79,12 +97,15 @@ class PatientDetails(BaseModel):
 
     def columns(self) -> dict[str, Any]:
         """The `patients` row's columns (the caregiver flattened)."""
-        row = self.model_dump(exclude={"caregiver"})
-        c = self.caregiver
+        row = self.model_dump(exclude={"caregiver", "home_oncologist"})
+        c, h = self.caregiver, self.home_oncologist
         return row | {
             "caregiver_name": c.name if c else None,
             "caregiver_email": c.email if c else None,
             "caregiver_phone": c.phone if c else None,
+            "home_oncologist_name": h.name if h else None,
+            "home_oncologist_institution": h.institution if h else None,
+            "home_oncologist_email": h.email if h else None,
         }
 
 
@@ -96,8 +117,15 @@ class IntakeProblems(ValueError):
         self.problems = problems
 
 
-JOURNEY_FIELDS = set(JourneyInput.model_fields) - {"patient_ref", "state", "paediatric"}
+JOURNEY_FIELDS = set(JourneyInput.model_fields) - {
+    "patient_ref",
+    "state",
+    "paediatric",
+    "older_adult",
+}
 PAEDIATRIC_MAX_AGE = 12
+# Seed 001's decision framework: "patient age > 65" (an options-aid fact).
+OLDER_ADULT_MIN_AGE = 66
 
 
 def parse_intake(
@@ -139,7 +167,9 @@ def parse_intake(
     if problems or patient is None or journey is None:
         raise IntakeProblems(problems)
     age = _age(patient.birth_date, today or date.today())
-    return patient, journey.model_copy(update={"paediatric": age <= PAEDIATRIC_MAX_AGE})
+    return patient, journey.model_copy(
+        update={"paediatric": age <= PAEDIATRIC_MAX_AGE, "older_adult": age >= OLDER_ADULT_MIN_AGE}
+    )
 
 
 def _journey_problems(journey: JourneyInput) -> list[str]:

@@ -47,6 +47,15 @@ class JourneyInput(BaseModel):
     # Aged 12 or under at intake: ICANS is assessed with CAPD, not ICE. Computed by the intake
     # from the birth date, which itself stays in the case store.
     paediatric: bool = False
+    # Facts for the options aid (seed 001's decision framework): suggestions for the reviewing
+    # physician, never a gate. Older than 65 is computed by the intake from the birth date.
+    older_adult: bool = False
+    prior_car_t: bool = False
+    # Antigens the disease lost at relapse, e.g. ["CD19"] after CD19 CAR-T.
+    antigen_negative_relapse: list[str] = Field(default_factory=list, max_length=8)
+    poor_t_cell_quality: bool = False
+    # Whether an approved CAR-T is available and affordable at home (None: not asked).
+    local_access: bool | None = None
     state: JourneyState | None = None
 
     @field_validator("sites")
@@ -69,7 +78,7 @@ class JourneyInput(BaseModel):
             raise ValueError(f"unknown IANA time zone {zone!r}") from None
         return zone
 
-    @field_validator("target_antigens")
+    @field_validator("target_antigens", "antigen_negative_relapse")
     @classmethod
     def _antigens(cls, antigens: list[str]) -> list[str]:
         if any(not re.fullmatch(r"[A-Za-z0-9-]{2,16}", a) for a in antigens):

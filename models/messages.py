@@ -23,6 +23,7 @@ from models.enums import (
     Program,
     Recipient,
     Severity,
+    SignatureMeaning,
     Therapy,
 )
 
@@ -214,6 +215,8 @@ class AcknowledgeAlertInput(BaseModel):
     alert_id: str
     actor: str
     note: str = ""
+    # Rules version 5: acknowledging a critical alert is a signed decision.
+    signature_meaning: SignatureMeaning | None = None
 
 
 class ToxicityView(BaseModel):
@@ -247,6 +250,47 @@ class RejectedSignal(BaseModel):
     size_bytes: int | None = None
 
 
+class GateItem(BaseModel):
+    """One item of a gate's checklist (readiness before conditioning): done or not, and why."""
+
+    item: str
+    done: bool
+    detail: str = ""
+
+
+class ConsentView(BaseModel):
+    """A signed consent as status shows it (no document: its hash only)."""
+
+    consent_type: str
+    form_version: str
+    signer: str
+    signed_at: datetime
+    document_sha256: str
+    interpreter_language: str | None = None
+    witness: str | None = None
+    valid: bool = True
+    withdrawn_at: datetime | None = None
+
+
+class OptionHint(BaseModel):
+    """A consideration for the reviewing physician (seed 001's decision framework): a
+    suggestion with its source, never a decision and never a gate."""
+
+    fact: str
+    consider: str
+    source: str
+
+
+class SignatureView(BaseModel):
+    """A signed clinical decision: who, when, what it means."""
+
+    decision: str
+    signer: str
+    meaning: str
+    signed_at: datetime
+    detail: str = ""
+
+
 class JourneyStatus(BaseModel):
     """The journey at a glance (`status` query; also the workflow's result when it closes)."""
 
@@ -277,6 +321,21 @@ class JourneyStatus(BaseModel):
     observation_count: int = 0
     run_count: int = 1
     toxicity: ToxicityView = Field(default_factory=ToxicityView)
+    # Rules version 5: whether the journey has the gates, the ones its protocol turns off.
+    rules_version: int = 1
+    gates_off: list[str] = Field(default_factory=list)
+    consents: list[ConsentView] = Field(default_factory=list)
+    # The trial's current consent form version, and whether the patient must re-consent.
+    trial_consent_version: str | None = None
+    consent_missing: list[str] = Field(default_factory=list)
+    readiness: list[GateItem] = Field(default_factory=list)
+    eligibility_failing: list[str] = Field(default_factory=list)
+    signatures: list[SignatureView] = Field(default_factory=list)
+    options: list[OptionHint] = Field(default_factory=list)
+    discharged_at: datetime | None = None
+    handover_sent_at: datetime | None = None
+    # Where the family is (the centre's zone during treatment, home once returned).
+    family_timezone: str = "UTC"
 
 
 # --- payloads of activities -------------------------------------------------------------------

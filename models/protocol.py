@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.enums import CellSource, RecordType, Therapy
+from models.enums import CellSource, EligibilityItem, ReadinessItem, RecordType, Therapy
 
 # Bounds keep every computed instant far from datetime's limits (a protocol of `1e8` days must
 # be refused at intake, not overflow in a journey's first task) while admitting any real
@@ -146,6 +146,42 @@ class ProtocolConfig(BaseModel):
     # it opened, unless the milestone that meets it is recorded first (rules version 4).
     backfill_grace_minutes: int = Field(default=30, ge=0, le=1440)
 
+    # --- gates (rules version 5); every preset has them on, a protocol may turn one off ----
+    # `conditioning_started` needs a valid treatment consent (and, in a trial, the trial's
+    # consent at its current version); registry deadlines open only with registry consent.
+    consent_gate: bool = True
+    # What `eligibility_assessed` with outcome=eligible must show, item by item.
+    eligibility_checklist: tuple[EligibilityItem, ...] = Field(
+        default=(
+            EligibilityItem.PRIOR_LINES,
+            EligibilityItem.ECOG,
+            EligibilityItem.ORGAN_FUNCTION,
+            EligibilityItem.NO_ACTIVE_INFECTION,
+            EligibilityItem.NO_ACTIVE_CNS_DISEASE,
+            EligibilityItem.ANTIGEN_CONFIRMED,
+        ),
+        max_length=len(EligibilityItem),
+    )
+    # Relapsed or refractory after at least this many lines (seed 004: ≥ 2).
+    min_prior_lines: int = Field(default=2, ge=0, le=20)
+    max_ecog: int = Field(default=1, ge=0, le=4)
+    # Age bounds, for a protocol that has them (then `age` belongs in the checklist).
+    min_age_years: int | None = Field(default=None, ge=0, le=120)
+    max_age_years: int | None = Field(default=None, ge=0, le=120)
+    # What must be ready before conditioning starts.
+    readiness_checklist: tuple[ReadinessItem, ...] = Field(
+        default=tuple(ReadinessItem), max_length=len(ReadinessItem)
+    )
+    # Tumour-lysis prophylaxis started at least this long before conditioning.
+    tls_prophylaxis_lead_hours: int = Field(default=24, ge=0, le=336)
+    # Tocilizumab doses on hand for the patient (the legacy REMS asked for two).
+    tocilizumab_doses: int = Field(default=2, ge=1, le=10)
+    # Days after the product is released (or the patient cleared, with a reserved product)
+    # for the readiness checklist to be complete.
+    readiness_days: int = Field(default=3, ge=1, le=60)
+    # Days after discharge for the hand-over summary to reach the home oncologist.
+    handover_summary_days: int = Field(default=3, ge=1, le=60)
+
     @model_validator(mode="after")
     def _consistent(self) -> ProtocolConfig:
         if self.manufacturing_escalate_days < self.manufacturing_expected_days:
@@ -161,11 +197,36 @@ class ProtocolConfig(BaseModel):
                 raise ValueError(f"{syndrome}_critical_grade must be ≥ {syndrome}_urgent_grade")
         if len({w.name for w in self.registry_windows}) != len(self.registry_windows):
             raise ValueError("registry window names must be distinct")
+        has_bounds = self.min_age_years is not None or self.max_age_years is not None
+        if (EligibilityItem.AGE in self.eligibility_checklist) != has_bounds:
+            raise ValueError(
+                "eligibility item 'age' and min_age_years/max_age_years go together: "
+                "a checklist with age needs a bound, a bound needs age in the checklist"
+            )
+        if (
+            self.min_age_years is not None
+            and self.max_age_years is not None
+            and self.max_age_years < self.min_age_years
+        ):
+            raise ValueError("max_age_years must be ≥ min_age_years")
+        for name in ("eligibility_checklist", "readiness_checklist"):
+            items = getattr(self, name)
+            if len(set(items)) != len(items):
+                raise ValueError(f"{name} lists an item twice")
         if self.pre_assessment_reminder_business_days >= self.pre_assessment_business_days:
             raise ValueError(
                 "pre_assessment_reminder_business_days must be < pre_assessment_business_days"
             )
         return self
+
+    def gates_off(self) -> list[str]:
+        """The rules-version-5 gates this protocol turns off, in words (status shows them)."""
+        off = [] if self.consent_gate else ["consent before conditioning and registry"]
+        if not self.eligibility_checklist:
+            off.append("eligibility checklist")
+        if not self.readiness_checklist:
+            off.append("readiness checklist")
+        return off
 
     def expected_stay_days(self, cell_source: CellSource) -> int:
         """Days in the country the visa must cover, manufacturing-failure buffer included."""

@@ -8,7 +8,14 @@ from pydantic import BaseModel, Field
 
 from models.calendar import BusinessCalendar
 from models.deadlines import DeadlineBook
-from models.enums import MilestoneKind, Outcome, Phase, RecordType
+from models.enums import (
+    ConsentType,
+    MilestoneKind,
+    Outcome,
+    Phase,
+    RecordType,
+    SignatureMeaning,
+)
 from models.messages import (
     Alert,
     MilestoneEvent,
@@ -37,6 +44,39 @@ class ObservationRecord(BaseModel):
     icans_grade: int | None = None
     gvhd_grade: int | None = None
     flags: list[str] = Field(default_factory=list)
+
+
+class ConsentRecord(BaseModel):
+    """A signed consent as the journey keeps it (the document stays outside Temporal)."""
+
+    consent_type: ConsentType
+    form_version: str
+    signer: str
+    document_sha256: str
+    interpreter_language: str | None = None
+    witness: str | None = None
+    signed_at: datetime
+    recorded_by: str
+    withdrawn_at: datetime | None = None
+
+
+class Readiness(BaseModel):
+    """The readiness checklist before conditioning, as recorded so far."""
+
+    tls_prophylaxis_started_at: datetime | None = None
+    tocilizumab_doses: int | None = None
+    icu_bed_confirmed: bool | None = None
+    caregiver_present: bool | None = None
+
+
+class Signature(BaseModel):
+    """A signed clinical decision: who signed, when, and what the signature means."""
+
+    decision: str
+    signer: str
+    meaning: SignatureMeaning
+    signed_at: datetime
+    detail: str = ""
 
 
 class JourneyState(BaseModel):
@@ -90,3 +130,13 @@ class JourneyState(BaseModel):
     timeline: list[MilestoneEvent] = Field(default_factory=list)
     rejected: list[RejectedSignal] = Field(default_factory=list)
     rejected_total: int = 0
+
+    # Rules version 5 (a journey started under it): consent, checklists, signatures, hand-over.
+    consents: list[ConsentRecord] = Field(default_factory=list)
+    # The trial's current consent form version (the first trial consent's, or the last
+    # `consent_version_changed`).
+    trial_consent_version: str | None = None
+    eligibility_failing: list[str] = Field(default_factory=list)
+    readiness: Readiness = Field(default_factory=Readiness)
+    signatures: list[Signature] = Field(default_factory=list)
+    handover_sent_at: datetime | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,15 @@ import pytest
 from models.calendar import load_business_calendar
 from models.enums import CellSource, Phase, Program
 from models.errors import Refused
-from models.examples import follow_up_protocol, intake_document, journey_input
+from models.examples import (
+    ELIGIBLE,
+    PI_ACCEPTED,
+    consents,
+    follow_up_protocol,
+    intake_document,
+    journey_input,
+    readiness,
+)
 from models.messages import MilestoneInput
 from models.pathway import Journey
 from models.protocol import PRESETS, ProtocolConfig
@@ -106,12 +114,12 @@ class Case:
         self.record(
             "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
         )
-        self.record("eligibility_assessed", outcome="eligible", reviewer="dr-li")
+        self.record("eligibility_assessed", reviewer="dr-li", **ELIGIBLE)
 
     def to_logistics(self) -> None:
         self.to_pi_review()
         self.record("submitted_to_pi", site="site-a")
-        self.record("pi_decision", site="site-a", decision="accepted")
+        self.record("pi_decision", site="site-a", **PI_ACCEPTED)
 
     def to_arrival(self, visa_days: int = 200) -> None:
         self.to_logistics()
@@ -126,6 +134,8 @@ class Case:
 
     def arrive_and_clear(self) -> None:
         self.record("patient_arrived")
+        for consent in consents(self.j.facts.program):
+            self.record("consent_signed", **consent)
         self.record("accommodation_registered")
         self.record("pretreatment_cleared", outcome="cleared")
 
@@ -140,6 +150,7 @@ class Case:
             self.record("manufacturing_started")
             self.at(days=21)
             self.record("product_released", lot="LOT-1", coi_id="COI-1")
+        self.record("readiness_checked", **readiness(self.now))
         self.record("conditioning_started")
 
     def to_infusion(self) -> None:
@@ -157,9 +168,9 @@ def past_pathway(start: date) -> list[tuple[str, timedelta, dict[str, Any]]]:
             timedelta(),
             {"records": ["pathology", "imaging", "treatment_history", "labs"]},
         ),
-        ("eligibility_assessed", timedelta(days=3), {"outcome": "eligible", "reviewer": "dr-li"}),
+        ("eligibility_assessed", timedelta(days=3), ELIGIBLE | {"reviewer": "dr-li"}),
         ("submitted_to_pi", timedelta(days=3, hours=1), {"site": "site-a"}),
-        ("pi_decision", timedelta(days=10), {"site": "site-a", "decision": "accepted"}),
+        ("pi_decision", timedelta(days=10), {"site": "site-a"} | PI_ACCEPTED),
         ("cost_estimate_accepted", timedelta(days=11), {"currency": "USD", "total": 9500}),
         ("invitation_letter_issued", timedelta(days=12), {"site": "site-a"}),
         (
@@ -170,11 +181,20 @@ def past_pathway(start: date) -> list[tuple[str, timedelta, dict[str, Any]]]:
         ("accommodation_booked", timedelta(days=16, hours=2), {}),
         ("travel_booked", timedelta(days=17), {"arrival_date": str(start + timedelta(days=24))}),
         ("patient_arrived", timedelta(days=24), {}),
+        *[
+            ("consent_signed", timedelta(days=24, hours=1, minutes=i), c)
+            for i, c in enumerate(consents())
+        ],
         ("accommodation_registered", timedelta(days=24, hours=5), {}),
         ("pretreatment_cleared", timedelta(days=26), {"outcome": "cleared"}),
         ("apheresis_completed", timedelta(days=27), {"coi_id": "COI-1"}),
         ("manufacturing_started", timedelta(days=27, hours=3), {}),
         ("product_released", timedelta(days=48), {"lot": "LOT-1", "coi_id": "COI-1"}),
+        (
+            "readiness_checked",
+            timedelta(days=48, hours=1),
+            readiness(datetime.combine(start, time(), UTC) + timedelta(days=49)),
+        ),
         ("conditioning_started", timedelta(days=49), {}),
         ("conditioning_completed", timedelta(days=52), {}),
         ("infusion_completed", timedelta(days=53, hours=6), {"lot": "LOT-1", "coi_id": "COI-1"}),

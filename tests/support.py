@@ -102,30 +102,57 @@ def drop_database(admin_url: str, url: str) -> None:
 
 
 def path_to_infusion(today: Any) -> list[tuple[str, dict[str, Any]]]:
-    """An autologous journey's milestones from intake to infusion, with their data (as a
-    coordinator records them; `eligibility_assessed` is a physician's)."""
-    from datetime import timedelta
+    """An autologous trial journey's milestones from intake to infusion, with their data as
+    text (as a coordinator types them; `eligibility_assessed` and `pi_decision` are a
+    physician's): the gates' consents, checklist, readiness and signatures included."""
+    from datetime import UTC, datetime, time, timedelta
 
+    from models.examples import ELIGIBLE, PI_ACCEPTED, consents, readiness
+
+    def text(data: dict[str, Any]) -> dict[str, str]:
+        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.items()}
+
+    # Prophylaxis started days before any time the tests record conditioning at.
+    ready = readiness(datetime.combine(today - timedelta(days=8), time(8), tzinfo=UTC))
     return [
         ("records_complete", {"records": "pathology, imaging, treatment_history, labs"}),
-        ("eligibility_assessed", {"outcome": "eligible", "reviewer": "dr-ui"}),
+        ("eligibility_assessed", text(ELIGIBLE) | {"reviewer": "dr-ui"}),
         ("submitted_to_pi", {"site": "site-a"}),
-        ("pi_decision", {"site": "site-a", "decision": "accepted"}),
+        ("pi_decision", {"site": "site-a"} | PI_ACCEPTED),
         ("cost_estimate_accepted", {"currency": "USD", "total": "9500"}),
         ("invitation_letter_issued", {"site": "site-a"}),
         ("visa_issued", {"visa_type": "S2", "valid_until": str(today + timedelta(days=200))}),
         ("accommodation_booked", {}),
         ("travel_booked", {"arrival_date": str(today)}),
         ("patient_arrived", {}),
+        # Treatment and the trial's informed consent (the other two are not needed to infuse).
+        *[("consent_signed", c) for c in consents()[:2]],
         ("accommodation_registered", {}),
         ("pretreatment_cleared", {"outcome": "cleared"}),
         ("apheresis_completed", {"coi_id": "COI-UI-1"}),
         ("manufacturing_started", {}),
         ("product_released", {"lot": "LOT-UI-1", "coi_id": "COI-UI-1"}),
+        ("readiness_checked", text(ready)),
         ("conditioning_started", {"regimen": "Flu/Cy"}),
         ("conditioning_completed", {}),
         ("infusion_completed", {"lot": "LOT-UI-1", "coi_id": "COI-UI-1"}),
     ]
+
+
+def cli_data(data: dict[str, Any]) -> list[str]:
+    """Milestone data as the CLI's `--data key=value` pairs."""
+    pairs = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in data.items()]
+    return [arg for pair in pairs for arg in ("--data", pair)]
+
+
+def _eligible_data() -> list[str]:
+    from models.examples import ELIGIBLE
+
+    return cli_data(ELIGIBLE)
+
+
+# `eligibility_assessed` with every checklist item passing and its signature (rules v5).
+ELIGIBLE_DATA = _eligible_data()
 
 
 def recorded_at(now: Any, steps: int) -> list[Any]:

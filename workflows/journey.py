@@ -15,8 +15,9 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
 - **Continue-as-new** at the start of monitoring and of follow-up, at least once a year, and
   whenever Temporal suggests it, carrying the whole `JourneyState` in `JourneyInput.state`.
 - **Versioning.** Every change to the commands a run issues goes behind `workflow.patched`
-  (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`); the histories in `tests/histories/` replay
-  against this code. A run recorded before a patch keeps its behaviour; its next run upgrades.
+  (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`, `RULES_V4`, `RULES_V5`); the histories in
+  `tests/histories/` replay against this code. A run recorded before a patch keeps its
+  behaviour; its next run upgrades (up to version 4: version 5 only for new journeys).
 - **Visibility.** Search attributes (`workflows.visibility`) are upserted when a value changes;
   current details are rebuilt after every change and at the start of every run.
 """
@@ -98,6 +99,9 @@ SEARCH_ATTRIBUTES = "search-attributes"
 RULES_V3 = "rules-v3-bounded-messages-one-writer"
 # Rules version 4: recording the past pages nobody by mistake; history import.
 RULES_V4 = "rules-v4-backfill"
+# Rules version 5: consent, eligibility and readiness gates, signed decisions, the hand-over
+# (journeys started under it only: a carried journey keeps version 4).
+RULES_V5 = "rules-v5-gates-and-handover"
 
 
 @workflow.defn(name="PatientJourney")
@@ -153,6 +157,8 @@ class PatientJourney:
             self._one_writer = True
         if workflow.patched(RULES_V4):
             self._journey.upgrade_rules(workflow.now(), carried=not self._new_run, to=4)
+        if workflow.patched(RULES_V5):
+            self._journey.upgrade_rules(workflow.now(), carried=not self._new_run, to=5)
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

@@ -16,7 +16,7 @@ import traceback
 from pydantic import ValidationError
 
 # Importing the command modules registers their commands on `app`.
-from cellpath.cli import bedside, directory, journeys, operators  # noqa: F401
+from cellpath.cli import bedside, directory, handover, journeys, operators  # noqa: F401
 from cellpath.cli.common import app, err
 
 __all__ = ["app", "main"]

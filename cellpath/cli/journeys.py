@@ -31,7 +31,7 @@ from cellpath.scenarios import start_demo
 from cellpath.services import casefile, journeys
 from cellpath.services.base import Refusal
 from cellpath.services.intake import Admitted, take_in
-from models.enums import CellSource, Phase
+from models.enums import CellSource, Phase, SignatureMeaning
 from models.messages import (
     AcknowledgeAlertInput,
     JourneyStatus,
@@ -161,11 +161,19 @@ def acknowledge(
     case: Annotated[str, typer.Argument(help="case id")],
     alert_id: Annotated[str, typer.Argument(help="the alert's id (cellpath status CASE)")],
     note: Annotated[str, typer.Option("--note", help="what was done")] = "",
+    meaning: Annotated[
+        SignatureMeaning | None,
+        typer.Option(
+            "--meaning", help="what signing means (a critical alert: responsible/reviewed)"
+        ),
+    ] = None,
     actor: Annotated[str | None, typer.Option("--actor")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
-    """Acknowledge an alert (a critical alert repeats until a physician does)."""
-    request = AcknowledgeAlertInput(alert_id=alert_id, actor=actor or default_actor(), note=note)
+    """Acknowledge an alert (a critical alert repeats until a physician does, signing it)."""
+    request = AcknowledgeAlertInput(
+        alert_id=alert_id, actor=actor or default_actor(), note=note, signature_meaning=meaning
+    )
     alert = run(lambda: journeys.acknowledge(session(), case, request))
     if as_json:
         print_json(alert)
@@ -234,6 +242,37 @@ def status(
         out.print(
             f"[yellow]rejected signal[/yellow] {r.kind} from {escape(r.actor or '?')} "
             f"at {r.received_at:%Y-%m-%d %H:%M}: {escape(r.reason)}",
+            highlight=False,
+        )
+    print_gates(s)
+
+
+def print_gates(s: JourneyStatus) -> None:
+    """Rules v5: consents, what conditioning still needs, signatures, the options aid."""
+    if s.gates_off:
+        out.print(f"gates this protocol turns off: {', '.join(s.gates_off)}")
+    for c in s.consents:
+        state = "valid" if c.valid else ("withdrawn" if c.withdrawn_at else "not current")
+        out.print(
+            f"consent {c.consent_type} {c.form_version} signed by the {c.signer} "
+            f"{c.signed_at:%Y-%m-%d %H:%M} UTC ({state}; sha256 {c.document_sha256[:12]}…)",
+            highlight=False,
+        )
+    for m in s.consent_missing:
+        out.print(f"[yellow]consent needed:[/yellow] {escape(m)}", highlight=False)
+    if s.readiness:
+        items = [f"{'✓' if g.done else '✗'} {g.item} ({g.detail})" for g in s.readiness]
+        out.print("readiness before conditioning: " + escape("; ".join(items)), highlight=False)
+    if s.eligibility_failing:
+        out.print(f"eligibility failing: {escape('; '.join(s.eligibility_failing))}")
+    for g in s.signatures:
+        out.print(
+            f"signed: {g.decision} by {g.signer} as {g.meaning} {g.signed_at:%Y-%m-%d %H:%M} UTC",
+            highlight=False,
+        )
+    for o in s.options:
+        out.print(
+            f"[cyan]to consider[/cyan] ({escape(o.fact)}): {escape(o.consider)} — {o.source}",
             highlight=False,
         )
 

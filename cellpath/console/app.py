@@ -39,12 +39,12 @@ from cellpath.console.forms import (
     milestone_forms,
     zone,
 )
-from cellpath.services import caseload, intake, journeys, staff
+from cellpath.services import caseload, handover, intake, journeys, staff
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import CaseStore
 from models.enums import AuditAction, Phase, Program, Severity
 from models.errors import RefusalCode
-from models.intake import Caregiver, PatientDetails
+from models.intake import Caregiver, HomeOncologist, PatientDetails
 from models.messages import (
     AcknowledgeAlertInput,
     MilestoneInput,
@@ -460,12 +460,63 @@ def create_app(
         form = await request.form()
         alert_id = str(form.get("alert_id", ""))
 
+        meaning = str(form.get("signature_meaning", "")).strip() or None
+
         async def call(s: Session) -> Any:
-            a = AcknowledgeAlertInput(alert_id=alert_id, actor=who, note=str(form.get("note", "")))
+            a = AcknowledgeAlertInput(
+                alert_id=alert_id,
+                actor=who,
+                note=str(form.get("note", "")),
+                # A critical alert's acknowledgement is signed; pydantic refuses an unknown
+                # meaning, and the journey one that does not fit.
+                signature_meaning=meaning,  # type: ignore[arg-type]
+            )
             alert = await journeys.acknowledge(s, case_id, a)
             return f"alert {_label(alert.kind)} acknowledged"
 
         return await act(request, who, case_id, f"alert-{alert_id}", call)
+
+    @app.post("/cases/{case_id}/handover", dependencies=[Depends(auth.check_csrf)])
+    async def send_handover(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
+        async def call(s: Session) -> Any:
+            await handover.send(s, case_id, actor=who)
+            return "hand-over summary sent to the home oncologist"
+
+        return await act(request, who, case_id, "handover", call)
+
+    @app.get("/cases/{case_id}/handover.fhir.json")
+    async def export_bundle(case_id: str, who: str = Depends(actor)) -> Response:
+        """The hand-over bundle (the patient named only for the care team; audited)."""
+        return await download(
+            who,
+            lambda s: handover.bundle(s, case_id),
+            "application/fhir+json",
+            f"handover-{case_id}.fhir.json",
+        )
+
+    @app.get("/cases/{case_id}/calendar.ics")
+    async def export_calendar(case_id: str, who: str = Depends(actor)) -> Response:
+        """The family's appointments and follow-up deadlines (audited)."""
+        return await download(
+            who, lambda s: handover.calendar(s, case_id), "text/calendar", f"{case_id}.ics"
+        )
+
+    async def download(who: str, call: Any, media_type: str, filename: str) -> Response:
+        s = console.session(who)
+        try:
+            result = await call(s)
+        except Refusal as e:
+            raise HTTPException(403 if e.code is RefusalCode.PERMISSION else 422, str(e)) from None
+        except Unreachable as e:
+            raise HTTPException(503, str(e)) from None
+        finally:
+            console.keep(s)
+        data = result if isinstance(result, bytes) else result.data
+        return Response(
+            data,
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     @app.post("/cases/{case_id}/reschedule", dependencies=[Depends(auth.check_csrf)])
     async def reschedule(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
@@ -552,12 +603,18 @@ def intake_document(form: dict[str, str]) -> dict[str, Any]:
         return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
     # The fields of the intake's own models: a field added there is taken here too.
+    nested = {"caregiver": Caregiver, "home_oncologist": HomeOncologist}
     patient = {
-        key: text(f"patient.{key}") for key in PatientDetails.model_fields if key != "caregiver"
+        key: text(f"patient.{key}") for key in PatientDetails.model_fields if key not in nested
     }
-    caregiver = {key: text(f"caregiver.{key}") for key in Caregiver.model_fields}
-    if any(caregiver.values()):
-        patient["caregiver"] = {k: v for k, v in caregiver.items() if v}  # type: ignore[assignment]
+    for name, model in nested.items():
+        values = {key: text(f"{name}.{key}") for key in model.model_fields}
+        if any(values.values()):
+            patient[name] = {k: v for k, v in values.items() if v}  # type: ignore[assignment]
+
+    def flag(name: str) -> bool | None:
+        return {"true": True, "false": False}.get(text(name) or "")
+
     document: dict[str, Any] = {
         "case_id": text("case_id"),
         "patient": {k: v for k, v in patient.items() if v},
@@ -570,6 +627,11 @@ def intake_document(form: dict[str, str]) -> dict[str, Any]:
         "coordinator": text("coordinator"),
         "protocol": text("protocol"),
         "home_timezone": text("home_timezone"),
+        # The options aid's facts (a form that leaves them at their defaults sends false).
+        "prior_car_t": flag("prior_car_t"),
+        "antigen_negative_relapse": listed("antigen_negative_relapse"),
+        "poor_t_cell_quality": flag("poor_t_cell_quality"),
+        "local_access": flag("local_access"),
     }
     return {k: v for k, v in document.items() if v is not None}
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from models.enums import Phase
+from models.enums import MilestoneKind, Phase
 from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
 from models.messages import FieldHint, JourneyStatus
 from models.pathway import RULES
@@ -64,13 +64,18 @@ def input_of(hint: FieldHint) -> Input:
     return Input(hint.name, label, kind, hint.required, hint=takes if kind == "text" else "")
 
 
+# Recorded by a service that did the work (`handover_sent`: built, checked and sent the bundle),
+# never typed in: the case page offers the action instead.
+RECORDED_BY_SERVICES = frozenset({MilestoneKind.HANDOVER_SENT})
+
+
 def milestone_forms(status: JourneyStatus) -> list[MilestoneForm]:
     """The milestones the journey's phase accepts: the ones it waits for first, then the rest
     of the phase's kinds (a refusal then says what they need first)."""
     expected = {e.kind: e for e in status.expected}
     forms = []
     for kind, rule in RULES.items():
-        if status.phase not in rule.phases:
+        if status.phase not in rule.phases or kind in RECORDED_BY_SERVICES:
             continue
         if rule.cell_source is not None and rule.cell_source != status.cell_source:
             continue

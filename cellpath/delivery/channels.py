@@ -103,14 +103,32 @@ def valid_url(url: str) -> bool:
     return _apprise().instantiate(url, suppress_exceptions=True) is not None
 
 
-def send(url: str, *, subject: str, body: str, msg_id: str | None = None) -> None:
-    """Send one message to one Apprise URL, on this thread; `ChannelError` if it failed."""
+def send(
+    url: str,
+    *,
+    subject: str,
+    body: str,
+    msg_id: str | None = None,
+    attachments: list[tuple[str, bytes, str]] | None = None,
+) -> None:
+    """Send one message to one Apprise URL, on this thread; `ChannelError` if it failed.
+
+    `attachments` are (file name, bytes, MIME type), sent from memory (Apprise's
+    `AttachMemory`): nothing is written to disk."""
     plugin: Any = _apprise().instantiate(url, suppress_exceptions=True)
     if plugin is None:
         raise NotConfigured(f"not a usable channel URL ({scheme(url)}://…)")
+    attach = None
+    if attachments:
+        import apprise
+        from apprise.attachment.memory import AttachMemory
+
+        attach = apprise.AppriseAttachment()
+        for name, content, mimetype in attachments:
+            attach.add(AttachMemory(content=content, name=name, mimetype=mimetype))
     _current.message_id = msg_id
     try:
-        ok = plugin.notify(body=body, title=subject, body_format="text")
+        ok = plugin.notify(body=body, title=subject, body_format="text", attach=attach)
     except Exception as e:
         # Named by type only: a plugin's message may hold the address or the URL's secrets,
         # and this text reaches Temporal's history as the activity's failure.

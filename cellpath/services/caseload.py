@@ -148,6 +148,9 @@ class PatientCard(BaseModel):
     preferred_language: str | None = None
     caregiver_name: str | None = None
     caregiver_phone: str | None = None
+    home_oncologist_name: str | None = None
+    home_oncologist_institution: str | None = None
+    home_oncologist_email: str | None = None
     erased_at: datetime | None = None
 
 

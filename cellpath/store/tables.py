@@ -75,6 +75,10 @@ class Patient(SQLModel, table=True):
     caregiver_name: str | None = None
     caregiver_email: str | None = None
     caregiver_phone: str | None = None
+    # Who takes the patient back at home: the hand-over goes to them (revision 0005).
+    home_oncologist_name: str | None = None
+    home_oncologist_institution: str | None = None
+    home_oncologist_email: str | None = None
     created_at: datetime = _ts()
     erased_at: datetime | None = _ts(default=None)
     erased_by: str | None = None
@@ -90,6 +94,9 @@ IDENTIFYING_FIELDS = (
     "caregiver_name",
     "caregiver_email",
     "caregiver_phone",
+    "home_oncologist_name",
+    "home_oncologist_institution",
+    "home_oncologist_email",
 )
 
 

@@ -120,6 +120,14 @@ def check_acknowledge(j: Journey, ack: AcknowledgeAlertInput) -> Alert:
             RefusalCode.ALREADY_DONE,
         )
     j.check_sender(ack.actor, ack.note, "who acknowledges the alert")
+    if j.v5 and alert.severity is Severity.CRITICAL:
+        from models.pathway import gates  # (gates imports the journey's vocabulary)
+
+        gates.check_signature(
+            ack.signature_meaning,
+            gates.ACKNOWLEDGE_MEANINGS,
+            "acknowledging a critical alert",
+        )
     return alert
 
 
@@ -130,6 +138,12 @@ def apply_acknowledge(j: Journey, ack: AcknowledgeAlertInput, now: datetime) -> 
     alert.acknowledged_by = ack.actor.strip()
     alert.acknowledged_at = now
     alert.acknowledgement_note = ack.note
+    if j.v5 and alert.severity is Severity.CRITICAL and ack.signature_meaning is not None:
+        from models.pathway import gates
+
+        gates.sign(
+            j, "alert_acknowledged", alert.acknowledged_by, ack.signature_meaning, now, alert.id
+        )
     data = {"alert_id": alert.id, "alert_kind": alert.kind, "severity": alert.severity.value}
     j.state.timeline.append(
         MilestoneEvent(

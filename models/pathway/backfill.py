@@ -295,7 +295,8 @@ def rehearse_import(
 
     counter = itertools.count()
     state = JourneyState(protocol=resolve_protocol(facts.protocol), calendar=calendar)
-    state.rules_version = 4
+    # The rules version a journey started now runs under (the workflow's latest patch).
+    state.rules_version = 5
     j = Facade(facts, state, new_id=lambda: f"rehearsal-{next(counter)}")
     j.start(now)
     check_import(j, h, now)

@@ -6,7 +6,7 @@ ignored. Rules (`models/pathway/milestones/`) declare which model their kind car
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -14,7 +14,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models import bounds
-from models.enums import RecordType
+from models.enums import ConsentType, RecordType, SignatureMeaning
 from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
 from models.messages import FieldHint
 
@@ -38,9 +38,25 @@ class RecordsCompleteData(MilestoneData):
     records: list[RecordType]
 
 
+# A clinical decision's signature (rules version 5): what signing it means; the signer is the
+# actor who recorded it, the time the time it was recorded.
+SIGNATURE = Field(default=None, description="one of: reviewed, approved, responsible")
+
+
 class EligibilityAssessedData(MilestoneData):
     outcome: Literal["eligible", "ineligible", "more_info_needed"]
     reviewer: str = Field(min_length=1)
+    # The protocol's checklist (rules version 5): `eligible` needs every item, passing.
+    prior_lines: int | None = Field(
+        default=None, ge=0, le=30, description="whole number: prior lines of therapy"
+    )
+    ecog: int | None = Field(default=None, ge=0, le=5, description="whole number 0–5")
+    organ_function: Literal["adequate", "inadequate"] | None = None
+    active_infection: bool | None = None
+    active_cns_disease: bool | None = None
+    antigen_confirmed: bool | None = None
+    age_years: int | None = Field(default=None, ge=0, le=120)
+    signature_meaning: SignatureMeaning | None = SIGNATURE
 
 
 class SiteData(MilestoneData):
@@ -50,6 +66,62 @@ class SiteData(MilestoneData):
 class PiDecisionData(MilestoneData):
     site: str = Field(min_length=1)
     decision: Literal["accepted", "declined", "more_info_needed"]
+    signature_meaning: SignatureMeaning | None = SIGNATURE
+
+
+class DischargeData(MilestoneData):
+    signature_meaning: SignatureMeaning | None = SIGNATURE
+
+
+VERSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
+SHA256 = r"^[0-9a-f]{64}$"
+
+
+class ConsentData(MilestoneData):
+    """A signed consent: the document itself stays outside Temporal, its SHA-256 inside."""
+
+    consent_type: ConsentType
+    form_version: str = Field(pattern=VERSION, description="text, e.g. v3 or 2026-10")
+    signer: Literal["patient", "legal_representative"]
+    document_sha256: str = Field(
+        pattern=SHA256, description="64 hex characters: the signed document's SHA-256"
+    )
+    interpreter_language: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="language code when an interpreter was used, e.g. ar, ru",
+    )
+    witness: str | None = Field(
+        default=None, min_length=1, max_length=64, description="the witness's staff id"
+    )
+
+
+class ConsentVersionData(MilestoneData):
+    form_version: str = Field(pattern=VERSION, description="text: the trial's new form version")
+
+
+class ConsentWithdrawnData(MilestoneData):
+    consent_type: ConsentType
+    reason: str = Field(min_length=1)
+
+
+class ReadinessData(MilestoneData):
+    """Items of the readiness checklist, any of them at a time (rules version 5)."""
+
+    tls_prophylaxis_started_at: datetime | None = Field(
+        default=None, description="date and time with offset: tumour-lysis prophylaxis started"
+    )
+    tocilizumab_doses: int | None = Field(
+        default=None, ge=0, le=10, description="whole number: doses on hand for the patient"
+    )
+    icu_bed_confirmed: bool | None = None
+    caregiver_present: bool | None = None
+
+
+class HandoverData(MilestoneData):
+    bundle_sha256: str = Field(pattern=SHA256, description="the sent bundle's SHA-256")
+    resources: int = Field(ge=1, le=10_000, description="whole number: resources in the bundle")
+    channel: str = Field(min_length=1, max_length=32, description="text, e.g. email")
 
 
 class CostEstimateData(MilestoneData):
@@ -173,6 +245,8 @@ def _takes(annotation: Any) -> str:
         kinds = [_takes(a) for a in args if a is not type(None)]
         return kinds[0] if len(kinds) == 1 else "JSON (object or list)"
     names = {str: "text", int: "whole number", float: "number", bool: "true/false", date: "date"}
+    if annotation is datetime:
+        return "date and time with offset"
     if annotation in names:
         return names[annotation]
     if origin is dict or annotation is dict:

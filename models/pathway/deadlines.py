@@ -386,6 +386,42 @@ def open_follow_up_completion(j: Journey, now: datetime) -> None:
     )
 
 
+def open_readiness(j: Journey, at: datetime, now: datetime) -> None:
+    """Rules v5: the readiness checklist, due `readiness_days` after the journey became ready
+    to condition (product released, or the patient cleared with a reserved product)."""
+    if not j.v5 or not j.protocol.readiness_checklist:
+        return
+    from models.pathway import gates
+
+    if gates.ready(j):
+        return
+    j.book.open(
+        N.READINESS,
+        now=now,
+        start=at,
+        due_at=at + timedelta(days=j.protocol.readiness_days),
+        summary="Readiness before conditioning: "
+        + ", ".join(i.value for i in j.protocol.readiness_checklist),
+        before=[timedelta(days=1)],
+        level2_after=j.level2_after(),
+    )
+
+
+def open_handover(j: Journey, at: datetime, now: datetime) -> None:
+    """Rules v5: the hand-over summary to the home oncologist, due days after discharge."""
+    if not j.v5:
+        return
+    j.book.open(
+        N.HANDOVER_SUMMARY,
+        now=now,
+        start=at,
+        due_at=at + timedelta(days=j.protocol.handover_summary_days),
+        summary="Hand-over summary (FHIR bundle) to the home oncologist",
+        before=[timedelta(days=1)],
+        level2_after=j.level2_after(),
+    )
+
+
 def fire(j: Journey, now: datetime) -> list[DeadlineEvent]:
     """Send reminders and escalations that are due; clinical breaches also raise alerts."""
     events = j.book.fire(now)

@@ -40,6 +40,7 @@ from models.messages import (
     AcknowledgeAlertInput,
     Alert,
     AuditEntry,
+    ConsentView,
     HistoryImport,
     HistoryImportAck,
     JourneyProjection,
@@ -51,9 +52,20 @@ from models.messages import (
     ObservationAck,
     ObservationInput,
     RescheduleInput,
+    SignatureView,
     WithdrawInput,
 )
-from models.pathway import actions, alerts, backfill, deadlines, expected, observations, phases
+from models.pathway import (
+    actions,
+    alerts,
+    backfill,
+    deadlines,
+    expected,
+    gates,
+    observations,
+    options,
+    phases,
+)
 from models.pathway.data import (
     MilestoneData,
     NoData,
@@ -67,6 +79,8 @@ from models.protocol import ProtocolConfig
 from models.state import JourneyState
 
 MILESTONE_KINDS = frozenset(k.value for k in MilestoneKind)
+# Where status lists the readiness checklist: from arrival until conditioning starts.
+READY_PHASES = (Phase.ARRIVAL, Phase.COLLECTION, Phase.MANUFACTURING, Phase.CONDITIONING)
 
 
 class Journey:
@@ -124,6 +138,12 @@ class Journey:
         return self.state.rules_version >= 4
 
     @property
+    def v5(self) -> bool:
+        """Rules version 5: consent, eligibility and readiness gates, signed decisions, the
+        hand-over to the home team (only for journeys started under it)."""
+        return self.state.rules_version >= 5
+
+    @property
     def v3(self) -> bool:
         """Rules version 3: bounded messages, conflicting idempotency keys refused, follow-up
         completion checked, visa warnings resolved by an extension, a timeline that never
@@ -139,6 +159,10 @@ class Journey:
         """
         s = self.state
         if s.rules_version >= to:
+            return
+        if to >= 5 and carried:
+            # The gates would stop a journey half-way through a pathway its team started
+            # without them: a journey keeps the rules it started with from version 5 on.
             return
         before, s.rules_version = s.rules_version, to
         if not carried:
@@ -201,6 +225,28 @@ class Journey:
             observation_count=len(s.observations),
             run_count=s.run_count,
             toxicity=s.toxicity,
+            rules_version=s.rules_version,
+            gates_off=s.protocol.gates_off() if self.v5 else [],
+            consents=[
+                ConsentView(
+                    **c.model_dump(exclude={"recorded_by"}),
+                    valid=gates.valid_consent(self, c.consent_type) is c,
+                )
+                for c in s.consents
+            ],
+            trial_consent_version=s.trial_consent_version,
+            consent_missing=gates.consent_missing(self),
+            readiness=(
+                gates.readiness(self, None)
+                if self.v5 and s.conditioning_started_at is None and s.phase in READY_PHASES
+                else []
+            ),
+            eligibility_failing=list(s.eligibility_failing),
+            signatures=[SignatureView(**g.model_dump()) for g in s.signatures],
+            options=options.options(self),
+            discharged_at=s.discharged_at,
+            handover_sent_at=s.handover_sent_at,
+            family_timezone=self.family_timezone(),
         )
 
     def projection(self, now: datetime) -> JourneyProjection:
@@ -330,6 +376,8 @@ class Journey:
         self.check_sender(m.actor, m.note, "who recorded this milestone")
         occurred = self._check_time(m.occurred_at, now, "occurred_at")
         accepted = Accepted(kind=kind, occurred_at=occurred, data=self._parse(kind, m.data), raw=m)
+        if self.v5:
+            gates.check_treatment_step(self, kind)
         r.check(self, accepted)
         return accepted
 

@@ -79,8 +79,10 @@ def _observation_after_infusion(j: Journey, at: datetime, now: datetime) -> None
 
 
 def _follow_up(j: Journey, at: datetime, now: datetime) -> None:
+    from models.pathway import gates  # (gates reads the journey's vocabulary)
+
     deadlines.open_telemedicine(j, now)
-    if j.v2:
+    if j.v2 and gates.registry_consented(j):
         deadlines.open_registry(j, now)
         deadlines.open_long_term(j, now)
     if not j.state.responses:
@@ -102,9 +104,11 @@ ON_ENTRY: dict[Phase, OnEntry] = {
     P.MANUFACTURING: OnEntry(closes=(N.APHERESIS,), opens=(deadlines.open_manufacturing,)),
     P.CONDITIONING: OnEntry(
         closes=(N.MANUFACTURING, N.PRETREATMENT_CLEARANCE, N.ACCOMMODATION_REGISTRATION),
-        opens=(deadlines.open_conditioning,),
+        opens=(deadlines.open_conditioning, deadlines.open_readiness),
     ),
-    P.INFUSION: OnEntry(closes=(N.CONDITIONING,), opens=(deadlines.open_infusion_window,)),
+    P.INFUSION: OnEntry(
+        closes=(N.CONDITIONING, N.READINESS), opens=(deadlines.open_infusion_window,)
+    ),
     P.MONITORING: OnEntry(
         closes=(N.INFUSION_WINDOW, N.THAW_TO_INFUSION), opens=(_observation_after_infusion,)
     ),

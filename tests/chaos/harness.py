@@ -36,6 +36,7 @@ from temporalio.worker import Replayer
 
 from cellpath.scenarios import Handle, start
 from cellpath.store import CaseStore
+from models.examples import ELIGIBLE, PI_ACCEPTED, consents, readiness
 from models.messages import JourneyWrite, MilestoneInput, NotificationBatch, ObservationInput
 from tests.builders import journey_input
 from workflows import PatientJourney
@@ -172,20 +173,23 @@ def plan(backdated: bool) -> list[Step]:
         head = [Step(s.kind, s.data) for s in head]
     return [
         *head,
-        Step("eligibility_assessed", {"outcome": "eligible", "reviewer": "dr-c"}, via="signal"),
+        Step("eligibility_assessed", ELIGIBLE | {"reviewer": "dr-c"}, via="signal"),
         Step("submitted_to_pi", {"site": "site-a"}),
-        Step("pi_decision", {"site": "site-a", "decision": "accepted"}),
+        Step("pi_decision", {"site": "site-a"} | PI_ACCEPTED),
         Step("cost_estimate_accepted", {"currency": "USD", "total": 9500}),
         Step("invitation_letter_issued", {"site": "site-a"}),
         Step("visa_issued", {"visa_type": "S2", "valid_until": str(today + timedelta(days=200))}),
         Step("accommodation_booked", via="signal"),
         Step("travel_booked", {"arrival_date": str(today + timedelta(days=7))}),
         Step("patient_arrived"),
+        *[Step("consent_signed", c) for c in consents()],
         Step("accommodation_registered", via="signal"),
         Step("pretreatment_cleared", {"outcome": "cleared"}),
         Step("apheresis_completed", {"coi_id": "COI-C"}),
         Step("manufacturing_started"),
         Step("product_released", {"lot": "LOT-C", "coi_id": "COI-C"}),
+        # Prophylaxis from two days before the real clock's now (steps are back-dated from it).
+        Step("readiness_checked", readiness(datetime.now(UTC))),
         Step("conditioning_started", {"regimen": "Flu/Cy"}),
         Step("conditioning_completed"),
         Step("infusion_completed", {"lot": "LOT-C", "coi_id": "COI-C"}),

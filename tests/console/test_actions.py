@@ -91,9 +91,16 @@ async def test_a_nurse_acknowledges_an_urgent_alert_but_only_a_physician_a_criti
         assert "acknowledging a critical alert needs a physician" in refused.text
     async with httpx.AsyncClient(base_url=stack.url) as physician:
         token = await signed_in(physician, "dr-ui")
+        page = (await physician.get(f"/cases/{case_id}")).text
+        assert f'id="ack-meaning-{critical[0].id}"' in page  # a signed acknowledgement
         done = await physician.post(
             f"/cases/{case_id}/acknowledge",
-            data={"csrf_token": token, "alert_id": critical[0].id, "note": "tocilizumab"},
+            data={
+                "csrf_token": token,
+                "alert_id": critical[0].id,
+                "note": "tocilizumab",
+                "signature_meaning": "responsible",
+            },
         )
         assert done.status_code == 200
     alerts = {a.id: a for a in (await handle.query(PatientJourney.status)).alerts}

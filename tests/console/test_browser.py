@@ -34,6 +34,9 @@ async def record(page: Page, kind: str, at: datetime | None = None, **data: str)
             await field.fill(value)
     if at is not None:
         await box.locator('[name="occurred_at"]').fill(f"{at:%Y-%m-%dT%H:%M}")
+    # The previous answer goes first: the same kind twice in a row (two consents) would
+    # otherwise find the first one's "recorded" and move on while the second is in flight.
+    await page.evaluate("document.getElementById('flash')?.remove()")
     await box.get_by_role("button", name="Record").click()
 
 

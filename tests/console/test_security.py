@@ -17,7 +17,7 @@ from cellpath.scenarios import record as record_update
 from cellpath.scenarios import start
 from cellpath.store import STAFF_AUDIT, CaseStore
 from cellpath.store.tables import Patient
-from models.examples import journey_input
+from models.examples import ELIGIBLE, journey_input
 from models.journey import workflow_id
 from tests.console.conftest import PASSWORD, Stack
 from workflows import PatientJourney
@@ -239,7 +239,7 @@ async def test_a_nurses_worklist_holds_the_cases_of_their_sites(stack: Stack) ->
             "records_complete",
             records=["pathology", "imaging", "treatment_history", "labs"],
         )
-        await record_update(handle, "eligibility_assessed", outcome="eligible", reviewer="dr")
+        await record_update(handle, "eligibility_assessed", reviewer="dr", **ELIGIBLE)
         await record_update(handle, "submitted_to_pi", site=site)
     async with httpx.AsyncClient(base_url=stack.url) as http:
         await signed_in(http, "nurse-ui")

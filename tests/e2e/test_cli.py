@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from cellpath.scenarios import record, start, to_infusion
 from tests.builders import PATIENT, intake_file, journey_input
 from tests.history_text import decoded_text
-from tests.support import QUEUE
+from tests.support import ELIGIBLE_DATA, QUEUE
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
@@ -57,8 +57,7 @@ async def test_a_coordinator_drives_a_journey_through_the_cli(cli, tmp_path, dev
         "milestone",
         case,
         "eligibility_assessed",
-        "--data",
-        "outcome=eligible",
+        *ELIGIBLE_DATA,
         "--data",
         "reviewer=dr-li",
         "--note",
@@ -185,7 +184,9 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
 
     crs = next(a for a in ack["alerts"] if a["kind"] == "crs")
     doctor = functools.partial(cli, actor="dr-e2e")
-    code, out, err = await doctor("acknowledge", case, crs["id"], "--note", "tocilizumab given")
+    code, out, err = await doctor(
+        "acknowledge", case, crs["id"], "--note", "tocilizumab given", "--meaning", "responsible"
+    )
     assert code == 0 and "acknowledged by dr-e2e" in out, err
     code, _, err = await doctor("acknowledge", case, crs["id"])
     assert code == 1 and "already acknowledged" in err

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from cellpath.scenarios import record, start, to_infusion
 from tests.builders import PATIENT, intake_file, journey_input
-from tests.support import QUEUE
+from tests.support import ELIGIBLE_DATA, QUEUE
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +54,7 @@ async def test_each_role_is_held_to_its_permissions_and_refusals_are_audited(
 
     records = "records=imaging,treatment_history,labs,pathology"
     assert (await cli("milestone", case, "records_complete", "--data", records))[0] == 0
-    eligible = ("milestone", case, "eligibility_assessed", "--data", "outcome=eligible",
+    eligible = ("milestone", case, "eligibility_assessed", *ELIGIBLE_DATA,
                 "--data", "reviewer=dr-e2e")  # fmt: skip
     code, _, err = await cli(*eligible)
     assert code == 1 and "milestone 'eligibility_assessed' needs a physician" in said(err)
@@ -81,7 +81,10 @@ async def test_each_role_is_held_to_its_permissions_and_refusals_are_audited(
     for ack_code, _, ack_err in refused_acks:
         assert ack_code == 1 and "acknowledging a critical alert needs a physician" in said(ack_err)
     assert code == 1 and "milestone 'discharged' needs a physician" in said(err)
-    assert (await cli("acknowledge", case, alert["id"], actor="dr-e2e"))[0] == 0
+    code, _, err = await cli("acknowledge", case, alert["id"], actor="dr-e2e")
+    assert code == 1 and "expected signature_meaning (one of: responsible, reviewed)" in said(err)
+    assert (await cli("acknowledge", case, alert["id"], "--meaning", "responsible",
+                      actor="dr-e2e"))[0] == 0  # fmt: skip
     code, _, err = await cli("milestone", case, "discharged", actor="dr-e2e")
     assert code == 1 and "discharge is allowed from day 28" in said(err)  # the journey refuses
 

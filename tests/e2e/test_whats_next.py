@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from cellpath.devstack import banner
 from cellpath.scenarios import record, start, to_arrival, to_logistics
+from models.examples import ELIGIBLE
 from tests.builders import intake_file, journey_input, past_pathway
 from tests.support import QUEUE, ROOT
 from workflows import PatientJourney
@@ -56,7 +57,7 @@ async def test_status_says_what_is_next_and_the_cli_speaks_in_flags(
     await record(
         h4, "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
     )
-    await record(h4, "eligibility_assessed", outcome="eligible", reviewer="dr-li")
+    await record(h4, "eligibility_assessed", reviewer="dr-li", **ELIGIBLE)
     await record(h4, "submitted_to_pi", site="site-b")
     bad = intake_file(
         tmp_path, patient={"full_name": "A B", "birth_date": "1960-01-01", "nationality": "gb"}
@@ -220,7 +221,7 @@ async def test_the_past_is_recorded_without_paging_anyone(cli, tmp_path, db_url,
 
     # A history with a refused item starts nothing and stores nothing.
     start_at = now - timedelta(days=52)
-    good = history_file(tmp_path, start_at, "product_released")
+    good = history_file(tmp_path, start_at, "readiness_checked")
     broken = json.loads(good.read_text())
     broken["milestones"][5]["data"]["site"] = "site-z"
     bad = tmp_path / "bad.json"
@@ -245,7 +246,8 @@ async def test_the_past_is_recorded_without_paging_anyone(cli, tmp_path, db_url,
     admitted = json.loads(out)
     assert admitted["journey"]["case_id"] == case
     assert admitted["history"]["phase"] == "conditioning"
-    assert admitted["history"]["milestones"] == 15
+    # 15 milestones to the product's release, 4 consents and the readiness check.
+    assert admitted["history"]["milestones"] == 20
     assert "Nothing is overdue" in admitted["history"]["summary"]
 
     # Conditioning recorded as started 80 h and completed 50 h ago: the 24–48 h infusion

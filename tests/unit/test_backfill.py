@@ -145,13 +145,13 @@ def test_a_history_is_imported_at_once_with_one_summary_and_no_escalations():
     c.at(minutes=1)
     c.j.check_import(h, c.now)
     ack = c.j.apply_import(h, c.now)
-    assert (ack.milestones, ack.observations, ack.phase) == (18, 2, Phase.MONITORING)
+    assert (ack.milestones, ack.observations, ack.phase) == (23, 2, Phase.MONITORING)
     assert escalations(c) == []
     summaries = [n for n in c.j.notifications if n.kind is NotificationKind.SUMMARY]
     assert len(summaries) == 1 and summaries[0].recipient is Recipient.COORDINATOR
     # The daily observation was due in the past: reported, not paged.
     assert "observation (due" in summaries[0].text
-    assert "18 milestone(s), 2 observation(s)" in summaries[0].text
+    assert "23 milestone(s), 2 observation(s)" in summaries[0].text
     assert c.j.state.book.get("observation").escalation_level >= 1
     # Alerts from the imported fever were raised without being sent.
     assert [n for n in c.j.notifications if n.kind is NotificationKind.ALERT] == []

@@ -27,6 +27,7 @@ from cellpath.scenarios import (
 )
 from cellpath.store import CaseStore
 from models.enums import CellSource, Outcome, Phase
+from models.examples import DISCHARGE, ELIGIBLE, PI_ACCEPTED, readiness
 from models.messages import MilestoneInput, RescheduleInput, WithdrawInput
 from models.protocol import ProtocolConfig
 from tests.builders import Case, follow_up_protocol, journey_input
@@ -56,7 +57,7 @@ async def test_full_autologous_journey_completes_across_runs(env: WorkflowEnviro
     assert ack.phase is Phase.MONITORING
     await observe(handle)
     await env.sleep(timedelta(days=28))
-    await record(handle, "discharged")
+    await record(handle, "discharged", **DISCHARGE)
     await record(handle, "returned_home")
     for month in (1, 2, 3):
         await env.sleep(timedelta(days=30))
@@ -68,7 +69,8 @@ async def test_full_autologous_journey_completes_across_runs(env: WorkflowEnviro
     # Continued as new at monitoring and at follow-up; the timeline is whole in the last run.
     assert result.run_count == 3
     timeline = await handle.query(PatientJourney.timeline)
-    assert result.milestone_count == len(timeline) == 25
+    # 20 milestones to infusion, 4 consents and the readiness check of rules version 5.
+    assert result.milestone_count == len(timeline) == 30
     assert [e.kind for e in timeline][:2] == ["records_complete", "eligibility_assessed"]
     assert timeline[-1].kind == "follow_up_completed"
 
@@ -104,12 +106,20 @@ async def test_exits_close_the_journey_with_their_outcome(env, case_id, path, ou
             "records_complete",
             records=["pathology", "imaging", "treatment_history", "labs"],
         )
-        await record(handle, "eligibility_assessed", outcome="ineligible", reviewer="dr-li")
+        await record(
+            handle,
+            "eligibility_assessed",
+            outcome="ineligible",
+            reviewer="dr-li",
+            signature_meaning="reviewed",
+        )
     elif path == "declined":
         await to_pi_review(handle)
         for site in ("site-a", "site-b"):
             await record(handle, "submitted_to_pi", site=site)
-            await record(handle, "pi_decision", site=site, decision="declined")
+            await record(
+                handle, "pi_decision", site=site, decision="declined", signature_meaning="reviewed"
+            )
     elif path == "not_cleared":
         await to_arrival(handle, (await env.get_current_time()).date())
         await record(handle, "patient_arrived")
@@ -178,7 +188,7 @@ async def test_refusals_explain_and_change_nothing(env, case_id):
         reviewer="dr",
         note="n" * 2001,
     )
-    await record(handle, "eligibility_assessed", outcome="eligible", reviewer="dr-li")
+    await record(handle, "eligibility_assessed", reviewer="dr-li", **ELIGIBLE)
     await refused(handle, "submitted_to_pi", "not one of this case's sites", site="site-x")
 
 
@@ -192,6 +202,15 @@ async def test_chain_of_identity_and_discharge_refusals(env, case_id):
         handle, "product_released", "chain of identity mismatch", lot="LOT-001", coi_id="COI-999"
     )
     await record(handle, "product_released", lot="LOT-001", coi_id="COI-001")
+    # Rules v5: the readiness gate names every item missing; the refusal changes nothing.
+    message = await refused(handle, "conditioning_started", "not ready")
+    assert message == (
+        "conditioning_started refused: not ready — tls_prophylaxis: tumour-lysis prophylaxis "
+        "started ≥ 24 h before; tocilizumab: 0 of 2 doses of tocilizumab on hand; icu_bed: ICU "
+        "bed confirmed; caregiver: caregiver present"
+    )
+    now = await env.get_current_time()
+    await record(handle, "readiness_checked", **readiness(now))
     await record(handle, "conditioning_started")
     await record(handle, "conditioning_completed")
     await env.sleep(timedelta(hours=25))
@@ -325,7 +344,7 @@ async def test_logistics_and_pi_deadlines_visible_in_acks(env, case_id):
     await to_pi_review(handle)
     ack = await record(handle, "submitted_to_pi", site="site-b")
     assert [d.name for d in ack.next_deadlines] == ["pi_decision"]
-    await record(handle, "pi_decision", site="site-b", decision="accepted")
+    await record(handle, "pi_decision", site="site-b", **PI_ACCEPTED)
     s = await status(handle)
     assert (s.phase, s.current_site) == (Phase.LOGISTICS, "site-b")
     assert [d.name for d in s.open_deadlines] == ["logistics"]

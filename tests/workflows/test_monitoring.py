@@ -24,6 +24,7 @@ from cellpath.scenarios import (
 )
 from cellpath.store import CaseStore
 from models.enums import Outcome, Phase
+from models.examples import DISCHARGE
 from tests.builders import journey_input
 from tests.support import TEST_QUEUE, refused
 from workflows import PatientJourney
@@ -101,7 +102,7 @@ async def test_discharge_is_refused_naming_the_failing_condition_then_accepted(
     assert "critical" not in message
     await env.sleep(timedelta(hours=49))
     await observe(handle)
-    ack = await record(handle, "discharged")
+    ack = await record(handle, "discharged", **DISCHARGE)
     assert ack.phase is Phase.FOLLOW_UP
 
 

@@ -2,8 +2,9 @@
 
 `tests/histories/` holds journeys recorded with `benchmarks/history_events.py --save DIR`,
 one folder per patch: `rules-v1/` (a 12-month autologous journey recorded before graded
-monitoring existed), `rules-v2/`, `search-attributes/`, `rules-v3/` and `rules-v4/` (runs of
-the 15-year CAR-T journey recorded under each later patch, gzipped; `rules-v4/` also holds a
+monitoring existed), `rules-v2/`, `search-attributes/`, `rules-v3/`, `rules-v4/` and `rules-v5/`
+(runs of the 15-year CAR-T journey recorded under each later patch, gzipped; `rules-v5/` with its
+consents, readiness check, signed decisions and hand-over; `rules-v4/` also holds a
 journey whose history was imported in one update, one refused import before it, then a
 milestone that met an overdue deadline on time), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
@@ -67,6 +68,7 @@ def test_stored_histories_are_present():
         "search-attributes",
         "rules-v3",
         "rules-v4",
+        "rules-v5",
         "chaos",
     }, "see history_events.py"
     assert len(STUCK) == 3

@@ -18,8 +18,15 @@ from models.enums import (
     registry_deadline,
 )
 from models.errors import RefusalCode, Refused
-from models.pathway import deadlines
-from models.pathway.data import CheckInData, NoData, RegistryData, ResponseData, TelemedicineData
+from models.pathway import deadlines, gates
+from models.pathway.data import (
+    CheckInData,
+    HandoverData,
+    NoData,
+    RegistryData,
+    ResponseData,
+    TelemedicineData,
+)
 from models.pathway.rules import Accepted, MilestoneRule, rule
 
 if TYPE_CHECKING:
@@ -58,7 +65,7 @@ def missing(j: Journey) -> list[str]:
     if not s.responses:
         out.append("the response assessment")
     windows = [w.name for w in p.registry_windows if w.name not in s.registry_reported]
-    if windows and j.v2:
+    if windows and j.v2 and gates.registry_consented(j):
         out.append(f"registry window(s) {', '.join(windows)}")
     if j.v2 and j.facts.therapy in p.long_term_follow_up_therapies:
         years = [y for y in range(2, p.long_term_follow_up_years + 1) if y not in s.check_in_years]
@@ -102,6 +109,13 @@ class ReturnedHome(MilestoneRule[NoData]):
                 f"({window.due_at:%Y-%m-%d %H:%M} UTC)",
             )
         j.met(N.STAY_NEAR_CENTRE, at=a.occurred_at, now=now)
+        if j.v5 and s.handover_sent_at is None:
+            j.raise_alert(
+                AlertKind.PROTOCOL_DEVIATION,
+                Severity.WARNING,
+                now,
+                "Returned home before the hand-over summary was sent to the home oncologist",
+            )
 
 
 @rule
@@ -160,6 +174,12 @@ class RegistryReported(MilestoneRule[RegistryData]):
         return any(w.name not in reported for w in j.protocol.registry_windows)
 
     def check(self, j: Journey, a: Accepted[RegistryData]) -> None:
+        if not gates.registry_consented(j):
+            raise Refused(
+                "registry reporting needs the patient's registry consent; expected "
+                "consent_signed consent_type=registry first",
+                RefusalCode.PATHWAY_RULE,
+            )
         windows = {w.name: w for w in j.protocol.registry_windows}
         name = a.data.window
         if name not in windows:
@@ -251,3 +271,23 @@ class FollowUpCompleted(MilestoneRule[NoData]):
 
     def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:
         j.close(Outcome.COMPLETED)
+
+
+@rule
+class HandoverSent(MilestoneRule[HandoverData]):
+    """Rules v5: the hand-over summary (a FHIR bundle) reached the home oncologist; recorded by
+    the service that built, validated and sent it (`cellpath handover`), with its hash."""
+
+    kind = MilestoneKind.HANDOVER_SENT
+    phases = FOLLOW_UP
+    data = HandoverData
+
+    def awaited(self, j: Journey) -> bool:
+        return j.v5 and j.state.handover_sent_at is None
+
+    def optional(self, j: Journey) -> bool:
+        return not j.v5
+
+    def apply(self, j: Journey, a: Accepted[HandoverData], now: datetime) -> None:
+        j.state.handover_sent_at = a.occurred_at
+        j.met(N.HANDOVER_SUMMARY, at=a.occurred_at, now=now)

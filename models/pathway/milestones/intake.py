@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from models.enums import MilestoneKind, Outcome, Phase
 from models.errors import RefusalCode, Refused
+from models.pathway import gates
 from models.pathway.data import EligibilityAssessedData, RecordReceivedData, RecordsCompleteData
 from models.pathway.rules import Accepted, MilestoneRule, rule
 
@@ -66,7 +67,28 @@ class EligibilityAssessed(MilestoneRule[EligibilityAssessedData]):
     phases = (Phase.PRE_ASSESSMENT,)
     data = EligibilityAssessedData
 
+    def check(self, j: Journey, a: Accepted[EligibilityAssessedData]) -> None:
+        if not j.v5:
+            return
+        gates.check_signature(
+            a.data.signature_meaning,
+            gates.fitting_meanings(self.kind, a.data),
+            f"eligibility_assessed outcome={a.data.outcome}",
+        )
+        gates.check_eligibility(j, a.data)
+
     def apply(self, j: Journey, a: Accepted[EligibilityAssessedData], now: datetime) -> None:
+        if j.v5:
+            j.state.eligibility_failing = gates.check_eligibility(j, a.data)
+            assert a.data.signature_meaning is not None  # checked
+            gates.sign(
+                j,
+                self.kind.value,
+                a.raw.actor.strip(),
+                a.data.signature_meaning,
+                now,
+                f"outcome={a.data.outcome}",
+            )
         if a.data.outcome == "eligible":
             j.enter(Phase.PI_REVIEW, a.occurred_at, now)
         elif a.data.outcome == "ineligible":

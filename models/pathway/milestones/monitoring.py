@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from models.enums import MilestoneKind, Phase, Severity
 from models.errors import RefusalCode, Refused
-from models.pathway.data import NoData
+from models.pathway import deadlines, gates
+from models.pathway.data import DischargeData
 from models.pathway.rules import Accepted, MilestoneRule, rule
 
 if TYPE_CHECKING:
@@ -54,19 +55,28 @@ def discharge_problems(j: Journey, at: datetime) -> list[str]:
 
 
 @rule
-class Discharged(MilestoneRule[NoData]):
-    """Discharged from the centre's monitoring: remote follow-up starts."""
+class Discharged(MilestoneRule[DischargeData]):
+    """Discharged from the centre's monitoring: remote follow-up starts (v5: a signed
+    decision, and the hand-over summary to the home oncologist falls due)."""
 
     kind = MilestoneKind.DISCHARGED
     phases = (Phase.MONITORING,)
+    data = DischargeData
 
-    def check(self, j: Journey, a: Accepted[NoData]) -> None:
+    def check(self, j: Journey, a: Accepted[DischargeData]) -> None:
         problems = discharge_problems(j, a.occurred_at)
         if problems:
             raise Refused(
                 "discharge refused: " + "; ".join(problems), RefusalCode.DISCHARGE_CONDITIONS
             )
+        if j.v5:
+            gates.check_signature(
+                a.data.signature_meaning, gates.fitting_meanings(self.kind, a.data), "discharged"
+            )
 
-    def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:
+    def apply(self, j: Journey, a: Accepted[DischargeData], now: datetime) -> None:
         j.state.discharged_at = a.occurred_at
+        if j.v5 and a.data.signature_meaning is not None:
+            gates.sign(j, self.kind.value, a.raw.actor.strip(), a.data.signature_meaning, now, "")
         j.enter(Phase.FOLLOW_UP, a.occurred_at, now)
+        deadlines.open_handover(j, a.occurred_at, now)

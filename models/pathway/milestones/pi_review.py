@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from models.enums import DeadlineName, MilestoneKind, Outcome, Phase
 from models.errors import RefusalCode, Refused
-from models.pathway import deadlines
+from models.pathway import deadlines, gates
 from models.pathway.data import PiDecisionData, SiteData
 from models.pathway.rules import Accepted, MilestoneRule, rule
 
@@ -80,9 +80,24 @@ class PiDecision(MilestoneRule[PiDecisionData]):
                 f"expected site={submitted}",
                 RefusalCode.PATHWAY_RULE,
             )
+        if j.v5:
+            gates.check_signature(
+                a.data.signature_meaning,
+                gates.fitting_meanings(self.kind, a.data),
+                f"pi_decision decision={a.data.decision}",
+            )
 
     def apply(self, j: Journey, a: Accepted[PiDecisionData], now: datetime) -> None:
         s, d, at = j.state, a.data, a.occurred_at
+        if j.v5 and d.signature_meaning is not None:
+            gates.sign(
+                j,
+                self.kind.value,
+                a.raw.actor.strip(),
+                d.signature_meaning,
+                now,
+                f"site={d.site} decision={d.decision}",
+            )
         if d.decision == "accepted":
             s.current_site, s.submitted_site = d.site, None
             j.enter(Phase.LOGISTICS, at, now)

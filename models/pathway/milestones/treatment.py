@@ -5,13 +5,13 @@ the infusion, checked against the product's chain of identity; an infusion outsi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from models.enums import AlertKind, CellSource, MilestoneKind, Phase, Severity
+from models.enums import AlertKind, CellSource, DeadlineName, MilestoneKind, Phase, Severity
 from models.errors import RefusalCode, Refused
-from models.pathway import deadlines
-from models.pathway.data import LotData, NoData, ProductData, RegimenData
+from models.pathway import deadlines, gates
+from models.pathway.data import LotData, NoData, ProductData, ReadinessData, RegimenData
 from models.pathway.rules import Accepted, MilestoneRule, rule
 
 if TYPE_CHECKING:
@@ -29,8 +29,54 @@ class ConditioningStarted(MilestoneRule[RegimenData]):
     def awaited(self, j: Journey) -> bool:
         return j.state.conditioning_started_at is None
 
+    def after(self, j: Journey) -> list[str]:
+        if not j.v5:
+            return []
+        out: list[str] = []
+        if gates.consent_missing(j):
+            out.append(MilestoneKind.CONSENT_SIGNED)
+        if not all(g.done for g in gates.readiness(j, None)):
+            out.append(MilestoneKind.READINESS_CHECKED)
+        return out
+
+    def check(self, j: Journey, a: Accepted[RegimenData]) -> None:
+        gates.check_ready(j, a.occurred_at)
+
     def apply(self, j: Journey, a: Accepted[RegimenData], now: datetime) -> None:
         j.state.conditioning_started_at = a.occurred_at
+        j.met(DeadlineName.READINESS, at=a.occurred_at, now=now)
+
+
+@rule
+class ReadinessChecked(MilestoneRule[ReadinessData]):
+    """Rules v5: items of the readiness checklist (tumour-lysis prophylaxis, tocilizumab on
+    hand, ICU bed, caregiver), recorded as each is done; the latest value of an item counts."""
+
+    kind = MilestoneKind.READINESS_CHECKED
+    phases = (Phase.ARRIVAL, Phase.COLLECTION, Phase.MANUFACTURING, Phase.CONDITIONING)
+    data = ReadinessData
+
+    def awaited(self, j: Journey) -> bool:
+        return j.v5 and bool(j.protocol.readiness_checklist) and not gates.ready(j)
+
+    def optional(self, j: Journey) -> bool:
+        return j.state.phase is not Phase.CONDITIONING
+
+    def check(self, j: Journey, a: Accepted[ReadinessData]) -> None:
+        if j.state.conditioning_started_at is not None:
+            raise Refused(
+                "conditioning has started; readiness is checked before it", RefusalCode.ALREADY_DONE
+            )
+        gates.check_readiness_data(j, a.data, a.occurred_at)
+
+    def apply(self, j: Journey, a: Accepted[ReadinessData], now: datetime) -> None:
+        r = j.state.readiness
+        for name, value in a.data.model_dump(exclude_none=True).items():
+            setattr(r, name, value)
+        if a.data.tls_prophylaxis_started_at is not None:  # checked: it has an offset
+            r.tls_prophylaxis_started_at = a.data.tls_prophylaxis_started_at.astimezone(UTC)
+        if gates.ready(j):
+            j.met(DeadlineName.READINESS, at=a.occurred_at, now=now)
 
 
 @rule

@@ -1,0 +1,375 @@
+"""The hand-over summary: an HL7 FHIR R4 Bundle built with `fhir.resources` (its R4B models).
+
+One `collection` Bundle for the home team: the Patient (identified only when the reader may see
+who it is), the follow-up CarePlan, a Task per open deadline, an Observation per bedside
+observation (toxicity grades as components, vital signs with their LOINC codes), the infusion
+as a Procedure with its product (BiologicallyDerivedProduct: lot and chain-of-identity id), a
+Consent per signed consent, and the discharge letter as a DocumentReference.
+
+Ids are derived from the case (uuid5), so the same journey gives the same bundle. A bundle is
+checked before it leaves (`check`): it parses with `fhir.resources`, every reference resolves
+inside it, and every status code is one its value set allows (`fhir.resources` validates the
+shapes, not the codes: DOMAIN §7). A bundle that fails is an error, never sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.resource import Resource
+
+from models.messages import JourneyStatus, MilestoneEvent
+from models.state import ObservationRecord
+
+SYSTEM = "https://cellpath.org/fhir"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+NAMESPACE = uuid.UUID("6f1c3e3a-6a55-4d1e-9a59-2d0c6a3c1f10")
+
+# The value sets the statuses come from (FHIR R4), checked here because the models do not.
+STATUS_CODES: dict[str, set[str]] = {
+    "CarePlan": {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error"},
+    "Task": {"draft", "requested", "received", "accepted", "in-progress", "completed"},
+    "Observation": {"registered", "preliminary", "final", "amended"},
+    "Procedure": {"preparation", "in-progress", "not-done", "completed"},
+    "Consent": {"draft", "proposed", "active", "rejected", "inactive"},
+    "DocumentReference": {"current", "superseded", "entered-in-error"},
+}
+CONSENT_SCOPE = {
+    "treatment": "treatment",
+    "trial": "research",
+    "registry": "research",
+    "data_transfer": "patient-privacy",
+}
+
+
+class HandoverInvalid(Exception):
+    """The bundle failed its checks: a bug in the build, never sent."""
+
+
+@dataclass
+class Identity:
+    """Who the patient and the home oncologist are (case store; only for the care team)."""
+
+    full_name: str | None = None
+    birth_date: date | None = None
+    oncologist_name: str | None = None
+    oncologist_institution: str | None = None
+    oncologist_email: str | None = None
+
+
+@dataclass
+class HandoverFacts:
+    """What the bundle is built from: the journey's status, timeline and observations."""
+
+    status: JourneyStatus
+    timeline: list[MilestoneEvent]
+    observations: list[ObservationRecord]
+    generated_at: datetime
+    identity: Identity | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class _Builder:
+    def __init__(self, facts: HandoverFacts) -> None:
+        self.f = facts
+        self.entries: list[dict[str, Any]] = []
+
+    def uid(self, *parts: object) -> str:
+        return str(uuid.uuid5(NAMESPACE, "|".join([self.f.status.case_id, *map(str, parts)])))
+
+    def add(self, resource: dict[str, Any]) -> str:
+        rid = resource["id"]
+        self.entries.append({"fullUrl": f"urn:uuid:{rid}", "resource": resource})
+        return f"urn:uuid:{rid}"
+
+
+def _when(at: datetime) -> str:
+    return at.isoformat()
+
+
+def _letter(f: HandoverFacts) -> str:
+    s = f.status
+    t = s.toxicity
+    lines = [
+        f"Discharge letter — case {s.case_id} ({s.therapy}, {s.cell_source}, {s.program})",
+        f"Infused: {s.infused_at:%Y-%m-%d %H:%M} UTC" if s.infused_at else "Infused: —",
+        f"Discharged: {s.discharged_at:%Y-%m-%d %H:%M} UTC" if s.discharged_at else "",
+        f"Worst CRS grade {t.crs_worst or 0}, worst ICANS grade {t.icans_worst or 0}"
+        + (f", worst GvHD grade {t.gvhd_worst}" if t.gvhd_worst is not None else ""),
+        f"Observations recorded: {s.observation_count}",
+        "Follow-up still due:",
+        *[f"- {d.name}: due {d.due_at:%Y-%m-%d %H:%M} UTC" for d in s.open_deadlines],
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+def build(facts: HandoverFacts) -> dict[str, Any]:
+    """The hand-over Bundle as FHIR JSON (a dict), checked (`HandoverInvalid` if it fails)."""
+    b, s = _Builder(facts), facts.status
+    ident = facts.identity
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": b.uid("patient"),
+        "identifier": [{"system": f"{SYSTEM}/patient-ref", "value": s.patient_ref}],
+    }
+    if ident is not None and ident.full_name:
+        patient["name"] = [{"text": ident.full_name}]
+    if ident is not None and ident.birth_date:
+        patient["birthDate"] = ident.birth_date.isoformat()
+    subject = {"reference": b.add(patient)}
+
+    practitioner = None
+    if ident is not None and ident.oncologist_name:
+        doc: dict[str, Any] = {
+            "resourceType": "Practitioner",
+            "id": b.uid("home-oncologist"),
+            "name": [{"text": ident.oncologist_name}],
+        }
+        if ident.oncologist_email:
+            doc["telecom"] = [{"system": "email", "value": ident.oncologist_email}]
+        if ident.oncologist_institution:
+            doc["qualification"] = [
+                {
+                    "code": {"text": "oncologist"},
+                    "issuer": {"display": ident.oncologist_institution},
+                }
+            ]
+        practitioner = {"reference": b.add(doc)}
+
+    plan_id = b.uid("careplan")
+    tasks = []
+    for d in s.open_deadlines:
+        task: dict[str, Any] = {
+            "resourceType": "Task",
+            "id": b.uid("task", d.name),
+            "status": "requested",
+            "intent": "plan",
+            "code": {"coding": [{"system": f"{SYSTEM}/deadline", "code": d.name}]},
+            "description": d.name.replace("_", " "),
+            "for": subject,
+            "basedOn": [{"reference": f"urn:uuid:{plan_id}"}],
+            "authoredOn": _when(facts.generated_at),
+            "restriction": {"period": {"end": _when(d.due_at)}},
+        }
+        if d.overdue:
+            task["businessStatus"] = {"text": f"overdue (escalation level {d.escalation_level})"}
+        if practitioner is not None:
+            task["owner"] = practitioner
+        tasks.append(b.add(task))
+    closed = s.phase.value == "closed"
+    plan: dict[str, Any] = {
+        "resourceType": "CarePlan",
+        "id": plan_id,
+        "status": "completed" if closed else "active",
+        "intent": "plan",
+        "title": f"Follow-up after {s.therapy} ({s.protocol} protocol)",
+        "subject": subject,
+        "created": _when(facts.generated_at),
+        "activity": [{"reference": {"reference": t}} for t in tasks],
+    }
+    if s.infused_at is not None:
+        plan["period"] = {"start": _when(s.infused_at)}
+    b.add(plan)
+
+    for i, o in enumerate(facts.observations):
+        components = [
+            _grade("crs-grade", "CRS grade (ASTCT)", o.crs_grade),
+            _grade("icans-grade", "ICANS grade (ASTCT)", o.icans_grade),
+            _grade("gvhd-grade", "acute GvHD grade (MAGIC)", o.gvhd_grade),
+            _vital("8310-5", "Body temperature", o.observation.temperature_c, "Cel"),
+            _vital("8480-6", "Systolic blood pressure", o.observation.systolic_bp, "mm[Hg]"),
+        ]
+        b.add(
+            {
+                "resourceType": "Observation",
+                "id": b.uid("observation", i),
+                "status": "final",
+                "category": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/"
+                                "observation-category",
+                                "code": "exam",
+                            }
+                        ]
+                    }
+                ],
+                "code": {
+                    "coding": [{"system": f"{SYSTEM}/observation", "code": "cart-toxicity"}],
+                    "text": "CAR-T/NK toxicity assessment",
+                },
+                "subject": subject,
+                "effectiveDateTime": _when(o.observed_at),
+                "component": [c for c in components if c is not None],
+            }
+        )
+
+    infusion = next((e for e in facts.timeline if e.kind == "infusion_completed"), None)
+    if infusion is not None:
+        product = b.add(
+            {
+                "resourceType": "BiologicallyDerivedProduct",
+                "id": b.uid("product"),
+                "productCategory": "cells",
+                "identifier": [
+                    {"system": f"{SYSTEM}/chain-of-identity", "value": infusion.data["coi_id"]},
+                    {"system": f"{SYSTEM}/lot", "value": infusion.data["lot"]},
+                ],
+            }
+        )
+        b.add(
+            {
+                "resourceType": "Procedure",
+                "id": b.uid("infusion"),
+                "status": "completed",
+                "code": {"text": f"{s.therapy} cell infusion ({s.cell_source})"},
+                "subject": subject,
+                "performedDateTime": _when(infusion.occurred_at),
+                "note": [
+                    {
+                        "text": f"Product lot {infusion.data['lot']}, chain-of-identity id "
+                        f"{infusion.data['coi_id']} (verified at the bedside)"
+                    }
+                ],
+                "extension": [
+                    {"url": f"{SYSTEM}/StructureDefinition/infused-product",
+                     "valueReference": {"reference": product}}
+                ],
+            }
+        )  # fmt: skip
+
+    for i, c in enumerate(s.consents):
+        b.add(
+            {
+                "resourceType": "Consent",
+                "id": b.uid("consent", i),
+                "status": "active" if c.withdrawn_at is None else "inactive",
+                "scope": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                            "code": CONSENT_SCOPE[c.consent_type],
+                        }
+                    ]
+                },
+                "category": [{"coding": [{"system": LOINC, "code": "59284-0"}]}],
+                "patient": subject,
+                "dateTime": _when(c.signed_at),
+                "identifier": [{"system": f"{SYSTEM}/document-sha256", "value": c.document_sha256}],
+                "policyRule": {"text": f"{c.consent_type} consent, form version {c.form_version}"},
+            }
+        )
+
+    if s.discharged_at is not None:
+        letter = _letter(facts).encode()
+        b.add(
+            {
+                "resourceType": "DocumentReference",
+                "id": b.uid("discharge-letter"),
+                "status": "current",
+                "type": {
+                    "coding": [{"system": LOINC, "code": "18842-5"}],
+                    "text": "Discharge summary",
+                },
+                "subject": subject,
+                "date": _when(s.discharged_at),
+                "content": [
+                    {"attachment": {
+                        "contentType": "text/plain; charset=utf-8",
+                        "data": base64.b64encode(letter).decode(),
+                        "title": "Discharge letter",
+                    }}
+                ],
+            }
+        )  # fmt: skip
+
+    bundle = {
+        "resourceType": "Bundle",
+        "id": b.uid("bundle", facts.generated_at.isoformat()),
+        "type": "collection",
+        "timestamp": _when(facts.generated_at),
+        "entry": b.entries,
+    }
+    check(bundle)
+    return bundle
+
+
+def _grade(code: str, text: str, value: int | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {
+        "code": {"coding": [{"system": f"{SYSTEM}/observation", "code": code}], "text": text},
+        "valueInteger": value,
+    }
+
+
+def _vital(code: str, text: str, value: float | None, unit: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {
+        "code": {"coding": [{"system": LOINC, "code": code}], "text": text},
+        "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
+    }
+
+
+def _references(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["reference"]] if isinstance(node.get("reference"), str) else []
+        return found + [r for v in node.values() for r in _references(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _references(v)]
+    return []
+
+
+def check(bundle: dict[str, Any]) -> Bundle:
+    """Parse the bundle with `fhir.resources` and check references and status codes."""
+    try:
+        parsed = Bundle.model_validate(bundle)
+    except ValueError as e:
+        raise HandoverInvalid(f"the bundle does not validate: {e}") from None
+    urls = {e["fullUrl"] for e in bundle["entry"]}
+    dangling = sorted(set(_references(bundle)) - urls)
+    if dangling:
+        raise HandoverInvalid(f"references that do not resolve in the bundle: {dangling}")
+    for entry in parsed.entry or []:
+        resource: Resource = entry.resource  # type: ignore[assignment]
+        kind = resource.get_resource_type()
+        status = getattr(resource, "status", None)
+        if kind in STATUS_CODES and status not in STATUS_CODES[kind]:
+            raise HandoverInvalid(f"{kind}.status {status!r} is not a code of its value set")
+    return parsed
+
+
+def check_json(data: bytes) -> dict[str, Any]:
+    """Sent bytes parsed back and checked again (what the receiver will read)."""
+    bundle = json.loads(data)
+    check(bundle)
+    return bundle
+
+
+def counts(bundle: dict[str, Any]) -> dict[str, int]:
+    """Resources in the bundle by type."""
+    out: dict[str, int] = {}
+    for e in bundle["entry"]:
+        kind = e["resource"]["resourceType"]
+        out[kind] = out.get(kind, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def encode(bundle: dict[str, Any]) -> bytes:
+    """The bundle as the bytes sent and exported (stable: its SHA-256 is recorded)."""
+    return json.dumps(bundle, indent=2, sort_keys=True, ensure_ascii=False).encode()
+
+
+def sha256(data: bytes) -> str:
+    """The SHA-256 of the sent bytes (`handover_sent` records it)."""
+    return hashlib.sha256(data).hexdigest()

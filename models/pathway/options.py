@@ -1,0 +1,121 @@
+"""The options aid: considerations for the reviewing physician from the case's facts.
+
+Seed 001's decision framework ("When to recommend CAR NK over available CAR-T") as data: each
+entry says which fact of the case it rests on, what to consider, and where that comes from.
+Shown in status and the console from pre-assessment until treatment starts, as suggestions:
+never a decision, never a gate — nothing here refuses anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from models.enums import CellSource, Phase, Therapy
+from models.messages import OptionHint
+
+if TYPE_CHECKING:
+    from models.pathway.journey import Journey
+
+SEED_001 = "seed 001 (CancerFax CAR NK guide), decision framework"
+
+# Until treatment starts the options are still open; after it they are history.
+SHOWN_IN = (
+    Phase.INTAKE,
+    Phase.PRE_ASSESSMENT,
+    Phase.PI_REVIEW,
+    Phase.LOGISTICS,
+    Phase.ARRIVAL,
+    Phase.COLLECTION,
+    Phase.MANUFACTURING,
+)
+
+SOLID_TUMOURS = {"breast", "gastric", "lung", "colorectal", "solid"}
+
+
+def _indication(j: Journey) -> str:
+    return j.facts.indication.strip().lower()
+
+
+def _antigens(j: Journey) -> set[str]:
+    return {a.upper() for a in j.facts.target_antigens}
+
+
+@dataclass(frozen=True)
+class Consideration:
+    """One row of the framework: when it applies, the fact it rests on, what to consider."""
+
+    applies: Callable[[Journey], bool]
+    fact: Callable[[Journey], str]
+    consider: str
+    source: str = SEED_001
+
+
+FRAMEWORK: tuple[Consideration, ...] = (
+    Consideration(
+        lambda j: j.facts.prior_car_t and bool(j.facts.antigen_negative_relapse),
+        lambda j: (
+            ", ".join(j.facts.antigen_negative_relapse)
+            + "-negative relapse after CAR-T (antigen escape)"
+        ),
+        "consider a different target: a CD19+CD22 bispecific CAR NK; approved CAR-T cannot "
+        "re-target escaped disease",
+    ),
+    Consideration(
+        lambda j: j.facts.prior_car_t and not j.facts.antigen_negative_relapse,
+        lambda j: "relapse after a prior CAR-T",
+        "confirm the target antigen on a post-CAR-T biopsy before choosing the same target",
+    ),
+    Consideration(
+        lambda j: _indication(j) == "aml",
+        lambda j: "AML",
+        "no approved CAR-T for AML: a CD33-, CD123- or NKG2D-based CAR NK trial",
+    ),
+    Consideration(
+        lambda j: _indication(j) == "hcc",
+        lambda j: "hepatocellular carcinoma",
+        "no approved CAR therapy for HCC: a GPC3-directed or NKG2D-based CAR NK trial",
+    ),
+    Consideration(
+        lambda j: "HER2" in _antigens(j) and _indication(j) in SOLID_TUMOURS,
+        lambda j: "HER2+ solid tumour",
+        "no approved CAR-T for solid tumours: a HER2-directed CAR NK trial (ADCC synergy "
+        "with trastuzumab)",
+    ),
+    Consideration(
+        lambda j: j.facts.older_adult and j.facts.therapy is Therapy.CAR_T,
+        lambda j: "age over 65",
+        "CAR NK preferred over CAR-T where a trial is available: rare severe CRS, no ICANS",
+    ),
+    Consideration(
+        lambda j: (
+            j.facts.poor_t_cell_quality
+            or (j.facts.cell_source is CellSource.AUTOLOGOUS and j.state.manufacturing_failures > 0)
+        ),
+        lambda j: (
+            "poor T-cell quality"
+            if j.facts.poor_t_cell_quality
+            else f"{j.state.manufacturing_failures} failed manufacturing attempt(s)"
+        ),
+        "donor CAR NK cells do not depend on the patient's T cells (autologous manufacturing "
+        "fails in 5–15 % of heavily pre-treated patients)",
+    ),
+    Consideration(
+        lambda j: j.facts.local_access is False,
+        lambda j: "no approved CAR-T available or affordable at home",
+        "a CAR NK trial in China covers the product's cost; the family pays logistics, "
+        "conditioning and monitoring",
+    ),
+)
+
+
+def options(j: Journey) -> list[OptionHint]:
+    """The considerations that apply to this journey now (none once treatment started)."""
+    if j.state.phase not in SHOWN_IN:
+        return []
+    return [
+        OptionHint(fact=c.fact(j), consider=c.consider, source=c.source)
+        for c in FRAMEWORK
+        if c.applies(j)
+    ]
