@@ -26,6 +26,7 @@ from cellpath.services.casefile import JourneyRow
 from cellpath.services.directory import OutboxLine, outbox
 from cellpath.store import STAFF_AUDIT
 from cellpath.store.directory import Directory
+from cellpath.store.tables import Patient
 from models.enums import AuditAction, Phase, Program
 from models.errors import RefusalCode, Refused
 from models.messages import JourneyStatus, MilestoneEvent
@@ -183,18 +184,20 @@ def patient(session: Session, case: str, allowed: Permissions | None = None) -> 
     look is audited (`patient_viewed`: who, which case, when)."""
     if not (allowed or permissions(session)).may(Action.READ_IDENTITY):
         return None
-    store = session.case_store()
-    row = store.patient_of_case(case)
-    if row is None:
-        return None
-    # Before the details are returned: a look that cannot be audited is not given.
-    record_event(
-        session,
-        case,
-        AuditAction.PATIENT_VIEWED,
-        {"patient_ref": row.patient_ref, "via": "console"},
-    )
-    return PatientCard.model_validate(row, from_attributes=True)
+    row = viewed_patient(session, case, via="console")
+    return None if row is None else PatientCard.model_validate(row, from_attributes=True)
+
+
+def viewed_patient(session: Session, case: str, *, via: str) -> Patient | None:
+    """The case's patient row, the look audited first (`patient_viewed`: who, which case,
+    when, through what) — a look that cannot be audited is not given. The caller has checked
+    that the role may see who the patient is."""
+    row = session.case_store().patient_of_case(case)
+    if row is not None:
+        record_event(
+            session, case, AuditAction.PATIENT_VIEWED, {"patient_ref": row.patient_ref, "via": via}
+        )
+    return row
 
 
 class CaseView(BaseModel):

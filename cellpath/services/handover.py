@@ -20,7 +20,7 @@ from typing import Any
 
 from cellpath.delivery import channels
 from cellpath.handover import fhir, ics
-from cellpath.services import journeys
+from cellpath.services import caseload, journeys
 from cellpath.services.authority import authorise, record_event, record_refusal
 from cellpath.services.base import Refusal, Session, Unreachable
 from models.enums import AuditAction, MilestoneKind
@@ -50,16 +50,9 @@ def _may_identify(session: Session) -> bool:
 
 
 def _identity(session: Session, case: str) -> fhir.Identity | None:
-    row = session.case_store().patient_of_case(case)
+    row = caseload.viewed_patient(session, case, via="handover")
     if row is None:
         return None
-    # Audited before the details are used: a look that cannot be audited is not given.
-    record_event(
-        session,
-        case,
-        AuditAction.PATIENT_VIEWED,
-        {"patient_ref": row.patient_ref, "via": "handover"},
-    )
     return fhir.Identity(
         full_name=row.full_name,
         birth_date=row.birth_date,

@@ -8,12 +8,14 @@ it (Playwright's async API, uvicorn as a task).
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from argon2 import PasswordHasher
@@ -131,3 +133,20 @@ async def sign_in(browser: Any, stack: Stack) -> AsyncIterator[SignIn]:
     yield open_as
     for context in contexts:
         await context.close()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of a page's forms."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+async def signed_in(http: httpx.AsyncClient, actor: str, password: str = PASSWORD) -> str:
+    """Sign in through the form (over HTTP); returns the new session's CSRF token."""
+    token = csrf_of((await http.get("/login")).text)
+    reply = await http.post(
+        "/login", data={"username": actor, "password": password, "csrf_token": token}
+    )
+    assert reply.status_code == 303, reply.text
+    return csrf_of((await http.get("/intake")).text)

@@ -10,24 +10,11 @@ import pytest
 
 from cellpath.scenarios import observe, start
 from models.examples import journey_input
-from tests.console.conftest import PASSWORD, Stack
+from tests.console.conftest import Stack, signed_in
 from tests.support import drive_to_monitoring
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
-
-
-async def signed_in(http: httpx.AsyncClient, actor: str) -> str:
-    page = (await http.get("/login")).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token
-    reply = await http.post(
-        "/login", data={"username": actor, "password": PASSWORD, "csrf_token": token[1]}
-    )
-    assert reply.status_code == 303
-    again = re.search(r'name="csrf_token" value="([^"]+)"', (await http.get("/intake")).text)
-    assert again
-    return again[1]
 
 
 async def test_reschedule_and_withdraw_need_a_reason_and_are_the_journeys(stack: Stack) -> None:

@@ -6,7 +6,6 @@ download (audited), and sending it without a mail server is refused with nothing
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,24 +16,11 @@ from icalendar import Calendar
 from cellpath.scenarios import record
 from models.examples import DISCHARGE
 from models.journey import workflow_id
-from tests.console.conftest import PASSWORD, Stack
+from tests.console.conftest import Stack, signed_in
 from tests.support import path_to_infusion
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
-
-
-async def signed_in(http: httpx.AsyncClient, actor: str) -> str:
-    page = (await http.get("/login")).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token
-    reply = await http.post(
-        "/login", data={"username": actor, "password": PASSWORD, "csrf_token": token[1]}
-    )
-    assert reply.status_code == 303
-    again = re.search(r'name="csrf_token" value="([^"]+)"', (await http.get("/intake")).text)
-    assert again
-    return again[1]
 
 
 async def test_intake_options_and_the_handover_after_discharge(stack: Stack) -> None:

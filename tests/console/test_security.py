@@ -19,26 +19,10 @@ from cellpath.store import STAFF_AUDIT, CaseStore
 from cellpath.store.tables import Patient
 from models.examples import ELIGIBLE, journey_input
 from models.journey import workflow_id
-from tests.console.conftest import PASSWORD, Stack
+from tests.console.conftest import PASSWORD, Stack, csrf_of, signed_in
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
-async def signed_in(http: httpx.AsyncClient, actor: str, password: str = PASSWORD) -> str:
-    """Sign in through the form; returns the new session's CSRF token."""
-    token = csrf_of((await http.get("/login")).text)
-    reply = await http.post(
-        "/login", data={"username": actor, "password": password, "csrf_token": token}
-    )
-    assert reply.status_code == 303, reply.text
-    return csrf_of((await http.get("/intake")).text)
 
 
 async def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(stack: Stack) -> None:

@@ -37,14 +37,18 @@ def consent(kind: str, version: str = "v1", **kw: Any) -> dict[str, Any]:
     } | kw
 
 
-def at_conditioning(c: Case, *, consents_signed: bool, ready: bool) -> None:
-    """An autologous v5 journey whose product was just released (phase conditioning)."""
+def at_conditioning(
+    c: Case, *, consents_signed: bool, ready: bool, only: tuple[str, ...] | None = None
+) -> None:
+    """An autologous v5 journey whose product was just released (phase conditioning), with
+    every consent signed (or `only` those types)."""
     c.to_arrival()
     c.at(days=7)
     c.record("patient_arrived")
     if consents_signed:
         for data in consents(c.j.facts.program):
-            c.record("consent_signed", **data)
+            if only is None or data["consent_type"] in only:
+                c.record("consent_signed", **data)
     c.record("accommodation_registered")
     c.record("pretreatment_cleared", outcome="cleared")
     c.record("apheresis_completed", coi_id="COI-1")
@@ -370,18 +374,7 @@ def test_the_handover_meets_its_deadline_and_then_home_is_no_deviation():
 
 def test_registry_deadlines_open_only_with_registry_consent():
     c = v5()
-    c.to_arrival()
-    c.at(days=7)
-    c.record("patient_arrived")
-    c.record("consent_signed", **consent("treatment"))
-    c.record("consent_signed", **consent("trial"))
-    c.record("accommodation_registered")
-    c.record("pretreatment_cleared", outcome="cleared")
-    c.record("apheresis_completed", coi_id="COI-1")
-    c.record("manufacturing_started")
-    c.at(days=21)
-    c.record("product_released", lot="LOT-1", coi_id="COI-1")
-    c.record("readiness_checked", **readiness(c.now))
+    at_conditioning(c, consents_signed=True, ready=True, only=("treatment", "trial"))
     c.record("conditioning_started")
     c.at(days=3)
     c.record("conditioning_completed")
