@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 
 from cellpath.cli.common import app, err, out, run, session
-from cellpath.services import handover
+
+# `cellpath.services.handover` is imported by the commands that use it: its FHIR models
+# (fhir.resources) take a second and tens of MiB, which every other command — the worker
+# among them — would otherwise pay at start-up.
 
 
 @app.command()
@@ -28,6 +31,8 @@ def export(
     if not fhir:
         err.print("expected --fhir (the only export form): cellpath export CASE --fhir")
         raise typer.Exit(2)
+    from cellpath.services import handover
+
     bundle = run(lambda: handover.bundle(session(actor), case, identify=not pseudonymous))
     summary = ", ".join(f"{n} {kind}" for kind, n in bundle.counts.items())
     if output is None:
@@ -48,6 +53,8 @@ def calendar(
     actor: Annotated[str | None, typer.Option("--actor")] = None,
 ) -> None:
     """The family's appointments and follow-up deadlines as iCalendar: `> case.ics`."""
+    from cellpath.services import handover
+
     sys.stdout.buffer.write(run(lambda: handover.calendar(session(actor), case)))
 
 
@@ -57,5 +64,7 @@ def send_handover(
     actor: Annotated[str | None, typer.Option("--actor")] = None,
 ) -> None:
     """E-mail the hand-over bundle to the home oncologist and record `handover_sent`."""
+    from cellpath.services import handover
+
     ack = run(lambda: handover.send(session(actor), case, actor=actor))
     out.print(f"hand-over sent; the journey is in {ack.phase}")
