@@ -8,6 +8,7 @@ never a decision, never a gate — nothing here refuses anything.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,8 +35,9 @@ SHOWN_IN = (
 SOLID_TUMOURS = {"breast", "gastric", "lung", "colorectal", "solid"}
 
 
-def _indication(j: Journey) -> str:
-    return j.facts.indication.strip().lower()
+def _indication(j: Journey) -> set[str]:
+    """The indication's words ("AML (relapsed)" → {"aml", "relapsed"})."""
+    return set(re.split(r"[^a-z0-9]+", j.facts.indication.lower())) - {""}
 
 
 def _antigens(j: Journey) -> set[str]:
@@ -68,17 +70,17 @@ FRAMEWORK: tuple[Consideration, ...] = (
         "confirm the target antigen on a post-CAR-T biopsy before choosing the same target",
     ),
     Consideration(
-        lambda j: _indication(j) == "aml",
+        lambda j: "aml" in _indication(j),
         lambda j: "AML",
         "no approved CAR-T for AML: a CD33-, CD123- or NKG2D-based CAR NK trial",
     ),
     Consideration(
-        lambda j: _indication(j) == "hcc",
+        lambda j: bool({"hcc", "hepatocellular"} & _indication(j)),
         lambda j: "hepatocellular carcinoma",
         "no approved CAR therapy for HCC: a GPC3-directed or NKG2D-based CAR NK trial",
     ),
     Consideration(
-        lambda j: "HER2" in _antigens(j) and _indication(j) in SOLID_TUMOURS,
+        lambda j: "HER2" in _antigens(j) and bool(SOLID_TUMOURS & _indication(j)),
         lambda j: "HER2+ solid tumour",
         "no approved CAR-T for solid tumours: a HER2-directed CAR NK trial (ADCC synergy "
         "with trastuzumab)",

@@ -425,8 +425,13 @@ def test_the_options_aid_suggests_from_the_facts_with_its_source():
     assert any(h.fact == "age over 65" for h in hints)
     plain = v5()
     assert plain.j.status().options == []
-    aml = v5(indication="AML")
+    aml = v5(indication="AML (relapsed)")
     assert [h.fact for h in aml.j.status().options] == ["AML"]
+    her2 = v5(indication="breast cancer", target_antigens=["HER2"], local_access=False)
+    assert [h.fact for h in her2.j.status().options] == [
+        "HER2+ solid tumour",
+        "no approved CAR-T available or affordable at home",
+    ]
 
 
 def test_the_options_aid_never_gates_and_leaves_once_treatment_starts():
