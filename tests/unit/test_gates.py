@@ -439,3 +439,12 @@ def test_the_options_aid_never_gates_and_leaves_once_treatment_starts():
     assert [h.fact for h in c.j.status().options] == ["poor T-cell quality"]
     at_conditioning(c, consents_signed=True, ready=True)
     assert c.j.status().options == []
+
+
+def test_a_journey_carried_into_a_new_run_keeps_version_4_and_a_new_one_gets_5():
+    carried = Case(rules_version=4)
+    carried.j.upgrade_rules(carried.now, carried=True, to=5)
+    assert carried.j.state.rules_version == 4 and not carried.j.v5
+    new = Case(rules_version=4)
+    new.j.upgrade_rules(new.now, carried=False, to=5)
+    assert new.j.state.rules_version == 5 and new.j.v5
