@@ -18,7 +18,7 @@ import base64
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -74,7 +74,6 @@ class HandoverFacts:
     observations: list[ObservationRecord]
     generated_at: datetime
     identity: Identity | None = None
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 class _Builder:

@@ -26,7 +26,7 @@ from cellpath.services.base import Refusal, Session, Unreachable
 from models.enums import AuditAction, MilestoneKind
 from models.errors import RefusalCode
 from models.messages import MilestoneAck, MilestoneInput
-from models.roles import Action, check_permission
+from models.roles import Action
 
 
 @dataclass
@@ -37,16 +37,6 @@ class Export:
     sha256: str
     counts: dict[str, int]
     identified: bool
-
-
-def _may_identify(session: Session) -> bool:
-    try:
-        check_permission(
-            session.actor, session.case_store().role_of(session.actor), Action.READ_IDENTITY
-        )
-    except Exception:
-        return False
-    return True
 
 
 def _identity(session: Session, case: str) -> fhir.Identity | None:
@@ -76,7 +66,7 @@ async def _facts(session: Session, case: str, identify: bool) -> fhir.HandoverFa
 async def bundle(session: Session, case: str, *, identify: bool = True) -> Export:
     """The hand-over bundle; identified only when asked and the role may see who it is."""
     authorise(session, Action.READ, case=case)
-    identified = identify and _may_identify(session)
+    identified = identify and caseload.permissions(session).may(Action.READ_IDENTITY)
     facts = await _facts(session, case, identified)
     data = fhir.encode(fhir.build(facts))
     export = Export(data, fhir.sha256(data), fhir.counts(fhir.check_json(data)), identified)
@@ -136,7 +126,7 @@ async def send(session: Session, case: str, *, actor: str | None = None) -> Mile
     except channels.ChannelError as e:
         # Nothing recorded: the deadline stays open and the coordinator may try again.
         raise Unreachable(f"the hand-over could not be e-mailed: {e}") from None
-    ack = await journeys.record_milestone(
+    return await journeys.record_milestone(
         session,
         case,
         request.model_copy(
@@ -150,7 +140,6 @@ async def send(session: Session, case: str, *, actor: str | None = None) -> Mile
             }
         ),
     )
-    return ack
 
 
 def _cover_letter(facts: fhir.HandoverFacts, counts: dict[str, Any]) -> str:

@@ -113,19 +113,30 @@ def valid_consent(j: Journey, consent_type: ConsentType) -> ConsentRecord | None
     return None
 
 
+def _gated(j: Journey) -> bool:
+    return j.v5 and j.protocol.consent_gate
+
+
+def reconsent_needed(j: Journey) -> str | None:
+    """The trial changed its consent form since the patient signed: what to sign again."""
+    version = j.state.trial_consent_version
+    if not _gated(j) or j.facts.program is not Program.TRIAL or version is None:
+        return None
+    if valid_consent(j, ConsentType.TRIAL) is not None:
+        return None
+    return f"the trial consent at its current version {version} (re-consent)"
+
+
 def consent_missing(j: Journey) -> list[str]:
     """What consent a treatment step still needs (empty: covered, or the gate is off)."""
-    if not j.v5 or not j.protocol.consent_gate:
+    if not _gated(j):
         return []
     missing = []
     if valid_consent(j, ConsentType.TREATMENT) is None:
         missing.append("a signed treatment consent (consent_signed consent_type=treatment)")
     if j.facts.program is Program.TRIAL and valid_consent(j, ConsentType.TRIAL) is None:
-        version = j.state.trial_consent_version
         missing.append(
-            f"the trial consent at its current version {version} (re-consent)"
-            if version
-            else "a signed trial consent (consent_signed consent_type=trial)"
+            reconsent_needed(j) or "a signed trial consent (consent_signed consent_type=trial)"
         )
     return missing
 
@@ -135,16 +146,14 @@ def check_treatment_step(j: Journey, kind: MilestoneKind) -> None:
     checks every consent it needs itself, with its readiness: `check_ready`)."""
     if kind not in TREATMENT_STEPS or kind is K.CONDITIONING_STARTED:
         return
-    missing = [m for m in consent_missing(j) if "re-consent" in m]
-    if missing:
-        raise Refused(f"{kind} refused: expected " + "; ".join(missing), RefusalCode.PATHWAY_RULE)
+    needed = reconsent_needed(j)
+    if needed:
+        raise Refused(f"{kind} refused: expected {needed}", RefusalCode.PATHWAY_RULE)
 
 
 def registry_consented(j: Journey) -> bool:
     """Whether registry reporting may be scheduled (always, when the gate is off)."""
-    if not j.v5 or not j.protocol.consent_gate:
-        return True
-    return valid_consent(j, ConsentType.REGISTRY) is not None
+    return not _gated(j) or valid_consent(j, ConsentType.REGISTRY) is not None
 
 
 # --- the eligibility checklist ----------------------------------------------------------------

@@ -75,6 +75,7 @@ class ConsentSigned(MilestoneRule[ConsentData]):
 
     def apply(self, j: Journey, a: Accepted[ConsentData], now: datetime) -> None:
         d, s = a.data, j.state
+        registry_waited = not gates.registry_consented(j)
         s.consents.append(
             ConsentRecord(
                 consent_type=d.consent_type,
@@ -91,7 +92,7 @@ class ConsentSigned(MilestoneRule[ConsentData]):
             s.trial_consent_version = d.form_version
         if (
             d.consent_type is ConsentType.REGISTRY
-            and j.v5
+            and registry_waited
             and s.phase is Phase.FOLLOW_UP
             and s.infused_at is not None
         ):
