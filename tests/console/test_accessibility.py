@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
 from cellpath.scenarios import start
 from models.examples import journey_input
@@ -68,7 +68,9 @@ async def test_signing_in_and_recording_a_milestone_by_keyboard_alone(
     context = await browser.new_context()
     page = await context.new_page()
     await page.goto(f"{stack.url}/login")
-    # The name field has the focus; Tab to the password, Enter signs in.
+    # The name field has the focus (waited for: keys typed before the page applied autofocus
+    # were lost on a loaded machine); Tab to the password, Enter signs in.
+    await expect(page.get_by_label("Name")).to_be_focused()
     await page.keyboard.type("coord-ui")
     await page.keyboard.press("Tab")
     await page.keyboard.type(PASSWORD)
