@@ -11,6 +11,10 @@ the same e-mail Message-ID.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import time
 from datetime import UTC, datetime
 
 import structlog
@@ -166,7 +170,30 @@ class DeliveryActivities:
         with backoff by the workflow's policy); a channel that cannot work at all (no address
         any more, no SMTP server) fails without retrying, and the workflow moves on.
         """
-        n, t, ch = request.notification, request.target, request.channel
+        return self._send(request.notification, request.target, request.channel, "workflow")
+
+    def deliver_now(self, n: Notification) -> bool:
+        """`DeliverNotification`'s whole path when nothing in it has to wait: every person the
+        recipient role means now is reachable, none is in quiet hours, and every channel takes
+        the message at the first try. Sent, in the ledger, logged and counted exactly as the
+        workflow does it.
+
+        Returns False, having sent nothing, when the notification needs the workflow (nobody
+        reachable: it goes up a level; quiet hours: it is held). Raises when a send failed:
+        the workflow then takes the notification over, and the ledger keeps it from sending
+        again what already went out.
+        """
+        resolution = self.resolve_recipients(
+            ResolveRequest(notification=n, role=n.recipient, at=datetime.now(UTC))
+        )
+        if not resolution.targets or any(t.hold_until for t in resolution.targets):
+            return False
+        for t in resolution.targets:
+            for ch in t.channels:
+                self._send(n, t, ch, "direct")
+        return True
+
+    def _send(self, n: Notification, t: Target, ch: Channel, via: str) -> SendResult:
         msg_id = channels.message_id(n.idempotency_key, t.person, ch.name)
         row = self.ledger.begin(n.idempotency_key, n.case_id, t.person, ch.name, msg_id)
         meter = activity.metric_meter()
@@ -192,15 +219,15 @@ class DeliveryActivities:
                 key=n.idempotency_key,
                 person=t.person,
                 channel=ch.name,
+                via=via,
                 attempt=activity.info().attempt,
                 error=str(e),
             )
             raise
         now = datetime.now(UTC)
-        self.ledger.delivered(n.idempotency_key, t.person, ch.name, now)
         # The outbox row says when the notification first reached someone; the ledger has
-        # every person and channel.
-        self.store.mark_delivered(n.idempotency_key, now)
+        # every person and channel (both in one transaction).
+        self.ledger.delivered(n.idempotency_key, t.person, ch.name, now)
         counter.add(1, {"channel": ch.kind, "outcome": "delivered"})
         meter.create_histogram_float(
             "cellpath_delivery_lag_seconds",
@@ -214,6 +241,7 @@ class DeliveryActivities:
             person=t.person,
             channel=ch.name,
             kind=str(n.kind),
+            via=via,
         )
         return SendResult(delivered_at=now)
 
@@ -305,25 +333,85 @@ def delivery_id(key: str) -> str:
 
 
 class DeliveryStarter:
-    """Starts a `DeliverNotification` for each notification an activity wrote to the outbox.
+    """Delivers each notification an activity wrote to the outbox, after the write committed.
 
-    Called from inside an (async) activity, after the outbox write committed. The workflow id
-    is the notification's key and is never reused, so a retried write — or one that crashed
-    between the write and these starts, and runs again — starts each delivery exactly once.
+    The direct path first (`DeliveryActivities.deliver_now`, when `direct` is given): a
+    notification nobody has to wait for goes out from the writing activity itself, without a
+    workflow — in a storm of due deadlines that is a third of the work per message. Anything
+    else — quiet hours, nobody reachable, a channel that fails or is slow, a retried write —
+    gets its own `DeliverNotification` workflow, which waits, retries and escalates durably.
+
+    Exactly once as far as the ledger can tell: the workflow id is the notification's key and
+    is never reused; the direct path runs only in a write's first attempt (a retry may follow
+    a crash half-way through a send, which the workflow then finishes); a send the ledger
+    holds as done is never repeated. A send interrupted by a crash, or one still running when
+    its time was up, may reach the person twice with the same Message-ID (one message to the
+    mail system), as after any crash between sending and recording.
     """
 
-    def __init__(self, tuning: DeliveryTuning) -> None:
+    def __init__(
+        self,
+        tuning: DeliveryTuning,
+        direct: DeliveryActivities | None = None,
+        *,
+        direct_seconds: float = 4.0,
+        pause_seconds: float = 60.0,
+    ) -> None:
         self.tuning = tuning
+        self.direct = direct
+        self.direct_seconds = direct_seconds
+        self.pause_seconds = pause_seconds
+        # After a direct send failed or was slow, every notification goes to a workflow for
+        # a while: a channel that is down must not slow every journey's writes.
+        self._direct_paused_until = 0.0
+        # Sends of their own threads: never queued behind the store's writes.
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=32, thread_name_prefix="cellpath-send"
+        )
 
     async def start(self, notifications: list[Notification]) -> int:
-        """Start the deliveries not started yet; how many were started now."""
+        """Deliver each notification now or start its workflow; how many workflows started
+        now (none for a notification delivered directly or whose workflow exists)."""
         if not notifications:
             return 0
-        client, queue = activity.client(), activity.info().task_queue
-        started = await asyncio.gather(*(self._one(client, queue, n) for n in notifications))
+        info = activity.info()
+        direct = (
+            self.direct is not None
+            and info.attempt == 1
+            and time.monotonic() >= self._direct_paused_until
+        )
+        started = await asyncio.gather(
+            *(self._one(activity.client(), info.task_queue, n, direct) for n in notifications)
+        )
         return sum(started)
 
-    async def _one(self, client: Client, queue: str, n: Notification) -> bool:
+    async def _one(self, client: Client, queue: str, n: Notification, direct: bool) -> bool:
+        if direct and await self._now(n):
+            return False
+        return await self._start(client, queue, n)
+
+    async def _now(self, n: Notification) -> bool:
+        assert self.direct is not None
+        loop = asyncio.get_running_loop()
+        # The activity's context (metrics, info) goes with the send into its thread.
+        call = functools.partial(contextvars.copy_context().run, self.direct.deliver_now, n)
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(self._pool, call), self.direct_seconds
+            )
+        except Exception as e:
+            self._direct_paused_until = time.monotonic() + self.pause_seconds
+            why = "too slow" if isinstance(e, TimeoutError) else type(e).__name__
+            structlog.get_logger("cellpath.delivery").info(
+                "delivery_handed_to_workflow",
+                case_id=n.case_id,
+                key=n.idempotency_key,
+                why=why,
+                direct_paused_seconds=self.pause_seconds,
+            )
+            return False
+
+    async def _start(self, client: Client, queue: str, n: Notification) -> bool:
         try:
             await client.start_workflow(
                 "DeliverNotification",

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     # One send's time limit: a worker that died mid-send is noticed (and the send retried by
     # another) this long after.
     delivery_send_timeout_seconds: float = Field(default=120.0, gt=0)
+    # A notification nobody has to wait for (reachable now, no quiet hours) is sent by the
+    # outbox write itself when it takes at most this long, else by its own DeliverNotification
+    # workflow (off: always the workflow). Under the write's 10 s limit.
+    delivery_direct: bool = True
+    delivery_direct_seconds: float = Field(default=4.0, gt=0, le=8)
+    # After a direct send failed or was too slow, every notification goes to its workflow for
+    # this long (a channel that is down must not slow every journey's writes).
+    delivery_direct_pause_seconds: float = Field(default=60.0, ge=0)
 
     # `make run` starts a local SMTP server on this port when CELLPATH_SMTP_URL is unset.
     dev_smtp_port: int = 8025

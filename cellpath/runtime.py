@@ -124,7 +124,7 @@ def create_worker(
         store: the case store the activities write to; by default the settings' database.
         settings: tuning (concurrency, sticky cache, graceful shutdown); by default the
             process's settings.
-        deliver: start the delivery of every notification written (`DeliverNotification`);
+        deliver: deliver every notification written (at once, or by `DeliverNotification`);
             by default the settings' `delivery_enabled`. Tests of other things turn it off.
         overrides: any other `Worker` argument (e.g. `activities=` with doubles in tests).
     """
@@ -132,6 +132,7 @@ def create_worker(
     store = store or CaseStore.from_url(settings.database_url)
     client = lenient_client(client)
     compile_workflows()
+    delivery = DeliveryActivities(store, settings)
     starter = None
     if settings.delivery_enabled if deliver is None else deliver:
         starter = DeliveryStarter(
@@ -140,12 +141,14 @@ def create_worker(
                 max_interval_seconds=settings.delivery_max_interval_seconds,
                 critical_minutes=settings.critical_delivery_minutes,
                 send_timeout_seconds=settings.delivery_send_timeout_seconds,
-            )
+            ),
+            direct=delivery if settings.delivery_direct else None,
+            direct_seconds=settings.delivery_direct_seconds,
+            pause_seconds=settings.delivery_direct_pause_seconds,
         )
     case_store = CaseStoreActivities(store, delivery=starter)
     notifications = NotificationActivities(store, delivery=starter)
     calendar = CalendarActivities()
-    delivery = DeliveryActivities(store, settings)
     options: dict[str, Any] = {
         "task_queue": task_queue,
         "workflows": [PatientJourney, DeliverNotification],

@@ -487,11 +487,14 @@ class CaseStore:
     def mark_delivered(self, key: str, at: datetime) -> None:
         """Set a notification's `delivered_at`: when it first reached someone (once)."""
         with self.session() as s:
-            row = s.exec(
-                select(NotificationRow).where(NotificationRow.idempotency_key == key)
-            ).first()
-            if row is not None and row.delivered_at is None:
-                row.delivered_at = at
+            self.mark_delivered_in(s, key, at)
+
+    @staticmethod
+    def mark_delivered_in(s: Session, key: str, at: datetime) -> None:
+        """`mark_delivered` inside a session already open."""
+        row = s.exec(select(NotificationRow).where(NotificationRow.idempotency_key == key)).first()
+        if row is not None and row.delivered_at is None:
+            row.delivered_at = at
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> int:
         """Append audit entries; an event id already recorded is skipped (append-only)."""

@@ -236,11 +236,13 @@ class Deliveries:
         ).first()
 
     def delivered(self, key: str, person: str, channel: str, at: datetime) -> None:
-        """Mark a delivery done (the first time only)."""
+        """Mark a delivery done (the first time only), and its outbox row delivered if it was
+        not yet (when the notification first reached someone), in one transaction."""
         with self.store.session() as s:
             row = self._get(s, key, person, channel)
             if row is not None and row.delivered_at is None:
                 row.delivered_at, row.last_error = at, ""
+            CaseStore.mark_delivered_in(s, key, at)
 
     def failed(self, key: str, person: str, channel: str, error: str) -> None:
         """Record why the last attempt failed (kept short)."""

@@ -138,6 +138,9 @@ def delivery_settings(smtp: SmtpServer) -> Settings:
         delivery_enabled=True,
         delivery_retry_seconds=1.0,
         delivery_max_interval_seconds=10.0,
+        # A direct send that fails (a test's channel that is down) must not send the next
+        # tests' notifications to workflows; the pause is tested with a starter of its own.
+        delivery_direct_pause_seconds=0.0,
     )
 
 

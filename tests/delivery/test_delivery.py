@@ -3,15 +3,18 @@ Apprise sends to them, `DeliverNotification` runs on the time-skipping server.""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.delivery import DeliveryStarter, delivery_id
+from activities.delivery import DeliveryActivities, DeliveryStarter, delivery_id
+from cellpath.config import Settings
 from cellpath.scenarios import record, reschedule, to_infusion
 from cellpath.services.intake import admit
 from cellpath.store import CaseStore
@@ -71,6 +74,16 @@ async def deliver(env: WorkflowEnvironment, queue: str, n: Notification) -> Any:
         task_queue=queue,
         result_type=DeliveryOutcome,
     )
+
+
+async def workflow_exists(env: WorkflowEnvironment, workflow_id: str) -> bool:
+    try:
+        await env.client.get_workflow_handle(workflow_id).describe()
+    except RPCError as e:
+        if e.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 def staff(directory: Directory, actor: str, **contact: Any) -> None:
@@ -136,9 +149,8 @@ async def test_a_journey_escalation_reaches_the_lead_coordinator_by_email_and_ch
 
     outbox = store.notifications(inp.case_id)
     escalation = next(n for n in outbox if n.kind == "escalation")
-    key = delivery_id(escalation.idempotency_key)
-    result = await env.client.get_workflow_handle(key, result_type=DeliveryOutcome).result()
-    assert result.delivered_to == [lead]
+    # Nothing in it had to wait: the outbox write sent it, no delivery workflow was needed.
+    assert not await workflow_exists(env, delivery_id(escalation.idempotency_key))
     mails = smtp.mailbox.to(f"{lead}@example.org")
     assert len(mails) == 1
     assert f"Escalation level 1 · case {inp.case_id} · records" in subject(mails[0])
@@ -380,3 +392,128 @@ async def test_a_critical_alert_nobody_can_receive_goes_up_once(
     assert outcome.escalated_to == [Recipient.MEDICAL_DIRECTOR]
     assert outcome.delivered_to == [director]
     assert [a.action for a in store.audit_trail(case)] == ["delivery_escalated"]
+
+
+# --- the direct path: the outbox write delivers what nothing has to wait for ----------------
+
+
+def write_attempt(env: WorkflowEnvironment, queue: str, attempt: int = 1) -> ActivityEnvironment:
+    """The context of an outbox write on `queue` (its first attempt, or a retry)."""
+    activity_env = ActivityEnvironment(client=env.client)
+    activity_env.info = dataclasses.replace(activity_env.info, task_queue=queue, attempt=attempt)
+    return activity_env
+
+
+async def test_a_notification_nobody_waits_for_is_sent_by_the_write_itself_once(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+    delivery_settings: Settings,
+):
+    coord = f"coord-{uid()}"
+    staff(directory, coord, email=f"{coord}@example.org")
+    starter = DeliveryStarter(TUNING, direct=DeliveryActivities(store, delivery_settings))
+    n = notification(f"W-{uid()}", Recipient.COORDINATOR, ref=coord)
+    assert await write_attempt(env, delivery_queue).run(starter.start, [n]) == 0
+    assert len(smtp.mailbox.to(f"{coord}@example.org")) == 1, "sent before the write ended"
+    assert not await workflow_exists(env, delivery_id(n.idempotency_key))
+    [row] = Deliveries(store).of(n.idempotency_key)
+    assert row.delivered_at is not None and row.attempts == 1
+    # A retried write (the first may have died after sending) hands it to the workflow, which
+    # finds it delivered and sends nothing.
+    assert await write_attempt(env, delivery_queue, attempt=2).run(starter.start, [n]) == 1
+    handle = env.client.get_workflow_handle(
+        delivery_id(n.idempotency_key), result_type=DeliveryOutcome
+    )
+    assert (await handle.result()).delivered_to == [coord]
+    assert len(smtp.mailbox.to(f"{coord}@example.org")) == 1
+
+
+async def test_a_direct_send_that_fails_goes_to_the_workflow_and_pauses_the_direct_path(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+    delivery_settings: Settings,
+):
+    coord = f"coord-{uid()}"
+    staff(directory, coord, email=f"{coord}@example.org")
+    starter = DeliveryStarter(
+        TUNING, direct=DeliveryActivities(store, delivery_settings), pause_seconds=600
+    )
+    first = notification(f"P-{uid()}", Recipient.COORDINATOR, ref=coord)
+    smtp.stop()
+    try:
+        assert await write_attempt(env, delivery_queue).run(starter.start, [first]) == 1
+    finally:
+        smtp.start()
+    # The server is back, but the direct path waits out its pause: a workflow delivers.
+    second = notification(f"P-{uid()}", Recipient.COORDINATOR, ref=coord)
+    assert await write_attempt(env, delivery_queue).run(starter.start, [second]) == 1
+    for n in (first, second):
+        handle = env.client.get_workflow_handle(
+            delivery_id(n.idempotency_key), result_type=DeliveryOutcome
+        )
+        assert (await handle.result()).delivered_to == [coord]
+    assert len(smtp.mailbox.to(f"{coord}@example.org")) == 2, "one message each"
+    [failed_first] = Deliveries(store).of(first.idempotency_key)
+    assert failed_first.delivered_at is not None and failed_first.attempts >= 2
+
+
+async def test_a_direct_send_too_slow_is_handed_over_and_arrives_as_one_message(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+    delivery_settings: Settings,
+):
+    coord = f"coord-{uid()}"
+    staff(directory, coord, email=f"{coord}@example.org")
+    starter = DeliveryStarter(
+        TUNING, direct=DeliveryActivities(store, delivery_settings), direct_seconds=1e-6
+    )
+    n = notification(f"T-{uid()}", Recipient.COORDINATOR, ref=coord)
+    assert await write_attempt(env, delivery_queue).run(starter.start, [n]) == 1
+    handle = env.client.get_workflow_handle(
+        delivery_id(n.idempotency_key), result_type=DeliveryOutcome
+    )
+    assert (await handle.result()).delivered_to == [coord]
+    mails = smtp.mailbox.to(f"{coord}@example.org")
+    # The send that ran out of time may still have finished: then twice, as one message.
+    assert 1 <= len(mails) <= 2 and len({m["Message-ID"] for m in mails}) == 1
+
+
+async def test_quiet_hours_and_nobody_reachable_are_left_to_the_workflow(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+    delivery_settings: Settings,
+):
+    zone = "Europe/Paris"
+    # The write runs now (the clock of activities), whatever time the test server has skipped to.
+    local = datetime.now(UTC).astimezone(ZoneInfo(zone))
+    quiet = f"{local - timedelta(hours=1):%H:%M}-{local + timedelta(hours=2):%H:%M}"
+    sleeper, absent = f"coord-{uid()}", f"coord-{uid()}"
+    staff(directory, sleeper, email=f"{sleeper}@example.org", timezone=zone, quiet_hours=quiet)
+    starter = DeliveryStarter(TUNING, direct=DeliveryActivities(store, delivery_settings))
+    held = notification(f"Q-{uid()}", Recipient.COORDINATOR, ref=sleeper)
+    unreachable = notification(f"Q-{uid()}", Recipient.COORDINATOR, ref=absent)
+    assert await write_attempt(env, delivery_queue).run(starter.start, [held, unreachable]) == 2
+    # The workflow holds it by the test server's clock (inside the window, or not): at most
+    # until the window's end, three hours after the time of day now.
+    await env.sleep(timedelta(hours=3, minutes=10))
+    outcomes = [
+        await env.client.get_workflow_handle(
+            delivery_id(n.idempotency_key), result_type=DeliveryOutcome
+        ).result()
+        for n in (held, unreachable)
+    ]
+    assert outcomes[0].delivered_to == [sleeper]
+    assert outcomes[1].escalated_to, "went up a level"
+    assert len(smtp.mailbox.to(f"{sleeper}@example.org")) == 1

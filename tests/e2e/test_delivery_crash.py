@@ -1,10 +1,11 @@
 """A worker killed between sending an e-mail and recording it: the mailbox holds one message.
 
 A real worker process (`python worker.py`) delivers an escalation to a real SMTP server in this
-process. The moment the server has the message, it SIGKILLs the worker — before the worker
-hears "250 OK", let alone writes the delivery ledger. Another worker takes the send over once
-the first one's time is up, sends it again (it cannot know), and records it. The mail system
-sees the same Message-ID twice: one message.
+process — from the outbox write itself, as nothing in it has to wait. The moment the server has
+the message, it SIGKILLs the worker — before the worker hears "250 OK", let alone writes the
+delivery ledger. Another worker retries the write once the first one's time is up; the retry
+hands the notification to its `DeliverNotification` workflow, which sends it again (it cannot
+know) and records it. The mail system sees the same Message-ID twice: one message.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery import delivery_id
@@ -100,9 +102,20 @@ async def test_a_worker_killed_after_sending_before_recording_leaves_one_message
         workers.processes.pop(0)
         await workers.start()  # another worker takes the send over
         [escalation] = [n for n in store.notifications(case) if n.kind == "escalation"]
-        outcome = await client.get_workflow_handle(
+        delivery = client.get_workflow_handle(
             delivery_id(escalation.idempotency_key), result_type=DeliveryOutcome
-        ).result()
+        )
+        # The dead worker sent it from the outbox write (nothing had to wait): the write is
+        # retried once its 10 s are up, and the retry hands the notification to a workflow.
+        for _ in range(600):
+            try:
+                await delivery.describe()
+                break
+            except RPCError as e:
+                if e.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                await asyncio.sleep(0.1)
+        outcome = await delivery.result()
         await handle.terminate("test over")
     finally:
         await workers.stop()

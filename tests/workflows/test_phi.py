@@ -113,8 +113,12 @@ async def test_no_identifying_value_reaches_temporal(env, store: CaseStore, log_
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # the test server's own chatter
     mail = Controller(Sink(), hostname="127.0.0.1", port=free_port())
     mail.start()
+    # Every notification through its own delivery workflow (not sent directly by the outbox
+    # write), so that every delivery leaves a history to search.
     settings = Settings(
-        smtp_url=SecretStr(f"smtp://127.0.0.1:{mail.port}"), delivery_retry_seconds=1
+        smtp_url=SecretStr(f"smtp://127.0.0.1:{mail.port}"),
+        delivery_retry_seconds=1,
+        delivery_direct=False,
     )
     try:
         async with worker_on(client, queue, store, settings=settings, deliver=not encrypted):
