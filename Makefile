@@ -84,11 +84,13 @@ format: install
 chaos: install
 	$(PY) -m tests.chaos.run --journeys 50 --minutes 5 $(CHAOS_ARGS)
 
-# Figures and what they mean: docs/benchmarks.md (about 25 minutes in all).
+# Figures and what they mean: docs/benchmarks.md (about 45 minutes in all).
 bench: install
 	$(PY) benchmarks/history_events.py
 	$(PY) benchmarks/codec_overhead.py
+	$(PY) benchmarks/milestones.py
 	$(PY) benchmarks/reminder_storm.py --journeys 1000
+	$(PY) benchmarks/reminder_storm.py --journeys 10000 --lead 900 --bare-lead 300
 	$(PY) benchmarks/start_burst.py --journeys 5000
 	$(PY) benchmarks/open_journeys.py --journeys 20000
 	$(PY) benchmarks/console_pages.py --journeys 10000

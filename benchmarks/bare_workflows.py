@@ -29,3 +29,22 @@ class OpenBare:
         await workflow.execute_activity(noop, tag, start_to_close_timeout=timedelta(minutes=5))
         workflow.upsert_search_attributes([PHASE.value_set("bare-ran")])
         await workflow.sleep(timedelta(days=30))
+
+
+@workflow.defn(name="UpdateBare")
+class UpdateBare:
+    """Waits for ever and takes a no-op update. Sandboxed, as journeys are."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def touch(self, note: str) -> int:
+        """A no-op update (the baseline of a milestone's round trip)."""
+        del note
+        self.count += 1
+        return self.count
