@@ -517,3 +517,29 @@ async def test_quiet_hours_and_nobody_reachable_are_left_to_the_workflow(
     assert outcomes[0].delivered_to == [sleeper]
     assert outcomes[1].escalated_to, "went up a level"
     assert len(smtp.mailbox.to(f"{sleeper}@example.org")) == 1
+
+
+async def test_a_channel_one_person_cannot_use_hands_over_without_pausing_the_direct_path(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_queue: str,
+    smtp: SmtpServer,
+    delivery_settings: Settings,
+):
+    # Stored through the directory (the contacts service would refuse it): no Apprise plugin.
+    broken, fine = f"coord-{uid()}", f"coord-{uid()}"
+    staff(directory, broken, urls=["nosuchservice://pager"])
+    staff(directory, fine, email=f"{fine}@example.org")
+    starter = DeliveryStarter(
+        TUNING, direct=DeliveryActivities(store, delivery_settings), pause_seconds=600
+    )
+    unusable = notification(f"N-{uid()}", Recipient.COORDINATOR, ref=broken)
+    assert await write_attempt(env, delivery_queue).run(starter.start, [unusable]) == 1
+    after = notification(f"N-{uid()}", Recipient.COORDINATOR, ref=fine)
+    assert await write_attempt(env, delivery_queue).run(starter.start, [after]) == 0
+    assert len(smtp.mailbox.to(f"{fine}@example.org")) == 1, "still sent directly"
+    handle = env.client.get_workflow_handle(
+        delivery_id(unusable.idempotency_key), result_type=DeliveryOutcome
+    )
+    assert broken not in (await handle.result()).delivered_to
