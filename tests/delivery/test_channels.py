@@ -38,7 +38,7 @@ def plain_smtp() -> Iterator[tuple[int, Inbox]]:
 
 
 @pytest.fixture
-def contexts_built(monkeypatch: pytest.MonkeyPatch) -> list[ssl.SSLContext]:
+def contexts_built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ssl.SSLContext]]:
     """Every TLS context the `ssl` module builds while the test runs."""
     channels._apprise()  # Apprise's SMTP controller sees `_SharedTls` from now on
     channels._verifying_context.cache_clear()

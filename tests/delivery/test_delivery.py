@@ -404,6 +404,25 @@ def write_attempt(env: WorkflowEnvironment, queue: str, attempt: int = 1) -> Act
     return activity_env
 
 
+def direct_starter(store: CaseStore, settings: Settings, **tuning: float) -> DeliveryStarter:
+    """A starter of its own with the direct path on (its pause is not the package worker's)."""
+    return DeliveryStarter(TUNING, direct=DeliveryActivities(store, settings), **tuning)
+
+
+def coordinator(directory: Directory) -> str:
+    """A new coordinator reachable by e-mail."""
+    coord = f"coord-{uid()}"
+    staff(directory, coord, email=f"{coord}@example.org")
+    return coord
+
+
+async def outcome(env: WorkflowEnvironment, n: Notification) -> DeliveryOutcome:
+    """How the notification's delivery workflow ended."""
+    return await env.client.get_workflow_handle(
+        delivery_id(n.idempotency_key), result_type=DeliveryOutcome
+    ).result()
+
+
 async def test_a_notification_nobody_waits_for_is_sent_by_the_write_itself_once(
     env: WorkflowEnvironment,
     store: CaseStore,
@@ -412,9 +431,8 @@ async def test_a_notification_nobody_waits_for_is_sent_by_the_write_itself_once(
     smtp: SmtpServer,
     delivery_settings: Settings,
 ):
-    coord = f"coord-{uid()}"
-    staff(directory, coord, email=f"{coord}@example.org")
-    starter = DeliveryStarter(TUNING, direct=DeliveryActivities(store, delivery_settings))
+    coord = coordinator(directory)
+    starter = direct_starter(store, delivery_settings)
     n = notification(f"W-{uid()}", Recipient.COORDINATOR, ref=coord)
     assert await write_attempt(env, delivery_queue).run(starter.start, [n]) == 0
     assert len(smtp.mailbox.to(f"{coord}@example.org")) == 1, "sent before the write ended"
@@ -424,10 +442,7 @@ async def test_a_notification_nobody_waits_for_is_sent_by_the_write_itself_once(
     # A retried write (the first may have died after sending) hands it to the workflow, which
     # finds it delivered and sends nothing.
     assert await write_attempt(env, delivery_queue, attempt=2).run(starter.start, [n]) == 1
-    handle = env.client.get_workflow_handle(
-        delivery_id(n.idempotency_key), result_type=DeliveryOutcome
-    )
-    assert (await handle.result()).delivered_to == [coord]
+    assert (await outcome(env, n)).delivered_to == [coord]
     assert len(smtp.mailbox.to(f"{coord}@example.org")) == 1
 
 
@@ -439,11 +454,8 @@ async def test_a_direct_send_that_fails_goes_to_the_workflow_and_pauses_the_dire
     smtp: SmtpServer,
     delivery_settings: Settings,
 ):
-    coord = f"coord-{uid()}"
-    staff(directory, coord, email=f"{coord}@example.org")
-    starter = DeliveryStarter(
-        TUNING, direct=DeliveryActivities(store, delivery_settings), pause_seconds=600
-    )
+    coord = coordinator(directory)
+    starter = direct_starter(store, delivery_settings, pause_seconds=600)
     first = notification(f"P-{uid()}", Recipient.COORDINATOR, ref=coord)
     smtp.stop()
     try:
@@ -454,10 +466,7 @@ async def test_a_direct_send_that_fails_goes_to_the_workflow_and_pauses_the_dire
     second = notification(f"P-{uid()}", Recipient.COORDINATOR, ref=coord)
     assert await write_attempt(env, delivery_queue).run(starter.start, [second]) == 1
     for n in (first, second):
-        handle = env.client.get_workflow_handle(
-            delivery_id(n.idempotency_key), result_type=DeliveryOutcome
-        )
-        assert (await handle.result()).delivered_to == [coord]
+        assert (await outcome(env, n)).delivered_to == [coord]
     assert len(smtp.mailbox.to(f"{coord}@example.org")) == 2, "one message each"
     [failed_first] = Deliveries(store).of(first.idempotency_key)
     assert failed_first.delivered_at is not None and failed_first.attempts >= 2
@@ -471,17 +480,11 @@ async def test_a_direct_send_too_slow_is_handed_over_and_arrives_as_one_message(
     smtp: SmtpServer,
     delivery_settings: Settings,
 ):
-    coord = f"coord-{uid()}"
-    staff(directory, coord, email=f"{coord}@example.org")
-    starter = DeliveryStarter(
-        TUNING, direct=DeliveryActivities(store, delivery_settings), direct_seconds=1e-6
-    )
+    coord = coordinator(directory)
+    starter = direct_starter(store, delivery_settings, direct_seconds=1e-6)
     n = notification(f"T-{uid()}", Recipient.COORDINATOR, ref=coord)
     assert await write_attempt(env, delivery_queue).run(starter.start, [n]) == 1
-    handle = env.client.get_workflow_handle(
-        delivery_id(n.idempotency_key), result_type=DeliveryOutcome
-    )
-    assert (await handle.result()).delivered_to == [coord]
+    assert (await outcome(env, n)).delivered_to == [coord]
     mails = smtp.mailbox.to(f"{coord}@example.org")
     # The send that ran out of time may still have finished: then twice, as one message.
     assert 1 <= len(mails) <= 2 and len({m["Message-ID"] for m in mails}) == 1
@@ -501,19 +504,14 @@ async def test_quiet_hours_and_nobody_reachable_are_left_to_the_workflow(
     quiet = f"{local - timedelta(hours=1):%H:%M}-{local + timedelta(hours=2):%H:%M}"
     sleeper, absent = f"coord-{uid()}", f"coord-{uid()}"
     staff(directory, sleeper, email=f"{sleeper}@example.org", timezone=zone, quiet_hours=quiet)
-    starter = DeliveryStarter(TUNING, direct=DeliveryActivities(store, delivery_settings))
+    starter = direct_starter(store, delivery_settings)
     held = notification(f"Q-{uid()}", Recipient.COORDINATOR, ref=sleeper)
     unreachable = notification(f"Q-{uid()}", Recipient.COORDINATOR, ref=absent)
     assert await write_attempt(env, delivery_queue).run(starter.start, [held, unreachable]) == 2
     # The workflow holds it by the test server's clock (inside the window, or not): at most
     # until the window's end, three hours after the time of day now.
     await env.sleep(timedelta(hours=3, minutes=10))
-    outcomes = [
-        await env.client.get_workflow_handle(
-            delivery_id(n.idempotency_key), result_type=DeliveryOutcome
-        ).result()
-        for n in (held, unreachable)
-    ]
+    outcomes = [await outcome(env, n) for n in (held, unreachable)]
     assert outcomes[0].delivered_to == [sleeper]
     assert outcomes[1].escalated_to, "went up a level"
     assert len(smtp.mailbox.to(f"{sleeper}@example.org")) == 1
@@ -528,18 +526,12 @@ async def test_a_channel_one_person_cannot_use_hands_over_without_pausing_the_di
     delivery_settings: Settings,
 ):
     # Stored through the directory (the contacts service would refuse it): no Apprise plugin.
-    broken, fine = f"coord-{uid()}", f"coord-{uid()}"
+    broken, fine = f"coord-{uid()}", coordinator(directory)
     staff(directory, broken, urls=["nosuchservice://pager"])
-    staff(directory, fine, email=f"{fine}@example.org")
-    starter = DeliveryStarter(
-        TUNING, direct=DeliveryActivities(store, delivery_settings), pause_seconds=600
-    )
+    starter = direct_starter(store, delivery_settings, pause_seconds=600)
     unusable = notification(f"N-{uid()}", Recipient.COORDINATOR, ref=broken)
     assert await write_attempt(env, delivery_queue).run(starter.start, [unusable]) == 1
     after = notification(f"N-{uid()}", Recipient.COORDINATOR, ref=fine)
     assert await write_attempt(env, delivery_queue).run(starter.start, [after]) == 0
     assert len(smtp.mailbox.to(f"{fine}@example.org")) == 1, "still sent directly"
-    handle = env.client.get_workflow_handle(
-        delivery_id(unusable.idempotency_key), result_type=DeliveryOutcome
-    )
-    assert broken not in (await handle.result()).delivered_to
+    assert broken not in (await outcome(env, unusable)).delivered_to
