@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 def check_reschedule(j: Journey, r: RescheduleInput, now: datetime) -> None:
     """Check a reschedule request; raise `Refused` saying what was expected."""
     if j.closed:
-        raise Refused("the journey is closed; it has no deadline to move", RefusalCode.CLOSED)
+        raise Refused(
+            "the journey is closed; it has no deadline to move; expected an open journey",
+            RefusalCode.CLOSED,
+        )
     if j.v3:
         bounds.check_text(r.deadline, "deadline", limit=64)
     check_sender(j, r.actor, r.reason, "who moves the deadline", required="why the deadline moves")
@@ -79,7 +82,10 @@ def apply_reschedule(j: Journey, r: RescheduleInput, now: datetime) -> DeadlineV
 def check_withdraw(j: Journey, w: WithdrawInput) -> None:
     """Check a withdrawal; raise `Refused` saying what was expected."""
     if j.closed:
-        raise Refused(f"the journey is already closed ({j.state.outcome})", RefusalCode.CLOSED)
+        raise Refused(
+            f"the journey is already closed ({j.state.outcome}); expected an open journey",
+            RefusalCode.CLOSED,
+        )
     check_sender(
         j, w.actor, w.reason, "who withdraws the journey", required="why the journey is withdrawn"
     )
