@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -195,18 +196,27 @@ class Deliveries:
     def begin(self, key: str, case_id: str, person: str, channel: str, message_id: str) -> Delivery:
         """The ledger row for one delivery, created on first use; an attempt is counted."""
         with self.store.session() as s:
-            row = self._row(s, key, case_id, person, channel, message_id)
-            if row.delivered_at is None:
+            # A new row is created with its first attempt counted: one INSERT, no UPDATE.
+            row, created = self._row(s, key, case_id, person, channel, message_id, attempts=1)
+            if not created and row.delivered_at is None:
                 row.attempts += 1
             return row
 
     def _row(
-        self, s: Any, key: str, case_id: str, person: str, channel: str, message_id: str
-    ) -> Delivery:
-        """The ledger row, created if missing (a concurrent creation is read back)."""
+        self,
+        s: Any,
+        key: str,
+        case_id: str,
+        person: str,
+        channel: str,
+        message_id: str,
+        attempts: int = 0,
+    ) -> tuple[Delivery, bool]:
+        """The ledger row and whether this call created it (with `attempts`); a concurrent
+        creation is read back."""
         row = self._get(s, key, person, channel)
         if row is not None:
-            return row
+            return row, False
         row = Delivery(
             idempotency_key=key,
             case_id=case_id,
@@ -214,6 +224,7 @@ class Deliveries:
             channel=channel,
             message_id=message_id,
             created_at=_now(),
+            attempts=attempts,
         )
         s.add(row)
         try:
@@ -222,8 +233,8 @@ class Deliveries:
             s.rollback()
             found = self._get(s, key, person, channel)
             assert found is not None
-            return found
-        return row
+            return found, False
+        return row, True
 
     @staticmethod
     def _get(s: Any, key: str, person: str, channel: str) -> Delivery | None:
@@ -239,9 +250,17 @@ class Deliveries:
         """Mark a delivery done (the first time only), and its outbox row delivered if it was
         not yet (when the notification first reached someone), in one transaction."""
         with self.store.session() as s:
-            row = self._get(s, key, person, channel)
-            if row is not None and row.delivered_at is None:
-                row.delivered_at, row.last_error = at, ""
+            # UPDATEs guarded by `delivered_at IS NULL`, no reads first: once per message sent.
+            s.connection().execute(
+                sa.update(Delivery)
+                .where(
+                    Delivery.idempotency_key == key,  # type: ignore[arg-type]
+                    Delivery.person == person,  # type: ignore[arg-type]
+                    Delivery.channel == channel,  # type: ignore[arg-type]
+                    Delivery.delivered_at.is_(None),  # type: ignore[union-attr]
+                )
+                .values(delivered_at=at, last_error="")
+            )
             CaseStore.mark_delivered_in(s, key, at)
 
     def failed(self, key: str, person: str, channel: str, error: str) -> None:
@@ -258,7 +277,7 @@ class Deliveries:
         `until` (their morning); the outbox command shows it."""
         with self.store.session() as s:
             for channel, message_id in channels:
-                self._row(s, key, case_id, person, channel, message_id).held_until = until
+                self._row(s, key, case_id, person, channel, message_id)[0].held_until = until
 
     def of(self, key: str) -> list[Delivery]:
         """A notification's deliveries."""

@@ -203,6 +203,35 @@ async def test_a_journey_write_is_one_unit_of_work_and_idempotent(fresh_store):
     assert [r.event_id for r in fresh_store.audit_trail("C-1")] == ["C-1:a"]
 
 
+async def test_a_write_carrying_entries_already_stored_adds_only_the_new_ones(fresh_store):
+    """A newer write repeats entries a superseded one stored: those are skipped, the rest are
+    stored, and only the new notifications are reported queued (nothing is sent twice)."""
+    acts = CaseStoreActivities(fresh_store)
+    env = ActivityEnvironment()
+    first = journey_write(
+        1, [audit_entry("C-1:a"), audit_entry("C-1:b")], [notification("C-1:records:0")]
+    )
+    await env.run(acts.write_journey, first)
+    newer = journey_write(
+        2,
+        [audit_entry("C-1:b"), audit_entry("C-1:c"), audit_entry("C-1:d")],
+        [notification("C-1:records:0"), notification("C-1:records:1")],
+    )
+    result = await env.run(acts.write_journey, newer)
+    assert (result.projected, result.audit, result.notifications) == (True, 2, 1)
+    assert result.queued == ["C-1:records:1"]
+    assert [r.event_id for r in fresh_store.audit_trail("C-1")] == [
+        "C-1:a",
+        "C-1:b",
+        "C-1:c",
+        "C-1:d",
+    ]
+    assert [n.idempotency_key for n in fresh_store.notifications("C-1")] == [
+        "C-1:records:0",
+        "C-1:records:1",
+    ]
+
+
 async def test_a_value_the_store_cannot_hold_is_set_aside_and_never_blocks_later_writes(
     fresh_store,
 ):
