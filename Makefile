@@ -89,6 +89,7 @@ bench: install
 	$(PY) benchmarks/history_events.py
 	$(PY) benchmarks/codec_overhead.py
 	$(PY) benchmarks/milestones.py
+	$(PY) benchmarks/notification_costs.py 2>/dev/null
 	$(PY) benchmarks/reminder_storm.py --journeys 1000
 	$(PY) benchmarks/reminder_storm.py --journeys 10000 --lead 900 --bare-lead 300
 	$(PY) benchmarks/start_burst.py --journeys 5000
