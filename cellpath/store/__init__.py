@@ -562,6 +562,7 @@ def _insert_ignoring_duplicates(
             .on_conflict_do_nothing(index_elements=[key])
             .returning(getattr(table, key))
         )
+        s.flush()  # Core on the session's connection: what the session holds goes first
         return [row[0] for row in s.connection().execute(stmt, list(rows)).all()]
     # Other databases: check first (the unique constraint still guards races).
     column = getattr(table, key)
