@@ -32,6 +32,9 @@ class RefusalCode(StrEnum):
     PERMISSION = "permission"
     PATHWAY_RULE = "pathway_rule"
     INTERNAL = "internal"
+    # The journey is starting a fresh run (continue-as-new): nothing was changed, and the same
+    # message sent again in a moment is taken by the new run. The services do so themselves.
+    CONTINUING = "continuing"
 
 
 class Refused(ValueError):

@@ -315,6 +315,10 @@ class JourneyStatus(BaseModel):
     rejected: list[RejectedSignal] = Field(default_factory=list)
     # Refused signals ever received (`rejected` keeps the most recent ones only).
     rejected_total: int = 0
+    # Of those, signals never read (a flood while the run had to continue as new).
+    rejected_unread: int = 0
+    # Signals received and not read yet (a flood is read a batch per workflow task).
+    signals_waiting: int = 0
     records_on_file: list[str] = Field(default_factory=list)
     manufacturing_failures: int = 0
     infused_at: datetime | None = None

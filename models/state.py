@@ -130,6 +130,16 @@ class JourneyState(BaseModel):
     timeline: list[MilestoneEvent] = Field(default_factory=list)
     rejected: list[RejectedSignal] = Field(default_factory=list)
     rejected_total: int = 0
+    # Of `rejected_total`, signals counted but never read: they arrived in a flood while the
+    # run had to continue as new to stay under Temporal's limits (each is in that run's history).
+    rejected_unread: int = 0
+    # Timeline entries a fresh run no longer carries (a flood of milestones would otherwise
+    # grow the carried state past Temporal's 2 MB payload limit): how many, the latest time
+    # among their milestones, and digests of those with an id (idempotency), most recent last.
+    # Each entry is whole in the case store's audit log.
+    timeline_archived: int = 0
+    archived_last_occurred: datetime | None = None
+    archived_ids: dict[str, str] = Field(default_factory=dict)
 
     # Rules version 5 (a journey started under it): consent, checklists, signatures, hand-over.
     consents: list[ConsentRecord] = Field(default_factory=list)

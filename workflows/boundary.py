@@ -94,6 +94,15 @@ def refusal(fn: Callable[[], T], update: str = "") -> T:
         ) from None
 
 
+def continuing() -> None:
+    """The refusal of an update that arrives while the run continues as new."""
+    raise Refused(
+        "the journey is starting a fresh run; nothing was changed; expected the same message "
+        "again in a moment",
+        RefusalCode.CONTINUING,
+    )
+
+
 def count(name: str, labels: dict[str, str]) -> None:
     """Add one to a product counter (the SDK's workflow meter skips it during replay)."""
     workflow.metric_meter().create_counter(name).add(1, labels)

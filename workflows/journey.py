@@ -25,6 +25,7 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -102,6 +103,33 @@ RULES_V4 = "rules-v4-backfill"
 # Rules version 5: consent, eligibility and readiness gates, signed decisions, the hand-over
 # (journeys started under it only: a carried journey keeps version 4).
 RULES_V5 = "rules-v5-gates-and-handover"
+# Floods cannot silence a journey (runs started or continued after it): at most
+# `SIGNALS_READ_PER_ACTIVATION` signals are read per workflow task, the rest wait in order for
+# the next; accepted updates are counted, and a run continues as new well before Temporal's
+# limits, refusing new updates (to be sent again) while it does.
+BOUNDED_FLOODS = "bounded-floods"
+
+# Reading one signal (decode, check, keep a refusal) costs ~0.2 ms, more in the sandbox; a
+# workflow task must finish well inside the SDK's 2 s deadlock limit whatever arrived in it.
+SIGNALS_READ_PER_ACTIVATION = 200
+# Refused signals logged one by one per workflow task (each line costs ~0.6 ms).
+SIGNALS_LOGGED_PER_ACTIVATION = 5
+# Signals left to read are read in the next workflow task, whatever brings it (the batch's own
+# write completing, usually); a timer this long makes sure one comes (the dev server fires
+# timers on a ~1 s tick).
+BACKLOG_PAUSE = timedelta(milliseconds=100)
+# Temporal refuses the 2,001st update of a run; each accepted one is two events and replays
+# on every cache miss. A fresh run long before either.
+UPDATES_PER_RUN = 1_000
+# Temporal suggests continuing at 4,000 events / 4 MB by default; our own ceilings, for servers
+# that suggest later (or never: the time-skipping test server).
+BOUNDED_EVENTS_PER_RUN = 4_000
+BOUNDED_BYTES_PER_RUN = 4 * 1024 * 1024
+# Past these the run is in danger of Temporal's hard limits (51,200 events, 50 MB: the server
+# terminates the workflow): signals still waiting are counted unread rather than read, so the
+# run can continue as new the moment the flood pauses.
+EMERGENCY_EVENTS_PER_RUN = 20_000
+EMERGENCY_BYTES_PER_RUN = 20 * 1024 * 1024
 
 
 @workflow.defn(name="PatientJourney")
@@ -137,6 +165,15 @@ class PatientJourney:
         # What the product counters have counted so far in this run.
         self._counted_events = len(state.timeline)
         self._counted_alerts = len(state.alerts)
+        # Flood bounds (BOUNDED_FLOODS): signals not read yet, in arrival order; how many were
+        # read in the current workflow task (known by its time, the same on replay); updates
+        # accepted in this run; whether the run is draining on its way to a fresh one.
+        self._bounded = False
+        self._backlog: deque[RawValue] = deque()
+        self._read_at: datetime | None = None
+        self._read_count = 0
+        self._updates_this_run = 0
+        self._continuing = False
 
     @property
     def _state(self) -> JourneyState:
@@ -159,6 +196,9 @@ class PatientJourney:
             self._journey.upgrade_rules(workflow.now(), carried=not self._new_run, to=4)
         if workflow.patched(RULES_V5):
             self._journey.upgrade_rules(workflow.now(), carried=not self._new_run, to=5)
+        if workflow.patched(BOUNDED_FLOODS):
+            self._bounded = True
+            self._journey.strict_ids = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(
@@ -170,6 +210,7 @@ class PatientJourney:
 
         while True:
             self._journey.fire_deadlines(workflow.now())
+            self._read_backlog()
             self._publish()
             if self._one_writer:
                 self._flush()
@@ -177,6 +218,9 @@ class PatientJourney:
                 break
             target = self._wake_at()
             timeout = None if target is None else max(target - workflow.now(), timedelta(0))
+            if self._backlog:
+                # Signals wait to be read: the next task reads the next batch.
+                timeout = BACKLOG_PAUSE if timeout is None else min(timeout, BACKLOG_PAUSE)
             try:
                 await workflow.wait_condition(
                     lambda target=target: (
@@ -184,6 +228,7 @@ class PatientJourney:
                         or self._wake_at() != target
                         or self._should_continue_as_new()
                         or (self._one_writer and self._dirty())
+                        or self._can_read_more()
                     ),
                     timeout=timeout,
                     timeout_summary=self._wake_summary(target),
@@ -191,6 +236,7 @@ class PatientJourney:
             except TimeoutError:
                 pass  # a reminder or escalation is due: fire it at the top of the loop
 
+        self._continuing = not self._journey.closed
         if self._one_writer:
             await self._drain()
         else:
@@ -207,6 +253,17 @@ class PatientJourney:
             )
             return self._journey.status()
         self._state.run_count += 1
+        if self._bounded:
+            self._journey.compact_for_carry()
+        workflow.logger.info(
+            "journey continues as new",
+            extra={
+                "case_id": self._facts.case_id,
+                "events": workflow.info().get_current_history_length(),
+                "bytes": workflow.info().get_current_history_size(),
+                "updates": self._updates_this_run,
+            },
+        )
         workflow.continue_as_new(self._facts.model_copy(update={"state": self._state}))
 
     async def _load_calendar(self) -> None:
@@ -249,6 +306,18 @@ class PatientJourney:
             return f"Yearly fresh run (continue-as-new) at {target:%Y-%m-%d %H:%M} UTC"
         return self._journey.next_event_summary()
 
+    def _over_bounds(self) -> bool:
+        """Whether this run has taken as many updates, events or bytes as a run should
+        (`BOUNDED_FLOODS`): a flood, most likely."""
+        if not self._bounded:
+            return False
+        info = workflow.info()
+        return (
+            self._updates_this_run >= UPDATES_PER_RUN
+            or info.get_current_history_length() > BOUNDED_EVENTS_PER_RUN
+            or info.get_current_history_size() > BOUNDED_BYTES_PER_RUN
+        )
+
     def _should_continue_as_new(self) -> bool:
         if self._journey.closed:
             return False
@@ -257,6 +326,8 @@ class PatientJourney:
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() > MAX_EVENTS_PER_RUN
         ):
+            return True
+        if self._over_bounds():
             return True
         every = self._yearly_continue_at()
         if every is not None and workflow.now() >= self._run_started_at + every:
@@ -318,15 +389,50 @@ class PatientJourney:
         return not self._writes
 
     async def _drain(self) -> None:
-        """Before closing or continuing as new: every handler finished, everything written."""
+        """Before closing or continuing as new: every handler finished, every signal read,
+        everything written.
+
+        Signals still waiting are read a batch per task; only when the run nears Temporal's
+        hard limits are they counted unread instead (`_emergency`), since a run that keeps
+        growing is terminated by the server.
+        """
         while True:
             await workflow.wait_condition(
-                lambda: workflow.all_handlers_finished() and (self._dirty() or self._written())
+                lambda: (
+                    workflow.all_handlers_finished()
+                    and (bool(self._backlog) or self._dirty() or self._written())
+                )
             )
-            if not self._dirty():
+            self._read_backlog()
+            if self._backlog and self._emergency():
+                self._journey.reject_unread(
+                    len(self._backlog), self._emergency_reason(), workflow.now()
+                )
+                self._backlog.clear()
+            if self._dirty():
+                self._publish()
+                self._flush()
+                continue
+            if self._backlog:
+                await workflow.sleep(BACKLOG_PAUSE, summary="Read the signals still waiting")
+                continue
+            if self._written():
                 return
-            self._publish()
-            self._flush()
+
+    def _emergency(self) -> bool:
+        info = workflow.info()
+        return (
+            info.get_current_history_length() > EMERGENCY_EVENTS_PER_RUN
+            or info.get_current_history_size() > EMERGENCY_BYTES_PER_RUN
+        )
+
+    def _emergency_reason(self) -> str:
+        info = workflow.info()
+        return (
+            f"not read: the journey's run had {info.get_current_history_length()} events "
+            f"({info.get_current_history_size() // (1024 * 1024)} MB) under a flood of signals "
+            "and had to continue as new; each signal is kept whole in that run's history"
+        )
 
     def _has_unsynced(self) -> bool:
         j = self._journey
@@ -441,6 +547,43 @@ class PatientJourney:
             return
         await workflow.wait_condition(lambda: self._ready)
 
+    async def _accepted(self) -> None:
+        """The first step of every update handler: count it (Temporal caps updates per run),
+        then wait until the journey is ready."""
+        self._updates_this_run += 1
+        await self._until_ready()
+
+    def _refuse_while_continuing(self, update: str) -> None:
+        """A validator's first check: no new update while a run that took all it should
+        continues as new.
+
+        Otherwise a stream of updates would keep the drain (which waits for every handler)
+        from ending, and the run would grow to Temporal's limits. They are to be sent again
+        to the fresh run (the services do so by themselves). A run continuing as new for
+        another reason (a new phase, a year) still takes the few updates that arrive.
+        """
+        if self._continuing and self._over_bounds():
+            boundary.refusal(boundary.continuing, update)
+
+    def _take_read_budget(self) -> bool:
+        """Whether one more signal may be read in this workflow task (`BOUNDED_FLOODS`)."""
+        now = workflow.now()
+        if now != self._read_at:
+            self._read_at, self._read_count = now, 0
+        if self._read_count >= SIGNALS_READ_PER_ACTIVATION:
+            return False
+        self._read_count += 1
+        return True
+
+    def _can_read_more(self) -> bool:
+        """Signals wait and this workflow task has read none yet (a new task, a new budget)."""
+        return bool(self._backlog) and workflow.now() != self._read_at
+
+    def _read_backlog(self) -> None:
+        """Read waiting signals, oldest first, as far as this task's budget goes."""
+        while self._backlog and self._take_read_budget():
+            self._read_signal(self._backlog.popleft())
+
     # --- messages ------------------------------------------------------------------------------
 
     def _decode(
@@ -452,7 +595,7 @@ class PatientJourney:
     @workflow.update
     async def record_milestone(self, raw: RawValue) -> MilestoneAck:
         """Record a milestone (`MilestoneInput`); refused, changing nothing, unless expected now."""
-        await self._until_ready()
+        await self._accepted()
         now = workflow.now()
         # Checked again: another update may have moved the journey since validation.
         accepted = boundary.refusal(
@@ -467,6 +610,7 @@ class PatientJourney:
     @record_milestone.validator
     def validate_record_milestone(self, raw: RawValue) -> None:
         """Refuse a milestone before it reaches history, with what was expected."""
+        self._refuse_while_continuing("milestone")
         boundary.refusal(
             lambda: self._journey.check_milestone(
                 self._decode(raw, MilestoneInput, "milestone"), workflow.now()
@@ -484,16 +628,29 @@ class PatientJourney:
         the workflow task.
         """
         await self._until_ready()
+        if self._bounded and (self._backlog or not self._take_read_budget()):
+            # Decided before decoding: past this task's budget a signal waits, in order, for
+            # the next task (the main loop wakes for it). Nothing is lost or reordered.
+            self._backlog.append(raw)
+            return
+        self._read_signal(raw)
+
+    def _read_signal(self, raw: RawValue) -> None:
+        """Decode, check and apply one `milestone` signal; a refused one is kept."""
         now = workflow.now()
         m: MilestoneInput | None = None
         try:
             m = boundary.checked(lambda: self._decode(raw, MilestoneInput, "milestone"))
             accepted = boundary.checked(lambda: self._journey.check_milestone(m, now))
         except Refused as e:
-            workflow.logger.warning(
-                "milestone signal refused",
-                extra={"case_id": self._facts.case_id, "code": e.code.value},
-            )
+            # One log line a signal was most of a flood's cost (and a flood of its own in the
+            # logs): under the flood bounds only the first few of a task are logged; the
+            # `cellpath_refusals` counter and `status().rejected_total` count them all.
+            if not self._bounded or self._read_count <= SIGNALS_LOGGED_PER_ACTIVATION:
+                workflow.logger.warning(
+                    "milestone signal refused",
+                    extra={"case_id": self._facts.case_id, "code": e.code.value},
+                )
             self._journey.reject_signal(m, str(e), now, size_bytes=len(raw.payload.data))
             boundary.count(
                 "cellpath_refusals", {"update": "milestone_signal", "reason": e.code.value}
@@ -506,7 +663,7 @@ class PatientJourney:
     @workflow.update
     async def record_observation(self, raw: RawValue) -> ObservationAck:
         """Record a monitoring observation (`ObservationInput`); it moves the deadline on."""
-        await self._until_ready()
+        await self._accepted()
         now = workflow.now()
         observation = boundary.refusal(lambda: self._decode(raw, ObservationInput, "observation"))
         at = boundary.refusal(lambda: self._journey.check_observation(observation, now))
@@ -517,6 +674,7 @@ class PatientJourney:
     @record_observation.validator
     def validate_record_observation(self, raw: RawValue) -> None:
         """Refuse an observation outside monitoring or out of physiological range."""
+        self._refuse_while_continuing("observation")
         boundary.refusal(
             lambda: self._journey.check_observation(
                 self._decode(raw, ObservationInput, "observation"), workflow.now()
@@ -528,7 +686,7 @@ class PatientJourney:
     async def acknowledge_alert(self, raw: RawValue) -> Alert:
         """A physician acknowledges an alert (`AcknowledgeAlertInput`): a critical one stops
         repeating."""
-        await self._until_ready()
+        await self._accepted()
         request = boundary.refusal(
             lambda: self._decode(raw, AcknowledgeAlertInput, "acknowledgement")
         )
@@ -540,6 +698,7 @@ class PatientJourney:
     @acknowledge_alert.validator
     def validate_acknowledge_alert(self, raw: RawValue) -> None:
         """Refuse an unknown or already acknowledged alert, or one without an actor."""
+        self._refuse_while_continuing("acknowledge_alert")
         boundary.refusal(
             lambda: self._journey.check_acknowledge(
                 self._decode(raw, AcknowledgeAlertInput, "acknowledgement")
@@ -551,7 +710,7 @@ class PatientJourney:
     async def reschedule(self, raw: RawValue) -> DeadlineView:
         """Move an open deadline (`RescheduleInput`); who, why and from when to when go into
         the timeline."""
-        await self._until_ready()
+        await self._accepted()
         now = workflow.now()
         request = boundary.refusal(lambda: self._decode(raw, RescheduleInput, "reschedule"))
         boundary.refusal(lambda: self._journey.check_reschedule(request, now))
@@ -562,6 +721,7 @@ class PatientJourney:
     @reschedule.validator
     def validate_reschedule(self, raw: RawValue) -> None:
         """Refuse moving a deadline that is not open, into the past, or without a reason."""
+        self._refuse_while_continuing("reschedule")
         boundary.refusal(
             lambda: self._journey.check_reschedule(
                 self._decode(raw, RescheduleInput, "reschedule"), workflow.now()
@@ -572,7 +732,7 @@ class PatientJourney:
     @workflow.update
     async def withdraw(self, raw: RawValue) -> MilestoneAck:
         """Close the journey as withdrawn (`WithdrawInput`)."""
-        await self._until_ready()
+        await self._accepted()
         request = boundary.refusal(lambda: self._decode(raw, WithdrawInput, "withdrawal"))
         boundary.refusal(lambda: self._journey.check_withdraw(request))
         ack = self._journey.apply_withdraw(request, workflow.now())
@@ -582,6 +742,7 @@ class PatientJourney:
     @withdraw.validator
     def validate_withdraw(self, raw: RawValue) -> None:
         """Refuse a withdrawal without a reason or of a closed journey."""
+        self._refuse_while_continuing("withdraw")
         boundary.refusal(
             lambda: self._journey.check_withdraw(self._decode(raw, WithdrawInput, "withdrawal")),
             "withdraw",
@@ -591,7 +752,7 @@ class PatientJourney:
     async def import_history(self, raw: RawValue) -> HistoryImportAck:
         """Apply a patient's past (`HistoryImport`), all or nothing, to a journey with nothing
         recorded yet; deadlines are evaluated once, what fell due goes out in one summary."""
-        await self._until_ready()
+        await self._accepted()
         now = workflow.now()
         history = boundary.refusal(lambda: self._decode_history(raw))
         boundary.refusal(lambda: self._journey.check_import(history, now))
@@ -606,6 +767,7 @@ class PatientJourney:
         An import sent right after the start is validated before the business calendar is
         loaded: then the handler checks the items, before it changes anything.
         """
+        self._refuse_while_continuing("import_history")
         history = boundary.refusal(lambda: self._decode_history(raw), "import_history")
         if self._ready:
             boundary.refusal(
@@ -623,7 +785,10 @@ class PatientJourney:
     @workflow.query
     def status(self) -> JourneyStatus:
         """The journey at a glance: phase, open deadlines, alerts, refused signals."""
-        return self._journey.status()
+        status = self._journey.status()
+        if self._backlog:
+            status.signals_waiting = len(self._backlog)
+        return status
 
     @workflow.query
     def timeline(self) -> list[MilestoneEvent]:

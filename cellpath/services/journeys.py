@@ -7,6 +7,7 @@ the workflow directly; they differ only in how they show the answer.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -43,6 +44,9 @@ from workflows import PatientJourney
 from workflows.visibility import initial_search_attributes, start_summary
 
 T = TypeVar("T")
+# How long an update refused because its journey is continuing as new is sent again (a fresh
+# run takes well under a second; a flood can make it take longer).
+CONTINUING_RETRY_SECONDS = 60.0
 Handle = WorkflowHandle[PatientJourney, JourneyStatus]
 
 
@@ -80,25 +84,37 @@ async def _update(session: Session, case: str, name: str, request: Any, result: 
     so the typed method reference does not describe what callers send.
     """
     client = await session.temporal()
-    try:
-        value: T = await journey(client, case).execute_update(name, request, result_type=result)
-        return value
-    except WorkflowUpdateFailedError as e:
-        cause = e.cause
-        message = getattr(cause, "message", None) or str(cause)
-        details = getattr(cause, "details", None) or [{}]
-        code = details[0].get("code", "pathway_rule") if isinstance(details[0], dict) else ""
-        record_refusal(session, case, name, request, message)
-        raise Refusal(message, _code(code)) from None
-    except RPCError as e:
-        if e.status is not RPCStatusCode.NOT_FOUND:
-            raise Unreachable(str(e)) from None
-        closed = await _closed(client, case)
-        if closed is None:
-            raise Unreachable(f"no journey for case {case}") from None
-        message = f"the journey of case {case} is closed ({closed}); nothing more is expected"
-        record_refusal(session, case, name, request, message)
-        raise Refusal(message, RefusalCode.CLOSED) from None
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + CONTINUING_RETRY_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            value: T = await journey(client, case).execute_update(name, request, result_type=result)
+            return value
+        except WorkflowUpdateFailedError as e:
+            cause = e.cause
+            message = getattr(cause, "message", None) or str(cause)
+            details = getattr(cause, "details", None) or [{}]
+            code = details[0].get("code", "pathway_rule") if isinstance(details[0], dict) else ""
+            if code == RefusalCode.CONTINUING and loop.time() < give_up_at:
+                # The run is handing over to a fresh one; nothing was changed. The same
+                # message goes to the new run in a moment (an id makes it idempotent anyway).
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+                continue
+            record_refusal(session, case, name, request, message)
+            raise Refusal(message, _code(code)) from None
+        except RPCError as e:
+            if e.status is not RPCStatusCode.NOT_FOUND:
+                raise Unreachable(str(e)) from None
+            break
+    # The run is gone (NOT_FOUND): the journey closed, or there never was one.
+    closed = await _closed(client, case)
+    if closed is None:
+        raise Unreachable(f"no journey for case {case}")
+    message = f"the journey of case {case} is closed ({closed}); nothing more is expected"
+    record_refusal(session, case, name, request, message)
+    raise Refusal(message, RefusalCode.CLOSED)
 
 
 async def _closed(client: Client, case: str) -> str | None:

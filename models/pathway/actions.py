@@ -4,12 +4,14 @@ the journey; and what happens to a `milestone` signal the journey refuses (kept,
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from models import bounds
 from models.deadlines import DeadlineView
-from models.enums import AuditAction, Outcome
+from models.enums import AuditAction, MilestoneKind, Outcome
 from models.errors import RefusalCode, Refused
 from models.messages import (
     NOTE_MAX_CHARS,
@@ -128,7 +130,11 @@ def reject_signal(
     summary = rejected_summary(m, reason, now, kind=kind, size_bytes=size_bytes)
     j.state.rejected.append(summary)
     j.state.rejected_total += 1
-    trim_rejected(j.state)
+    # The new summary is bounded and the older ones were when they were kept (or when the
+    # journey was loaded): only the length needs trimming. Re-checking all of them on every
+    # signal made a flood cost fifty serialisations a message.
+    if len(j.state.rejected) > MAX_REJECTED:
+        del j.state.rejected[:-MAX_REJECTED]
     j.audit_entry(
         AuditAction.SIGNAL_REJECTED,
         summary.actor or "unknown",
@@ -140,7 +146,78 @@ def reject_signal(
     j.touch()
 
 
+def reject_unread(j: Journey, count: int, reason: str, now: datetime) -> None:
+    """Count signals that were never read, with one audit entry for all of them.
+
+    Only when a flood left a run close to Temporal's hard limits: reading them would keep the
+    run from continuing as new. Each is still whole in that run's history.
+    """
+    if count <= 0:
+        return
+    j.state.rejected_total += count
+    j.state.rejected_unread += count
+    j.audit_entry(
+        AuditAction.SIGNAL_REJECTED,
+        "unknown",
+        now,
+        now,
+        detail={"kind": "?", "unread": count},
+        reason=reason,
+    )
+    j.touch()
+
+
 MAX_REJECTED = 50
+# A fresh run carries the most recent timeline entries whole; older notes are cut to this
+# many characters (each note is whole in the audit log).
+TIMELINE_WHOLE_NOTES = 100
+CARRIED_NOTE_CHARS = 200
+CUT_MARK = " … [cut: whole in the audit log]"
+
+
+# A fresh run carries at most this many timeline entries; older ones are archived (counted,
+# their ids' digests kept, at most `ARCHIVED_IDS`); each is whole in the audit log.
+TIMELINE_CARRIED = 1_000
+_MILESTONE_KINDS = frozenset(k.value for k in MilestoneKind)
+ARCHIVED_IDS = 5_000
+
+
+def digest(kind: str, data: dict[str, object]) -> str:
+    """What a repeated id of an archived milestone must repeat (its kind and data), in 16 hex
+    digits (its note may have been cut before it was archived)."""
+    body = json.dumps([kind, data], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def compact_timeline(state: JourneyState) -> None:
+    """Archive the oldest timeline entries past `TIMELINE_CARRIED`, and cut the notes of
+    older ones (see `Journey.compact_for_carry`)."""
+    old, state.timeline = state.timeline[:-TIMELINE_CARRIED], state.timeline[-TIMELINE_CARRIED:]
+    for e in old:
+        state.timeline_archived += 1
+        if e.kind in _MILESTONE_KINDS and (
+            state.archived_last_occurred is None or e.occurred_at > state.archived_last_occurred
+        ):
+            state.archived_last_occurred = e.occurred_at
+        if e.milestone_id is not None:
+            state.archived_ids.pop(e.milestone_id, None)
+            state.archived_ids[e.milestone_id] = digest(e.kind, e.data)
+    while len(state.archived_ids) > ARCHIVED_IDS:
+        del state.archived_ids[next(iter(state.archived_ids))]
+    for n, e in enumerate(state.timeline[:-TIMELINE_WHOLE_NOTES]):
+        if len(e.note) > CARRIED_NOTE_CHARS + len(CUT_MARK):
+            state.timeline[n] = e.model_copy(
+                update={"note": e.note[:CARRIED_NOTE_CHARS] + CUT_MARK}
+            )
+
+
+def same_note(note: str, earlier: str) -> bool:
+    """Whether a repeated milestone's note is the one recorded (or its cut beginning)."""
+    if earlier.endswith(CUT_MARK):
+        return note.startswith(earlier[: -len(CUT_MARK)])
+    return note == earlier
+
+
 # A rejected milestone is kept whole only when it is this small (the history has it anyway).
 REJECTED_KEEP_BYTES = 2048
 

@@ -104,6 +104,9 @@ class Journey:
         # What is being applied (a milestone kind, "observation"): named when a deadline it
         # met had escalated, so whoever was paged knows why to stand down.
         self.cause = ""
+        # A repeated milestone id must repeat the note too (journeys whose runs bound floods;
+        # earlier runs acknowledged a different note as a duplicate, and replay the same).
+        self.strict_ids = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)
@@ -216,9 +219,10 @@ class Journey:
             records_missing=expected.records_missing(self),
             open_deadlines=self.open_deadlines(),
             alerts=list(s.alerts),
-            milestone_count=len(s.timeline),
+            milestone_count=s.timeline_archived + len(s.timeline),
             rejected=list(s.rejected),
             rejected_total=s.rejected_total,
+            rejected_unread=s.rejected_unread,
             records_on_file=[r.value for r in s.records_on_file],
             manufacturing_failures=s.manufacturing_failures,
             infused_at=s.infused_at,
@@ -337,6 +341,9 @@ class Journey:
             bounds.check_shape(m.data, "data")
             bounds.check_data_values(m.data, "data")
         earlier = self._event_with_id(m.milestone_id)
+        if earlier is None and m.milestone_id in self.state.archived_ids:
+            self._check_same_archived(m, self.state.archived_ids[m.milestone_id])
+            return Accepted(kind=None, occurred_at=now, data=NoData(), raw=m, duplicate=True)
         if earlier is not None:
             if self.v3:
                 self._check_same_milestone(m, earlier)
@@ -405,6 +412,8 @@ class Journey:
                 same = False
             if not same:
                 differs.append("data")
+        if self.strict_ids and not actions.same_note(m.note, earlier.note):
+            differs.append("note")
         if m.occurred_at is not None:
             at = bounds.check_instant(m.occurred_at, "occurred_at")
             if at != earlier.occurred_at:
@@ -415,6 +424,21 @@ class Journey:
                 f"recorded {earlier.recorded_at:%Y-%m-%d %H:%M} UTC, with a different "
                 f"{' and '.join(differs)}; expected the same milestone to repeat it, or a "
                 "new milestone_id",
+                RefusalCode.DUPLICATE_CONFLICT,
+            )
+
+    def _check_same_archived(self, m: MilestoneInput, recorded: str) -> None:
+        """A repeated id of an archived milestone must carry its kind and data."""
+        try:
+            data = self._parse(MilestoneKind(m.kind), m.data)
+            same = actions.digest(m.kind, data.model_dump(mode="json", exclude_none=True))
+        except (Refused, ValueError):
+            same = ""
+        if same != recorded:
+            raise Refused(
+                f"milestone_id {m.milestone_id!r} was already used for an earlier milestone "
+                "(archived: see `cellpath audit`) with a different kind or data; expected "
+                "the same milestone to repeat it, or a new milestone_id",
                 RefusalCode.DUPLICATE_CONFLICT,
             )
 
@@ -477,6 +501,8 @@ class Journey:
 
     def _last_occurred(self) -> datetime | None:
         times = [e.occurred_at for e in self.state.timeline if e.kind in MILESTONE_KINDS]
+        if self.state.archived_last_occurred is not None:
+            times.append(self.state.archived_last_occurred)
         return max(times) if times else None
 
     def apply_milestone(self, a: Accepted[Any], now: datetime) -> MilestoneAck:
@@ -679,6 +705,20 @@ class Journey:
     def apply_withdraw(self, w: WithdrawInput, now: datetime) -> MilestoneAck:
         """Close the journey as withdrawn."""
         return actions.apply_withdraw(self, w, now)
+
+    def compact_for_carry(self) -> None:
+        """Keep the state a fresh run carries small, whatever a flood of milestones left in it.
+
+        Notes of all but the most recent `actions.TIMELINE_WHOLE_NOTES` timeline entries are
+        cut to `actions.CARRIED_NOTE_CHARS`: each note is whole in the audit log (written with
+        its milestone), and a carried state over Temporal's 2 MB payload limit could never
+        start its next run.
+        """
+        actions.compact_timeline(self.state)
+
+    def reject_unread(self, count: int, reason: str, now: datetime) -> None:
+        """Count `count` signals that could not be read (a flood at a forced fresh run)."""
+        actions.reject_unread(self, count, reason, now)
 
     def reject_signal(
         self,
