@@ -21,9 +21,13 @@ exists (Temporal 1.28+), and `--deep` describes every running journey (any serve
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
+import sys
+import tempfile
 import uuid
+from pathlib import Path
 
 from pydantic import BaseModel
 from temporalio.api.common.v1 import WorkflowExecution
@@ -33,6 +37,7 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.common import MetricMeter
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
@@ -48,6 +53,12 @@ from workflows import PatientJourney
 
 JOURNEYS = "WorkflowType = 'PatientJourney' AND ExecutionStatus = 'Running'"
 REPORTED = f"{JOURNEYS} AND TemporalReportedProblems IS NOT NULL"
+TASK_PROBLEMS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+}
+# How long doctor lets one history replay (in a process of its own) before it says so.
+REPLAY_SECONDS = 60.0
 _EVENT = re.compile(r"(?:event|HistoryEvent\(id:)\s*(\d+)")
 _MESSAGE = re.compile(r'message: "([^"]*)"')
 
@@ -82,18 +93,28 @@ class StuckJourney(BaseModel):
                 f"cellpath doctor --reset {self.case_id} --reason '…', or temporal workflow "
                 f"reset -w {self.workflow_id} -r {self.run_id} -e {d.reset_to_event} --reason '…'"
             )
+        if self.cause == "TIMED_OUT" or "TMPRL1101" in self.message:
+            return (
+                "its workflow task takes longer than allowed (a flood of messages, a huge "
+                "history, an overloaded worker): see `cellpath status` (rejected_total, "
+                "signals_waiting), give the worker room or deploy the flood bounds; the task "
+                "retries by itself"
+            )
         return "the workflow code raises: read the worker's log, deploy a fix; the task retries"
 
 
-async def diagnose(history: WorkflowHistory, client: Client | None = None) -> Diagnosis | None:
+async def diagnose(
+    history: WorkflowHistory, converter: DataConverter | None = None
+) -> Diagnosis | None:
     """Replay `history` against this code; None when it replays.
 
     For a nondeterminism error, the failing event is the first one the code no longer
     produces, and the reset point is the last completed workflow task before it.
     """
-    converter = client.data_converter if client is not None else pydantic_data_converter
     replayer = Replayer(
-        workflows=[PatientJourney], data_converter=converter, runtime=_quiet_runtime()
+        workflows=[PatientJourney],
+        data_converter=converter or pydantic_data_converter,
+        runtime=_quiet_runtime(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     if result.replay_failure is None:
@@ -189,31 +210,80 @@ async def stuck_journey(
     description = await handle.describe()
     task = description.raw_description.pending_workflow_task
     history = await handle.fetch_history()
-    failed = [
-        e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-    ]
+    # A task that fails leaves WorkflowTaskFailed; one that runs past its timeout (a worker
+    # that takes too long, or died) leaves only WorkflowTaskTimedOut.
+    problems = [e for e in history.events if e.event_type in TASK_PROBLEMS]
     last = history.events[-1] if history.events else None
-    failing_now = task.attempt > 1 or (
-        last is not None and last.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-    )
-    if not failing_now or not failed:
+    failing_now = task.attempt > 1 or (last is not None and last.event_type in TASK_PROBLEMS)
+    if not failing_now or not problems:
         return None
-    attrs = failed[-1].workflow_task_failed_event_attributes
-    message = attrs.failure.message
-    if attrs.failure.HasField("encoded_attributes"):
-        try:
-            message = str(await client.data_converter.decode_failure(attrs.failure))
-        except Exception:  # a key this host lacks: the cause name still says enough
-            message = "(encrypted failure message; this host cannot decode it)"
+    latest = problems[-1]
+    if latest.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+        timeouts = sum(
+            e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT for e in problems
+        )
+        cause = "TIMED_OUT"
+        message = (
+            f"the workflow task timed out ({timeouts} time(s) in this run; the history has "
+            f"{len(history.events)} events): no worker finished it in time"
+        )
+    else:
+        attrs = latest.workflow_task_failed_event_attributes
+        cause = WorkflowTaskFailedCause.Name(attrs.cause).removeprefix(
+            "WORKFLOW_TASK_FAILED_CAUSE_"
+        )
+        message = attrs.failure.message
+        if attrs.failure.HasField("encoded_attributes"):
+            try:
+                message = str(await client.data_converter.decode_failure(attrs.failure))
+            except Exception:  # a key this host lacks: the cause name still says enough
+                message = "(encrypted failure message; this host cannot decode it)"
+    # Replaying helps only to find where a nondeterministic history can be reset; a task
+    # that times out or deadlocks would do the same here, so it is not replayed.
+    replay = cause != "TIMED_OUT" and "TMPRL1101" not in message
     return StuckJourney(
         case_id=case_of(workflow),
         workflow_id=workflow,
         run_id=description.run_id,
         attempts=max(task.attempt, 1),
-        cause=WorkflowTaskFailedCause.Name(attrs.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_"),
+        cause=cause,
         message=message[:500],
-        diagnosis=await diagnose(history, client),
+        diagnosis=await diagnose_within(history, REPLAY_SECONDS) if replay else None,
     )
+
+
+async def diagnose_within(history: WorkflowHistory, seconds: float) -> Diagnosis | None:
+    """`diagnose`, in a process of its own that is killed after `seconds`.
+
+    A history can take long to replay, or hang it (a deadlocked workflow task cannot be
+    interrupted inside a process): doctor answers within a bounded time either way.
+    """
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        f.write(history.to_json())
+        f.flush()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cellpath.services.doctor",
+            history.workflow_id,
+            f.name,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), seconds)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            return Diagnosis(
+                nondeterminism=False,
+                message=f"its history did not replay within {seconds:g} s here "
+                f"({len(history.events)} events); not diagnosed",
+            )
+    text = out.decode().strip()
+    if proc.returncode != 0 or not text:
+        return Diagnosis(nondeterminism=False, message="its history could not be replayed here")
+    return None if text == "null" else Diagnosis.model_validate_json(text)
 
 
 async def reset_journey(client: Client, stuck: StuckJourney, *, reason: str, actor: str) -> str:
@@ -245,7 +315,6 @@ async def reset_journey(client: Client, stuck: StuckJourney, *, reason: str, act
 
 async def verify_reset(client: Client, workflow_id: str, run_id: str, wait_s: float = 30) -> str:
     """After a reset: wait until the new run's first task is done, then replay its history."""
-    import asyncio
 
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     deadline = asyncio.get_running_loop().time() + wait_s
@@ -256,7 +325,7 @@ async def verify_reset(client: Client, workflow_id: str, run_id: str, wait_s: fl
         if task.attempt > 1 or asyncio.get_running_loop().time() > deadline:
             return "its workflow task is still failing: run cellpath doctor again"
         await asyncio.sleep(0.5)
-    found = await diagnose(await handle.fetch_history(), client)
+    found = await diagnose_within(await handle.fetch_history(), REPLAY_SECONDS)
     if found is None:
         return "it runs again, and its history replays"
     return f"it runs again, but its history does not replay ({found.message}): reset it again"
@@ -268,7 +337,6 @@ async def report_stuck(client: Client, meter: MetricMeter, every_s: float = 60.0
     Counts running journeys with `TemporalReportedProblems` (Temporal 1.28+); on a server
     without that attribute it logs once and stops (use `cellpath doctor --deep` there).
     """
-    import asyncio
 
     import structlog
 
@@ -343,3 +411,19 @@ async def reset(session: Session, case: str, reason: str) -> str:
     )
     verdict = await verify_reset(client, found.workflow_id, run_id)
     return f"reset {case}: new run {run_id}; {verdict}"
+
+
+def _replay_main() -> None:
+    """`python -m cellpath.services.doctor WORKFLOW_ID HISTORY.json`: print the diagnosis
+    (JSON, or `null` when the history replays). `diagnose_within` runs this."""
+    from cellpath.connection import data_converter
+
+    workflow, path = sys.argv[1], Path(sys.argv[2])
+    history = WorkflowHistory.from_json(workflow, path.read_text())
+
+    found = asyncio.run(diagnose(history, data_converter()))
+    print("null" if found is None else found.model_dump_json())
+
+
+if __name__ == "__main__":
+    _replay_main()

@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import socket
+import time
 import urllib.request
 import uuid
 from datetime import timedelta
@@ -147,3 +148,60 @@ async def test_doctor_finds_a_stuck_journey_and_its_reset_recovers_it(
     resets = [line for line in json.loads(out) if line["what"].startswith("journey_reset")]
     assert len(resets) == 1 and resets[0]["actor"] == "admin-e2e"
     assert resets[0]["reason"] == "earlier release"
+
+
+@workflow.defn(name="PatientJourney", sandboxed=False)
+class SlowRelease(PatientJourney):
+    """Takes 1.5 s over every workflow task: past a 1 s task timeout, short of a deadlock."""
+
+    @workflow.run
+    async def run(self, inp: JourneyInput) -> JourneyStatus:
+        return await super().run(inp)
+
+    def _publish(self) -> None:
+        time.sleep(1.5)  # in the worker's workflow thread, not this test's event loop
+        super()._publish()
+
+
+async def test_doctor_lists_a_journey_whose_task_times_out_without_replaying_it(
+    cli, dev_server: WorkflowEnvironment, db_url: str
+):
+    """A task that times out leaves no WorkflowTaskFailed: doctor still lists it, says why,
+    and does not replay it (which would take as long again)."""
+    client, queue = dev_server.client, f"doctor-slow-{uuid.uuid4().hex[:6]}"
+    store = CaseStore.from_url(db_url)
+    case_id = f"DOC-SLOW-{uuid.uuid4().hex[:6]}"
+    slow = create_worker(
+        client,
+        task_queue=queue,
+        store=store,
+        workflows=[SlowRelease],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    async with slow:
+        await start(client, journey_input(case_id), queue, task_timeout=timedelta(seconds=1))
+        found = await wait_stuck(client, case_id)
+    assert found.cause == "TIMED_OUT" and "timed out" in found.message
+    assert found.diagnosis is None and "takes longer than allowed" in found.advice
+    code, out, err = await cli("doctor", "--deep", "--json", actor="admin-e2e")
+    assert code == 1, err
+    (listed,) = [s for s in json.loads(out)["stuck"] if s["case_id"] == case_id]
+    assert listed["cause"] == "TIMED_OUT"
+    await client.get_workflow_handle(f"journey-{case_id}").terminate("test over")
+
+
+async def test_a_replay_that_takes_too_long_is_cut_short(
+    dev_server: WorkflowEnvironment, db_url: str
+):
+    """Doctor replays a history in a process of its own and stops waiting after a bound."""
+    client, queue = dev_server.client, f"doctor-bound-{uuid.uuid4().hex[:6]}"
+    case_id = f"DOC-BOUND-{uuid.uuid4().hex[:6]}"
+    store = CaseStore.from_url(db_url)
+    async with create_worker(client, task_queue=queue, store=store, deliver=False):
+        handle = await start(client, journey_input(case_id), queue)
+        await record(handle, "record_received", record_type="imaging")
+        history = await handle.fetch_history()
+        assert await doctor.diagnose_within(history, 60) is None  # it replays
+        cut = await doctor.diagnose_within(history, 0.05)
+        await handle.terminate("test over")
+    assert cut is not None and "did not replay within 0.05 s" in cut.message
