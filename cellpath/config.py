@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     console_secret: SecretStr | None = None
     # A session ends after this long without a request, and in any case this long after
     # signing in.
+    # Addresses of the reverse proxies whose X-Forwarded-For / -Proto the console believes
+    # (comma-separated IPs or networks, as uvicorn's `forwarded_allow_ips`). Empty: none, so
+    # a client cannot claim another address to dodge the sign-in throttle or fool the audit.
+    console_trusted_proxies: str = ""
     console_idle_minutes: float = Field(default=30.0, gt=0)
     console_session_hours: float = Field(default=12.0, gt=0)
     # Failed sign-ins allowed per name and per address within the window, then refused.

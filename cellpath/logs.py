@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from typing import Any
 
 import structlog
@@ -35,6 +36,45 @@ def temporal_fields(
     return event
 
 
+def safe_traceback(error: BaseException) -> str:
+    """A traceback that names where and what failed, never with what values.
+
+    Exception messages and local variables are left out: a database error's message can hold
+    the statement's values, a validation error the input, a frame's locals a patient's whole
+    record. What remains (each exception's type and the frames, file, line and function)
+    is enough to find the bug.
+    """
+    lines: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        lines.append(f"{type(current).__module__}.{type(current).__qualname__} (message withheld)")
+        for frame in traceback.extract_tb(current.__traceback__):
+            lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
+        current = current.__cause__ or current.__context__
+        if current is not None:
+            lines.append("raised while handling, or from:")
+    return "\n".join(lines)
+
+
+def print_safe_traceback(error: BaseException) -> None:
+    """`safe_traceback` on standard error (the CLI's last resort for a bug)."""
+    print("internal error: " + safe_traceback(error), file=sys.stderr)
+
+
+def _scrub_exception(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Render a logged exception with `safe_traceback` (no messages, no locals)."""
+    info = event.pop("exc_info", None)
+    if info:
+        error = info[1] if isinstance(info, tuple) else info
+        if not isinstance(error, BaseException):
+            error = sys.exc_info()[1]
+        if isinstance(error, BaseException):
+            event["exception"] = safe_traceback(error)
+    return event
+
+
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     """Set up structlog and the stdlib root logger (call once, at start-up)."""
     shared: list[structlog.typing.Processor] = [
@@ -44,6 +84,9 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         structlog.stdlib.ExtraAdder(),
         temporal_fields,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Before any renderer sees it: structlog's console renderer prints a traceback's
+        # local variables, which can be a patient's record.
+        _scrub_exception,
     ]
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()

@@ -143,6 +143,11 @@ def parse_intake(
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise IntakeProblems(["the file must hold a JSON object"])
+    # First, and alone: a value the case store cannot hold (a NUL byte, say) would otherwise
+    # fail deep in the database driver, whose error can quote the whole row.
+    unstorable = list(_unstorable(raw, ""))
+    if unstorable:
+        raise IntakeProblems(unstorable)
     unknown = sorted(set(raw) - JOURNEY_FIELDS - {"patient"})
     problems += [f"{name}: unknown field" for name in unknown]
     patient: PatientDetails | None = None
@@ -170,6 +175,33 @@ def parse_intake(
     return patient, journey.model_copy(
         update={"paediatric": age <= PAEDIATRIC_MAX_AGE, "older_adult": age >= OLDER_ADULT_MIN_AGE}
     )
+
+
+# C0 and C1 control characters other than tab and line breaks, and unpaired surrogates (not
+# encodable as UTF-8): PostgreSQL refuses NUL in text, and none of them belongs in a record.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _unstorable(value: Any, where: str) -> list[str]:
+    """Every field (by its path, never its value) whose text the case store cannot hold."""
+    found: list[str] = []
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            found.append(
+                f"{where or 'file'}: contains a control character or an unpaired surrogate; "
+                "expected plain text"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key)
+            if _UNSTORABLE.search(name):
+                found.append(f"{where or 'file'}: a field name contains a control character")
+                continue
+            found += _unstorable(item, f"{where}.{name}" if where else name)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            found += _unstorable(item, f"{where}[{n}]")
+    return found
 
 
 def _journey_problems(journey: JourneyInput) -> list[str]:

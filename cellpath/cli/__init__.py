@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 
 from pydantic import ValidationError
 
 # Importing the command modules registers their commands on `app`.
 from cellpath.cli import bedside, directory, handover, journeys, operators  # noqa: F401
 from cellpath.cli.common import app, err
+from cellpath.logs import print_safe_traceback
 
 __all__ = ["app", "main"]
 
@@ -45,15 +45,20 @@ def main() -> None:
             # wrapping stdout so nothing more is written. The reader had enough: not a refusal.
             code = 0
     except ValidationError as e:  # a malformed option value that reached a model
-        err.print(f"[red]error:[/red] {e}")
+        # Field names and what is wrong, never the value (it may be a patient's).
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc']) or 'value'}: {item['msg']}"
+            for item in e.errors(include_url=False, include_input=False)
+        )
+        err.print(f"[red]error:[/red] {problems}", markup=False)
         code = 2
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
         # `cellpath status X | head -1`: the reader had enough. Not a refusal, not an error.
         code = 0
-    except Exception:  # a bug: show it, and still exit cleanly
-        traceback.print_exc()
+    except Exception as e:  # a bug: show where, and still exit cleanly
+        print_safe_traceback(e)
         code = 1
     finally:
         for stream in (sys.stdout, sys.stderr):

@@ -50,6 +50,8 @@ def _flags_without_a_type() -> None:
 _flags_without_a_type()
 
 app = typer.Typer(
+    # A traceback with local variables would print a patient's details (Typer shows them).
+    pretty_exceptions_enable=False,
     name="cellpath",
     help="Run patients' CAR-T / CAR-NK journeys: record milestones, read status and deadlines.",
     no_args_is_help=True,

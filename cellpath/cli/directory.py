@@ -13,6 +13,8 @@ from cellpath.services import directory
 from models.directory import AssignedRole
 
 contacts_app = typer.Typer(
+    # A traceback with local variables would print a patient's details (Typer shows them).
+    pretty_exceptions_enable=False,
     help="How each member of staff is reached: e-mail, phone, Apprise URLs (chat, pager, SMS), "
     "language, time zone and quiet hours. Administrators set anyone's; staff their own.",
     no_args_is_help=True,

@@ -55,6 +55,8 @@ def erase(
 
 
 staff_app = typer.Typer(
+    # A traceback with local variables would print a patient's details (Typer shows them).
+    pretty_exceptions_enable=False,
     help="Who may use cellpath, in which role (coordinator, physician, site_staff, viewer, "
     "administrator). Only an administrator changes roles; every change is audited "
     "(`cellpath audit staff`).",

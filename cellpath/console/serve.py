@@ -23,8 +23,21 @@ def server(settings: Settings | None = None, **app_kwargs: object) -> uvicorn.Se
     settings = settings or get_settings()
     host, port = address(settings)
     app = create_app(settings, **app_kwargs)  # type: ignore[arg-type]
+    trusted = settings.console_trusted_proxies.strip()
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        # The process's own logging (structlog, tracebacks without values), not uvicorn's.
+        log_config=None,
+        # Forwarded headers only from configured proxies (uvicorn trusts loopback by default).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        # No "server: uvicorn": nothing tells a visitor what to look up vulnerabilities for.
+        server_header=False,
     )
     return uvicorn.Server(config)
 

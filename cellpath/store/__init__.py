@@ -43,12 +43,20 @@ RowT = TypeVar("RowT", bound=SQLModel)
 
 
 def make_engine(url: str) -> sa.Engine:
-    """An engine for `url`; for SQLite the folder is created and WAL mode switched on."""
+    """An engine for `url`; for SQLite the folder is created and WAL mode switched on.
+
+    `hide_parameters`: a database error's message would otherwise carry the statement's
+    values — a patient's name, passport number, contacts — into every traceback and log.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -59,7 +67,7 @@ def make_engine(url: str) -> sa.Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 class CaseStoreNotMigrated(CaseStoreError):
