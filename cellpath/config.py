@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     ui_url: str = "http://localhost:8233"
     # Prometheus metrics of the worker on this port (`/metrics`); unset = no endpoint.
     metrics_port: int | None = None
+    # …on this address: loopback by default (`0.0.0.0` in a container whose scraper is
+    # another container, as the compose file sets it).
+    metrics_host: str = "127.0.0.1"
 
     # --- payload encryption (codec.py) -----------------------------------------------------
     # `key-id:base64` entries, first = active; or the same in a file (one per line). Setting
@@ -96,6 +99,8 @@ class Settings(BaseSettings):
     # (comma-separated IPs or networks, as uvicorn's `forwarded_allow_ips`). Empty: none, so
     # a client cannot claim another address to dodge the sign-in throttle or fool the audit.
     console_trusted_proxies: str = ""
+    # How long breaking the glass opens a case to someone outside its care team.
+    break_glass_hours: float = Field(default=4.0, gt=0, le=24)
     console_idle_minutes: float = Field(default=30.0, gt=0)
     console_session_hours: float = Field(default=12.0, gt=0)
     # Failed sign-ins allowed per name and per address within the window, then refused.

@@ -168,7 +168,11 @@ async def main() -> None:
     server: subprocess.Popen[bytes] | None = None
     codec_task: asyncio.Task[None] | None = None
     console_task: asyncio.Task[None] | None = None
-    runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
+    runtime = (
+        metrics_runtime(settings.metrics_port, settings.metrics_host)
+        if settings.metrics_port
+        else None
+    )
     address = temporal_target().address
     encrypted = key_ring(settings) is not None
     codec = codec_endpoint(settings) if encrypted else None

@@ -36,14 +36,17 @@ from workflows import DeliverNotification, PatientJourney
 from workflows.visibility import ALL_KEYS
 
 
-def metrics_runtime(port: int) -> Runtime:
-    """A Temporal runtime exposing Prometheus metrics on `0.0.0.0:port` (`/metrics`).
+def metrics_runtime(port: int, host: str = "127.0.0.1") -> Runtime:
+    """A Temporal runtime exposing Prometheus metrics on `host:port` (`/metrics`).
+
+    Loopback unless told (`CELLPATH_METRICS_HOST`): the endpoint has no authentication, and
+    what it says (queues, rates, refusals) is for the operators' scraper only.
 
     The SDK's own metrics (task latencies, slots, sticky cache…) and cellpath's counters
     (`cellpath_*`, emitted through the workflow and activity metric meters) come out there.
     """
     return Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{port}"))
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}"))
     )
 
 
@@ -209,7 +212,11 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
+    runtime = (
+        metrics_runtime(settings.metrics_port, settings.metrics_host)
+        if settings.metrics_port
+        else None
+    )
     target = temporal_target()
     client = await connect(runtime=runtime)
     try:

@@ -45,7 +45,15 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 # 1 to 9999) means no arithmetic on them — offsets, decades of follow-up windows, clock skew —
 # can overflow. (A milestone is also never in the future: that check is relative to now.)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+# Journeys started before the bounded-floods patch took times up to 9000 and answer the same;
+# the others take one documented range, 1970–2200 (`check_instant(…, strict=True)`).
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+LATEST_STRICT = datetime(2200, 1, 1, tzinfo=UTC)
+# Who sent a message (journeys under the bounded-floods patch, and `cellpath staff add`): an
+# identifier after NFKC normalisation — no invisible, look-alike or markup characters.
+ACTOR_ID = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
+# A time written as a number (epoch seconds) is not taken for one.
+_NUMBER = re.compile(r"\s*[+-]?\d+(\.\d*)?([eE][+-]?\d+)?\s*")
 
 # Unicode bidirectional controls can make an audit line read differently from what it holds.
 BIDI_CONTROLS = frozenset(
@@ -215,8 +223,8 @@ def check_id(value: str | None, field: str) -> str | None:
     return value
 
 
-def check_instant(at: datetime, field: str) -> datetime:
-    """A time with a UTC offset, within 1970–2200, in UTC."""
+def check_instant(at: datetime, field: str, *, strict: bool = False) -> datetime:
+    """A time with a UTC offset, within 1970–2200 (`strict`; 9000 before it), in UTC."""
     if at.tzinfo is None:
         raise refuse(
             f"{field} must include a UTC offset, e.g. 2026-11-21T10:00:00+08:00",
@@ -226,13 +234,49 @@ def check_instant(at: datetime, field: str) -> datetime:
         utc = at.astimezone(UTC)
     except OverflowError:
         utc = None
-    if utc is None or not EARLIEST <= utc < LATEST:
+    latest = LATEST_STRICT if strict else LATEST
+    if utc is None or not EARLIEST <= utc < latest:
         raise refuse(
             f"{field} {at.isoformat()} is out of range; expected a time between "
-            f"{EARLIEST:%Y} and {LATEST:%Y}",
+            f"{EARLIEST:%Y} and {latest:%Y}",
             RefusalCode.INVALID_TIME,
         )
     return utc
+
+
+def actor_id(actor: str) -> str | None:
+    """`actor` as an identifier (NFKC-normalised), or None when it is not one."""
+    normal = unicodedata.normalize("NFKC", actor)
+    return normal if ACTOR_ID.fullmatch(normal) else None
+
+
+def check_actor_id(actor: str, who: str) -> str:
+    """Who sent a message, as a registered identifier would be written (see `ACTOR_ID`)."""
+    if actor_id(actor) is None:
+        raise refuse(
+            f"actor {_short(repr(actor), 40)} is not an identifier ({who}); expected 1–64 "
+            "lower-case letters, digits or . _ @ - (starting with a letter or digit), as "
+            "registered with `cellpath staff add`",
+            RefusalCode.INVALID_DATA,
+        )
+    return actor
+
+
+def check_times_are_text(value: Any, what: str) -> None:
+    """A message's times (`…_at` fields) are ISO text: a number is not taken for seconds."""
+    if not isinstance(value, dict):
+        return
+    for key, item in value.items():
+        if not str(key).endswith("_at") or item is None:
+            continue
+        if isinstance(item, bool | int | float) or (
+            isinstance(item, str) and _NUMBER.fullmatch(item)
+        ):
+            raise refuse(
+                f"{key} in the {what} message is a number; expected an ISO 8601 time with a "
+                "UTC offset, e.g. 2026-11-21T10:00:00+08:00",
+                RefusalCode.INVALID_TIME,
+            )
 
 
 def check_data_values(value: Any, path: str) -> None:

@@ -138,6 +138,8 @@ class NotificationKind(StrEnum):
     RESOLUTION = "resolution"
     # One message instead of many: what an imported history left due in the past.
     SUMMARY = "summary"
+    # Someone outside a case's care team broke the glass to open it (to its coordinator).
+    ACCESS = "access"
 
 
 class Recipient(StrEnum):
@@ -238,6 +240,10 @@ class AuditAction(StrEnum):
     SIGNED = "signed"
     # The hand-over bundle or calendar exported (who took which case's data out).
     EXPORTED = "exported"
+    # The care team (case store only): someone added to or removed from a case's team, and
+    # emergency access by someone outside it (a reason given, for a limited time).
+    CARE_TEAM_CHANGED = "care_team_changed"
+    BREAK_GLASS = "break_glass"
 
 
 class ConsentType(StrEnum):

@@ -30,6 +30,8 @@ class RefusalCode(StrEnum):
     UNKNOWN_NAME = "unknown_name"
     CLOSED = "closed"
     PERMISSION = "permission"
+    # The role may do it, but not on this case: the actor is not in its care team.
+    CARE_TEAM = "care_team"
     PATHWAY_RULE = "pathway_rule"
     INTERNAL = "internal"
     # The journey is starting a fresh run (continue-as-new): nothing was changed, and the same

@@ -7,6 +7,8 @@ to the audit log like any other refusal.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from models.enums import MilestoneKind
@@ -99,3 +101,59 @@ def check_permission(
         raise Refused(
             f"{actor!r} is {role.value}; {what} needs {article} {names}", RefusalCode.PERMISSION
         )
+
+
+# Roles whose case work follows the care team; viewers (read-only, pseudonymous) and
+# administrators (no case work) are limited by their role alone.
+CARE_TEAM_ROLES = frozenset({Role.COORDINATOR, Role.PHYSICIAN, Role.SITE_STAFF})
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the care-team rule needs to know about a case (from the case store)."""
+
+    case_id: str
+    coordinator: str
+    site: str | None = None
+    program: str | None = None
+
+
+@dataclass(frozen=True)
+class CareTeamFacts:
+    """What ties one person to one case: the sites they work at (empty: every site), cover
+    added for them, a recipient role this case's notifications reach (they are paged about
+    it), and an open break-the-glass grant."""
+
+    sites: list[str] = field(default_factory=list)
+    covering: bool = False
+    paged: bool = False
+    glass_until: datetime | None = None
+
+
+def check_care_team(actor: str, role: Role, case: CaseFacts, facts: CareTeamFacts) -> None:
+    """Refuse unless `actor` is in the care team of `case` (or broke the glass).
+
+    The team: the case's coordinator; those added to cover it; physicians and site staff of
+    its site (the site it was submitted to or accepted at; staff with no sites set work at
+    every site); whoever holds a recipient role its notifications reach. Anyone else with a
+    clinical role may break the glass: a reason, a confirmation, a few hours, audited.
+
+    Raises:
+        Refused: (`CARE_TEAM`) naming the case, who is in its team, and the way in.
+    """
+    if role not in CARE_TEAM_ROLES or facts.glass_until is not None:
+        return
+    if actor == case.coordinator or facts.covering or facts.paged:
+        return
+    if role in (Role.PHYSICIAN, Role.SITE_STAFF) and (
+        not facts.sites or (case.site is not None and case.site in facts.sites)
+    ):
+        return
+    site = f"staff of {case.site}" if case.site else "no site yet"
+    raise Refused(
+        f"{actor!r} is not in the care team of case {case.case_id} (its coordinator "
+        f"{case.coordinator!r}, staff covering it, {site}); expected a member of its care "
+        f"team, or, in an emergency, breaking the glass: `cellpath break-glass "
+        f"{case.case_id} --reason …` (audited, its coordinator is told)",
+        RefusalCode.CARE_TEAM,
+    )

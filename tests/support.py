@@ -7,6 +7,7 @@ from `tests/builders.py`), never from one another.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -24,6 +25,9 @@ from temporalio.client import (
 )
 
 from cellpath.scenarios import record, status
+from models.examples import intake_document
+from models.examples import journey_input as sample_input
+from models.journey import JourneyInput
 from workflows import PatientJourney
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,3 +199,31 @@ async def drive_to_monitoring(client: Any, case_id: str, task_queue: str) -> Any
             data = {"records": [r.strip() for r in data["records"].split(",")]}
         await record(handle, kind, at=at, **data)
     return handle
+
+
+# The coordinators the e2e and console tests act as: the journeys they start are theirs, so
+# they are in each case's care team (a case's coordinator is; another coordinator is not).
+E2E_COORDINATOR = "coord-e2e"
+CONSOLE_COORDINATOR = "coord-ui"
+
+
+def e2e_journey(case_id: str, **kw: Any) -> JourneyInput:
+    """A sample journey coordinated by `E2E_COORDINATOR`."""
+    return sample_input(case_id, **kw).model_copy(update={"coordinator": E2E_COORDINATOR})
+
+
+def console_journey(case_id: str, **kw: Any) -> JourneyInput:
+    """A sample journey coordinated by `CONSOLE_COORDINATOR`."""
+    return sample_input(case_id, **kw).model_copy(update={"coordinator": CONSOLE_COORDINATOR})
+
+
+def e2e_intake_file(tmp_path: Path, **overrides: Any) -> Path:
+    """An intake document for the builders' patient, coordinated by `E2E_COORDINATOR`."""
+    from tests.builders import PATIENT
+
+    doc = intake_document(PATIENT, case_id=f"E2E-{uuid.uuid4().hex[:8]}") | {
+        "coordinator": E2E_COORDINATOR
+    }
+    path = tmp_path / "intake.json"
+    path.write_text(json.dumps(doc | overrides))
+    return path

@@ -23,7 +23,9 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 
-def decode(raw: RawValue, model: type[M], what: str, *, bounded: bool, limit: int) -> M:
+def decode(
+    raw: RawValue, model: type[M], what: str, *, bounded: bool, limit: int, strict: bool = False
+) -> M:
     """A message from its raw payload, bounded first (rules version 3); or `Refused`.
 
     Messages arrive raw so that nothing about them — size, encoding, shape, a key this worker
@@ -36,6 +38,8 @@ def decode(raw: RawValue, model: type[M], what: str, *, bounded: bool, limit: in
     why = payload.metadata.get("undecodable")
     if bounded:
         value = bounds.decode_payload(payload.data, encoding, what, why, limit)
+        if strict:
+            bounds.check_times_are_text(value, what)
         return bounds.build(model, value, what)
     if encoding == b"binary/encrypted":
         bounds.decode_payload(b"", encoding, what, why)  # raises the refusal

@@ -590,7 +590,9 @@ class PatientJourney:
         self, raw: RawValue, model: type[M], what: str, limit: int = bounds.MAX_MESSAGE_BYTES
     ) -> M:
         """A message from its raw payload (`boundary.decode`), bounded under rules v3."""
-        return boundary.decode(raw, model, what, bounded=self._journey.v3, limit=limit)
+        return boundary.decode(
+            raw, model, what, bounded=self._journey.v3, limit=limit, strict=self._bounded
+        )
 
     @workflow.update
     async def record_milestone(self, raw: RawValue) -> MilestoneAck:

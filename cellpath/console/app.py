@@ -39,7 +39,7 @@ from cellpath.console.forms import (
     milestone_forms,
     zone,
 )
-from cellpath.services import caseload, handover, intake, journeys, staff
+from cellpath.services import access, caseload, handover, intake, journeys, staff
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import CaseStore
 from models.enums import AuditAction, Phase, Program, Severity
@@ -94,6 +94,15 @@ class Console:
             when=_when, countdown=_countdown, label=_label, shown=_shown
         )
         self.templates.env.globals.update(PHASES=PHASES, Severity=Severity, Action=Action)
+
+    def opened_store(self) -> CaseStore | None:
+        """The case store, opened on first use (None while it cannot be opened)."""
+        if self.store is None:
+            try:
+                self.store = CaseStore.from_url(self.settings.database_url)
+            except Exception:  # the caller says what it cannot do without it
+                self.store = None
+        return self.store
 
     def session(self, actor: str) -> Session:
         """A service session for `actor`, sharing this process's client and store (the store
@@ -220,7 +229,7 @@ def create_app(
         )
 
     def actor(request: Request) -> str:
-        return auth.signed_in(request, settings)
+        return auth.signed_in(request, settings, console.opened_store())
 
     def page(
         request: Request, name: str, context: dict[str, Any], status: int = 200
@@ -250,7 +259,8 @@ def create_app(
         password = str(form.get("password", ""))
         target = auth.safe_next(str(form.get("next", "/")))
         address = request.client.host if request.client else "unknown"
-        keys = (f"name:{username.lower()}", f"address:{address}")
+        name = username.lower()
+        keys = (f"name:{name}", f"address+name:{address}|{name}", f"address:{address}")
         s = console.session(username or "(no name)")
         wait = console.throttle.wait(*keys)
         if wait > 0:
@@ -269,7 +279,8 @@ def create_app(
             context = {"next": target, "error": "Wrong name or password.", "sso": bool(oauth)}
             return page(request, "login.html", context, 401)
         console.throttle.succeeded(keys[0])
-        auth.start_session(request, member.actor)
+        console.throttle.succeeded(keys[1])
+        auth.start_session(request, member.actor, console.opened_store())
         caseload.audit_sign_in(s, AuditAction.SIGNED_IN, {"via": "password", "from": address})
         return RedirectResponse(target, status_code=303)
 
@@ -278,7 +289,7 @@ def create_app(
         who = request.session.get("actor")
         if who:
             caseload.audit_sign_in(console.session(str(who)), AuditAction.SIGNED_OUT, {})
-        request.session.clear()
+        auth.end_session(request, console.opened_store())
         return RedirectResponse("/login", status_code=303)
 
     if oauth is not None:
@@ -341,7 +352,12 @@ def create_app(
         except Unreachable as e:
             return await outage(request, who, e)
         except Refusal as e:
-            return page(request, "error.html", {"message": str(e), "code": 403, "actor": who}, 403)
+            context = {"message": str(e), "code": 403, "actor": who}
+            if e.code is RefusalCode.CARE_TEAM:
+                # Someone outside the care team may still need the case now: the way in is
+                # offered, with what it costs (audited, the coordinator told).
+                context["break_glass"] = case_id
+            return page(request, "error.html", context, 403)
         finally:
             console.keep(s)
         client = console.client
@@ -392,7 +408,7 @@ def create_app(
         try:
             outcome = await call(s)
         except Refusal as e:
-            status = 403 if e.code is RefusalCode.PERMISSION else 422
+            status = _refusal_status(e)
             return await case_page(
                 request, who, case_id, {"where": where, "refused": str(e)}, status
             )
@@ -506,7 +522,7 @@ def create_app(
         try:
             result = await call(s)
         except Refusal as e:
-            raise HTTPException(403 if e.code is RefusalCode.PERMISSION else 422, str(e)) from None
+            raise HTTPException(_refusal_status(e), str(e)) from None
         except Unreachable as e:
             raise HTTPException(503, str(e)) from None
         finally:
@@ -536,6 +552,26 @@ def create_app(
 
         return await act(request, who, case_id, f"deadline-{deadline}", call)
 
+    @app.post("/cases/{case_id}/break-glass", dependencies=[Depends(auth.check_csrf)])
+    async def break_glass(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
+        form = await request.form()
+        s = console.session(who)
+        try:
+            await access.break_glass(
+                s,
+                case_id,
+                str(form.get("reason", "")),
+                confirmed=form.get("confirm") == "yes",
+            )
+        except Refusal as e:
+            context = {"message": str(e), "code": 403, "actor": who, "break_glass": case_id}
+            return page(request, "error.html", context, _refusal_status(e))
+        except Unreachable as e:
+            return await outage(request, who, e)
+        finally:
+            console.keep(s)
+        return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
     @app.post("/cases/{case_id}/withdraw", dependencies=[Depends(auth.check_csrf)])
     async def withdraw(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
         form = await request.form()
@@ -564,7 +600,7 @@ def create_app(
             admitted = await intake.take_in(s, intake_document(form))
         except Refusal as e:
             problems = [p.strip() for p in str(e).split("\n  - ")[1:]] or [str(e)]
-            status = 403 if e.code is RefusalCode.PERMISSION else 422
+            status = _refusal_status(e)
             # The form comes back with what was typed (to this person only; never logged).
             context = _intake_context(who, form) | {"problems": problems}
             return page(request, "intake.html", context, status)
@@ -646,6 +682,11 @@ def _form_ids(status: Any, forms: list[Any], role_may: dict[str, bool]) -> set[s
     return ids
 
 
+def _refusal_status(e: Refusal) -> int:
+    """403 for a refusal by role or care team (not yours to do), 422 for the rest."""
+    return 403 if e.code in (RefusalCode.PERMISSION, RefusalCode.CARE_TEAM) else 422
+
+
 def _problem(error: Any) -> str:
     """A pydantic error as `field: message` (never the value)."""
     where = ".".join(str(p) for p in error.get("loc", ())) or "value"
@@ -717,6 +758,6 @@ def _sso_routes(app: FastAPI, console: Console, sso: Any) -> None:
         if not who or s.case_store().member(who) is None:
             _refuse_sign_in(s, "not a registered staff member", "sso")
             raise HTTPException(403, "you are not registered in cellpath; ask an administrator")
-        auth.start_session(request, who)
+        auth.start_session(request, who, console.opened_store())
         caseload.audit_sign_in(s, AuditAction.SIGNED_IN, {"via": "sso"})
         return RedirectResponse("/", status_code=303)

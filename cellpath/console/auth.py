@@ -6,8 +6,12 @@
   and `console_session_hours` after signing in, whatever happens.
 - Every POST carries the session's CSRF token (a hidden `csrf_token` field, or htmx's
   `X-CSRF-Token` header); without it the request is refused with 403 before anything runs.
-- Failed sign-ins are counted per name and per address; past `console_sign_in_attempts`
-  within the window, sign-in is refused (429) until the oldest failure leaves the window.
+- Failed sign-ins are counted per name, per address and name, and per address; past
+  `console_sign_in_attempts` within the window (ten times as many for an address alone: a
+  ward's shared workstation), sign-in is refused (429) until the oldest failure leaves the
+  window.
+- The cookie also carries the id of a session held in the case store: signing out, or a new
+  password, ends it there, so a copied cookie stops working.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from fastapi import Request
 from starlette.exceptions import HTTPException
 
 from cellpath.config import Settings
+from cellpath.store import CaseStore
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -50,25 +55,40 @@ async def check_csrf(request: Request) -> None:
         raise HTTPException(403, "this form has expired or did not come from cellpath; reload")
 
 
-def signed_in(request: Request, settings: Settings) -> str:
-    """The signed-in actor, or `SignInRequired` (no session, or a session past its hours)."""
+def signed_in(request: Request, settings: Settings, store: CaseStore | None = None) -> str:
+    """The signed-in actor, or `SignInRequired` (no session, a session past its hours, or
+    one ended on the server: signed out, or the password changed since)."""
     actor = request.session.get("actor")
     since = request.session.get("since", 0)
+    sid = request.session.get("sid")
     if not actor:
         raise SignInRequired
     if time.time() - float(since) > settings.console_session_hours * 3600:
         request.session.clear()
         raise SignInRequired
+    # Without the store no session can be checked: nobody is taken as signed in.
+    if store is None or not (sid and store.console_session_open(str(sid), str(actor))):
+        request.session.clear()
+        raise SignInRequired
     return str(actor)
 
 
-def start_session(request: Request, actor: str) -> None:
+def start_session(request: Request, actor: str, store: CaseStore | None = None) -> None:
     """A new session for `actor`: whatever was in the cookie before is dropped (no fixation),
-    with a fresh CSRF token."""
+    with a fresh CSRF token, recorded server-side (`store`) so that it can be ended there."""
     request.session.clear()
+    sid = store.open_console_session(actor) if store is not None else None
     request.session.update(
-        {"actor": actor, "since": time.time(), "csrf": secrets.token_urlsafe(32)}
+        {"actor": actor, "since": time.time(), "csrf": secrets.token_urlsafe(32), "sid": sid}
     )
+
+
+def end_session(request: Request, store: CaseStore | None = None) -> None:
+    """Sign out: the server-side session ends too (a copied cookie is worth nothing)."""
+    sid = request.session.get("sid")
+    if store is not None and sid:
+        store.end_console_session(str(sid))
+    request.session.clear()
 
 
 @dataclass
@@ -89,13 +109,20 @@ class Throttle:
             q.popleft()
         return q
 
+    # An address alone is allowed this many times more failures: a ward's shared
+    # workstation must not lock every nurse out because one name was mistyped.
+    address_factor: int = 10
+
+    def _limit(self, key: str) -> int:
+        return self.attempts * self.address_factor if key.startswith("address:") else self.attempts
+
     def wait(self, *keys: str) -> float:
         """Seconds until a sign-in under these keys is allowed again (0: now)."""
         now = time.monotonic()
         waits = [
             self.window_seconds - (now - q[0])
-            for q in (self._recent(k, now) for k in keys)
-            if len(q) >= self.attempts
+            for k, q in ((k, self._recent(k, now)) for k in keys)
+            if len(q) >= self._limit(k)
         ]
         return max(waits, default=0.0)
 

@@ -13,10 +13,11 @@ from typing import Any
 
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import STAFF_AUDIT
+from cellpath.store.access import CareTeams
 from models.enums import refused_action
 from models.errors import RefusalCode, Refused
 from models.messages import AuditEntry
-from models.roles import Action, check_permission
+from models.roles import CARE_TEAM_ROLES, Action, Role, check_care_team, check_permission
 
 
 def authorise(
@@ -42,9 +43,27 @@ def authorise(
         raise Unreachable(f"cannot read roles from the case store: {e}") from None
     try:
         check_permission(who, role, action, milestone=milestone, critical_alert=critical_alert)
+        if role is not None and case not in NOT_CASES:
+            in_care_team(session, who, role, case)
     except Refused as e:
         record_refusal(session, case, action.value, request, str(e), actor=who)
         raise Refusal(str(e), e.code) from None
+
+
+# What `authorise` is told as its `case` when the action is on no case in particular.
+NOT_CASES = frozenset({STAFF_AUDIT, "intake", "doctor", "list"})
+
+
+def in_care_team(session: Session, actor: str, role: Role, case: str) -> None:
+    """Refuse (`Refused`, CARE_TEAM) unless `actor` is in the case's care team (or broke the
+    glass). A case the store does not know has nothing of a patient's to protect yet: the
+    journey's own answer (no such journey) follows."""
+    if role not in CARE_TEAM_ROLES:
+        return
+    teams = CareTeams(session.case_store())
+    facts = teams.case(case)
+    if facts is not None:
+        check_care_team(actor, role, facts, teams.facts(facts, actor))
 
 
 def record_refusal(

@@ -222,7 +222,13 @@ async def _lines_of(
 # Audit actions written by the CLI, the console or the store itself, not by a journey (whose own
 # entries are read from its history): erasure, writes set aside, resets by `cellpath doctor`.
 STORE_ONLY_ACTIONS = frozenset(
-    {AuditAction.PATIENT_ERASED, AuditAction.WRITE_SET_ASIDE, AuditAction.JOURNEY_RESET}
+    {
+        AuditAction.PATIENT_ERASED,
+        AuditAction.WRITE_SET_ASIDE,
+        AuditAction.JOURNEY_RESET,
+        AuditAction.CARE_TEAM_CHANGED,
+        AuditAction.BREAK_GLASS,
+    }
 )
 
 

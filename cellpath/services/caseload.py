@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from cellpath.services import casefile, journeys
 from cellpath.services.authority import authorise, record_event
@@ -92,15 +95,37 @@ def _query(filters: Filters, coordinator: str | None, sites: list[str], extra: s
     return query + extra
 
 
-def _token(text: str | None) -> bytes | None:
+# Page links are signed: Temporal's own page tokens are opaque to us, and one edited by hand
+# made the visibility store fail (and the SDK retry) instead of answering. With a configured
+# console secret the links hold across processes; without one, within this process.
+_PAGE_KEY = secrets.token_bytes(32)
+
+
+def _page_key(session: Session) -> bytes:
+    secret = session.settings.console_secret
+    return secret.get_secret_value().encode() if secret is not None else _PAGE_KEY
+
+
+def _page_link(session: Session, token: bytes) -> str:
+    mac = hmac.new(_page_key(session), token, hashlib.sha256).hexdigest()[:32]
+    return base64.urlsafe_b64encode(token).decode("ascii") + "." + mac
+
+
+def _token(session: Session, text: str | None) -> bytes | None:
     if not text:
         return None
+    refused = Refusal(
+        "the page link is not valid; start again from the first page", RefusalCode.INVALID_DATA
+    )
+    body, _, mac = text.partition(".")
     try:
-        return base64.urlsafe_b64decode(text.encode("ascii"))
+        token = base64.urlsafe_b64decode(body.encode("ascii"))
     except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise Refusal(
-            "the page link is not valid; start again from the first page", RefusalCode.INVALID_DATA
-        ) from None
+        raise refused from None
+    expected = hmac.new(_page_key(session), token, hashlib.sha256).hexdigest()[:32]
+    if not hmac.compare_digest(expected, mac):
+        raise refused
+    return token
 
 
 async def worklist(session: Session, filters: Filters, page: str | None = None) -> Worklist:
@@ -112,13 +137,20 @@ async def worklist(session: Session, filters: Filters, page: str | None = None) 
     client = await session.temporal()
     base = _query(filters, coordinator, sites)
     attention_query = base + " AND (Overdue = true OR EscalationLevel >= 1)"
-    listed = client.list_workflows(base, page_size=PAGE_SIZE, next_page_token=_token(page))
+    listed = client.list_workflows(base, page_size=PAGE_SIZE, next_page_token=_token(session, page))
     try:
         attention, _ = await asyncio.gather(
             casefile.list_journeys(client, attention_query, limit=ATTENTION_LIMIT),
             listed.fetch_next_page(),
         )
     except RPCError as e:
+        if page and e.status is RPCStatusCode.INVALID_ARGUMENT:
+            # A page link that Temporal cannot read (edited, or from another server): an
+            # answer, not an outage.
+            raise Refusal(
+                "the page link is not valid; start again from the first page",
+                RefusalCode.INVALID_DATA,
+            ) from None
         raise Unreachable(f"cannot list journeys: {e}") from None
     first = {r.case_id for r in attention}
     rows = [casefile.row_of(e) for e in listed.current_page or []]
@@ -132,7 +164,7 @@ async def worklist(session: Session, filters: Filters, page: str | None = None) 
         scope=scope,
         attention=attention,
         rows=rows,
-        next_page=base64.urlsafe_b64encode(token).decode("ascii") if token else None,
+        next_page=_page_link(session, token) if token else None,
         timezone=viewer_timezone(session),
     )
 

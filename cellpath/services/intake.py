@@ -20,10 +20,11 @@ from cellpath.services.journeys import journey, start_journey
 from cellpath.store import CaseStore
 from cellpath.store.tables import Patient
 from models.calendar import load_business_calendar
+from models.enums import Phase
 from models.errors import RefusalCode, Refused
 from models.intake import IntakeProblems, parse_intake
 from models.journey import JourneyInput
-from models.messages import HistoryImport, HistoryImportAck
+from models.messages import HistoryImport, HistoryImportAck, JourneyProjection
 from models.pathway.backfill import rehearse_import
 from models.pathway.data import describe_validation_error
 from models.protocol import resolve_protocol
@@ -112,6 +113,21 @@ async def admit(
             session,
             Patient(patient_ref=inp.patient_ref, created_at=datetime.now(UTC), **patient.columns()),
             inp.case_id,
+        )
+        # Revision -1: the journey's own first write (revision 0 on) replaces it.
+        store.add_projection(
+            session,
+            JourneyProjection(
+                case_id=inp.case_id,
+                patient_ref=inp.patient_ref,
+                revision=-1,
+                phase=Phase.INTAKE,
+                therapy=inp.therapy,
+                cell_source=inp.cell_source,
+                program=inp.program,
+                coordinator=inp.coordinator,
+                updated_at=datetime.now(UTC),
+            ),
         )
         try:
             handle = await start_journey(client, inp, task_queue)

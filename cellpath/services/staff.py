@@ -15,7 +15,8 @@ from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session
 from cellpath.store import STAFF_AUDIT, CaseStore
 from cellpath.store.tables import StaffMember
-from models.errors import CaseStoreError, RefusalCode
+from models import bounds
+from models.errors import CaseStoreError, RefusalCode, Refused
 from models.roles import Action, Role
 
 
@@ -23,6 +24,8 @@ def change_role(session: Session, member: str, role: Role | None) -> None:
     """Register `member` with `role`, change it, or (None) remove them; administrators only."""
     request = {"staff": member, "to": role.value if role else None}
     authorise(session, Action.MANAGE_STAFF, case=STAFF_AUDIT)
+    if role is not None:
+        _check_name(session, member, request)
     try:
         session.case_store().set_role(member, role, by=session.actor)
     except CaseStoreError as e:
@@ -30,8 +33,18 @@ def change_role(session: Session, member: str, role: Role | None) -> None:
         raise Refusal(str(e), RefusalCode.PATHWAY_RULE) from None
 
 
+def _check_name(session: Session, member: str, request: dict[str, str | None]) -> None:
+    """A staff member's actor id is an identifier: what a journey takes as who sent it."""
+    try:
+        bounds.check_actor_id(member, "the staff member")
+    except Refused as e:
+        record_refusal(session, STAFF_AUDIT, "staff", None, str(e), detail=request)
+        raise Refusal(str(e), e.code) from None
+
+
 def bootstrap(session: Session, member: str) -> None:
     """Register the first administrator; refused (audited) once one exists."""
+    _check_name(session, member, {"staff": member, "to": "administrator"})
     try:
         session.case_store().bootstrap_administrator(member, by=session.actor)
     except CaseStoreError as e:

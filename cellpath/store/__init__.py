@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from cellpath.store.tables import (
     IDENTIFYING_FIELDS,
     AuditRow,
     Case,
+    ConsoleSession,
     DeadLetter,
     JourneyRow,
     NotificationRow,
@@ -282,7 +284,37 @@ class CaseStore:
                 row = StaffCredential(actor=actor, password_hash=password_hash, changed_by=by)
             row.password_hash, row.changed_by, row.changed_at = password_hash, by, now
             s.add(row)
+            # A new password ends every console session of theirs (a stolen one included).
+            for open_session in s.exec(
+                select(ConsoleSession).where(
+                    ConsoleSession.actor == actor,
+                    ConsoleSession.ended_at.is_(None),  # type: ignore[union-attr]
+                )
+            ).all():
+                open_session.ended_at = now
             s.add(_audit_row(STAFF_AUDIT, AuditAction.PASSWORD_SET, by, now, {"staff": actor}))
+
+    # --- console sessions ----------------------------------------------------------------------
+
+    def open_console_session(self, actor: str) -> str:
+        """Record a console sign-in; returns the random id its cookie carries."""
+        sid = secrets.token_urlsafe(32)
+        with self.session() as s:
+            s.add(ConsoleSession(id=sid, actor=actor, started_at=_now()))
+        return sid
+
+    def console_session_open(self, sid: str, actor: str) -> bool:
+        """Whether the console session `sid` of `actor` is still open."""
+        with self.session() as s:
+            row = s.get(ConsoleSession, sid)
+        return row is not None and row.actor == actor and row.ended_at is None
+
+    def end_console_session(self, sid: str) -> None:
+        """End a console session (signing out)."""
+        with self.session() as s:
+            row = s.get(ConsoleSession, sid)
+            if row is not None and row.ended_at is None:
+                row.ended_at = _now()
 
     def password_hash(self, actor: str) -> str | None:
         """A registered staff member's password hash, or None (no password, or not staff)."""
@@ -330,6 +362,12 @@ class CaseStore:
         """
         with self.session() as s:
             return _upsert_projection(s, p)
+
+    @staticmethod
+    def add_projection(session: Session, p: JourneyProjection) -> None:
+        """A journey's first projection in the caller's unit of work (intake: before the
+        journey starts, so who its coordinator is is known from the first moment)."""
+        _upsert_projection(session, p)
 
     def write_journey(self, batch: JourneyWrite) -> WriteResult:
         """A journey's projection, audit entries and notifications in one transaction.

@@ -254,6 +254,45 @@ class RoleAssignment(SQLModel, table=True):
     assigned_at: datetime = _ts()
 
 
+class CaseCover(SQLModel, table=True):
+    """Someone added to a case's care team besides its coordinator and its site's staff (a
+    coordinator covering a colleague's cases, a physician consulted on it)."""
+
+    __tablename__ = "case_cover"
+    __table_args__ = (sa.UniqueConstraint("case_id", "actor"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=64)
+    actor: str = Field(index=True, max_length=64)
+    added_by: str = Field(max_length=64)
+    added_at: datetime = _ts()
+
+
+class BreakGlass(SQLModel, table=True):
+    """Emergency access to a case by someone outside its care team: why, and until when."""
+
+    __tablename__ = "break_glass"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=64)
+    actor: str = Field(index=True, max_length=64)
+    reason: str = Field(max_length=2000)
+    granted_at: datetime = _ts()
+    expires_at: datetime = _ts()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A console sign-in, held server-side: the cookie carries only its random id, so signing
+    out or changing the password ends it even where the cookie was copied."""
+
+    __tablename__ = "console_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)
+    actor: str = Field(index=True, max_length=64)
+    started_at: datetime = _ts()
+    ended_at: datetime | None = _ts(default=None)
+
+
 class Delivery(SQLModel, table=True):
     """One notification to one person on one channel: the idempotency of delivery.
 

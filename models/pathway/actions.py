@@ -287,6 +287,8 @@ def check_sender(
     field = "note" if required is None else "reason"
     if j.v3:
         check_message_fields(actor, text, who, note_field=field)
+    if j.strict_ids:
+        bounds.check_actor_id(actor, who)
     if required is not None and not text.strip():
         raise Refused(f"reason is required: {required}", RefusalCode.MISSING_FIELD)
     if not actor.strip():

@@ -104,8 +104,9 @@ class Journey:
         # What is being applied (a milestone kind, "observation"): named when a deadline it
         # met had escalated, so whoever was paged knows why to stand down.
         self.cause = ""
-        # A repeated milestone id must repeat the note too (journeys whose runs bound floods;
-        # earlier runs acknowledged a different note as a duplicate, and replay the same).
+        # Journeys whose runs bound floods (`BOUNDED_FLOODS`): a repeated milestone id must
+        # repeat the note too, an actor is an identifier, times lie in 1970–2200. Earlier runs
+        # acknowledged and accepted otherwise, and replay the same.
         self.strict_ids = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
@@ -336,6 +337,8 @@ class Journey:
         """
         if self.v3:
             actions.check_message_fields(m.actor, m.note, "who recorded this milestone")
+            if self.strict_ids:
+                bounds.check_actor_id(m.actor, "who recorded this milestone")
             bounds.check_text(m.kind, "kind", limit=64)
             bounds.check_id(m.milestone_id, "milestone_id")
             bounds.check_shape(m.data, "data")
@@ -487,7 +490,7 @@ class Journey:
         so that journeys started under them answer exactly as they did.
         """
         if self.v3:
-            return bounds.check_instant(at, field)
+            return bounds.check_instant(at, field, strict=self.strict_ids)
         if at.tzinfo is None:
             example = ", e.g. 2026-11-21T10:00:00+08:00" if field == "occurred_at" else ""
             raise Refused(f"{field} must include a UTC offset{example}", RefusalCode.INVALID_TIME)

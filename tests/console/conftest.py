@@ -38,6 +38,11 @@ STAFF = {
     "dr-ui": (Role.PHYSICIAN, ["site-a"]),
     "nurse-ui": (Role.SITE_STAFF, ["site-a"]),
     "viewer-ui": (Role.VIEWER, []),
+    # For the care team's access matrix: another coordinator, one covering, a nurse elsewhere.
+    "coord-other": (Role.COORDINATOR, []),
+    "cover-ui": (Role.COORDINATOR, []),
+    "nurse-z": (Role.SITE_STAFF, ["site-z"]),
+    "admin-ui": (Role.ADMINISTRATOR, []),
 }
 
 

@@ -11,9 +11,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from cellpath.scenarios import start
-from models.examples import journey_input
 from tests.console.conftest import PASSWORD, SignIn, Stack
-from tests.support import ROOT
+from tests.support import ROOT, console_journey
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +41,7 @@ async def test_the_main_pages_have_no_serious_accessibility_violations(
     browser: Any, sign_in: SignIn, stack: Stack
 ) -> None:
     case_id = "AXE-2026-0001"
-    await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    await start(stack.client, console_journey(case_id), stack.settings.task_queue)
     found: dict[str, list[dict[str, Any]]] = {}
     anonymous = await (await browser.new_context(bypass_csp=True)).new_page()
     await anonymous.goto(stack.url + "/login")
@@ -64,7 +63,7 @@ async def test_signing_in_and_recording_a_milestone_by_keyboard_alone(
     browser: Any, stack: Stack
 ) -> None:
     case_id = "AXE-2026-0002"
-    await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    await start(stack.client, console_journey(case_id), stack.settings.task_queue)
     context = await browser.new_context()
     page = await context.new_page()
     await page.goto(f"{stack.url}/login")

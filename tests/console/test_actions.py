@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from cellpath.scenarios import observe, start
-from models.examples import journey_input
 from tests.console.conftest import Stack, signed_in
-from tests.support import drive_to_monitoring
+from tests.support import console_journey, drive_to_monitoring
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 async def test_reschedule_and_withdraw_need_a_reason_and_are_the_journeys(stack: Stack) -> None:
     case_id = "ACT-2026-0001"
-    handle = await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    handle = await start(stack.client, console_journey(case_id), stack.settings.task_queue)
     async with httpx.AsyncClient(base_url=stack.url) as http:
         token = await signed_in(http, "coord-ui")
         moved = await http.post(
@@ -103,7 +102,7 @@ async def test_the_worklist_pages_through_visibility_in_the_readers_time_zone(
     from models.directory import ContactInput
 
     for n in range(5):
-        inp = journey_input(f"PAGE-2026-{n:04d}").model_copy(update={"coordinator": "coord-pg"})
+        inp = console_journey(f"PAGE-2026-{n:04d}").model_copy(update={"coordinator": "coord-pg"})
         await start(stack.client, inp, stack.settings.task_queue)
     # The viewer's own zone (the browser tests type times as coord-ui, in UTC).
     directory = Directory(stack.store)

@@ -12,10 +12,10 @@ from playwright.async_api import Page, expect
 
 from cellpath.scenarios import record as record_update
 from cellpath.scenarios import start
-from models.examples import journey_input
+from cellpath.store.access import CareTeams
 from models.journey import workflow_id
 from tests.console.conftest import SignIn, Stack
-from tests.support import drive_to_monitoring, path_to_infusion, recorded_at
+from tests.support import console_journey, drive_to_monitoring, path_to_infusion, recorded_at
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
@@ -68,6 +68,9 @@ async def test_a_coordinator_takes_a_new_case_from_intake_to_infusion(
     assert "Ada" not in await coordinator.title() and "Ada" not in coordinator.url
     await expect(coordinator.locator(".phases [aria-current=step]")).to_have_text("intake")
 
+    # The reviewing physician works at site-a, and the case has no site before PI review:
+    # its coordinator adds them to its care team.
+    CareTeams(stack.store).add(case_id, "dr-ui", by="coord-ui")
     steps = path_to_infusion(datetime.now(UTC).date())
     times = recorded_at(datetime.now(UTC), len(steps))
     physician = await sign_in("dr-ui")
@@ -101,7 +104,7 @@ async def test_a_milestone_sent_from_a_stale_page_shows_the_journeys_refusal(
     sign_in: SignIn, stack: Stack
 ) -> None:
     case_id = "UI-2026-0002"
-    handle = await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    handle = await start(stack.client, console_journey(case_id), stack.settings.task_queue)
     page = await sign_in("coord-ui")
     await page.goto(f"{stack.url}/cases/{case_id}")
     before = await handle.query(PatientJourney.timeline)
@@ -144,7 +147,7 @@ async def test_a_viewer_sees_the_case_but_no_forms_and_no_patient(
     sign_in: SignIn, stack: Stack
 ) -> None:
     case_id = "UI-2026-0004"
-    await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    await start(stack.client, console_journey(case_id), stack.settings.task_queue)
     viewer = await sign_in("viewer-ui")
     await viewer.goto(f"{stack.url}/cases/{case_id}")
     await expect(viewer.locator("h1")).to_have_text(f"Case {case_id}")

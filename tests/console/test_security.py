@@ -17,9 +17,10 @@ from cellpath.scenarios import record as record_update
 from cellpath.scenarios import start
 from cellpath.store import STAFF_AUDIT, CaseStore
 from cellpath.store.tables import Patient
-from models.examples import ELIGIBLE, journey_input
+from models.examples import ELIGIBLE
 from models.journey import workflow_id
 from tests.console.conftest import PASSWORD, Stack, csrf_of, signed_in
+from tests.support import console_journey
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 async def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(stack: Stack) -> None:
     case_id = "SEC-2026-0001"
-    handle = await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    handle = await start(stack.client, console_journey(case_id), stack.settings.task_queue)
     async with httpx.AsyncClient(base_url=stack.url) as http:
         token = await signed_in(http, "coord-ui")
         form = {"kind": "record_received", "data.record_type": "labs"}
@@ -45,7 +46,7 @@ async def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(stac
 
 async def test_a_forbidden_action_is_refused_and_audited_as_in_the_cli(stack: Stack) -> None:
     case_id = "SEC-2026-0002"
-    await start(stack.client, journey_input(case_id), stack.settings.task_queue)
+    await start(stack.client, console_journey(case_id), stack.settings.task_queue)
     async with httpx.AsyncClient(base_url=stack.url) as http:
         token = await signed_in(http, "viewer-ui")
         reply = await http.post(
@@ -65,7 +66,7 @@ async def test_identifying_details_only_for_the_care_team_and_each_look_audited(
     stack: Stack,
 ) -> None:
     case_id = "SEC-2026-0003"
-    inp = journey_input(case_id).model_copy(update={"patient_ref": "pt-sec-0003"})
+    inp = console_journey(case_id).model_copy(update={"patient_ref": "pt-sec-0003"})
     with stack.store.session() as s:
         stack.store.add_patient(
             s,
@@ -78,16 +79,21 @@ async def test_identifying_details_only_for_the_care_team_and_each_look_audited(
             case_id,
         )
     await start(stack.client, inp, stack.settings.task_queue)
-    pages = {}
-    for actor in ("nurse-ui", "viewer-ui"):
+    pages, codes = {}, {}
+    for actor in ("coord-ui", "viewer-ui", "nurse-ui"):
         async with httpx.AsyncClient(base_url=stack.url) as http:
             await signed_in(http, actor)
-            pages[actor] = (await http.get(f"/cases/{case_id}")).text
-    assert "Grace Hidden" in pages["nurse-ui"] and "Grace Hidden" not in pages["viewer-ui"]
-    title = re.search(r"<title>(.*?)</title>", pages["nurse-ui"], re.S)
+            reply = await http.get(f"/cases/{case_id}")
+            pages[actor], codes[actor] = reply.text, reply.status_code
+    # Its coordinator sees who the patient is; a viewer the case without; a nurse of another
+    # site (the case has none yet) is not in its care team at all.
+    assert "Grace Hidden" in pages["coord-ui"] and "Grace Hidden" not in pages["viewer-ui"]
+    assert codes["nurse-ui"] == 403 and "Grace Hidden" not in pages["nurse-ui"]
+    assert "not in the care team" in pages["nurse-ui"]
+    title = re.search(r"<title>(.*?)</title>", pages["coord-ui"], re.S)
     assert title and "Grace" not in title.group(1)
     views = [r for r in stack.store.audit_trail(case_id) if r.action == "patient_viewed"]
-    assert [(v.actor, v.detail["patient_ref"]) for v in views] == [("nurse-ui", "pt-sec-0003")]
+    assert [(v.actor, v.detail["patient_ref"]) for v in views] == [("coord-ui", "pt-sec-0003")]
 
 
 @pytest.fixture
@@ -213,9 +219,9 @@ async def test_an_intake_with_problems_lists_each_by_field_and_starts_nothing(
 
 
 async def test_a_nurses_worklist_holds_the_cases_of_their_sites(stack: Stack) -> None:
-    here = await start(stack.client, journey_input("SEC-2026-0011"), stack.settings.task_queue)
+    here = await start(stack.client, console_journey("SEC-2026-0011"), stack.settings.task_queue)
     away = await start(
-        stack.client, journey_input("SEC-2026-0012", sites=["site-b"]), stack.settings.task_queue
+        stack.client, console_journey("SEC-2026-0012", sites=["site-b"]), stack.settings.task_queue
     )
     for handle, site in ((here, "site-a"), (away, "site-b")):
         await record_update(
@@ -236,3 +242,67 @@ async def test_a_nurses_worklist_holds_the_cases_of_their_sites(stack: Stack) ->
     assert "Cases at site-a" in page
     assert "SEC-2026-0011" in page and "SEC-2026-0012" not in page
     assert missing.status_code == 404 and "no journey for case SEC-2026-9999" in missing.text
+
+
+async def test_a_name_that_does_not_exist_locks_out_that_name_not_the_ward(
+    offline: Settings, console_store: CaseStore
+) -> None:
+    """Failures count per name, per address and name, and per address (ten times as many):
+    one mistyped name on a shared workstation does not lock every nurse out."""
+    async with _client(offline, console_store) as http:
+        token = csrf_of((await http.get("/login")).text)
+
+        async def attempt(name: str, password: str) -> int:
+            data = {"username": name, "password": password, "csrf_token": token}
+            return (await http.post("/login", data=data)).status_code
+
+        assert [await attempt("no-such-nurse", "x") for _ in range(4)] == [401, 401, 401, 429]
+        # Another name at the same address still signs in.
+        assert await attempt("nurse-ui", PASSWORD) == 303
+
+
+async def test_a_spoofed_forwarded_address_is_not_believed(stack: Stack) -> None:
+    """X-Forwarded-For counts only from configured proxies (none here): the audit and the
+    throttle see the real address."""
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        token = csrf_of((await http.get("/login")).text)
+        reply = await http.post(
+            "/login",
+            data={"username": "viewer-ui", "password": "wrong", "csrf_token": token},
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+        assert reply.status_code == 401
+        assert "server" not in reply.headers  # nothing says what serves the console
+    (last,) = [r for r in stack.store.audit_trail(STAFF_AUDIT) if r.action == "refused:sign_in"][
+        -1:
+    ]
+    assert "203.0.113.9" not in str(last.detail) and "127.0.0.1" in str(last.detail)
+
+
+async def test_signing_out_ends_a_copied_session(stack: Stack) -> None:
+    """The cookie names a server-side session: after sign-out (or a new password) the same
+    cookie, copied before, opens nothing."""
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        csrf = await signed_in(http, "viewer-ui")
+        copied = dict(http.cookies)
+        assert (await http.get("/")).status_code == 200
+        await http.post("/logout", data={"csrf_token": csrf})
+    async with httpx.AsyncClient(base_url=stack.url, cookies=copied) as thief:
+        reply = await thief.get("/")
+        assert reply.status_code == 303 and "/login" in reply.headers["location"]
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        await signed_in(http, "viewer-ui")
+        copied = dict(http.cookies)
+        hashed = stack.store.password_hash("viewer-ui")
+        assert hashed is not None
+        stack.store.set_password_hash("viewer-ui", hashed, by="tests")  # a password change
+        assert (await http.get("/")).status_code == 303
+    async with httpx.AsyncClient(base_url=stack.url, cookies=copied) as thief:
+        assert (await thief.get("/")).status_code == 303
+
+
+async def test_a_page_link_temporal_cannot_read_is_a_refusal_not_an_outage(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        await signed_in(http, "viewer-ui")
+        reply = await http.get("/", params={"page_token": "AAAA"})
+    assert reply.status_code != 503 and "page link is not valid" in reply.text

@@ -49,6 +49,7 @@ STAFF = {
     "coord-x": Role.COORDINATOR,
     "dr-e2e": Role.PHYSICIAN,
     "nurse-e2e": Role.SITE_STAFF,
+    "nurse-z": Role.SITE_STAFF,  # of another site (tests/e2e/test_access.py sets it)
     "viewer-e2e": Role.VIEWER,
     "admin-e2e": Role.ADMINISTRATOR,
 }

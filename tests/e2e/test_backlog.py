@@ -16,8 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from cellpath.runtime import create_worker
 from cellpath.scenarios import record, start
 from cellpath.store import CaseStore
-from models.examples import journey_input
 from models.messages import JourneyWrite, WriteResult
+from tests.support import e2e_journey
 
 SLOTS = 2
 
@@ -66,7 +66,7 @@ async def test_a_journey_takes_a_milestone_while_every_activity_slot_is_taken(
         try:
             # A burst of journeys: their writes take every slot and thread, more are queued.
             burst = [
-                await start(client, journey_input(f"BL-{uuid.uuid4().hex[:6]}"), queue)
+                await start(client, e2e_journey(f"BL-{uuid.uuid4().hex[:6]}"), queue)
                 for _ in range(SLOTS * 3)
             ]
             for _ in range(200):
@@ -74,7 +74,7 @@ async def test_a_journey_takes_a_milestone_while_every_activity_slot_is_taken(
                     break
                 await asyncio.sleep(0.05)
             assert held.held == SLOTS and held.ended == 0  # saturated: the rest wait
-            newest = await start(client, journey_input(f"BL-{uuid.uuid4().hex[:6]}"), queue)
+            newest = await start(client, e2e_journey(f"BL-{uuid.uuid4().hex[:6]}"), queue)
             ack: Any = await asyncio.wait_for(
                 record(newest, "record_received", record_type="pathology"), timeout=60
             )

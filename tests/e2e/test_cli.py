@@ -16,16 +16,16 @@ import pytest
 import sqlalchemy as sa
 
 from cellpath.scenarios import record, start, to_infusion
-from tests.builders import PATIENT, intake_file, journey_input
+from tests.builders import PATIENT
 from tests.history_text import decoded_text
-from tests.support import ELIGIBLE_DATA, QUEUE
+from tests.support import ELIGIBLE_DATA, QUEUE, e2e_intake_file, e2e_journey
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_a_coordinator_drives_a_journey_through_the_cli(cli, tmp_path, dev_server, db_url):
-    code, out, err = await cli("intake", str(intake_file(tmp_path)))
+    code, out, err = await cli("intake", str(e2e_intake_file(tmp_path)))
     assert code == 0, err
     case = out.strip()
     assert case.startswith("E2E-")
@@ -107,7 +107,7 @@ async def test_a_coordinator_drives_a_journey_through_the_cli(cli, tmp_path, dev
 
 
 async def test_an_invalid_intake_lists_every_problem_and_stores_nothing(cli, tmp_path, db_url):
-    path = intake_file(
+    path = e2e_intake_file(
         tmp_path,
         sites=[],
         cell_source="frozen",
@@ -136,7 +136,7 @@ async def test_unknown_case_and_bad_usage_exit_2(cli):
 
 async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, dev_server):
     case = f"E2E-{uuid.uuid4().hex[:8]}"
-    handle = await start(dev_server.client, journey_input(case), QUEUE)
+    handle = await start(dev_server.client, e2e_journey(case), QUEUE)
     await to_infusion(handle, date.today())
     # Recorded at once, outside the 24–48 h window: accepted, with a deviation alert.
     await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
@@ -208,7 +208,7 @@ async def test_the_cli_exits_cleanly_every_time(cli, dev_server):
     """It sometimes aborted at exit ("Fatal Python error: PyGILState_Release", exit 134) —
     once after a milestone that was recorded, so a script saw a failure for a success."""
     case = f"E2E-{uuid.uuid4().hex[:8]}"
-    await start(dev_server.client, journey_input(case), QUEUE)
+    await start(dev_server.client, e2e_journey(case), QUEUE)
     for _ in range(2):
         results = await asyncio.gather(*(cli("status", case, "--json") for _ in range(4)))
         for code, out, err in results:

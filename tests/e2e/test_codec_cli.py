@@ -25,8 +25,8 @@ from cellpath.connection import data_converter
 from cellpath.runtime import create_worker
 from cellpath.scenarios import record, start
 from cellpath.store import CaseStore
-from tests.builders import journey_input
 from tests.history_text import raw_text
+from tests.support import e2e_journey
 
 pytestmark = pytest.mark.e2e
 
@@ -92,7 +92,7 @@ async def test_temporal_cli_needs_the_codec_to_read_a_journey(
     store = CaseStore.from_url(f"sqlite:///{tmp_path / 'codec.db'}")
     async with create_worker(client, task_queue="codec-e2e", store=store):
         case = f"ENC-{uuid.uuid4().hex[:8]}"
-        handle = await start(client, journey_input(case), "codec-e2e")
+        handle = await start(client, e2e_journey(case), "codec-e2e")
         await record(
             handle,
             "records_complete",

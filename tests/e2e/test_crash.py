@@ -26,10 +26,9 @@ from cellpath.codec import KeyRing, new_key_entry
 from cellpath.connection import data_converter
 from cellpath.scenarios import record, start
 from cellpath.store import CaseStore
-from tests.builders import journey_input
 from tests.chaos.harness import Cluster, Workers, check, drive, plan, quiet
 from tests.history_edits import merge_command_less_task
-from tests.support import QUEUE
+from tests.support import QUEUE, e2e_journey
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +40,7 @@ async def test_an_activity_completion_merged_into_an_update_task_replays_the_sam
     dev_server: WorkflowEnvironment, e2e_worker: None
 ):
     client = dev_server.client
-    handle = await start(client, journey_input(f"MRG-{uuid.uuid4().hex[:8]}"), QUEUE)
+    handle = await start(client, e2e_journey(f"MRG-{uuid.uuid4().hex[:8]}"), QUEUE)
     await quiet(client, handle.id)  # the first write is done: its completion made a task
     # Recorded after the fact, so the new phase's deadline is overdue at once and this one
     # task both writes the case store and escalates (the repro's records_complete).

@@ -33,8 +33,8 @@ from cellpath.scenarios import reschedule, start
 from cellpath.store import CaseStore
 from cellpath.store.directory import Deliveries, Directory
 from models.directory import AssignedRole, AssignmentInput, ContactInput, DeliveryOutcome
-from tests.builders import journey_input
 from tests.chaos.harness import Cluster, Workers
+from tests.support import e2e_journey
 
 pytestmark = pytest.mark.e2e
 
@@ -91,7 +91,7 @@ async def test_a_worker_killed_after_sending_before_recording_leaves_one_message
     try:
         handler.victim = workers.processes[0].pid
         case = f"DCRASH-{uuid.uuid4().hex[:6]}"
-        handle = await start(client, journey_input(case), cluster.queue)
+        handle = await start(client, e2e_journey(case), cluster.queue)
         await reschedule(handle, "records", datetime.now(UTC) + timedelta(seconds=1), "test")
         for _ in range(200):  # the escalation is sent, the worker dies
             if handler.messages and workers.processes[0].returncode is not None:

@@ -13,8 +13,7 @@ import pytest
 
 from cellpath.scenarios import reschedule, start
 from cellpath.store import CaseStore
-from tests.builders import journey_input
-from tests.support import QUEUE
+from tests.support import QUEUE, e2e_journey
 
 pytestmark = pytest.mark.e2e
 
@@ -126,7 +125,7 @@ async def test_contacts_rotas_and_the_outbox(cli, dev_server, db_url):
 
     # The outbox: a journey's escalation, listed with its (absent) deliveries.
     case = f"E2E-{uuid.uuid4().hex[:8]}"
-    handle = await start(dev_server.client, journey_input(case), QUEUE)
+    handle = await start(dev_server.client, e2e_journey(case), QUEUE)
     await reschedule(handle, "records", datetime.now(UTC) + timedelta(seconds=2), "test")
     store = CaseStore.from_url(db_url)
     for _ in range(80):  # the store, not the CLI: a CLI call per poll costs a second

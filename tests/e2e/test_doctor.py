@@ -28,7 +28,7 @@ from cellpath.services import doctor
 from cellpath.store import CaseStore
 from models.journey import JourneyInput
 from models.messages import JourneyStatus, MilestoneInput
-from tests.builders import journey_input
+from tests.support import e2e_journey
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +60,7 @@ async def stuck_journey(client, queue: str, store: CaseStore) -> str:
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
     )
     async with earlier:
-        handle = await start(client, journey_input(case_id), queue)
+        handle = await start(client, e2e_journey(case_id), queue)
         await record(handle, "record_received", record_type="imaging")
     return case_id
 
@@ -179,7 +179,7 @@ async def test_doctor_lists_a_journey_whose_task_times_out_without_replaying_it(
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
     async with slow:
-        await start(client, journey_input(case_id), queue, task_timeout=timedelta(seconds=1))
+        await start(client, e2e_journey(case_id), queue, task_timeout=timedelta(seconds=1))
         found = await wait_stuck(client, case_id)
     assert found.cause == "TIMED_OUT" and "timed out" in found.message
     assert found.diagnosis is None and "takes longer than allowed" in found.advice
@@ -198,7 +198,7 @@ async def test_a_replay_that_takes_too_long_is_cut_short(
     case_id = f"DOC-BOUND-{uuid.uuid4().hex[:6]}"
     store = CaseStore.from_url(db_url)
     async with create_worker(client, task_queue=queue, store=store, deliver=False):
-        handle = await start(client, journey_input(case_id), queue)
+        handle = await start(client, e2e_journey(case_id), queue)
         await record(handle, "record_received", record_type="imaging")
         history = await handle.fetch_history()
         assert await doctor.diagnose_within(history, 60) is None  # it replays

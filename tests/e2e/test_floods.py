@@ -34,7 +34,7 @@ from cellpath.services import journeys
 from cellpath.services.base import Session
 from cellpath.store import CaseStore
 from models.messages import JourneyWrite, MilestoneInput
-from tests.builders import journey_input
+from tests.support import e2e_journey
 from workflows import PatientJourney
 from workflows.journey import (
     BOUNDED_EVENTS_PER_RUN,
@@ -112,11 +112,11 @@ async def test_a_signal_flood_is_read_in_batches_and_never_fails_a_task(
     queue = f"floods-{uuid.uuid4().hex[:8]}"
     case = f"FLOOD-S-{uuid.uuid4().hex[:6]}"
     store = CaseStore.from_url(db_url)
-    n = 5_000
+    n = 3_000
     # No worker yet: the journey's first task waits on the server with every signal, and all
     # of them reach the journey in that one task (the worst case: the old code read them all
     # in it, past the SDK's 2 s deadlock limit, and failed that task for ever).
-    handle = await journeys.start_journey(client, journey_input(case), queue)
+    handle = await journeys.start_journey(client, e2e_journey(case), queue)
     body = {"kind": "bogus_kind", "actor": "coord-a", "note": "s" * 1900, "data": {"i": 0}}
     pending = list(range(n))
 
@@ -164,7 +164,7 @@ async def test_an_update_flood_continues_as_new_on_its_own_count(
     session = Session(actor="coord-e2e", client=client, store=store)
     latencies: list[float] = []
     async with create_worker(client, task_queue=queue, store=store, deliver=False):
-        handle = await journeys.start_journey(client, journey_input(case), queue)
+        handle = await journeys.start_journey(client, e2e_journey(case), queue)
         pending = list(range(n))
         acked: list[str] = []
 

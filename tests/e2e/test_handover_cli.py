@@ -14,13 +14,14 @@ from fhir.resources.R4B.bundle import Bundle
 from icalendar import Calendar
 
 from cellpath.store import CaseStore
-from tests.builders import PATIENT, intake_file
+from tests.builders import PATIENT
+from tests.support import e2e_intake_file
 
 
 async def test_export_calendar_and_a_refused_handover(
     cli: Any, tmp_path: Path, db_url: str
 ) -> None:
-    code, out, err = await cli("intake", str(intake_file(tmp_path)), "--json")
+    code, out, err = await cli("intake", str(e2e_intake_file(tmp_path)), "--json")
     assert code == 0, err
     case = json.loads(out)["journey"]["case_id"]
 

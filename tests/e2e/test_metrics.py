@@ -23,7 +23,7 @@ from cellpath.scenarios import record, reschedule, start
 from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
 from models.directory import AssignedRole, AssignmentInput, ContactInput
-from tests.builders import journey_input
+from tests.support import e2e_journey
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +57,7 @@ async def test_product_counters_reach_the_prometheus_endpoint(
     async with create_worker(
         client, task_queue=queue, store=store, settings=settings, deliver=True
     ):
-        handle = await start(client, journey_input(f"MET-{uuid.uuid4().hex[:6]}"), queue)
+        handle = await start(client, e2e_journey(f"MET-{uuid.uuid4().hex[:6]}"), queue)
         await record(handle, "record_received", record_type="labs")
         with pytest.raises(WorkflowUpdateFailedError):
             await record(handle, "infusion_completed", lot="L", coi_id="C")
@@ -75,3 +75,26 @@ async def test_product_counters_reach_the_prometheus_endpoint(
     assert "cellpath_refusals{" in text and 'reason="wrong_phase"' in text
     assert "cellpath_notifications_sent{" in text and 'kind="escalation"' in text
     assert "temporal_workflow_task_execution_latency" in text  # the SDK's own
+
+
+def listening(port: int) -> set[str]:
+    """The addresses a TCP port on this machine listens on (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        host, hex_port = local.split(":")
+        if int(hex_port, 16) == port and state == "0A":  # LISTEN
+            found.add(socket.inet_ntoa(bytes.fromhex(host)[::-1]))
+    return found
+
+
+async def test_the_metrics_endpoint_listens_on_loopback_unless_told() -> None:
+    """No authentication guards /metrics: it is not offered to the network by default."""
+    port = free_port()
+    runtime = metrics_runtime(port)  # kept referenced: it serves the endpoint
+    for _ in range(50):
+        if listening(port):
+            break
+        await asyncio.sleep(0.1)
+    assert listening(port) == {"127.0.0.1"}, runtime
+    assert Settings().metrics_host == "127.0.0.1"

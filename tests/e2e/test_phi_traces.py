@@ -19,8 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from cellpath.store import CaseStore
 from models.roles import Role
-from tests.builders import PATIENT, intake_file
-from tests.support import QUEUE, ROOT
+from tests.builders import PATIENT
+from tests.support import QUEUE, ROOT, e2e_intake_file
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ async def test_a_nul_in_a_name_is_refused_by_field_and_stores_nothing(
     dev_server: WorkflowEnvironment, db_url: str, tmp_path: Path
 ) -> None:
     patient = PATIENT | {"full_name": "Zebulon\x00Quixote", "phone": "+44 7700\u2028900123"}
-    code, output = await intake(dev_server, db_url, intake_file(tmp_path, patient=patient))
+    code, output = await intake(dev_server, db_url, e2e_intake_file(tmp_path, patient=patient))
     assert code == 1, output
     assert "patient.full_name: contains a control character" in output
     for secret in SECRETS:
@@ -70,7 +70,7 @@ async def test_a_store_failing_on_the_patient_row_prints_none_of_it(
                 "BEGIN SELECT RAISE(ABORT, 'forced failure'); END"
             )
         )
-    code, output = await intake(dev_server, f"sqlite:///{broken}", intake_file(tmp_path))
+    code, output = await intake(dev_server, f"sqlite:///{broken}", e2e_intake_file(tmp_path))
     assert code != 0 and "IntegrityError" in output, output
     for secret in SECRETS:
         assert secret not in output, (secret, output)

@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from cellpath.scenarios import record, start, to_infusion
-from tests.builders import PATIENT, intake_file, journey_input
-from tests.support import ELIGIBLE_DATA, QUEUE
+from tests.builders import PATIENT
+from tests.support import ELIGIBLE_DATA, QUEUE, e2e_intake_file, e2e_journey
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ def said(text: str) -> str:
 async def test_each_role_is_held_to_its_permissions_and_refusals_are_audited(
     cli, tmp_path, dev_server, db_url
 ):
-    code, out, err = await cli("intake", str(intake_file(tmp_path)))
+    code, out, err = await cli("intake", str(e2e_intake_file(tmp_path)))
     assert code == 0, err
     case = out.strip()
 
@@ -63,7 +63,7 @@ async def test_each_role_is_held_to_its_permissions_and_refusals_are_audited(
 
     # Monitoring (another case): a critical alert and the discharge are the physician's.
     first_case, case = case, f"E2E-{uuid.uuid4().hex[:8]}"
-    handle = await start(dev_server.client, journey_input(case), QUEUE)
+    handle = await start(dev_server.client, e2e_journey(case), QUEUE)
     await to_infusion(handle, date.today())
     await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
     code, _, err = await cli("observe", case, "--temperature", "39.4", "--systolic", "120")
@@ -111,7 +111,7 @@ async def test_each_role_is_held_to_its_permissions_and_refusals_are_audited(
 async def test_erasure_clears_identifying_details_and_keeps_the_journey(
     cli, tmp_path, dev_server, db_url
 ):
-    code, out, err = await cli("intake", str(intake_file(tmp_path)))
+    code, out, err = await cli("intake", str(e2e_intake_file(tmp_path)))
     assert code == 0, err
     case = out.strip()
     assert (await cli("milestone", case, "record_received", "--data", "record_type=imaging"))[
@@ -161,6 +161,10 @@ async def test_only_an_administrator_changes_roles_and_every_change_is_audited(c
     )
     code, _, err = await cli("staff", "add", "new-e2e", "--role", "viewer", actor="admin-e2e")
     assert code == 0, err
+    # A name is an identifier, as journeys take it: no markup, nothing invisible.
+    for name in ("<img src=x onerror=alert(1)>", "coord-a\u200b", "Coord-A"):
+        code, _, err = await cli("staff", "add", name, "--role", "viewer", actor="admin-e2e")
+        assert code == 1 and "is not an identifier" in said(err), (name, err)
     code, _, err = await cli("staff", "remove", "never-e2e", actor="admin-e2e")
     assert code == 1 and "'never-e2e' is not registered" in said(err)
     code, _, err = await cli("staff", "remove", "admin-e2e", actor="admin-e2e")

@@ -17,8 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from cellpath.scenarios import arrive_and_clear, record, reschedule, start, to_arrival
 from cellpath.services.casefile import JourneyRow, list_journeys, list_query
 from models.enums import CellSource
-from tests.builders import journey_input
-from tests.support import QUEUE
+from tests.support import QUEUE, e2e_journey
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("e2e_worker")]
 
@@ -40,7 +39,7 @@ async def test_journeys_are_listed_by_each_search_attribute(dev_server: Workflow
     cases = {name: f"VIS-{name}-{uuid.uuid4().hex[:6]}" for name in ("mfg", "late", "nk")}
 
     def inp(name: str, source: CellSource = CellSource.AUTOLOGOUS):
-        return journey_input(cases[name], cell_source=source).model_copy(
+        return e2e_journey(cases[name], cell_source=source).model_copy(
             update={"coordinator": coord}
         )
 
@@ -71,7 +70,7 @@ async def test_journeys_are_listed_by_each_search_attribute(dev_server: Workflow
     code, out, err = await cli("list", "--overdue", "--coordinator", coord, "--json")
     assert code == 0, err
     assert [r["case_id"] for r in json.loads(out)] == [cases["late"]]
-    code, out, err = await cli("audit", cases["late"], "--json")
+    code, out, err = await cli("audit", cases["late"], "--json", actor="viewer-e2e")
     assert code == 0, err
     trail = json.loads(out)
     whats = [line["what"] for line in trail]
@@ -81,9 +80,9 @@ async def test_journeys_are_listed_by_each_search_attribute(dev_server: Workflow
     assert "escalation level 1 → lead_coordinator" in whats
 
     # A refusal the validator kept out of history is in the audit, from the case store.
-    code, _, _ = await cli("milestone", cases["late"], "infusion_completed", "--actor", "coord-x")
+    code, _, _ = await cli("milestone", cases["late"], "infusion_completed", actor="dr-e2e")
     assert code == 1
-    code, out, _ = await cli("audit", cases["late"], "--json")
+    code, out, _ = await cli("audit", cases["late"], "--json", actor="viewer-e2e")
     refused = [line for line in json.loads(out) if line["what"].startswith("refused:")]
-    assert refused[0]["actor"] == "coord-x"
+    assert refused[0]["actor"] == "dr-e2e"
     assert "not expected in phase 'intake'" in refused[0]["reason"]

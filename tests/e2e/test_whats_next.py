@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from cellpath.devstack import banner
 from cellpath.scenarios import record, start, to_arrival, to_logistics
 from models.examples import ELIGIBLE
-from tests.builders import intake_file, journey_input, past_pathway
-from tests.support import QUEUE, ROOT
+from tests.builders import past_pathway
+from tests.support import QUEUE, ROOT, e2e_intake_file, e2e_journey
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
@@ -47,19 +47,19 @@ async def test_status_says_what_is_next_and_the_cli_speaks_in_flags(
     # An autologous case in logistics with the cost estimate accepted; an allogeneic one that
     # has done everything but reserve its product; one accepted by site-a; one under review.
     case, allo, pi, review = new_case(), new_case(), new_case(), new_case()
-    handle = await start(client, journey_input(case), QUEUE)
+    handle = await start(client, e2e_journey(case), QUEUE)
     await to_logistics(handle)
     await record(handle, "cost_estimate_accepted", currency="USD", total=9500)
-    h2 = await start(client, journey_input(allo, cell_source="allogeneic"), QUEUE)
+    h2 = await start(client, e2e_journey(allo, cell_source="allogeneic"), QUEUE)
     await to_arrival(h2, today, allogeneic=False)  # travel booked, no product reserved
-    await to_logistics(await start(client, journey_input(pi), QUEUE))
-    h4 = await start(client, journey_input(review), QUEUE)
+    await to_logistics(await start(client, e2e_journey(pi), QUEUE))
+    h4 = await start(client, e2e_journey(review), QUEUE)
     await record(
         h4, "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
     )
     await record(h4, "eligibility_assessed", reviewer="dr-li", **ELIGIBLE)
     await record(h4, "submitted_to_pi", site="site-b")
-    bad = intake_file(
+    bad = e2e_intake_file(
         tmp_path, patient={"full_name": "A B", "birth_date": "1960-01-01", "nationality": "gb"}
     )
 
@@ -159,7 +159,7 @@ async def test_status_says_what_is_next_and_the_cli_speaks_in_flags(
         cli("audit", case, "--json"),
         # Erasure by a physician: a refusal in words, no traceback.
         cli("erase", case, "--reason", "x", "--yes", actor="dr-e2e"),
-        cli("intake", str(intake_file(tmp_path)), "--json"),
+        cli("intake", str(e2e_intake_file(tmp_path)), "--json"),
     )
     assert any(
         "refused" in line["what"] and "invitation_letter_issued" in line["detail"]
@@ -226,7 +226,7 @@ async def test_the_past_is_recorded_without_paging_anyone(cli, tmp_path, db_url,
     broken["milestones"][5]["data"]["site"] = "site-z"
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(broken))
-    intake = intake_file(tmp_path, protocol=protocol)
+    intake = e2e_intake_file(tmp_path, protocol=protocol)
     case = json.loads(intake.read_text())["case_id"]
     code, _, err = await cli("intake", str(intake), "--history", str(bad))
     assert code == 1
@@ -379,7 +379,7 @@ async def test_one_row_per_journey_and_json_everywhere(cli, dev_server, tmp_path
     # A journey that continued as new (at infusion) is listed once, as its latest run.
     now = datetime.now(UTC)
     path = history_file(tmp_path, now - timedelta(days=60), "infusion_completed")
-    code, out, err = await cli("intake", str(intake_file(tmp_path)), "--history", str(path))
+    code, out, err = await cli("intake", str(e2e_intake_file(tmp_path)), "--history", str(path))
     assert code == 0, err
     case = out.splitlines()[0].strip()
     assert "phase monitoring" in out and "Due in the past" in one_line(out)

@@ -18,8 +18,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from cellpath.scenarios import record, start, status
-from tests.builders import journey_input
-from tests.support import ROOT
+from tests.support import ROOT, e2e_journey
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +44,7 @@ async def test_worker_from_temporal_env_vars_runs_journeys_and_stops_gracefully(
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        handle = await start(dev_server.client, journey_input(f"ENV-{uuid.uuid4().hex[:8]}"), queue)
+        handle = await start(dev_server.client, e2e_journey(f"ENV-{uuid.uuid4().hex[:8]}"), queue)
         await record(handle, "record_received", record_type="imaging")
         ack = await record(
             handle, "records_complete", records=["treatment_history", "labs", "pathology"]

@@ -1,0 +1,181 @@
+"""The care team of a case: who is in it, covering a case, and breaking the glass.
+
+Every case action is limited to the case's care team (`authority.in_care_team`, the rule in
+`models.roles.check_care_team`). Here: listing the team, its coordinator or an administrator
+adding and removing cover, and emergency access for anyone else with a clinical role — a
+stated reason, a confirmation (the interfaces ask for it), a few hours, audited as
+`break_glass` and told to the case's coordinator.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from cellpath.services.authority import authorise, record_refusal
+from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.store.access import CareTeams
+from models import bounds
+from models.directory import DeliveryRequest, DeliveryTuning
+from models.enums import NotificationKind, Recipient, Severity
+from models.errors import RefusalCode, Refused
+from models.messages import Notification
+from models.roles import CARE_TEAM_ROLES, Action, CaseFacts, Role
+
+
+class CareTeamView(BaseModel):
+    """A case's care team as the rule sees it."""
+
+    case_id: str
+    coordinator: str
+    site: str | None
+    covering: list[str]
+    site_staff: list[str]
+
+
+class Grant(BaseModel):
+    """Emergency access given: to whom, on which case, until when."""
+
+    case_id: str
+    actor: str
+    expires_at: datetime
+
+
+def _case(session: Session, case: str) -> CaseFacts:
+    facts = CareTeams(session.case_store()).case(case)
+    if facts is None:
+        raise Unreachable(f"no journey for case {case} in the case store")
+    return facts
+
+
+def team(session: Session, case: str) -> CareTeamView:
+    """Who is in the case's care team (anyone who may read the case)."""
+    authorise(session, Action.READ, case=case)
+    store = session.case_store()
+    facts = _case(session, case)
+    staff = [
+        m.actor
+        for m in store.staff()
+        if m.role in (Role.PHYSICIAN, Role.SITE_STAFF)
+        and (not m.sites or (facts.site is not None and facts.site in m.sites))
+    ]
+    return CareTeamView(
+        case_id=case,
+        coordinator=facts.coordinator,
+        site=facts.site,
+        covering=[c.actor for c in CareTeams(store).covering(case)],
+        site_staff=staff,
+    )
+
+
+def _may_change_team(session: Session, case: str, facts: CaseFacts) -> None:
+    """The case's coordinator (or someone covering it as a coordinator) or an administrator."""
+    role = session.case_store().role_of(session.actor)
+    if role is Role.ADMINISTRATOR or (
+        role is Role.COORDINATOR and session.actor == facts.coordinator
+    ):
+        return
+    message = (
+        f"{session.actor!r} may not change the care team of case {case}; expected its "
+        f"coordinator ({facts.coordinator!r}) or an administrator"
+    )
+    record_refusal(session, case, "care_team", None, message)
+    raise Refusal(message, RefusalCode.PERMISSION)
+
+
+def cover(session: Session, case: str, actor: str, *, remove: bool = False) -> str:
+    """Add `actor` to the case's care team (or take them off); says what was done."""
+    facts = _case(session, case)
+    _may_change_team(session, case, facts)
+    store = session.case_store()
+    if store.role_of(actor) not in CARE_TEAM_ROLES:
+        message = f"{actor!r} is not a coordinator, physician or site staff member"
+        record_refusal(session, case, "care_team", None, message)
+        raise Refusal(message + "; expected registered clinical staff", RefusalCode.INVALID_DATA)
+    teams = CareTeams(store)
+    if remove:
+        try:
+            teams.remove(case, actor, by=session.actor)
+        except Exception as e:
+            raise Refusal(str(e), RefusalCode.INVALID_DATA) from None
+        return f"{actor} no longer covers case {case}"
+    added = teams.add(case, actor, by=session.actor)
+    return f"{actor} {'now covers' if added else 'already covers'} case {case}"
+
+
+async def break_glass(session: Session, case: str, reason: str, *, confirmed: bool) -> Grant:
+    """Emergency access to a case for someone outside its care team: a reason, a
+    confirmation, `break_glass_hours` hours; audited and told to the case's coordinator."""
+    store = session.case_store()
+    role = store.role_of(session.actor)
+    facts = _case(session, case)
+    problem = None
+    if role not in CARE_TEAM_ROLES:
+        problem = (
+            f"{session.actor!r} is {role.value if role else 'not registered'}; breaking the "
+            "glass needs a coordinator, physician or site staff member",
+            RefusalCode.PERMISSION,
+        )
+    elif not confirmed:
+        problem = (
+            "breaking the glass needs a confirmation; expected --yes (or the console's "
+            "confirmation) after reading that the access is audited and its coordinator told",
+            RefusalCode.MISSING_FIELD,
+        )
+    else:
+        try:
+            bounds.check_text(reason, "reason", limit=2000, multiline=True)
+            if len(reason.strip()) < 10:
+                raise Refused(
+                    "reason is required: why this emergency access (at least 10 characters)",
+                    RefusalCode.MISSING_FIELD,
+                )
+        except Refused as e:
+            problem = (str(e), e.code)
+    if problem is not None:
+        record_refusal(session, case, "break_glass", None, problem[0])
+        raise Refusal(*problem)
+    hours = session.settings.break_glass_hours
+    grant = CareTeams(store).break_glass(case, session.actor, reason.strip(), hours)
+    await _tell_coordinator(session, facts, grant.expires_at)
+    return Grant(case_id=case, actor=session.actor, expires_at=grant.expires_at)
+
+
+async def _tell_coordinator(session: Session, facts: CaseFacts, until: datetime) -> None:
+    """Put the break-glass notice in the outbox and start its delivery (to the coordinator)."""
+    now = datetime.now(UTC)
+    n = Notification(
+        idempotency_key=f"{facts.case_id}:access:{uuid.uuid4()}",
+        case_id=facts.case_id,
+        kind=NotificationKind.ACCESS,
+        recipient=Recipient.COORDINATOR,
+        recipient_ref=facts.coordinator,
+        severity=Severity.WARNING,
+        scheduled_for=now,
+        text=(
+            f"{session.actor} broke the glass to open case {facts.case_id}, which is yours, "
+            f"until {until:%Y-%m-%d %H:%M} UTC."
+        ),
+    )
+    store = session.case_store()
+    store.add_notifications([n])
+    s = session.settings
+    tuning = DeliveryTuning(
+        retry_seconds=s.delivery_retry_seconds,
+        max_interval_seconds=s.delivery_max_interval_seconds,
+        critical_minutes=s.critical_delivery_minutes,
+        send_timeout_seconds=s.delivery_send_timeout_seconds,
+    )
+    client = await session.temporal()
+    try:
+        await client.start_workflow(
+            "DeliverNotification",
+            DeliveryRequest(notification=n, tuning=tuning),
+            id=f"deliver-{n.idempotency_key}",
+            task_queue=s.task_queue,
+            static_summary=f"Deliver {n.kind} for {n.case_id} to {n.recipient}",
+        )
+    except Exception as e:  # the access stands; the notice is in the outbox
+        session.warn(f"the coordinator's notice is in the outbox but was not sent yet: {e}")
