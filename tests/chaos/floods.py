@@ -21,9 +21,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from cellpath.services import journeys
@@ -31,6 +32,7 @@ from cellpath.services.base import Session
 from models.messages import MilestoneInput
 from workflows import PatientJourney
 
+UNHANDLED_COMMAND = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
 FAILED_TASK = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
@@ -47,6 +49,7 @@ class Figures:
     task_problems: list[str] = field(default_factory=list)
     status_during_s: list[float] = field(default_factory=list)
     status_after_s: float | None = None
+    refused_handovers: int = 0
 
     def line(self, what: str) -> str:
         """One line for a report."""
@@ -55,15 +58,29 @@ class Figures:
         runs = ", ".join(f"{e} events / {b / 1e6:.1f} MB" for e, b in self.runs)
         return (
             f"{what}: runs [{runs}]; continued as new {self.continued_as_new}; longest task "
-            f"{self.longest_task_s:.2f} s; failed tasks {len(self.task_problems)}; status max "
+            f"{self.longest_task_s:.2f} s; failed tasks {len(self.task_problems)} (and "
+            f"{self.refused_handovers} continue-as-new refused by the server while signals "
+            f"arrived); status max "
             f"{during:.2f} s during, {after} s after"
         )
 
 
-async def measure(client: Client, workflow_id: str, figures: Figures | None = None) -> Figures:
-    """Fill in the runs, continues-as-new, longest task and task problems of a journey."""
+async def measure(
+    client: Client,
+    workflow_id: str,
+    figures: Figures | None = None,
+    since: datetime | None = None,
+) -> Figures:
+    """Fill in the runs, continues-as-new, longest task and task problems of a journey (of
+    tasks after `since`, when given: a chaos run's kills before it are not the flood's).
+
+    A task the server failed as `UnhandledCommand` is not a problem of the journey's: it is
+    Temporal refusing a continue-as-new because signals arrived meanwhile (it cannot be
+    avoided while a flood lasts); they are counted in `refused_handovers`.
+    """
     figures = figures or Figures()
     figures.runs, figures.task_problems, figures.continued_as_new = [], [], 0
+    figures.refused_handovers = 0
     async for wf in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
         handle = client.get_workflow_handle(workflow_id, run_id=wf.run_id)
         info = (await handle.describe()).raw_description.workflow_execution_info
@@ -72,13 +89,22 @@ async def measure(client: Client, workflow_id: str, figures: Figures | None = No
             figures.continued_as_new += 1
         started: Any = None
         for e in (await handle.fetch_history()).events:
+            if since is not None and e.event_time.ToDatetime(tzinfo=UTC) < since:
+                continue
             if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                 started = e.event_time.ToDatetime()
             elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and started:
                 took = (e.event_time.ToDatetime() - started).total_seconds()
                 figures.longest_task_s = max(figures.longest_task_s, took)
             elif e.event_type in FAILED_TASK:
-                message = e.workflow_task_failed_event_attributes.failure.message
+                attrs = e.workflow_task_failed_event_attributes
+                if (
+                    attrs.cause
+                    == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
+                ):
+                    figures.refused_handovers += 1
+                    continue
+                message = attrs.failure.message
                 figures.task_problems.append(f"{EventType.Name(e.event_type)}: {message[:200]}")
     return figures
 
@@ -154,6 +180,56 @@ async def update_flood(
         assert ack.accepted and not ack.duplicate, ack
 
     return await in_parallel(n, clients, send)
+
+
+async def flood_phase(
+    client: Client, store: Any, queue: str, live: list[str], signals: int, updates: int
+) -> tuple[list[str], list[str]]:
+    """`make chaos`'s flood phase: `signals` refused signals on a live journey and `updates`
+    milestones from 8 clients on a fresh one, at once; then every journey (`live` and the
+    flooded) must answer `status` within 5 s, and no workflow task of a flooded journey may
+    have failed or timed out. Returns (problems, report lines)."""
+    from models.examples import journey_input
+    from models.roles import Role
+
+    actor = "chaos-flood"
+    store.set_role(actor, Role.COORDINATOR, by="chaos")
+    case = f"FLOOD-{uuid.uuid4().hex[:6]}"
+    inp = journey_input(case).model_copy(update={"coordinator": actor})
+    await journeys.start_journey(client, inp, queue)
+    session = Session(actor=actor, client=client, store=store)
+    target = ""
+    for case_id in live:  # a journey still running (some closed at the end of their plan)
+        d = await client.get_workflow_handle(f"journey-{case_id}").describe()
+        if d.status is WorkflowExecutionStatus.RUNNING:
+            target = f"journey-{case_id}"
+            break
+    if not target:
+        return ["no live journey left to flood with signals"], []
+    figures = {"signals": Figures(), "updates": Figures()}
+    began = datetime.now(UTC)
+    async with probing(client, target, figures["signals"]):
+        async with probing(client, f"journey-{case}", figures["updates"]):
+            await asyncio.gather(
+                signal_flood(client, target, signals), update_flood(session, case, updates)
+            )
+    problems: list[str] = []
+    lines: list[str] = []
+    for kind, workflow_id in (("signals", target), ("updates", f"journey-{case}")):
+        f = figures[kind]
+        await measure(client, workflow_id, f, since=began)
+        try:
+            f.status_after_s = await timed_status(client, workflow_id)
+        except TimeoutError:
+            problems.append(f"{workflow_id}: status did not answer within 5 s after the flood")
+        problems += [f"{workflow_id}: {p}" for p in f.task_problems]
+        lines.append(f.line(f"flood of {signals if kind == 'signals' else updates} {kind}"))
+    for case_id in live:
+        try:
+            await timed_status(client, f"journey-{case_id}")
+        except TimeoutError:
+            problems.append(f"journey-{case_id}: status did not answer within 5 s")
+    return problems, lines
 
 
 async def _main(args: argparse.Namespace) -> None:

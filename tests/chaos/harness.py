@@ -266,6 +266,7 @@ class Report:
     duplicated: list[str] = field(default_factory=list)
     replay_failures: list[str] = field(default_factory=list)
     histories: list[WorkflowHistory] = field(default_factory=list)
+    failed_histories: list[WorkflowHistory] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -344,8 +345,9 @@ async def check(client: Client, store: CaseStore, driven: list[Driven]) -> Repor
             result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
             if result.replay_failure is not None:
                 report.replay_failures.append(
-                    f"{d.case_id} run {history.run_id}: {str(result.replay_failure)[:160]}"
+                    f"{d.case_id} run {history.run_id}: {str(result.replay_failure)[:400]}"
                 )
+                report.failed_histories.append(history)
         stored = [n.idempotency_key for n in store.notifications(d.case_id)]
         if sorted(set(stored)) != sorted(set(handed)):
             report.lost.append(

@@ -1,4 +1,6 @@
-"""`make chaos`: many journeys, workers killed every 8–25 s, a server restart; then the checks.
+"""`make chaos`: many journeys, workers killed every 8–25 s, a server restart, then floods
+(5,000 refused signals on a live journey, 2,000 milestones from 8 clients on a fresh one);
+then the checks.
 
     .venv/bin/python -m tests.chaos.run [--journeys 50] [--minutes 5] [--store postgresql]
                                         [--save tests/histories/chaos]
@@ -37,6 +39,7 @@ from cellpath.config import find_binary
 from cellpath.connection import data_converter
 from cellpath.runtime import ensure_search_attributes
 from cellpath.store import CaseStore
+from tests.chaos.floods import flood_phase
 from tests.chaos.harness import Cluster, Driven, Workers, check, drive, jitter, persist, plan
 from tests.history_edits import decrypted
 from tests.support import create_database, drop_database, postgres_admin_url
@@ -130,7 +133,9 @@ def crashed(history: WorkflowHistory) -> bool:
     )
 
 
-async def chaos(journeys: int, minutes: float, store_kind: str, save: Path | None) -> int:
+async def chaos(
+    journeys: int, minutes: float, store_kind: str, save: Path | None, floods: bool = True
+) -> int:
     started = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="cellpath-chaos-"))
     server = DevServer(folder)
@@ -177,11 +182,18 @@ async def chaos(journeys: int, minutes: float, store_kind: str, save: Path | Non
             await workers.kill_and_replace(pause_s=random.uniform(0, 3))
 
     kills = asyncio.create_task(killer())
+    flood_problems: list[str] = []
+    flood_lines: list[str] = []
     try:
         driven = await asyncio.gather(*(one(n) for n in range(journeys)))
         kills.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await kills
+        if floods:
+            # The flood phase: the workers are left alone now, the journeys are all there.
+            flood_problems, flood_lines = await flood_phase(
+                client, store, cluster.queue, [d.case_id for d in driven], 5_000, 2_000
+            )
         report = await persist(lambda: check(client, store, list(driven)))
     finally:
         await workers.stop()
@@ -198,8 +210,27 @@ async def chaos(journeys: int, minutes: float, store_kind: str, save: Path | Non
             plain = decrypted(history, codec).to_json().encode()  # kept without the key
             (save / name).write_bytes(gzip.compress(plain, mtime=0))
             saved += 1
-    for problem in report.stuck + report.lost + report.duplicated + report.replay_failures:
+    if report.failed_histories:
+        # Whatever does not replay is kept (decrypted: the run's key dies with it) for study.
+        kept = Path(".cellpath/chaos-replay-failures")
+        kept.mkdir(parents=True, exist_ok=True)
+        codec = client.data_converter.payload_codec
+        assert isinstance(codec, EncryptionCodec)
+        for history in report.failed_histories:
+            name = f"{history.workflow_id}-{history.run_id[:8]}.json.gz"
+            plain = decrypted(history, codec).to_json().encode()
+            (kept / name).write_bytes(gzip.compress(plain, mtime=0))
+            print(f"  ! kept {kept / name} (does not replay)")
+    for problem in [
+        *report.stuck,
+        *report.lost,
+        *report.duplicated,
+        *report.replay_failures,
+        *flood_problems,
+    ]:
         print("  !", problem)
+    for line in flood_lines:
+        print(line)
     print(
         f"chaos: {minutes:g} min, {len(steps)} steps per journey, store {store_kind}, "
         f"{workers.kills} worker kills (SIGKILL), {server.restarts} server restart(s), "
@@ -207,7 +238,7 @@ async def chaos(journeys: int, minutes: float, store_kind: str, save: Path | Non
         f"{saved} histories saved, wall {time.monotonic() - started:.0f} s"
     )
     print(report.figures())
-    return 0 if report.ok else 1
+    return 0 if report.ok and not flood_problems else 1
 
 
 def main() -> None:
@@ -216,8 +247,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5)
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--save", type=Path, default=None)
+    parser.add_argument("--no-floods", action="store_true", help="skip the flood phase")
     args = parser.parse_args()
-    sys.exit(asyncio.run(chaos(args.journeys, args.minutes, args.store, args.save)))
+    sys.exit(
+        asyncio.run(
+            chaos(args.journeys, args.minutes, args.store, args.save, floods=not args.no_floods)
+        )
+    )
 
 
 if __name__ == "__main__":
