@@ -42,7 +42,7 @@ COMMANDS = [
     ("handover", []),
 ]
 OUTSIDE = ["coord-x", "nurse-z"]
-SAMPLE = {"status", "observe", "export", "reschedule"}
+SAMPLE = {"status", "export"}
 SECRETS = ["Zebulon", PATIENT["passport_number"], PATIENT["email"]]
 
 

@@ -112,7 +112,7 @@ async def test_a_signal_flood_is_read_in_batches_and_never_fails_a_task(
     queue = f"floods-{uuid.uuid4().hex[:8]}"
     case = f"FLOOD-S-{uuid.uuid4().hex[:6]}"
     store = CaseStore.from_url(db_url)
-    n = 3_000
+    n = 2_000
     # No worker yet: the journey's first task waits on the server with every signal, and all
     # of them reach the journey in that one task (the worst case: the old code read them all
     # in it, past the SDK's 2 s deadlock limit, and failed that task for ever).
