@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.directory import DeliveryTuning
+
 TASK_QUEUE = "patient-journeys"
 
 
@@ -124,6 +126,15 @@ class Settings(BaseSettings):
     # How long a journey's next task waits for the worker that cached it before any worker
     # takes it (a worker that died without saying so holds its journeys this long).
     worker_sticky_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+    def delivery_tuning(self) -> DeliveryTuning:
+        """How a delivery retries, from these settings (what `DeliverNotification` carries)."""
+        return DeliveryTuning(
+            retry_seconds=self.delivery_retry_seconds,
+            max_interval_seconds=self.delivery_max_interval_seconds,
+            critical_minutes=self.critical_delivery_minutes,
+            send_timeout_seconds=self.delivery_send_timeout_seconds,
+        )
 
 
 @lru_cache

@@ -31,7 +31,6 @@ from cellpath.codec import EncryptionCodec
 from cellpath.config import TASK_QUEUE, Settings, get_settings
 from cellpath.connection import connect, temporal_target
 from cellpath.store import CaseStore
-from models.directory import DeliveryTuning
 from workflows import DeliverNotification, PatientJourney
 from workflows.visibility import ALL_KEYS
 
@@ -139,12 +138,7 @@ def create_worker(
     starter = None
     if settings.delivery_enabled if deliver is None else deliver:
         starter = DeliveryStarter(
-            DeliveryTuning(
-                retry_seconds=settings.delivery_retry_seconds,
-                max_interval_seconds=settings.delivery_max_interval_seconds,
-                critical_minutes=settings.critical_delivery_minutes,
-                send_timeout_seconds=settings.delivery_send_timeout_seconds,
-            ),
+            settings.delivery_tuning(),
             direct=delivery if settings.delivery_direct else None,
             direct_seconds=settings.delivery_direct_seconds,
             pause_seconds=settings.delivery_direct_pause_seconds,

@@ -18,7 +18,7 @@ from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store.access import CareTeams
 from models import bounds
-from models.directory import DeliveryRequest, DeliveryTuning
+from models.directory import DeliveryRequest
 from models.enums import NotificationKind, Recipient, Severity
 from models.errors import RefusalCode, Refused
 from models.messages import Notification
@@ -162,17 +162,11 @@ async def _tell_coordinator(session: Session, facts: CaseFacts, until: datetime)
     store = session.case_store()
     store.add_notifications([n])
     s = session.settings
-    tuning = DeliveryTuning(
-        retry_seconds=s.delivery_retry_seconds,
-        max_interval_seconds=s.delivery_max_interval_seconds,
-        critical_minutes=s.critical_delivery_minutes,
-        send_timeout_seconds=s.delivery_send_timeout_seconds,
-    )
     client = await session.temporal()
     try:
         await client.start_workflow(
             "DeliverNotification",
-            DeliveryRequest(notification=n, tuning=tuning),
+            DeliveryRequest(notification=n, tuning=s.delivery_tuning()),
             id=f"deliver-{n.idempotency_key}",
             task_queue=s.task_queue,
             static_summary=f"Deliver {n.kind} for {n.case_id} to {n.recipient}",

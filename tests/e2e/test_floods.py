@@ -34,6 +34,7 @@ from cellpath.services import journeys
 from cellpath.services.base import Session
 from cellpath.store import CaseStore
 from models.messages import JourneyWrite, MilestoneInput
+from tests.chaos.floods import measure
 from tests.support import e2e_journey
 from workflows import PatientJourney
 from workflows.journey import (
@@ -43,23 +44,6 @@ from workflows.journey import (
 )
 
 pytestmark = pytest.mark.e2e
-
-FAILED_TASK = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-}
-
-
-async def task_problems(client: Client, workflow_id: str) -> list[str]:
-    """Every failed or timed-out workflow task in every run of the journey, with its cause."""
-    problems = []
-    async for wf in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
-        history = await client.get_workflow_handle(workflow_id, run_id=wf.run_id).fetch_history()
-        for e in history.events:
-            if e.event_type in FAILED_TASK:
-                failure = e.workflow_task_failed_event_attributes.failure.message
-                problems.append(f"{EventType.Name(e.event_type)}: {failure[:200]}")
-    return problems
 
 
 async def audits_per_write(client: Client, workflow_id: str) -> list[int]:
@@ -86,16 +70,6 @@ def save(history: WorkflowHistory) -> None:
     if folder:
         name = f"{history.workflow_id}-{history.run_id[:8]}.json.gz"
         (Path(folder) / name).write_bytes(gzip.compress(history.to_json().encode(), mtime=0))
-
-
-async def runs(client: Client, workflow_id: str) -> list[tuple[int, int]]:
-    """(events, bytes) of each run of the journey."""
-    found = []
-    async for wf in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
-        d = await client.get_workflow_handle(workflow_id, run_id=wf.run_id).describe()
-        info = d.raw_description.workflow_execution_info
-        found.append((info.history_length, info.history_size_bytes))
-    return found
 
 
 async def timed_status(handle: Any) -> float:
@@ -141,8 +115,8 @@ async def test_a_signal_flood_is_read_in_batches_and_never_fails_a_task(
         # Every one kept: counted, the most recent summarised with their reason.
         assert s.rejected_unread == 0
         assert len(s.rejected) == 50 and "bogus_kind" in s.rejected[-1].reason
-        problems = await task_problems(client, handle.id)
-        figures = await runs(client, handle.id)
+        measured = await measure(client, handle.id)
+        problems, figures = measured.task_problems, measured.runs
         writes = await audits_per_write(client, handle.id)
     assert problems == [], (problems, figures)
     assert max(latencies) < 5
@@ -190,8 +164,8 @@ async def test_an_update_flood_continues_as_new_on_its_own_count(
         await asyncio.gather(*(sender() for _ in range(8)), watcher())
         latencies.append(await timed_status(handle))
         s = await handle.query(PatientJourney.status)
-        problems = await task_problems(client, handle.id)
-        figures = await runs(client, handle.id)
+        measured = await measure(client, handle.id)
+        problems, figures = measured.task_problems, measured.runs
         timeline = await handle.query(PatientJourney.timeline)
         await audits_per_write(client, handle.id)  # saves the histories when asked
     # Every update recorded once, none refused to its sender, in more than one run.
