@@ -57,23 +57,16 @@ from models.protocol import PRESETS
 from models.roles import Action
 
 HERE = Path(__file__).parent
-# The bedside form's measured fields (the rest of `ObservationInput` is set here).
-OBSERVATION_FIELDS = frozenset(
-    {
-        "temperature_c",
-        "systolic_bp",
-        "heart_rate",
-        "respiratory_rate",
-        "spo2",
-        "oxygen_device",
-        "oxygen_flow_l_min",
-        "vasopressors",
-        "ice_score",
-        "consciousness",
-        "seizure",
-        "cerebral_edema",
-        "note",
-    }
+# The bedside form's fields are every finding `ObservationInput` takes (grading reads them
+# all): a field added to the model is taken here, and `tests/console/test_actions.py` fails
+# while the form lacks its input. Who and when are set here; yes/no findings are selects.
+OBSERVATION_FIELDS = frozenset(ObservationInput.model_fields) - {
+    "actor",
+    "observed_at",
+    "observation_id",
+}
+OBSERVATION_FLAGS = frozenset(
+    name for name, f in ObservationInput.model_fields.items() if f.annotation in (bool, "bool")
 )
 log = structlog.get_logger("cellpath.console")
 
@@ -465,7 +458,8 @@ def create_app(
             values["observed_at"] = local_time(
                 text.get("observed_at", ""), text.get("tz", "UTC"), "observed at"
             )
-            values["motor_weakness"] = text.get("motor_weakness") == "true"
+            for flag in OBSERVATION_FLAGS:
+                values[flag] = text.get(flag) == "true"
             o = ObservationInput.model_validate(values | {"actor": who})
             return await journeys.observe(s, case_id, o)
 

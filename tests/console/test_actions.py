@@ -10,7 +10,7 @@ import pytest
 
 from cellpath.scenarios import observe, start
 from tests.console.conftest import Stack, signed_in
-from tests.support import console_journey, drive_to_monitoring
+from tests.support import ROOT, console_journey, drive_to_monitoring
 from workflows import PatientJourney
 
 pytestmark = pytest.mark.e2e
@@ -129,3 +129,39 @@ async def test_the_worklist_pages_through_visibility_in_the_readers_time_zone(
         assert "times in Asia/Shanghai" in (await http.get("/")).text
         await signed_in(http, "coord-ui")
         assert "times in UTC" in (await http.get("/")).text
+
+
+async def test_the_bedside_form_takes_every_finding_the_grading_reads(stack: Stack) -> None:
+    """A pressor-dependent patient without fever after tocilizumab is CRS grade 3: the form
+    must be able to say what was given (it once could not, and saved grade 0 with no alert).
+    Every finding of `ObservationInput` has an input; GvHD's only for allogeneic products."""
+    from models.messages import ObservationInput
+
+    case_id = "ACT-2026-0009"
+    await drive_to_monitoring(stack.client, case_id, stack.settings.task_queue)
+    async with httpx.AsyncClient(base_url=stack.url) as nurse:
+        token = await signed_in(nurse, "nurse-ui")
+        page = (await nurse.get(f"/cases/{case_id}")).text
+        form = page[page.index('id="observe-h"') :]
+        gvhd = {"gvhd_skin_bsa_pct", "bilirubin_mg_dl", "stool_ml_day"}
+        findings = set(ObservationInput.model_fields) - {"actor", "observation_id"}
+        missing = {f for f in findings - gvhd if f'name="{f}"' not in form}
+        assert missing == set(), f"the bedside form has no input for {missing}"
+        assert not any(f'name="{f}"' in form for f in gvhd)  # an autologous product
+        saved = await nurse.post(
+            f"/cases/{case_id}/observe",
+            data={
+                "csrf_token": token,
+                "tz": "UTC",
+                "temperature_c": "37.1",
+                "systolic_bp": "82",
+                "vasopressors": "1",
+                "spo2": "95",
+                "anticytokine_or_antipyretic_given": "true",
+            },
+        )
+    assert saved.status_code == 200, saved.text
+    assert re.search(r'CRS grade <strong class="grade">3</strong>', saved.text), saved.text[-2000:]
+    template = (ROOT / "cellpath/console/templates/case_body.html").read_text()
+    block = template[template.index("{% if s.cell_source == 'allogeneic' %}") :]
+    assert all(f'name="{f}"' in block for f in gvhd)
