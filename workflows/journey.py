@@ -10,7 +10,9 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
   state alone, so a task's commands never depend on the order in which Temporal delivers an
   update and an activity completion (sdk-rust#1146). Runs recorded before `RULES_V3` keep the
   separate store loop they were recorded with.
-- **Every input is hostile.** Messages arrive raw and are decoded and bounded here
+- **Every input is hostile.** The handlers, validators and queries are in
+  `workflows.messages` (this class's base), the flood bounds in `workflows.floods`. Messages
+  arrive raw and are decoded and bounded there
   (`models.bounds`); no exception from checking one can fail a workflow task (`boundary`).
 - **Continue-as-new** at the start of monitoring and of follow-up, at least once a year, and
   whenever Temporal suggests it, carrying the whole `JourneyState` in `JourneyInput.state`.
@@ -41,33 +43,25 @@ with workflow.unsafe.imports_passed_through():
         CaseStoreActivities,
         NotificationActivities,
     )
-    from models import bounds
-    from models.deadlines import DeadlineView
     from models.enums import Phase
-    from models.errors import Refused
     from models.journey import JourneyInput
     from models.messages import (
-        AcknowledgeAlertInput,
-        Alert,
         AuditBatch,
         CalendarRequest,
-        HistoryImport,
-        HistoryImportAck,
         JourneyStatus,
         JourneyWrite,
-        MilestoneAck,
-        MilestoneEvent,
-        MilestoneInput,
         NotificationBatch,
-        ObservationAck,
-        ObservationInput,
-        RescheduleInput,
-        WithdrawInput,
     )
     from models.pathway import Journey
     from models.protocol import resolve_protocol
-    from models.state import JourneyState, ObservationRecord
+    from models.state import JourneyState
     from workflows import boundary, visibility
+    from workflows.floods import (
+        BACKLOG_PAUSE,
+        EMERGENCY_BYTES_PER_RUN,
+        EMERGENCY_EVENTS_PER_RUN,
+    )
+    from workflows.messages import JourneyMessages
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -109,31 +103,9 @@ RULES_V5 = "rules-v5-gates-and-handover"
 # limits, refusing new updates (to be sent again) while it does.
 BOUNDED_FLOODS = "bounded-floods"
 
-# Reading one signal (decode, check, keep a refusal) costs ~0.2 ms, more in the sandbox; a
-# workflow task must finish well inside the SDK's 2 s deadlock limit whatever arrived in it.
-SIGNALS_READ_PER_ACTIVATION = 200
-# Refused signals logged one by one per workflow task (each line costs ~0.6 ms).
-SIGNALS_LOGGED_PER_ACTIVATION = 5
-# Signals left to read are read in the next workflow task, whatever brings it (the batch's own
-# write completing, usually); a timer this long makes sure one comes (the dev server fires
-# timers on a ~1 s tick).
-BACKLOG_PAUSE = timedelta(milliseconds=100)
-# Temporal refuses the 2,001st update of a run; each accepted one is two events and replays
-# on every cache miss. A fresh run long before either.
-UPDATES_PER_RUN = 1_000
-# Temporal suggests continuing at 4,000 events / 4 MB by default; our own ceilings, for servers
-# that suggest later (or never: the time-skipping test server).
-BOUNDED_EVENTS_PER_RUN = 4_000
-BOUNDED_BYTES_PER_RUN = 4 * 1024 * 1024
-# Past these the run is in danger of Temporal's hard limits (51,200 events, 50 MB: the server
-# terminates the workflow): signals still waiting are counted unread rather than read, so the
-# run can continue as new the moment the flood pauses.
-EMERGENCY_EVENTS_PER_RUN = 20_000
-EMERGENCY_BYTES_PER_RUN = 20 * 1024 * 1024
-
 
 @workflow.defn(name="PatientJourney")
-class PatientJourney:
+class PatientJourney(JourneyMessages):
     """A patient's journey through the CAR-T / CAR-NK pathway (docs/architecture.md).
 
     Waits for coordinators' milestones (updates, or the `milestone` signal), reminds before
@@ -305,18 +277,6 @@ class PatientJourney:
         if every is not None and target == self._run_started_at + every:
             return f"Yearly fresh run (continue-as-new) at {target:%Y-%m-%d %H:%M} UTC"
         return self._journey.next_event_summary()
-
-    def _over_bounds(self) -> bool:
-        """Whether this run has taken as many updates, events or bytes as a run should
-        (`BOUNDED_FLOODS`): a flood, most likely."""
-        if not self._bounded:
-            return False
-        info = workflow.info()
-        return (
-            self._updates_this_run >= UPDATES_PER_RUN
-            or info.get_current_history_length() > BOUNDED_EVENTS_PER_RUN
-            or info.get_current_history_size() > BOUNDED_BYTES_PER_RUN
-        )
 
     def _should_continue_as_new(self) -> bool:
         if self._journey.closed:
@@ -537,262 +497,3 @@ class PatientJourney:
         """
         if not self._one_writer:
             self._publish()
-
-    async def _until_ready(self) -> None:
-        # Updates can arrive in the very first workflow task, before the business calendar
-        # is loaded; they wait here (validators already ran and do not need it). Once ready,
-        # a handler applies without yielding (one-writer runs): a signal delivered just before
-        # an update has changed the journey by the time the update's validator looks at it.
-        if self._ready and self._one_writer:
-            return
-        await workflow.wait_condition(lambda: self._ready)
-
-    async def _accepted(self) -> None:
-        """The first step of every update handler: count it (Temporal caps updates per run),
-        then wait until the journey is ready."""
-        self._updates_this_run += 1
-        await self._until_ready()
-
-    def _refuse_while_continuing(self, update: str) -> None:
-        """A validator's first check: no new update while a run that took all it should
-        continues as new.
-
-        Otherwise a stream of updates would keep the drain (which waits for every handler)
-        from ending, and the run would grow to Temporal's limits. They are to be sent again
-        to the fresh run (the services do so by themselves). A run continuing as new for
-        another reason (a new phase, a year) still takes the few updates that arrive.
-        """
-        if self._continuing and self._over_bounds():
-            boundary.refusal(boundary.continuing, update)
-
-    def _take_read_budget(self) -> bool:
-        """Whether one more signal may be read in this workflow task (`BOUNDED_FLOODS`)."""
-        now = workflow.now()
-        if now != self._read_at:
-            self._read_at, self._read_count = now, 0
-        if self._read_count >= SIGNALS_READ_PER_ACTIVATION:
-            return False
-        self._read_count += 1
-        return True
-
-    def _can_read_more(self) -> bool:
-        """Signals wait and this workflow task has read none yet (a new task, a new budget)."""
-        return bool(self._backlog) and workflow.now() != self._read_at
-
-    def _read_backlog(self) -> None:
-        """Read waiting signals, oldest first, as far as this task's budget goes."""
-        while self._backlog and self._take_read_budget():
-            self._read_signal(self._backlog.popleft())
-
-    # --- messages ------------------------------------------------------------------------------
-
-    def _decode(
-        self, raw: RawValue, model: type[M], what: str, limit: int = bounds.MAX_MESSAGE_BYTES
-    ) -> M:
-        """A message from its raw payload (`boundary.decode`), bounded under rules v3."""
-        return boundary.decode(
-            raw, model, what, bounded=self._journey.v3, limit=limit, strict=self._bounded
-        )
-
-    @workflow.update
-    async def record_milestone(self, raw: RawValue) -> MilestoneAck:
-        """Record a milestone (`MilestoneInput`); refused, changing nothing, unless expected now."""
-        await self._accepted()
-        now = workflow.now()
-        # Checked again: another update may have moved the journey since validation.
-        accepted = boundary.refusal(
-            lambda: self._journey.check_milestone(
-                self._decode(raw, MilestoneInput, "milestone"), now
-            )
-        )
-        ack = self._journey.apply_milestone(accepted, now)
-        self._handler_changed()
-        return ack
-
-    @record_milestone.validator
-    def validate_record_milestone(self, raw: RawValue) -> None:
-        """Refuse a milestone before it reaches history, with what was expected."""
-        self._refuse_while_continuing("milestone")
-        boundary.refusal(
-            lambda: self._journey.check_milestone(
-                self._decode(raw, MilestoneInput, "milestone"), workflow.now()
-            ),
-            "milestone",
-        )
-
-    @workflow.signal
-    async def milestone(self, raw: RawValue) -> None:
-        """Fire-and-forget milestone (`MilestoneInput`) for integrations; a refused one is kept
-        in `rejected` as a bounded summary.
-
-        The payload arrives raw: the SDK would drop a signal whose payload does not decode,
-        and an invalid signal must be kept, not dropped. Nothing a sender puts in it can fail
-        the workflow task.
-        """
-        await self._until_ready()
-        if self._bounded and (self._backlog or not self._take_read_budget()):
-            # Decided before decoding: past this task's budget a signal waits, in order, for
-            # the next task (the main loop wakes for it). Nothing is lost or reordered.
-            self._backlog.append(raw)
-            return
-        self._read_signal(raw)
-
-    def _read_signal(self, raw: RawValue) -> None:
-        """Decode, check and apply one `milestone` signal; a refused one is kept."""
-        now = workflow.now()
-        m: MilestoneInput | None = None
-        try:
-            m = boundary.checked(lambda: self._decode(raw, MilestoneInput, "milestone"))
-            accepted = boundary.checked(lambda: self._journey.check_milestone(m, now))
-        except Refused as e:
-            # One log line a signal was most of a flood's cost (and a flood of its own in the
-            # logs): under the flood bounds only the first few of a task are logged; the
-            # `cellpath_refusals` counter and `status().rejected_total` count them all.
-            if not self._bounded or self._read_count <= SIGNALS_LOGGED_PER_ACTIVATION:
-                workflow.logger.warning(
-                    "milestone signal refused",
-                    extra={"case_id": self._facts.case_id, "code": e.code.value},
-                )
-            self._journey.reject_signal(m, str(e), now, size_bytes=len(raw.payload.data))
-            boundary.count(
-                "cellpath_refusals", {"update": "milestone_signal", "reason": e.code.value}
-            )
-            self._handler_changed()
-            return
-        self._journey.apply_milestone(accepted, now)
-        self._handler_changed()
-
-    @workflow.update
-    async def record_observation(self, raw: RawValue) -> ObservationAck:
-        """Record a monitoring observation (`ObservationInput`); it moves the deadline on."""
-        await self._accepted()
-        now = workflow.now()
-        observation = boundary.refusal(lambda: self._decode(raw, ObservationInput, "observation"))
-        at = boundary.refusal(lambda: self._journey.check_observation(observation, now))
-        ack = self._journey.apply_observation(observation, at, now)
-        self._handler_changed()
-        return ack
-
-    @record_observation.validator
-    def validate_record_observation(self, raw: RawValue) -> None:
-        """Refuse an observation outside monitoring or out of physiological range."""
-        self._refuse_while_continuing("observation")
-        boundary.refusal(
-            lambda: self._journey.check_observation(
-                self._decode(raw, ObservationInput, "observation"), workflow.now()
-            ),
-            "observation",
-        )
-
-    @workflow.update
-    async def acknowledge_alert(self, raw: RawValue) -> Alert:
-        """A physician acknowledges an alert (`AcknowledgeAlertInput`): a critical one stops
-        repeating."""
-        await self._accepted()
-        request = boundary.refusal(
-            lambda: self._decode(raw, AcknowledgeAlertInput, "acknowledgement")
-        )
-        boundary.refusal(lambda: self._journey.check_acknowledge(request))
-        alert = self._journey.apply_acknowledge(request, workflow.now())
-        self._handler_changed()
-        return alert
-
-    @acknowledge_alert.validator
-    def validate_acknowledge_alert(self, raw: RawValue) -> None:
-        """Refuse an unknown or already acknowledged alert, or one without an actor."""
-        self._refuse_while_continuing("acknowledge_alert")
-        boundary.refusal(
-            lambda: self._journey.check_acknowledge(
-                self._decode(raw, AcknowledgeAlertInput, "acknowledgement")
-            ),
-            "acknowledge_alert",
-        )
-
-    @workflow.update
-    async def reschedule(self, raw: RawValue) -> DeadlineView:
-        """Move an open deadline (`RescheduleInput`); who, why and from when to when go into
-        the timeline."""
-        await self._accepted()
-        now = workflow.now()
-        request = boundary.refusal(lambda: self._decode(raw, RescheduleInput, "reschedule"))
-        boundary.refusal(lambda: self._journey.check_reschedule(request, now))
-        view = self._journey.apply_reschedule(request, now)
-        self._handler_changed()
-        return view
-
-    @reschedule.validator
-    def validate_reschedule(self, raw: RawValue) -> None:
-        """Refuse moving a deadline that is not open, into the past, or without a reason."""
-        self._refuse_while_continuing("reschedule")
-        boundary.refusal(
-            lambda: self._journey.check_reschedule(
-                self._decode(raw, RescheduleInput, "reschedule"), workflow.now()
-            ),
-            "reschedule",
-        )
-
-    @workflow.update
-    async def withdraw(self, raw: RawValue) -> MilestoneAck:
-        """Close the journey as withdrawn (`WithdrawInput`)."""
-        await self._accepted()
-        request = boundary.refusal(lambda: self._decode(raw, WithdrawInput, "withdrawal"))
-        boundary.refusal(lambda: self._journey.check_withdraw(request))
-        ack = self._journey.apply_withdraw(request, workflow.now())
-        self._handler_changed()
-        return ack
-
-    @withdraw.validator
-    def validate_withdraw(self, raw: RawValue) -> None:
-        """Refuse a withdrawal without a reason or of a closed journey."""
-        self._refuse_while_continuing("withdraw")
-        boundary.refusal(
-            lambda: self._journey.check_withdraw(self._decode(raw, WithdrawInput, "withdrawal")),
-            "withdraw",
-        )
-
-    @workflow.update
-    async def import_history(self, raw: RawValue) -> HistoryImportAck:
-        """Apply a patient's past (`HistoryImport`), all or nothing, to a journey with nothing
-        recorded yet; deadlines are evaluated once, what fell due goes out in one summary."""
-        await self._accepted()
-        now = workflow.now()
-        history = boundary.refusal(lambda: self._decode_history(raw))
-        boundary.refusal(lambda: self._journey.check_import(history, now))
-        ack = self._journey.apply_import(history, now)
-        self._handler_changed()
-        return ack
-
-    @import_history.validator
-    def validate_import_history(self, raw: RawValue) -> None:
-        """Refuse an unreadable history; once the journey is ready, any item it refuses.
-
-        An import sent right after the start is validated before the business calendar is
-        loaded: then the handler checks the items, before it changes anything.
-        """
-        self._refuse_while_continuing("import_history")
-        history = boundary.refusal(lambda: self._decode_history(raw), "import_history")
-        if self._ready:
-            boundary.refusal(
-                lambda: self._journey.check_import(history, workflow.now()), "import_history"
-            )
-
-    def _decode_history(self, raw: RawValue) -> HistoryImport:
-        return self._decode(raw, HistoryImport, "history", bounds.MAX_HISTORY_BYTES)
-
-    @workflow.query
-    def observations(self) -> list[ObservationRecord]:
-        """Every observation with its computed grades, as recorded (vital signs history)."""
-        return sorted(self._state.observations, key=lambda r: r.observed_at)
-
-    @workflow.query
-    def status(self) -> JourneyStatus:
-        """The journey at a glance: phase, open deadlines, alerts, refused signals."""
-        status = self._journey.status()
-        if self._backlog:
-            status.signals_waiting = len(self._backlog)
-        return status
-
-    @workflow.query
-    def timeline(self) -> list[MilestoneEvent]:
-        """Every recorded milestone (and reschedule / withdrawal), across all runs."""
-        return list(self._state.timeline)

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import math
 import secrets
-import warnings
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +31,20 @@ from temporalio.client import Client
 
 from cellpath.config import Settings, get_settings
 from cellpath.console import auth
+from cellpath.console.filters import countdown, label, shown, when
 from cellpath.console.forms import (
     OBSERVATION_CHOICES,
     PHASES,
+    intake_document,
     local_time,
     milestone_forms,
-    zone,
 )
+from cellpath.console.sso import oidc, refuse_sign_in, sso_routes
 from cellpath.services import access, caseload, handover, intake, journeys, staff
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import CaseStore
 from models.enums import AuditAction, Phase, Program, Severity
 from models.errors import RefusalCode
-from models.intake import Caregiver, HomeOncologist, PatientDetails
 from models.messages import (
     AcknowledgeAlertInput,
     MilestoneInput,
@@ -83,9 +83,7 @@ class Console:
             settings.console_sign_in_attempts, settings.console_sign_in_window_minutes * 60
         )
         self.templates = Jinja2Templates(directory=HERE / "templates")
-        self.templates.env.filters.update(
-            when=_when, countdown=_countdown, label=_label, shown=_shown
-        )
+        self.templates.env.filters.update(when=when, countdown=countdown, label=label, shown=shown)
         self.templates.env.globals.update(PHASES=PHASES, Severity=Severity, Action=Action)
 
     def opened_store(self) -> CaseStore | None:
@@ -110,54 +108,6 @@ class Console:
     def keep(self, s: Session) -> None:
         """Keep the Temporal client a session connected for the next requests."""
         self.client = self.client or s.client
-
-
-# --- formatting ----------------------------------------------------------------------------
-
-
-def _when(value: datetime | None, tz: str = "UTC") -> str:
-    """A time in the reader's zone, with the zone's abbreviation (`2026-12-08 09:00 CET`)."""
-    if value is None:
-        return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    local = value.astimezone(zone(tz))
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz}"
-
-
-def _countdown(value: datetime | None, now: datetime | None = None) -> str:
-    """How long until `value` (`in 2 d 4 h`), or how long ago it passed (`overdue 3 h`)."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - (now or datetime.now(UTC))
-    seconds = abs(delta.total_seconds())
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = math.ceil(rest / 60) if not days and not hours else rest // 60
-    parts = [f"{days} d"] if days else []
-    parts += [f"{hours} h"] if hours else []
-    parts += [f"{minutes} min"] if not days and (minutes or not parts) else []
-    text = " ".join(parts[:2])
-    return f"in {text}" if delta >= timedelta(0) else f"overdue {text}"
-
-
-def _shown(value: object, tz: str = "UTC") -> str:
-    """A data value for people: lists joined, ISO times in the reader's zone."""
-    if isinstance(value, list):
-        return ", ".join(_shown(v, tz) for v in value)
-    if isinstance(value, str) and len(value) > 16 and value[4:5] == "-" and "T" in value:
-        try:
-            return _when(datetime.fromisoformat(value), tz)
-        except ValueError:
-            return value
-    return str(value)
-
-
-def _label(value: object) -> str:
-    """An identifier for people: `pi_review` → `pi review`."""
-    return str(value).replace("_", " ")
 
 
 # --- the application -------------------------------------------------------------------------
@@ -188,7 +138,7 @@ def create_app(
         https_only=settings.console_url.startswith("https://"),
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    oauth = _oidc(settings)
+    oauth = oidc(settings)
     templates = console.templates
 
     @app.middleware("http")
@@ -258,7 +208,7 @@ def create_app(
         wait = console.throttle.wait(*keys)
         if wait > 0:
             reason = "too many failed sign-ins"
-            _refuse_sign_in(s, reason, address)
+            refuse_sign_in(s, reason, address)
             message = f"Too many failed sign-ins. Try again in {math.ceil(wait / 60)} minutes."
             context = {"next": target, "error": message, "sso": bool(oauth)}
             return page(request, "login.html", context, 429)
@@ -268,7 +218,7 @@ def create_app(
             return await outage(request, "", e)
         if member is None:
             console.throttle.failed(*keys)
-            _refuse_sign_in(s, "wrong name or password", address)
+            refuse_sign_in(s, "wrong name or password", address)
             context = {"next": target, "error": "Wrong name or password.", "sso": bool(oauth)}
             return page(request, "login.html", context, 401)
         console.throttle.succeeded(keys[0])
@@ -286,7 +236,7 @@ def create_app(
         return RedirectResponse("/login", status_code=303)
 
     if oauth is not None:
-        _sso_routes(app, console, oauth)
+        sso_routes(app, console, oauth)
 
     # --- the worklist ----------------------------------------------------------------------
 
@@ -438,7 +388,7 @@ def create_app(
                 data=data_from_text(kind, fields),
             )
             ack = await journeys.record_milestone(s, case_id, m)
-            return f"{_label(kind)} recorded" + (" (already recorded)" if ack.duplicate else "")
+            return f"{label(kind)} recorded" + (" (already recorded)" if ack.duplicate else "")
 
         return await act(request, who, case_id, f"milestone-{kind}", call)
 
@@ -482,7 +432,7 @@ def create_app(
                 signature_meaning=meaning,  # type: ignore[arg-type]
             )
             alert = await journeys.acknowledge(s, case_id, a)
-            return f"alert {_label(alert.kind)} acknowledged"
+            return f"alert {label(alert.kind)} acknowledged"
 
         return await act(request, who, case_id, f"alert-{alert_id}", call)
 
@@ -542,7 +492,7 @@ def create_app(
                 deadline=deadline, due_at=due, reason=str(form.get("reason", "")), actor=who
             )
             view = await journeys.reschedule(s, case_id, r)
-            return f"{_label(view.name)} now due {_when(view.due_at, tz)}"
+            return f"{label(view.name)} now due {when(view.due_at, tz)}"
 
         return await act(request, who, case_id, f"deadline-{deadline}", call)
 
@@ -620,52 +570,6 @@ def create_app(
     return app
 
 
-def intake_document(form: dict[str, str]) -> dict[str, Any]:
-    """The intake form's fields as an intake file's document (empty fields left out, so the
-    intake's own validation names what is missing)."""
-
-    def text(name: str) -> str | None:
-        value = form.get(name, "").strip()
-        return value or None
-
-    def listed(name: str) -> list[str] | None:
-        value = text(name)
-        return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-    # The fields of the intake's own models: a field added there is taken here too.
-    nested = {"caregiver": Caregiver, "home_oncologist": HomeOncologist}
-    patient = {
-        key: text(f"patient.{key}") for key in PatientDetails.model_fields if key not in nested
-    }
-    for name, model in nested.items():
-        values = {key: text(f"{name}.{key}") for key in model.model_fields}
-        if any(values.values()):
-            patient[name] = {k: v for k, v in values.items() if v}  # type: ignore[assignment]
-
-    def flag(name: str) -> bool | None:
-        return {"true": True, "false": False}.get(text(name) or "")
-
-    document: dict[str, Any] = {
-        "case_id": text("case_id"),
-        "patient": {k: v for k, v in patient.items() if v},
-        "therapy": text("therapy"),
-        "cell_source": text("cell_source"),
-        "program": text("program"),
-        "indication": text("indication"),
-        "target_antigens": listed("target_antigens"),
-        "sites": listed("sites"),
-        "coordinator": text("coordinator"),
-        "protocol": text("protocol"),
-        "home_timezone": text("home_timezone"),
-        # The options aid's facts (a form that leaves them at their defaults sends false).
-        "prior_car_t": flag("prior_car_t"),
-        "antigen_negative_relapse": listed("antigen_negative_relapse"),
-        "poor_t_cell_quality": flag("poor_t_cell_quality"),
-        "local_access": flag("local_access"),
-    }
-    return {k: v for k, v in document.items() if v is not None}
-
-
 def _form_ids(status: Any, forms: list[Any], role_may: dict[str, bool]) -> set[str]:
     """The ids of the forms a case page shows (where a refusal can show next to its form)."""
     ids = {f"milestone-{f.kind}" for f in forms} if role_may["milestone"] else set()
@@ -685,73 +589,3 @@ def _problem(error: Any) -> str:
     """A pydantic error as `field: message` (never the value)."""
     where = ".".join(str(p) for p in error.get("loc", ())) or "value"
     return f"{where}: {error.get('msg', 'invalid')}"
-
-
-def _refuse_sign_in(s: Session, reason: str, address: str) -> None:
-    from cellpath.services.authority import record_refusal
-
-    record_refusal(s, "staff", "sign_in", None, reason, detail={"from": address})
-
-
-def _oidc(settings: Settings) -> Any:
-    """The OpenID Connect client (Authlib), when an issuer is configured; else None."""
-    if not (settings.oidc_issuer and settings.oidc_client_id):
-        return None
-    from authlib.deprecate import AuthlibDeprecationWarning
-
-    with warnings.catch_warnings():
-        # Authlib warns, on import, about its own httpx shim (nothing we call); its module
-        # `deprecate`, imported first, sets these warnings to "always", so ignore after it.
-        warnings.simplefilter("ignore", AuthlibDeprecationWarning)
-        from authlib.integrations.starlette_client import OAuth
-
-    oauth = OAuth()
-    oauth.register(
-        "sso",
-        server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
-        client_id=settings.oidc_client_id,
-        client_secret=(
-            settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None
-        ),
-        client_kwargs={"scope": "openid email profile"},
-    )
-    return oauth.sso
-
-
-def _sso_routes(app: FastAPI, console: Console, sso: Any) -> None:
-    """Sign-in through the OpenID Connect provider: the claim `oidc_actor_claim` names the
-    staff member, who must be registered (a stranger is refused and audited)."""
-
-    @app.get("/login/sso")
-    async def sso_start(request: Request) -> Response:
-        redirect: Response = await sso.authorize_redirect(
-            request, str(request.url_for("sso_callback"))
-        )
-        return redirect
-
-    @app.get("/login/sso/callback", name="sso_callback")
-    async def sso_callback(request: Request) -> Response:
-        import httpx
-        from authlib.integrations.base_client.errors import OAuthError
-        from joserfc.errors import JoseError
-
-        try:
-            token = await sso.authorize_access_token(request)
-        except httpx.HTTPError as e:
-            raise HTTPException(503, f"the sign-in provider could not be reached: {e}") from None
-        except (OAuthError, JoseError) as e:
-            # A state that is not this browser's, a token whose nonce, issuer, audience or
-            # signature does not check out: nobody is signed in.
-            _refuse_sign_in(console.session("(sso)"), f"provider sign-in failed: {e}", "sso")
-            raise HTTPException(
-                403, "signing in through the provider failed; start again"
-            ) from None
-        claims = token.get("userinfo") or {}
-        who = str(claims.get(console.settings.oidc_actor_claim, ""))[:64]
-        s = console.session(who or "(no claim)")
-        if not who or s.case_store().member(who) is None:
-            _refuse_sign_in(s, "not a registered staff member", "sso")
-            raise HTTPException(403, "you are not registered in cellpath; ask an administrator")
-        auth.start_session(request, who, console.opened_store())
-        caseload.audit_sign_in(s, AuditAction.SIGNED_IN, {"via": "sso"})
-        return RedirectResponse("/", status_code=303)

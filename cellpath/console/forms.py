@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from models.enums import MilestoneKind, Phase
 from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
+from models.intake import Caregiver, HomeOncologist, PatientDetails
 from models.messages import FieldHint, JourneyStatus
 from models.pathway import RULES
 from models.pathway.data import field_hints
@@ -114,3 +116,49 @@ def local_time(text: str, tz: str, field: str) -> datetime | None:
     except ValueError:
         raise ValueError(f"{field}: expected a date and time like 2026-12-05T09:30") from None
     return value if value.tzinfo else value.replace(tzinfo=zone(tz))
+
+
+def intake_document(form: dict[str, str]) -> dict[str, Any]:
+    """The intake form's fields as an intake file's document (empty fields left out, so the
+    intake's own validation names what is missing)."""
+
+    def text(name: str) -> str | None:
+        value = form.get(name, "").strip()
+        return value or None
+
+    def listed(name: str) -> list[str] | None:
+        value = text(name)
+        return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+    # The fields of the intake's own models: a field added there is taken here too.
+    nested = {"caregiver": Caregiver, "home_oncologist": HomeOncologist}
+    patient = {
+        key: text(f"patient.{key}") for key in PatientDetails.model_fields if key not in nested
+    }
+    for name, model in nested.items():
+        values = {key: text(f"{name}.{key}") for key in model.model_fields}
+        if any(values.values()):
+            patient[name] = {k: v for k, v in values.items() if v}  # type: ignore[assignment]
+
+    def flag(name: str) -> bool | None:
+        return {"true": True, "false": False}.get(text(name) or "")
+
+    document: dict[str, Any] = {
+        "case_id": text("case_id"),
+        "patient": {k: v for k, v in patient.items() if v},
+        "therapy": text("therapy"),
+        "cell_source": text("cell_source"),
+        "program": text("program"),
+        "indication": text("indication"),
+        "target_antigens": listed("target_antigens"),
+        "sites": listed("sites"),
+        "coordinator": text("coordinator"),
+        "protocol": text("protocol"),
+        "home_timezone": text("home_timezone"),
+        # The options aid's facts (a form that leaves them at their defaults sends false).
+        "prior_car_t": flag("prior_car_t"),
+        "antigen_negative_relapse": listed("antigen_negative_relapse"),
+        "poor_t_cell_quality": flag("poor_t_cell_quality"),
+        "local_access": flag("local_access"),
+    }
+    return {k: v for k, v in document.items() if v is not None}

@@ -18,9 +18,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
+from cellpath.store.rows import (
+    _audit_row,
+    _audit_rows,
+    _insert_ignoring_duplicates,
+    _notification_rows,
+    _now,
+    _printable,
+    _upsert_projection,
+    is_data_error,
+)
 from cellpath.store.tables import (
     IDENTIFYING_FIELDS,
     AuditRow,
@@ -556,123 +565,3 @@ class CaseStore:
     def audit_trail(self, case_id: str) -> list[AuditRow]:
         """A case's audit entries in the order they were recorded."""
         return self._case_rows(AuditRow, case_id, "recorded_at")
-
-
-def is_data_error(error: Exception) -> bool:
-    """Whether the database refused the data itself (retrying cannot help), not an outage.
-
-    Data and integrity errors, and errors raised while adapting a value (e.g. a NUL character
-    PostgreSQL text cannot hold, an unpaired surrogate), are data errors; connection,
-    operational and programming errors (an outage, a schema not migrated) are not.
-    """
-    if isinstance(error, sa.exc.DataError | sa.exc.IntegrityError | UnicodeError):
-        return True
-    if isinstance(error, sa.exc.StatementError) and not isinstance(error, sa.exc.DBAPIError):
-        return isinstance(error.orig, ValueError | TypeError)
-    return False
-
-
-def _upsert_projection(s: Session, p: JourneyProjection) -> bool:
-    values = p.model_dump(mode="python")
-    for key in ("phase", "outcome", "therapy", "cell_source", "program", "top_alert"):
-        if values[key] is not None:
-            values[key] = str(values[key])
-    row = s.get(JourneyRow, p.case_id)
-    if row is None:
-        s.add(JourneyRow(**values))
-        s.flush()
-        return True
-    if row.revision >= p.revision:
-        return False
-    for key, value in values.items():
-        setattr(row, key, value)
-    s.flush()
-    return True
-
-
-def _insert_ignoring_duplicates(
-    s: Session, table: type[SQLModel], key: str, rows: Sequence[dict[str, Any]]
-) -> list[str]:
-    """Insert rows, skipping those whose unique `key` exists; returns the keys that were new."""
-    if not rows:
-        return []
-    dialect = s.get_bind().dialect.name
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
-    if insert is not None:
-        # The rows as parameters of one statement, not baked into it (`.values(rows)`): the
-        # statement is then compiled once per process and cached, not once per write (that
-        # compilation was a quarter of an outbox write's CPU). RETURNING, not rowcount: psycopg
-        # reports -1 for a multi-row insert.
-        stmt = (
-            insert(table.__table__)  # type: ignore[attr-defined]
-            .on_conflict_do_nothing(index_elements=[key])
-            .returning(getattr(table, key))
-        )
-        s.flush()  # Core on the session's connection: what the session holds goes first
-        return [row[0] for row in s.connection().execute(stmt, list(rows)).all()]
-    # Other databases: check first (the unique constraint still guards races).
-    column = getattr(table, key)
-    existing = set(s.exec(select(column).where(column.in_([r[key] for r in rows]))).all())
-    new = [r for r in rows if r[key] not in existing]
-    for r in new:
-        s.add(table(**r))
-    s.flush()
-    return [r[key] for r in new]
-
-
-def _notification_rows(notifications: Sequence[Notification]) -> list[dict[str, Any]]:
-    now = _now()
-    rows = []
-    for n in notifications:
-        row = n.model_dump(mode="python")
-        for key in ("kind", "recipient", "severity"):
-            row[key] = str(row[key])
-        rows.append(row | {"created_at": now, "delivered_at": None})
-    return rows
-
-
-def _audit_rows(entries: Sequence[AuditEntry]) -> list[dict[str, Any]]:
-    now = _now()
-    rows = [e.model_dump(mode="python") | {"stored_at": now} for e in entries]
-    for row in rows:
-        row["detail"] = _jsonable(row["detail"])
-    return rows
-
-
-def _printable(text: str, limit: int) -> str:
-    """Text safe for any column and log: printable ASCII escapes for everything else."""
-    escaped = text.encode("ascii", "backslashreplace").decode("ascii")
-    escaped = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in escaped)
-    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
-
-
-def _audit_row(
-    case_id: str, action: str, actor: str, now: datetime, detail: dict[str, Any], reason: str = ""
-) -> AuditRow:
-    """An audit row for something the store itself does (erasure, role change), in its session."""
-    return AuditRow(
-        event_id=f"{case_id}:{action}:{uuid.uuid4()}",
-        case_id=case_id,
-        action=str(action),
-        actor=actor,
-        occurred_at=now,
-        recorded_at=now,
-        detail=_jsonable(detail),
-        reason=reason,
-        stored_at=now,
-    )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _jsonable(value: Any) -> Any:
-    """Dates and times in audit details as ISO strings (JSON columns hold plain JSON)."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value

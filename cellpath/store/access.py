@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from cellpath.store import CaseStore, _audit_row
+from cellpath.store import CaseStore
+from cellpath.store.rows import _audit_row
 from cellpath.store.tables import BreakGlass, CaseCover, JourneyRow, RoleAssignment
 from models.enums import AuditAction
 from models.errors import CaseStoreError

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from cellpath.store import STAFF_AUDIT, CaseStore, _audit_row
+from cellpath.store import STAFF_AUDIT, CaseStore
+from cellpath.store.rows import _audit_row
 from cellpath.store.tables import (
     Case,
     Delivery,

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, get_origin
 from models.pathway import milestones as _milestones  # noqa: F401  (registers every rule)
 from models.pathway.actions import MAX_REJECTED, rejected_summary
 from models.pathway.data import MilestoneData, describe_validation_error, expected_fields
-from models.pathway.journey import MILESTONE_KINDS, Journey
+from models.pathway.idempotency import MILESTONE_KINDS
+from models.pathway.journey import Journey
 from models.pathway.milestones.logistics import LOGISTICS_REQUIRED
 from models.pathway.rules import RULES, Accepted, MilestoneRule
 

@@ -40,7 +40,6 @@ from models.messages import (
     AcknowledgeAlertInput,
     Alert,
     AuditEntry,
-    ConsentView,
     HistoryImport,
     HistoryImportAck,
     JourneyProjection,
@@ -52,7 +51,6 @@ from models.messages import (
     ObservationAck,
     ObservationInput,
     RescheduleInput,
-    SignatureView,
     WithdrawInput,
 )
 from models.pathway import (
@@ -62,25 +60,22 @@ from models.pathway import (
     deadlines,
     expected,
     gates,
+    idempotency,
     observations,
-    options,
     phases,
+    views,
 )
 from models.pathway.data import (
     MilestoneData,
-    NoData,
     ObservationGrades,
     describe_validation_error,
     expected_fields,
 )
+from models.pathway.idempotency import MILESTONE_KINDS
 from models.pathway.milestones import follow_up
 from models.pathway.rules import RULES, Accepted
 from models.protocol import ProtocolConfig
 from models.state import JourneyState
-
-MILESTONE_KINDS = frozenset(k.value for k in MilestoneKind)
-# Where status lists the readiness checklist: from arrival until conditioning starts.
-READY_PHASES = (Phase.ARRIVAL, Phase.COLLECTION, Phase.MANUFACTURING, Phase.CONDITIONING)
 
 
 class Journey:
@@ -198,87 +193,16 @@ class Journey:
 
     def open_deadlines(self) -> list[DeadlineView]:
         """Open deadlines, soonest first."""
-        views = [d.view() for d in self.book.deadlines.values()]
-        return sorted(views, key=lambda v: (v.due_at, v.name))
+        found = [d.view() for d in self.book.deadlines.values()]
+        return sorted(found, key=lambda v: (v.due_at, v.name))
 
     def status(self) -> JourneyStatus:
-        """The journey at a glance."""
-        s = self.state
-        return JourneyStatus(
-            case_id=self.facts.case_id,
-            patient_ref=self.facts.patient_ref,
-            phase=s.phase,
-            outcome=s.outcome,
-            current_site=s.current_site,
-            submitted_site=s.submitted_site,
-            coordinator=self.facts.coordinator,
-            therapy=self.facts.therapy,
-            cell_source=self.facts.cell_source,
-            program=self.facts.program,
-            protocol=s.protocol.name,
-            expected=expected.expected(self),
-            records_missing=expected.records_missing(self),
-            open_deadlines=self.open_deadlines(),
-            alerts=list(s.alerts),
-            milestone_count=s.timeline_archived + len(s.timeline),
-            rejected=list(s.rejected),
-            rejected_total=s.rejected_total,
-            rejected_unread=s.rejected_unread,
-            records_on_file=[r.value for r in s.records_on_file],
-            manufacturing_failures=s.manufacturing_failures,
-            infused_at=s.infused_at,
-            observation_count=len(s.observations),
-            run_count=s.run_count,
-            toxicity=s.toxicity,
-            rules_version=s.rules_version,
-            gates_off=s.protocol.gates_off() if self.v5 else [],
-            consents=[
-                ConsentView(
-                    **c.model_dump(exclude={"recorded_by"}),
-                    valid=gates.valid_consent(self, c.consent_type) is c,
-                )
-                for c in s.consents
-            ],
-            trial_consent_version=s.trial_consent_version,
-            consent_missing=gates.consent_missing(self),
-            readiness=(
-                gates.readiness(self, None)
-                if self.v5 and s.conditioning_started_at is None and s.phase in READY_PHASES
-                else []
-            ),
-            eligibility_failing=list(s.eligibility_failing),
-            signatures=[SignatureView(**g.model_dump()) for g in s.signatures],
-            options=options.options(self),
-            discharged_at=s.discharged_at,
-            handover_sent_at=s.handover_sent_at,
-            family_timezone=self.family_timezone(),
-        )
+        """The journey at a glance (`views.status`)."""
+        return views.status(self)
 
     def projection(self, now: datetime) -> JourneyProjection:
-        """The case store's row for this journey."""
-        views = self.open_deadlines()
-        nxt = views[0] if views else None
-        open_alerts = [a for a in self.state.alerts if a.open]
-        ranks = list(Severity)  # in order of loudness
-        return JourneyProjection(
-            case_id=self.facts.case_id,
-            patient_ref=self.facts.patient_ref,
-            revision=self.state.revision,
-            phase=self.state.phase,
-            outcome=self.state.outcome,
-            therapy=self.facts.therapy,
-            cell_source=self.facts.cell_source,
-            program=self.facts.program,
-            site=self.state.current_site or self.state.submitted_site,
-            coordinator=self.facts.coordinator,
-            next_deadline=nxt.name if nxt else None,
-            next_deadline_at=nxt.due_at if nxt else None,
-            overdue=any(v.overdue for v in views),
-            escalation_level=max((v.escalation_level for v in views), default=0),
-            updated_at=now,
-            open_alerts=len(open_alerts),
-            top_alert=max((a.severity for a in open_alerts), key=ranks.index, default=None),
-        )
+        """The case store's row for this journey (`views.projection`)."""
+        return views.projection(self, now)
 
     def ack(self, duplicate: bool = False) -> MilestoneAck:
         """The acknowledgement of an accepted (or duplicate) milestone."""
@@ -322,12 +246,7 @@ class Journey:
 
     def is_duplicate(self, milestone_id: str | None) -> bool:
         """Whether a milestone with this idempotency key was already accepted."""
-        return self._event_with_id(milestone_id) is not None
-
-    def _event_with_id(self, milestone_id: str | None) -> MilestoneEvent | None:
-        if milestone_id is None:
-            return None
-        return next((e for e in self.state.timeline if e.milestone_id == milestone_id), None)
+        return idempotency.event_with_id(self, milestone_id) is not None
 
     def check_milestone(self, m: MilestoneInput, now: datetime) -> Accepted[Any]:
         """Check a milestone against the pathway; raise `Refused` saying what was expected.
@@ -343,20 +262,9 @@ class Journey:
             bounds.check_id(m.milestone_id, "milestone_id")
             bounds.check_shape(m.data, "data")
             bounds.check_data_values(m.data, "data")
-        earlier = self._event_with_id(m.milestone_id)
-        if earlier is None and m.milestone_id in self.state.archived_ids:
-            self._check_same_archived(m, self.state.archived_ids[m.milestone_id])
-            return Accepted(kind=None, occurred_at=now, data=NoData(), raw=m, duplicate=True)
-        if earlier is not None:
-            if self.v3:
-                self._check_same_milestone(m, earlier)
-            return Accepted(
-                kind=MilestoneKind(m.kind) if m.kind in MILESTONE_KINDS else None,
-                occurred_at=now,
-                data=NoData(),
-                raw=m,
-                duplicate=True,
-            )
+        repeated = idempotency.repeated(self, m, now)
+        if repeated is not None:
+            return repeated
         if self.closed:
             raise Refused(
                 f"the journey is closed ({self.state.outcome}); no milestone is expected",
@@ -385,13 +293,15 @@ class Journey:
             )
         self.check_sender(m.actor, m.note, "who recorded this milestone")
         occurred = self._check_time(m.occurred_at, now, "occurred_at")
-        accepted = Accepted(kind=kind, occurred_at=occurred, data=self._parse(kind, m.data), raw=m)
+        accepted = Accepted(
+            kind=kind, occurred_at=occurred, data=self.parse_data(kind, m.data), raw=m
+        )
         if self.v5:
             gates.check_treatment_step(self, kind)
         r.check(self, accepted)
         return accepted
 
-    def _parse(self, kind: MilestoneKind, data: dict[str, Any]) -> MilestoneData:
+    def parse_data(self, kind: MilestoneKind, data: dict[str, Any]) -> MilestoneData:
         model = RULES[kind].data
         try:
             return model.model_validate(data)
@@ -401,49 +311,6 @@ class Journey:
                 f"expected: {expected_fields(model)}",
                 RefusalCode.INVALID_DATA,
             ) from None
-
-    def _check_same_milestone(self, m: MilestoneInput, earlier: MilestoneEvent) -> None:
-        """A repeated idempotency key must carry the same milestone, else it is a conflict."""
-        differs: list[str] = []
-        if m.kind != earlier.kind:
-            differs.append(f"kind ({m.kind!r}, not {earlier.kind!r})")
-        else:
-            try:
-                data = self._parse(MilestoneKind(m.kind), m.data)
-                same = data.model_dump(mode="json", exclude_none=True) == earlier.data
-            except (Refused, ValueError):
-                same = False
-            if not same:
-                differs.append("data")
-        if self.strict_ids and not actions.same_note(m.note, earlier.note):
-            differs.append("note")
-        if m.occurred_at is not None:
-            at = bounds.check_instant(m.occurred_at, "occurred_at")
-            if at != earlier.occurred_at:
-                differs.append(f"occurred_at ({at:%Y-%m-%d %H:%M} UTC)")
-        if differs:
-            raise Refused(
-                f"milestone_id {m.milestone_id!r} was already used for '{earlier.kind}' "
-                f"recorded {earlier.recorded_at:%Y-%m-%d %H:%M} UTC, with a different "
-                f"{' and '.join(differs)}; expected the same milestone to repeat it, or a "
-                "new milestone_id",
-                RefusalCode.DUPLICATE_CONFLICT,
-            )
-
-    def _check_same_archived(self, m: MilestoneInput, recorded: str) -> None:
-        """A repeated id of an archived milestone must carry its kind and data."""
-        try:
-            data = self._parse(MilestoneKind(m.kind), m.data)
-            same = actions.digest(m.kind, data.model_dump(mode="json", exclude_none=True))
-        except (Refused, ValueError):
-            same = ""
-        if same != recorded:
-            raise Refused(
-                f"milestone_id {m.milestone_id!r} was already used for an earlier milestone "
-                "(archived: see `cellpath audit`) with a different kind or data; expected "
-                "the same milestone to repeat it, or a new milestone_id",
-                RefusalCode.DUPLICATE_CONFLICT,
-            )
 
     def _check_time(self, at: datetime | None, now: datetime, field: str) -> datetime:
         last = self._last_occurred()
@@ -710,13 +577,8 @@ class Journey:
         return actions.apply_withdraw(self, w, now)
 
     def compact_for_carry(self) -> None:
-        """Keep the state a fresh run carries small, whatever a flood of milestones left in it.
-
-        Notes of all but the most recent `actions.TIMELINE_WHOLE_NOTES` timeline entries are
-        cut to `actions.CARRIED_NOTE_CHARS`: each note is whole in the audit log (written with
-        its milestone), and a carried state over Temporal's 2 MB payload limit could never
-        start its next run.
-        """
+        """Keep the state a fresh run carries under Temporal's 2 MB payload limit, whatever a
+        flood recorded (`actions.compact_timeline`; every note is whole in the audit log)."""
         actions.compact_timeline(self.state)
 
     def reject_unread(self, count: int, reason: str, now: datetime) -> None:

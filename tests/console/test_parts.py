@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cellpath.console.app import _countdown, _when, intake_document
 from cellpath.console.auth import Throttle, safe_next
-from cellpath.console.forms import input_of, local_time, milestone_forms
+from cellpath.console.filters import countdown, when
+from cellpath.console.forms import input_of, intake_document, local_time, milestone_forms
 from models.enums import CellSource, Phase, Program, Therapy
 from models.messages import ExpectedMilestone, FieldHint, JourneyStatus
 
@@ -54,10 +54,10 @@ def test_a_time_typed_without_an_offset_is_read_in_the_readers_zone() -> None:
 
 def test_times_and_countdowns_for_people() -> None:
     now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
-    assert _countdown(now + timedelta(days=2, hours=4, minutes=5), now) == "in 2 d 4 h"
-    assert _countdown(now - timedelta(hours=3), now) == "overdue 3 h"
-    assert _countdown(now + timedelta(seconds=20), now) == "in 1 min"
-    assert _when(now, "Asia/Shanghai") == "2026-12-05 20:00 CST"
+    assert countdown(now + timedelta(days=2, hours=4, minutes=5), now) == "in 2 d 4 h"
+    assert countdown(now - timedelta(hours=3), now) == "overdue 3 h"
+    assert countdown(now + timedelta(seconds=20), now) == "in 1 min"
+    assert when(now, "Asia/Shanghai") == "2026-12-05 20:00 CST"
 
 
 def test_the_throttle_counts_failures_in_a_window() -> None:

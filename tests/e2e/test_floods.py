@@ -37,7 +37,7 @@ from models.messages import JourneyWrite, MilestoneInput
 from tests.chaos.floods import measure
 from tests.support import e2e_journey
 from workflows import PatientJourney
-from workflows.journey import (
+from workflows.floods import (
     BOUNDED_EVENTS_PER_RUN,
     SIGNALS_READ_PER_ACTIVATION,
     UPDATES_PER_RUN,

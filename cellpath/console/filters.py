@@ -1,0 +1,54 @@
+"""How the console shows values to people: times in the reader's zone, countdowns, data
+values and identifiers (the templates' filters; the routes use them for messages too)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from cellpath.console.forms import zone
+
+
+def when(value: datetime | None, tz: str = "UTC") -> str:
+    """A time in the reader's zone, with the zone's abbreviation (`2026-12-08 09:00 CET`)."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(zone(tz))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz}"
+
+
+def countdown(value: datetime | None, now: datetime | None = None) -> str:
+    """How long until `value` (`in 2 d 4 h`), or how long ago it passed (`overdue 3 h`)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - (now or datetime.now(UTC))
+    seconds = abs(delta.total_seconds())
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = math.ceil(rest / 60) if not days and not hours else rest // 60
+    parts = [f"{days} d"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if not days and (minutes or not parts) else []
+    text = " ".join(parts[:2])
+    return f"in {text}" if delta >= timedelta(0) else f"overdue {text}"
+
+
+def shown(value: object, tz: str = "UTC") -> str:
+    """A data value for people: lists joined, ISO times in the reader's zone."""
+    if isinstance(value, list):
+        return ", ".join(shown(v, tz) for v in value)
+    if isinstance(value, str) and len(value) > 16 and value[4:5] == "-" and "T" in value:
+        try:
+            return when(datetime.fromisoformat(value), tz)
+        except ValueError:
+            return value
+    return str(value)
+
+
+def label(value: object) -> str:
+    """An identifier for people: `pi_review` → `pi review`."""
+    return str(value).replace("_", " ")
