@@ -3,7 +3,6 @@ that stays small, repeated ids checked against what was archived."""
 
 from __future__ import annotations
 
-from models.errors import RefusalCode
 from models.messages import MilestoneInput
 from models.pathway import actions
 from tests.builders import Case
@@ -97,4 +96,3 @@ def test_a_refused_signal_summary_stays_bounded_and_only_the_recent_are_kept():
     assert len(s.rejected) == actions.MAX_REJECTED and s.rejected_total == actions.MAX_REJECTED + 30
     assert all(len(r.reason) <= 500 for r in s.rejected)
     assert s.rejected[-1].milestone is None  # too big to keep whole
-    assert RefusalCode.CONTINUING.value == "continuing"
