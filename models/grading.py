@@ -163,6 +163,34 @@ def crs_grade(
     return max(1 if fever else 0, organ)
 
 
+def treatment_decides_crs(
+    *,
+    temperature_c: float,
+    systolic_bp: int,
+    vasopressors: int = 0,
+    vasopressin: bool = False,
+    oxygen_device: OxygenDevice | str = OxygenDevice.NONE,
+    oxygen_flow_l_min: float | None = None,
+    fever_other_cause: bool = False,
+) -> bool:
+    """Whether the CRS grade turns on "was anything given for fever or CRS": no fever, yet
+    hypotension or hypoxia.
+
+    Tocilizumab, steroids and antipyretics mask the fever, so the answer decides between
+    grade 0 and grades 2–4; a form must ask rather than take silence for "no".
+
+    Raises:
+        GradingError: the findings are inconsistent (as `crs_grade` would refuse them).
+    """
+    if temperature_c >= FEVER_C and not fever_other_cause:
+        return False
+    organ = max(
+        hypotension_grade(systolic_bp, vasopressors, vasopressin),
+        hypoxia_grade(oxygen_device, oxygen_flow_l_min),
+    )
+    return organ > 0
+
+
 # --- ICE and ICANS ----------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from models.grading import CerebralEdema, Consciousness, GradingError, OxygenDev
 from models.grading import ice_score as ice_total
 from models.messages import ObservationInput
 from models.pathway.data import ValidObservation
+from models.pathway.observations import asks_what_was_given
 
 
 @app.command()
@@ -47,12 +48,14 @@ def observe(
         bool, typer.Option("--fever-other-cause", help="fever attributable to another cause")
     ] = False,
     anticytokine: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--anticytokine-or-antipyretic",
-            help="tocilizumab, steroids or antipyretics given (fever no longer required)",
+            "--anticytokine-or-antipyretic/--nothing-given",
+            help="tocilizumab, steroids or antipyretics given (fever no longer required), or "
+            "nothing given; required when there is no fever but low blood pressure or oxygen",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     ice_score: Annotated[int | None, typer.Option("--ice-score", help="ICE 0–10")] = None,
     consciousness: Annotated[Consciousness, typer.Option("--consciousness")] = Consciousness.AWAKE,
     seizure: Annotated[Seizure, typer.Option("--seizure")] = Seizure.NONE,
@@ -92,7 +95,7 @@ def observe(
         "vasopressors": vasopressors,
         "vasopressin": vasopressin,
         "fever_other_cause": fever_other_cause,
-        "anticytokine_or_antipyretic_given": anticytokine,
+        "anticytokine_or_antipyretic_given": bool(anticytokine),
         "ice_score": ice_score,
         "consciousness": consciousness.value,
         "seizure": seizure.value,
@@ -120,6 +123,14 @@ def observe(
         observation_id=observation_id,
         **fields,
     )
+    if not interactive and anticytokine is None and asks_what_was_given(o):
+        # Silence is not "nothing given": without fever, it decides between CRS 0 and 2–4.
+        err.print(
+            "was anything given for fever or CRS (tocilizumab, steroids, an antipyretic)? With "
+            "no fever but low blood pressure or oxygen the answer decides the CRS grade: add "
+            "--anticytokine-or-antipyretic or --nothing-given. Nothing was recorded"
+        )
+        raise typer.Exit(2)
     ack = run(lambda: journeys.observe(session(), case, o))
     if as_json:
         print_json(ack)
@@ -271,8 +282,12 @@ def bedside_prompts(*, allogeneic: bool) -> dict[str, Any]:
     f["vasopressin"] = yes("Vasopressin running?", default=False)
     if f["temperature_c"] >= 38.0:
         f["fever_other_cause"] = yes("Is the fever attributable to another cause?", default=False)
+    # Asked without a default when the answer decides the CRS grade (no fever, yet low blood
+    # pressure or oxygen): Enter must not mean "nothing given" then.
+    probe = ObservationInput.model_validate(f)
     f["anticytokine_or_antipyretic_given"] = yes(
-        "Tocilizumab, steroids or antipyretics given?", default=False
+        "Tocilizumab, steroids or antipyretics given?",
+        default=None if asks_what_was_given(probe) else False,
     )
     f["consciousness"] = choice("Consciousness", Consciousness)
     if f["consciousness"] != Consciousness.UNAROUSABLE and yes("ICE screen done?", default=True):

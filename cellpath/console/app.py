@@ -38,6 +38,7 @@ from cellpath.console.forms import (
     intake_document,
     local_time,
     milestone_forms,
+    observation_from_form,
 )
 from cellpath.console.sso import oidc, refuse_sign_in, sso_routes
 from cellpath.services import access, caseload, handover, intake, journeys, staff
@@ -48,7 +49,6 @@ from models.errors import RefusalCode
 from models.messages import (
     AcknowledgeAlertInput,
     MilestoneInput,
-    ObservationInput,
     RescheduleInput,
     WithdrawInput,
 )
@@ -57,17 +57,6 @@ from models.protocol import PRESETS
 from models.roles import Action
 
 HERE = Path(__file__).parent
-# The bedside form's fields are every finding `ObservationInput` takes (grading reads them
-# all): a field added to the model is taken here, and `tests/console/test_actions.py` fails
-# while the form lacks its input. Who and when are set here; yes/no findings are selects.
-OBSERVATION_FIELDS = frozenset(ObservationInput.model_fields) - {
-    "actor",
-    "observed_at",
-    "observation_id",
-}
-OBSERVATION_FLAGS = frozenset(
-    name for name, f in ObservationInput.model_fields.items() if f.annotation in (bool, "bool")
-)
 log = structlog.get_logger("cellpath.console")
 
 
@@ -345,15 +334,26 @@ def create_app(
     async def case(request: Request, case_id: str, who: str = Depends(actor)) -> HTMLResponse:
         return await case_page(request, who, case_id)
 
-    async def act(request: Request, who: str, case_id: str, where: str, call: Any) -> HTMLResponse:
-        """Run a service call from a form; show its outcome (or refusal) next to `where`."""
+    async def act(
+        request: Request,
+        who: str,
+        case_id: str,
+        where: str,
+        call: Any,
+        typed: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        """Run a service call from a form; show its outcome (or refusal) next to `where`.
+
+        A refused form comes back with what was `typed` in it (the bedside form: a nurse
+        answers the question asked and saves again, retyping nothing).
+        """
         s = console.session(who)
         try:
             outcome = await call(s)
         except Refusal as e:
             status = _refusal_status(e)
             return await case_page(
-                request, who, case_id, {"where": where, "refused": str(e)}, status
+                request, who, case_id, {"where": where, "refused": str(e), "typed": typed}, status
             )
         except (ValueError, ValidationError) as e:
             message = (
@@ -361,7 +361,8 @@ def create_app(
                 if isinstance(e, ValidationError)
                 else str(e)
             )
-            return await case_page(request, who, case_id, {"where": where, "refused": message}, 422)
+            refused = {"where": where, "refused": message, "typed": typed}
+            return await case_page(request, who, case_id, refused, 422)
         except Unreachable as e:
             return await outage(request, who, e)
         finally:
@@ -398,22 +399,12 @@ def create_app(
         text = {str(k): str(v) for k, v in form.items()}
 
         async def call(s: Session) -> Any:
-            # Text as typed; the model converts and bounds each field, and names the field
-            # of any problem (empty fields are not sent: not measured).
-            values: dict[str, Any] = {
-                key: value.strip()
-                for key, value in text.items()
-                if key in OBSERVATION_FIELDS and value.strip()
-            }
-            values["observed_at"] = local_time(
+            observed_at = local_time(
                 text.get("observed_at", ""), text.get("tz", "UTC"), "observed at"
             )
-            for flag in OBSERVATION_FLAGS:
-                values[flag] = text.get(flag) == "true"
-            o = ObservationInput.model_validate(values | {"actor": who})
-            return await journeys.observe(s, case_id, o)
+            return await journeys.observe(s, case_id, observation_from_form(text, who, observed_at))
 
-        return await act(request, who, case_id, "observe", call)
+        return await act(request, who, case_id, "observe", call, typed=text)
 
     @app.post("/cases/{case_id}/acknowledge", dependencies=[Depends(auth.check_csrf)])
     async def acknowledge(request: Request, case_id: str, who: str = Depends(actor)) -> Response:

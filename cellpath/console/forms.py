@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from models.enums import MilestoneKind, Phase
 from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
 from models.intake import Caregiver, HomeOncologist, PatientDetails
-from models.messages import FieldHint, JourneyStatus
+from models.messages import FieldHint, JourneyStatus, ObservationInput
 from models.pathway import RULES
 from models.pathway.data import field_hints
+from models.pathway.observations import asks_what_was_given
 
 OBSERVATION_CHOICES: dict[str, list[str]] = {
     "oxygen_device": [d.value for d in OxygenDevice],
@@ -27,6 +28,25 @@ OBSERVATION_CHOICES: dict[str, list[str]] = {
 }
 
 PHASES = [p for p in Phase if p is not Phase.CLOSED]
+
+# The bedside form's fields are every finding `ObservationInput` takes (grading reads them
+# all): a field added to the model is taken here, and `tests/console/test_actions.py` fails
+# while the form lacks its input. Who and when are set by the route; yes/no findings are selects.
+OBSERVATION_FIELDS = frozenset(ObservationInput.model_fields) - {
+    "actor",
+    "observed_at",
+    "observation_id",
+}
+OBSERVATION_FLAGS = frozenset(
+    name for name, f in ObservationInput.model_fields.items() if f.annotation in (bool, "bool")
+)
+# The one yes/no finding the form never takes as "no" by default (`asks_what_was_given`).
+GIVEN = "anticytokine_or_antipyretic_given"
+ASK_GIVEN = (
+    "Was anything given for fever or CRS (tocilizumab, steroids, an antipyretic)? With no "
+    "fever but low blood pressure or oxygen, the answer decides the CRS grade (0, or 2 to 4): "
+    "answer yes or no. Nothing was saved"
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +136,30 @@ def local_time(text: str, tz: str, field: str) -> datetime | None:
     except ValueError:
         raise ValueError(f"{field}: expected a date and time like 2026-12-05T09:30") from None
     return value if value.tzinfo else value.replace(tzinfo=zone(tz))
+
+
+def observation_from_form(
+    text: dict[str, str], actor: str, observed_at: datetime | None
+) -> ObservationInput:
+    """The bedside form's text as an observation: each finding as typed (the model converts
+    and bounds it, naming the field of any problem; empty fields are not measured), yes/no
+    findings from their selects.
+
+    Raises:
+        ValueError: "anything given for fever or CRS" is unanswered while it decides the grade
+            (`ASK_GIVEN`), or a finding does not fit its field (pydantic's ValidationError).
+    """
+    values: dict[str, Any] = {
+        key: value.strip()
+        for key, value in text.items()
+        if key in OBSERVATION_FIELDS and value.strip()
+    }
+    for flag in OBSERVATION_FLAGS:
+        values[flag] = text.get(flag) == "true"
+    o = ObservationInput.model_validate(values | {"actor": actor, "observed_at": observed_at})
+    if text.get(GIVEN, "").strip() == "" and asks_what_was_given(o):
+        raise ValueError(ASK_GIVEN)
+    return o
 
 
 def intake_document(form: dict[str, str]) -> dict[str, Any]:

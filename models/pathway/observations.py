@@ -24,6 +24,7 @@ from models.grading import (
     gvhd_grade,
     hlh_like,
     icans_grade,
+    treatment_decides_crs,
 )
 from models.messages import Alert, ObservationAck, ObservationInput, ToxicityView
 from models.pathway import alerts, deadlines
@@ -131,6 +132,28 @@ def apply_observation(
         alerts=raised,
         **graded.model_dump(),
     )
+
+
+def asks_what_was_given(o: ObservationInput) -> bool:
+    """Whether a form must ask "was anything given for fever or CRS" rather than take silence
+    for no: without fever, yet with hypotension or hypoxia, the answer decides between CRS 0
+    and 2–4 (`treatment_decides_crs`). Findings that cannot be graded are not asked about:
+    the journey refuses them with their reason.
+    """
+    if o.temperature_c is None or o.systolic_bp is None:
+        return False
+    try:
+        return treatment_decides_crs(
+            temperature_c=o.temperature_c,
+            systolic_bp=o.systolic_bp,
+            vasopressors=o.vasopressors,
+            vasopressin=o.vasopressin,
+            oxygen_device=o.oxygen_device,
+            oxygen_flow_l_min=o.oxygen_flow_l_min,
+            fever_other_cause=o.fever_other_cause,
+        )
+    except GradingError:
+        return False
 
 
 def grade(j: Journey, o: ObservationInput) -> ObservationGrades:

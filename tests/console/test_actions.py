@@ -148,17 +148,25 @@ async def test_the_bedside_form_takes_every_finding_the_grading_reads(stack: Sta
         missing = {f for f in findings - gvhd if f'name="{f}"' not in form}
         assert missing == set(), f"the bedside form has no input for {missing}"
         assert not any(f'name="{f}"' in form for f in gvhd)  # an autologous product
+        findings = {
+            "csrf_token": token,
+            "tz": "UTC",
+            "temperature_c": "37.1",
+            "systolic_bp": "82",
+            "vasopressors": "1",
+            "spo2": "95",
+        }
+        # Unanswered, the question that decides the grade is asked; nothing is saved and
+        # what was typed stays in the form.
+        asked = await nurse.post(f"/cases/{case_id}/observe", data=findings)
+        assert asked.status_code == 422, asked.text
+        assert "Was anything given for fever or CRS" in asked.text
+        assert 'name="systolic_bp" type="number" inputmode="numeric" value="82"' in asked.text
+        handle = stack.client.get_workflow_handle_for(PatientJourney.run, f"journey-{case_id}")
+        assert (await handle.query(PatientJourney.status)).observation_count == 0
         saved = await nurse.post(
             f"/cases/{case_id}/observe",
-            data={
-                "csrf_token": token,
-                "tz": "UTC",
-                "temperature_c": "37.1",
-                "systolic_bp": "82",
-                "vasopressors": "1",
-                "spo2": "95",
-                "anticytokine_or_antipyretic_given": "true",
-            },
+            data=findings | {"anticytokine_or_antipyretic_given": "true"},
         )
     assert saved.status_code == 200, saved.text
     assert re.search(r'CRS grade <strong class="grade">3</strong>', saved.text), saved.text[-2000:]

@@ -143,6 +143,44 @@ async def test_a_nurse_records_an_observation_and_sees_crs_grade_2_and_the_alert
     await expect(row.locator(".badge.urgent")).to_have_text("1 urgent")
 
 
+async def test_the_bedside_form_asks_what_was_given_and_grades_as_the_cli_does(
+    sign_in: SignIn, stack: Stack
+) -> None:
+    """No fever, a vasopressor and oxygen: the grade turns on what was given, so the form asks
+    before saving, keeps what was typed, and then grades as `crs_grade` does (CRS 3)."""
+    from models.grading import crs_grade
+
+    case_id = "UI-2026-0013"
+    await drive_to_monitoring(stack.client, case_id, stack.settings.task_queue)
+    nurse = await sign_in("nurse-ui", width=800)
+    await nurse.goto(f"{stack.url}/cases/{case_id}")
+    await nurse.get_by_label("Temperature (°C)").fill("37.1")
+    await nurse.get_by_label("Systolic BP (mmHg)").fill("82")
+    await nurse.get_by_label("Vasopressors (number)").fill("1")
+    await nurse.get_by_label("Oxygen device").select_option("low_flow_nasal_cannula")
+    await nurse.get_by_label("Oxygen flow (L/min)").fill("2")
+    await nurse.get_by_role("button", name="Save observation").click()
+    await expect(nurse.locator(".bedside .refusal")).to_contain_text(
+        "Was anything given for fever or CRS"
+    )
+    await expect(nurse.get_by_label("Systolic BP (mmHg)")).to_have_value("82")
+    await expect(nurse.get_by_label("Oxygen device")).to_have_value("low_flow_nasal_cannula")
+    given = nurse.get_by_label("Anything given for fever or CRS", exact=False)
+    await given.select_option("true")
+    await nurse.get_by_role("button", name="Save observation").click()
+    expected = crs_grade(
+        temperature_c=37.1,
+        systolic_bp=82,
+        vasopressors=1,
+        oxygen_device="low_flow_nasal_cannula",
+        oxygen_flow_l_min=2,
+        anticytokine_or_antipyretic_given=True,
+    )
+    assert expected == 3
+    await expect(nurse.locator(".grades")).to_contain_text(f"CRS grade {expected}")
+    await expect(nurse.locator(".grades .badge.critical")).to_be_visible()
+
+
 async def test_a_viewer_sees_the_case_but_no_forms_and_no_patient(
     sign_in: SignIn, stack: Stack
 ) -> None:

@@ -147,6 +147,13 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
     assert "CRS grade 0 · ICANS grade 0 · GvHD grade —" in out
     code, _, err = await nurse("observe", case, "--temperature", "38.2")
     assert code == 2 and "--systolic are required" in err
+    # No fever, yet a vasopressor: whether anything was given decides CRS 0 or 3, so silence
+    # is refused (it once recorded CRS 0 with no alert); the answer is recorded as given.
+    pressor = ("--temperature", "37.1", "--systolic", "82", "--vasopressors", "1")
+    code, _, err = await nurse("observe", case, *pressor)
+    assert code == 2 and "--nothing-given" in err and "Nothing was recorded" in err
+    code, out, err = await nurse("observe", case, *pressor, "--nothing-given")
+    assert code == 0 and "CRS grade 0" in out, err
     code, _, err = await nurse("observe", case, "--temperature", "101.5", "--systolic", "120")
     assert code == 1 and "looks like °F" in err
 

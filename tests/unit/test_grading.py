@@ -21,6 +21,7 @@ from models.grading import (
     hlh_like,
     icans_grade,
     ice_score,
+    treatment_decides_crs,
 )
 
 FEVER = 38.6
@@ -265,6 +266,25 @@ def test_crs_worse_inputs_never_lower_the_grade(d: dict, data: st.DataObject):
         "anticytokine_or_antipyretic_given"
     ] or data.draw(st.booleans())
     assert _crs(worse) >= _crs(d)
+
+
+@given(crs_inputs)
+def test_the_form_asks_what_was_given_exactly_when_the_answer_changes_the_grade(d: dict):
+    """A form that takes silence for "nothing given" saves a pressor-dependent patient without
+    fever as CRS 0; `treatment_decides_crs` says when to ask instead."""
+    device = DEVICE_ORDER[d["device"]]
+    decides = treatment_decides_crs(
+        temperature_c=d["temperature_c"],
+        systolic_bp=d["systolic_bp"],
+        vasopressors=d["vasopressors"],
+        vasopressin=d["vasopressin"],
+        oxygen_device=device,
+        oxygen_flow_l_min=None if device is OxygenDevice.NONE else d["flow"],
+        fever_other_cause=d["fever_other_cause"],
+    )
+    given = _crs(d | {"anticytokine_or_antipyretic_given": True})
+    nothing = _crs(d | {"anticytokine_or_antipyretic_given": False})
+    assert decides == (given != nothing)
 
 
 @given(st.floats(allow_nan=False).filter(lambda t: not 25.0 <= t <= 45.0))
