@@ -401,6 +401,9 @@ class JourneyProjection(BaseModel):
     # worklist shows them; visibility has no attribute for them).
     open_alerts: int = 0
     top_alert: Severity | None = None
+    # Of those, the ones that put a case at the top of every worklist holding it.
+    critical_alerts: int = 0
+    urgent_alerts: int = 0
 
 
 class NotificationBatch(BaseModel):

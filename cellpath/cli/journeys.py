@@ -394,10 +394,21 @@ def list_journeys(
         out.print_json(json.dumps([r.model_dump(mode="json") for r in rows]))
         return
     table = Table(
-        "case", "phase", "site", "coordinator", "next deadline (UTC)", "level", title="journeys"
+        "case",
+        "phase",
+        "site",
+        "coordinator",
+        "next deadline (UTC)",
+        "level",
+        "alerts",
+        title="journeys (critical and urgent alerts first)",
     )
     for r in rows:
         due = f"{r.next_deadline_at:%Y-%m-%d %H:%M}" if r.next_deadline_at else ""
+        a = r.alerts
+        counts = [f"{a.critical} critical"] if a.critical else []
+        counts += [f"{a.urgent} urgent"] if a.urgent else []
+        counts += [f"{a.other} other"] if a.other else []
         table.add_row(
             r.case_id,
             (r.phase or "?") + (f" ({r.outcome})" if r.outcome else ""),
@@ -405,7 +416,8 @@ def list_journeys(
             r.coordinator or "",
             due + (" overdue" if r.overdue else ""),
             str(r.escalation_level),
-            style="red" if r.overdue else None,
+            ", ".join(counts),
+            style="bold red" if a.critical else "red" if r.overdue or a.urgent else None,
         )
     out.print(table)
 

@@ -31,7 +31,7 @@ from temporalio.client import Client
 
 from cellpath.config import Settings, get_settings
 from cellpath.console import auth
-from cellpath.console.filters import countdown, label, shown, when
+from cellpath.console.filters import by_severity, countdown, label, shown, when
 from cellpath.console.forms import (
     OBSERVATION_CHOICES,
     PHASES,
@@ -72,7 +72,9 @@ class Console:
             settings.console_sign_in_attempts, settings.console_sign_in_window_minutes * 60
         )
         self.templates = Jinja2Templates(directory=HERE / "templates")
-        self.templates.env.filters.update(when=when, countdown=countdown, label=label, shown=shown)
+        self.templates.env.filters.update(
+            when=when, countdown=countdown, label=label, shown=shown, by_severity=by_severity
+        )
         self.templates.env.globals.update(PHASES=PHASES, Severity=Severity, Action=Action)
 
     def opened_store(self) -> CaseStore | None:

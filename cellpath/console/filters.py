@@ -4,9 +4,14 @@ values and identifiers (the templates' filters; the routes use them for messages
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from cellpath.console.forms import zone
+from models.enums import Severity
+from models.messages import Alert
+
+_LOUDEST_FIRST = list(reversed(Severity))
 
 
 def when(value: datetime | None, tz: str = "UTC") -> str:
@@ -52,3 +57,14 @@ def shown(value: object, tz: str = "UTC") -> str:
 def label(value: object) -> str:
     """An identifier for people: `pi_review` → `pi review`."""
     return str(value).replace("_", " ")
+
+
+def by_severity(alerts: Iterable[Alert]) -> list[Alert]:
+    """Alerts as a case page lists them: those still waiting first, critical before urgent
+    before the rest, newest first within a severity; acknowledged or resolved ones last."""
+
+    def key(a: Alert) -> tuple[bool, int, float]:
+        raised = a.raised_at if a.raised_at.tzinfo else a.raised_at.replace(tzinfo=UTC)
+        return (not a.open, _LOUDEST_FIRST.index(a.severity), -raised.timestamp())
+
+    return sorted(alerts, key=key)

@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
 from cellpath.services.authority import authorise
 from cellpath.services.base import Refusal, Session, Unreachable
-from cellpath.store import STAFF_AUDIT
+from cellpath.store import STAFF_AUDIT, AlertCounts
 from models.enums import AuditAction, Phase, refused_action
 from models.errors import RefusalCode
 from models.journey import case_of
@@ -44,8 +44,7 @@ class JourneyRow(BaseModel):
     escalation_level: int = 0
     overdue: bool = False
     # From the case store's projection (visibility has no attribute for alerts).
-    open_alerts: int = 0
-    top_alert: str | None = None
+    alerts: AlertCounts = Field(default_factory=AlertCounts)
 
 
 class AuditLine(BaseModel):
@@ -242,7 +241,9 @@ async def journeys(
     escalated: bool = False,
     include_closed: bool = False,
 ) -> list[JourneyRow]:
-    """Journeys from Temporal visibility, soonest next deadline first (any role)."""
+    """Journeys from Temporal visibility with their open alerts from the case store: those
+    with a critical or urgent alert waiting first (most critical first), then soonest next
+    deadline first (any role)."""
     authorise(session, Action.READ, case="list")
     if phase is not None and phase not in set(Phase):
         raise Refusal(
@@ -259,9 +260,14 @@ async def journeys(
     )
     client = await session.temporal()
     try:
-        return await list_journeys(client, query)
+        rows = await list_journeys(client, query)
     except RPCError as e:
         raise Unreachable(f"visibility query failed ({query}): {e.message}") from None
+    alerts = session.case_store().open_alerts([r.case_id for r in rows])
+    for r in rows:
+        r.alerts = alerts.get(r.case_id, AlertCounts())
+    # Stable: within each group, the soonest deadline first as listed.
+    return sorted(rows, key=lambda r: (-r.alerts.critical, -r.alerts.urgent))
 
 
 async def audit(session: Session, case: str) -> list[AuditLine]:

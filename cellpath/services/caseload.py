@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError, RPCStatusCode
@@ -27,8 +27,9 @@ from cellpath.services.authority import authorise, record_event
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.services.casefile import JourneyRow
 from cellpath.services.directory import OutboxLine, outbox
-from cellpath.store import STAFF_AUDIT
+from cellpath.store import STAFF_AUDIT, AlertCounts, CaseStore
 from cellpath.store.directory import Directory
+from cellpath.store.tables import JourneyRow as ProjectionRow
 from cellpath.store.tables import Patient
 from models.enums import AuditAction, Phase, Program
 from models.errors import RefusalCode, Refused
@@ -129,8 +130,9 @@ def _token(session: Session, text: str | None) -> bytes | None:
 
 
 async def worklist(session: Session, filters: Filters, page: str | None = None) -> Worklist:
-    """The person's worklist: overdue and escalated journeys first (soonest deadline first),
-    then every journey of their scope, `PAGE_SIZE` at a time (`page`: the previous page's
+    """The person's worklist: first what needs attention — unacknowledged critical and urgent
+    alerts (most critical first), then overdue and escalated journeys (soonest deadline first)
+    — then every journey of their scope, `PAGE_SIZE` at a time (`page`: the previous page's
     `next_page`)."""
     authorise(session, Action.READ)
     scope, coordinator, sites = _scope(session)
@@ -152,13 +154,28 @@ async def worklist(session: Session, filters: Filters, page: str | None = None) 
                 RefusalCode.INVALID_DATA,
             ) from None
         raise Unreachable(f"cannot list journeys: {e}") from None
-    first = {r.case_id for r in attention}
+    store = session.case_store()
+    # Alerts live in the case store (visibility has no attribute for them): a case with a
+    # critical alert waiting is on top whichever page Temporal would list it on.
+    pressing = [_row_of_projection(r) for r in _alerting(store, filters, coordinator, sites)]
+    first = {r.case_id for r in pressing}
+    attention = pressing + [r for r in attention if r.case_id not in first]
+    first |= {r.case_id for r in attention}
     rows = [casefile.row_of(e) for e in listed.current_page or []]
     rows = [r for r in rows if r.case_id not in first]
-    rows.sort(key=lambda r: (r.next_deadline_at is None, r.next_deadline_at or datetime.max))
-    alerts = session.case_store().open_alerts([r.case_id for r in [*attention, *rows]])
+    alerts = store.open_alerts([r.case_id for r in [*attention, *rows]])
     for r in [*attention, *rows]:
-        r.open_alerts, r.top_alert = alerts.get(r.case_id, (0, None))
+        r.alerts = alerts.get(r.case_id, AlertCounts())
+    attention.sort(
+        key=lambda r: (
+            -r.alerts.critical,
+            -r.alerts.urgent,
+            not r.overdue,
+            -r.escalation_level,
+            *_due(r.next_deadline_at),
+        )
+    )
+    rows.sort(key=lambda r: _due(r.next_deadline_at))
     token = listed.next_page_token
     return Worklist(
         scope=scope,
@@ -167,6 +184,47 @@ async def worklist(session: Session, filters: Filters, page: str | None = None) 
         next_page=_page_link(session, token) if token else None,
         timezone=viewer_timezone(session),
     )
+
+
+def _alerting(
+    store: CaseStore, filters: Filters, coordinator: str | None, sites: list[str]
+) -> list[ProjectionRow]:
+    """The scope's journeys with a critical or urgent alert waiting (as `_query` scopes)."""
+    if coordinator and filters.coordinator and filters.coordinator != coordinator:
+        return []  # another coordinator's filter on one's own worklist shows nothing
+    return store.alerting(
+        coordinator=filters.coordinator or coordinator,
+        sites=sites,
+        phase=filters.phase.value if filters.phase else None,
+        site=filters.site,
+        program=filters.program.value if filters.program else None,
+        limit=ATTENTION_LIMIT,
+    )
+
+
+def _row_of_projection(r: ProjectionRow) -> casefile.JourneyRow:
+    """A worklist row from the case store's projection of a journey."""
+    return casefile.JourneyRow(
+        case_id=r.case_id,
+        status="running",
+        phase=r.phase,
+        outcome=r.outcome,
+        therapy=r.therapy,
+        cell_source=r.cell_source,
+        program=r.program,
+        site=r.site,
+        coordinator=r.coordinator,
+        next_deadline_at=r.next_deadline_at,
+        escalation_level=r.escalation_level,
+        overdue=r.overdue,
+    )
+
+
+def _due(at: datetime | None) -> tuple[bool, datetime]:
+    """A sort key: soonest first, none last (a store may hand back naive UTC times)."""
+    if at is None:
+        return True, datetime.max.replace(tzinfo=UTC)
+    return False, at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 class PatientCard(BaseModel):

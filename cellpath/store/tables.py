@@ -133,6 +133,9 @@ class JourneyRow(SQLModel, table=True):
     # Open alerts and the most severe of them (revision 0004).
     open_alerts: int = 0
     top_alert: str | None = Field(default=None, max_length=16)
+    # Of those, critical and urgent ones: such a case tops every worklist (revision 0007).
+    critical_alerts: int = Field(default=0, index=True)
+    urgent_alerts: int = Field(default=0, index=True)
 
 
 class NotificationRow(SQLModel, table=True):

@@ -95,4 +95,6 @@ def projection(j: Journey, now: datetime) -> JourneyProjection:
         updated_at=now,
         open_alerts=len(open_alerts),
         top_alert=max((a.severity for a in open_alerts), key=ranks.index, default=None),
+        critical_alerts=sum(a.severity is Severity.CRITICAL for a in open_alerts),
+        urgent_alerts=sum(a.severity is Severity.URGENT for a in open_alerts),
     )

@@ -3,6 +3,7 @@ reason, a refusal changes nothing, and what is done is the journey's."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -92,6 +93,50 @@ async def test_a_nurse_acknowledges_an_urgent_alert_but_only_a_physician_a_criti
     alerts = {a.id: a for a in (await handle.query(PatientJourney.status)).alerts}
     assert alerts[urgent.id].acknowledged_by == "nurse-ui"
     assert alerts[critical[0].id].acknowledged_by == "dr-ui"
+
+
+async def test_a_critical_alert_puts_its_case_on_top_of_the_worklist_and_the_case_page(
+    stack: Stack,
+) -> None:
+    """A case whose critical alert waits is neither overdue nor escalated, yet it heads the
+    worklist's "Needs attention" (it once stayed among the ordinary rows), with its alerts
+    counted by severity; on its case page the critical alert comes first, above the rest."""
+    from cellpath.store.tables import JourneyRow as Projection
+
+    case_id = "ACT-2026-0011"
+    handle = await drive_to_monitoring(stack.client, case_id, stack.settings.task_queue)
+    urgent = (await observe(handle, temperature_c=38.6, systolic_bp=84)).alerts[0]
+    (critical,) = (await observe(handle, temperature_c=39.2, systolic_bp=80, vasopressors=2)).alerts
+    assert (urgent.severity, critical.severity) == ("urgent", "critical")
+
+    def projected() -> bool:
+        with stack.store.session() as s:
+            row = s.get(Projection, case_id)
+            return row is not None and row.critical_alerts == 1 and row.urgent_alerts == 1
+
+    # The journey writes its projection after answering: the store is asked until it has.
+    for _ in range(400):
+        if projected():
+            break
+        await asyncio.sleep(0.05)
+    assert projected(), "the journey's projection never counted its alerts"
+    async with httpx.AsyncClient(base_url=stack.url) as nurse:
+        await signed_in(nurse, "nurse-ui")
+        page = (await nurse.get("/")).text
+        attention = page[page.index("Needs attention") : page.index("<caption>Cases")]
+        rows = re.findall(
+            r"<tr class=\"([a-z]*)\">.*?>([A-Z]+-\d{4}-\d{4})</a>(.*?)</tr>", attention, re.S
+        )
+        ours = next(r for r in rows if r[1] == case_id)
+        assert ours[0] == "critical"
+        assert '<span class="badge critical">1 critical</span>' in ours[2]
+        assert '<span class="badge urgent">1 urgent</span>' in ours[2]
+        # Every case with a critical alert waiting comes before every case without one.
+        flags = [cls == "critical" for cls, _, _ in rows]
+        assert flags == sorted(flags, reverse=True), rows
+        page = (await nurse.get(f"/cases/{case_id}")).text
+    first, second = page.index(f'id="alert-{critical.id}"'), page.index(f'id="alert-{urgent.id}"')
+    assert first < second < page.index('class="phases"')
 
 
 async def test_the_worklist_pages_through_visibility_in_the_readers_time_zone(

@@ -16,6 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from cellpath.scenarios import record, start, to_infusion
+from cellpath.store import CaseStore
+from cellpath.store.tables import JourneyRow as ProjectionRow
 from tests.builders import PATIENT
 from tests.history_text import decoded_text
 from tests.support import ELIGIBLE_DATA, QUEUE, e2e_intake_file, e2e_journey
@@ -134,7 +136,7 @@ async def test_unknown_case_and_bad_usage_exit_2(cli):
     assert (await cli("milestone", "X-1", "record_received", "--at", "2026-01-01T10:00"))[0] == 2
 
 
-async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, dev_server):
+async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, dev_server, db_url):
     case = f"E2E-{uuid.uuid4().hex[:8]}"
     handle = await start(dev_server.client, e2e_journey(case), QUEUE)
     await to_infusion(handle, date.today())
@@ -190,6 +192,22 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
     assert {a["severity"] for a in ack["alerts"]} == {"critical"}
 
     crs = next(a for a in ack["alerts"] if a["kind"] == "crs")
+    # `list` puts cases with a critical alert waiting first, counted by severity (once the
+    # journey's projection, written after it answered, has them).
+    store = CaseStore.from_url(db_url)
+    for _ in range(400):
+        with store.session() as s:
+            row = s.get(ProjectionRow, case)
+            if row is not None and row.critical_alerts:
+                break
+        await asyncio.sleep(0.05)
+    code, out, err = await cli("list", "--json")
+    assert code == 0, err
+    listed = json.loads(out)
+    ours = next(r for r in listed if r["case_id"] == case)
+    assert ours["alerts"]["critical"] == 2  # the CRS and ICANS alerts just raised
+    criticals = [r["alerts"]["critical"] for r in listed]
+    assert criticals == sorted(criticals, reverse=True)
     doctor = functools.partial(cli, actor="dr-e2e")
     code, out, err = await doctor(
         "acknowledge", case, crs["id"], "--note", "tocilizumab given", "--meaning", "responsible"
