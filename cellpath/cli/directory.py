@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cellpath.cli.common import app, out, parse_time, print_json, run, session
+from cellpath.cli.common import app, err, out, parse_time, print_json, run, session
 from cellpath.services import directory
 from models.directory import AssignedRole
 
@@ -33,28 +33,43 @@ def contacts_set(
         list[str] | None,
         typer.Option("--url", metavar="APPRISE_URL", help="a chat, pager or SMS URL (repeatable)"),
     ] = None,
-    language: Annotated[str, typer.Option("--language", help="e.g. en, zh")] = "en",
-    timezone: Annotated[str, typer.Option("--timezone", help="e.g. Asia/Shanghai")] = "UTC",
+    language: Annotated[str | None, typer.Option("--language", help="e.g. en, zh")] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help="e.g. Asia/Shanghai")] = None,
     quiet_hours: Annotated[
         str | None,
         typer.Option(
             "--quiet-hours", metavar="HH:MM-HH:MM", help="local; reminders wait until it ends"
         ),
     ] = None,
+    remove: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--remove",
+            metavar="email|phone|urls|quiet_hours",
+            help="remove this channel or setting (repeatable)",
+        ),
+    ] = None,
     by: Annotated[str | None, typer.Option("--by", help="who sets it")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
-    """Set a staff member's contact details (replaces what was there); refused naming the
-    field when an address, URL, time zone or quiet-hours span is invalid — nothing stored."""
-    fields: dict[str, Any] = {
-        "actor": actor,
+    """Set a staff member's contact details: only the options given change (a new person
+    starts with English and UTC). Refused naming the field when an address, URL, time zone
+    or quiet-hours span is invalid, and when removing the last channel of someone who holds
+    a recipient role — nothing stored."""
+    given = {
         "email": email,
         "phone": phone,
-        "urls": url or [],
+        "urls": url or None,  # not given: Typer may hand an empty list
         "language": language,
         "timezone": timezone,
         "quiet_hours": quiet_hours,
     }
+    fields: dict[str, Any] = {"actor": actor} | {k: v for k, v in given.items() if v is not None}
+    for name in remove or []:
+        if name not in ("email", "phone", "urls", "quiet_hours"):
+            err.print(f"--remove {escape(name)}: expected email, phone, urls or quiet_hours")
+            raise typer.Exit(2)
+        fields[name] = [] if name == "urls" else None
 
     async def go() -> Any:
         return directory.set_contact(session(by), fields)

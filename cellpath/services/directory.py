@@ -29,15 +29,27 @@ def _refused(session: Session, what: str, reason: str, detail: dict[str, object]
     return Refusal(reason, RefusalCode.INVALID_DATA)
 
 
+CHANNELS = ("email", "phone", "urls")
+
+
 def set_contact(session: Session, fields: dict[str, object]) -> StaffContact:
     """Set a staff member's contact details: administrators, or the member themselves.
 
-    Refused (audited, nothing stored) naming the field: an invalid address, phone, URL
-    (one Apprise cannot send to), time zone or quiet-hours span.
+    Only the fields given change (`--timezone` alone keeps the e-mail); a channel is removed
+    by giving it empty (`""`, `[]`) or None. Refused (audited, nothing stored) naming the
+    field: an invalid address, phone, URL (one Apprise cannot send to), time zone or
+    quiet-hours span; and removing the last channel of someone who holds a recipient role
+    (lead coordinator, medical director, on call), naming the role — they would silently
+    become unreachable.
     """
     actor = str(fields.get("actor") or "")
     if actor != session.actor:
         authorise(session, Action.MANAGE_STAFF, case=STAFF_AUDIT)
+    directory = Directory(session.case_store())
+    existing = directory.contact(actor)
+    if existing is not None:
+        kept = {k: getattr(existing, k) for k in ContactInput.model_fields if k != "actor"}
+        fields = kept | fields
     try:
         contact = ContactInput.model_validate(fields)
     except ValidationError as e:
@@ -61,7 +73,27 @@ def set_contact(session: Session, fields: dict[str, object]) -> StaffContact:
             f"actor: {contact.actor!r} is not registered staff (cellpath staff add)",
             {"staff": actor},
         )
-    return Directory(store).set_contact(contact, by=session.actor)
+    reachable = bool(contact.email or contact.phone or contact.urls)
+    had = existing is not None and bool(existing.email or existing.phone or existing.urls)
+    if had and not reachable:
+        now = datetime.now(UTC)
+        held = sorted(
+            {
+                a.role.value + (f" at {a.site}" if a.site else "")
+                for a in directory.assignments()
+                if a.actor == actor and (a.valid_until is None or a.valid_until > now)
+            }
+        )
+        if held:
+            raise _refused(
+                session,
+                "contacts",
+                f"{actor} holds {', '.join(held)}: removing their last channel would leave "
+                "that role unreachable; keep an e-mail, phone or URL, or assign the role to "
+                "someone else first (cellpath assign)",
+                {"staff": actor},
+            )
+    return directory.set_contact(contact, by=session.actor)
 
 
 def contacts(session: Session) -> list[StaffContact]:

@@ -118,6 +118,17 @@ async def test_contacts_rotas_and_the_outbox(cli, dev_server, db_url):
     assert code == 0 and "gap" not in out
     assert lead == 0 and "lead-1 is lead_coordinator (trial)" in lead_out
     assert md == 1 and "administrator" in md_err
+    # One field set changes that field only (a time zone once erased the e-mail); the last
+    # channels of someone on call cannot be removed: the role would be unreachable.
+    code, out, err = await admin("contacts", "set", "dr-e2e", "--timezone", "Europe/London")
+    assert code == 0 and "email, 1 URL(s) · en · Europe/London" in out, err
+    code, _, err = await admin("contacts", "set", "dr-e2e", "--remove", "email", "--remove", "urls")
+    assert code == 1 and f"dr-e2e holds on_call at {site}" in err, err
+    code, out, err = await admin("contacts", "set", "dr-e2e", "--remove", "urls")
+    assert code == 0 and "email · en" in out and "URL" not in out, err
+    code, out, _ = await admin("contacts", "list", "--json")
+    (dr,) = [c for c in json.loads(out) if c["actor"] == "dr-e2e"]
+    assert (dr["email"], dr["urls"], dr["quiet_hours"]) == ("dr@example.org", 0, "22:00-07:00")
     code, out, _ = await cli("audit", "staff", "--json")
     actions = [line["what"] for line in json.loads(out)]
     assert "contact_set" in " ".join(actions) and "role_assigned" in " ".join(actions)
