@@ -20,6 +20,7 @@ from models.examples import (
     DISCHARGE,
     ELIGIBLE,
     PI_ACCEPTED,
+    TRANSCRIBED,
     consents,
     journey_input,
     readiness,
@@ -118,7 +119,8 @@ async def to_logistics(handle: Handle, site: str = "site-a") -> None:
     """… → accepted by `site`."""
     await to_pi_review(handle)
     await record(handle, "submitted_to_pi", site=site)
-    await record(handle, "pi_decision", site=site, **PI_ACCEPTED)
+    # The site's PI decided in a signed letter: the coordinator transcribes it.
+    await record(handle, "pi_decision", site=site, **(PI_ACCEPTED | TRANSCRIBED))
 
 
 async def to_arrival(

@@ -238,6 +238,10 @@ class AuditAction(StrEnum):
     PATIENT_VIEWED = "patient_viewed"
     # A clinical decision signed: who, when and what the signature means (Part 11).
     SIGNED = "signed"
+    # A signed decision received in writing, recorded by someone else (never their signature).
+    TRANSCRIBED = "transcribed"
+    # A person re-entered their password to sign in the console (21 CFR 11.200).
+    SIGNING_REAUTHENTICATED = "signing_reauthenticated"
     # The hand-over bundle or calendar exported (who took which case's data out).
     EXPORTED = "exported"
     # The care team (case store only): someone added to or removed from a case's team, and

@@ -73,6 +73,8 @@ ELIGIBLE = {
     "signature_meaning": "approved",
 }
 PI_ACCEPTED = {"decision": "accepted", "signature_meaning": "approved"}
+# A PI's decision received in writing, as a coordinator records it (rule: runs under `SIGNERS`).
+TRANSCRIBED = {"principal_investigator": "pi-site-a", "transcribed_from_sha256": "7e" * 32}
 DISCHARGE = {"signature_meaning": "responsible"}
 SIGNED_DOCUMENT = "5f" * 32  # the SHA-256 of a (synthetic) signed consent form
 

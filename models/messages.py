@@ -282,13 +282,16 @@ class OptionHint(BaseModel):
 
 
 class SignatureView(BaseModel):
-    """A signed clinical decision: who, when, what it means."""
+    """A signed clinical decision: who, when, what it means; for a transcribed one, who
+    transcribed it and the signed document's SHA-256."""
 
     decision: str
     signer: str
     meaning: str
     signed_at: datetime
     detail: str = ""
+    transcribed_by: str | None = None
+    document_sha256: str | None = None
 
 
 class JourneyStatus(BaseModel):

@@ -77,8 +77,11 @@ def check_permission(
     *,
     milestone: str | None = None,
     critical_alert: bool = False,
+    transcribed: bool = False,
 ) -> None:
-    """Refuse unless `role` may perform `action` (on this milestone / alert).
+    """Refuse unless `role` may perform `action` (on this milestone / alert). A PI's decision
+    is signed by a physician (the PI); anyone who may record milestones may record one
+    `transcribed` from the signed document.
 
     Raises:
         Refused: naming the actor, the role held and the role needed.
@@ -93,6 +96,15 @@ def check_permission(
     what = action.value
     if action is Action.MILESTONE and milestone in PHYSICIAN_MILESTONES:
         needed, what = frozenset({Role.PHYSICIAN}), f"milestone '{milestone}'"
+    elif action is Action.MILESTONE and milestone == MilestoneKind.PI_DECISION and not transcribed:
+        if role is not Role.PHYSICIAN and role in ALLOWED[action]:
+            raise Refused(
+                f"{actor!r} is {role.value}; signing milestone 'pi_decision' needs a physician "
+                "(the PI). A decision received in writing is recorded as transcribed: give "
+                "principal_investigator (the PI's staff id) and transcribed_from_sha256 (the "
+                "signed document's SHA-256)",
+                RefusalCode.PERMISSION,
+            )
     elif action is Action.ACKNOWLEDGE and critical_alert:
         needed, what = frozenset({Role.PHYSICIAN}), "acknowledging a critical alert"
     if role not in needed:

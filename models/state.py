@@ -77,6 +77,9 @@ class Signature(BaseModel):
     meaning: SignatureMeaning
     signed_at: datetime
     detail: str = ""
+    # A decision received in writing and transcribed: who transcribed it, from which document.
+    transcribed_by: str | None = None
+    document_sha256: str | None = None
 
 
 class JourneyState(BaseModel):

@@ -107,11 +107,12 @@ def drop_database(admin_url: str, url: str) -> None:
 
 def path_to_infusion(today: Any) -> list[tuple[str, dict[str, Any]]]:
     """An autologous trial journey's milestones from intake to infusion, with their data as
-    text (as a coordinator types them; `eligibility_assessed` and `pi_decision` are a
-    physician's): the gates' consents, checklist, readiness and signatures included."""
+    text (as a coordinator types them; `eligibility_assessed` is a physician's signature, the
+    PI's decision a transcription of the signed letter): the gates' consents, checklist,
+    readiness and signatures included."""
     from datetime import UTC, datetime, time, timedelta
 
-    from models.examples import ELIGIBLE, PI_ACCEPTED, consents, readiness
+    from models.examples import ELIGIBLE, PI_ACCEPTED, TRANSCRIBED, consents, readiness
 
     def text(data: dict[str, Any]) -> dict[str, str]:
         return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.items()}
@@ -122,7 +123,8 @@ def path_to_infusion(today: Any) -> list[tuple[str, dict[str, Any]]]:
         ("records_complete", {"records": "pathology, imaging, treatment_history, labs"}),
         ("eligibility_assessed", text(ELIGIBLE) | {"reviewer": "dr-ui"}),
         ("submitted_to_pi", {"site": "site-a"}),
-        ("pi_decision", {"site": "site-a"} | PI_ACCEPTED),
+        # Received in writing from the site's PI: a coordinator transcribes it.
+        ("pi_decision", {"site": "site-a"} | PI_ACCEPTED | TRANSCRIBED),
         ("cost_estimate_accepted", {"currency": "USD", "total": "9500"}),
         ("invitation_letter_issued", {"site": "site-a"}),
         ("visa_issued", {"visa_type": "S2", "valid_until": str(today + timedelta(days=200))}),

@@ -17,9 +17,10 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
 - **Continue-as-new** at the start of monitoring and of follow-up, at least once a year, and
   whenever Temporal suggests it, carrying the whole `JourneyState` in `JourneyInput.state`.
 - **Versioning.** Every change to the commands a run issues goes behind `workflow.patched`
-  (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`, `RULES_V4`, `RULES_V5`); the histories in
-  `tests/histories/` replay against this code. A run recorded before a patch keeps its
-  behaviour; its next run upgrades (up to version 4: version 5 only for new journeys).
+  (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`, `RULES_V4`, `RULES_V5`, `BOUNDED_FLOODS`,
+  `SIGNERS`); the histories in `tests/histories/` replay against this code. A run recorded
+  before a patch keeps its behaviour; its next run upgrades (up to version 4: version 5 only
+  for new journeys).
 - **Visibility.** Search attributes (`workflows.visibility`) are upserted when a value changes;
   current details are rebuilt after every change and at the start of every run.
 """
@@ -102,6 +103,9 @@ RULES_V5 = "rules-v5-gates-and-handover"
 # the next; accepted updates are counted, and a run continues as new well before Temporal's
 # limits, refusing new updates (to be sent again) while it does.
 BOUNDED_FLOODS = "bounded-floods"
+# A PI's decision names its PI; one received in writing is recorded as transcribed (the signed
+# document's SHA-256), never as its recorder's signature (runs started or continued after it).
+SIGNERS = "signed-by-signers"
 
 
 @workflow.defn(name="PatientJourney")
@@ -171,6 +175,8 @@ class PatientJourney(JourneyMessages):
         if workflow.patched(BOUNDED_FLOODS):
             self._bounded = True
             self._journey.strict_ids = True
+        if workflow.patched(SIGNERS):
+            self._journey.signers = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

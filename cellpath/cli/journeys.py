@@ -41,6 +41,7 @@ from models.messages import (
 )
 from models.pathway import RULES
 from models.pathway.data import field_hints
+from models.pathway.gates import SIGNED_DECISIONS
 
 
 def _read_json(file: Path, what: str) -> Any:
@@ -111,10 +112,23 @@ def _milestone_epilog() -> str:
             continue
         lines.append(f"{phase}:")
         for kind, rule in kinds:
-            fields = [h.name + ("" if h.required else "?") for h in field_hints(rule.data)]
+            # A signed decision's meaning is required, though the model allows none (runs
+            # started before signatures had none to give).
+            signed = kind in SIGNED_DECISIONS
+            fields = [
+                h.name + ("" if h.required or (signed and h.name == "signature_meaning") else "?")
+                for h in field_hints(rule.data)
+            ]
             only = f" ({rule.cell_source} only)" if rule.cell_source else ""
             lines.append(f"  {kind}{only}: {', '.join(fields) or 'no data'}")
         lines.append("")
+    lines.append(
+        "Signed decisions (eligibility_assessed, pi_decision, discharged) are a physician's own "
+        "signature. A PI's decision received in writing is recorded as transcribed, never as "
+        "your signature: --data principal_investigator=pi-zhang --data "
+        "transcribed_from_sha256=$(sha256sum letter.pdf | cut -c1-64)."
+    )
+    lines.append("")
     lines.append("`cellpath status CASE` lists what the journey waits for now, field by field.")
     # Typer rewraps help text; a blank line between lines keeps each on its own.
     return "\n".join(lines)
@@ -266,8 +280,14 @@ def print_gates(s: JourneyStatus) -> None:
     if s.eligibility_failing:
         out.print(f"eligibility failing: {escape('; '.join(s.eligibility_failing))}")
     for g in s.signatures:
+        copied = (
+            f" (transcribed by {g.transcribed_by} from document {g.document_sha256})"
+            if g.transcribed_by
+            else ""
+        )
         out.print(
-            f"signed: {g.decision} by {g.signer} as {g.meaning} {g.signed_at:%Y-%m-%d %H:%M} UTC",
+            f"signed: {g.decision} by {g.signer} as {g.meaning} {g.signed_at:%Y-%m-%d %H:%M} UTC"
+            + copied,
             highlight=False,
         )
     for o in s.options:

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
@@ -35,6 +36,8 @@ from cellpath.console.filters import by_severity, countdown, label, shown, when
 from cellpath.console.forms import (
     OBSERVATION_CHOICES,
     PHASES,
+    document_sha256,
+    for_signer,
     intake_document,
     local_time,
     milestone_forms,
@@ -53,6 +56,7 @@ from models.messages import (
     WithdrawInput,
 )
 from models.pathway import data_from_text
+from models.pathway.gates import SIGNED_DECISIONS
 from models.protocol import PRESETS
 from models.roles import Action
 
@@ -306,9 +310,10 @@ def create_app(
             "withdraw": allowed.may(Action.WITHDRAW),
         }
         forms = [
-            f
+            for_signer(f, who, signs=allowed.may(Action.MILESTONE, milestone=f.kind))
             for f in milestone_forms(view.status)
             if allowed.may(Action.MILESTONE, milestone=f.kind)
+            or allowed.may(Action.MILESTONE, milestone=f.kind, transcribed=True)
         ]
         full = not request.headers.get("HX-Request")
         if result and "refused" in result:
@@ -379,10 +384,24 @@ def create_app(
         fields = {
             str(k).removeprefix("data."): str(v)
             for k, v in form.multi_items()
-            if str(k).startswith("data.")
+            if str(k).startswith("data.") and isinstance(v, str)
+        }
+        # A signed document chosen instead of its typed SHA-256: hashed here, not kept.
+        documents = {
+            str(k).removeprefix("file."): v
+            for k, v in form.multi_items()
+            if str(k).startswith("file.") and isinstance(v, UploadFile) and v.filename
         }
 
         async def call(s: Session) -> Any:
+            for name, upload in documents.items():
+                if not fields.get(name, "").strip():
+                    fields[name] = await document_sha256(upload, name)
+            transcribed = bool(fields.get("transcribed_from_sha256", "").strip())
+            signs = caseload.permissions(s).may(Action.MILESTONE, milestone=kind)
+            if kind in SIGNED_DECISIONS and not transcribed and signs:
+                # (Someone who may not sign it is refused by the service, naming the role.)
+                await signing(s, case_id, kind, str(form.get("signing_password", "")))
             m = MilestoneInput(
                 kind=kind,
                 actor=who,
@@ -394,6 +413,23 @@ def create_app(
             return f"{label(kind)} recorded" + (" (already recorded)" if ack.duplicate else "")
 
         return await act(request, who, case_id, f"milestone-{kind}", call)
+
+    async def signing(s: Session, case_id: str, decision: str, password: str) -> None:
+        """Re-authentication at signing, throttled per person as sign-in is (a form that
+        signs must not be a way to guess a password)."""
+        key = f"signing:{s.actor}"
+        if console.throttle.wait(key) > 0:
+            raise Refusal(
+                "too many wrong passwords at signing; try again in a few minutes (nothing was "
+                "recorded)",
+                RefusalCode.PERMISSION,
+            )
+        try:
+            staff.reauthenticate(s, case_id, decision, password)
+        except Refusal:
+            console.throttle.failed(key)
+            raise
+        console.throttle.succeeded(key)
 
     @app.post("/cases/{case_id}/observe", dependencies=[Depends(auth.check_csrf)])
     async def observe(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
@@ -416,6 +452,12 @@ def create_app(
         meaning = str(form.get("signature_meaning", "")).strip() or None
 
         async def call(s: Session) -> Any:
+            if meaning is not None:
+                # A critical alert's acknowledgement is a signature (the form asks for the
+                # meaning only then): the password again, as for every signed decision.
+                await signing(
+                    s, case_id, "alert_acknowledged", str(form.get("signing_password", ""))
+                )
             a = AcknowledgeAlertInput(
                 alert_id=alert_id,
                 actor=who,

@@ -7,10 +7,13 @@ field's input chosen from what it takes (a date, a number, one of a list, text).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from starlette.datastructures import UploadFile
 
 from models.enums import MilestoneKind, Phase
 from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
@@ -18,6 +21,7 @@ from models.intake import Caregiver, HomeOncologist, PatientDetails
 from models.messages import FieldHint, JourneyStatus, ObservationInput
 from models.pathway import RULES
 from models.pathway.data import field_hints
+from models.pathway.gates import SIGNED_DECISIONS
 from models.pathway.observations import asks_what_was_given
 
 OBSERVATION_CHOICES: dict[str, list[str]] = {
@@ -59,18 +63,25 @@ class Input:
     required: bool = False
     choices: tuple[str, ...] = ()
     hint: str = ""
+    value: str = ""
+    # A SHA-256 field: the console also takes the document and computes it (`file.<name>`).
+    document: bool = False
 
 
 @dataclass(frozen=True)
 class MilestoneForm:
     """A milestone kind the phase accepts, with its fields; `waited`: the journey waits for
-    it now; `after`: what must come first."""
+    it now; `after`: what must come first; `signed`: a clinical decision the reader signs
+    (their password again); `transcription`: a PI's decision the reader may only record as
+    received in writing."""
 
     kind: str
     inputs: tuple[Input, ...]
     waited: bool
     optional: bool
     after: tuple[str, ...]
+    signed: bool = False
+    transcription: bool = False
 
 
 def input_of(hint: FieldHint) -> Input:
@@ -83,7 +94,36 @@ def input_of(hint: FieldHint) -> Input:
     kind = {"date": "date", "whole number": "number", "number": "number"}.get(takes, "text")
     if takes == "true/false":
         return Input(hint.name, label, "select", hint.required, ("true", "false"))
-    return Input(hint.name, label, kind, hint.required, hint=takes if kind == "text" else "")
+    document = hint.name.endswith("_sha256")
+    return Input(
+        hint.name,
+        label,
+        kind,
+        hint.required,
+        hint=takes if kind == "text" else "",
+        document=document,
+    )
+
+
+def for_signer(form: MilestoneForm, actor: str, *, signs: bool) -> MilestoneForm:
+    """A milestone form as the reader gets it: a clinical decision they sign offers only the
+    meanings that can fit it (and names them the reviewer); one they may only transcribe (a
+    PI's decision, for a coordinator) asks for the PI and the signed document."""
+    meanings = SIGNED_DECISIONS.get(MilestoneKind(form.kind))
+    if meanings is None:
+        return form
+    inputs = []
+    for i in form.inputs:
+        if i.name == "signature_meaning":
+            i = replace(i, choices=tuple(m.value for m in meanings), required=True)
+        elif i.name == "reviewer" and signs:
+            i = replace(i, value=actor)
+        elif i.name in ("principal_investigator", "transcribed_from_sha256") and not signs:
+            i = replace(i, required=True)
+        elif i.name in ("principal_investigator", "transcribed_from_sha256") and signs:
+            continue  # signing it oneself (the PI): nothing is transcribed
+        inputs.append(i)
+    return replace(form, inputs=tuple(inputs), signed=signs, transcription=not signs)
 
 
 # Recorded by a service that did the work (`handover_sent`: built, checked and sent the bundle),
@@ -112,6 +152,27 @@ def milestone_forms(status: JourneyStatus) -> list[MilestoneForm]:
             )
         )
     return sorted(forms, key=lambda f: (not f.waited, f.optional, f.kind))
+
+
+# A signed document is hashed as it arrives and not kept (the records store keeps files).
+DOCUMENT_LIMIT = 50 * 1024 * 1024
+
+
+async def document_sha256(upload: UploadFile, field: str) -> str:
+    """The SHA-256 of an uploaded document, read in pieces; the file itself is not kept.
+
+    Raises:
+        ValueError: naming the field, when the document is empty or over `DOCUMENT_LIMIT`.
+    """
+    digest, size = hashlib.sha256(), 0
+    while chunk := await upload.read(1024 * 1024):
+        size += len(chunk)
+        if size > DOCUMENT_LIMIT:
+            raise ValueError(f"{field}: the document is over {DOCUMENT_LIMIT // 2**20} MB")
+        digest.update(chunk)
+    if size == 0:
+        raise ValueError(f"{field}: the document chosen is empty")
+    return digest.hexdigest()
 
 
 def zone(name: str) -> ZoneInfo:

@@ -29,8 +29,10 @@ def authorise(
     milestone: str | None = None,
     critical_alert: bool = False,
     actor: str | None = None,
+    transcribed: bool = False,
 ) -> None:
-    """Refuse (audited) unless the session's actor — or `actor` — may perform `action`.
+    """Refuse (audited) unless the session's actor — or `actor` — may perform `action`
+    (`transcribed`: a signed decision recorded from its document, see `check_permission`).
 
     Identity is what the interface vouches for (see README, "Roles").
     """
@@ -42,7 +44,14 @@ def authorise(
     except Exception as e:
         raise Unreachable(f"cannot read roles from the case store: {e}") from None
     try:
-        check_permission(who, role, action, milestone=milestone, critical_alert=critical_alert)
+        check_permission(
+            who,
+            role,
+            action,
+            milestone=milestone,
+            critical_alert=critical_alert,
+            transcribed=transcribed,
+        )
         if role is not None and case not in NOT_CASES:
             in_care_team(session, who, role, case)
     except Refused as e:

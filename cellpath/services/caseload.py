@@ -253,11 +253,24 @@ class Permissions:
     actor: str
     role: Role | None
 
-    def may(self, action: Action, *, milestone: str | None = None, critical: bool = False) -> bool:
-        """Whether `action` (on this milestone, this critical alert) is theirs."""
+    def may(
+        self,
+        action: Action,
+        *,
+        milestone: str | None = None,
+        critical: bool = False,
+        transcribed: bool = False,
+    ) -> bool:
+        """Whether `action` (on this milestone, this critical alert; a signed decision
+        `transcribed` from its document) is theirs."""
         try:
             check_permission(
-                self.actor, self.role, action, milestone=milestone, critical_alert=critical
+                self.actor,
+                self.role,
+                action,
+                milestone=milestone,
+                critical_alert=critical,
+                transcribed=transcribed,
             )
         except Refused:
             return False

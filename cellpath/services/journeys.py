@@ -146,8 +146,18 @@ async def _query(session: Session, case: str, query: Callable[[Handle], Awaitabl
 
 
 async def record_milestone(session: Session, case: str, m: MilestoneInput) -> MilestoneAck:
-    """Record a milestone (coordinators and physicians; clinical decisions physicians only)."""
-    authorise(session, Action.MILESTONE, case=case, request=m, milestone=m.kind, actor=m.actor)
+    """Record a milestone (coordinators and physicians; clinical decisions physicians only,
+    a PI's decision received in writing by anyone of them as a transcription)."""
+    transcribed = bool(m.data.get("transcribed_from_sha256")) if isinstance(m.data, dict) else False
+    authorise(
+        session,
+        Action.MILESTONE,
+        case=case,
+        request=m,
+        milestone=m.kind,
+        actor=m.actor,
+        transcribed=transcribed,
+    )
     return await _update(session, case, "record_milestone", m, MilestoneAck)
 
 

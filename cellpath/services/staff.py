@@ -11,11 +11,12 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from cellpath.services.authority import authorise, record_refusal
+from cellpath.services.authority import authorise, record_event, record_refusal
 from cellpath.services.base import Refusal, Session
 from cellpath.store import STAFF_AUDIT, CaseStore
 from cellpath.store.tables import StaffMember
 from models import bounds
+from models.enums import AuditAction
 from models.errors import CaseStoreError, RefusalCode, Refused
 from models.roles import Action, Role
 
@@ -118,9 +119,12 @@ def set_sites(session: Session, member: str, sites: list[str]) -> None:
         raise Refusal(str(e), RefusalCode.PATHWAY_RULE) from None
 
 
-def check_password(store: CaseStore, member: str, password: str) -> StaffMember | None:
+def check_password(
+    store: CaseStore, member: str, password: str, *, rehash: bool = True
+) -> StaffMember | None:
     """The staff member when `password` is theirs, else None (also for an unknown name, in
-    the same time). A hash made with older parameters is replaced on a successful check."""
+    the same time). A hash made with older parameters is replaced on a successful sign-in
+    (`rehash`; not at signing, since a new hash ends the person's console sessions)."""
     stored = store.password_hash(member) if len(password) <= MAX_PASSWORD else None
     try:
         _HASHER.verify(stored or _DECOY, password)
@@ -128,6 +132,25 @@ def check_password(store: CaseStore, member: str, password: str) -> StaffMember 
         return None
     if stored is None:
         return None
-    if _HASHER.check_needs_rehash(stored):
+    if rehash and _HASHER.check_needs_rehash(stored):
         store.set_password_hash(member, _HASHER.hash(password), by=member)
     return store.member(member)
+
+
+SIGNING_PASSWORD = (
+    "signing needs your own password again (21 CFR 11.200) and it did not match: nothing was "
+    "recorded. Staff who sign in with single sign-on set one with `cellpath staff password`"
+)
+
+
+def reauthenticate(session: Session, case: str, decision: str, password: str) -> None:
+    """Re-authentication at signing (21 CFR 11.200): the signer's own password, entered again
+    for this signature. Audited either way (`signing_reauthenticated`, or a refusal).
+
+    Raises:
+        Refusal: the password is not theirs (PERMISSION); nothing is recorded.
+    """
+    if check_password(session.case_store(), session.actor, password, rehash=False) is None:
+        record_refusal(session, case, "sign", None, SIGNING_PASSWORD, detail={"decision": decision})
+        raise Refusal(SIGNING_PASSWORD, RefusalCode.PERMISSION)
+    record_event(session, case, AuditAction.SIGNING_REAUTHENTICATED, {"decision": decision})

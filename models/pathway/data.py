@@ -6,12 +6,13 @@ ignored. Rules (`models/pathway/milestones/`) declare which model their kind car
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import Enum
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from models import bounds
 from models.enums import ConsentType, RecordType, SignatureMeaning
@@ -64,9 +65,42 @@ class SiteData(MilestoneData):
 
 
 class PiDecisionData(MilestoneData):
+    """The principal investigator's decision. The PI signs it (`principal_investigator`
+    empty or the recording physician); a decision received in writing is *transcribed*: the
+    PI named, the signed document's SHA-256 given, the recorder never its signer."""
+
     site: str = Field(min_length=1)
     decision: Literal["accepted", "declined", "more_info_needed"]
     signature_meaning: SignatureMeaning | None = SIGNATURE
+    principal_investigator: str | None = Field(
+        default=None, description="the PI's staff id, e.g. pi-zhang (empty: you, signing)"
+    )
+    transcribed_from_sha256: str | None = Field(
+        default=None,
+        description="64 hex characters: the SHA-256 of the PI's signed decision you transcribe",
+    )
+
+    @field_validator("principal_investigator")
+    @classmethod
+    def _pi(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        normal = bounds.actor_id(v.lower())
+        if normal is None:
+            raise ValueError(
+                "expected the PI's staff id: 1–64 lower-case letters, digits or . _ @ -"
+            )
+        return normal
+
+    @field_validator("transcribed_from_sha256")
+    @classmethod
+    def _document(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        v = v.lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", v):
+            raise ValueError("expected the document's SHA-256: 64 hexadecimal characters")
+        return v
 
 
 class DischargeData(MilestoneData):

@@ -65,6 +65,14 @@ def fitting_meanings(kind: MilestoneKind, data: Any) -> tuple[SignatureMeaning, 
 # A physician acknowledging a critical alert takes it on or has seen it.
 ACKNOWLEDGE_MEANINGS = (S.RESPONSIBLE, S.REVIEWED)
 
+# The clinical decisions a physician signs, with every meaning that can fit one of them (a form
+# offers these; the journey refuses the one that does not fit the decision recorded).
+SIGNED_DECISIONS: dict[MilestoneKind, tuple[SignatureMeaning, ...]] = {
+    K.ELIGIBILITY_ASSESSED: (S.APPROVED, S.REVIEWED),
+    K.PI_DECISION: (S.APPROVED, S.REVIEWED),
+    K.DISCHARGED: (S.RESPONSIBLE, S.APPROVED),
+}
+
 
 def check_signature(
     meaning: SignatureMeaning | None, fits: tuple[SignatureMeaning, ...], what: str
@@ -84,18 +92,38 @@ def check_signature(
 
 
 def sign(
-    j: Journey, decision: str, signer: str, meaning: SignatureMeaning, now: datetime, detail: str
+    j: Journey,
+    decision: str,
+    signer: str,
+    meaning: SignatureMeaning,
+    now: datetime,
+    detail: str,
+    *,
+    transcribed_by: str | None = None,
+    document_sha256: str | None = None,
 ) -> None:
-    """Record a signature (who, when, what it means) and audit it."""
+    """Record a signature (who, when, what it means) and audit it. A transcribed one is the
+    signer's, recorded by `transcribed_by` from the signed document `document_sha256`."""
     j.state.signatures.append(
-        Signature(decision=decision, signer=signer, meaning=meaning, signed_at=now, detail=detail)
+        Signature(
+            decision=decision,
+            signer=signer,
+            meaning=meaning,
+            signed_at=now,
+            detail=detail,
+            transcribed_by=transcribed_by,
+            document_sha256=document_sha256,
+        )
     )
+    audited: dict[str, Any] = {"decision": decision, "meaning": meaning.value, "detail": detail}
+    if transcribed_by is not None:
+        audited |= {"signer": signer, "transcribed_from_sha256": document_sha256}
     j.audit_entry(
-        AuditAction.SIGNED,
-        signer,
+        AuditAction.TRANSCRIBED if transcribed_by is not None else AuditAction.SIGNED,
+        transcribed_by or signer,
         now,
         now,
-        detail={"decision": decision, "meaning": meaning.value, "detail": detail},
+        detail=audited,
     )
 
 

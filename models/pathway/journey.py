@@ -103,6 +103,10 @@ class Journey:
         # repeat the note too, an actor is an identifier, times lie in 1970–2200. Earlier runs
         # acknowledged and accepted otherwise, and replay the same.
         self.strict_ids = False
+        # Runs started under `SIGNERS`: a PI's decision names its PI, and one received in
+        # writing is recorded as transcribed (its document's SHA-256), never as the recorder's
+        # signature. Earlier runs refused those fields as unknown, and replay the same.
+        self.signers = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from cellpath.scenarios import observe, start
-from tests.console.conftest import Stack, signed_in
+from tests.console.conftest import PASSWORD, Stack, signed_in
 from tests.support import ROOT, console_journey, drive_to_monitoring
 from workflows import PatientJourney
 
@@ -80,16 +80,25 @@ async def test_a_nurse_acknowledges_an_urgent_alert_but_only_a_physician_a_criti
         token = await signed_in(physician, "dr-ui")
         page = (await physician.get(f"/cases/{case_id}")).text
         assert f'id="ack-meaning-{critical[0].id}"' in page  # a signed acknowledgement
+        assert f'id="ack-password-{critical[0].id}"' in page  # re-authenticated at signing
+        signed = {
+            "csrf_token": token,
+            "alert_id": critical[0].id,
+            "note": "tocilizumab",
+            "signature_meaning": "responsible",
+        }
+        wrong = await physician.post(
+            f"/cases/{case_id}/acknowledge", data=signed | {"signing_password": "not mine"}
+        )
+        assert wrong.status_code == 403 and "signing needs your own password again" in wrong.text
+        alerts = {a.id: a for a in (await handle.query(PatientJourney.status)).alerts}
+        assert not alerts[critical[0].id].acknowledged, "a refused signature records nothing"
         done = await physician.post(
-            f"/cases/{case_id}/acknowledge",
-            data={
-                "csrf_token": token,
-                "alert_id": critical[0].id,
-                "note": "tocilizumab",
-                "signature_meaning": "responsible",
-            },
+            f"/cases/{case_id}/acknowledge", data=signed | {"signing_password": PASSWORD}
         )
         assert done.status_code == 200
+    audit = [e.action for e in stack.store.audit_trail(case_id)]
+    assert "signing_reauthenticated" in audit
     alerts = {a.id: a for a in (await handle.query(PatientJourney.status)).alerts}
     assert alerts[urgent.id].acknowledged_by == "nurse-ui"
     assert alerts[critical[0].id].acknowledged_by == "dr-ui"
@@ -137,6 +146,74 @@ async def test_a_critical_alert_puts_its_case_on_top_of_the_worklist_and_the_cas
         page = (await nurse.get(f"/cases/{case_id}")).text
     first, second = page.index(f'id="alert-{critical.id}"'), page.index(f'id="alert-{urgent.id}"')
     assert first < second < page.index('class="phases"')
+
+
+async def test_signatures_are_the_signers_own_and_re_authenticated(stack: Stack) -> None:
+    """A physician signs eligibility with their password again (only the meanings that fit
+    offered, the reviewer filled in); a coordinator cannot sign a PI's decision, only record
+    it as transcribed from the signed letter (the console hashes the file, keeps nothing)."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from cellpath.scenarios import record as record_update
+    from cellpath.store.access import CareTeams
+    from tests.support import path_to_infusion
+
+    case_id = "ACT-2026-0012"
+    handle = await start(stack.client, console_journey(case_id), stack.settings.task_queue)
+    records = ["pathology", "imaging", "treatment_history", "labs"]
+    await record_update(handle, "records_complete", records=records)
+    eligible = {f"data.{k}": v for k, v in path_to_infusion(datetime.now(UTC).date())[1][1].items()}
+    # The case has no site before PI review: its coordinator adds the reviewing physician.
+    CareTeams(stack.store).add(case_id, "dr-ui", by="coord-ui")
+    async with httpx.AsyncClient(base_url=stack.url) as physician:
+        token = await signed_in(physician, "dr-ui")
+        page = (await physician.get(f"/cases/{case_id}")).text
+        form = page[page.index('id="milestone-eligibility_assessed"') :]
+        form = form[: form.index("</form>")]
+        assert 'name="data.reviewer" type="text" value="dr-ui"' in form
+        assert 'value="responsible"' not in form and 'value="approved"' in form
+        assert 'name="signing_password"' in form
+        data = {"csrf_token": token, "kind": "eligibility_assessed"} | eligible
+        unsigned = await physician.post(f"/cases/{case_id}/milestone", data=data)
+        assert unsigned.status_code == 403 and "password again" in unsigned.text
+        assert (await handle.query(PatientJourney.status)).phase == "pre_assessment"
+        signed = await physician.post(
+            f"/cases/{case_id}/milestone", data=data | {"signing_password": PASSWORD}
+        )
+        assert signed.status_code == 200, signed.text
+    await record_update(handle, "submitted_to_pi", site="site-a")
+    letter = b"%PDF-1.7 the PI's signed decision (synthetic)"
+    async with httpx.AsyncClient(base_url=stack.url) as coordinator:
+        token = await signed_in(coordinator, "coord-ui")
+        page = (await coordinator.get(f"/cases/{case_id}")).text
+        form = page[page.index('id="milestone-pi_decision"') :]
+        form = form[: form.index("</form>")]
+        assert "Only the principal investigator signs" in form
+        assert 'name="file.transcribed_from_sha256"' in form
+        assert 'name="signing_password"' not in form
+        decision = {
+            "csrf_token": token,
+            "kind": "pi_decision",
+            "data.site": "site-a",
+            "data.decision": "accepted",
+            "data.signature_meaning": "approved",
+        }
+        own = await coordinator.post(f"/cases/{case_id}/milestone", data=decision)
+        assert own.status_code == 403
+        assert "signing milestone &#39;pi_decision&#39; needs a physician" in own.text
+        transcribed = await coordinator.post(
+            f"/cases/{case_id}/milestone",
+            data=decision | {"data.principal_investigator": "pi-zhang"},
+            files={"file.transcribed_from_sha256": ("decision.pdf", letter, "application/pdf")},
+        )
+        assert transcribed.status_code == 200, transcribed.text
+    signatures = (await handle.query(PatientJourney.status)).signatures
+    assert [(g.decision, g.signer, g.transcribed_by) for g in signatures] == [
+        ("eligibility_assessed", "dr-ui", None),
+        ("pi_decision", "pi-zhang", "coord-ui"),
+    ]
+    assert signatures[1].document_sha256 == hashlib.sha256(letter).hexdigest()
 
 
 async def test_the_worklist_pages_through_visibility_in_the_readers_time_zone(

@@ -14,7 +14,7 @@ from cellpath.scenarios import record as record_update
 from cellpath.scenarios import start
 from cellpath.store.access import CareTeams
 from models.journey import workflow_id
-from tests.console.conftest import SignIn, Stack
+from tests.console.conftest import PASSWORD, SignIn, Stack
 from tests.support import console_journey, drive_to_monitoring, path_to_infusion, recorded_at
 from workflows import PatientJourney
 
@@ -22,16 +22,22 @@ pytestmark = pytest.mark.e2e
 
 
 async def record(page: Page, kind: str, at: datetime | None = None, **data: str) -> None:
-    """Fill and send the milestone form of `kind` on an open case page."""
+    """Fill and send the milestone form of `kind` on an open case page (a signed decision's
+    form with the signer's password again)."""
     box = page.locator(f"#milestone-{kind}")
     if not await box.evaluate("e => e.open"):
         await box.locator("summary").click()
     for name, value in data.items():
         field = box.locator(f'[name="data.{name}"]')
+        if await field.count() == 0:
+            continue  # not asked of this reader (a signer names no PI, transcribes nothing)
         if await field.evaluate("e => e.tagName") == "SELECT":
             await field.select_option(value)
         else:
             await field.fill(value)
+    password = box.locator('[name="signing_password"]')
+    if await password.count():
+        await password.fill(PASSWORD)
     if at is not None:
         await box.locator('[name="occurred_at"]').fill(f"{at:%Y-%m-%dT%H:%M}")
     # The previous answer goes first: the same kind twice in a row (two consents) would

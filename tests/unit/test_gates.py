@@ -189,6 +189,82 @@ def test_a_signed_decision_needs_a_meaning_that_fits_it():
     assert [s[0] for s in signed(c)] == ["eligibility_assessed", "pi_decision"]
 
 
+def at_pi_decision(*, signers: bool = True) -> Case:
+    c = pre_assessment()
+    c.j.signers = signers
+    c.record("eligibility_assessed", reviewer="dr-li", actor="dr-li", **ELIGIBLE)
+    c.record("submitted_to_pi", site="site-a")
+    return c
+
+
+DOCUMENT = "ab" * 32
+
+
+def test_a_pi_decision_received_in_writing_is_a_transcription_never_the_recorders_signature():
+    c = at_pi_decision()
+    c.refused(
+        "pi_decision",
+        "names the PI who signed it",
+        site="site-a",
+        transcribed_from_sha256=DOCUMENT,
+        **PI_ACCEPTED,
+    )
+    c.refused(
+        "pi_decision",
+        "only pi-zhang signs their decision",
+        site="site-a",
+        principal_investigator="pi-zhang",
+        **PI_ACCEPTED,
+    )
+    c.refused(
+        "pi_decision",
+        "64 hexadecimal characters",
+        site="site-a",
+        principal_investigator="pi-zhang",
+        transcribed_from_sha256="abc",
+        **PI_ACCEPTED,
+    )
+    c.record(
+        "pi_decision",
+        site="site-a",
+        principal_investigator="PI-Zhang",  # staff ids are lower case
+        transcribed_from_sha256=DOCUMENT.upper(),
+        actor="coord-1",
+        **PI_ACCEPTED,
+    )
+    (*_, pi) = c.j.state.signatures
+    assert (pi.signer, pi.transcribed_by, pi.document_sha256) == ("pi-zhang", "coord-1", DOCUMENT)
+    (entry,) = [a for a in c.j.audit if a.action == AuditAction.TRANSCRIBED]
+    assert entry.actor == "coord-1" and entry.detail["signer"] == "pi-zhang"
+    assert not [a for a in c.j.audit if a.action == AuditAction.SIGNED and a.actor == "coord-1"]
+
+
+def test_the_pi_signs_their_own_decision():
+    c = at_pi_decision()
+    c.record(
+        "pi_decision",
+        site="site-a",
+        principal_investigator="pi-zhang",
+        actor="pi-zhang",
+        **PI_ACCEPTED,
+    )
+    assert signed(c)[-1] == ("pi_decision", "pi-zhang", "approved")
+    assert c.j.state.signatures[-1].transcribed_by is None
+
+
+def test_runs_before_the_signers_patch_refuse_the_new_fields_as_they_did():
+    c = at_pi_decision(signers=False)
+    c.refused(
+        "pi_decision",
+        "not taken by this journey until its next run",
+        site="site-a",
+        principal_investigator="pi-zhang",
+        transcribed_from_sha256=DOCUMENT,
+        **PI_ACCEPTED,
+    )
+    c.record("pi_decision", site="site-a", **PI_ACCEPTED)  # as before
+
+
 # --- consent ----------------------------------------------------------------------------------
 
 
@@ -448,3 +524,20 @@ def test_a_journey_carried_into_a_new_run_keeps_version_4_and_a_new_one_gets_5()
     new = Case(rules_version=4)
     new.j.upgrade_rules(new.now, carried=False, to=5)
     assert new.j.state.rules_version == 5 and new.j.v5
+
+
+def test_the_meanings_a_form_offers_are_every_one_that_can_fit_and_no_other():
+    """`SIGNED_DECISIONS` (what the console offers) may not drift from `fitting_meanings`."""
+    from types import SimpleNamespace
+
+    from models.enums import MilestoneKind
+    from models.pathway import gates
+
+    outcomes = {
+        MilestoneKind.ELIGIBILITY_ASSESSED: [{"outcome": o} for o in ("eligible", "ineligible")],
+        MilestoneKind.PI_DECISION: [{"decision": d} for d in ("accepted", "declined")],
+        MilestoneKind.DISCHARGED: [{}],
+    }
+    for kind, variants in outcomes.items():
+        fitting = {m for v in variants for m in gates.fitting_meanings(kind, SimpleNamespace(**v))}
+        assert fitting == set(gates.SIGNED_DECISIONS[kind]), kind

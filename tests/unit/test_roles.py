@@ -50,6 +50,19 @@ def test_clinical_decisions_need_a_physician(kind: str) -> None:
         check_permission("c", Role.COORDINATOR, Action.MILESTONE, milestone=kind)
 
 
+def test_a_pi_decision_is_signed_by_a_physician_or_transcribed_from_its_document() -> None:
+    check_permission("pi", Role.PHYSICIAN, Action.MILESTONE, milestone="pi_decision")
+    with pytest.raises(Refused, match="recorded as transcribed: give principal_investigator"):
+        check_permission("c", Role.COORDINATOR, Action.MILESTONE, milestone="pi_decision")
+    check_permission(
+        "c", Role.COORDINATOR, Action.MILESTONE, milestone="pi_decision", transcribed=True
+    )
+    with pytest.raises(Refused, match="milestone needs a"):  # site staff record no milestones
+        check_permission(
+            "n", Role.SITE_STAFF, Action.MILESTONE, milestone="pi_decision", transcribed=True
+        )
+
+
 def test_only_a_physician_acknowledges_a_critical_alert() -> None:
     for role in (Role.COORDINATOR, Role.SITE_STAFF):
         check_permission("x", role, Action.ACKNOWLEDGE)  # urgent: the team may

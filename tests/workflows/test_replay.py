@@ -9,7 +9,8 @@ journey whose history was imported in one update, one refused import before it, 
 milestone that met an overdue deadline on time), `bounded-floods/` (recorded by
 `tests/e2e/test_floods.py` with CELLPATH_SAVE_HISTORIES: 5,000 refused signals read 200 a
 task, then a fresh run; 1,150 milestones from 8 clients continuing as new at 1,000 updates),
-and `chaos/`: journeys recorded by
+`signers/` (the 15-year journey under `SIGNERS`: the PI's decision transcribed by its
+coordinator from the signed letter), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
 tasks lost to a crash, the kind of history that once could not replay). A change to
 `PatientJourney` that would break journeys already running (a new command, a reordered timer)
@@ -73,6 +74,7 @@ def test_stored_histories_are_present():
         "rules-v4",
         "rules-v5",
         "bounded-floods",
+        "signers",
         "chaos",
     }, "see history_events.py"
     assert len(STUCK) == 3

@@ -80,23 +80,53 @@ class PiDecision(MilestoneRule[PiDecisionData]):
                 f"expected site={submitted}",
                 RefusalCode.PATHWAY_RULE,
             )
+        d = a.data
+        if not j.signers and (d.principal_investigator or d.transcribed_from_sha256):
+            # As before `SIGNERS`: these fields were unknown (and replay must refuse them).
+            raise Refused(
+                "principal_investigator, transcribed_from_sha256: not taken by this journey "
+                "until its next run; expected site, decision, signature_meaning",
+                RefusalCode.INVALID_DATA,
+            )
         if j.v5:
             gates.check_signature(
-                a.data.signature_meaning,
-                gates.fitting_meanings(self.kind, a.data),
-                f"pi_decision decision={a.data.decision}",
+                d.signature_meaning,
+                gates.fitting_meanings(self.kind, d),
+                f"pi_decision decision={d.decision}",
+            )
+        if d.transcribed_from_sha256 and not d.principal_investigator:
+            raise Refused(
+                "a transcribed decision names the PI who signed it; expected "
+                "principal_investigator (their staff id) with transcribed_from_sha256",
+                RefusalCode.MISSING_FIELD,
+            )
+        actor = a.raw.actor.strip()
+        if (
+            not d.transcribed_from_sha256
+            and d.principal_investigator
+            and d.principal_investigator != actor
+        ):
+            raise Refused(
+                f"only {d.principal_investigator} signs their decision; a decision received "
+                "in writing is recorded as transcribed: expected transcribed_from_sha256 (the "
+                "signed document's SHA-256)",
+                RefusalCode.PERMISSION,
             )
 
     def apply(self, j: Journey, a: Accepted[PiDecisionData], now: datetime) -> None:
         s, d, at = j.state, a.data, a.occurred_at
         if j.v5 and d.signature_meaning is not None:
+            actor = a.raw.actor.strip()
+            transcribed = d.transcribed_from_sha256 is not None
             gates.sign(
                 j,
                 self.kind.value,
-                a.raw.actor.strip(),
+                (d.principal_investigator or actor) if transcribed else actor,
                 d.signature_meaning,
                 now,
                 f"site={d.site} decision={d.decision}",
+                transcribed_by=actor if transcribed else None,
+                document_sha256=d.transcribed_from_sha256,
             )
         if d.decision == "accepted":
             s.current_site, s.submitted_site = d.site, None
