@@ -170,14 +170,49 @@ def build(model: type[M], value: Any, what: str) -> M:
         ) from None
 
 
-def describe(error: ValidationError) -> str:
-    """A pydantic error as one readable sentence: `field: problem (got …)`, values shortened."""
+def describe(error: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """A pydantic error as one readable sentence: `field: problem (got …)`, values shortened.
+
+    Words only: a pattern is never shown (the field's own description says what it takes,
+    from `model`), nor pydantic's names for the branches of a union (`list[dict[…]]`).
+    """
     parts = []
     for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "value"
         got = "" if item["type"] == "missing" else f" (got {_short(repr(item.get('input')), 60)})"
-        parts.append(f"{where}: {item['msg'].lower()}{got}")
+        parts.append(problem(item, model) + got)
     return "; ".join(parts)
+
+
+def problem(item: Any, model: type[BaseModel] | None = None) -> str:
+    """One pydantic error as `field: what is wrong`, in words, without the value."""
+    where = ".".join(str(p) for p in item["loc"] if not _type_name(p)) or "value"
+    return f"{where}: {in_words(item, model)}"
+
+
+def _type_name(part: object) -> bool:
+    """Whether a location part names a type pydantic tried (a union's branch), not a field."""
+    return isinstance(part, str) and (
+        "[" in part or part.startswith(("function-", "constrained-")) or part in _TYPE_NAMES
+    )
+
+
+_TYPE_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict", "date", "datetime"})
+
+
+def in_words(item: Any, model: type[BaseModel] | None = None) -> str:
+    """What went wrong (one pydantic error), as a person reads it: never a pattern."""
+    message = str(item["msg"])
+    if item["type"] == "string_pattern_mismatch":
+        field = item["loc"][0] if item["loc"] else None
+        info = model.model_fields.get(str(field)) if model is not None and field else None
+        if info is not None and info.description:
+            return f"expected {info.description}"
+        return "is not written in the form this field takes"
+    if item["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        return "is not a field of this form"
+    return message[:1].lower() + message[1:]
 
 
 def _short(text: str, limit: int) -> str:

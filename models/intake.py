@@ -14,9 +14,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from models import bounds
 from models.directory import check_email, check_phone
 from models.journey import JourneyInput
 from models.protocol import resolve_protocol
+
+
+def _upper(value: Any) -> Any:
+    """Text upper-cased (a code whose case carries no meaning); anything else as it is."""
+    return value.strip().upper() if isinstance(value, str) else value
 
 
 def _date_text(value: Any) -> Any:
@@ -70,13 +76,18 @@ class PatientDetails(BaseModel):
     full_name: str = Field(min_length=1, max_length=200)
     # A date written as text: a number (0, 1e9) would be read as seconds since 1970.
     birth_date: Annotated[date, BeforeValidator(_date_text)]
-    nationality: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    # Case does not change a country (`gb` is GB): normalised, then checked.
+    nationality: Annotated[str, BeforeValidator(_upper)] = Field(
+        pattern=r"^[A-Z]{2}$", description="a two-letter country code such as GB (ISO 3166-1)"
+    )
     passport_number: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
     # Messages to the family are chosen by it (English when there is no template for it).
     preferred_language: str | None = Field(
-        default=None, pattern=r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$"
+        default=None,
+        pattern=r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$",
+        description="a language code such as en, zh or zh-Hans",
     )
     caregiver: Caregiver | None = None
     home_oncologist: HomeOncologist | None = None
@@ -154,14 +165,14 @@ def parse_intake(
     try:
         patient = PatientDetails.model_validate(raw.get("patient"))
     except ValidationError as e:
-        problems += _lines(e, prefix="patient")
+        problems += _lines(e, prefix="patient", model=PatientDetails)
     fields = {k: v for k, v in raw.items() if k in JOURNEY_FIELDS}
     fields.setdefault("case_id", case_id)
     journey: JourneyInput | None = None
     try:
         journey = JourneyInput.model_validate(fields | {"patient_ref": patient_ref})
     except ValidationError as e:
-        problems += _lines(e)
+        problems += _lines(e, model=JourneyInput)
     if journey is not None:
         try:
             journey = journey.model_copy(update={"protocol": resolve_protocol(journey.protocol)})
@@ -241,7 +252,9 @@ def _age(born: date, today: date) -> int:
 _NOT_FIELDS = re.compile(r"^(str|int|ProtocolConfig|function-\w+\[.*\])$")
 
 
-def _lines(error: ValidationError, prefix: str = "") -> list[str]:
+def _lines(
+    error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None
+) -> list[str]:
     """Each problem as `field.path: what is wrong`, field names only (never values).
 
     `protocol` is a preset name or a whole configuration: only the branch matching what the
@@ -257,6 +270,5 @@ def _lines(error: ValidationError, prefix: str = "") -> list[str]:
             if isinstance(item.get("input"), str) and len(loc) == 1:
                 continue
         where = ".".join(([prefix] if prefix else []) + loc) or prefix or "file"
-        msg = item["msg"]  # only its first letter lowered: a pattern's "[A-Z]" must survive
-        out.append(f"{where}: {msg[:1].lower()}{msg[1:]}")
+        out.append(f"{where}: {bounds.in_words(item, model)}")
     return out

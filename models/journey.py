@@ -33,7 +33,10 @@ class JourneyInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    case_id: str = Field(pattern=CASE_ID_PATTERN)
+    case_id: str = Field(
+        pattern=CASE_ID_PATTERN,
+        description="3–64 letters, digits and hyphens, starting with a letter or digit",
+    )
     patient_ref: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]+$")
     therapy: Therapy
     cell_source: CellSource

@@ -47,6 +47,7 @@ from cellpath.console.sso import oidc, refuse_sign_in, sso_routes
 from cellpath.services import access, caseload, handover, intake, journeys, staff
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import CaseStore
+from models import bounds
 from models.enums import AuditAction, Phase, Program, Severity
 from models.errors import RefusalCode
 from models.messages import (
@@ -621,6 +622,5 @@ def _refusal_status(e: Refusal) -> int:
 
 
 def _problem(error: Any) -> str:
-    """A pydantic error as `field: message` (never the value)."""
-    where = ".".join(str(p) for p in error.get("loc", ())) or "value"
-    return f"{where}: {error.get('msg', 'invalid')}"
+    """A pydantic error as `field: what is wrong`, in words (never the value)."""
+    return bounds.problem(error)

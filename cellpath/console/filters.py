@@ -4,6 +4,7 @@ values and identifiers (the templates' filters; the routes use them for messages
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -43,14 +44,28 @@ def countdown(value: datetime | None, now: datetime | None = None) -> str:
 
 
 def shown(value: object, tz: str = "UTC") -> str:
-    """A data value for people: lists joined, ISO times in the reader's zone."""
+    """A data value for people, never Python's spelling of it: yes/no, numbers with
+    thousands separators and no trailing `.0`, lists joined, objects as `name: value`,
+    identifiers with spaces, ISO times in the reader's zone."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not value.is_integer():
+            return f"{value:,.2f}".rstrip("0").rstrip(".")
+        return f"{int(value):,}"
     if isinstance(value, list):
         return ", ".join(shown(v, tz) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{label(k)}: {shown(v, tz)}" for k, v in value.items())
     if isinstance(value, str) and len(value) > 16 and value[4:5] == "-" and "T" in value:
         try:
             return when(datetime.fromisoformat(value), tz)
         except ValueError:
             return value
+    if isinstance(value, str) and re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", value):
+        return label(value)  # an enumerated value: `treatment_history` → `treatment history`
     return str(value)
 
 

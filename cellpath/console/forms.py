@@ -145,7 +145,9 @@ def milestone_forms(status: JourneyStatus) -> list[MilestoneForm]:
         forms.append(
             MilestoneForm(
                 kind=kind.value,
-                inputs=tuple(input_of(h) for h in field_hints(rule.data)),
+                # A data field called `note` would be a second note field beside the
+                # milestone's own: the form has one.
+                inputs=tuple(input_of(h) for h in field_hints(rule.data) if h.name != "note"),
                 waited=e is not None and not e.optional,
                 optional=e is not None and e.optional,
                 after=tuple(e.after) if e else (),

@@ -54,7 +54,7 @@ def set_contact(session: Session, fields: dict[str, object]) -> StaffContact:
         contact = ContactInput.model_validate(fields)
     except ValidationError as e:
         raise _refused(
-            session, "contacts", describe_validation_error(e), {"staff": actor}
+            session, "contacts", describe_validation_error(e, ContactInput), {"staff": actor}
         ) from None
     for n, url in enumerate(contact.urls, start=1):
         if not channels.valid_url(url):
@@ -109,7 +109,9 @@ def assign(session: Session, fields: dict[str, object]) -> Assignment:
     try:
         a = AssignmentInput.model_validate(fields)
     except ValidationError as e:
-        raise _refused(session, "assign", describe_validation_error(e), {"fields": "?"}) from None
+        raise _refused(
+            session, "assign", describe_validation_error(e, AssignmentInput), {"fields": "?"}
+        ) from None
     store = session.case_store()
     if store.role_of(a.actor) is None:
         raise _refused(

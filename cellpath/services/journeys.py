@@ -38,6 +38,7 @@ from models.messages import (
     RescheduleInput,
     WithdrawInput,
 )
+from models.pathway.data import normalised
 from models.roles import Action
 from models.state import ObservationRecord
 from workflows import PatientJourney
@@ -148,7 +149,8 @@ async def _query(session: Session, case: str, query: Callable[[Handle], Awaitabl
 async def record_milestone(session: Session, case: str, m: MilestoneInput) -> MilestoneAck:
     """Record a milestone (coordinators and physicians; clinical decisions physicians only,
     a PI's decision received in writing by anyone of them as a transcription)."""
-    transcribed = bool(m.data.get("transcribed_from_sha256")) if isinstance(m.data, dict) else False
+    m = m.model_copy(update={"data": normalised(m.kind, m.data)})
+    transcribed = bool(m.data.get("transcribed_from_sha256"))
     authorise(
         session,
         Action.MILESTONE,

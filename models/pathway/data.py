@@ -259,10 +259,24 @@ class ObservationGrades(BaseModel):
     flags: list[str] = Field(default_factory=list)
 
 
-def describe_validation_error(error: ValidationError) -> str:
+# Codes whose case carries no meaning (`usd` is USD): the services normalise them before a
+# milestone is sent. The journey itself still refuses other spellings, as it always did.
+UPPER_CASE_CODES: dict[str, tuple[str, ...]] = {"cost_estimate_accepted": ("currency",)}
+
+
+def normalised(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A milestone's data with its case-free codes upper-cased (nothing else changed)."""
+    fields = UPPER_CASE_CODES.get(kind, ())
+    return {
+        k: v.strip().upper() if k in fields and isinstance(v, str) else v for k, v in data.items()
+    }
+
+
+def describe_validation_error(error: ValidationError, model: type[BaseModel] | None = None) -> str:
     """A pydantic error as one readable sentence: `field: problem (got value)`, values shortened
-    (a refusal never echoes a large input back)."""
-    return bounds.describe(error)
+    (a refusal never echoes a large input back), in words (`model`'s field descriptions say
+    what a field takes; never a pattern)."""
+    return bounds.describe(error, model)
 
 
 def _takes(annotation: Any) -> str:

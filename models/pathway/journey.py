@@ -311,7 +311,7 @@ class Journey:
             return model.model_validate(data)
         except ValidationError as e:
             raise Refused(
-                f"data for '{kind}' is invalid: {describe_validation_error(e)}; "
+                f"data for '{kind}' is invalid: {describe_validation_error(e, model)}; "
                 f"expected: {expected_fields(model)}",
                 RefusalCode.INVALID_DATA,
             ) from None

@@ -208,6 +208,18 @@ async def test_signatures_are_the_signers_own_and_re_authenticated(stack: Stack)
             files={"file.transcribed_from_sha256": ("decision.pdf", letter, "application/pdf")},
         )
         assert transcribed.status_code == 200, transcribed.text
+        # A currency typed in lower case is the same currency (it was once refused with a
+        # regular expression for an answer).
+        estimate = await coordinator.post(
+            f"/cases/{case_id}/milestone",
+            data={
+                "csrf_token": token,
+                "kind": "cost_estimate_accepted",
+                "data.currency": "usd",
+                "data.total": "9500",
+            },
+        )
+        assert estimate.status_code == 200, re.findall(r"Refused:.{0,200}", estimate.text)
     signatures = (await handle.query(PatientJourney.status)).signatures
     assert [(g.decision, g.signer, g.transcribed_by) for g in signatures] == [
         ("eligibility_assessed", "dr-ui", None),

@@ -37,6 +37,25 @@ def test_the_forms_offer_the_phases_milestones_waited_for_first() -> None:
     assert "product_reserved" in [f.kind for f in allogeneic]
 
 
+def test_a_milestone_form_has_one_note_and_a_signer_is_offered_only_what_fits() -> None:
+    from cellpath.console.forms import for_signer
+
+    (record,) = [
+        f
+        for f in milestone_forms(status(Phase.INTAKE, [], CellSource.AUTOLOGOUS))
+        if f.kind == "record_received"
+    ]
+    assert "note" not in [i.name for i in record.inputs]  # the milestone's own note is the one
+    (eligibility,) = [
+        f
+        for f in milestone_forms(status(Phase.PRE_ASSESSMENT, [], CellSource.AUTOLOGOUS))
+        if f.kind == "eligibility_assessed"
+    ]
+    signed = {i.name: i for i in for_signer(eligibility, "dr-li", signs=True).inputs}
+    assert signed["signature_meaning"].choices == ("approved", "reviewed")
+    assert signed["reviewer"].value == "dr-li"
+
+
 def test_each_field_gets_the_input_its_type_takes() -> None:
     assert input_of(FieldHint(name="valid_until", required=True, takes="date")).type == "date"
     choice = input_of(FieldHint(name="decision", required=True, takes="one of: accepted, no"))
@@ -58,6 +77,19 @@ def test_times_and_countdowns_for_people() -> None:
     assert countdown(now - timedelta(hours=3), now) == "overdue 3 h"
     assert countdown(now + timedelta(seconds=20), now) == "in 1 min"
     assert when(now, "Asia/Shanghai") == "2026-12-05 20:00 CST"
+
+
+def test_data_values_are_shown_for_people_not_as_python_writes_them() -> None:
+    """The timeline once showed `False`, `125000.0` and dict reprs."""
+    from cellpath.console.filters import shown
+
+    assert shown(False) == "no" and shown(True) == "yes"
+    assert shown(125000.0) == "125,000" and shown(12.5) == "12.5" and shown(3) == "3"
+    assert (
+        shown({"name": "ward, 28 days", "amount": 35000.0}) == "name: ward, 28 days; amount: 35,000"
+    )
+    assert shown(["pathology", "treatment_history"]) == "pathology, treatment history"
+    assert shown(None) == "—" and shown("LOT-1") == "LOT-1"
 
 
 def test_the_throttle_counts_failures_in_a_window() -> None:

@@ -62,7 +62,7 @@ def protocol(**changes: Any) -> dict[str, Any]:
         ({"protocol": protocol(business_calendar_country="ZZ")}, "no holiday calendar for 'ZZ'"),
         ({"coordinator": "   "}, "coordinator: must not be blank"),
         ({"indication": " "}, "indication: must not be blank"),
-        ({"patient": DOC["patient"] | {"birth_date": 0}}, "patient.birth_date: value error"),
+        ({"patient": DOC["patient"] | {"birth_date": 0}}, "patient.birth_date: expected a date"),
     ],
     ids=[
         "sla-1e8-days",
@@ -95,3 +95,20 @@ def test_every_protocol_number_has_an_upper_bound():
         name for name, field in numbers if not any(hasattr(m, "le") for m in field.metadata)
     ]
     assert unbounded == []
+
+
+def test_a_country_code_in_lower_case_is_the_same_country_and_a_wrong_one_is_said_in_words():
+    patient, _ = parse_intake(
+        DOC | {"patient": DOC["patient"] | {"nationality": "gb"}}, case_id="C-1x", patient_ref="p-x"
+    )
+    assert patient.nationality == "GB"
+    with pytest.raises(IntakeProblems) as refused:
+        parse_intake(
+            DOC | {"patient": DOC["patient"] | {"nationality": "G B"}, "case_id": "a b"},
+            case_id="C-1x",
+            patient_ref="pt-x",
+        )
+    assert refused.value.problems == [
+        "patient.nationality: expected a two-letter country code such as GB (ISO 3166-1)",
+        "case_id: expected 3–64 letters, digits and hyphens, starting with a letter or digit",
+    ]

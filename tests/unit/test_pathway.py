@@ -50,7 +50,7 @@ def test_missing_and_malformed_data_say_which_field():
     msg = c.refused("record_received", "record_type")
     assert "expected: record_type, note?" in msg
     c.refused("record_received", "record_type", record_type="x-ray")
-    c.refused("record_received", "extra", record_type="labs", colour="blue")
+    c.refused("record_received", "is not a field of this form", record_type="labs", colour="blue")
 
 
 def test_records_complete_refused_while_required_types_are_missing():
