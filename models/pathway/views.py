@@ -68,6 +68,8 @@ def status(j: Journey) -> JourneyStatus:
         discharged_at=s.discharged_at,
         handover_sent_at=s.handover_sent_at,
         family_timezone=j.family_timezone(),
+        centre_timezone=j.protocol.site_timezone,
+        home_timezone=j.facts.home_timezone,
     )
 
 

@@ -11,9 +11,12 @@ and its wall times are right on both sides of a daylight-saving change.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -201,7 +204,8 @@ async def test_a_journey_through_the_gates_is_handed_over_to_the_home_oncologist
     events = list(cal.walk("VEVENT"))
     assert events, "the family has follow-up appointments"
     status = await journeys.status(session("coord-h"), inp.case_id)
-    due = {d.due_at.replace(microsecond=0) for d in status.open_deadlines}  # iCal: seconds
+    # Each at the whole minute of its deadline (a visit at "21:23:19" helps nobody).
+    due = {d.due_at.replace(second=0, microsecond=0) for d in status.open_deadlines}
     for e in events:
         start = e.decoded("dtstart")
         assert str(start.tzinfo) == "America/New_York"
@@ -241,6 +245,7 @@ def test_calendar_times_are_right_across_a_daylight_saving_change():
         cell_source=CellSource.AUTOLOGOUS,
         program=Program.TRIAL,
         protocol="default",
+        home_timezone="America/New_York",
         open_deadlines=[
             DeadlineView(name="telemedicine", due_at=before),
             DeadlineView(name="response_assessment", due_at=after),
@@ -264,6 +269,85 @@ def test_calendar_times_are_right_across_a_daylight_saving_change():
     assert tz["TZID"] == "America/New_York"
     assert b"TZID=America/New_York:20270310T090000" in cal.to_ical()
     assert b"TZID=America/New_York:20270317T100000" in cal.to_ical()
+
+
+def _family_calendar(deadlines: list[DeadlineView]) -> bytes:
+    status = JourneyStatus(
+        case_id="ICS-1",
+        patient_ref="pt-ics-1",
+        phase=Phase.FOLLOW_UP,
+        coordinator="coord-1",
+        therapy=Therapy.CAR_T,
+        cell_source=CellSource.AUTOLOGOUS,
+        program=Program.TRIAL,
+        protocol="default",
+        centre_timezone="Europe/London",
+        home_timezone="America/New_York",
+        open_deadlines=deadlines,
+    )
+    return ics.calendar(status, "America/New_York", datetime(2026, 12, 6, tzinfo=UTC))
+
+
+ICALJS = Path(__file__).parents[2] / ".cellpath/tools/icaljs/node_modules/ical.js"
+
+
+def _read_with_icaljs(text: str) -> dict[str, tuple[str, int]]:
+    """Each event's summary → (local wall time, UTC offset in minutes), as ical.js reads it."""
+    if not ICALJS.exists():
+        pytest.fail("ical.js is missing: `make test` installs it (npm)")
+    script = Path(__file__).with_name("icaljs_read.mjs")
+    env = os.environ | {"ICALJS": str(ICALJS / "dist" / "ical.js")}
+    done = subprocess.run(
+        ["node", str(script)], input=text, capture_output=True, text=True, env=env, check=True
+    )
+    return {e["summary"]: (e["wall"], e["offset"]) for e in json.loads(done.stdout)}
+
+
+def test_the_calendar_reads_the_same_in_calendar_programs_we_do_not_write_with():
+    """vobject and ical.js once read London's winter an hour early and New York's summer an
+    hour late (comma-separated RDATEs), and nothing after 2038; every event is now right in
+    both, in both seasons, in 2040, each in the zone where it happens, at whole minutes."""
+    import vobject
+
+    due = {
+        "conditioning": datetime(2027, 1, 15, 9, 0, 17, tzinfo=UTC),  # London winter, seconds
+        "stay_near_centre": datetime(2027, 7, 15, 8, 0, tzinfo=UTC),  # London summer
+        "telemedicine": datetime(2040, 1, 15, 14, 0, tzinfo=UTC),  # New York winter, 2040
+        "long_term_check_in": datetime(2040, 7, 15, 13, 0, tzinfo=UTC),  # New York summer
+    }
+    lived = {  # the wall time and offset the family lives each at
+        "conditioning": ("2027-01-15T09:00:00", 0),
+        "stay_near_centre": ("2027-07-15T09:00:00", 60),
+        "telemedicine": ("2040-01-15T09:00:00", -300),
+        "long_term_check_in": ("2040-07-15T09:00:00", -240),
+    }
+    data = _family_calendar([DeadlineView(name=n, due_at=at) for n, at in due.items()])
+    text = data.decode()
+    assert "," not in "".join(line for line in text.splitlines() if line.startswith("RDATE"))
+    title = {name: ics.FAMILY_DEADLINES[name] for name in due}
+    by_icaljs = _read_with_icaljs(text)
+    by_vobject = {
+        str(e.summary.value): (
+            e.dtstart.value.replace(tzinfo=None).isoformat(),
+            int(e.dtstart.value.utcoffset().total_seconds() // 60),
+        )
+        for e in vobject.readOne(text).vevent_list
+    }
+    expected = {title[name]: when for name, when in lived.items()}
+    assert by_icaljs == expected
+    assert by_vobject == expected
+    # A rescheduled deadline moves its event: the same UID.
+    later = due["telemedicine"] + timedelta(days=3)
+    moved = _family_calendar([DeadlineView(name="telemedicine", due_at=later)])
+
+    def uids(ical: bytes) -> set[str]:
+        return {
+            str(e["UID"])
+            for e in Calendar.from_ical(ical).walk("VEVENT")
+            if "Telemedicine" in str(e["SUMMARY"])
+        }
+
+    assert uids(data) == uids(moved) and len(uids(data)) == 1
 
 
 def test_a_bundle_with_a_bad_status_or_a_dangling_reference_is_refused():
