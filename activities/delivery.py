@@ -278,7 +278,13 @@ class DeliveryActivities:
                 address = c.urls[index]
             else:
                 address = c.email if ch.kind == "email" else c.phone
-            message = messages.render(n, audience="staff", language=c.language, timezone=c.timezone)
+            message = messages.render(
+                n,
+                audience="staff",
+                language=c.language,
+                timezone=c.timezone,
+                console_url=s.console_url,
+            )
         if not address:
             raise channels.NotConfigured(f"{t.person} has no {ch.kind} address any more")
         if ch.kind == "email":

@@ -370,6 +370,10 @@ class Notification(BaseModel):
     # Where the family is (for the family's messages): the centre's zone during treatment,
     # the home zone once they returned home.
     timezone: str | None = None
+    # An alert's id (a message names the one to acknowledge) and when the thing told of
+    # happened (an alert's repeat says when it was raised, not when it is sent again).
+    alert_id: str | None = None
+    event_at: datetime | None = None
 
 
 class AuditEntry(BaseModel):

@@ -74,8 +74,13 @@ def render(
     language: str | None,
     timezone: str,
     family_name: str | None = None,
+    console_url: str | None = None,
 ) -> Message:
-    """The message for `n` to one recipient: `audience` is "staff" or "family"."""
+    """The message for `n` to one recipient: `audience` is "staff" or "family".
+
+    Staff messages link to the case page in the console (`console_url`), at the alert when
+    there is one, and name the real alert id to acknowledge; times are the event's own (a
+    critical alert's repeat says when it was raised)."""
     lang = language_of(language)
     zone = ZoneInfo(timezone)
     locale = _locale(lang)
@@ -106,8 +111,15 @@ def render(
             break
     if template is None:
         raise LookupError(f"no template for {audience} {n.kind} ({names})")
+    link = ""
+    if console_url:
+        link = f"{console_url.rstrip('/')}/cases/{n.case_id}"
+        link += f"#alert-{n.alert_id}" if n.alert_id else ""
     text = template.render(
         n=n,
+        link=link,
+        alert_id=n.alert_id or "",
+        raised=when(n.event_at or n.scheduled_for),
         kind=str(n.kind),
         case_id=n.case_id,
         deadline=n.deadline or "",

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
-from cellpath.store.tables import AuditRow, JourneyRow
+from cellpath.store.tables import AuditRow, JourneyRow, NotificationRow
 from models.messages import AuditEntry, JourneyProjection, Notification
 
 
@@ -102,8 +102,11 @@ def _insert_ignoring_duplicates(
 def _notification_rows(notifications: Sequence[Notification]) -> list[dict[str, Any]]:
     now = _now()
     rows = []
+    columns = NotificationRow.model_fields
     for n in notifications:
-        row = n.model_dump(mode="python")
+        # What a message says of an alert (its id, when raised) travels with the notification
+        # to its delivery; the outbox keeps what lists and audits need.
+        row = {k: v for k, v in n.model_dump(mode="python").items() if k in columns}
         for key in ("kind", "recipient", "severity"):
             row[key] = str(row[key])
         rows.append(row | {"created_at": now, "delivered_at": None})

@@ -46,6 +46,8 @@ def raise_alert(
                 severity=severity,
                 scheduled_for=now,
                 text=text,
+                alert_id=alert.id,
+                event_at=alert.raised_at,
             )
         )
     return alert
@@ -89,6 +91,8 @@ def resend_critical(j: Journey, now: datetime) -> int:
                 scheduled_for=now,
                 text=f"Not yet acknowledged (repeat {alert.repeats}): {alert.text} "
                 f"— alert {alert.id}",
+                alert_id=alert.id,
+                event_at=alert.raised_at,
             )
         )
     return sent

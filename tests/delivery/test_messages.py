@@ -1,0 +1,53 @@
+"""What staff and families read: messages people can act on (a link to the case, the real
+alert id, the event's own time)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cellpath.delivery import messages
+from models.enums import NotificationKind, Recipient, Severity
+from models.messages import Notification
+
+RAISED = datetime(2026, 12, 7, 13, 23, tzinfo=UTC)
+REPEATED = datetime(2026, 12, 7, 13, 53, tzinfo=UTC)
+
+
+def repeat_of_a_critical_alert() -> Notification:
+    return Notification(
+        idempotency_key="C-1:alert:a1b2c3d4:2",
+        case_id="C-1",
+        kind=NotificationKind.ALERT,
+        recipient=Recipient.ON_CALL_PHYSICIAN,
+        level=2,
+        severity=Severity.CRITICAL,
+        scheduled_for=REPEATED,
+        text="Not yet acknowledged (repeat 2): CRS grade 3",
+        alert_id="a1b2c3d4-0000",
+        event_at=RAISED,
+    )
+
+
+def test_a_staff_message_links_to_the_case_and_names_the_alert_and_when_it_was_raised():
+    m = messages.render(
+        repeat_of_a_critical_alert(),
+        audience="staff",
+        language="en",
+        timezone="UTC",
+        console_url="https://console.example.org/",
+    )
+    assert "Raised: 7 Dec 2026 13:23 (UTC)" in m.body  # not the repeat's 13:53
+    assert "https://console.example.org/cases/C-1#alert-a1b2c3d4-0000" in m.body
+    assert "`cellpath acknowledge C-1 a1b2c3d4-0000`" in m.body
+    assert "ALERT-ID" not in m.body
+
+
+def test_every_staff_message_links_to_its_case():
+    for kind in NotificationKind:
+        n = repeat_of_a_critical_alert().model_copy(
+            update={"kind": kind, "alert_id": None, "deadline": "records"}
+        )
+        body = messages.render(
+            n, audience="staff", language="en", timezone="UTC", console_url="https://c.example"
+        ).body
+        assert "https://c.example/cases/C-1" in body, kind
