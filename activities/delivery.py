@@ -266,6 +266,7 @@ class DeliveryActivities:
                 language=patient.preferred_language,
                 timezone=n.timezone or "UTC",
                 family_name=name if ch.kind == "email" else None,
+                centre=self.directory.site_of_case(n.case_id),
             )
         else:
             c = self.directory.contact(t.person)

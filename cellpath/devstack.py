@@ -38,7 +38,7 @@ from cellpath.runtime import create_worker, ensure_search_attributes, metrics_ru
 from cellpath.scenarios import start_demo
 from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
-from models.directory import AssignedRole, AssignmentInput, ContactInput
+from models.directory import AssignedRole, AssignmentInput, ContactInput, SiteInput
 from models.roles import Role
 
 STATE_DIR = Path(".cellpath")
@@ -145,6 +145,16 @@ def seed_staff(store: CaseStore) -> None:
     for a in wanted:
         if (a.role, a.site) not in held:
             directory.assign(a, by="make-run")
+    # The demo sites, as families are told of them (a site edited since is kept).
+    demo_sites = {
+        "site-a": ("Demo Hospital A (cell therapy ward)", "+861055550100", "1 Demo Road, Beijing"),
+        "site-b": ("Demo Hospital B (haematology)", "+862155550100", "2 Demo Road, Shanghai"),
+    }
+    for site, (name, phone, address) in demo_sites.items():
+        if directory.site(site) is None:
+            directory.set_site(
+                SiteInput(site=site, name=name, phone=phone, address=address), by="make-run"
+            )
 
 
 MAIL_DIR = STATE_DIR / "mail"

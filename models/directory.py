@@ -344,3 +344,36 @@ class DeliveryOutcome(BaseModel):
     delivered_to: list[str] = Field(default_factory=list)
     escalated_to: list[Recipient] = Field(default_factory=list)
     undeliverable: bool = False
+
+
+class SiteInput(BaseModel):
+    """A treatment site as families and staff are told of it (`cellpath sites set`): its name,
+    the phone that answers day and night, its address. Sites are the centre's, not patients':
+    nothing here identifies anyone."""
+
+    site: str = Field(min_length=1, max_length=64, description="the site's id, e.g. site-a")
+    name: str = Field(min_length=1, max_length=200, description="e.g. Beijing Boren Hospital")
+    phone: str = Field(description="an international number that answers day and night")
+    address: str = Field(min_length=1, max_length=500)
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, v: str) -> str:
+        v = v.strip().lower()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", v):
+            raise ValueError("expected a site id: lower-case letters, digits, . _ - (e.g. site-a)")
+        return v
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        checked = check_phone(v)
+        if checked is None:
+            raise ValueError("phone: expected an international number, e.g. +8610 5555 0100")
+        return checked
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        return check_timezone(v)

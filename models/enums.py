@@ -225,6 +225,7 @@ class AuditAction(StrEnum):
     HISTORY_IMPORTED = "history_imported"
     # The directory and delivery (case store only).
     CONTACT_SET = "contact_set"
+    SITE_SET = "site_set"
     ROLE_ASSIGNED = "role_assigned"
     DELIVERY_ESCALATED = "delivery_escalated"
     DELIVERY_HELD = "delivery_held"

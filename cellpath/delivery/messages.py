@@ -17,6 +17,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
@@ -27,8 +28,16 @@ from models.messages import Notification
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Languages with templates, by the codes people give (`zh`, `zh-CN`, `zh_Hans` → zh_Hans).
-LANGUAGES = {"en": "en", "zh": "zh_Hans", "zh_hans": "zh_Hans", "zh_cn": "zh_Hans"}
-LOCALES = {"en": "en_GB", "zh_Hans": "zh_Hans_CN"}
+LANGUAGES = {
+    "en": "en",
+    "zh": "zh_Hans",
+    "zh_hans": "zh_Hans",
+    "zh_cn": "zh_Hans",
+    "ar": "ar",
+    "ru": "ru",
+    "es": "es",
+}
+LOCALES = {"en": "en_GB", "zh_Hans": "zh_Hans_CN", "ar": "ar", "ru": "ru_RU", "es": "es_ES"}
 
 
 @dataclass(frozen=True)
@@ -42,10 +51,17 @@ class Message:
 
 def language_of(code: str | None) -> str:
     """The template language for a preferred-language code (English when there is none)."""
+    return family_language(code) or "en"
+
+
+def family_language(code: str | None) -> str | None:
+    """The family templates' language for a preferred-language code; None when there are no
+    templates in that language (the family then gets English, and the coordinator is told at
+    intake: never a silent fallback)."""
     if not code:
         return "en"
     key = code.replace("-", "_").lower()
-    return LANGUAGES.get(key) or LANGUAGES.get(key.split("_")[0], "en")
+    return LANGUAGES.get(key) or LANGUAGES.get(key.split("_")[0])
 
 
 @functools.cache
@@ -75,12 +91,14 @@ def render(
     timezone: str,
     family_name: str | None = None,
     console_url: str | None = None,
+    centre: Any = None,
 ) -> Message:
     """The message for `n` to one recipient: `audience` is "staff" or "family".
 
     Staff messages link to the case page in the console (`console_url`), at the alert when
     there is one, and name the real alert id to acknowledge; times are the event's own (a
-    critical alert's repeat says when it was raised)."""
+    critical alert's repeat says when it was raised). A family message ends with the treatment
+    centre's name, day-and-night phone and address (`centre`, from the site directory)."""
     lang = language_of(language)
     zone = ZoneInfo(timezone)
     locale = _locale(lang)
@@ -129,6 +147,7 @@ def render(
         sent=when(n.scheduled_for),
         family_name=family_name,
         timezone=timezone,
+        centre=centre,
     ).strip()
     subject, _, body = text.partition("\n")
     return Message(subject=subject.strip(), body=body.strip(), language=chosen)

@@ -9,19 +9,17 @@ stated reason, a confirmation (the interfaces ask for it), a few hours, audited 
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel
 
 from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.services.notices import tell_coordinator
 from cellpath.store.access import CareTeams
 from models import bounds
-from models.directory import DeliveryRequest
-from models.enums import NotificationKind, Recipient, Severity
+from models.enums import NotificationKind
 from models.errors import RefusalCode, Refused
-from models.messages import Notification
 from models.roles import CARE_TEAM_ROLES, Action, CaseFacts, Role
 
 
@@ -144,32 +142,12 @@ async def break_glass(session: Session, case: str, reason: str, *, confirmed: bo
 
 
 async def _tell_coordinator(session: Session, facts: CaseFacts, until: datetime) -> None:
-    """Put the break-glass notice in the outbox and start its delivery (to the coordinator)."""
-    now = datetime.now(UTC)
-    n = Notification(
-        idempotency_key=f"{facts.case_id}:access:{uuid.uuid4()}",
-        case_id=facts.case_id,
+    """Tell the case's coordinator who broke the glass, and until when."""
+    await tell_coordinator(
+        session,
+        facts.case_id,
+        facts.coordinator,
+        f"{session.actor} broke the glass to open case {facts.case_id}, which is yours, "
+        f"until {until:%Y-%m-%d %H:%M} UTC.",
         kind=NotificationKind.ACCESS,
-        recipient=Recipient.COORDINATOR,
-        recipient_ref=facts.coordinator,
-        severity=Severity.WARNING,
-        scheduled_for=now,
-        text=(
-            f"{session.actor} broke the glass to open case {facts.case_id}, which is yours, "
-            f"until {until:%Y-%m-%d %H:%M} UTC."
-        ),
     )
-    store = session.case_store()
-    store.add_notifications([n])
-    s = session.settings
-    client = await session.temporal()
-    try:
-        await client.start_workflow(
-            "DeliverNotification",
-            DeliveryRequest(notification=n, tuning=s.delivery_tuning()),
-            id=f"deliver-{n.idempotency_key}",
-            task_queue=s.task_queue,
-            static_summary=f"Deliver {n.kind} for {n.case_id} to {n.recipient}",
-        )
-    except Exception as e:  # the access stands; the notice is in the outbox
-        session.warn(f"the coordinator's notice is in the outbox but was not sent yet: {e}")

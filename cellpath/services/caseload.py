@@ -311,6 +311,8 @@ class CaseView(BaseModel):
     observations: list[ObservationRecord]
     notifications: list[OutboxLine]
     timezone: str = "UTC"
+    # The site the case is at (or sent to), as its family is told of it: name, phone, address.
+    centre: dict[str, str] | None = None
 
 
 async def case_view(session: Session, case: str) -> CaseView:
@@ -326,7 +328,15 @@ async def case_view(session: Session, case: str) -> CaseView:
         observations=observations,
         notifications=outbox(session, case),
         timezone=viewer_timezone(session),
+        centre=_centre(session, status.current_site or status.submitted_site),
     )
+
+
+def _centre(session: Session, site: str | None) -> dict[str, str] | None:
+    row = Directory(session.case_store()).site(site)
+    if row is None:
+        return None
+    return {"site": row.site, "name": row.name, "phone": row.phone, "address": row.address}
 
 
 def audit_sign_in(session: Session, action: AuditAction, detail: dict[str, str]) -> None:

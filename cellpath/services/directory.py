@@ -17,8 +17,15 @@ from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session
 from cellpath.store import STAFF_AUDIT
 from cellpath.store.directory import Deliveries, Directory
-from cellpath.store.tables import Delivery, NotificationRow, StaffContact
-from models.directory import AssignedRole, Assignment, AssignmentInput, ContactInput, rota_gaps
+from cellpath.store.tables import Delivery, NotificationRow, SiteRow, StaffContact
+from models.directory import (
+    AssignedRole,
+    Assignment,
+    AssignmentInput,
+    ContactInput,
+    SiteInput,
+    rota_gaps,
+)
 from models.errors import CaseStoreError, RefusalCode
 from models.pathway.data import describe_validation_error
 from models.roles import Action
@@ -94,6 +101,25 @@ def set_contact(session: Session, fields: dict[str, object]) -> StaffContact:
                 {"staff": actor},
             )
     return directory.set_contact(contact, by=session.actor)
+
+
+def set_site(session: Session, fields: dict[str, object]) -> SiteRow:
+    """Set a treatment site's name, day-and-night phone and address (administrators); refused
+    (audited, nothing stored) naming the field."""
+    authorise(session, Action.MANAGE_STAFF, case=STAFF_AUDIT)
+    try:
+        site = SiteInput.model_validate(fields)
+    except ValidationError as e:
+        raise _refused(
+            session, "sites", describe_validation_error(e, SiteInput), {"site": "?"}
+        ) from None
+    return Directory(session.case_store()).set_site(site, by=session.actor)
+
+
+def sites(session: Session) -> list[SiteRow]:
+    """Every treatment site (any role: what families are told is no secret)."""
+    authorise(session, Action.READ, case="list")
+    return Directory(session.case_store()).sites()
 
 
 def contacts(session: Session) -> list[StaffContact]:

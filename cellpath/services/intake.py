@@ -14,13 +14,16 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from cellpath.delivery import messages
 from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session
 from cellpath.services.journeys import journey, start_journey
+from cellpath.services.notices import tell_coordinator
 from cellpath.store import CaseStore
+from cellpath.store.directory import Directory
 from cellpath.store.tables import Patient
 from models.calendar import load_business_calendar
-from models.enums import Phase
+from models.enums import NotificationKind, Phase
 from models.errors import RefusalCode, Refused
 from models.intake import IntakeProblems, parse_intake
 from models.journey import JourneyInput
@@ -103,7 +106,23 @@ async def admit(
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     minted = f"CP-{datetime.now(UTC):%Y}-{uuid.uuid4().hex[:6].upper()}"
+    if isinstance(raw, dict) and isinstance(raw.get("sites"), list):
+        # Site ids are the directory's, in lower case: `Site-A` is site-a.
+        raw = raw | {
+            "sites": [s.strip().lower() if isinstance(s, str) else s for s in raw["sites"]]
+        }
     patient, inp = parse_intake(raw, case_id=minted, patient_ref=store.mint_patient_ref())
+    known = {row.site for row in Directory(store).sites()}
+    unknown = [s for s in inp.sites if known and s not in known]
+    if unknown:
+        # Once sites are registered (`cellpath sites set`), a case goes only to one of them:
+        # a typo would send the PI review nowhere and the family no number to call.
+        raise IntakeProblems(
+            [
+                f"sites: {', '.join(unknown)} not in the site directory; expected one of: "
+                + ", ".join(sorted(known))
+            ]
+        )
     if store.case_exists(inp.case_id):
         raise CaseExists(f"case {inp.case_id} already exists; choose another case_id")
     if history is not None:
@@ -165,6 +184,7 @@ async def take_in(session: Session, raw: Any, history_raw: Any = None) -> Admitt
     except CaseExists as e:
         record_refusal(session, "intake", "intake", None, str(e))
         raise Refusal(str(e), RefusalCode.ALREADY_DONE) from None
+    await _tell_if_no_family_language(session, inp, raw)
     if history is None:
         return Admitted(journey=inp)
     try:
@@ -181,3 +201,21 @@ async def take_in(session: Session, raw: Any, history_raw: Any = None) -> Admitt
             RefusalCode.PATHWAY_RULE,
         ) from None
     return Admitted(journey=inp, history=ack)
+
+
+async def _tell_if_no_family_language(session: Session, inp: JourneyInput, raw: Any) -> None:
+    """A family whose language has no message templates gets English: their coordinator is
+    told so at once (to tell the family, or arrange an interpreter), never left to find out."""
+    patient = raw.get("patient") if isinstance(raw, dict) else None
+    wanted = patient.get("preferred_language") if isinstance(patient, dict) else None
+    if not wanted or messages.family_language(str(wanted)) is not None:
+        return
+    await tell_coordinator(
+        session,
+        inp.case_id,
+        inp.coordinator,
+        f"The family of case {inp.case_id} prefers the language '{wanted}', which cellpath has "
+        "no messages in: they will receive English. Tell them, or arrange an interpreter. "
+        f"Languages with messages: {', '.join(sorted(set(messages.LANGUAGES.values())))}.",
+        kind=NotificationKind.SUMMARY,
+    )

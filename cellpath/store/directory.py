@@ -23,6 +23,7 @@ from cellpath.store.tables import (
     JourneyRow,
     Patient,
     RoleAssignment,
+    SiteRow,
     StaffContact,
 )
 from models.directory import (
@@ -30,6 +31,7 @@ from models.directory import (
     Assignment,
     AssignmentInput,
     ContactInput,
+    SiteInput,
     most_specific,
 )
 from models.enums import AuditAction
@@ -78,6 +80,43 @@ class Directory:
         """Every staff contact, by actor."""
         with self.store.session() as s:
             return sorted(s.exec(select(StaffContact)).all(), key=lambda c: c.actor)
+
+    # --- sites ---------------------------------------------------------------------------------
+
+    def set_site(self, site: SiteInput, *, by: str) -> SiteRow:
+        """Create or replace a site's details; audited (which fields, not their values)."""
+        now = _now()
+        with self.store.session() as s:
+            row = s.get(SiteRow, site.site)
+            values = site.model_dump(exclude={"site"})
+            if row is None:
+                row = SiteRow(site=site.site, updated_by=by, updated_at=now, **values)
+                s.add(row)
+            else:
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.updated_by, row.updated_at = by, now
+            detail = {"site": site.site, "fields": sorted(values)}
+            s.add(_audit_row(STAFF_AUDIT, AuditAction.SITE_SET, by, now, detail))
+        return row
+
+    def site(self, site: str | None) -> SiteRow | None:
+        """A site's details (None for no site, or one the directory does not know)."""
+        if not site:
+            return None
+        with self.store.session() as s:
+            return s.get(SiteRow, site.lower())
+
+    def sites(self) -> list[SiteRow]:
+        """Every site, by id."""
+        with self.store.session() as s:
+            return sorted(s.exec(select(SiteRow)).all(), key=lambda r: r.site)
+
+    def site_of_case(self, case_id: str) -> SiteRow | None:
+        """The site a case is at (accepted) or sent to, from its projection."""
+        with self.store.session() as s:
+            row = s.get(JourneyRow, case_id)
+            return s.get(SiteRow, row.site) if row is not None and row.site else None
 
     # --- assignments ---------------------------------------------------------------------------
 

@@ -240,6 +240,20 @@ class StaffContact(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class SiteRow(SQLModel, table=True):
+    """A treatment site: the name, the phone and the address families are given (0008)."""
+
+    __tablename__ = "sites"
+
+    site: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    phone: str = Field(max_length=32)
+    address: str = Field(max_length=500)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    updated_by: str
+    updated_at: datetime = _ts()
+
+
 class RoleAssignment(SQLModel, table=True):
     """Who holds a recipient role (lead coordinator, medical director, on call), where
     (a site, a program, or everywhere) and when (on call: a rota of time ranges)."""

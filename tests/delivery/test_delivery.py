@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlmodel import select
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
@@ -19,6 +20,7 @@ from cellpath.scenarios import record, reschedule, to_infusion
 from cellpath.services.intake import admit
 from cellpath.store import CaseStore
 from cellpath.store.directory import Deliveries, Directory
+from cellpath.store.tables import SiteRow
 from models.directory import (
     AssignedRole,
     AssignmentInput,
@@ -26,6 +28,7 @@ from models.directory import (
     DeliveryOutcome,
     DeliveryRequest,
     DeliveryTuning,
+    SiteInput,
 )
 from models.enums import NotificationKind, Recipient, Severity
 from models.examples import intake_document
@@ -179,6 +182,29 @@ async def test_the_family_gets_the_chinese_template_and_is_greeted_by_name_by_em
         PATIENT | {"email": email, "preferred_language": "zh-CN"},
         case_id=f"D-{uid()}",
     )
+    # The site directory: every family message ends with the centre's phone and address.
+    for site, phone in (("site-a", "+861055550100"), ("site-b", "+862155550100")):
+        Directory(store).set_site(
+            SiteInput(site=site, name=f"Hospital {site}", phone=phone, address="1 Demo Rd"),
+            by="t",
+        )
+    try:
+        await _family_gets_chinese(env, store, delivery_queue, smtp, ended, doc, email)
+    finally:
+        with store.session() as s:  # other tests here take cases in at sites of their own
+            for row in s.exec(select(SiteRow)).all():
+                s.delete(row)
+
+
+async def _family_gets_chinese(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    delivery_queue: str,
+    smtp: SmtpServer,
+    ended: list[str],
+    doc: dict[str, Any],
+    email: str,
+) -> None:
     inp, _ = await admit(doc, store=store, client=env.client, task_queue=delivery_queue)
     ended.append(f"journey-{inp.case_id}")
     handle = env.client.get_workflow_handle(f"journey-{inp.case_id}")
@@ -191,6 +217,8 @@ async def test_the_family_gets_the_chinese_template_and_is_greeted_by_name_by_em
     assert len(mails) == 1, subjects  # the stay-near-centre notice (default protocol)
     bodies = [body(m) for m in mails]
     assert "请留在治疗中心附近" in subjects[0] and "两小时车程以内" in bodies[0]
+    # Whom to call at once, and where the centre is (the case was accepted at site-a).
+    assert "请立即联系治疗中心（+861055550100）" in bodies[0] and "1 Demo Rd" in bodies[0]
     assert all(f"{PATIENT['full_name']}，您好" in b for b in bodies)
     assert all("Asia/Shanghai" in b for b in bodies), "the centre's zone during treatment"
 
@@ -535,3 +563,56 @@ async def test_a_channel_one_person_cannot_use_hands_over_without_pausing_the_di
     assert await write_attempt(env, delivery_queue).run(starter.start, [after]) == 0
     assert len(smtp.mailbox.to(f"{fine}@example.org")) == 1, "still sent directly"
     assert broken not in (await outcome(env, unusable)).delivered_to
+
+
+async def test_intake_takes_known_sites_only_and_tells_of_a_language_without_messages(
+    env: WorkflowEnvironment,
+    store: CaseStore,
+    directory: Directory,
+    delivery_settings: Settings,
+    delivery_queue: str,
+    smtp: SmtpServer,
+    ended: list[str],
+    tmp_path: Any,
+):
+    from cellpath.services.base import Session
+    from cellpath.services.intake import take_in
+    from models.intake import IntakeProblems
+    from models.roles import Role
+
+    # A store with a site directory: a case goes only to a site in it (`Site-A` is site-a).
+    sited = CaseStore.from_url(f"sqlite:///{tmp_path / 'sites.db'}")
+    Directory(sited).set_site(
+        SiteInput(site="site-a", name="Hospital A", phone="+861055550100", address="1 Rd"), by="t"
+    )
+    doc = intake_document(PATIENT, case_id=f"S-{uid()}") | {"sites": ["Site-A", "site-z"]}
+    with pytest.raises(IntakeProblems, match="sites: site-z not in the site directory"):
+        await admit(doc, store=sited, client=env.client, task_queue=delivery_queue)
+    assert not sited.case_exists(doc["case_id"])
+
+    # French has no family messages: the family will get English, and the coordinator is told.
+    coord = f"coord-{uid()}"
+    store.set_role(coord, Role.COORDINATOR, by="t")
+    staff(directory, coord, email=f"{coord}@example.org")
+    session = Session(
+        actor=coord,
+        settings=dataclasses.replace(delivery_settings)
+        if dataclasses.is_dataclass(delivery_settings)
+        else delivery_settings.model_copy(update={"task_queue": delivery_queue}),
+        client=env.client,
+        store=store,
+    )
+    doc = intake_document(
+        PATIENT | {"preferred_language": "fr"}, case_id=f"L-{uid()}", coordinator=coord
+    )
+    admitted = await take_in(session, doc)
+    ended.append(f"journey-{admitted.journey.case_id}")
+    (notice,) = [
+        n for n in store.notifications(admitted.journey.case_id) if n.recipient_ref == coord
+    ]
+    assert "'fr', which cellpath has no messages in: they will receive English" in notice.text
+    for _ in range(100):  # delivered by its own workflow, on the worker's loop
+        if smtp.mailbox.to(f"{coord}@example.org"):
+            break
+        await env.sleep(timedelta(seconds=1))
+    assert smtp.mailbox.to(f"{coord}@example.org")

@@ -4,6 +4,9 @@ alert id, the event's own time)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
 
 from cellpath.delivery import messages
 from models.enums import NotificationKind, Recipient, Severity
@@ -51,3 +54,47 @@ def test_every_staff_message_links_to_its_case():
             n, audience="staff", language="en", timezone="UTC", console_url="https://c.example"
         ).body
         assert "https://c.example/cases/C-1" in body, kind
+
+
+def _stay_near_centre() -> Notification:
+    return Notification(
+        idempotency_key="C-1:stay_near_centre:opened",
+        case_id="C-1",
+        kind=NotificationKind.REMINDER,
+        recipient=Recipient.PATIENT_FAMILY,
+        deadline="stay_near_centre",
+        scheduled_for=RAISED,
+        due_at=RAISED,
+        text="Stay near the centre",
+    )
+
+
+CENTRE = SimpleNamespace(
+    name="Beijing Boren Hospital", phone="+861055550100", address="6 Fengtai Rd, Beijing"
+)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN", "ar", "ru", "es"])
+def test_a_family_message_says_how_to_reach_the_centre_in_the_familys_language(language: str):
+    m = messages.render(
+        _stay_near_centre(), audience="family", language=language, timezone="UTC", centre=CENTRE
+    )
+    assert m.language == messages.language_of(language) != "" and m.language.startswith(
+        language[:2]
+    )
+    # The urgent sentence carries the number, and the centre closes every message.
+    assert m.body.count("+861055550100") == 2 and "6 Fengtai Rd, Beijing" in m.body
+
+
+def test_every_family_language_has_every_family_message():
+    english = {p.name for p in (messages.TEMPLATES / "en" / "family").glob("*.j2")}
+    for language in set(messages.LANGUAGES.values()):
+        have = {p.name for p in (messages.TEMPLATES / language / "family").glob("*.j2")}
+        assert have == english, language
+
+
+def test_a_language_without_templates_is_said_to_have_none():
+    assert messages.family_language("fr") is None  # intake tells the coordinator
+    assert messages.family_language("ar-EG") == "ar" and messages.family_language(None) == "en"
+    m = messages.render(_stay_near_centre(), audience="family", language="fr", timezone="UTC")
+    assert m.language == "en"

@@ -10,9 +10,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
 from cellpath.scenarios import reschedule, start
 from cellpath.store import CaseStore
+from cellpath.store.tables import SiteRow
 from tests.support import QUEUE, e2e_journey
 
 pytestmark = pytest.mark.e2e
@@ -128,6 +130,24 @@ async def test_contacts_rotas_and_the_outbox(cli, dev_server, db_url):
     assert code == 0 and "email · en" in out and "URL" not in out, err
     code, out, _ = await admin("contacts", "list", "--json")
     (dr,) = [c for c in json.loads(out) if c["actor"] == "dr-e2e"]
+    # The site directory: what every family message says of the centre.
+    site_id = f"site-{uuid.uuid4().hex[:6]}"
+    site = ("--name", "Hospital Q", "--phone", "+86 10 5555 0100", "--address", "1 Q Road")
+    (code, out, err), (bad, _, bad_err), (nurse, _, nurse_err) = await asyncio.gather(
+        admin("sites", "set", site_id, *site),
+        admin("sites", "set", "site-bad", "--name", "X", "--phone", "12", "--address", "A"),
+        cli("sites", "set", "site-y", *site, actor="nurse-e2e"),
+    )
+    try:
+        assert code == 0 and "+861055550100" in out, err
+        assert bad == 1 and "phone: expected an international number" in bad_err
+        assert nurse == 1 and "administrator" in nurse_err
+        code, out, _ = await cli("sites", "list", "--json")
+        assert [s["phone"] for s in json.loads(out) if s["site"] == site_id] == ["+861055550100"]
+    finally:
+        with CaseStore.from_url(db_url).session() as session:  # other tests' intakes use theirs
+            for row in session.exec(select(SiteRow)).all():
+                session.delete(row)
     assert (dr["email"], dr["urls"], dr["quiet_hours"]) == ("dr@example.org", 0, "22:00-07:00")
     code, out, _ = await cli("audit", "staff", "--json")
     actions = [line["what"] for line in json.loads(out)]
