@@ -50,6 +50,9 @@ class Deadline(BaseModel):
     # Distances of all reminders (sent or not) from the due time, kept for `reschedule`.
     reminder_offsets: list[timedelta] = Field(default_factory=list)
     reminder_to: Recipient = Recipient.COORDINATOR
+    # The family's own appointment (telemedicine, the visa extension): its reminders go to the
+    # family too, in their language, besides `reminder_to`.
+    family_too: bool = False
     clinical: bool = False
     escalation_level: int = 0
     level2_after: timedelta = timedelta(hours=48)
@@ -177,6 +180,7 @@ class DeadlineBook(BaseModel):
         reminder_to: Recipient = Recipient.COORDINATOR,
         level2_after: timedelta = timedelta(hours=48),
         window: bool = False,
+        family_too: bool = False,
     ) -> Deadline:
         """Open (or restart) the deadline `name`; a restarted one begins again at level 0.
 
@@ -202,6 +206,7 @@ class DeadlineBook(BaseModel):
             clinical=clinical,
             level2_after=level2_after,
             window=window,
+            family_too=family_too,
         )
         self.deadlines[name] = deadline
         return deadline
@@ -269,17 +274,21 @@ class DeadlineBook(BaseModel):
             due_reminders = [at for at in deadline.reminders if at <= now]
             # A reminder is for *before* the due time; once it has passed, escalation speaks.
             if due_reminders and now < deadline.due_at:
-                events.append(
+                recipients = [deadline.reminder_to]
+                if deadline.family_too and deadline.reminder_to is not Recipient.PATIENT_FAMILY:
+                    recipients.append(Recipient.PATIENT_FAMILY)
+                events.extend(
                     deadline.event(
                         NotificationKind.REMINDER,
                         0,
-                        deadline.reminder_to,
+                        recipient,
                         max(due_reminders),
                         now,
                         f"Reminder: {deadline.summary} — "
                         f"{'until' if deadline.window else 'due'} "
                         f"{deadline.due_at:%Y-%m-%d %H:%M} UTC",
                     )
+                    for recipient in recipients
                 )
             deadline.reminders = [at for at in deadline.reminders if at > now]
             if deadline.window:

@@ -31,7 +31,7 @@ from models.messages import (
     Notification,
     ObservationInput,
 )
-from models.pathway import alerts
+from models.pathway import alerts, deadlines
 from models.protocol import resolve_protocol
 from models.state import JourneyState
 
@@ -227,6 +227,11 @@ def apply_import(j: Journey, h: HistoryImport, now: datetime) -> HistoryImportAc
     j.book.fire(now)
     for d in j.book.deadlines.values():
         d.summarised = d.escalation_level > 0
+    # A family taken in mid-way must still be told of the restrictions they live under now
+    # (the import itself is quiet: nothing of the past is sent).
+    for d in list(j.book.deadlines.values()):
+        if d.window and d.reminder_to is Recipient.PATIENT_FAMILY and d.due_at > now:
+            deadlines.tell_family_of_window(j, d, now)
     overdue = [d for d in j.open_deadlines() if d.overdue]
     raised = j.state.alerts[alerts_before:]
     parts = [

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from models.deadlines import DeadlineEvent
+from models.deadlines import Deadline, DeadlineEvent
 from models.enums import (
     AlertKind,
     DeadlineName,
@@ -165,6 +165,7 @@ def open_visa_extension(j: Journey, now: datetime) -> None:
         ),
         before=[timedelta(days=7), timedelta(days=2)],
         level2_after=j.level2_after(),
+        family_too=True,
     )
 
 
@@ -294,20 +295,33 @@ def open_restrictions(j: Journey, now: datetime, *, notify: bool = True) -> None
             window=True,
         )
         if notify and not j.quiet:
-            j.notifications.append(
-                Notification(
-                    idempotency_key=f"{j.facts.case_id}:{name}:opened",
-                    case_id=j.facts.case_id,
-                    kind=NotificationKind.REMINDER,
-                    recipient=Recipient.PATIENT_FAMILY,
-                    recipient_ref=j.facts.patient_ref,
-                    deadline=name,
-                    scheduled_for=now,
-                    text=f"From today: {deadline.summary} ({deadline.due_at:%Y-%m-%d %H:%M} UTC)",
-                    due_at=deadline.due_at,
-                    timezone=j.family_timezone(),
-                )
-            )
+            tell_family_of_window(j, deadline, now)
+
+
+def tell_family_of_window(j: Journey, deadline: Deadline, now: datetime) -> None:
+    """The notice that a restriction window (stay near the centre, no driving) is open."""
+    j.notifications.append(
+        Notification(
+            idempotency_key=f"{j.facts.case_id}:{deadline.name}:opened",
+            case_id=j.facts.case_id,
+            kind=NotificationKind.REMINDER,
+            recipient=Recipient.PATIENT_FAMILY,
+            recipient_ref=j.facts.patient_ref,
+            deadline=deadline.name,
+            scheduled_for=now,
+            text=f"From today: {deadline.summary} ({deadline.due_at:%Y-%m-%d %H:%M} UTC)",
+            due_at=deadline.due_at,
+            timezone=j.family_timezone(),
+        )
+    )
+
+
+def _copy_suffix(j: Journey, e: DeadlineEvent) -> str:
+    """A family's copy of a reminder that also goes to someone else is a notification of its
+    own (the key names who it is for)."""
+    d = j.book.get(e.deadline)
+    copy = d is not None and d.family_too and e.recipient is Recipient.PATIENT_FAMILY
+    return ":family" if copy and d.reminder_to is not Recipient.PATIENT_FAMILY else ""
 
 
 def open_telemedicine(j: Journey, now: datetime) -> None:
@@ -323,6 +337,7 @@ def open_telemedicine(j: Journey, now: datetime) -> None:
         summary=f"Telemedicine visit, month {month}",
         before=[timedelta(days=7), timedelta(days=1)],
         level2_after=j.level2_after(),
+        family_too=True,
     )
 
 
@@ -442,7 +457,7 @@ def fire(j: Journey, now: datetime) -> list[DeadlineEvent]:
                 # is stored once, two reminders of one deadline are two rows.
                 idempotency_key=(
                     f"{j.facts.case_id}:{e.deadline}:{e.kind}:{e.level}:"
-                    f"{e.scheduled_at.isoformat()}"
+                    f"{e.scheduled_at.isoformat()}" + _copy_suffix(j, e)
                 ),
                 case_id=j.facts.case_id,
                 kind=e.kind,

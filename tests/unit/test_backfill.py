@@ -214,3 +214,19 @@ def test_a_summarised_deadline_met_after_all_is_resolved_without_paging_anyone()
     assert [e.data["deadline"] for e in resolved] == ["infusion_window"]
     # It went to the coordinator in the import's summary, never paged: nobody to stand down.
     assert [n for n in c.j.notifications if n.kind is NotificationKind.RESOLUTION] == []
+
+
+def test_a_family_taken_in_after_infusion_is_told_of_the_restrictions_they_live_under():
+    """The import is quiet about the past, but the stay-near-centre window is open now: the
+    family is told (it once never was)."""
+    c = Case()
+    h = history(PAST.date())  # infused 7 days ago
+    c.at(minutes=1)
+    c.j.check_import(h, c.now)
+    c.j.apply_import(h, c.now)
+    told = {
+        n.deadline
+        for n in c.j.notifications
+        if n.recipient is Recipient.PATIENT_FAMILY and n.idempotency_key.endswith(":opened")
+    }
+    assert "stay_near_centre" in told

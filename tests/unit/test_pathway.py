@@ -594,3 +594,24 @@ def test_time_order_duplicate_conflict_and_closed_journeys_carry_their_codes():
     )
     c.j.apply_withdraw(WithdrawInput(reason="family decision", actor="coord-1"), c.now)
     assert _refusal_code(c, "record_received", record_type="labs") is RefusalCode.CLOSED
+
+
+def test_the_familys_own_appointments_remind_the_family_too():
+    """Telemedicine visits and the visa extension are the family's to attend: their reminders
+    reach the family as well as the coordinator (they once reached the coordinator only)."""
+    c = Case(protocol=SHORT_FOLLOW_UP)
+    c.to_arrival(visa_days=60)
+    c.at(days=7)
+    c.record("patient_arrived")
+    visa = c.deadline("visa_extension")
+    c.now = visa.due_at - timedelta(days=7)
+    c.j.take_outbox()
+    c.j.fire_deadlines(c.now)
+    notes, _ = c.j.take_outbox()
+    to = {(n.deadline, n.recipient) for n in notes if n.kind is NotificationKind.REMINDER}
+    assert to == {
+        ("visa_extension", Recipient.COORDINATOR),
+        ("visa_extension", Recipient.PATIENT_FAMILY),
+    }
+    keys = [n.idempotency_key for n in notes]
+    assert len(set(keys)) == len(keys), "two notifications, not one deduplicated"

@@ -148,6 +148,10 @@ async def test_a_store_outage_delays_writes_but_never_blocks_the_journey(
             )
 
         await until(drained)
+        # Its queue's worker stops with this block: a journey left running there would hold
+        # a workflow task no worker takes, and the shared time-skipping server stops skipping
+        # time for every later test (they then waited 30 s in real time and failed).
+        await handle.terminate("test over")
 
     actions = [a.action for a in store.audit_trail(case_id)]
     assert actions == [
