@@ -320,8 +320,9 @@ def _copy_suffix(j: Journey, e: DeadlineEvent) -> str:
     """A family's copy of a reminder that also goes to someone else is a notification of its
     own (the key names who it is for)."""
     d = j.book.get(e.deadline)
-    copy = d is not None and d.family_too and e.recipient is Recipient.PATIENT_FAMILY
-    return ":family" if copy and d.reminder_to is not Recipient.PATIENT_FAMILY else ""
+    if d is None or not d.family_too or e.recipient is not Recipient.PATIENT_FAMILY:
+        return ""
+    return ":family" if d.reminder_to is not Recipient.PATIENT_FAMILY else ""
 
 
 def open_telemedicine(j: Journey, now: datetime) -> None:
