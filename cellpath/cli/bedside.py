@@ -334,9 +334,10 @@ def summary_table(fields: dict[str, Any]) -> Table:
 def vitals(
     case: Annotated[str, typer.Argument(help="case id")],
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+    actor: Annotated[str | None, typer.Option("--actor", help="who is reading")] = None,
 ) -> None:
     """Show every bedside observation of a journey with its computed grades, oldest first."""
-    records = run(lambda: journeys.observations(session(), case))
+    records = run(lambda: journeys.observations(session(actor), case))
     if as_json:
         print_json(records)
         return

@@ -68,8 +68,20 @@ class _Output(Console):
         os.dup2(devnull, sys.stdout.fileno())  # nothing more reaches the closed pipe
         raise SystemExit(0)
 
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """Print; a table's cells wrap instead of being cut (an id cut to `CRB-20…` is no
+        id), whatever the width."""
+        for o in objects:
+            if isinstance(o, Table):
+                for column in o.columns:
+                    column.overflow = "fold"
+        super().print(*objects, **kwargs)
 
-out = _Output()
+
+# Piped or redirected output is not a terminal's 80 columns: tables take the width they need
+# (up to `WIDE`), and still wrap past it.
+WIDE = 200
+out = _Output(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else WIDE)
 err = Console(stderr=True)
 
 
@@ -113,15 +125,28 @@ def in_flags(message: str) -> str:
     return _FIELD.sub(lambda m: FLAGS[m.group(1)], message)
 
 
+def _wants_json() -> bool:
+    """Whether the command was asked for JSON (`--json`): its refusals are JSON too."""
+    return "--json" in sys.argv[1:]
+
+
 def run(service: Callable[[], Awaitable[T]]) -> T:
     """Run a service call; map its failures to the contract's exit codes."""
     try:
         return asyncio.run(service())  # type: ignore[arg-type]
     except Refusal as e:
+        if _wants_json():
+            # A script asked for JSON: the refusal too, with its code (on stderr, exit 1).
+            reason = {"refused": in_flags(str(e)), "code": e.code.value}
+            print(json.dumps(reason, ensure_ascii=False), file=sys.stderr)
+            raise typer.Exit(1) from None
         # escape(): a reason may hold text rich would read as markup (a pattern's "[A-Z]").
         err.print(f"[red]refused:[/red] {escape(in_flags(str(e)))}", highlight=False)
         raise typer.Exit(1) from None
     except (Unreachable, UnknownKeyError) as e:
+        if _wants_json():
+            print(json.dumps({"error": str(e), "code": "unreachable"}), file=sys.stderr)
+            raise typer.Exit(2) from None
         err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     except KeyError as e:

@@ -85,7 +85,7 @@ def contacts_set(
 
 @contacts_app.command("list")
 def contacts_list(
-    by: Annotated[str | None, typer.Option("--by")] = None,
+    by: Annotated[str | None, typer.Option("--by", "--actor", help="who is reading")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Every staff member's contact details (administrators). URLs are shown by scheme only:

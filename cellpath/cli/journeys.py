@@ -202,10 +202,11 @@ def acknowledge(
 def status(
     case: Annotated[str, typer.Argument(help="case id")],
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+    actor: Annotated[str | None, typer.Option("--actor", help="who is reading")] = None,
 ) -> None:
     """Show a journey's phase, what it waits for next, open deadlines, alerts and refused
     signals."""
-    s = run(lambda: journeys.status(session(), case))
+    s = run(lambda: journeys.status(session(actor), case))
     if as_json:
         print_json(s)
         return
@@ -326,6 +327,7 @@ def print_expected(s: JourneyStatus) -> None:
 def timeline(
     case: Annotated[str, typer.Argument(help="case id")],
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+    actor: Annotated[str | None, typer.Option("--actor", help="who is reading")] = None,
 ) -> None:
     """Show who recorded what and the observations: when each happened, when it was recorded.
 
@@ -334,7 +336,7 @@ def timeline(
     """
 
     async def go() -> tuple[list[Any], list[Any]]:
-        s = session()
+        s = session(actor)
         events = await journeys.timeline(s, case)
         return events, await journeys.observations(s, case)
 
@@ -397,11 +399,12 @@ def list_journeys(
         bool, typer.Option("--all", help="closed journeys too (with their outcome)")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+    actor: Annotated[str | None, typer.Option("--actor", help="who is reading")] = None,
 ) -> None:
     """List open journeys from Temporal visibility (the search attributes journeys keep)."""
     rows = run(
         lambda: casefile.journeys(
-            session(),
+            session(actor),
             phase=phase.value if phase else None,
             overdue=overdue,
             site=site,
@@ -446,6 +449,7 @@ def list_journeys(
 def audit(
     case: Annotated[str, typer.Argument(help="case id")],
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+    actor: Annotated[str | None, typer.Option("--actor", help="who is reading")] = None,
 ) -> None:
     """Print a case's whole audit trail from Temporal history, across continued runs.
 
@@ -455,7 +459,7 @@ def audit(
     and they are listed here too, marked `case store`. `cellpath audit staff` lists the
     changes of roles (and refused attempts) from the case store.
     """
-    lines = run(lambda: casefile.audit(session(), case))
+    lines = run(lambda: casefile.audit(session(actor), case))
     if as_json:
         out.print_json(json.dumps([line.model_dump(mode="json") for line in lines]))
         return

@@ -149,6 +149,13 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
     assert "CRS grade 0 · ICANS grade 0 · GvHD grade —" in out
     code, _, err = await nurse("observe", case, "--temperature", "38.2")
     assert code == 2 and "--systolic are required" in err
+    # Every reading command says who reads (`--actor`), as the recording ones do.
+    for command in ("status", "timeline", "audit", "vitals"):
+        code, _, err = await cli(command, case, "--actor", "nobody-x")
+        assert code == 1 and "'nobody-x' has no role" in err, (command, err)
+    # Asked for JSON, a refusal is JSON too, with its code.
+    code, _, err = await nurse("milestone", case, "discharged", "--json")
+    assert code == 1 and json.loads(err)["code"] == "permission", err
     # No fever, yet a vasopressor: whether anything was given decides CRS 0 or 3, so silence
     # is refused (it once recorded CRS 0 with no alert); the answer is recorded as given.
     pressor = ("--temperature", "37.1", "--systolic", "82", "--vasopressors", "1")
@@ -239,3 +246,23 @@ async def test_the_cli_exits_cleanly_every_time(cli, dev_server):
         for code, out, err in results:
             assert code == 0 and json.loads(out)["case_id"] == case, err
             assert "Fatal Python error" not in err
+
+
+def test_a_table_never_cuts_an_id_however_narrow_the_output():
+    """Tables were cut at 80 columns (`CRB-20…`); their cells wrap instead."""
+    import io
+
+    from rich.table import Table
+
+    from cellpath.cli.common import _Output
+
+    buffer = io.StringIO()
+    narrow = _Output(file=buffer, width=30)
+    table = Table("case", "milestone")
+    case_id = "CRB-2026-0001-A-VERY-LONG-CASE-IDENTIFIER"
+    table.add_row(case_id, "eligibility_assessed")
+    narrow.print(table)
+    text = buffer.getvalue()
+    assert "…" not in text
+    cells = "".join(line.split("│")[1].strip() for line in text.splitlines() if "│" in line)
+    assert case_id in cells
