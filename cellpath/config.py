@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     cellpath connects exactly as the `temporal` CLI does.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CELLPATH_", env_file=".env", extra="ignore")
+    # `.env` first; then what a running `make run` says of itself (`RUN_ENV`: its local mail
+    # server), so the CLI in another terminal sends as the console does. The environment wins.
+    model_config = SettingsConfigDict(
+        env_prefix="CELLPATH_", env_file=(".env", ".cellpath/run.env"), extra="ignore"
+    )
 
     task_queue: str = TASK_QUEUE
     database_url: str = "sqlite:///.cellpath/cellpath.db"

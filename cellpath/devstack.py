@@ -158,6 +158,8 @@ def seed_staff(store: CaseStore) -> None:
 
 
 MAIL_DIR = STATE_DIR / "mail"
+# What this stack tells the CLI run beside it (read by `config.Settings`; removed at exit).
+RUN_ENV = STATE_DIR / "run.env"
 
 
 def start_mail_server(port: int) -> Controller:
@@ -215,6 +217,8 @@ async def main() -> None:
                 update={"smtp_url": SecretStr(f"smtp://127.0.0.1:{settings.dev_smtp_port}")}
             )
             log.info("mail_server_started", port=settings.dev_smtp_port, folder=str(MAIL_DIR))
+            # One settings source: the CLI run beside this stack reads it (config.Settings).
+            RUN_ENV.write_text(f"CELLPATH_SMTP_URL=smtp://127.0.0.1:{settings.dev_smtp_port}\n")
         async with create_worker(
             client, task_queue=settings.task_queue, store=store, settings=settings
         ):
@@ -239,6 +243,7 @@ async def main() -> None:
             console_task.cancel()
         if mail is not None:
             mail.stop()
+            RUN_ENV.unlink(missing_ok=True)
         if codec_task is not None:
             codec_task.cancel()
         if server is not None:

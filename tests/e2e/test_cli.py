@@ -266,3 +266,20 @@ def test_a_table_never_cuts_an_id_however_narrow_the_output():
     assert "…" not in text
     cells = "".join(line.split("│")[1].strip() for line in text.splitlines() if "│" in line)
     assert case_id in cells
+
+
+def test_the_cli_beside_make_run_sends_mail_as_the_console_does(tmp_path, monkeypatch):
+    """`cellpath handover` under `make run` once said "CELLPATH_SMTP_URL is not set": the stack
+    now tells the CLI of its mail server (`.cellpath/run.env`), the environment still wins."""
+    from cellpath.config import Settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CELLPATH_SMTP_URL", raising=False)
+    assert Settings().smtp_url is None
+    (tmp_path / ".cellpath").mkdir()
+    (tmp_path / ".cellpath" / "run.env").write_text("CELLPATH_SMTP_URL=smtp://127.0.0.1:8025\n")
+    url = Settings().smtp_url
+    assert url is not None and url.get_secret_value() == "smtp://127.0.0.1:8025"
+    monkeypatch.setenv("CELLPATH_SMTP_URL", "smtp://mail.example.org:25")
+    url = Settings().smtp_url
+    assert url is not None and url.get_secret_value() == "smtp://mail.example.org:25"
