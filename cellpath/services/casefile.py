@@ -180,7 +180,10 @@ async def _lines_of(
     if event.HasField("workflow_execution_started_event_attributes"):
         attrs = event.workflow_execution_started_event_attributes
         what = "journey started" if run == 1 else "run started (continued as new)"
-        return [AuditLine(at=at, run=run, what=what, actor=attrs.identity)]
+        # Who asked is the `journey_started` entry's (the coordinator); this is the process
+        # that sent the request to Temporal (`8056@host`), not a person.
+        where = f"requested by the process {attrs.identity}" if attrs.identity else ""
+        return [AuditLine(at=at, run=run, what=what, actor="system", detail=where)]
     if event.HasField("activity_task_scheduled_event_attributes"):
         attrs = event.activity_task_scheduled_event_attributes
         kind = attrs.activity_type.name

@@ -84,10 +84,12 @@ def viewer_timezone(session: Session) -> str:
 def _query(filters: Filters, coordinator: str | None, sites: list[str], extra: str = "") -> str:
     query = casefile.list_query(
         phase=filters.phase.value if filters.phase else None,
-        site=filters.site,
+        site=filters.site.lower() if filters.site else None,  # site ids are lower case
         coordinator=filters.coordinator or coordinator,
         program=filters.program.value if filters.program else None,
         sites=sites,
+        # A closed journey's workflow has completed: asked for, it is listed.
+        include_closed=filters.phase is Phase.CLOSED,
     )
     if coordinator and filters.coordinator and filters.coordinator != coordinator:
         # A coordinator's worklist is their own; another coordinator's filter shows nothing
@@ -196,7 +198,7 @@ def _alerting(
         coordinator=filters.coordinator or coordinator,
         sites=sites,
         phase=filters.phase.value if filters.phase else None,
-        site=filters.site,
+        site=filters.site.lower() if filters.site else None,
         program=filters.program.value if filters.program else None,
         limit=ATTENTION_LIMIT,
     )

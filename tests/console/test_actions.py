@@ -35,14 +35,26 @@ async def test_reschedule_and_withdraw_need_a_reason_and_are_the_journeys(stack:
         assert moved.status_code == 200
         assert "records now due 2030-01-02 09:00 CST" in moved.text
         bare = await http.post(
-            f"/cases/{case_id}/withdraw", data={"csrf_token": token, "reason": ""}
+            f"/cases/{case_id}/withdraw", data={"csrf_token": token, "reason": "", "confirm": "yes"}
         )
         assert bare.status_code == 422 and "Refused" in bare.text
-        assert (await handle.query(PatientJourney.status)).outcome is None
-        done = await http.post(
+        unconfirmed = await http.post(
             f"/cases/{case_id}/withdraw", data={"csrf_token": token, "reason": "family decision"}
         )
+        assert unconfirmed.status_code == 422 and "tick the confirmation" in unconfirmed.text
+        assert (await handle.query(PatientJourney.status)).outcome is None
+        done = await http.post(
+            f"/cases/{case_id}/withdraw",
+            data={"csrf_token": token, "reason": "family decision", "confirm": "yes"},
+        )
         assert done.status_code == 200 and "the journey is closed (withdrawn)" in done.text
+        # A closed case asks for nothing any more, and the worklist finds it under "closed".
+        assert 'id="next-h"' not in done.text and "Consent needed" not in done.text
+        for _ in range(100):  # visibility lists the closed run a moment after it completes
+            if case_id in (await http.get("/?phase=closed")).text:
+                break
+            await asyncio.sleep(0.05)
+        assert case_id in (await http.get("/?phase=closed")).text
     status = await handle.query(PatientJourney.status)
     assert status.outcome == "withdrawn"
     timeline = await handle.query(PatientJourney.timeline)

@@ -113,7 +113,7 @@ async def test_an_invalid_intake_lists_every_problem_and_stores_nothing(cli, tmp
         tmp_path,
         sites=[],
         cell_source="frozen",
-        patient=PATIENT | {"birth_date": "3000-01-01", "nationality": "gb"},
+        patient=PATIENT | {"birth_date": "3000-01-01", "nationality": "Great Britain"},
     )
     code, _, err = await cli("intake", str(path))
     assert code == 1
