@@ -346,6 +346,9 @@ class JourneyStatus(BaseModel):
     # The zones of the centre (the site's) and of the family's home, for their calendar.
     centre_timezone: str = "UTC"
     home_timezone: str = "UTC"
+    # What is treated (not who): the discharge letter and the hand-over name them.
+    indication: str | None = None
+    target_antigens: list[str] = Field(default_factory=list)
 
 
 # --- payloads of activities -------------------------------------------------------------------

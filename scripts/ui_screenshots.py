@@ -5,7 +5,8 @@ journeys), waits until the demo journey DEMO-0006 has escalated, then photograph
 Playwright driving the system's Chromium (Debian's `chromium` package; no browser is
 downloaded):
 
-- the console's worklist, signed in as the demo coordinator → docs/screenshots/console-worklist.png
+- the console's worklist, signed in as the demo coordinator, DEMO-0005's critical alert on top
+  (raised here: CRS grade 3 at the bedside) → docs/screenshots/console-worklist.png
 - DEMO-0006's case page in the console (overdue, escalated) → docs/screenshots/console-case.png
 - the workflow list filtered by `Overdue = true`  → docs/screenshots/overdue-journeys.png
 - DEMO-0006's history (summaries on every timer and activity) → docs/screenshots/journey-history.png
@@ -46,6 +47,26 @@ async def wait_overdue(timeout_s: float = 180) -> None:
     raise SystemExit("DEMO-0006 did not become overdue in time")
 
 
+async def raise_a_critical_alert() -> None:
+    """DEMO-0005 (infusion window open) is infused and, at the bedside, needs a vasopressor
+    without fever after tocilizumab: CRS grade 3, a critical alert its worklist shows first."""
+    from cellpath.scenarios import observe, record
+    from workflows import PatientJourney
+
+    client = await connect()
+    handle = client.get_workflow_handle_for(PatientJourney.run, "journey-DEMO-0005")
+    if (await handle.query(PatientJourney.status)).phase != "monitoring":
+        await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
+    await observe(
+        handle,
+        temperature_c=37.1,
+        systolic_bp=82,
+        vasopressors=1,
+        spo2=95,
+        anticytokine_or_antipyretic_given=True,
+    )
+
+
 async def photograph_console(console: str, you: str) -> None:
     """The demo coordinator's worklist and DEMO-0006's case page."""
     async with async_playwright() as pw:
@@ -56,6 +77,7 @@ async def photograph_console(console: str, you: str) -> None:
         await page.get_by_label("Password").fill(DEMO_PASSWORD)
         await page.get_by_role("button", name="Sign in").click()
         await page.get_by_text("Needs attention").wait_for(timeout=30_000)
+        await page.locator("tr.critical").first.wait_for(timeout=30_000)
         await page.screenshot(path=OUT / "console-worklist.png")
         await page.goto(f"{console}/cases/DEMO-0006")
         await page.get_by_role("heading", name="Open deadlines").wait_for()
@@ -94,6 +116,7 @@ def main() -> None:
                 raise SystemExit(f"the dev stack did not start (see {log})")
             time.sleep(1)
         asyncio.run(wait_overdue())
+        asyncio.run(raise_a_critical_alert())
         asyncio.run(photograph(settings.ui_url))
         asyncio.run(photograph_console(settings.console_url, next(iter(demo_staff()))))
         print(f"saved {', '.join(p.name for p in sorted(OUT.glob('*.png')))} in {OUT}")

@@ -94,18 +94,36 @@ def _when(at: datetime) -> str:
     return at.isoformat()
 
 
+THERAPIES = {"car_t": "CAR-T cell therapy", "car_nk": "CAR-NK cell therapy"}
+
+
 def _letter(f: HandoverFacts) -> str:
+    """The discharge letter in words a home oncologist reads: what was treated, with which
+    product, how it went, and what follow-up is still due."""
     s = f.status
     t = s.toxicity
+    infusion = next((e for e in f.timeline if e.kind == "infusion_completed"), None)
+    lot = infusion.data.get("lot") if infusion is not None else None
+    coi = infusion.data.get("coi_id") if infusion is not None else None
+    therapy = THERAPIES.get(str(s.therapy), str(s.therapy).replace("_", " "))
+    antigens = ", ".join(s.target_antigens)
     lines = [
-        f"Discharge letter — case {s.case_id} ({s.therapy}, {s.cell_source}, {s.program})",
+        f"Discharge letter — case {s.case_id}",
+        f"Treatment: {therapy} ({s.cell_source} product), {s.program} program",
+        f"Diagnosis: {s.indication}" + (f"; target antigen(s): {antigens}" if antigens else "")
+        if s.indication
+        else "",
+        f"Product: lot {lot}" + (f" (chain of identity {coi})" if coi else "") if lot else "",
         f"Infused: {s.infused_at:%Y-%m-%d %H:%M} UTC" if s.infused_at else "Infused: —",
         f"Discharged: {s.discharged_at:%Y-%m-%d %H:%M} UTC" if s.discharged_at else "",
-        f"Worst CRS grade {t.crs_worst or 0}, worst ICANS grade {t.icans_worst or 0}"
-        + (f", worst GvHD grade {t.gvhd_worst}" if t.gvhd_worst is not None else ""),
+        f"Worst toxicity (ASTCT): CRS grade {t.crs_worst or 0}, ICANS grade {t.icans_worst or 0}"
+        + (f"; GvHD grade {t.gvhd_worst} (MAGIC)" if t.gvhd_worst is not None else ""),
         f"Observations recorded: {s.observation_count}",
         "Follow-up still due:",
-        *[f"- {d.name}: due {d.due_at:%Y-%m-%d %H:%M} UTC" for d in s.open_deadlines],
+        *[
+            f"- {d.name.replace('_', ' ')}: due {d.due_at:%Y-%m-%d %H:%M} UTC"
+            for d in s.open_deadlines
+        ],
     ]
     return "\n".join(line for line in lines if line)
 

@@ -70,6 +70,8 @@ def status(j: Journey) -> JourneyStatus:
         family_timezone=j.family_timezone(),
         centre_timezone=j.protocol.site_timezone,
         home_timezone=j.facts.home_timezone,
+        indication=j.facts.indication,
+        target_antigens=list(j.facts.target_antigens),
     )
 
 

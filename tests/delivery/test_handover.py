@@ -10,6 +10,7 @@ and its wall times are right on both sides of a daylight-saving change.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -171,6 +172,17 @@ async def test_a_journey_through_the_gates_is_handed_over_to_the_home_oncologist
     }
     assert parsed.type == "collection"
     assert PATIENT["full_name"].encode() in export.data and export.identified
+    # The discharge letter says what was treated, with which product, in words.
+    (letter,) = [
+        e["resource"]
+        for e in doc_json["entry"]
+        if e["resource"]["resourceType"] == "DocumentReference"
+    ]
+    text = base64.b64decode(letter["content"][0]["attachment"]["data"]).decode()
+    assert "Treatment: CAR-T cell therapy (autologous product)" in text
+    assert f"Diagnosis: {inp.indication}; target antigen(s): CD19" in text
+    assert "Product: lot LOT-001 (chain of identity COI-001)" in text
+    assert "_" not in text.split("Follow-up still due:")[1], "no snake_case for people"
     procedure = next(
         e["resource"] for e in doc_json["entry"] if e["resource"]["resourceType"] == "Procedure"
     )

@@ -150,12 +150,15 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
     code, _, err = await nurse("observe", case, "--temperature", "38.2")
     assert code == 2 and "--systolic are required" in err
     # Every reading command says who reads (`--actor`), as the recording ones do.
-    for command in ("status", "timeline", "audit", "vitals"):
-        code, _, err = await cli(command, case, "--actor", "nobody-x")
-        assert code == 1 and "'nobody-x' has no role" in err, (command, err)
-    # Asked for JSON, a refusal is JSON too, with its code.
-    code, _, err = await nurse("milestone", case, "discharged", "--json")
+    commands = ("status", "timeline", "audit", "vitals")
+    *read, (code, _, err) = await asyncio.gather(
+        *(cli(command, case, "--actor", "nobody-x") for command in commands),
+        # Asked for JSON, a refusal is JSON too, with its code.
+        nurse("milestone", case, "discharged", "--json"),
+    )
     assert code == 1 and json.loads(err)["code"] == "permission", err
+    for command, (code, _, err) in zip(commands, read, strict=True):
+        assert code == 1 and "'nobody-x' has no role" in err, (command, err)
     # No fever, yet a vasopressor: whether anything was given decides CRS 0 or 3, so silence
     # is refused (it once recorded CRS 0 with no alert); the answer is recorded as given.
     pressor = ("--temperature", "37.1", "--systolic", "82", "--vasopressors", "1")
