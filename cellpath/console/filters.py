@@ -69,9 +69,14 @@ def shown(value: object, tz: str = "UTC") -> str:
     return str(value)
 
 
+# Names people write their own way, not as the identifier's words.
+NAMES = {"car_t": "CAR-T", "car_nk": "CAR-NK"}
+
+
 def label(value: object) -> str:
-    """An identifier for people: `pi_review` → `pi review`."""
-    return str(value).replace("_", " ")
+    """An identifier for people: `pi_review` → `pi review`, `car_t` → `CAR-T`."""
+    text = str(value)
+    return NAMES.get(text, text.replace("_", " "))
 
 
 def by_severity(alerts: Iterable[Alert]) -> list[Alert]:
