@@ -143,7 +143,7 @@ def details(journey: Journey) -> str:
         )
     for a in s.alerts:
         if a.open:
-            lines.append(f"- 🚨 {a.severity} `{a.kind}` {a.id[:8]}: {a.text[:80]}")
+            lines.append(f"- 🚨 {a.severity} `{a.kind}` {a.id[:8]}: {_words(a.text, 120)}")
     waiting = [e.kind for e in journey.status().expected if not e.optional]
     if waiting and not journey.closed:
         lines.append("waiting for: " + ", ".join(f"`{k}`" for k in waiting))
@@ -151,5 +151,14 @@ def details(journey: Journey) -> str:
     # few, so whoever was paged and opens the journey sees why no action is needed.
     stood_down = [e for e in s.timeline if e.kind == "escalation_resolved"][-3:]
     for e in stood_down:
-        lines.append(f"- ✅ `{e.data.get('deadline')}` stood down: {e.note[:100]}")
+        lines.append(f"- ✅ `{e.data.get('deadline')}` stood down: {_words(e.note, 120)}")
     return "\n".join(lines)
+
+
+def _words(text: str, limit: int) -> str:
+    """`text` shortened at a word boundary (never mid-word), marked `…` when shortened."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:—-") + "…"

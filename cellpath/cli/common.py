@@ -120,9 +120,13 @@ FLAGS = {
 _FIELD = re.compile(r"(?<![\w.-])(" + "|".join(FLAGS) + r")(?![\w-])")
 
 
-def in_flags(message: str) -> str:
-    """A refusal as the person at the terminal reads it: fields named by their flags."""
-    return _FIELD.sub(lambda m: FLAGS[m.group(1)], message)
+def in_flags(message: str, extra: dict[str, str] | None = None) -> str:
+    """A refusal as the person at the terminal reads it: fields named by their flags (and a
+    command's own, `extra`: acknowledge's `signature_meaning` is its `--meaning`)."""
+    message = _FIELD.sub(lambda m: FLAGS[m.group(1)], message)
+    for field, flag in (extra or {}).items():
+        message = re.sub(rf"(?<![\w.-]){re.escape(field)}(?![\w-])", flag, message)
+    return message
 
 
 def _wants_json() -> bool:
@@ -130,18 +134,19 @@ def _wants_json() -> bool:
     return "--json" in sys.argv[1:]
 
 
-def run(service: Callable[[], Awaitable[T]]) -> T:
-    """Run a service call; map its failures to the contract's exit codes."""
+def run(service: Callable[[], Awaitable[T]], flags: dict[str, str] | None = None) -> T:
+    """Run a service call; map its failures to the contract's exit codes (`flags`: the
+    command's own names for fields, used in its refusals)."""
     try:
         return asyncio.run(service())  # type: ignore[arg-type]
     except Refusal as e:
         if _wants_json():
             # A script asked for JSON: the refusal too, with its code (on stderr, exit 1).
-            reason = {"refused": in_flags(str(e)), "code": e.code.value}
+            reason = {"refused": in_flags(str(e), flags), "code": e.code.value}
             print(json.dumps(reason, ensure_ascii=False), file=sys.stderr)
             raise typer.Exit(1) from None
         # escape(): a reason may hold text rich would read as markup (a pattern's "[A-Z]").
-        err.print(f"[red]refused:[/red] {escape(in_flags(str(e)))}", highlight=False)
+        err.print(f"[red]refused:[/red] {escape(in_flags(str(e), flags))}", highlight=False)
         raise typer.Exit(1) from None
     except (Unreachable, UnknownKeyError) as e:
         if _wants_json():

@@ -188,7 +188,10 @@ def acknowledge(
     request = AcknowledgeAlertInput(
         alert_id=alert_id, actor=actor or default_actor(), note=note, signature_meaning=meaning
     )
-    alert = run(lambda: journeys.acknowledge(session(), case, request))
+    alert = run(
+        lambda: journeys.acknowledge(session(), case, request),
+        flags={"signature_meaning": "--meaning"},
+    )
     if as_json:
         print_json(alert)
         return

@@ -219,6 +219,8 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
     criticals = [r["alerts"]["critical"] for r in listed]
     assert criticals == sorted(criticals, reverse=True)
     doctor = functools.partial(cli, actor="dr-e2e")
+    code, _, err = await doctor("acknowledge", case, crs["id"])  # a signature needs a meaning
+    assert code == 1 and "--meaning" in err and "signature_meaning" not in err, err
     code, out, err = await doctor(
         "acknowledge", case, crs["id"], "--note", "tocilizumab given", "--meaning", "responsible"
     )

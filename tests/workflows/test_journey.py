@@ -429,3 +429,13 @@ def test_the_ui_details_show_what_is_next_and_what_stood_down():
     shown = details(c.j)
     assert "🚨" not in shown
     assert "✅ `infusion_window` stood down: infusion_completed at" in shown
+
+
+def test_the_ui_details_shorten_an_alert_at_a_word_never_mid_word():
+    from workflows.boundary import _words
+
+    text = "Escalation level 1: infusion window closed without an infusion recorded at site-a"
+    short = _words(text, 40)
+    assert short.endswith("…") and len(short) <= 40
+    assert text.startswith(short[:-1]) and text[len(short) - 1] == " "
+    assert _words("short", 40) == "short"
