@@ -18,9 +18,9 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
   whenever Temporal suggests it, carrying the whole `JourneyState` in `JourneyInput.state`.
 - **Versioning.** Every change to the commands a run issues goes behind `workflow.patched`
   (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`, `RULES_V4`, `RULES_V5`, `BOUNDED_FLOODS`,
-  `SIGNERS`); the histories in `tests/histories/` replay against this code. A run recorded
-  before a patch keeps its behaviour; its next run upgrades (up to version 4: version 5 only
-  for new journeys).
+  `SIGNERS`, `FORMS_IN_WORDS`); the histories in `tests/histories/` replay against this
+  code. A run recorded before a patch keeps its behaviour; its next run upgrades (up to
+  version 4: version 5 only for new journeys).
 - **Visibility.** Search attributes (`workflows.visibility`) are upserted when a value changes;
   current details are rebuilt after every change and at the start of every run.
 """
@@ -106,6 +106,9 @@ BOUNDED_FLOODS = "bounded-floods"
 # A PI's decision names its PI; one received in writing is recorded as transcribed (the signed
 # document's SHA-256), never as its recorder's signature (runs started or continued after it).
 SIGNERS = "signed-by-signers"
+# A cost estimate's items add up to its total; a consent form's version may hold spaces
+# (runs started or continued after it).
+FORMS_IN_WORDS = "forms-in-words"
 
 
 @workflow.defn(name="PatientJourney")
@@ -177,6 +180,8 @@ class PatientJourney(JourneyMessages):
             self._journey.strict_ids = True
         if workflow.patched(SIGNERS):
             self._journey.signers = True
+        if workflow.patched(FORMS_IN_WORDS):
+            self._journey.forms_in_words = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

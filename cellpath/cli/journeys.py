@@ -103,6 +103,26 @@ def intake(
             out.print(deadlines_table(h.next_deadlines))
 
 
+def parse_item(text: str) -> dict[str, Any]:
+    """`--item "ward, 28 days=35000@family"`: the name (commas and all), the amount after the
+    last `=`, and who pays after `@`."""
+    name, sep, rest = text.rpartition("=")
+    amount, _, payer = rest.partition("@")
+    if not sep or not name.strip():
+        raise typer.BadParameter(
+            f"expected NAME=AMOUNT or NAME=AMOUNT@PAYER, got {text!r}", param_hint="--item"
+        )
+    try:
+        value: Any = float(amount)
+    except ValueError:
+        raise typer.BadParameter(
+            f"the amount of {name.strip()!r} is not a number: {amount!r}", param_hint="--item"
+        ) from None
+    return {"name": name.strip(), "amount": value} | (
+        {"payer": payer.strip()} if payer.strip() else {}
+    )
+
+
 def _milestone_epilog() -> str:
     """Every milestone kind by phase with its data fields (`?`: optional), for --help."""
     lines = ["Milestone kinds by phase, with their --data fields (? = optional):", ""]
@@ -150,6 +170,14 @@ def milestone(
         str | None,
         typer.Option("--data-json", metavar="JSON", help="data as a JSON object"),
     ] = None,
+    item: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--item",
+            metavar="NAME=AMOUNT[@PAYER]",
+            help='a cost estimate item (repeatable), e.g. --item "ward, 28 days=35000@family"',
+        ),
+    ] = None,
     at: Annotated[
         str | None, typer.Option("--at", help="when it happened (ISO, with offset)")
     ] = None,
@@ -159,12 +187,15 @@ def milestone(
     as_json: Annotated[bool, typer.Option("--json", help="print the ack as JSON")] = False,
 ) -> None:
     """Record a milestone; exit 1 with the reason when the journey refuses it."""
+    fields = parse_data(kind, data or [], data_json)
+    if item:
+        fields["items"] = [parse_item(text) for text in item]
     m = MilestoneInput(
         kind=kind,
         actor=actor or default_actor(),
         occurred_at=parse_time(at, "--at"),
         note=note,
-        data=parse_data(kind, data or [], data_json),
+        data=fields,
         milestone_id=milestone_id,
     )
     print_ack(run(lambda: journeys.record_milestone(session(), case, m)), as_json)

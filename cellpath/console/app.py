@@ -36,6 +36,7 @@ from cellpath.console.filters import by_severity, countdown, label, shown, when
 from cellpath.console.forms import (
     OBSERVATION_CHOICES,
     PHASES,
+    cost_rows,
     document_sha256,
     for_signer,
     intake_document,
@@ -406,12 +407,18 @@ def create_app(
             if kind in SIGNED_DECISIONS and not transcribed and signs:
                 # (Someone who may not sign it is refused by the service, naming the role.)
                 await signing(s, case_id, kind, str(form.get("signing_password", "")))
+            data = data_from_text(kind, fields)
+            items = cost_rows(
+                [(str(k), str(v)) for k, v in form.multi_items() if str(k).startswith("item.")]
+            )
+            if items:
+                data["items"] = items
             m = MilestoneInput(
                 kind=kind,
                 actor=who,
                 occurred_at=local_time(str(form.get("occurred_at", "")), tz, "when it happened"),
                 note=str(form.get("note", "")),
-                data=data_from_text(kind, fields),
+                data=data,
             )
             ack = await journeys.record_milestone(s, case_id, m)
             return f"{label(kind)} recorded" + (" (already recorded)" if ack.duplicate else "")

@@ -7,6 +7,7 @@ field's input chosen from what it takes (a date, a number, one of a list, text).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -183,6 +184,27 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def cost_rows(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The cost estimate's item rows (`item.N.name`, `.amount`, `.payer`) as items; empty
+    rows left out, an amount that is a number sent as one (anything else as typed, for the
+    journey to refuse in words)."""
+    rows: dict[int, dict[str, str]] = {}
+    for key, value in pairs:
+        _, n, part = key.split(".", 2)
+        if n.isdigit() and part in ("name", "amount", "payer"):
+            rows.setdefault(int(n), {})[part] = value.strip()
+    items: list[dict[str, Any]] = []
+    for _, row in sorted(rows.items()):
+        if not (row.get("name") or row.get("amount")):
+            continue
+        amount: Any = row.get("amount", "")
+        with contextlib.suppress(ValueError):
+            amount = float(amount)
+        item = {"name": row.get("name", ""), "amount": amount}
+        items.append(item | ({"payer": row["payer"]} if row.get("payer") else {}))
+    return items
 
 
 def local_time(text: str, tz: str, field: str) -> datetime | None:

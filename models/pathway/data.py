@@ -107,7 +107,9 @@ class DischargeData(MilestoneData):
     signature_meaning: SignatureMeaning | None = SIGNATURE
 
 
-VERSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
+# A form's version as printed on it (`v3`, `2026-10`, `ICF v3.0`): spaces inside are taken by
+# runs under `FORMS_IN_WORDS` only (`Journey.forms_in_words`); earlier runs refused them.
+VERSION = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$"
 SHA256 = r"^[0-9a-f]{64}$"
 
 
@@ -163,8 +165,44 @@ class CostEstimateData(MilestoneData):
     total: float = Field(ge=0)
     items: list[dict[str, Any]] | dict[str, Any] | None = Field(
         default=None,
-        description='JSON: a list of {"item": …, "amount": …} or an object of item → amount',
+        description="one row per item: name, amount, payer (the items add up to the total)",
     )
+
+
+class CostItem(BaseModel):
+    """One line of a cost estimate: what, how much, and who pays it (the trial, the family)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    amount: float = Field(ge=0)
+    payer: str | None = Field(default=None, max_length=64)
+
+
+def cost_items(items: list[dict[str, Any]] | dict[str, Any]) -> list[CostItem]:
+    """A cost estimate's items, from rows (`name`/`item`, `amount`, `payer`) or an object of
+    name → amount.
+
+    Raises:
+        ValueError: naming the row and what it needs.
+    """
+    rows = (
+        [{"name": k, "amount": v} for k, v in items.items()]
+        if isinstance(items, dict)
+        else [dict(r) for r in items]
+    )
+    out = []
+    for n, row in enumerate(rows, start=1):
+        if "item" in row and "name" not in row:
+            row["name"] = row.pop("item")
+        try:
+            out.append(CostItem.model_validate(row))
+        except ValidationError as e:
+            raise ValueError(
+                f"item {n}: expected a name, an amount of 0 or more and maybe a payer "
+                f"({describe_validation_error(e, CostItem)})"
+            ) from None
+    return out
 
 
 class VisaIssuedData(MilestoneData):

@@ -107,6 +107,10 @@ class Journey:
         # writing is recorded as transcribed (its document's SHA-256), never as the recorder's
         # signature. Earlier runs refused those fields as unknown, and replay the same.
         self.signers = False
+        # Runs started under `FORMS_IN_WORDS`: a cost estimate's items must add up to its
+        # total, and a consent form's version may hold spaces (`ICF v3.0`). Earlier runs took
+        # any items and refused such versions, and replay the same.
+        self.forms_in_words = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)

@@ -222,16 +222,26 @@ async def test_signatures_are_the_signers_own_and_re_authenticated(stack: Stack)
         assert transcribed.status_code == 200, transcribed.text
         # A currency typed in lower case is the same currency (it was once refused with a
         # regular expression for an answer).
-        estimate = await coordinator.post(
-            f"/cases/{case_id}/milestone",
-            data={
-                "csrf_token": token,
-                "kind": "cost_estimate_accepted",
-                "data.currency": "usd",
-                "data.total": "9500",
-            },
+        # The items, a row each, must add up to the total.
+        estimate = {
+            "csrf_token": token,
+            "kind": "cost_estimate_accepted",
+            "data.currency": "usd",
+            "data.total": "9500",
+            "item.0.name": "ward, 28 days",
+            "item.0.amount": "7000",
+            "item.0.payer": "family",
+            "item.1.name": "manufacturing",
+            "item.1.amount": "5500",
+            "item.1.payer": "trial",
+        }
+        wrong = await coordinator.post(f"/cases/{case_id}/milestone", data=estimate)
+        assert wrong.status_code == 422
+        assert "the items add up to 12,500.00 USD, not the total 9,500.00 USD" in wrong.text
+        right = await coordinator.post(
+            f"/cases/{case_id}/milestone", data=estimate | {"item.1.amount": "2500"}
         )
-        assert estimate.status_code == 200, re.findall(r"Refused:.{0,200}", estimate.text)
+        assert right.status_code == 200, re.findall(r"Refused:.{0,200}", right.text)
     signatures = (await handle.query(PatientJourney.status)).signatures
     assert [(g.decision, g.signer, g.transcribed_by) for g in signatures] == [
         ("eligibility_assessed", "dr-ui", None),

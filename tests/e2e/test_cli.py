@@ -288,3 +288,19 @@ def test_the_cli_beside_make_run_sends_mail_as_the_console_does(tmp_path, monkey
     monkeypatch.setenv("CELLPATH_SMTP_URL", "smtp://mail.example.org:25")
     url = Settings().smtp_url
     assert url is not None and url.get_secret_value() == "smtp://mail.example.org:25"
+
+
+def test_a_cost_item_is_written_as_people_write_it():
+    """`--data items=…` split at commas first; `--item` takes the name whole."""
+    import typer
+
+    from cellpath.cli.journeys import parse_item
+
+    assert parse_item("ward, 28 days=35000@family") == {
+        "name": "ward, 28 days",
+        "amount": 35000.0,
+        "payer": "family",
+    }
+    assert parse_item("drugs=1200.5") == {"name": "drugs", "amount": 1200.5}
+    with pytest.raises(typer.BadParameter, match="NAME=AMOUNT"):
+        parse_item("no amount")

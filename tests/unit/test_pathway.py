@@ -615,3 +615,52 @@ def test_the_familys_own_appointments_remind_the_family_too():
     }
     keys = [n.idempotency_key for n in notes]
     assert len(set(keys)) == len(keys), "two notifications, not one deduplicated"
+
+
+@pytest.mark.parametrize("forms_in_words", [True, False])
+def test_a_cost_estimates_items_add_up_to_its_total(forms_in_words: bool):
+    """`total=100` with items of 12,500 was accepted; runs under `FORMS_IN_WORDS` refuse it."""
+    c = Case()
+    c.j.forms_in_words = forms_in_words
+    c.to_logistics()
+    items = [
+        {"name": "ward, 28 days", "amount": 9500, "payer": "family"},
+        {"name": "manufacturing", "amount": 3000, "payer": "trial"},
+    ]
+    if forms_in_words:
+        c.refused(
+            "cost_estimate_accepted",
+            r"the items add up to 12,500.00 USD, not the total 100.00 USD",
+            currency="USD",
+            total=100,
+            items=items,
+        )
+        c.refused(
+            "cost_estimate_accepted",
+            r"items: item 1: expected a name, an amount of 0 or more",
+            currency="USD",
+            total=5,
+            items=[{"amount": 5}],
+        )
+    c.record(
+        "cost_estimate_accepted",
+        currency="USD",
+        total=12500 if forms_in_words else 100,
+        items=items,
+    )
+
+
+@pytest.mark.parametrize("forms_in_words", [True, False])
+def test_a_consent_form_version_may_be_written_as_printed(forms_in_words: bool):
+    from models.examples import consents
+
+    c = Case()
+    c.j.forms_in_words = forms_in_words
+    c.to_arrival()
+    c.at(days=7)
+    c.record("patient_arrived")
+    treatment = consents()[0] | {"form_version": "ICF v3.0"}
+    if forms_in_words:
+        c.record("consent_signed", **treatment)
+    else:
+        c.refused("consent_signed", "takes versions like 'ICF v3.0' from its next run", **treatment)

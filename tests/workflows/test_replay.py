@@ -10,7 +10,8 @@ milestone that met an overdue deadline on time), `bounded-floods/` (recorded by
 `tests/e2e/test_floods.py` with CELLPATH_SAVE_HISTORIES: 5,000 refused signals read 200 a
 task, then a fresh run; 1,150 milestones from 8 clients continuing as new at 1,000 updates),
 `signers/` (the 15-year journey under `SIGNERS`: the PI's decision transcribed by its
-coordinator from the signed letter), and `chaos/`: journeys recorded by
+coordinator from the signed letter), `forms-in-words/` (the same under `FORMS_IN_WORDS`
+too), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
 tasks lost to a crash, the kind of history that once could not replay). A change to
 `PatientJourney` that would break journeys already running (a new command, a reordered timer)
@@ -75,6 +76,7 @@ def test_stored_histories_are_present():
         "rules-v5",
         "bounded-floods",
         "signers",
+        "forms-in-words",
         "chaos",
     }, "see history_events.py"
     assert len(STUCK) == 3

@@ -57,6 +57,7 @@ class ConsentSigned(MilestoneRule[ConsentData]):
 
     def check(self, j: Journey, a: Accepted[ConsentData]) -> None:
         d = a.data
+        _version_as_before(j, d.form_version)
         if d.consent_type is ConsentType.TRIAL:
             if j.facts.program is not Program.TRIAL:
                 raise Refused(
@@ -115,6 +116,7 @@ class ConsentVersionChanged(MilestoneRule[ConsentVersionData]):
         return False  # the trial decides when; a journey never waits for it
 
     def check(self, j: Journey, a: Accepted[ConsentVersionData]) -> None:
+        _version_as_before(j, a.data.form_version)
         if j.facts.program is not Program.TRIAL:
             raise Refused(
                 f"consent_version_changed applies to trial journeys; this one's program is "
@@ -187,3 +189,13 @@ class ConsentWithdrawn(MilestoneRule[ConsentWithdrawnData]):
                 "Consent to cross-border data transfer withdrawn: send no further medical data "
                 "abroad for this case",
             )
+
+
+def _version_as_before(j: Journey, version: str) -> None:
+    """Runs before `FORMS_IN_WORDS` refused a form version with a space (and replay so)."""
+    if " " in version and not j.forms_in_words:
+        raise Refused(
+            "form_version: expected letters, digits and . _ - without spaces (this journey "
+            "takes versions like 'ICF v3.0' from its next run)",
+            RefusalCode.INVALID_DATA,
+        )

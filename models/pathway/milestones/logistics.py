@@ -19,6 +19,7 @@ from models.pathway.data import (
     SiteData,
     TravelBookedData,
     VisaIssuedData,
+    cost_items,
 )
 from models.pathway.milestones import visa
 from models.pathway.rules import Accepted, D, MilestoneRule, rule
@@ -73,6 +74,22 @@ class CostEstimateAccepted(LogisticsRule[CostEstimateData]):
 
     kind = K.COST_ESTIMATE_ACCEPTED
     data = CostEstimateData
+
+    def check(self, j: Journey, a: Accepted[CostEstimateData]) -> None:
+        d = a.data
+        if not j.forms_in_words or not d.items:
+            return
+        try:
+            items = cost_items(d.items)
+        except ValueError as e:
+            raise Refused(f"items: {e}", RefusalCode.INVALID_DATA) from None
+        added = sum(i.amount for i in items)
+        if abs(added - d.total) > 0.005:
+            raise Refused(
+                f"the items add up to {added:,.2f} {d.currency}, not the total "
+                f"{d.total:,.2f} {d.currency}; expected a total equal to the sum of the items",
+                RefusalCode.INVALID_DATA,
+            )
 
 
 @rule
