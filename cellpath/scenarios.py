@@ -261,7 +261,14 @@ async def start_demo(
     done: list[tuple[str, str]] = []
     for n, (case_id, source, what) in enumerate(DEMO_CASES, start=1):
         if store.case_exists(case_id):
-            done.append((case_id, f"already running ({what})"))
+            # Where it is now (a restart may find it moved on, or closed), not where it began.
+            row = next((r for r in store.list_journeys() if r.case_id == case_id), None)
+            now = (
+                f"{row.phase}" + (f", {row.outcome}" if row.outcome else "")
+                if row is not None
+                else "not in the case store's list"
+            )
+            done.append((case_id, f"already there (now: {now})"))
             continue
         facts: dict[str, Any] = {
             "patient_ref": store.mint_patient_ref(),

@@ -238,7 +238,8 @@ async def test_demo_starts_the_sample_journeys_once(cli):
     code, out, _ = await cli("status", "DEMO-0005", "--json")
     assert code == 0 and json.loads(out)["phase"] == "infusion"
     code, out, _ = await cli("demo")
-    assert code == 0 and out.count("already running") == 6
+    assert code == 0 and out.count("already there") == 6
+    assert "DEMO-0005: already there (now: infusion)" in out, out
 
 
 async def test_the_cli_exits_cleanly_every_time(cli, dev_server):
