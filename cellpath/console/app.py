@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -332,6 +333,9 @@ def create_app(
             "forms": forms if role_may["milestone"] else [],
             "may": role_may,
             "choices": OBSERVATION_CHOICES,
+            # A form's own id: the same form sent twice (a double click, a resend) is recorded
+            # once (the journey acknowledges a repeated observation id as a duplicate).
+            "form_id": f"console-{uuid.uuid4().hex}",
             "result": result or {},
             # Identifying details only on the whole page (a partial refresh does not look
             # them up again, so each look is one audited view).

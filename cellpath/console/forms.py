@@ -241,7 +241,11 @@ def observation_from_form(
     }
     for flag in OBSERVATION_FLAGS:
         values[flag] = text.get(flag) == "true"
-    o = ObservationInput.model_validate(values | {"actor": actor, "observed_at": observed_at})
+    # The form's own id (a hidden field): sent twice, it is recorded once.
+    form_id = text.get("observation_id", "").strip() or None
+    o = ObservationInput.model_validate(
+        values | {"actor": actor, "observed_at": observed_at, "observation_id": form_id}
+    )
     if text.get(GIVEN, "").strip() == "" and asks_what_was_given(o):
         raise ValueError(ASK_GIVEN)
     return o

@@ -320,10 +320,18 @@ async def test_the_bedside_form_takes_every_finding_the_grading_reads(stack: Sta
         assert 'name="systolic_bp" type="number" inputmode="numeric" value="82"' in asked.text
         handle = stack.client.get_workflow_handle_for(PatientJourney.run, f"journey-{case_id}")
         assert (await handle.query(PatientJourney.status)).observation_count == 0
-        saved = await nurse.post(
-            f"/cases/{case_id}/observe",
-            data=findings | {"anticytokine_or_antipyretic_given": "true"},
-        )
+        # The form carries its own id: the same form sent twice (a double click) is one
+        # observation.
+        form_id = re.search(r'name="observation_id" value="([^"]+)"', asked.text)
+        assert form_id is not None
+        answered = findings | {
+            "anticytokine_or_antipyretic_given": "true",
+            "observation_id": form_id[1],
+        }
+        saved = await nurse.post(f"/cases/{case_id}/observe", data=answered)
+        again = await nurse.post(f"/cases/{case_id}/observe", data=answered)
+        assert again.status_code == 200
+        assert (await handle.query(PatientJourney.status)).observation_count == 1
     assert saved.status_code == 200, saved.text
     assert re.search(r'CRS grade <strong class="grade">3</strong>', saved.text), saved.text[-2000:]
     template = (ROOT / "cellpath/console/templates/case_body.html").read_text()
