@@ -82,7 +82,7 @@ async def test_each_role_is_held_to_its_permissions_and_refusals_are_audited(
         assert ack_code == 1 and "acknowledging a critical alert needs a physician" in said(ack_err)
     assert code == 1 and "milestone 'discharged' needs a physician" in said(err)
     code, _, err = await cli("acknowledge", case, alert["id"], actor="dr-e2e")
-    assert code == 1 and "expected signature_meaning (one of: responsible, reviewed)" in said(err)
+    assert code == 1 and "expected --meaning (one of: responsible, reviewed)" in said(err)
     assert (await cli("acknowledge", case, alert["id"], "--meaning", "responsible",
                       actor="dr-e2e"))[0] == 0  # fmt: skip
     code, _, err = await cli("milestone", case, "discharged", actor="dr-e2e")
