@@ -42,6 +42,21 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _stamped(
+    s: Any, table: type[Any], key: dict[str, str], values: dict[str, Any], by: str, now: datetime
+) -> Any:
+    """Insert or replace the row of `table` with primary key `key`, stamped who and when."""
+    row = s.get(table, next(iter(key.values())))
+    if row is None:
+        row = table(**key, **values, updated_by=by, updated_at=now)
+        s.add(row)
+        return row
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_by, row.updated_at = by, now
+    return row
+
+
 class Directory:
     """Who is reached how, and who holds which recipient role where and when."""
 
@@ -55,15 +70,8 @@ class Directory:
         audit detail: which fields changed, not their values)."""
         now = _now()
         with self.store.session() as s:
-            row = s.get(StaffContact, contact.actor)
             values = contact.model_dump(exclude={"actor"})
-            if row is None:
-                row = StaffContact(actor=contact.actor, updated_by=by, updated_at=now, **values)
-                s.add(row)
-            else:
-                for name, value in values.items():
-                    setattr(row, name, value)
-                row.updated_by, row.updated_at = by, now
+            row = _stamped(s, StaffContact, {"actor": contact.actor}, values, by, now)
             detail = {
                 "staff": contact.actor,
                 "fields": sorted(k for k, v in values.items() if v not in (None, [], "")),
@@ -87,15 +95,8 @@ class Directory:
         """Create or replace a site's details; audited (which fields, not their values)."""
         now = _now()
         with self.store.session() as s:
-            row = s.get(SiteRow, site.site)
             values = site.model_dump(exclude={"site"})
-            if row is None:
-                row = SiteRow(site=site.site, updated_by=by, updated_at=now, **values)
-                s.add(row)
-            else:
-                for name, value in values.items():
-                    setattr(row, name, value)
-                row.updated_by, row.updated_at = by, now
+            row = _stamped(s, SiteRow, {"site": site.site}, values, by, now)
             detail = {"site": site.site, "fields": sorted(values)}
             s.add(_audit_row(STAFF_AUDIT, AuditAction.SITE_SET, by, now, detail))
         return row

@@ -8,7 +8,7 @@ HLH-like flag are computed here (`models/grading.py`; docs/clinical-rules.md).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -143,17 +143,22 @@ def asks_what_was_given(o: ObservationInput) -> bool:
     if o.temperature_c is None or o.systolic_bp is None:
         return False
     try:
-        return treatment_decides_crs(
-            temperature_c=o.temperature_c,
-            systolic_bp=o.systolic_bp,
-            vasopressors=o.vasopressors,
-            vasopressin=o.vasopressin,
-            oxygen_device=o.oxygen_device,
-            oxygen_flow_l_min=o.oxygen_flow_l_min,
-            fever_other_cause=o.fever_other_cause,
-        )
+        return treatment_decides_crs(**_crs_findings(o))
     except GradingError:
         return False
+
+
+def _crs_findings(o: ObservationInput) -> dict[str, Any]:
+    """The findings the CRS grade reads, but what was given (the grading's keywords)."""
+    return {
+        "temperature_c": o.temperature_c,
+        "systolic_bp": o.systolic_bp,
+        "vasopressors": o.vasopressors,
+        "vasopressin": o.vasopressin,
+        "oxygen_device": o.oxygen_device,
+        "oxygen_flow_l_min": o.oxygen_flow_l_min,
+        "fever_other_cause": o.fever_other_cause,
+    }
 
 
 def grade(j: Journey, o: ObservationInput) -> ObservationGrades:
@@ -164,14 +169,7 @@ def grade(j: Journey, o: ObservationInput) -> ObservationGrades:
     """
     assert o.temperature_c is not None and o.systolic_bp is not None
     crs = crs_grade(
-        temperature_c=o.temperature_c,
-        systolic_bp=o.systolic_bp,
-        vasopressors=o.vasopressors,
-        vasopressin=o.vasopressin,
-        oxygen_device=o.oxygen_device,
-        oxygen_flow_l_min=o.oxygen_flow_l_min,
-        fever_other_cause=o.fever_other_cause,
-        anticytokine_or_antipyretic_given=o.anticytokine_or_antipyretic_given,
+        **_crs_findings(o), anticytokine_or_antipyretic_given=o.anticytokine_or_antipyretic_given
     )
     icans = icans_grade(
         ice_score=o.ice_score,
