@@ -116,6 +116,9 @@ class MilestoneKind(StrEnum):
     CONSENT_WITHDRAWN = "consent_withdrawn"
     READINESS_CHECKED = "readiness_checked"
     HANDOVER_SENT = "handover_sent"
+    # After infusion (runs under `AFTER_INFUSION`): where the patient is.
+    ICU_ADMITTED = "icu_admitted"
+    ICU_DISCHARGED = "icu_discharged"
 
 
 class Severity(StrEnum):

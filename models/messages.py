@@ -349,6 +349,9 @@ class JourneyStatus(BaseModel):
     # What is treated (not who): the discharge letter and the hand-over name them.
     indication: str | None = None
     target_antigens: list[str] = Field(default_factory=list)
+    # Where the patient is: in intensive care since (and why), or None.
+    icu_since: datetime | None = None
+    icu_reason: str | None = None
 
 
 # --- payloads of activities -------------------------------------------------------------------

@@ -153,3 +153,7 @@ class JourneyState(BaseModel):
     readiness: Readiness = Field(default_factory=Readiness)
     signatures: list[Signature] = Field(default_factory=list)
     handover_sent_at: datetime | None = None
+    # In intensive care since, and why (runs under `AFTER_INFUSION`); None: not in the ICU.
+    icu_since: datetime | None = None
+    icu_reason: str | None = None
+    icu_stays: int = 0

@@ -131,6 +131,8 @@ def details(journey: Journey) -> str:
     lines = [f"**{journey.facts.case_id}** — phase `{s.phase}`"]
     if s.outcome:
         lines.append(f"outcome `{s.outcome}`")
+    if s.icu_since is not None:
+        lines.append(f"🏥 in the ICU since {s.icu_since:%Y-%m-%d %H:%M} UTC")
     for d in journey.open_deadlines():
         flag = f" ⚠ level {d.escalation_level}" if d.escalation_level else ""
         lines.append(f"- `{d.name}` due {d.due_at:%Y-%m-%d %H:%M} UTC{flag}")

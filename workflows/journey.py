@@ -18,9 +18,9 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
   whenever Temporal suggests it, carrying the whole `JourneyState` in `JourneyInput.state`.
 - **Versioning.** Every change to the commands a run issues goes behind `workflow.patched`
   (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`, `RULES_V4`, `RULES_V5`, `BOUNDED_FLOODS`,
-  `SIGNERS`, `FORMS_IN_WORDS`); the histories in `tests/histories/` replay against this
-  code. A run recorded before a patch keeps its behaviour; its next run upgrades (up to
-  version 4: version 5 only for new journeys).
+  `SIGNERS`, `FORMS_IN_WORDS`, `AFTER_INFUSION`); the histories in `tests/histories/`
+  replay against this code. A run recorded before a patch keeps its behaviour; its next run
+  upgrades (up to version 4: version 5 only for new journeys).
 - **Visibility.** Search attributes (`workflows.visibility`) are upserted when a value changes;
   current details are rebuilt after every change and at the start of every run.
 """
@@ -109,6 +109,8 @@ SIGNERS = "signed-by-signers"
 # A cost estimate's items add up to its total; a consent form's version may hold spaces
 # (runs started or continued after it).
 FORMS_IN_WORDS = "forms-in-words"
+# After infusion: ICU admission and discharge (runs started or continued after it).
+AFTER_INFUSION = "after-infusion"
 
 
 @workflow.defn(name="PatientJourney")
@@ -182,6 +184,8 @@ class PatientJourney(JourneyMessages):
             self._journey.signers = True
         if workflow.patched(FORMS_IN_WORDS):
             self._journey.forms_in_words = True
+        if workflow.patched(AFTER_INFUSION):
+            self._journey.after_infusion = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

@@ -103,6 +103,12 @@ class PiDecisionData(MilestoneData):
         return v
 
 
+class IcuAdmittedData(MilestoneData):
+    """Why the patient went to intensive care (clinical words, no identifying detail)."""
+
+    reason: str = Field(min_length=1, max_length=200, description="text, e.g. grade 3 CRS")
+
+
 class DischargeData(MilestoneData):
     signature_meaning: SignatureMeaning | None = SIGNATURE
 

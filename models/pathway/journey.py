@@ -111,6 +111,9 @@ class Journey:
         # total, and a consent form's version may hold spaces (`ICF v3.0`). Earlier runs took
         # any items and refused such versions, and replay the same.
         self.forms_in_words = False
+        # Runs started under `AFTER_INFUSION`: ICU admission and discharge (where the patient
+        # is; no discharge home from the ICU). Earlier runs refused these kinds as unknown.
+        self.after_infusion = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)

@@ -72,6 +72,8 @@ def status(j: Journey) -> JourneyStatus:
         home_timezone=j.facts.home_timezone,
         indication=j.facts.indication,
         target_antigens=list(j.facts.target_antigens),
+        icu_since=s.icu_since,
+        icu_reason=s.icu_reason,
     )
 
 

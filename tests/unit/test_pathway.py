@@ -664,3 +664,26 @@ def test_a_consent_form_version_may_be_written_as_printed(forms_in_words: bool):
         c.record("consent_signed", **treatment)
     else:
         c.refused("consent_signed", "takes versions like 'ICF v3.0' from its next run", **treatment)
+
+
+def test_the_journey_knows_when_the_patient_is_in_intensive_care():
+    """Where the patient is: admitted to and discharged from the ICU; never discharged home
+    from it; runs started before the patch refuse these kinds as they always did."""
+    old = monitoring_case()
+    old.refused("icu_admitted", "unknown milestone kind 'icu_admitted'", reason="grade 3 CRS")
+    c = monitoring_case()
+    c.j.after_infusion = True
+    c.refused("icu_discharged", "not in the ICU; expected icu_admitted first")
+    c.at(hours=6)
+    c.record("icu_admitted", reason="grade 3 CRS on two pressors")
+    assert c.j.status().icu_since == c.now and c.j.status().icu_reason.startswith("grade 3")
+    c.refused("icu_admitted", "in the ICU since", reason="again")
+    c.at(days=28)
+    c.refused(
+        "discharged",
+        "in the ICU since .*expected icu_discharged first",
+        actor="dr-li",
+        signature_meaning="responsible",
+    )
+    c.record("icu_discharged")
+    assert c.j.status().icu_since is None and c.j.state.icu_stays == 1

@@ -11,7 +11,7 @@ milestone that met an overdue deadline on time), `bounded-floods/` (recorded by
 task, then a fresh run; 1,150 milestones from 8 clients continuing as new at 1,000 updates),
 `signers/` (the 15-year journey under `SIGNERS`: the PI's decision transcribed by its
 coordinator from the signed letter), `forms-in-words/` (the same under `FORMS_IN_WORDS`
-too), and `chaos/`: journeys recorded by
+too), `after-infusion/` (and `AFTER_INFUSION`), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
 tasks lost to a crash, the kind of history that once could not replay). A change to
 `PatientJourney` that would break journeys already running (a new command, a reordered timer)
@@ -77,6 +77,7 @@ def test_stored_histories_are_present():
         "bounded-floods",
         "signers",
         "forms-in-words",
+        "after-infusion",
         "chaos",
     }, "see history_events.py"
     assert len(STUCK) == 3

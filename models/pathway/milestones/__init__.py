@@ -7,6 +7,7 @@ from models.pathway.milestones import (  # noqa: F401  (imported to register the
     arrival,
     consent,
     follow_up,
+    icu,
     intake,
     logistics,
     manufacturing,

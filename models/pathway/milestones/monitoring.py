@@ -30,6 +30,11 @@ def discharge_problems(j: Journey, at: datetime) -> list[str]:
             f"discharge is allowed from day {p.earliest_discharge_day}"
             f" after infusion ({earliest:%Y-%m-%d %H:%M} UTC); it is day {day}"
         )
+    if s.icu_since is not None:
+        problems.append(
+            f"the patient is in the ICU since {s.icu_since:%Y-%m-%d %H:%M} UTC "
+            f"({s.icu_reason}); expected icu_discharged first"
+        )
     if not j.v2:
         return problems
     critical = [a for a in s.alerts if a.severity is Severity.CRITICAL and a.open]
