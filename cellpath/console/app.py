@@ -13,7 +13,6 @@ addressed by case id.
 
 from __future__ import annotations
 
-import math
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -40,17 +39,18 @@ from cellpath.console.forms import (
     cost_rows,
     document_sha256,
     for_signer,
-    intake_document,
     local_time,
     milestone_forms,
     observation_from_form,
 )
-from cellpath.console.sso import oidc, refuse_sign_in, sso_routes
-from cellpath.services import access, caseload, handover, intake, journeys, staff
+from cellpath.console.intake_page import intake_routes
+from cellpath.console.signin import signin_routes
+from cellpath.console.sso import oidc, sso_routes
+from cellpath.services import access, caseload, handover, journeys, staff
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import CaseStore
 from models import bounds
-from models.enums import AuditAction, Phase, Program, Severity
+from models.enums import Phase, Program, Severity
 from models.errors import RefusalCode
 from models.messages import (
     AcknowledgeAlertInput,
@@ -60,7 +60,6 @@ from models.messages import (
 )
 from models.pathway import data_from_text
 from models.pathway.gates import SIGNED_DECISIONS
-from models.protocol import PRESETS
 from models.roles import Action
 
 HERE = Path(__file__).parent
@@ -192,50 +191,7 @@ def create_app(
 
     # --- sign-in ---------------------------------------------------------------------------
 
-    @app.get("/login", response_class=HTMLResponse)
-    async def login_form(request: Request, next: str = "/") -> HTMLResponse:
-        return page(request, "login.html", {"next": auth.safe_next(next), "sso": bool(oauth)})
-
-    @app.post("/login", dependencies=[Depends(auth.check_csrf)])
-    async def login(request: Request) -> Response:
-        form = await request.form()
-        username = str(form.get("username", "")).strip()[:64]
-        password = str(form.get("password", ""))
-        target = auth.safe_next(str(form.get("next", "/")))
-        address = request.client.host if request.client else "unknown"
-        name = username.lower()
-        keys = (f"name:{name}", f"address+name:{address}|{name}", f"address:{address}")
-        s = console.session(username or "(no name)")
-        wait = console.throttle.wait(*keys)
-        if wait > 0:
-            reason = "too many failed sign-ins"
-            refuse_sign_in(s, reason, address)
-            message = f"Too many failed sign-ins. Try again in {math.ceil(wait / 60)} minutes."
-            context = {"next": target, "error": message, "sso": bool(oauth)}
-            return page(request, "login.html", context, 429)
-        try:
-            member = staff.check_password(s.case_store(), username, password)
-        except Unreachable as e:
-            return await outage(request, "", e)
-        if member is None:
-            console.throttle.failed(*keys)
-            refuse_sign_in(s, "wrong name or password", address)
-            context = {"next": target, "error": "Wrong name or password.", "sso": bool(oauth)}
-            return page(request, "login.html", context, 401)
-        console.throttle.succeeded(keys[0])
-        console.throttle.succeeded(keys[1])
-        auth.start_session(request, member.actor, console.opened_store())
-        caseload.audit_sign_in(s, AuditAction.SIGNED_IN, {"via": "password", "from": address})
-        return RedirectResponse(target, status_code=303)
-
-    @app.post("/logout", dependencies=[Depends(auth.check_csrf)])
-    async def logout(request: Request) -> Response:
-        who = request.session.get("actor")
-        if who:
-            caseload.audit_sign_in(console.session(str(who)), AuditAction.SIGNED_OUT, {})
-        auth.end_session(request, console.opened_store())
-        return RedirectResponse("/login", status_code=303)
-
+    signin_routes(app, console, page=page, outage=outage, sso=oauth is not None)
     if oauth is not None:
         sso_routes(app, console, oauth)
 
@@ -582,41 +538,7 @@ def create_app(
 
         return await act(request, who, case_id, "withdraw", call)
 
-    # --- intake ----------------------------------------------------------------------------
-
-    @app.get("/intake", response_class=HTMLResponse)
-    async def intake_form(request: Request, who: str = Depends(actor)) -> HTMLResponse:
-        if not caseload.permissions(console.session(who)).may(Action.INTAKE):
-            message = f"{who!r} may not take in new cases; intake needs a coordinator or physician"
-            return page(request, "error.html", {"message": message, "code": 403, "actor": who}, 403)
-        return page(request, "intake.html", _intake_context(who, {}))
-
-    @app.post("/intake", dependencies=[Depends(auth.check_csrf)])
-    async def take_in(request: Request, who: str = Depends(actor)) -> Response:
-        form = {str(k): str(v) for k, v in (await request.form()).items()}
-        s = console.session(who)
-        try:
-            admitted = await intake.take_in(s, intake_document(form))
-        except Refusal as e:
-            problems = [p.strip() for p in str(e).split("\n  - ")[1:]] or [str(e)]
-            status = _refusal_status(e)
-            # The form comes back with what was typed (to this person only; never logged).
-            context = _intake_context(who, form) | {"problems": problems}
-            return page(request, "intake.html", context, status)
-        except Unreachable as e:
-            return await outage(request, who, e)
-        finally:
-            console.keep(s)
-        return RedirectResponse(f"/cases/{admitted.journey.case_id}", status_code=303)
-
-    def _intake_context(who: str, form: dict[str, str]) -> dict[str, Any]:
-        return {
-            "actor": who,
-            # A new case is the signed-in coordinator's unless they name another.
-            "form": form or {"coordinator": who, "home_timezone": "UTC"},
-            "presets": sorted(PRESETS),
-            "programs": [p.value for p in Program],
-        }
+    intake_routes(app, console, actor=actor, page=page, outage=outage, status_of=_refusal_status)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

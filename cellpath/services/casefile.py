@@ -18,7 +18,8 @@ from temporalio.service import RPCError
 
 from cellpath.services.authority import authorise
 from cellpath.services.base import Refusal, Session, Unreachable
-from cellpath.store import STAFF_AUDIT, AlertCounts
+from cellpath.store import STAFF_AUDIT
+from cellpath.store.alerts import AlertCounts, OpenAlerts
 from models.enums import AuditAction, Phase, refused_action
 from models.errors import RefusalCode
 from models.journey import case_of
@@ -266,7 +267,7 @@ async def journeys(
         rows = await list_journeys(client, query)
     except RPCError as e:
         raise Unreachable(f"visibility query failed ({query}): {e.message}") from None
-    alerts = session.case_store().open_alerts([r.case_id for r in rows])
+    alerts = OpenAlerts(session.case_store()).open_alerts([r.case_id for r in rows])
     for r in rows:
         r.alerts = alerts.get(r.case_id, AlertCounts())
     # Stable: within each group, the soonest deadline first as listed.

@@ -27,7 +27,8 @@ from cellpath.services.authority import authorise, record_event
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.services.casefile import JourneyRow
 from cellpath.services.directory import OutboxLine, outbox
-from cellpath.store import STAFF_AUDIT, AlertCounts, CaseStore
+from cellpath.store import STAFF_AUDIT, CaseStore
+from cellpath.store.alerts import AlertCounts, OpenAlerts
 from cellpath.store.directory import Directory
 from cellpath.store.tables import JourneyRow as ProjectionRow
 from cellpath.store.tables import Patient
@@ -165,7 +166,7 @@ async def worklist(session: Session, filters: Filters, page: str | None = None) 
     first |= {r.case_id for r in attention}
     rows = [casefile.row_of(e) for e in listed.current_page or []]
     rows = [r for r in rows if r.case_id not in first]
-    alerts = store.open_alerts([r.case_id for r in [*attention, *rows]])
+    alerts = OpenAlerts(store).open_alerts([r.case_id for r in [*attention, *rows]])
     for r in [*attention, *rows]:
         r.alerts = alerts.get(r.case_id, AlertCounts())
     attention.sort(
@@ -194,7 +195,7 @@ def _alerting(
     """The scope's journeys with a critical or urgent alert waiting (as `_query` scopes)."""
     if coordinator and filters.coordinator and filters.coordinator != coordinator:
         return []  # another coordinator's filter on one's own worklist shows nothing
-    return store.alerting(
+    return OpenAlerts(store).alerting(
         coordinator=filters.coordinator or coordinator,
         sites=sites,
         phase=filters.phase.value if filters.phase else None,

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
 from cellpath.store.rows import (
-    AlertCounts,
     _audit_row,
     _audit_rows,
     _insert_ignoring_duplicates,
@@ -333,69 +332,6 @@ class CaseStore:
                 return None
             row = s.get(StaffCredential, actor)
         return row.password_hash if row is not None else None
-
-    def open_alerts(self, case_ids: Sequence[str]) -> dict[str, AlertCounts]:
-        """Open alerts of these cases by severity, from their projections (cases with none
-        are left out)."""
-        if not case_ids:
-            return {}
-        with self.session() as s:
-            rows = s.exec(
-                select(
-                    JourneyRow.case_id,
-                    JourneyRow.open_alerts,
-                    JourneyRow.critical_alerts,
-                    JourneyRow.urgent_alerts,
-                ).where(
-                    sa.and_(
-                        JourneyRow.case_id.in_(list(case_ids)),  # type: ignore[attr-defined]
-                        JourneyRow.open_alerts > 0,
-                    )
-                )
-            ).all()
-        return {
-            case: AlertCounts(critical=c, urgent=u, other=max(total - c - u, 0))
-            for case, total, c, u in rows
-        }
-
-    def alerting(
-        self,
-        *,
-        coordinator: str | None = None,
-        sites: Sequence[str] = (),
-        phase: str | None = None,
-        site: str | None = None,
-        program: str | None = None,
-        limit: int = 100,
-    ) -> list[JourneyRow]:
-        """Open journeys with an unacknowledged critical or urgent alert, in a worklist's scope
-        (its coordinator, its sites) and filters: most critical first, then most urgent."""
-        terms = [
-            sa.or_(JourneyRow.critical_alerts > 0, JourneyRow.urgent_alerts > 0),
-            JourneyRow.phase != "closed",
-        ]
-        if coordinator:
-            terms.append(JourneyRow.coordinator == coordinator)
-        if sites:
-            terms.append(JourneyRow.site.in_(list(sites)))  # type: ignore[union-attr]
-        if site:
-            terms.append(JourneyRow.site == site)
-        if phase:
-            terms.append(JourneyRow.phase == phase)
-        if program:
-            terms.append(JourneyRow.program == program)
-        with self.session() as s:
-            rows = s.exec(
-                select(JourneyRow)
-                .where(sa.and_(*terms))
-                .order_by(
-                    JourneyRow.critical_alerts.desc(),  # type: ignore[attr-defined]
-                    JourneyRow.urgent_alerts.desc(),  # type: ignore[attr-defined]
-                    JourneyRow.case_id,
-                )
-                .limit(limit)
-            ).all()
-            return list(rows)
 
     def patient_of_case(self, case_id: str) -> Patient | None:
         """The patient a case belongs to (identifying details: for the roles that may see

@@ -10,31 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
 from cellpath.store.tables import AuditRow, JourneyRow, NotificationRow
 from models.messages import AuditEntry, JourneyProjection, Notification
-
-
-class AlertCounts(BaseModel):
-    """A case's open (unacknowledged, unresolved) alerts by severity: the worklist's badges.
-    `other`: warnings and information."""
-
-    critical: int = 0
-    urgent: int = 0
-    other: int = 0
-
-    @property
-    def total(self) -> int:
-        """Every open alert."""
-        return self.critical + self.urgent + self.other
-
-    @property
-    def pressing(self) -> bool:
-        """Whether a critical or urgent alert waits: the case goes to the top."""
-        return bool(self.critical or self.urgent)
 
 
 def is_data_error(error: Exception) -> bool:

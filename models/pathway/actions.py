@@ -22,6 +22,7 @@ from models.messages import (
     RescheduleInput,
     WithdrawInput,
 )
+from models.pathway import times
 from models.state import JourneyState
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def check_reschedule(j: Journey, r: RescheduleInput, now: datetime) -> None:
         )
     if r.due_at.tzinfo is None:
         raise Refused("due_at must include a UTC offset", RefusalCode.INVALID_TIME)
-    j.check_instant(r.due_at, "due_at", "expected a later time")
+    times.check_instant(j, r.due_at, "due_at", "expected a later time")
     if r.due_at <= now:
         raise Refused(
             f"due_at {r.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC is not in the future; "

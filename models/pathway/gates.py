@@ -23,6 +23,7 @@ from models.enums import (
 )
 from models.errors import RefusalCode, Refused
 from models.messages import GateItem
+from models.pathway import times
 from models.state import ConsentRecord, Signature
 
 if TYPE_CHECKING:
@@ -281,7 +282,8 @@ def check_readiness_data(j: Journey, d: ReadinessData, now: datetime) -> None:
             RefusalCode.INVALID_DATA,
         )
     if d.tls_prophylaxis_started_at is not None:
-        j.check_time(
+        times.check_time(
+            j,
             d.tls_prophylaxis_started_at,
             now,
             "tls_prophylaxis_started_at",

@@ -17,7 +17,7 @@ envelope, idempotency, phase, product, time) and the small vocabulary the rules 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -63,6 +63,7 @@ from models.pathway import (
     idempotency,
     observations,
     phases,
+    times,
     views,
 )
 from models.pathway.data import (
@@ -71,7 +72,6 @@ from models.pathway.data import (
     describe_validation_error,
     expected_fields,
 )
-from models.pathway.idempotency import MILESTONE_KINDS
 from models.pathway.milestones import follow_up
 from models.pathway.rules import RULES, Accepted
 from models.protocol import ProtocolConfig
@@ -303,7 +303,7 @@ class Journey:
                 RefusalCode.WRONG_PHASE,
             )
         self.check_sender(m.actor, m.note, "who recorded this milestone")
-        occurred = self._check_time(m.occurred_at, now, "occurred_at")
+        occurred = times.occurred_at(self, m.occurred_at, now)
         accepted = Accepted(
             kind=kind, occurred_at=occurred, data=self.parse_data(kind, m.data), raw=m
         )
@@ -322,69 +322,6 @@ class Journey:
                 f"expected: {expected_fields(model)}",
                 RefusalCode.INVALID_DATA,
             ) from None
-
-    def _check_time(self, at: datetime | None, now: datetime, field: str) -> datetime:
-        last = self._last_occurred()
-        if at is None:
-            # A time within the clock-skew tolerance may lie a little ahead of `now`: the
-            # next milestone without a time of its own must not land before it.
-            return max(now, last) if self.v3 and last is not None else now
-        return self.check_time(
-            at, now, field, not_before=last, what="the previous milestone", then="at or after it"
-        )
-
-    def check_time(
-        self,
-        at: datetime,
-        now: datetime,
-        field: str,
-        *,
-        not_before: datetime | None,
-        what: str,
-        then: str,
-    ) -> datetime:
-        """When something happened, as UTC: with its offset, in range, not in the future
-        (beyond the protocol's clock-skew tolerance) and not before `not_before` (`what`
-        names it, `then` the time expected). Milestones and observations share it."""
-        at = self.check_instant(at, field, "expected a time near now")
-        if at > now + timedelta(minutes=self.protocol.future_skew_minutes):
-            raise Refused(
-                f"{field} {at:%Y-%m-%d %H:%M} UTC is in the future; expected a time at or "
-                f"before now ({now:%Y-%m-%d %H:%M} UTC)",
-                RefusalCode.FUTURE_TIME,
-            )
-        if not_before is not None and at < not_before:
-            raise Refused(
-                f"{field} {at:%Y-%m-%d %H:%M} UTC is before {what} "
-                f"({not_before:%Y-%m-%d %H:%M} UTC); expected a time {then}",
-                RefusalCode.OUT_OF_ORDER,
-            )
-        return at
-
-    def check_instant(self, at: datetime, field: str, expected: str) -> datetime:
-        """A time with its UTC offset, in range, as UTC (v3: `bounds.check_instant`).
-
-        Rules before version 3 refuse a naive time and an overflow in their own words, kept
-        so that journeys started under them answer exactly as they did.
-        """
-        if self.v3:
-            return bounds.check_instant(at, field, strict=self.strict_ids)
-        if at.tzinfo is None:
-            example = ", e.g. 2026-11-21T10:00:00+08:00" if field == "occurred_at" else ""
-            raise Refused(f"{field} must include a UTC offset{example}", RefusalCode.INVALID_TIME)
-        try:
-            return at.astimezone(UTC)
-        except OverflowError:
-            raise Refused(
-                f"{field} {at.isoformat()} is out of range; {expected}",
-                RefusalCode.INVALID_TIME,
-            ) from None
-
-    def _last_occurred(self) -> datetime | None:
-        times = [e.occurred_at for e in self.state.timeline if e.kind in MILESTONE_KINDS]
-        if self.state.archived_last_occurred is not None:
-            times.append(self.state.archived_last_occurred)
-        return max(times) if times else None
 
     def apply_milestone(self, a: Accepted[Any], now: datetime) -> MilestoneAck:
         """Record an accepted milestone and move the journey on; returns its acknowledgement."""

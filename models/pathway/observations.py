@@ -27,7 +27,7 @@ from models.grading import (
     treatment_decides_crs,
 )
 from models.messages import Alert, ObservationAck, ObservationInput, ToxicityView
-from models.pathway import alerts, deadlines
+from models.pathway import alerts, deadlines, times
 from models.pathway.data import ObservationGrades, ValidObservation, describe_validation_error
 from models.state import ObservationRecord
 
@@ -83,7 +83,8 @@ def check_observation(j: Journey, o: ObservationInput, now: datetime) -> datetim
             RefusalCode.WRONG_PRODUCT,
         )
     assert s.infused_at is not None
-    return j.check_time(
+    return times.check_time(
+        j,
         o.observed_at or now,
         now,
         "observed_at",
