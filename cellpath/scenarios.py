@@ -7,7 +7,7 @@ would, so a journey it builds is indistinguishable from one built by hand.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -74,6 +74,14 @@ async def observe(handle: Handle, at: datetime | None = None, **fields: Any) -> 
     values.update(fields)
     return await handle.execute_update(
         PatientJourney.record_observation, ObservationInput(observed_at=at, **values)
+    )
+
+
+async def labs(handle: Handle, at: datetime | None = None, **values: Any) -> ObservationAck:
+    """Record laboratory results (no vital signs: a result from the laboratory)."""
+    return await handle.execute_update(
+        PatientJourney.record_observation,
+        ObservationInput(actor="lab-1", observed_at=at, **values),
     )
 
 
@@ -187,7 +195,8 @@ async def drive_long_journey(
 
     Observations daily for 14 days, then twice weekly to discharge on day 28; home on day 43
     (after the 42-day stay near the centre); telemedicine monthly for 12 months just before
-    each is due; the month-3 response; the three registry windows; a check-in each year from
+    each is due; the response at months 1, 3, 6 and 12; the registry's track (pre-infusion and
+    infusion forms, the three windows, a yearly form); a check-in each year from
     year 2 to `years`, ten days into its window (start the journey with
     `follow_up_protocol(years)` when `years` is under 15). `now` and `sleep` are the
     time-skipping environment's, so fifteen years take seconds.
@@ -219,19 +228,129 @@ async def drive_long_journey(
         (43, "returned_home", {}),
     ]
     steps += [(30 * m - 1, "telemedicine_completed", {"month": m}) for m in range(1, 13)]
-    steps += [(88.5, "response_assessed", {"response": "CR", "method": "PET-CT"})]
+    # The response at each protocol month, with MRD (month 1 by flow, then PET-CT too).
     steps += [
+        (29.2, "response_assessed", {"response": "CR", "mrd": "negative", "mrd_method": "flow"})
+    ]
+    steps += [
+        (30 * m - 1.5, "response_assessed", {"response": "CR", "method": "PET-CT", "month": m})
+        for m in (3, 6, 12)
+    ]
+    # The registry's track (with registry consent): the pre-infusion and infusion forms, the
+    # protocol's windows, then a yearly form to the last year of long-term follow-up.
+    steps += [
+        (0.5, "registry_reported", {"window": "pre_infusion", "form": "CIBMTR F4000"}),
+        (10, "registry_reported", {"window": "infusion", "form": "CIBMTR F4006"}),
         (95, "registry_reported", {"window": "day_100"}),
         (185, "registry_reported", {"window": "month_6"}),
         (370, "registry_reported", {"window": "year_1"}),
     ]
     steps += [(365 * y + 10, "long_term_check_in", {"year": y}) for y in range(2, years + 1)]
+    steps += [
+        (365 * y + 11, "registry_reported", {"window": f"year_{y}", "form": "CIBMTR F4100"})
+        for y in range(2, years + 1)
+    ]
     for day, kind, data in sorted(steps, key=lambda s: s[0]):
         await until(day)
         await record(handle, kind, **data)
         done.milestones += 1
     await record(handle, "follow_up_completed")
     done.milestones += 1
+    return done
+
+
+@dataclass
+class Complications:
+    """What `drive_complications` went through: the times tests check deadlines against and
+    the acknowledgements the journey gave."""
+
+    infused_at: datetime
+    icu_admitted_at: datetime | None = None
+    igg_low_at: datetime | None = None
+    pd_at: datetime | None = None
+    acks: dict[str, ObservationAck | MilestoneAck] = field(default_factory=dict)
+
+
+# A trial patient after a CAR-T infusion, day by day (`drive_complications`).
+BEDSIDE = {"temperature_c": 36.9, "systolic_bp": 118}
+CRS3 = {"temperature_c": 39.2, "systolic_bp": 95, "vasopressors": 1}
+
+
+async def drive_complications(
+    handle: Handle,
+    now: Callable[[], Awaitable[datetime]],
+    sleep: Callable[[timedelta], Awaitable[None]],
+) -> Complications:
+    """A trial CAR-T journey through what follows an infusion, as a ward would record it:
+    neutropenic fever on day 0, grade 3 CRS and an ICU admission the next day (both reported
+    to the sponsor within six hours), low IgG from day 20, discharge on day 28, prolonged
+    cytopenia on day 29 in follow-up, the month-1 response MRD-negative, progression at month
+    3 and its re-referral, and death on day 100, reported. `now` and `sleep` are the
+    time-skipping environment's.
+    """
+    await to_infusion(handle, (await now()).date())
+    await sleep(timedelta(hours=30))
+    await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
+    done = Complications(infused_at=await now())
+
+    steps = iter(range(1, 1_000))
+
+    async def until(day: float) -> None:
+        # Off the whole hours deadlines fall on, and each step a further 13 s off every step
+        # before it: a deadline falls due whole hours after the step that opened it, and an
+        # update landing on a timer's instant makes the time-skipping test server refuse the
+        # workflow task (see `drive_long_journey`).
+        target = done.infused_at + timedelta(
+            days=day, hours=3, minutes=17, seconds=13 * next(steps)
+        )
+        await sleep(max(target - await now(), timedelta(0)))
+
+    await until(0)
+    done.acks["fever"] = await observe(handle, temperature_c=38.6, systolic_bp=112)
+    done.acks["neutropenic"] = await labs(handle, anc_per_ul=300, platelets_per_ul=40_000)
+    await until(1)
+    done.acks["crs3"] = crs3 = await observe(handle, **CRS3)
+    done.icu_admitted_at = await now()
+    done.acks["icu"] = await record(handle, "icu_admitted", reason="grade 3 CRS")
+    for alert in crs3.alerts:
+        await acknowledge(handle, alert.id, note="tocilizumab given; ICU")
+    await until(1.25)
+    done.acks["report-1"] = await record(handle, "sae_reported", sponsor_reference="SP-0001")
+    done.acks["report-2"] = await record(handle, "sae_reported", sponsor_reference="SP-0002")
+    for day in range(2, 28):
+        await until(day)
+        await observe(handle, **BEDSIDE)
+        if day == 3:
+            await record(handle, "icu_discharged")
+        if day == 20:
+            done.igg_low_at = await now()
+            done.acks["igg"] = await labs(handle, igg_mg_dl=320)
+    await until(28.5)
+    await record(handle, "discharged", **DISCHARGE)
+    await until(29.5)
+    done.acks["cytopenia"] = await labs(handle, anc_per_ul=420, platelets_per_ul=18_000)
+    await until(30.5)
+    await record(
+        handle,
+        "response_assessed",
+        response="CR",
+        mrd="negative",
+        mrd_method="flow",
+        mrd_sensitivity=1e-4,
+    )
+    await until(55.5)
+    done.acks["igg-again"] = await labs(handle, igg_mg_dl=350, ivig_given=True)
+    await until(88.5)
+    done.pd_at = await now()
+    done.acks["pd"] = await record(handle, "response_assessed", response="PD", method="PET-CT")
+    await until(95.5)
+    await record(handle, "re_referral_decided", decision="referred", therapy="car_nk")
+    await until(100.5)
+    done.acks["death"] = await record(
+        handle, "death", cause="progression", related_to_product=False
+    )
+    await until(100.8)
+    done.acks["death-report"] = await record(handle, "sae_reported", sponsor_reference="SP-0003")
     return done
 
 

@@ -56,6 +56,8 @@ class Outcome(StrEnum):
     DECLINED = "declined"
     NOT_CLEARED = "not_cleared"
     MANUFACTURING_FAILED = "manufacturing_failed"
+    # Runs under `WATCHED`: the patient died (in a trial, once the death's SAE is reported).
+    DIED = "died"
 
 
 class RecordType(StrEnum):
@@ -119,6 +121,13 @@ class MilestoneKind(StrEnum):
     # After infusion (runs under `AFTER_INFUSION`): where the patient is.
     ICU_ADMITTED = "icu_admitted"
     ICU_DISCHARGED = "icu_discharged"
+    # After infusion, watched (runs under `WATCHED`): adverse events and their reports to the
+    # sponsor, death, relapse and the way back.
+    ADVERSE_EVENT = "adverse_event"
+    SAE_REPORTED = "sae_reported"
+    DEATH = "death"
+    RELAPSE_DETECTED = "relapse_detected"
+    RE_REFERRAL_DECIDED = "re_referral_decided"
 
 
 class Severity(StrEnum):
@@ -189,6 +198,16 @@ class DeadlineName(StrEnum):
     # Rules version 5.
     READINESS = "readiness"
     HANDOVER_SUMMARY = "handover_summary"
+    # After infusion, watched (runs under `WATCHED`). Response assessments are
+    # `response_month_N` (`response_deadline(N)`), registry forms `registry_<window>`.
+    IVIG_REVIEW = "ivig_review"
+    SAE_REPORT = "sae_report"
+    RE_REFERRAL = "re_referral"
+
+
+def response_deadline(month: int) -> str:
+    """The deadline of the response assessment at month N (e.g. `response_month_3`)."""
+    return f"response_month_{month}"
 
 
 def registry_deadline(window: str) -> str:
@@ -206,6 +225,14 @@ class AlertKind(StrEnum):
     PROTOCOL_DEVIATION = "protocol_deviation"
     DEADLINE_BREACHED = "deadline_breached"
     VISA_VALIDITY_SHORT = "visa_validity_short"
+    # After infusion, watched (docs/clinical-rules.md, "After infusion").
+    NEUTROPENIC_FEVER = "neutropenic_fever"
+    TUMOUR_LYSIS = "tumour_lysis"
+    INFUSION_REACTION = "infusion_reaction"
+    PROLONGED_CYTOPENIA = "prolonged_cytopenia"
+    LOW_IGG = "low_igg"
+    RELAPSE = "relapse"
+    SERIOUS_ADVERSE_EVENT = "serious_adverse_event"
 
 
 class AuditAction(StrEnum):

@@ -96,6 +96,28 @@ class ObservationInput(BaseModel):
     gvhd_skin_bsa_pct: float | None = None
     bilirubin_mg_dl: float | None = None
     stool_ml_day: float | None = None
+    # After infusion (runs under `WATCHED`): laboratory and clinical findings, all optional,
+    # units in the name. An observation with these and no vital signs is a laboratory result
+    # (taken in monitoring and follow-up; the vital signs are required at the bedside only).
+    anc_per_ul: float | None = None
+    platelets_per_ul: float | None = None
+    hemoglobin_g_dl: float | None = None
+    igg_mg_dl: float | None = None
+    creatinine_mg_dl: float | None = None
+    potassium_mmol_l: float | None = None
+    phosphate_mg_dl: float | None = None
+    uric_acid_mg_dl: float | None = None
+    calcium_mg_dl: float | None = None
+    ldh_u_l: float | None = None
+    # {"site": "lung", "organism": "E. coli" (if known), "treated": true}
+    infection: dict[str, Any] | None = None
+    # CTCAE 0–5, in the first hours after infusion.
+    infusion_reaction_grade: int | None = None
+    ivig_given: bool = False
+    # What was transfused: red_cells, platelets (either or both).
+    transfusion: list[str] | None = None
+    # A cardiac arrhythmia (clinical tumour lysis, Cairo–Bishop).
+    arrhythmia: bool = False
     note: str = ""
     observation_id: str | None = None
 
@@ -114,6 +136,13 @@ class ObservationAck(BaseModel):
     icans_grade: int | None = None
     gvhd_grade: int | None = None
     flags: list[str] = Field(default_factory=list)
+    # Laboratory results (runs under `WATCHED`): CTCAE grades of the counts given, the ICAHT
+    # grade so far, tumour lysis ("laboratory" / "clinical").
+    anc_grade: int | None = None
+    platelet_grade: int | None = None
+    anaemia_grade: int | None = None
+    icaht_grade: int | None = None
+    tumour_lysis: str | None = None
     alerts: list[Alert] = Field(default_factory=list)
     next_observation_due: datetime | None = None
 
@@ -294,6 +323,47 @@ class SignatureView(BaseModel):
     document_sha256: str | None = None
 
 
+class AdverseEventRecord(BaseModel):
+    """An adverse event as the journey keeps it (CTCAE term and grade; no identifying detail)."""
+
+    term: str
+    grade: int
+    serious: bool
+    related_to_product: bool
+    occurred_at: datetime
+    aware_at: datetime
+    recorded_by: str
+
+
+class SaeReport(BaseModel):
+    """A serious adverse event the sponsor must hear of within `sae_report_hours` of awareness:
+    what it was, when the team became aware, and once reported, when and under which
+    sponsor reference."""
+
+    id: str
+    what: str
+    aware_at: datetime
+    reported_at: datetime | None = None
+    sponsor_reference: str | None = None
+
+
+class Relapse(BaseModel):
+    """A relapse or progression: when, how found, what the disease shows (antigen status)."""
+
+    detected_at: datetime
+    source: str  # "relapse_detected" or "response_assessed PD"
+    antigen_status: str | None = None
+
+
+class LabView(BaseModel):
+    """The latest value of one laboratory finding, in its unit, and when it was observed."""
+
+    name: str
+    value: float
+    unit: str
+    observed_at: datetime
+
+
 class JourneyStatus(BaseModel):
     """The journey at a glance (`status` query; also the workflow's result when it closes)."""
 
@@ -352,6 +422,19 @@ class JourneyStatus(BaseModel):
     # Where the patient is: in intensive care since (and why), or None.
     icu_since: datetime | None = None
     icu_reason: str | None = None
+    # After infusion, watched (runs under `WATCHED`): the latest laboratory values, the
+    # conditions present now (`neutropenic_fever`, `low_igg`, …), adverse events, reports to
+    # the sponsor, death, relapses and the way back, response months recorded.
+    watched: bool = False
+    labs: list[LabView] = Field(default_factory=list)
+    watching: list[str] = Field(default_factory=list)
+    adverse_events: list[AdverseEventRecord] = Field(default_factory=list)
+    sae_reports: list[SaeReport] = Field(default_factory=list)
+    died_at: datetime | None = None
+    death_cause: str | None = None
+    relapses: list[Relapse] = Field(default_factory=list)
+    re_referral_decision: str | None = None
+    response_months_done: list[int] = Field(default_factory=list)
 
 
 # --- payloads of activities -------------------------------------------------------------------

@@ -34,6 +34,24 @@ class RegistryWindow(BaseModel):
         return self
 
 
+class BridgingRegimen(BaseModel):
+    """A bridging regimen the protocol knows, and how long it delays conditioning (days)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    days: int = Field(ge=0, le=90)
+
+
+# What the product assumes when a protocol names none: a course's usual length before
+# lymphodepletion may start (a protocol sets its own; docs/clinical-rules.md).
+DEFAULT_BRIDGING_REGIMENS = (
+    BridgingRegimen(name="steroids", days=5),
+    BridgingRegimen(name="radiotherapy", days=14),
+    BridgingRegimen(name="chemotherapy", days=21),
+    BridgingRegimen(name="targeted", days=14),
+)
+
 DEFAULT_REGISTRY_WINDOWS = (
     RegistryWindow(name="day_100", label="day 100 ± 15", opens_day=85, closes_day=115),
     RegistryWindow(name="month_6", label="6 months ± 30 days", opens_day=150, closes_day=210),
@@ -182,6 +200,38 @@ class ProtocolConfig(BaseModel):
     # Days after discharge for the hand-over summary to reach the home oncologist.
     handover_summary_days: int = Field(default=3, ge=1, le=60)
 
+    # --- after infusion, watched (runs under `WATCHED`; docs/clinical-rules.md) -------------
+    # IgG below this (mg/dL) raises `low_igg` and a monthly `ivig_review` while it stays low.
+    igg_threshold_mg_dl: int = Field(default=400, ge=50, le=2000)
+    # Prolonged cytopenia: ANC or platelets below these on or after this day after infusion.
+    prolonged_cytopenia_day: int = Field(default=28, ge=7, le=365)
+    prolonged_anc_per_ul: int = Field(default=500, ge=100, le=2000)
+    prolonged_platelets_per_ul: int = Field(default=20_000, ge=5_000, le=100_000)
+    # A fever and an ANC this close together make neutropenic fever (the IDSA's "expected to
+    # fall below 500 within 48 h" reads an ANC up to 48 h from the fever).
+    neutropenic_fever_window_hours: int = Field(default=48, ge=1, le=168)
+    # Cairo–Bishop counts laboratory changes to 7 days after therapy (here: the infusion).
+    tls_watch_days: int = Field(default=7, ge=1, le=30)
+    # Creatinine's upper limit of normal (clinical TLS: ≥ 1.5 × it).
+    creatinine_uln_mg_dl: float = Field(default=1.2, ge=0.5, le=3.0)
+    # An infusion reaction is graded this long after the infusion at most.
+    infusion_reaction_hours: int = Field(default=24, ge=1, le=72)
+    # A serious adverse event reaches the sponsor within this many hours of awareness.
+    sae_report_hours: int = Field(default=24, ge=1, le=168)
+    # Response assessed at these months after infusion (`response_month_N`).
+    response_months: tuple[int, ...] = Field(default=(1, 3, 6, 12), max_length=24)
+    # Days to decide the way back after a relapse or progression (`re_referral`).
+    re_referral_days: int = Field(default=14, ge=1, le=90)
+    bridging_regimens: tuple[BridgingRegimen, ...] = Field(
+        default=DEFAULT_BRIDGING_REGIMENS, max_length=20
+    )
+    # The registry's track with registry consent: the pre-infusion form before conditioning,
+    # the infusion form within `registry_infusion_days`, then `registry_windows`, then yearly
+    # to `long_term_follow_up_years` for the long-term therapies. Without consent only the
+    # windows named here (none by default).
+    registry_infusion_days: int = Field(default=14, ge=1, le=60)
+    registry_minimal_track: tuple[str, ...] = Field(default=(), max_length=20)
+
     @model_validator(mode="after")
     def _consistent(self) -> ProtocolConfig:
         if self.manufacturing_escalate_days < self.manufacturing_expected_days:
@@ -213,6 +263,12 @@ class ProtocolConfig(BaseModel):
             items = getattr(self, name)
             if len(set(items)) != len(items):
                 raise ValueError(f"{name} lists an item twice")
+        if sorted(set(self.response_months)) != list(self.response_months) or any(
+            not 1 <= m <= 120 for m in self.response_months
+        ):
+            raise ValueError("response_months must be distinct months 1–120, in order")
+        if len({r.name for r in self.bridging_regimens}) != len(self.bridging_regimens):
+            raise ValueError("bridging regimen names must be distinct")
         if self.pre_assessment_reminder_business_days >= self.pre_assessment_business_days:
             raise ValueError(
                 "pre_assessment_reminder_business_days must be < pre_assessment_business_days"

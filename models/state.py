@@ -17,10 +17,13 @@ from models.enums import (
     SignatureMeaning,
 )
 from models.messages import (
+    AdverseEventRecord,
     Alert,
     MilestoneEvent,
     ObservationInput,
     RejectedSignal,
+    Relapse,
+    SaeReport,
     ToxicityView,
 )
 from models.protocol import ProtocolConfig
@@ -44,6 +47,11 @@ class ObservationRecord(BaseModel):
     icans_grade: int | None = None
     gvhd_grade: int | None = None
     flags: list[str] = Field(default_factory=list)
+    anc_grade: int | None = None
+    platelet_grade: int | None = None
+    anaemia_grade: int | None = None
+    icaht_grade: int | None = None
+    tumour_lysis: str | None = None
 
 
 class ConsentRecord(BaseModel):
@@ -157,3 +165,17 @@ class JourneyState(BaseModel):
     icu_since: datetime | None = None
     icu_reason: str | None = None
     icu_stays: int = 0
+
+    # After infusion, watched (runs under `WATCHED`): conditions now present, each alerted
+    # once when it begins (`neutropenic_fever`, `tumour_lysis`, `prolonged_cytopenia`, …);
+    # adverse events; reports to the sponsor (pending and done); death; relapse; responses
+    # by month with MRD; bridging therapy's end.
+    watching: list[str] = Field(default_factory=list)
+    adverse_events: list[AdverseEventRecord] = Field(default_factory=list)
+    sae_reports: list[SaeReport] = Field(default_factory=list)
+    died_at: datetime | None = None
+    death_cause: str | None = None
+    relapses: list[Relapse] = Field(default_factory=list)
+    response_months_done: list[int] = Field(default_factory=list)
+    bridging_until: datetime | None = None
+    re_referral_decision: str | None = None

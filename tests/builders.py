@@ -28,7 +28,7 @@ from models.examples import (
     journey_input,
     readiness,
 )
-from models.messages import MilestoneInput
+from models.messages import MilestoneInput, ObservationAck, ObservationInput
 from models.pathway import Journey
 from models.protocol import PRESETS, ProtocolConfig
 from models.state import JourneyState
@@ -59,6 +59,7 @@ class Case:
         protocol: ProtocolConfig | None = None,
         program: Program = Program.TRIAL,
         rules_version: int = 4,
+        watched: bool = False,
         **facts_update: Any,
     ) -> None:
         counter = itertools.count()
@@ -68,6 +69,8 @@ class Case:
             protocol=protocol or PRESETS["default"], calendar=CALENDAR, rules_version=rules_version
         )
         self.j = Journey(facts, state, new_id=lambda: f"id-{next(counter)}")
+        # A run under `WATCHED` (and the patches before it).
+        self.j.after_infusion = self.j.watched = watched
         self.now = T0
         self.j.start(self.now)
 
@@ -99,6 +102,18 @@ class Case:
         before = self.j.state.model_dump_json()
         with pytest.raises(Refused, match=match) as err:
             self.record(kind, **kw)
+        assert self.j.state.model_dump_json() == before, "a refusal must change nothing"
+        return str(err.value)
+
+    def observe(self, **findings: Any) -> ObservationAck:
+        """Record an observation now (findings as `ObservationInput` takes them)."""
+        o = ObservationInput(actor=findings.pop("actor", "nurse-1"), **findings)
+        return self.j.apply_observation(o, self.j.check_observation(o, self.now), self.now)
+
+    def observe_refused(self, match: str, **findings: Any) -> str:
+        before = self.j.state.model_dump_json()
+        with pytest.raises(Refused, match=match) as err:
+            self.observe(**findings)
         assert self.j.state.model_dump_json() == before, "a refusal must change nothing"
         return str(err.value)
 

@@ -133,6 +133,13 @@ def details(journey: Journey) -> str:
         lines.append(f"outcome `{s.outcome}`")
     if s.icu_since is not None:
         lines.append(f"🏥 in the ICU since {s.icu_since:%Y-%m-%d %H:%M} UTC")
+    if s.died_at is not None:
+        lines.append(f"died {s.died_at:%Y-%m-%d}")
+    pending = [r for r in s.sae_reports if r.reported_at is None]
+    if pending:
+        lines.append(f"📨 {len(pending)} serious adverse event(s) to report to the sponsor")
+    if s.watching:
+        lines.append("present: " + ", ".join(f"`{w}`" for w in s.watching))
     for d in journey.open_deadlines():
         flag = f" ⚠ level {d.escalation_level}" if d.escalation_level else ""
         lines.append(f"- `{d.name}` due {d.due_at:%Y-%m-%d %H:%M} UTC{flag}")

@@ -18,7 +18,7 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
   whenever Temporal suggests it, carrying the whole `JourneyState` in `JourneyInput.state`.
 - **Versioning.** Every change to the commands a run issues goes behind `workflow.patched`
   (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`, `RULES_V4`, `RULES_V5`, `BOUNDED_FLOODS`,
-  `SIGNERS`, `FORMS_IN_WORDS`, `AFTER_INFUSION`); the histories in `tests/histories/`
+  `SIGNERS`, `FORMS_IN_WORDS`, `AFTER_INFUSION`, `WATCHED`); the histories in `tests/histories/`
   replay against this code. A run recorded before a patch keeps its behaviour; its next run
   upgrades (up to version 4: version 5 only for new journeys).
 - **Visibility.** Search attributes (`workflows.visibility`) are upserted when a value changes;
@@ -111,6 +111,10 @@ SIGNERS = "signed-by-signers"
 FORMS_IN_WORDS = "forms-in-words"
 # After infusion: ICU admission and discharge (runs started or continued after it).
 AFTER_INFUSION = "after-infusion"
+# After infusion, watched: laboratory results and complications, adverse events reported to a
+# trial's sponsor within 24 h, death, response with MRD, relapse and the way back, bridging
+# that moves conditioning, the registry's track by consent (runs started or continued after it).
+WATCHED = "watched-after-infusion"
 
 
 @workflow.defn(name="PatientJourney")
@@ -186,6 +190,8 @@ class PatientJourney(JourneyMessages):
             self._journey.forms_in_words = True
         if workflow.patched(AFTER_INFUSION):
             self._journey.after_infusion = True
+        if workflow.patched(WATCHED):
+            self._journey.watched = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

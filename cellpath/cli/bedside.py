@@ -22,9 +22,14 @@ from cellpath.cli.common import app, default_actor, err, out, parse_time, print_
 from cellpath.services import journeys
 from models.grading import CerebralEdema, Consciousness, GradingError, OxygenDevice, Seizure
 from models.grading import ice_score as ice_total
-from models.messages import ObservationInput
-from models.pathway.data import ValidObservation
+from models.messages import ObservationAck, ObservationInput
+from models.pathway.data import LAB_FINDINGS, Transfused, ValidObservation
 from models.pathway.observations import asks_what_was_given
+
+# The help's panels for the findings after infusion (`cellpath observe --help`).
+LAB = "Laboratory results (monitoring and follow-up)"
+AFTER = "After infusion"
+LAB_FIELDS = (*LAB_FINDINGS, "arrhythmia")
 
 
 @app.command()
@@ -69,6 +74,58 @@ def observe(
     ] = None,
     bilirubin: Annotated[float | None, typer.Option("--bilirubin", help="mg/dL")] = None,
     stool: Annotated[float | None, typer.Option("--stool", help="mL/day")] = None,
+    anc: Annotated[
+        float | None, typer.Option("--anc", help="ANC, cells/µL", rich_help_panel=LAB)
+    ] = None,
+    platelets: Annotated[
+        float | None, typer.Option("--platelets", help="/µL", rich_help_panel=LAB)
+    ] = None,
+    hemoglobin: Annotated[
+        float | None, typer.Option("--hemoglobin", help="g/dL", rich_help_panel=LAB)
+    ] = None,
+    igg: Annotated[float | None, typer.Option("--igg", help="mg/dL", rich_help_panel=LAB)] = None,
+    creatinine: Annotated[
+        float | None, typer.Option("--creatinine", help="mg/dL", rich_help_panel=LAB)
+    ] = None,
+    potassium: Annotated[
+        float | None, typer.Option("--potassium", help="mmol/L", rich_help_panel=LAB)
+    ] = None,
+    phosphate: Annotated[
+        float | None, typer.Option("--phosphate", help="mg/dL", rich_help_panel=LAB)
+    ] = None,
+    uric_acid: Annotated[
+        float | None, typer.Option("--uric-acid", help="mg/dL", rich_help_panel=LAB)
+    ] = None,
+    calcium: Annotated[
+        float | None, typer.Option("--calcium", help="mg/dL", rich_help_panel=LAB)
+    ] = None,
+    ldh: Annotated[float | None, typer.Option("--ldh", help="U/L", rich_help_panel=LAB)] = None,
+    infection_site: Annotated[
+        str | None,
+        typer.Option(
+            "--infection-site", help="an infection: where (lung, blood…)", rich_help_panel=AFTER
+        ),
+    ] = None,
+    infection_organism: Annotated[
+        str | None, typer.Option("--infection-organism", help="if known", rich_help_panel=AFTER)
+    ] = None,
+    infection_treated: Annotated[
+        bool, typer.Option("--infection-treated", rich_help_panel=AFTER)
+    ] = False,
+    infusion_reaction: Annotated[
+        int | None,
+        typer.Option(
+            "--infusion-reaction-grade", help="CTCAE 0–5, first hours", rich_help_panel=AFTER
+        ),
+    ] = None,
+    ivig: Annotated[bool, typer.Option("--ivig-given", rich_help_panel=AFTER)] = False,
+    transfusion: Annotated[
+        list[Transfused] | None,
+        typer.Option("--transfusion", help="what was transfused (repeat)", rich_help_panel=AFTER),
+    ] = None,
+    arrhythmia: Annotated[
+        bool, typer.Option("--arrhythmia", help="a cardiac arrhythmia", rich_help_panel=AFTER)
+    ] = False,
     at: Annotated[str | None, typer.Option("--at", help="when observed (ISO, with offset)")] = None,
     actor: Annotated[str | None, typer.Option("--actor")] = None,
     note: Annotated[str, typer.Option("--note")] = "",
@@ -78,9 +135,12 @@ def observe(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
-    """Record a monitoring observation; prints the computed CRS/ICANS/GvHD grades and alerts.
+    """Record an observation; prints the computed grades and the alerts it raised.
 
-    Grades are never typed: they are computed from the findings (ASTCT, MAGIC).
+    At the bedside (monitoring): the vital signs, graded for CRS/ICANS/GvHD (ASTCT, MAGIC).
+    Laboratory results (monitoring and follow-up), without vital signs: `--anc 300
+    --platelets 15000 --igg 350`, each in the unit its help names (another unit is refused,
+    saying which). Grades are never typed: they are computed from the findings.
     `--interactive` asks for each finding in turn (an answer out of range is asked again), the
     ICE score from its five parts, and shows the whole observation before recording it.
     """
@@ -105,7 +165,27 @@ def observe(
         "gvhd_skin_bsa_pct": gvhd_skin,
         "bilirubin_mg_dl": bilirubin,
         "stool_ml_day": stool,
+        "anc_per_ul": anc,
+        "platelets_per_ul": platelets,
+        "hemoglobin_g_dl": hemoglobin,
+        "igg_mg_dl": igg,
+        "creatinine_mg_dl": creatinine,
+        "potassium_mmol_l": potassium,
+        "phosphate_mg_dl": phosphate,
+        "uric_acid_mg_dl": uric_acid,
+        "calcium_mg_dl": calcium,
+        "ldh_u_l": ldh,
+        "infection": (
+            {"site": infection_site, "organism": infection_organism, "treated": infection_treated}
+            if infection_site
+            else None
+        ),
+        "infusion_reaction_grade": infusion_reaction,
+        "ivig_given": ivig,
+        "transfusion": [t.value for t in transfusion] if transfusion else None,
+        "arrhythmia": arrhythmia,
     }
+    labs = any(fields[name] not in (None, False) for name in LAB_FIELDS)
     if interactive:
         s = run(lambda: journeys.status(session(), case))
         fields = bedside_prompts(allogeneic=s.cell_source == "allogeneic")
@@ -113,8 +193,11 @@ def observe(
         if not yes and not typer.confirm("Record this observation?", default=True, err=True):
             err.print("not recorded: nothing was sent")
             raise typer.Exit(1)
-    elif temperature is None or systolic is None:
-        err.print("--temperature and --systolic are required (or use --interactive)")
+    elif (temperature is None or systolic is None) and not labs:
+        err.print(
+            "--temperature and --systolic are required at the bedside (or use --interactive); "
+            "a laboratory result needs at least one value (--anc, --platelets, --igg, …)"
+        )
         raise typer.Exit(2)
     o = ObservationInput(
         actor=actor or default_actor(),
@@ -138,18 +221,38 @@ def observe(
     if ack.duplicate:
         out.print("observation already recorded (duplicate id): nothing changed")
         return
-    gvhd = "—" if ack.gvhd_grade is None else str(ack.gvhd_grade)
-    out.print(
-        f"observation recorded · CRS grade [bold]{ack.crs_grade}[/bold] · "
-        f"ICANS grade [bold]{ack.icans_grade}[/bold] · GvHD grade {gvhd}"
-        + (f" · flags: {', '.join(ack.flags)}" if ack.flags else "")
-    )
+    out.print(recorded(ack))
     for a in ack.alerts:
         out.print(
             f"[red]{a.severity.upper()} alert {a.id}[/red] → on-call physician: {escape(a.text)}"
         )
     if ack.next_observation_due:
         out.print(f"next observation due {ack.next_observation_due:%Y-%m-%d %H:%M} UTC")
+
+
+def recorded(ack: ObservationAck) -> str:
+    """One line saying what an accepted observation was graded (rich markup)."""
+    parts = []
+    if ack.crs_grade is not None:
+        gvhd = "—" if ack.gvhd_grade is None else str(ack.gvhd_grade)
+        parts.append(
+            f"CRS grade [bold]{ack.crs_grade}[/bold] · ICANS grade [bold]{ack.icans_grade}"
+            f"[/bold] · GvHD grade {gvhd}"
+        )
+    for label, grade in (
+        ("neutrophils", ack.anc_grade),
+        ("platelets", ack.platelet_grade),
+        ("anaemia", ack.anaemia_grade),
+    ):
+        if grade is not None:
+            parts.append(f"{label} CTCAE grade {grade}")
+    if ack.icaht_grade:
+        parts.append(f"ICAHT grade {ack.icaht_grade}")
+    if ack.tumour_lysis:
+        parts.append(f"[bold]{ack.tumour_lysis} tumour lysis[/bold]")
+    if ack.flags:
+        parts.append(f"flags: {', '.join(ack.flags)}")
+    return " · ".join(["observation recorded", *parts])
 
 
 # Labels the bedside summary and the vitals table use for each finding.

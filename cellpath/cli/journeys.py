@@ -294,6 +294,49 @@ def status(
             highlight=False,
         )
     print_gates(s)
+    print_after_infusion(s)
+
+
+def print_after_infusion(s: JourneyStatus) -> None:
+    """Where the patient is, reports owed to the sponsor, what is present now, the latest
+    laboratory values, adverse events and relapses."""
+    if s.icu_since is not None:
+        out.print(f"[red]in intensive care[/red] since {s.icu_since:%Y-%m-%d %H:%M} UTC: "
+                  f"{escape(s.icu_reason or '')}", highlight=False)  # fmt: skip
+    if s.died_at is not None:
+        out.print(f"died {s.died_at:%Y-%m-%d %H:%M} UTC: {escape(s.death_cause or '')}")
+    for r in s.sae_reports:
+        if r.reported_at is None:
+            out.print(
+                f"[red]report to the sponsor[/red] {r.id} (aware {r.aware_at:%Y-%m-%d %H:%M} "
+                f"UTC; within 24 h): {escape(r.what)}",
+                highlight=False,
+            )
+    if s.watching:
+        out.print("present now: " + ", ".join(s.watching))
+    if s.labs:
+        out.print(
+            "latest labs: "
+            + "; ".join(
+                f"{lab.name} {lab.value:g} {lab.unit} ({lab.observed_at:%Y-%m-%d})"
+                for lab in s.labs
+            ),
+            highlight=False,
+        )
+    for e in s.adverse_events:
+        out.print(
+            f"adverse event: {escape(e.term)} grade {e.grade}"
+            + (" (serious)" if e.serious else "")
+            + f" {e.occurred_at:%Y-%m-%d}",
+            highlight=False,
+        )
+    for r in s.relapses:
+        out.print(
+            f"[yellow]{r.source}[/yellow] {r.detected_at:%Y-%m-%d}"
+            + (f" ({escape(r.antigen_status)})" if r.antigen_status else "")
+            + (f" · way back: {s.re_referral_decision}" if s.re_referral_decision else ""),
+            highlight=False,
+        )
 
 
 def print_gates(s: JourneyStatus) -> None:

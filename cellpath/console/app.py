@@ -34,6 +34,7 @@ from cellpath.config import Settings, get_settings
 from cellpath.console import auth
 from cellpath.console.filters import by_severity, countdown, label, shown, when
 from cellpath.console.forms import (
+    LAB_INPUTS,
     OBSERVATION_CHOICES,
     PHASES,
     cost_rows,
@@ -292,6 +293,8 @@ def create_app(
             # A form's own id: the same form sent twice (a double click, a resend) is recorded
             # once (the journey acknowledges a repeated observation id as a duplicate).
             "form_id": f"console-{uuid.uuid4().hex}",
+            "labs_form_id": f"console-{uuid.uuid4().hex}",
+            "lab_inputs": LAB_INPUTS,
             "result": result or {},
             # Identifying details only on the whole page (a partial refresh does not look
             # them up again, so each look is one audited view).
@@ -402,8 +405,9 @@ def create_app(
             raise
         console.throttle.succeeded(key)
 
-    @app.post("/cases/{case_id}/observe", dependencies=[Depends(auth.check_csrf)])
-    async def observe(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
+    async def observe(request: Request, case_id: str, who: str, where: str) -> Response:
+        """The bedside form (`observe`) and the laboratory results form (`labs`): both are
+        observations; a refusal comes back to the form it came from, with what was typed."""
         form = await request.form()
         text = {str(k): str(v) for k, v in form.items()}
 
@@ -413,7 +417,15 @@ def create_app(
             )
             return await journeys.observe(s, case_id, observation_from_form(text, who, observed_at))
 
-        return await act(request, who, case_id, "observe", call, typed=text)
+        return await act(request, who, case_id, where, call, typed=text)
+
+    @app.post("/cases/{case_id}/observe", dependencies=[Depends(auth.check_csrf)])
+    async def bedside(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
+        return await observe(request, case_id, who, "observe")
+
+    @app.post("/cases/{case_id}/labs", dependencies=[Depends(auth.check_csrf)])
+    async def labs(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
+        return await observe(request, case_id, who, "labs")
 
     @app.post("/cases/{case_id}/acknowledge", dependencies=[Depends(auth.check_csrf)])
     async def acknowledge(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
@@ -553,6 +565,8 @@ def _form_ids(status: Any, forms: list[Any], role_may: dict[str, bool]) -> set[s
     ids |= {f"alert-{a.id}" for a in status.alerts}
     ids |= {f"deadline-{d.name}" for d in status.open_deadlines}
     ids |= {"observe"} if role_may["observe"] and status.phase == Phase.MONITORING else set()
+    after = status.phase in (Phase.MONITORING, Phase.FOLLOW_UP)
+    ids |= {"labs"} if role_may["observe"] and status.watched and after else set()
     ids |= {"withdraw"} if role_may["withdraw"] and status.phase != Phase.CLOSED else set()
     return ids
 

@@ -70,7 +70,24 @@ def shown(value: object, tz: str = "UTC") -> str:
 
 
 # Names people write their own way, not as the identifier's words.
-NAMES = {"car_t": "CAR-T", "car_nk": "CAR-NK"}
+NAMES = {
+    "car_t": "CAR-T",
+    "car_nk": "CAR-NK",
+    # Laboratory findings (their units are shown beside their values).
+    "anc_per_ul": "ANC",
+    "platelets_per_ul": "platelets",
+    "hemoglobin_g_dl": "haemoglobin",
+    "igg_mg_dl": "IgG",
+    "creatinine_mg_dl": "creatinine",
+    "potassium_mmol_l": "potassium",
+    "phosphate_mg_dl": "phosphate",
+    "uric_acid_mg_dl": "uric acid",
+    "calcium_mg_dl": "calcium",
+    "ldh_u_l": "LDH",
+    "low_igg": "low IgG",
+    "sae_reported": "SAE reported",
+    "sae_report": "SAE report",
+}
 
 
 def label(value: object) -> str:

@@ -45,6 +45,22 @@ OBSERVATION_FIELDS = frozenset(ObservationInput.model_fields) - {
 OBSERVATION_FLAGS = frozenset(
     name for name, f in ObservationInput.model_fields.items() if f.annotation in (bool, "bool")
 )
+# The laboratory results form: each value's label with its unit, and its input's step.
+LAB_INPUTS: tuple[tuple[str, str, str], ...] = (
+    ("anc_per_ul", "ANC (cells/µL)", "1"),
+    ("platelets_per_ul", "Platelets (/µL)", "1"),
+    ("hemoglobin_g_dl", "Haemoglobin (g/dL)", "0.1"),
+    ("igg_mg_dl", "IgG (mg/dL)", "1"),
+    ("creatinine_mg_dl", "Creatinine (mg/dL)", "0.01"),
+    ("potassium_mmol_l", "Potassium (mmol/L)", "0.1"),
+    ("phosphate_mg_dl", "Phosphate (mg/dL)", "0.1"),
+    ("uric_acid_mg_dl", "Uric acid (mg/dL)", "0.1"),
+    ("calcium_mg_dl", "Calcium (mg/dL)", "0.1"),
+    ("ldh_u_l", "LDH (U/L)", "1"),
+)
+# Findings with parts (`infection.site`, …) and lists (`transfusion`, comma-separated).
+NESTED = ("infection",)
+LISTED = ("transfusion",)
 # The one yes/no finding the form never takes as "no" by default (`asks_what_was_given`).
 GIVEN = "anticytokine_or_antipyretic_given"
 ASK_GIVEN = (
@@ -237,10 +253,21 @@ def observation_from_form(
     values: dict[str, Any] = {
         key: value.strip()
         for key, value in text.items()
-        if key in OBSERVATION_FIELDS and value.strip()
+        if key in OBSERVATION_FIELDS and key not in LISTED and value.strip()
     }
     for flag in OBSERVATION_FLAGS:
         values[flag] = text.get(flag) == "true"
+    for name in LISTED:
+        listed = [v.strip() for v in text.get(name, "").split(",") if v.strip()]
+        if listed:
+            values[name] = listed
+    for name in NESTED:
+        # A finding with parts is there when its first part is (an infection's site).
+        parts = {k.split(".", 1)[1]: v.strip() for k, v in text.items() if k.startswith(f"{name}.")}
+        if parts.get("site"):
+            values[name] = {k: v for k, v in parts.items() if v} | {
+                "treated": parts.get("treated") == "true"
+            }
     # The form's own id (a hidden field): sent twice, it is recorded once.
     form_id = text.get("observation_id", "").strip() or None
     o = ObservationInput.model_validate(

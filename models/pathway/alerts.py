@@ -15,6 +15,7 @@ from models import bounds
 from models.enums import AlertKind, AuditAction, NotificationKind, Recipient, Severity
 from models.errors import RefusalCode, Refused
 from models.messages import AcknowledgeAlertInput, Alert, MilestoneEvent, Notification
+from models.pathway import sae
 
 if TYPE_CHECKING:
     from models.pathway.journey import Journey
@@ -50,6 +51,10 @@ def raise_alert(
                 event_at=alert.raised_at,
             )
         )
+    if severity is Severity.CRITICAL:
+        # A critical alert is a serious adverse event for a trial's sponsor (runs under
+        # `WATCHED`): reported within 24 h of now, when the team became aware of it.
+        sae.serious(j, f"{kind.value} alert: {text}", now, now)
     return alert
 
 

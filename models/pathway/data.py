@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from models import bounds
 from models.enums import ConsentType, RecordType, SignatureMeaning
@@ -238,7 +245,13 @@ class CoiData(MilestoneData):
 
 
 class RegimenData(MilestoneData):
+    """Bridging therapy's regimen (runs under `WATCHED`: one of the protocol's, or its
+    duration in `days`, which moves conditioning on)."""
+
     regimen: str | None = None
+    days: int | None = Field(
+        default=None, ge=0, le=90, description="whole number: days before conditioning may start"
+    )
 
 
 class ReasonData(MilestoneData):
@@ -258,25 +271,190 @@ class TelemedicineData(MilestoneData):
 
 
 class ResponseData(MilestoneData):
+    """A disease response (runs under `WATCHED`: with MRD, for a protocol month)."""
+
     response: Literal["CR", "PR", "SD", "PD"]
     method: str | None = None
+    mrd: Literal["negative", "positive", "not_done"] | None = None
+    mrd_method: Literal["flow", "ngs", "pcr"] | None = None
+    mrd_sensitivity: float | None = Field(
+        default=None, gt=0, le=0.01, description="number, e.g. 0.0001 for 10⁻⁴ (flow)"
+    )
+    month: int | None = Field(
+        default=None, ge=1, le=120, description="whole number: the protocol month assessed"
+    )
+
+
+class AdverseEventData(MilestoneData):
+    """An adverse event: its CTCAE term and grade, whether serious and related to the
+    product, and when the team became aware of it (default: when it occurred)."""
+
+    term: str = Field(min_length=1, max_length=120, description="CTCAE term, e.g. sepsis")
+    grade: int = Field(ge=1, le=5, description="CTCAE grade 1–5")
+    serious: bool
+    related_to_product: bool
+    aware_at: datetime | None = Field(
+        default=None, description="date and time with offset: when the team became aware"
+    )
+
+
+class SaeReportedData(MilestoneData):
+    """A serious adverse event reported to the sponsor: the sponsor's reference."""
+
+    sponsor_reference: str = Field(min_length=1, max_length=64)
+    report_id: str | None = Field(
+        default=None, max_length=64, description="which pending report (default: the oldest)"
+    )
+
+
+class DeathData(MilestoneData):
+    """The patient died: the cause (clinical words) and whether related to the product."""
+
+    cause: str = Field(min_length=1, max_length=200)
+    related_to_product: bool
+
+
+class RelapseData(MilestoneData):
+    """A relapse: what the disease shows (antigen status) and how it was found."""
+
+    antigen_status: str | None = Field(
+        default=None, max_length=64, description="text, e.g. CD19-negative"
+    )
+    method: str | None = Field(default=None, max_length=64, description="text, e.g. PET-CT")
+
+
+class ReReferralData(MilestoneData):
+    """The way back after a relapse or progression, decided with the family."""
+
+    decision: Literal["referred", "not_referred"]
+    therapy: Literal["car_t", "car_nk", "other"] | None = None
+    target_antigen: str | None = Field(default=None, max_length=32, description="e.g. CD22")
 
 
 class RegistryData(MilestoneData):
     window: str = Field(min_length=1, description="a registry window of the protocol, e.g. day_100")
+    form: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the form sent: CIBMTR F4000, F4003, F4006, F4100, or the site's registry",
+    )
 
 
 class CheckInData(MilestoneData):
     year: int = Field(ge=2, le=30)
 
 
+class Lab(BaseModel):
+    """A laboratory value's unit and range, and the unit people type by mistake instead."""
+
+    model_config = ConfigDict(frozen=True)
+
+    unit: str
+    low: float
+    high: float
+    # A value below `low` (or above `high`) that is this other unit's usual range, with how
+    # to convert: "looks like …; expected …".
+    below_means: str = ""
+    above_means: str = ""
+    whole: bool = False
+
+
+# Every laboratory finding: its unit (in its name), the range the journey accepts, and the
+# unit mistake a value outside it most likely is (docs/clinical-rules.md, "After infusion").
+LABS: dict[str, Lab] = {
+    "anc_per_ul": Lab(unit="cells/µL", low=0, high=100_000, whole=True),
+    "platelets_per_ul": Lab(
+        unit="/µL",
+        low=1_000,
+        high=2_000_000,
+        whole=True,
+        below_means="×10⁹/L (or ×10³/µL); expected per µL: × 1,000 (20 ×10⁹/L is 20000)",
+    ),
+    "hemoglobin_g_dl": Lab(
+        unit="g/dL",
+        low=2,
+        high=25,
+        above_means="g/L; expected g/dL: ÷ 10 (80 g/L is 8.0)",
+    ),
+    "igg_mg_dl": Lab(
+        unit="mg/dL",
+        low=20,
+        high=10_000,
+        below_means="g/L; expected mg/dL: × 100 (4 g/L is 400)",
+    ),
+    "creatinine_mg_dl": Lab(
+        unit="mg/dL",
+        low=0.05,
+        high=30,
+        above_means="µmol/L; expected mg/dL: ÷ 88.4 (133 µmol/L is 1.5)",
+    ),
+    "potassium_mmol_l": Lab(unit="mmol/L", low=1, high=12),
+    "phosphate_mg_dl": Lab(unit="mg/dL", low=0.3, high=25),
+    "uric_acid_mg_dl": Lab(
+        unit="mg/dL",
+        low=0.1,
+        high=40,
+        above_means="µmol/L; expected mg/dL: ÷ 59.5 (476 µmol/L is 8.0)",
+    ),
+    "calcium_mg_dl": Lab(
+        unit="mg/dL",
+        low=3,
+        high=20,
+        below_means="mmol/L; expected mg/dL: × 4 (2.2 mmol/L is 8.8)",
+    ),
+    "ldh_u_l": Lab(unit="U/L", low=10, high=50_000),
+}
+
+# The clinical findings that make an observation a laboratory result as much as a value does.
+LAB_FINDINGS = (*LABS, "infection", "infusion_reaction_grade", "ivig_given", "transfusion")
+
+
+def check_lab(name: str, value: float) -> None:
+    """A laboratory value in its unit and range (`name`: a key of `LABS`).
+
+    Raises:
+        ValueError: saying which unit is expected (and what the value looks like instead),
+            without the field's name or value (the refusal adds both).
+    """
+    lab = LABS[name]
+    if lab.whole and value != int(value):
+        raise ValueError(
+            "is not a whole count: it looks like ×10⁹/L or a percentage; expected "
+            f"{lab.unit}, a whole number (0.5 ×10⁹/L is 500)"
+        )
+    if value < lab.low and lab.below_means:
+        raise ValueError(f"looks like {lab.below_means}")
+    if value > lab.high and lab.above_means:
+        raise ValueError(f"looks like {lab.above_means}")
+    if not lab.low <= value <= lab.high:
+        raise ValueError(f"is out of range; expected {lab.unit}, {lab.low:g} to {lab.high:g}")
+
+
+class InfectionFinding(BaseModel):
+    """An infection: where, the organism if known, whether treated."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    site: str = Field(min_length=1, max_length=64, description="text, e.g. lung, blood, urine")
+    organism: str | None = Field(default=None, max_length=100)
+    treated: bool = False
+
+
+class Transfused(StrEnum):
+    """What was transfused."""
+
+    RED_CELLS = "red_cells"
+    PLATELETS = "platelets"
+
+
 class ValidObservation(BaseModel):
-    """Physiological ranges an observation must fall in (a typo is refused, not graded)."""
+    """Physiological ranges an observation must fall in (a typo is refused, not graded); the
+    laboratory values in their units (`LABS`)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    temperature_c: float = Field(ge=30, le=45)
-    systolic_bp: int = Field(ge=30, le=300)
+    temperature_c: float | None = Field(default=None, ge=30, le=45)
+    systolic_bp: int | None = Field(default=None, ge=30, le=300)
     heart_rate: int | None = Field(default=None, ge=20, le=300)
     respiratory_rate: int | None = Field(default=None, ge=2, le=80)
     spo2: float | None = Field(default=None, ge=40, le=100)
@@ -292,15 +470,43 @@ class ValidObservation(BaseModel):
     gvhd_skin_bsa_pct: float | None = Field(default=None, ge=0, le=100)
     bilirubin_mg_dl: float | None = Field(default=None, ge=0, le=100)
     stool_ml_day: float | None = Field(default=None, ge=0, le=20_000)
+    anc_per_ul: float | None = None
+    platelets_per_ul: float | None = None
+    hemoglobin_g_dl: float | None = None
+    igg_mg_dl: float | None = None
+    creatinine_mg_dl: float | None = None
+    potassium_mmol_l: float | None = None
+    phosphate_mg_dl: float | None = None
+    uric_acid_mg_dl: float | None = None
+    calcium_mg_dl: float | None = None
+    ldh_u_l: float | None = None
+    infection: InfectionFinding | None = None
+    infusion_reaction_grade: int | None = Field(
+        default=None, ge=0, le=5, description="CTCAE grade 0–5"
+    )
+    ivig_given: bool = False
+    transfusion: list[Transfused] | None = Field(default=None, max_length=2)
+
+    @field_validator(*LABS)
+    @classmethod
+    def _lab(cls, v: float | None, info: ValidationInfo) -> float | None:
+        if v is not None:
+            check_lab(str(info.field_name), v)
+        return v
 
 
 class ObservationGrades(BaseModel):
-    """What grading found in one observation."""
+    """What grading found in one observation (CRS and ICANS: None for a laboratory result)."""
 
-    crs_grade: int
-    icans_grade: int
+    crs_grade: int | None = None
+    icans_grade: int | None = None
     gvhd_grade: int | None = None
     flags: list[str] = Field(default_factory=list)
+    anc_grade: int | None = None
+    platelet_grade: int | None = None
+    anaemia_grade: int | None = None
+    icaht_grade: int | None = None
+    tumour_lysis: str | None = None
 
 
 # Codes whose case carries no meaning (`usd` is USD): the services normalise them before a

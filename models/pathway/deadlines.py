@@ -21,6 +21,7 @@ from models.enums import (
     Recipient,
     Severity,
     registry_deadline,
+    response_deadline,
 )
 from models.messages import Notification
 from models.pathway import alerts
@@ -199,15 +200,20 @@ def open_manufacturing(j: Journey, at: datetime, now: datetime) -> None:
 
 
 def open_conditioning(j: Journey, at: datetime, now: datetime) -> None:
+    """Conditioning, due `conditioning_escalate_days` after the product is ready, or after
+    bridging therapy ends (runs under `WATCHED`) when that is later."""
     p = j.protocol
+    until = j.state.bridging_until if j.watched else None
+    start = max(at, until) if until is not None else at
+    after = f", after bridging therapy ends {until:%Y-%m-%d}" if start != at else ""
     j.book.open(
         N.CONDITIONING,
         now=now,
-        start=at,
-        due_at=at + timedelta(days=p.conditioning_escalate_days),
+        start=start,
+        due_at=start + timedelta(days=p.conditioning_escalate_days),
         summary=(
             f"Lymphodepleting conditioning, {p.conditioning_days} days "
-            f"(escalate at {p.conditioning_escalate_days})"
+            f"(escalate at {p.conditioning_escalate_days}){after}"
         ),
         before=[timedelta(days=p.conditioning_escalate_days - p.conditioning_days)],
         level2_after=j.level2_after(),
@@ -355,8 +361,31 @@ def open_response_assessment(j: Journey, at: datetime, now: datetime) -> None:
     )
 
 
+def open_response_months(j: Journey, now: datetime) -> None:
+    """Runs under `WATCHED`: the response assessment at each protocol month after infusion
+    (`response_month_N`), each not yet recorded."""
+    for month in j.protocol.response_months:
+        if month in j.state.response_months_done:
+            continue
+        j.book.open(
+            response_deadline(month),
+            now=now,
+            due_at=j.month(month),
+            summary=f"Response assessment at month {month}"
+            + (" (PET-CT and bone marrow, MRD)" if month >= 3 else " (MRD)"),
+            before=[timedelta(days=14), timedelta(days=3)],
+            level2_after=j.level2_after(),
+        )
+
+
 def open_registry(j: Journey, now: datetime) -> None:
-    """Every registry window not yet reported (due at the window's close)."""
+    """Every registry window not yet reported (due at the window's close); runs under
+    `WATCHED` follow the registry's track by consent (`models.pathway.registry`)."""
+    if j.watched:
+        from models.pathway import registry
+
+        registry.open_follow_up(j, now)
+        return
     s, p = j.state, j.protocol
     for w in p.registry_windows:
         if w.name in s.registry_reported:

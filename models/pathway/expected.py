@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from models.pathway.journey import Journey
 
 K = MilestoneKind
+# Kinds a journey takes at any time from their first phase on, offered (status, the console's
+# forms) but never named in a refusal's "expected one of".
+ANY_TIME = frozenset({K.ADVERSE_EVENT.value, K.DEATH.value})
 
 
 def expected(j: Journey) -> list[ExpectedMilestone]:
@@ -28,6 +31,8 @@ def expected(j: Journey) -> list[ExpectedMilestone]:
         return []
     found: list[ExpectedMilestone] = []
     for kind, r in RULES.items():
+        if j.state.died_at is not None and kind is not K.SAE_REPORTED:
+            continue
         if j.state.phase not in r.phases or r.cell_source not in (None, j.facts.cell_source):
             continue
         if not r.awaited(j):

@@ -114,6 +114,11 @@ class Journey:
         # Runs started under `AFTER_INFUSION`: ICU admission and discharge (where the patient
         # is; no discharge home from the ICU). Earlier runs refused these kinds as unknown.
         self.after_infusion = False
+        # Runs started under `WATCHED`: laboratory results and complications after infusion,
+        # adverse events and their reports to the sponsor, death, response with MRD, relapse,
+        # bridging that moves conditioning, the registry's track by consent. Earlier runs
+        # refused these messages and fields, and replay the same.
+        self.watched = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)
@@ -225,8 +230,9 @@ class Journey:
         )
 
     def expected_kinds(self) -> list[str]:
-        """Milestone kinds the journey is waiting for now (what a refusal lists)."""
-        return [e.kind for e in expected.expected(self)]
+        """Milestone kinds the journey is waiting for now (what a refusal lists): not those
+        that may come at any time (an adverse event, a death), which would crowd every list."""
+        return [e.kind for e in expected.expected(self) if e.kind not in expected.ANY_TIME]
 
     def take_outbox(self) -> tuple[list[Notification], list[AuditEntry]]:
         """Hand over (and forget) what was queued for the case store."""
@@ -290,6 +296,12 @@ class Journey:
                 RefusalCode.UNKNOWN_NAME,
             ) from None
         r = RULES[kind]
+        if self.state.died_at is not None and kind is not MilestoneKind.SAE_REPORTED:
+            raise Refused(
+                f"the patient died ({self.state.died_at:%Y-%m-%d}); the journey waits only for "
+                "sae_reported (the death's report to the sponsor)",
+                RefusalCode.CLOSED,
+            )
         if r.cell_source is not None and r.cell_source is not self.facts.cell_source:
             raise Refused(
                 f"milestone '{kind}' applies to {r.cell_source} products only; "

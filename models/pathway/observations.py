@@ -27,7 +27,7 @@ from models.grading import (
     treatment_decides_crs,
 )
 from models.messages import Alert, ObservationAck, ObservationInput, ToxicityView
-from models.pathway import alerts, deadlines, times
+from models.pathway import alerts, deadlines, times, watch
 from models.pathway.data import ObservationGrades, ValidObservation, describe_validation_error
 from models.state import ObservationRecord
 
@@ -36,27 +36,60 @@ if TYPE_CHECKING:
 
 
 def check_observation(j: Journey, o: ObservationInput, now: datetime) -> datetime:
-    """Check an observation; returns its time. Raises `Refused` saying what was expected."""
+    """Check an observation; returns its time. Raises `Refused` saying what was expected.
+
+    At the bedside (monitoring) an observation has the vital signs; runs under `WATCHED` also
+    take laboratory results (values in their units, clinical findings after infusion) in
+    monitoring and follow-up, without vital signs.
+    """
     s = j.state
     if o.observation_id is not None and any(
         r.observation.observation_id == o.observation_id for r in s.observations
     ):
         return now
-    if s.phase is not Phase.MONITORING:
+    labs = watch.has_lab_findings(o)
+    if labs and not j.watched:
         raise Refused(
-            f"observations are recorded in phase 'monitoring'; the journey is in '{s.phase}'",
+            "laboratory results and findings after infusion (ANC, platelets, IgG, infection, "
+            "infusion reaction, …) are taken from this journey's next run; expected the "
+            "bedside findings only",
+            RefusalCode.UNKNOWN_NAME,
+        )
+    phases = (Phase.MONITORING, Phase.FOLLOW_UP) if j.watched else (Phase.MONITORING,)
+    if j.state.died_at is not None:
+        raise Refused(
+            f"the patient died ({s.died_at:%Y-%m-%d}); no observation is expected",
+            RefusalCode.CLOSED,
+        )
+    if s.phase not in phases:
+        raise Refused(
+            f"observations are recorded in phase {' or '.join(repr(str(p)) for p in phases)}; "
+            f"the journey is in '{s.phase}'",
             RefusalCode.WRONG_PHASE,
         )
     j.check_sender(o.actor, o.note, "who made this observation")
     if j.v3:
         bounds.check_id(o.observation_id, "observation_id")
         bounds.check_shape(o.model_dump(mode="python", exclude={"observed_at"}), "observation")
-    if o.temperature_c is None or o.systolic_bp is None:
+    vitals = (o.temperature_c, o.systolic_bp)
+    if not labs and None in vitals:
         raise Refused(
-            "temperature_c and systolic_bp are required in every observation",
+            "temperature_c and systolic_bp are required in every observation"
+            + (
+                " at the bedside; a laboratory result needs at least one value (anc_per_ul, "
+                "platelets_per_ul, igg_mg_dl, …)"
+                if j.watched
+                else ""
+            ),
             RefusalCode.MISSING_FIELD,
         )
-    if 86 <= o.temperature_c <= 113:
+    if s.phase is Phase.MONITORING and vitals.count(None) == 1:
+        raise Refused(
+            "temperature_c and systolic_bp go together at the bedside; expected both (or "
+            "neither, for a laboratory result)",
+            RefusalCode.MISSING_FIELD,
+        )
+    if o.temperature_c is not None and 86 <= o.temperature_c <= 113:
         raise Refused(
             f"temperature_c {o.temperature_c} looks like °F; expected °C (30–45), "
             f"e.g. {(o.temperature_c - 32) * 5 / 9:.1f}",
@@ -66,11 +99,12 @@ def check_observation(j: Journey, o: ObservationInput, now: datetime) -> datetim
         ValidObservation.model_validate(o.model_dump())
     except ValidationError as e:
         raise Refused(
-            f"observation is invalid: {describe_validation_error(e)}; expected each finding "
-            "in its physiological range (temperature 30–45 °C, systolic 30–300 mmHg, …)",
+            f"observation is invalid: {describe_validation_error(e, ValidObservation)}; "
+            "expected each finding in its physiological range and unit (temperature 30–45 °C, "
+            "systolic 30–300 mmHg, …)",
             RefusalCode.INVALID_DATA,
         ) from None
-    if j.v2:
+    if j.v2 and watch.bedside(o):
         try:
             grade(j, o)
         except GradingError as e:
@@ -83,21 +117,30 @@ def check_observation(j: Journey, o: ObservationInput, now: datetime) -> datetim
             RefusalCode.WRONG_PRODUCT,
         )
     assert s.infused_at is not None
-    return times.check_time(
+    at = times.check_time(
         j,
         o.observed_at or now,
         now,
         "observed_at",
         not_before=s.infused_at,
         what="the infusion",
-        then="in the monitoring period",
+        then="after it",
     )
+    hours = j.protocol.infusion_reaction_hours
+    if o.infusion_reaction_grade is not None and at > s.infused_at + timedelta(hours=hours):
+        raise Refused(
+            f"an infusion reaction is graded in the first {hours} h after the infusion "
+            f"(until {s.infused_at + timedelta(hours=hours):%Y-%m-%d %H:%M} UTC); expected a "
+            "later reaction as an adverse_event milestone",
+            RefusalCode.INVALID_DATA,
+        )
+    return at
 
 
 def apply_observation(
     j: Journey, o: ObservationInput, observed_at: datetime, now: datetime
 ) -> ObservationAck:
-    """Store an accepted observation and move the observation deadline on."""
+    """Store an accepted observation; a bedside one moves the observation deadline on."""
     s = j.state
     if o.observation_id is not None and any(
         r.observation.observation_id == o.observation_id for r in s.observations
@@ -107,16 +150,27 @@ def apply_observation(
     record = ObservationRecord(
         observation=o, observed_at=observed_at, recorded_at=now, **graded.model_dump()
     )
-    earlier = [r for r in s.observations if r.observed_at <= observed_at]
+    at_bedside = watch.bedside(o)
+    earlier = [r for r in s.observations if r.observed_at <= observed_at and _bedside(r)]
     previous = max(earlier, key=lambda r: r.observed_at) if earlier else None
     s.observations.append(record)
     if s.baseline_ferritin_ng_ml is None and o.ferritin_ng_ml is not None:
         s.baseline_ferritin_ng_ml = o.ferritin_ng_ml
-    _update_toxicity(j)
-    latest = max(r.observed_at for r in s.observations)
-    j.met(DeadlineName.OBSERVATION, at=observed_at, now=now)
-    deadlines.open_observation(j, latest, now)
-    raised = _toxicity_alerts(j, record, previous, now) if j.v2 else []
+    raised: list[Alert] = []
+    if at_bedside:
+        _update_toxicity(j)
+        if s.phase is Phase.MONITORING:
+            latest = max(r.observed_at for r in s.observations if _bedside(r))
+            j.met(DeadlineName.OBSERVATION, at=observed_at, now=now)
+            deadlines.open_observation(j, latest, now)
+        if j.v2:
+            raised += _toxicity_alerts(j, record, previous, now)
+    if j.watched:
+        watch.grade_in_context(j, record)
+        raised += watch.watch(j, record, now)
+    graded = ObservationGrades.model_validate(
+        record.model_dump(include=set(ObservationGrades.model_fields))
+    )
     j.audit_entry(
         AuditAction.OBSERVATION_RECORDED,
         o.actor.strip(),
@@ -133,6 +187,11 @@ def apply_observation(
         alerts=raised,
         **graded.model_dump(),
     )
+
+
+def _bedside(r: ObservationRecord) -> bool:
+    """A stored observation taken at the bedside (with vital signs), not a laboratory result."""
+    return watch.bedside(r.observation)
 
 
 def asks_what_was_given(o: ObservationInput) -> bool:
@@ -163,11 +222,15 @@ def _crs_findings(o: ObservationInput) -> dict[str, Any]:
 
 
 def grade(j: Journey, o: ObservationInput) -> ObservationGrades:
-    """The observation's CRS, ICANS and GvHD grades and flags (docs/clinical-rules.md).
+    """The observation's CRS, ICANS and GvHD grades and flags (at the bedside) and the CTCAE
+    grades of its counts (docs/clinical-rules.md).
 
     Raises:
         GradingError: the observation is inconsistent (e.g. oxygen flow with no device).
     """
+    labs = watch.lab_grades(o) if j.watched else ObservationGrades()
+    if not watch.bedside(o):
+        return labs
     assert o.temperature_c is not None and o.systolic_bp is not None
     crs = crs_grade(
         **_crs_findings(o), anticytokine_or_antipyretic_given=o.anticytokine_or_antipyretic_given
@@ -196,13 +259,16 @@ def grade(j: Journey, o: ObservationInput) -> ObservationGrades:
         flags.append("seizure")
     if icans.capd_required:
         flags.append("capd_required")
-    return ObservationGrades(crs_grade=crs, icans_grade=icans.grade, gvhd_grade=gvhd, flags=flags)
+    return labs.model_copy(
+        update={"crs_grade": crs, "icans_grade": icans.grade, "gvhd_grade": gvhd, "flags": flags}
+    )
 
 
 def _update_toxicity(j: Journey) -> None:
     """Current grades are the latest observation's; worst grades are the maximum seen."""
     s = j.state
-    latest = max(s.observations, key=lambda r: r.observed_at)
+    bedside = [r for r in s.observations if _bedside(r)]
+    latest = max(bedside, key=lambda r: r.observed_at)
 
     def worst(grades: list[int | None]) -> int | None:
         seen = [g for g in grades if g is not None]
@@ -210,11 +276,11 @@ def _update_toxicity(j: Journey) -> None:
 
     s.toxicity = ToxicityView(
         crs_current=latest.crs_grade,
-        crs_worst=worst([r.crs_grade for r in s.observations]),
+        crs_worst=worst([r.crs_grade for r in bedside]),
         icans_current=latest.icans_grade,
-        icans_worst=worst([r.icans_grade for r in s.observations]),
+        icans_worst=worst([r.icans_grade for r in bedside]),
         gvhd_current=latest.gvhd_grade,
-        gvhd_worst=worst([r.gvhd_grade for r in s.observations]),
+        gvhd_worst=worst([r.gvhd_grade for r in bedside]),
         last_observed_at=latest.observed_at,
         flags=list(latest.flags),
     )

@@ -112,8 +112,41 @@ FRAMEWORK: tuple[Consideration, ...] = (
 )
 
 
+def _negative_antigens(j: Journey) -> list[str]:
+    """Antigens the latest relapse is negative for (`CD19-negative` → ["CD19"])."""
+    status = j.state.relapses[-1].antigen_status or "" if j.state.relapses else ""
+    return re.findall(r"([A-Za-z0-9]+)[- ]?neg", status, flags=re.IGNORECASE)
+
+
+# After a relapse or progression, until the way back is decided (`re_referral`).
+AFTER_RELAPSE: tuple[Consideration, ...] = (
+    Consideration(
+        lambda j: j.facts.therapy is Therapy.CAR_T and bool(_negative_antigens(j)),
+        lambda j: (
+            f"{', '.join(a.upper() for a in _negative_antigens(j))}-negative relapse after "
+            "this CAR-T (antigen escape)"
+        ),
+        "another target or a CAR NK trial (seed 001: 30–40 % of CD19 CAR-T responders who "
+        "relapse lose CD19; approved CAR-T cannot re-target escaped disease)",
+    ),
+    Consideration(
+        lambda j: not _negative_antigens(j),
+        lambda j: "relapse or progression, antigen status not known to be negative",
+        "confirm the target antigen on a biopsy of the relapse before choosing the same "
+        "target again",
+    ),
+)
+
+
 def options(j: Journey) -> list[OptionHint]:
-    """The considerations that apply to this journey now (none once treatment started)."""
+    """The considerations that apply to this journey now: before treatment, the framework;
+    after a relapse, until the way back is decided, the considerations after relapse."""
+    if j.state.relapses and j.watched and j.state.re_referral_decision is None:
+        return [
+            OptionHint(fact=c.fact(j), consider=c.consider, source=c.source)
+            for c in AFTER_RELAPSE
+            if c.applies(j)
+        ]
     if j.state.phase not in SHOWN_IN:
         return []
     return [

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.enums import DeadlineName, Phase
-from models.pathway import deadlines
+from models.pathway import deadlines, registry
 
 if TYPE_CHECKING:
     from models.pathway.journey import Journey
@@ -76,12 +76,20 @@ def _observation_after_infusion(j: Journey, at: datetime, now: datetime) -> None
     deadlines.open_observation(j, at, now)
     if j.v2:
         deadlines.open_restrictions(j, now)
+    if j.watched:
+        deadlines.open_response_months(j, now)
+        registry.open_after_infusion(j, now)
 
 
 def _follow_up(j: Journey, at: datetime, now: datetime) -> None:
     from models.pathway import gates  # (gates reads the journey's vocabulary)
 
     deadlines.open_telemedicine(j, now)
+    if j.watched:
+        registry.open_follow_up(j, now)
+        if gates.registry_consented(j):
+            deadlines.open_long_term(j, now)
+        return
     if j.v2 and gates.registry_consented(j):
         deadlines.open_registry(j, now)
         deadlines.open_long_term(j, now)
@@ -104,7 +112,7 @@ ON_ENTRY: dict[Phase, OnEntry] = {
     P.MANUFACTURING: OnEntry(closes=(N.APHERESIS,), opens=(deadlines.open_manufacturing,)),
     P.CONDITIONING: OnEntry(
         closes=(N.MANUFACTURING, N.PRETREATMENT_CLEARANCE, N.ACCOMMODATION_REGISTRATION),
-        opens=(deadlines.open_conditioning, deadlines.open_readiness),
+        opens=(deadlines.open_conditioning, deadlines.open_readiness, registry.open_pre_infusion),
     ),
     P.INFUSION: OnEntry(
         closes=(N.CONDITIONING, N.READINESS), opens=(deadlines.open_infusion_window,)

@@ -7,8 +7,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.enums import Phase, Severity
-from models.messages import ConsentView, JourneyProjection, JourneyStatus, SignatureView
+from models.messages import (
+    ConsentView,
+    JourneyProjection,
+    JourneyStatus,
+    LabView,
+    SignatureView,
+)
 from models.pathway import expected, gates, options
+from models.pathway.data import LABS
 
 if TYPE_CHECKING:
     from models.pathway.journey import Journey
@@ -74,7 +81,32 @@ def status(j: Journey) -> JourneyStatus:
         target_antigens=list(j.facts.target_antigens),
         icu_since=s.icu_since,
         icu_reason=s.icu_reason,
+        watched=j.watched,
+        labs=latest_labs(j),
+        watching=list(s.watching),
+        adverse_events=list(s.adverse_events),
+        sae_reports=list(s.sae_reports),
+        died_at=s.died_at,
+        death_cause=s.death_cause,
+        relapses=list(s.relapses),
+        re_referral_decision=s.re_referral_decision,
+        response_months_done=list(s.response_months_done),
     )
+
+
+def latest_labs(j: Journey) -> list[LabView]:
+    """The latest value of each laboratory finding recorded, in `LABS` order."""
+    out = []
+    for name, lab in LABS.items():
+        found = [
+            (r.observed_at, v)
+            for r in j.state.observations
+            if (v := getattr(r.observation, name)) is not None
+        ]
+        if found:
+            at, value = max(found, key=lambda f: f[0])
+            out.append(LabView(name=name, value=value, unit=lab.unit, observed_at=at))
+    return out
 
 
 def projection(j: Journey, now: datetime) -> JourneyProjection:

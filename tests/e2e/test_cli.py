@@ -230,6 +230,15 @@ async def test_a_nurse_records_observations_and_a_physician_acknowledges(cli, de
     code, out, _ = await cli("status", case)
     assert "CRS 3 (worst 3)" in out and "acknowledged by dr-e2e" in out
 
+    # A laboratory result needs no vital signs; a value in another unit is refused, naming
+    # the unit expected, and nothing is recorded.
+    code, out, err = await nurse("observe", case, "--anc", "300", "--platelets", "15000")
+    assert code == 0 and "neutrophils CTCAE grade 4 · platelets CTCAE grade 4" in out, err
+    code, _, err = await nurse("observe", case, "--igg", "4")
+    assert code == 1 and "igg_mg_dl: looks like g/L; expected mg/dL" in err, err
+    code, out, _ = await cli("status", case)
+    assert "latest labs: anc_per_ul 300 cells/µL" in out and "igg_mg_dl" not in out
+
 
 async def test_demo_starts_the_sample_journeys_once(cli):
     code, out, err = await cli("demo")

@@ -39,10 +39,12 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 
 # Follow-up completes only when every scheduled follow-up is recorded: a short protocol (three
-# monthly visits, no registry windows or yearly check-ins) keeps this journey to a few months.
+# monthly visits, responses at months 1 and 3, the registry's pre-infusion and infusion forms
+# only, no yearly check-ins) keeps this journey to a few months.
 SHORT_FOLLOW_UP = ProtocolConfig(
     name="short_follow_up",
     telemedicine_months=3,
+    response_months=(1, 3),
     registry_windows=(),
     long_term_follow_up_therapies=(),
 )
@@ -56,21 +58,25 @@ async def test_full_autologous_journey_completes_across_runs(env: WorkflowEnviro
     ack = await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")
     assert ack.phase is Phase.MONITORING
     await observe(handle)
+    await record(handle, "registry_reported", window="pre_infusion", form="CIBMTR F4000")
+    await record(handle, "registry_reported", window="infusion", form="CIBMTR F4006")
     await env.sleep(timedelta(days=28))
     await record(handle, "discharged", **DISCHARGE)
     await record(handle, "returned_home")
     for month in (1, 2, 3):
         await env.sleep(timedelta(days=30))
         await record(handle, "telemedicine_completed", month=month)
-    await record(handle, "response_assessed", response="CR", method="PET-CT")
+        if month in (1, 3):
+            await record(handle, "response_assessed", response="CR", method="PET-CT")
     await record(handle, "follow_up_completed")
     result = await handle.result()
     assert (result.phase, result.outcome) == (Phase.CLOSED, Outcome.COMPLETED)
     # Continued as new at monitoring and at follow-up; the timeline is whole in the last run.
     assert result.run_count == 3
     timeline = await handle.query(PatientJourney.timeline)
-    # 20 milestones to infusion, 4 consents and the readiness check of rules version 5.
-    assert result.milestone_count == len(timeline) == 30
+    # 20 milestones to infusion, 4 consents and the readiness check of rules version 5; two
+    # registry forms and two responses after it.
+    assert result.milestone_count == len(timeline) == 33
     assert [e.kind for e in timeline][:2] == ["records_complete", "eligibility_assessed"]
     assert timeline[-1].kind == "follow_up_completed"
 

@@ -11,7 +11,10 @@ milestone that met an overdue deadline on time), `bounded-floods/` (recorded by
 task, then a fresh run; 1,150 milestones from 8 clients continuing as new at 1,000 updates),
 `signers/` (the 15-year journey under `SIGNERS`: the PI's decision transcribed by its
 coordinator from the signed letter), `forms-in-words/` (the same under `FORMS_IN_WORDS`
-too), `after-infusion/` (and `AFTER_INFUSION`), and `chaos/`: journeys recorded by
+too), `after-infusion/` (and `AFTER_INFUSION`), `watched-after-infusion/` (the 15-year
+journey under `WATCHED`, with MRD and the registry's track, and `drive_complications`: a trial
+patient through neutropenic fever, grade 3 CRS, the ICU, serious adverse events reported,
+low IgG, prolonged cytopenia, progression and death), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
 tasks lost to a crash, the kind of history that once could not replay). A change to
 `PatientJourney` that would break journeys already running (a new command, a reordered timer)
@@ -78,6 +81,7 @@ def test_stored_histories_are_present():
         "signers",
         "forms-in-words",
         "after-infusion",
+        "watched-after-infusion",
         "chaos",
     }, "see history_events.py"
     assert len(STUCK) == 3

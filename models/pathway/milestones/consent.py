@@ -23,7 +23,7 @@ from models.enums import (
     registry_deadline,
 )
 from models.errors import RefusalCode, Refused
-from models.pathway import deadlines, gates
+from models.pathway import deadlines, gates, registry
 from models.pathway.data import ConsentData, ConsentVersionData, ConsentWithdrawnData
 from models.pathway.milestones import follow_up
 from models.pathway.rules import Accepted, MilestoneRule, rule
@@ -99,6 +99,12 @@ class ConsentSigned(MilestoneRule[ConsentData]):
         ):
             # Registry reporting was waiting for this consent.
             deadlines.open_registry(j, now)
+        elif d.consent_type is ConsentType.REGISTRY and registry_waited and j.watched:
+            # The registry's track starts where the journey is (runs under `WATCHED`).
+            if s.phase is Phase.CONDITIONING:
+                registry.open_pre_infusion(j, a.occurred_at, now)
+            elif s.phase is Phase.MONITORING:
+                registry.open_after_infusion(j, now)
 
 
 @rule
@@ -177,8 +183,10 @@ class ConsentWithdrawn(MilestoneRule[ConsentWithdrawnData]):
         if t in (ConsentType.TREATMENT, ConsentType.TRIAL):
             j.close(Outcome.WITHDRAWN)
         elif t is ConsentType.REGISTRY:
-            for w in j.protocol.registry_windows:
-                j.book.close(registry_deadline(w.name))
+            minimal = j.protocol.registry_minimal_track if j.watched else ()
+            for w in registry.track(j):
+                if w.name not in minimal:
+                    j.book.close(registry_deadline(w.name))
             # Follow-up may now be complete without the registry's windows.
             follow_up.maybe_done(j, now)
         else:

@@ -16,9 +16,10 @@ from models.enums import (
     Phase,
     Severity,
     registry_deadline,
+    response_deadline,
 )
 from models.errors import RefusalCode, Refused
-from models.pathway import deadlines, gates
+from models.pathway import deadlines, gates, registry
 from models.pathway.data import (
     CheckInData,
     HandoverData,
@@ -27,6 +28,7 @@ from models.pathway.data import (
     ResponseData,
     TelemedicineData,
 )
+from models.pathway.milestones import events
 from models.pathway.rules import Accepted, MilestoneRule, rule
 
 if TYPE_CHECKING:
@@ -62,11 +64,19 @@ def missing(j: Journey) -> list[str]:
     months = [m for m in range(1, p.telemedicine_months + 1) if m not in s.telemedicine_months]
     if months:
         out.append(f"telemedicine month(s) {ranges(months)}")
-    if not s.responses:
-        out.append("the response assessment")
-    windows = [w.name for w in p.registry_windows if w.name not in s.registry_reported]
-    if windows and j.v2 and gates.registry_consented(j):
-        out.append(f"registry window(s) {', '.join(windows)}")
+    if j.watched:
+        months = [m for m in p.response_months if m not in s.response_months_done]
+        if months:
+            out.append(f"response assessment month(s) {ranges(months)}")
+        windows = [w.name for w in registry.left(j)]
+        if windows:
+            out.append(f"registry window(s) {', '.join(windows)}")
+    else:
+        if not s.responses:
+            out.append("the response assessment")
+        windows = [w.name for w in p.registry_windows if w.name not in s.registry_reported]
+        if windows and j.v2 and gates.registry_consented(j):
+            out.append(f"registry window(s) {', '.join(windows)}")
     if j.v2 and j.facts.therapy in p.long_term_follow_up_therapies:
         years = [y for y in range(2, p.long_term_follow_up_years + 1) if y not in s.check_in_years]
         if years:
@@ -146,41 +156,127 @@ class TelemedicineCompleted(MilestoneRule[TelemedicineData]):
 
 @rule
 class ResponseAssessed(MilestoneRule[ResponseData]):
-    """The disease response (CR, PR, SD, PD)."""
+    """The disease response (CR, PR, SD, PD). Runs under `WATCHED`: from monitoring on, with
+    MRD, for a protocol month (`response_month_N`; the earliest open one by default); a PD
+    is a progression: the physician is alerted and the way back is to be decided."""
 
     kind = MilestoneKind.RESPONSE_ASSESSED
-    phases = FOLLOW_UP
+    phases = (Phase.MONITORING, Phase.FOLLOW_UP)
     data = ResponseData
 
+    def awaited(self, j: Journey) -> bool:
+        if j.state.phase is Phase.MONITORING:
+            return j.watched
+        return True
+
     def optional(self, j: Journey) -> bool:
+        if j.watched:
+            return not _open_months(j)
         return bool(j.state.responses)  # a later assessment may follow the first
+
+    def check(self, j: Journey, a: Accepted[ResponseData]) -> None:
+        d = a.data
+        if not j.watched:
+            if j.state.phase is Phase.MONITORING:
+                raise Refused(
+                    "milestone 'response_assessed' is not expected in phase 'monitoring'; "
+                    "expected it in follow-up",
+                    RefusalCode.WRONG_PHASE,
+                )
+            extra = [n for n in ("mrd", "mrd_method", "mrd_sensitivity", "month") if getattr(d, n)]
+            if extra:
+                raise Refused(
+                    f"data for 'response_assessed' is invalid: {', '.join(extra)} taken from "
+                    "this journey's next run; expected: response, method?",
+                    RefusalCode.INVALID_DATA,
+                )
+            return
+        if d.mrd in (None, "not_done") and (d.mrd_method or d.mrd_sensitivity):
+            raise Refused(
+                "mrd_method and mrd_sensitivity describe an MRD result; expected mrd negative "
+                "or positive with them",
+                RefusalCode.INVALID_DATA,
+            )
+        if d.mrd in ("negative", "positive") and d.mrd_method is None:
+            raise Refused(
+                "an MRD result needs its method; expected mrd_method flow, ngs or pcr",
+                RefusalCode.MISSING_FIELD,
+            )
+        months = j.protocol.response_months
+        if d.month is not None and d.month not in months:
+            raise Refused(
+                f"month {d.month} is not a response month of the protocol; expected one of: "
+                + ", ".join(str(m) for m in months),
+                RefusalCode.INVALID_DATA,
+            )
+        if d.month is not None and d.month in j.state.response_months_done:
+            raise Refused(
+                f"the month-{d.month} response is already recorded; expected one of: "
+                + (", ".join(str(m) for m in _open_months(j)) or "none (all recorded)"),
+                RefusalCode.ALREADY_DONE,
+            )
 
     def apply(self, j: Journey, a: Accepted[ResponseData], now: datetime) -> None:
         j.state.responses.append(a.data.response)
-        j.met(N.RESPONSE_ASSESSMENT, at=a.occurred_at, now=now)
+        if not j.watched:
+            j.met(N.RESPONSE_ASSESSMENT, at=a.occurred_at, now=now)
+            maybe_done(j, now)
+            return
+        left = _open_months(j)
+        month = a.data.month or (left[0] if left else None)
+        if month is not None:
+            j.state.response_months_done.append(month)
+            j.met(response_deadline(month), at=a.occurred_at, now=now)
+        if a.data.response == "PD":
+            events.relapsed(j, "Progression (PD)", None, a.occurred_at, now)
         maybe_done(j, now)
+
+
+def _open_months(j: Journey) -> list[int]:
+    """The protocol's response months not yet recorded."""
+    return [m for m in j.protocol.response_months if m not in j.state.response_months_done]
 
 
 @rule
 class RegistryReported(MilestoneRule[RegistryData]):
-    """A registry window's report, once the window has opened."""
+    """A registry window's report, once the window has opened (runs under `WATCHED`: the
+    registry's track by consent, from conditioning, naming the form sent)."""
 
     kind = MilestoneKind.REGISTRY_REPORTED
-    phases = FOLLOW_UP
+    phases = (Phase.CONDITIONING, Phase.INFUSION, Phase.MONITORING, Phase.FOLLOW_UP)
     data = RegistryData
 
     def awaited(self, j: Journey) -> bool:
-        reported = j.state.registry_reported
-        return any(w.name not in reported for w in j.protocol.registry_windows)
+        if not j.watched:
+            reported = j.state.registry_reported
+            return j.state.phase is Phase.FOLLOW_UP and any(
+                w.name not in reported for w in j.protocol.registry_windows
+            )
+        return any(j.book.get(registry_deadline(w.name)) for w in registry.left(j))
 
     def check(self, j: Journey, a: Accepted[RegistryData]) -> None:
-        if not gates.registry_consented(j):
+        if not j.watched:
+            if j.state.phase is not Phase.FOLLOW_UP:
+                raise Refused(
+                    f"milestone 'registry_reported' is not expected in phase '{j.state.phase}'"
+                    "; expected it in follow-up",
+                    RefusalCode.WRONG_PHASE,
+                )
+            if a.data.form is not None:
+                raise Refused(
+                    "data for 'registry_reported' is invalid: form is taken from this "
+                    "journey's next run; expected: window",
+                    RefusalCode.INVALID_DATA,
+                )
+        windows = {w.name: w for w in (registry.due(j) if j.watched else [])}
+        if not windows and not gates.registry_consented(j):
             raise Refused(
                 "registry reporting needs the patient's registry consent; expected "
                 "consent_signed consent_type=registry first",
                 RefusalCode.PATHWAY_RULE,
             )
-        windows = {w.name: w for w in j.protocol.registry_windows}
+        if not j.watched:
+            windows = {w.name: w for w in j.protocol.registry_windows}
         name = a.data.window
         if name not in windows:
             raise Refused(
@@ -190,6 +286,14 @@ class RegistryReported(MilestoneRule[RegistryData]):
         if name in j.state.registry_reported:
             raise Refused(f"registry window {name!r} is already reported", RefusalCode.ALREADY_DONE)
         window = windows[name]
+        if name == registry.PRE_INFUSION:
+            return
+        if j.state.infused_at is None:
+            raise Refused(
+                f"the {window.label} registry window opens after the infusion; expected "
+                "the pre-infusion form now",
+                RefusalCode.PATHWAY_RULE,
+            )
         opens = j.day(window.opens_day)
         if a.occurred_at < opens:
             raise Refused(
@@ -202,6 +306,8 @@ class RegistryReported(MilestoneRule[RegistryData]):
     def apply(self, j: Journey, a: Accepted[RegistryData], now: datetime) -> None:
         j.state.registry_reported.append(a.data.window)
         j.met(registry_deadline(a.data.window), at=a.occurred_at, now=now)
+        if j.watched and j.state.phase is Phase.FOLLOW_UP:
+            registry.open_follow_up(j, now)  # the next yearly form
         maybe_done(j, now)
 
 

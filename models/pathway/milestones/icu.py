@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from models.enums import MilestoneKind, Phase
 from models.errors import RefusalCode, Refused
+from models.pathway import sae
 from models.pathway.data import IcuAdmittedData, NoData
 from models.pathway.rules import Accepted, D, MilestoneRule, rule
 
@@ -62,6 +63,8 @@ class IcuAdmitted(IcuRule[IcuAdmittedData]):
         s = j.state
         s.icu_since, s.icu_reason = a.occurred_at, a.data.reason
         s.icu_stays += 1
+        # An ICU admission is serious by definition (a trial's sponsor hears within 24 h).
+        sae.serious(j, f"ICU admission: {a.data.reason}", a.occurred_at, now)
 
 
 @rule

@@ -5,10 +5,10 @@ identity, and a failed run (another collection while attempts remain).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from models.enums import CellSource, MilestoneKind, Outcome, Phase
+from models.enums import CellSource, DeadlineName, MilestoneKind, Outcome, Phase
 from models.errors import RefusalCode, Refused
 from models.pathway.data import CoiData, NoData, ProductData, ReasonData, RegimenData
 from models.pathway.rules import Accepted, MilestoneRule, rule
@@ -51,15 +51,70 @@ class ManufacturingStarted(MilestoneRule[NoData]):
 
 @rule
 class BridgingTherapyStarted(MilestoneRule[RegimenData]):
-    """Bridging therapy while the product is made (recorded; changes no deadline)."""
+    """Bridging therapy while the product is made. Runs under `WATCHED`: from apheresis until
+    conditioning starts, its regimen's duration (the protocol's, or `days`) moves the
+    conditioning deadline on; earlier runs record it during manufacturing and change nothing."""
 
     kind = MilestoneKind.BRIDGING_THERAPY_STARTED
-    phases = (Phase.MANUFACTURING,)
+    phases = (Phase.MANUFACTURING, Phase.CONDITIONING)
     data = RegimenData
     cell_source = AUTO
 
+    def awaited(self, j: Journey) -> bool:
+        s = j.state
+        return s.phase is Phase.MANUFACTURING or (j.watched and s.conditioning_started_at is None)
+
     def optional(self, j: Journey) -> bool:
         return True
+
+    def check(self, j: Journey, a: Accepted[RegimenData]) -> None:
+        s, d = j.state, a.data
+        if not j.watched:
+            if s.phase is not Phase.MANUFACTURING:
+                raise Refused(
+                    f"milestone 'bridging_therapy_started' is not expected in phase "
+                    f"'{s.phase}'; expected it during manufacturing",
+                    RefusalCode.WRONG_PHASE,
+                )
+            if d.days is not None:
+                raise Refused(
+                    "data for 'bridging_therapy_started' is invalid: days is taken from this "
+                    "journey's next run; expected: regimen?",
+                    RefusalCode.INVALID_DATA,
+                )
+            return
+        if s.conditioning_started_at is not None:
+            raise Refused(
+                "conditioning has started; bridging therapy is given before it",
+                RefusalCode.ALREADY_DONE,
+            )
+        if d.days is None and bridging_days(j, d.regimen) is None:
+            known = ", ".join(r.name for r in j.protocol.bridging_regimens) or "(none)"
+            raise Refused(
+                f"bridging regimen {d.regimen!r} is not one of the protocol's ({known}); "
+                "expected one of them, or its duration in days",
+                RefusalCode.INVALID_DATA,
+            )
+
+    def apply(self, j: Journey, a: Accepted[RegimenData], now: datetime) -> None:
+        if not j.watched:
+            return
+        s = j.state
+        days = a.data.days if a.data.days is not None else bridging_days(j, a.data.regimen)
+        assert days is not None
+        until = a.occurred_at + timedelta(days=days)
+        s.bridging_until = max(until, s.bridging_until) if s.bridging_until else until
+        current = j.book.get(DeadlineName.CONDITIONING)
+        if current is not None:
+            due = s.bridging_until + timedelta(days=j.protocol.conditioning_escalate_days)
+            if due > current.due_at:
+                j.book.reschedule(DeadlineName.CONDITIONING, now=now, due_at=due)
+
+
+def bridging_days(j: Journey, regimen: str | None) -> int | None:
+    """How long the protocol's bridging regimen delays conditioning (None: not its own)."""
+    name = (regimen or "").strip().lower()
+    return next((r.days for r in j.protocol.bridging_regimens if r.name == name), None)
 
 
 def _unless_started(j: Journey) -> list[str]:
