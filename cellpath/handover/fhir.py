@@ -2,9 +2,12 @@
 
 One `collection` Bundle for the home team: the Patient (identified only when the reader may see
 who it is), the follow-up CarePlan, a Task per open deadline, an Observation per bedside
-observation (toxicity grades as components, vital signs with their LOINC codes), the infusion
-as a Procedure with its product (BiologicallyDerivedProduct: lot and chain-of-identity id), a
-Consent per signed consent, and the discharge letter as a DocumentReference.
+observation (toxicity grades as components, vital signs with their LOINC codes) and one per
+laboratory value (LOINC, UCUM), the infusion as a Procedure using its product
+(`usedReference` to a BiologicallyDerivedProduct: lot and chain-of-identity id), bridging
+therapy as Procedures, an AdverseEvent per graded toxicity and per recorded adverse event, a
+Consent per signed consent, and the discharge letter as a DocumentReference. Every resource
+carries a narrative.
 
 Ids are derived from the case (uuid5), so the same journey gives the same bundle. A bundle is
 checked before it leaves (`check`): it parses with `fhir.resources`, every reference resolves
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import uuid
 from dataclasses import dataclass
@@ -84,8 +88,14 @@ class _Builder:
     def uid(self, *parts: object) -> str:
         return str(uuid.uuid5(NAMESPACE, "|".join([self.f.status.case_id, *map(str, parts)])))
 
-    def add(self, resource: dict[str, Any]) -> str:
+    def add(self, resource: dict[str, Any], narrative: str) -> str:
+        """Add a resource with its narrative (what a person reads of it: every resource has
+        one, FHIR's dom-6) and return its reference."""
         rid = resource["id"]
+        resource["text"] = {
+            "status": "generated",
+            "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{html.escape(narrative)}</div>',
+        }
         self.entries.append({"fullUrl": f"urn:uuid:{rid}", "resource": resource})
         return f"urn:uuid:{rid}"
 
@@ -141,7 +151,7 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
         patient["name"] = [{"text": ident.full_name}]
     if ident is not None and ident.birth_date:
         patient["birthDate"] = ident.birth_date.isoformat()
-    subject = {"reference": b.add(patient)}
+    subject = {"reference": b.add(patient, f"Patient {s.patient_ref}")}
 
     practitioner = None
     if ident is not None and ident.oncologist_name:
@@ -159,7 +169,7 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
                     "issuer": {"display": ident.oncologist_institution},
                 }
             ]
-        practitioner = {"reference": b.add(doc)}
+        practitioner = {"reference": b.add(doc, f"Home oncologist: {ident.oncologist_name}")}
 
     plan_id = b.uid("careplan")
     tasks = []
@@ -180,7 +190,7 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
             task["businessStatus"] = {"text": f"overdue (escalation level {d.escalation_level})"}
         if practitioner is not None:
             task["owner"] = practitioner
-        tasks.append(b.add(task))
+        tasks.append(b.add(task, f"{d.name.replace('_', ' ')}: due {d.due_at:%Y-%m-%d %H:%M} UTC"))
     closed = s.phase.value == "closed"
     plan: dict[str, Any] = {
         "resourceType": "CarePlan",
@@ -194,9 +204,11 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
     }
     if s.infused_at is not None:
         plan["period"] = {"start": _when(s.infused_at)}
-    b.add(plan)
+    b.add(plan, f"{plan['title']}: {len(tasks)} follow-up task(s) open")
 
     for i, o in enumerate(facts.observations):
+        if o.observation.temperature_c is None or o.observation.systolic_bp is None:
+            continue  # a laboratory result: its values are Observations of their own below
         components = [
             _grade("crs-grade", "CRS grade (ASTCT)", o.crs_grade),
             _grade("icans-grade", "ICANS grade (ASTCT)", o.icans_grade),
@@ -227,8 +239,12 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
                 "subject": subject,
                 "effectiveDateTime": _when(o.observed_at),
                 "component": [c for c in components if c is not None],
-            }
+            },
+            f"Toxicity assessment {o.observed_at:%Y-%m-%d %H:%M} UTC: CRS grade {o.crs_grade}, "
+            f"ICANS grade {o.icans_grade}"
+            + (f", GvHD grade {o.gvhd_grade}" if o.gvhd_grade is not None else ""),
         )
+    _laboratory(b, facts, subject)
 
     infusion = next((e for e in facts.timeline if e.kind == "infusion_completed"), None)
     if infusion is not None:
@@ -241,7 +257,8 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
                     {"system": f"{SYSTEM}/chain-of-identity", "value": infusion.data["coi_id"]},
                     {"system": f"{SYSTEM}/lot", "value": infusion.data["lot"]},
                 ],
-            }
+            },
+            f"Cell product lot {infusion.data['lot']}, chain of identity {infusion.data['coi_id']}",
         )
         b.add(
             {
@@ -257,12 +274,17 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
                         f"{infusion.data['coi_id']} (verified at the bedside)"
                     }
                 ],
-                "extension": [
-                    {"url": f"{SYSTEM}/StructureDefinition/infused-product",
-                     "valueReference": {"reference": product}}
-                ],
-            }
-        )  # fmt: skip
+                # The product infused, as FHIR links it (R5's `used`; in R4 `usedReference`).
+                "usedReference": [{"reference": product}],
+            },
+            f"{s.therapy} cell infusion {infusion.occurred_at:%Y-%m-%d %H:%M} UTC, lot "
+            f"{infusion.data['lot']}",
+        )
+        infusion_ref: str | None = f"urn:uuid:{b.uid('infusion')}"
+    else:
+        infusion_ref = None
+    _bridging(b, facts, subject)
+    _adverse_events(b, facts, subject, infusion_ref)
 
     for i, c in enumerate(s.consents):
         b.add(
@@ -283,7 +305,9 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
                 "dateTime": _when(c.signed_at),
                 "identifier": [{"system": f"{SYSTEM}/document-sha256", "value": c.document_sha256}],
                 "policyRule": {"text": f"{c.consent_type} consent, form version {c.form_version}"},
-            }
+            },
+            f"{c.consent_type} consent, form version {c.form_version}, signed "
+            f"{c.signed_at:%Y-%m-%d} by the {c.signer}",
         )
 
     if s.discharged_at is not None:
@@ -306,7 +330,8 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
                         "title": "Discharge letter",
                     }}
                 ],
-            }
+            },
+            f"Discharge letter, {s.discharged_at:%Y-%m-%d}",
         )  # fmt: skip
 
     bundle = {
@@ -318,6 +343,130 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
     }
     check(bundle)
     return bundle
+
+
+# Laboratory values as LOINC-coded Observations with UCUM units: finding → (LOINC code, name,
+# UCUM unit). Ferritin is taken at the bedside, the rest as laboratory results.
+LABORATORY: dict[str, tuple[str, str, str]] = {
+    "anc_per_ul": ("751-8", "Neutrophils [#/volume] in Blood", "/uL"),
+    "platelets_per_ul": ("777-3", "Platelets [#/volume] in Blood", "/uL"),
+    "hemoglobin_g_dl": ("718-7", "Hemoglobin [Mass/volume] in Blood", "g/dL"),
+    "igg_mg_dl": ("2465-3", "IgG [Mass/volume] in Serum or Plasma", "mg/dL"),
+    "creatinine_mg_dl": ("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL"),
+    "potassium_mmol_l": ("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "mmol/L"),
+    "phosphate_mg_dl": ("2777-1", "Phosphate [Mass/volume] in Serum or Plasma", "mg/dL"),
+    "uric_acid_mg_dl": ("3084-1", "Urate [Mass/volume] in Serum or Plasma", "mg/dL"),
+    "calcium_mg_dl": ("17861-6", "Calcium [Mass/volume] in Serum or Plasma", "mg/dL"),
+    "ldh_u_l": (
+        "2532-0",
+        "Lactate dehydrogenase [Enzymatic activity/volume] in Serum or Plasma",
+        "U/L",
+    ),
+    "ferritin_ng_ml": ("2276-4", "Ferritin [Mass/volume] in Serum or Plasma", "ng/mL"),
+}
+CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+
+
+def _laboratory(b: _Builder, facts: HandoverFacts, subject: dict[str, str]) -> None:
+    """One Observation per laboratory value recorded."""
+    for i, o in enumerate(facts.observations):
+        for name, (code, text, unit) in LABORATORY.items():
+            value = getattr(o.observation, name)
+            if value is None:
+                continue
+            b.add(
+                {
+                    "resourceType": "Observation",
+                    "id": b.uid("lab", i, name),
+                    "status": "final",
+                    "category": [{"coding": [{"system": CATEGORY, "code": "laboratory"}]}],
+                    "code": {"coding": [{"system": LOINC, "code": code}], "text": text},
+                    "subject": subject,
+                    "effectiveDateTime": _when(o.observed_at),
+                    "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
+                },
+                f"{text}: {value:g} {unit} ({o.observed_at:%Y-%m-%d %H:%M} UTC)",
+            )
+
+
+def _bridging(b: _Builder, facts: HandoverFacts, subject: dict[str, str]) -> None:
+    """Bridging therapy while the product was made, as Procedures."""
+    for i, e in enumerate(x for x in facts.timeline if x.kind == "bridging_therapy_started"):
+        regimen = str(e.data.get("regimen") or "unnamed regimen")
+        b.add(
+            {
+                "resourceType": "Procedure",
+                "id": b.uid("bridging", i),
+                "status": "completed",
+                "code": {"text": f"Bridging therapy: {regimen}"},
+                "subject": subject,
+                "performedDateTime": _when(e.occurred_at),
+            },
+            f"Bridging therapy ({regimen}) from {e.occurred_at:%Y-%m-%d}",
+        )
+
+
+SEVERITY = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
+SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+# Each graded toxicity: the grade on the stored observation, what it is, by which grading.
+TOXICITIES: tuple[tuple[str, str, str], ...] = (
+    ("crs_grade", "Cytokine release syndrome", "ASTCT"),
+    ("icans_grade", "Immune effector cell-associated neurotoxicity syndrome", "ASTCT"),
+    ("gvhd_grade", "Acute graft-versus-host disease", "MAGIC"),
+    ("anc_grade", "Neutrophil count decreased", "CTCAE v5"),
+    ("platelet_grade", "Platelet count decreased", "CTCAE v5"),
+    ("anaemia_grade", "Anemia", "CTCAE v5"),
+)
+
+
+def _adverse_events(
+    b: _Builder, facts: HandoverFacts, subject: dict[str, str], infusion: str | None
+) -> None:
+    """Each graded toxicity (its worst grade, from the first observation that reached it),
+    tumour lysis and infusion reactions, and each recorded adverse event, as AdverseEvents."""
+    found: list[tuple[str, str, int | None, datetime, bool | None]] = []
+    for field, term, grading in TOXICITIES:
+        graded = [(getattr(o, field), o.observed_at) for o in facts.observations]
+        graded = [(g, at) for g, at in graded if g]
+        if graded:
+            worst = max(g for g, _ in graded)
+            first = min(at for g, at in graded if g == worst)
+            found.append((field, f"{term} ({grading})", worst, first, None))
+    lysis = [o for o in facts.observations if o.tumour_lysis]
+    if lysis:
+        o = max(lysis, key=lambda x: x.tumour_lysis == "clinical")
+        found.append(("tumour_lysis", f"Tumor lysis syndrome ({o.tumour_lysis}, Cairo-Bishop)",
+                      None, o.observed_at, None))  # fmt: skip
+    for o in facts.observations:
+        g = o.observation.infusion_reaction_grade
+        if g:
+            found.append(("infusion_reaction", "Infusion related reaction (CTCAE v5)", g,
+                          o.observed_at, None))  # fmt: skip
+    for e in facts.status.adverse_events:
+        found.append(("adverse_event", f"{e.term} (CTCAE v5)", e.grade, e.occurred_at, e.serious))
+    for n, (key, term, grade, at, serious) in enumerate(found):
+        if serious is None:
+            serious = grade is not None and grade >= 3
+        event: dict[str, Any] = {
+            "resourceType": "AdverseEvent",
+            "id": b.uid("adverse-event", n, key),
+            "actuality": "actual",
+            "event": {
+                "coding": [{"system": f"{SYSTEM}/toxicity", "code": key}],
+                "text": term + (f", grade {grade}" if grade is not None else ""),
+            },
+            "subject": subject,
+            "date": _when(at),
+            "seriousness": {
+                "coding": [{"system": SERIOUSNESS, "code": "serious" if serious else "non-serious"}]
+            },
+        }
+        if grade is not None:
+            level = "mild" if grade <= 1 else "moderate" if grade == 2 else "severe"
+            event["severity"] = {"coding": [{"system": SEVERITY, "code": level}]}
+        if infusion is not None:
+            event["suspectEntity"] = [{"instance": {"reference": infusion}}]
+        b.add(event, f"{event['event']['text']}, {at:%Y-%m-%d}" + (", serious" if serious else ""))
 
 
 def _grade(code: str, text: str, value: int | None) -> dict[str, Any] | None:
