@@ -461,6 +461,8 @@ def vitals(
     )
     for r in records:
         o = r.observation
+        if o.temperature_c is None and o.systolic_bp is None:
+            continue  # a laboratory result (`cellpath status` shows the latest values)
         table.add_row(
             f"{r.observed_at:%Y-%m-%d %H:%M}",
             f"{r.recorded_at:%Y-%m-%d %H:%M}",

@@ -8,6 +8,8 @@ is audited (`cellpath audit staff`, `cellpath audit CASE`).
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -78,9 +80,17 @@ def erase(session: Session, case: str, reason: str) -> str:
 
 # Argon2id with the library's defaults (RFC 9106's second recommended option).
 _HASHER = PasswordHasher()
-# A hash of nothing in particular, verified against when the person has no password, so a
-# wrong name takes as long to refuse as a wrong password (no guessing who exists by timing).
-_DECOY = _HASHER.hash("cellpath: not anyone's password")
+
+
+@functools.cache
+def _decoy() -> str:
+    """A hash of nothing in particular, verified against when the person has no password, so a
+    wrong name takes as long to refuse as a wrong password (no guessing who exists by timing).
+    Made at the first sign-in, not at import: every CLI command imports this module, and an
+    Argon2 hash costs a tenth of a second or more."""
+    return _HASHER.hash("cellpath: not anyone's password")
+
+
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 
@@ -127,7 +137,7 @@ def check_password(
     (`rehash`; not at signing, since a new hash ends the person's console sessions)."""
     stored = store.password_hash(member) if len(password) <= MAX_PASSWORD else None
     try:
-        _HASHER.verify(stored or _DECOY, password)
+        _HASHER.verify(stored or _decoy(), password)
     except (VerificationError, InvalidHashError):
         return None
     if stored is None:

@@ -94,6 +94,9 @@ async def test_discharge_is_refused_naming_the_failing_condition_then_accepted(
     handle = await infused(env, case_id)
     await env.sleep(timedelta(days=27))
     (alert,) = (await observe(handle, **CRS3)).alerts
+    # A critical alert in a trial is reported to the sponsor (its deadline's escalation would
+    # otherwise fire as the refusal below is checked, changing the status it compares).
+    await record(handle, "sae_reported", sponsor_reference="SP-1")
     await env.sleep(timedelta(days=1, hours=1))
     message = await refused(handle, "discharged", "discharge refused")
     assert "critical alert(s) not acknowledged" in message and "CRS grade 3 observed" in message
