@@ -179,3 +179,6 @@ class JourneyState(BaseModel):
     response_months_done: list[int] = Field(default_factory=list)
     bridging_until: datetime | None = None
     re_referral_decision: str | None = None
+    # Set by the first run under `WATCHED` that finds the journey before conditioning: it
+    # takes the after-infusion follow-up track (`Journey.tracked`).
+    watched_track: bool = False

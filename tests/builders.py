@@ -69,8 +69,10 @@ class Case:
             protocol=protocol or PRESETS["default"], calendar=CALENDAR, rules_version=rules_version
         )
         self.j = Journey(facts, state, new_id=lambda: f"id-{next(counter)}")
-        # A run under `WATCHED` (and the patches before it).
-        self.j.after_infusion = self.j.watched = watched
+        # A run under `WATCHED` (and the patches before it), started before conditioning.
+        self.j.after_infusion = watched
+        if watched:
+            self.j.watch()
         self.now = T0
         self.j.start(self.now)
 

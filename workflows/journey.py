@@ -191,7 +191,7 @@ class PatientJourney(JourneyMessages):
         if workflow.patched(AFTER_INFUSION):
             self._journey.after_infusion = True
         if workflow.patched(WATCHED):
-            self._journey.watched = True
+            self._journey.watch()
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

@@ -381,7 +381,7 @@ def open_response_months(j: Journey, now: datetime) -> None:
 def open_registry(j: Journey, now: datetime) -> None:
     """Every registry window not yet reported (due at the window's close); runs under
     `WATCHED` follow the registry's track by consent (`models.pathway.registry`)."""
-    if j.watched:
+    if j.tracked:
         from models.pathway import registry
 
         registry.open_follow_up(j, now)

@@ -125,6 +125,21 @@ class Journey:
 
     # --- reading ------------------------------------------------------------------------------
 
+    def watch(self) -> None:
+        """Run under `WATCHED`. A journey that has not reached conditioning yet also takes the
+        new follow-up track (response months, the registry's forms by consent) when it gets
+        there (`tracked`); one further on keeps the follow-up it started, so no running
+        journey is asked, half-way, for what it was never scheduled to do."""
+        self.watched = True
+        if self.state.phase in phases.BEFORE_CONDITIONING:
+            self.state.watched_track = True
+
+    @property
+    def tracked(self) -> bool:
+        """Whether the journey follows the after-infusion track: response months with MRD
+        (`response_month_N`) and the registry's forms by consent."""
+        return self.watched and self.state.watched_track
+
     @property
     def protocol(self) -> ProtocolConfig:
         """The protocol this journey started with."""

@@ -56,6 +56,18 @@ PHASE_GRAPH: tuple[Edge, ...] = (
 MOVES = frozenset((e.source, e.target) for e in PHASE_GRAPH)
 
 
+# Phases in which a journey has not started conditioning (`Journey.watch`).
+BEFORE_CONDITIONING = (
+    P.INTAKE,
+    P.PRE_ASSESSMENT,
+    P.PI_REVIEW,
+    P.LOGISTICS,
+    P.ARRIVAL,
+    P.COLLECTION,
+    P.MANUFACTURING,
+)
+
+
 def allowed(source: Phase, target: Phase) -> bool:
     """Whether the graph has a move from `source` to `target` (withdrawal always closes)."""
     return (source, target) in MOVES or (target is P.CLOSED and source is not P.CLOSED)
@@ -76,7 +88,7 @@ def _observation_after_infusion(j: Journey, at: datetime, now: datetime) -> None
     deadlines.open_observation(j, at, now)
     if j.v2:
         deadlines.open_restrictions(j, now)
-    if j.watched:
+    if j.tracked:
         deadlines.open_response_months(j, now)
         registry.open_after_infusion(j, now)
 
@@ -85,7 +97,7 @@ def _follow_up(j: Journey, at: datetime, now: datetime) -> None:
     from models.pathway import gates  # (gates reads the journey's vocabulary)
 
     deadlines.open_telemedicine(j, now)
-    if j.watched:
+    if j.tracked:
         registry.open_follow_up(j, now)
         if gates.registry_consented(j):
             deadlines.open_long_term(j, now)

@@ -29,7 +29,7 @@ def track(j: Journey) -> list[RegistryWindow]:
     """Every registry window of this journey, in order (days after infusion; the
     pre-infusion form has none and is listed first)."""
     p = j.protocol
-    if not j.watched:
+    if not j.tracked:
         return list(p.registry_windows)
     out = [
         RegistryWindow(name=PRE_INFUSION, label="pre-infusion form", opens_day=0, closes_day=1),
@@ -74,7 +74,7 @@ def left(j: Journey) -> list[RegistryWindow]:
 
 def open_pre_infusion(j: Journey, at: datetime, now: datetime) -> None:
     """Conditioning: the pre-infusion form, due when conditioning is due to start."""
-    if not j.watched or PRE_INFUSION not in {w.name for w in left(j)}:
+    if not j.tracked or PRE_INFUSION not in {w.name for w in left(j)}:
         return
     p = j.protocol
     j.book.open(
@@ -89,8 +89,8 @@ def open_pre_infusion(j: Journey, at: datetime, now: datetime) -> None:
 
 
 def open_after_infusion(j: Journey, now: datetime) -> None:
-    """Monitoring: the infusion form (and, if still missing, the pre-infusion one)."""
-    if not j.watched:
+    """Monitoring: the infusion form."""
+    if not j.tracked:
         return
     for w in left(j):
         if w.name == INFUSION:

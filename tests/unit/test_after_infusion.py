@@ -331,3 +331,22 @@ def test_the_yearly_registry_forms_open_one_at_a_time() -> None:
     c.at(days=800)
     c.record("registry_reported", window="year_2", form="F4100")
     assert c.deadline("registry_year_3") is not None
+
+
+def test_a_journey_past_conditioning_when_the_patch_comes_keeps_its_follow_up() -> None:
+    """Its next run watches it (labs, alerts, reports, death) but asks nothing it was never
+    scheduled for: no response months, no registry forms, the follow-up it started with."""
+    c = monitoring_case(rules_version=5)
+    c.j.watch()
+    assert c.j.watched and not c.j.tracked
+    c.at(days=20)
+    assert [a.kind for a in c.observe(igg_mg_dl=300).alerts] == ["low_igg"]
+    c.at(days=9)
+    c.record("discharged", actor="dr-li", signature_meaning="responsible")
+    names = set(c.j.book.deadlines)
+    assert "response_assessment" in names
+    assert not {n for n in names if n.startswith("response_month_")}
+    assert not {"registry_pre_infusion", "registry_infusion"} & names
+    c.refused("response_assessed", "month taken by journeys", response="CR", month=3)
+    c.record("response_assessed", response="CR", mrd="negative", mrd_method="flow")
+    assert c.deadline("response_assessment") is None

@@ -99,7 +99,7 @@ class ConsentSigned(MilestoneRule[ConsentData]):
         ):
             # Registry reporting was waiting for this consent.
             deadlines.open_registry(j, now)
-        elif d.consent_type is ConsentType.REGISTRY and registry_waited and j.watched:
+        elif d.consent_type is ConsentType.REGISTRY and registry_waited and j.tracked:
             # The registry's track starts where the journey is (runs under `WATCHED`).
             if s.phase is Phase.CONDITIONING:
                 registry.open_pre_infusion(j, a.occurred_at, now)
@@ -183,7 +183,7 @@ class ConsentWithdrawn(MilestoneRule[ConsentWithdrawnData]):
         if t in (ConsentType.TREATMENT, ConsentType.TRIAL):
             j.close(Outcome.WITHDRAWN)
         elif t is ConsentType.REGISTRY:
-            minimal = j.protocol.registry_minimal_track if j.watched else ()
+            minimal = j.protocol.registry_minimal_track if j.tracked else ()
             for w in registry.track(j):
                 if w.name not in minimal:
                     j.book.close(registry_deadline(w.name))

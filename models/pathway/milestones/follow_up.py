@@ -64,7 +64,7 @@ def missing(j: Journey) -> list[str]:
     months = [m for m in range(1, p.telemedicine_months + 1) if m not in s.telemedicine_months]
     if months:
         out.append(f"telemedicine month(s) {ranges(months)}")
-    if j.watched:
+    if j.tracked:
         months = [m for m in p.response_months if m not in s.response_months_done]
         if months:
             out.append(f"response assessment month(s) {ranges(months)}")
@@ -166,30 +166,33 @@ class ResponseAssessed(MilestoneRule[ResponseData]):
 
     def awaited(self, j: Journey) -> bool:
         if j.state.phase is Phase.MONITORING:
-            return j.watched
+            return j.tracked
         return True
 
     def optional(self, j: Journey) -> bool:
-        if j.watched:
+        if j.tracked:
             return not _open_months(j)
         return bool(j.state.responses)  # a later assessment may follow the first
 
     def check(self, j: Journey, a: Accepted[ResponseData]) -> None:
         d = a.data
+        if not j.tracked and j.state.phase is Phase.MONITORING:
+            raise Refused(
+                "milestone 'response_assessed' is not expected in phase 'monitoring'; "
+                "expected it in follow-up",
+                RefusalCode.WRONG_PHASE,
+            )
+        later = ("mrd", "mrd_method", "mrd_sensitivity", "month") if not j.watched else ()
+        later = later or (("month",) if not j.tracked else ())
+        extra = [n for n in later if getattr(d, n)]
+        if extra:
+            raise Refused(
+                f"data for 'response_assessed' is invalid: {', '.join(extra)} taken by journeys "
+                "that reach monitoring under this release; expected: response, method?"
+                + (", mrd?, mrd_method?, mrd_sensitivity?" if j.watched else ""),
+                RefusalCode.INVALID_DATA,
+            )
         if not j.watched:
-            if j.state.phase is Phase.MONITORING:
-                raise Refused(
-                    "milestone 'response_assessed' is not expected in phase 'monitoring'; "
-                    "expected it in follow-up",
-                    RefusalCode.WRONG_PHASE,
-                )
-            extra = [n for n in ("mrd", "mrd_method", "mrd_sensitivity", "month") if getattr(d, n)]
-            if extra:
-                raise Refused(
-                    f"data for 'response_assessed' is invalid: {', '.join(extra)} taken from "
-                    "this journey's next run; expected: response, method?",
-                    RefusalCode.INVALID_DATA,
-                )
             return
         if d.mrd in (None, "not_done") and (d.mrd_method or d.mrd_sensitivity):
             raise Refused(
@@ -218,16 +221,15 @@ class ResponseAssessed(MilestoneRule[ResponseData]):
 
     def apply(self, j: Journey, a: Accepted[ResponseData], now: datetime) -> None:
         j.state.responses.append(a.data.response)
-        if not j.watched:
+        if j.tracked:
+            left = _open_months(j)
+            month = a.data.month or (left[0] if left else None)
+            if month is not None:
+                j.state.response_months_done.append(month)
+                j.met(response_deadline(month), at=a.occurred_at, now=now)
+        else:
             j.met(N.RESPONSE_ASSESSMENT, at=a.occurred_at, now=now)
-            maybe_done(j, now)
-            return
-        left = _open_months(j)
-        month = a.data.month or (left[0] if left else None)
-        if month is not None:
-            j.state.response_months_done.append(month)
-            j.met(response_deadline(month), at=a.occurred_at, now=now)
-        if a.data.response == "PD":
+        if j.watched and a.data.response == "PD":
             events.relapsed(j, "Progression (PD)", None, a.occurred_at, now)
         maybe_done(j, now)
 
@@ -239,15 +241,15 @@ def _open_months(j: Journey) -> list[int]:
 
 @rule
 class RegistryReported(MilestoneRule[RegistryData]):
-    """A registry window's report, once the window has opened (runs under `WATCHED`: the
-    registry's track by consent, from conditioning, naming the form sent)."""
+    """A registry window's report, once the window has opened (journeys on the registry's
+    track by consent, `Journey.tracked`: from conditioning, naming the form sent)."""
 
     kind = MilestoneKind.REGISTRY_REPORTED
     phases = (Phase.CONDITIONING, Phase.INFUSION, Phase.MONITORING, Phase.FOLLOW_UP)
     data = RegistryData
 
     def awaited(self, j: Journey) -> bool:
-        if not j.watched:
+        if not j.tracked:
             reported = j.state.registry_reported
             return j.state.phase is Phase.FOLLOW_UP and any(
                 w.name not in reported for w in j.protocol.registry_windows
@@ -255,27 +257,26 @@ class RegistryReported(MilestoneRule[RegistryData]):
         return any(j.book.get(registry_deadline(w.name)) for w in registry.left(j))
 
     def check(self, j: Journey, a: Accepted[RegistryData]) -> None:
-        if not j.watched:
-            if j.state.phase is not Phase.FOLLOW_UP:
-                raise Refused(
-                    f"milestone 'registry_reported' is not expected in phase '{j.state.phase}'"
-                    "; expected it in follow-up",
-                    RefusalCode.WRONG_PHASE,
-                )
-            if a.data.form is not None:
-                raise Refused(
-                    "data for 'registry_reported' is invalid: form is taken from this "
-                    "journey's next run; expected: window",
-                    RefusalCode.INVALID_DATA,
-                )
-        windows = {w.name: w for w in (registry.due(j) if j.watched else [])}
+        if not j.tracked and j.state.phase is not Phase.FOLLOW_UP:
+            raise Refused(
+                f"milestone 'registry_reported' is not expected in phase '{j.state.phase}'"
+                "; expected it in follow-up",
+                RefusalCode.WRONG_PHASE,
+            )
+        if not j.watched and a.data.form is not None:
+            raise Refused(
+                "data for 'registry_reported' is invalid: form is taken from this "
+                "journey's next run; expected: window",
+                RefusalCode.INVALID_DATA,
+            )
+        windows = {w.name: w for w in (registry.due(j) if j.tracked else [])}
         if not windows and not gates.registry_consented(j):
             raise Refused(
                 "registry reporting needs the patient's registry consent; expected "
                 "consent_signed consent_type=registry first",
                 RefusalCode.PATHWAY_RULE,
             )
-        if not j.watched:
+        if not j.tracked:
             windows = {w.name: w for w in j.protocol.registry_windows}
         name = a.data.window
         if name not in windows:
@@ -306,7 +307,7 @@ class RegistryReported(MilestoneRule[RegistryData]):
     def apply(self, j: Journey, a: Accepted[RegistryData], now: datetime) -> None:
         j.state.registry_reported.append(a.data.window)
         j.met(registry_deadline(a.data.window), at=a.occurred_at, now=now)
-        if j.watched and j.state.phase is Phase.FOLLOW_UP:
+        if j.tracked and j.state.phase is Phase.FOLLOW_UP:
             registry.open_follow_up(j, now)  # the next yearly form
         maybe_done(j, now)
 
