@@ -89,6 +89,13 @@ def check_withdraw(j: Journey, w: WithdrawInput) -> None:
             f"the journey is already closed ({j.state.outcome}); expected an open journey",
             RefusalCode.CLOSED,
         )
+    if j.state.died_at is not None:
+        # Withdrawn, the death's report to the sponsor would be owed with no deadline left.
+        raise Refused(
+            f"the patient died ({j.state.died_at:%Y-%m-%d}); the journey closes as died once "
+            "the death is reported to the sponsor: expected sae_reported",
+            RefusalCode.CLOSED,
+        )
     check_sender(
         j, w.actor, w.reason, "who withdraws the journey", required="why the journey is withdrawn"
     )

@@ -11,6 +11,8 @@ from datetime import timedelta
 import pytest
 
 from models.enums import AlertKind, Outcome, Phase, Program, Severity
+from models.errors import Refused
+from models.messages import WithdrawInput
 from models.protocol import PRESETS
 from tests.builders import Case, monitoring_case
 
@@ -216,6 +218,8 @@ def test_death_in_a_trial_waits_for_its_report_then_closes_died() -> None:
     c.refused("death", "the patient died")
     c.refused("discharged", "the patient died", actor="dr-li", signature_meaning="responsible")
     c.observe_refused("the patient died", temperature_c=37.0, systolic_bp=120)
+    with pytest.raises(Refused, match="closes as died once the death is reported"):
+        c.j.check_withdraw(WithdrawInput(reason="family asked", actor="coord-1"))
     c.record("sae_reported", sponsor_reference="SP-9")
     assert c.phase is Phase.CLOSED and c.j.state.outcome is Outcome.DIED
 
