@@ -268,10 +268,10 @@ async def diagnose_within(history: WorkflowHistory, seconds: float) -> Diagnosis
             history.workflow_id,
             f.name,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), seconds)
+            out, err = await asyncio.wait_for(proc.communicate(), seconds)
         except TimeoutError:
             proc.kill()
             await proc.wait()
@@ -282,7 +282,16 @@ async def diagnose_within(history: WorkflowHistory, seconds: float) -> Diagnosis
             )
     text = out.decode().strip()
     if proc.returncode != 0 or not text:
-        return Diagnosis(nondeterminism=False, message="its history could not be replayed here")
+        # Why, in one line (the replay's own error: names and event ids, never a payload).
+        lines = err.decode(errors="replace").strip().splitlines()
+        why = (
+            f" (exit {proc.returncode}: {lines[-1][:200]})"
+            if lines
+            else f" (exit {proc.returncode})"
+        )
+        return Diagnosis(
+            nondeterminism=False, message="its history could not be replayed here" + why
+        )
     return None if text == "null" else Diagnosis.model_validate_json(text)
 
 
