@@ -15,7 +15,15 @@ import sys
 from pydantic import ValidationError
 
 # Importing the command modules registers their commands on `app`.
-from cellpath.cli import access, bedside, directory, handover, journeys, operators  # noqa: F401
+from cellpath.cli import (  # noqa: F401
+    access,
+    bedside,
+    directory,
+    handover,
+    journeys,
+    operators,
+    status,
+)
 from cellpath.cli.common import app, err
 from cellpath.logs import print_safe_traceback
 

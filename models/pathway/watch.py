@@ -27,7 +27,7 @@ from models.enums import AlertKind, DeadlineName, Severity
 from models.grading import Seizure
 from models.messages import Alert, ObservationInput
 from models.pathway import alerts
-from models.pathway.data import LAB_FINDINGS, LABS, ObservationGrades
+from models.pathway.data import LAB_FINDINGS, ObservationGrades
 from models.state import ObservationRecord
 
 if TYPE_CHECKING:
@@ -99,13 +99,7 @@ def lysis_now(j: Journey, r: ObservationRecord) -> TumourLysis | None:
     since = r.observed_at - timedelta(hours=24)
 
     def latest(name: str) -> float | None:
-        values = [
-            (x.observed_at, v)
-            for x in s.observations
-            if since <= x.observed_at <= r.observed_at
-            and (v := getattr(x.observation, name)) is not None
-        ]
-        return max(values, key=lambda f: f[0])[1] if values else None
+        return _latest(j, lambda o: getattr(o, name), since, r.observed_at)[0]
 
     recent = [x for x in s.observations if since <= x.observed_at <= r.observed_at]
     return tumour_lysis(
@@ -241,8 +235,3 @@ def open_ivig_review(j: Journey, at: datetime, now: datetime) -> None:
         before=[timedelta(days=3)],
         level2_after=j.level2_after(),
     )
-
-
-def units() -> dict[str, str]:
-    """Each laboratory finding's unit (status and the forms show them)."""
-    return {name: lab.unit for name, lab in LABS.items()}
