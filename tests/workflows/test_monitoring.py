@@ -97,13 +97,15 @@ async def test_discharge_is_refused_naming_the_failing_condition_then_accepted(
     # A critical alert in a trial is reported to the sponsor (its deadline's escalation would
     # otherwise fire as the refusal below is checked, changing the status it compares).
     await record(handle, "sae_reported", sponsor_reference="SP-1")
-    await env.sleep(timedelta(days=1, hours=1))
+    # Seven minutes off the alert's 15-minute repeats: an update landing on the instant a timer
+    # fires wedges the time-skipping server ("Already accepted update"), and every test after it.
+    await env.sleep(timedelta(days=1, hours=1, minutes=7))
     message = await refused(handle, "discharged", "discharge refused")
     assert "critical alert(s) not acknowledged" in message and "CRS grade 3 observed" in message
     await acknowledge(handle, alert.id)
     message = await refused(handle, "discharged", "CRS grade 3 observed")
     assert "critical" not in message
-    await env.sleep(timedelta(hours=49))
+    await env.sleep(timedelta(hours=49, minutes=7))
     await observe(handle)
     ack = await record(handle, "discharged", **DISCHARGE)
     assert ack.phase is Phase.FOLLOW_UP
