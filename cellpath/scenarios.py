@@ -6,6 +6,7 @@ would, so a journey it builds is indistinguishable from one built by hand.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -115,27 +116,68 @@ async def status(handle: Handle) -> JourneyStatus:
     return await handle.query(PatientJourney.status)
 
 
-async def to_pi_review(handle: Handle) -> None:
-    """Intake → pre-assessment → PI review."""
+# A record in English and its translation for the PI (their files are in the records store;
+# the journey sees only their hashes).
+ENGLISH_RECORD = hashlib.sha256(b"pathology report, in English").hexdigest()
+TRANSLATION = hashlib.sha256(b"pathology report, in Chinese").hexdigest()
+
+
+async def translate_a_record(handle: Handle) -> None:
+    """A pathology report in English, translated for the site and verified (runs under
+    `RECORDS`)."""
+    await record(
+        handle,
+        "record_received",
+        record_type="pathology",
+        sha256=ENGLISH_RECORD,
+        language="en",
+        pages=4,
+    )
+    await record(
+        handle,
+        "translation_requested",
+        sha256=ENGLISH_RECORD,
+        record_type="pathology",
+        language="en",
+    )
+    await record(
+        handle,
+        "record_translated",
+        actor="translator-1",
+        sha256=ENGLISH_RECORD,
+        translation_sha256=TRANSLATION,
+    )
+    await record(handle, "translation_verified", sha256=ENGLISH_RECORD)
+
+
+async def to_pi_review(handle: Handle, *, records: bool = False) -> None:
+    """Intake → pre-assessment → PI review (with `records`: a record translated first)."""
+    if records:
+        await translate_a_record(handle)
     await record(
         handle, "records_complete", records=["pathology", "imaging", "treatment_history", "labs"]
     )
     await record(handle, "eligibility_assessed", reviewer="dr-li", **ELIGIBLE)
 
 
-async def to_logistics(handle: Handle, site: str = "site-a") -> None:
+async def to_logistics(handle: Handle, site: str = "site-a", *, records: bool = False) -> None:
     """… → accepted by `site`."""
-    await to_pi_review(handle)
+    await to_pi_review(handle, records=records)
     await record(handle, "submitted_to_pi", site=site)
     # The site's PI decided in a signed letter: the coordinator transcribes it.
     await record(handle, "pi_decision", site=site, **(PI_ACCEPTED | TRANSCRIBED))
 
 
 async def to_arrival(
-    handle: Handle, today: date, *, allogeneic: bool = False, site: str = "site-a"
+    handle: Handle,
+    today: date,
+    *,
+    allogeneic: bool = False,
+    site: str = "site-a",
+    records: bool = False,
 ) -> None:
     """… → logistics complete (arrival in 7 days, a visa valid 200 days from `today`)."""
-    await to_logistics(handle, site)
+    await to_logistics(handle, site, records=records)
     await record(handle, "cost_estimate_accepted", currency="USD", total=9500)
     await record(handle, "invitation_letter_issued", site=site)
     await record(
@@ -161,9 +203,11 @@ def iso(d: date | datetime) -> str:
     return d.isoformat()
 
 
-async def to_infusion(handle: Handle, today: date, *, allogeneic: bool = False) -> None:
+async def to_infusion(
+    handle: Handle, today: date, *, allogeneic: bool = False, records: bool = False
+) -> None:
     """… → conditioning completed (the infusion window is open from 24 h)."""
-    await to_arrival(handle, today, allogeneic=allogeneic)
+    await to_arrival(handle, today, allogeneic=allogeneic, records=records)
     await arrive_and_clear(handle)
     if not allogeneic:
         await record(handle, "apheresis_completed", coi_id="COI-001")
@@ -201,7 +245,8 @@ async def drive_long_journey(
     `follow_up_protocol(years)` when `years` is under 15). `now` and `sleep` are the
     time-skipping environment's, so fifteen years take seconds.
     """
-    await to_infusion(handle, (await now()).date())
+    records = (await status(handle)).records
+    await to_infusion(handle, (await now()).date(), records=records)
     before = len(await handle.query(PatientJourney.timeline))
     await sleep(timedelta(hours=30))
     await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")

@@ -128,6 +128,12 @@ class MilestoneKind(StrEnum):
     DEATH = "death"
     RELAPSE_DETECTED = "relapse_detected"
     RE_REFERRAL_DECIDED = "re_referral_decided"
+    # Records and the family (runs under `RECORDS`): a record's translation for the PI,
+    # requested, uploaded and verified; a symptom the family reports from their page.
+    TRANSLATION_REQUESTED = "translation_requested"
+    RECORD_TRANSLATED = "record_translated"
+    TRANSLATION_VERIFIED = "translation_verified"
+    SYMPTOM_REPORTED = "symptom_reported"
 
 
 class Severity(StrEnum):
@@ -210,6 +216,12 @@ def response_deadline(month: int) -> str:
     return f"response_month_{month}"
 
 
+def translation_deadline(record: str) -> str:
+    """The deadline of one record's translation, by the record's short hash (e.g.
+    `translation_3f9a0c12d4e5`): the first 12 hex digits of its SHA-256."""
+    return f"translation_{record}"
+
+
 def registry_deadline(window: str) -> str:
     """The deadline of a registry window the protocol names (e.g. `registry_day_100`)."""
     return f"registry_{window}"
@@ -233,6 +245,8 @@ class AlertKind(StrEnum):
     LOW_IGG = "low_igg"
     RELAPSE = "relapse"
     SERIOUS_ADVERSE_EVENT = "serious_adverse_event"
+    # The family reported a symptom from their page (runs under `RECORDS`).
+    FAMILY_SYMPTOM = "family_symptom"
 
 
 class AuditAction(StrEnum):

@@ -355,6 +355,29 @@ class Relapse(BaseModel):
     antigen_status: str | None = None
 
 
+class Translation(BaseModel):
+    """One record's translation for the PI (runs under `RECORDS`): the record by its SHA-256,
+    its type and language; requested, translated (the translation's own SHA-256), verified —
+    each by whom and when. The files stay in the records store."""
+
+    sha256: str
+    record_type: str
+    language: str
+    state: str  # "requested", "translated" or "verified"
+    requested_by: str
+    requested_at: datetime
+    translation_sha256: str | None = None
+    translated_by: str | None = None
+    translated_at: datetime | None = None
+    verified_by: str | None = None
+    verified_at: datetime | None = None
+
+    @property
+    def short(self) -> str:
+        """The record's short hash: its deadline's suffix (`translation_<short>`)."""
+        return self.sha256[:12]
+
+
 class LabView(BaseModel):
     """The latest value of one laboratory finding, in its unit, and when it was observed."""
 
@@ -434,6 +457,9 @@ class JourneyStatus(BaseModel):
     death_cause: str | None = None
     relapses: list[Relapse] = Field(default_factory=list)
     re_referral_decision: str | None = None
+    # Records and the family (runs under `RECORDS`).
+    records: bool = False
+    translations: list[Translation] = Field(default_factory=list)
     response_months_done: list[int] = Field(default_factory=list)
 
 

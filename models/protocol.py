@@ -222,6 +222,11 @@ class ProtocolConfig(BaseModel):
     response_months: tuple[int, ...] = Field(default=(1, 3, 6, 12), max_length=24)
     # Days to decide the way back after a relapse or progression (`re_referral`).
     re_referral_days: int = Field(default=14, ge=1, le=90)
+    # Records and the family (runs under `RECORDS`): the language the treating site reads
+    # records in (a record in another language is translated for the PI), and how many
+    # business days a requested translation may take (`translation_<record>`).
+    working_language: str = Field(default="zh", min_length=2, max_length=16)
+    translation_business_days: int = Field(default=5, ge=1, le=30)
     bridging_regimens: tuple[BridgingRegimen, ...] = Field(
         default=DEFAULT_BRIDGING_REGIMENS, max_length=20
     )

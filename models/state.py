@@ -25,6 +25,7 @@ from models.messages import (
     Relapse,
     SaeReport,
     ToxicityView,
+    Translation,
 )
 from models.protocol import ProtocolConfig
 
@@ -182,3 +183,5 @@ class JourneyState(BaseModel):
     # Set by the first run under `WATCHED` that finds the journey before conditioning: it
     # takes the after-infusion follow-up track (`Journey.tracked`).
     watched_track: bool = False
+    # Records and the family (runs under `RECORDS`): translations for the PI, by record.
+    translations: list[Translation] = Field(default_factory=list)

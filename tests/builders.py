@@ -60,6 +60,7 @@ class Case:
         program: Program = Program.TRIAL,
         rules_version: int = 4,
         watched: bool = False,
+        records: bool = False,
         **facts_update: Any,
     ) -> None:
         counter = itertools.count()
@@ -73,6 +74,8 @@ class Case:
         self.j.after_infusion = watched
         if watched:
             self.j.watch()
+        # A run under `RECORDS`: records' files, translations, the family's reports.
+        self.j.records = records
         self.now = T0
         self.j.start(self.now)
 

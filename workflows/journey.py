@@ -18,9 +18,9 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
   whenever Temporal suggests it, carrying the whole `JourneyState` in `JourneyInput.state`.
 - **Versioning.** Every change to the commands a run issues goes behind `workflow.patched`
   (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`, `RULES_V4`, `RULES_V5`, `BOUNDED_FLOODS`,
-  `SIGNERS`, `FORMS_IN_WORDS`, `AFTER_INFUSION`, `WATCHED`); the histories in `tests/histories/`
-  replay against this code. A run recorded before a patch keeps its behaviour; its next run
-  upgrades (up to version 4: version 5 only for new journeys).
+  `SIGNERS`, `FORMS_IN_WORDS`, `AFTER_INFUSION`, `WATCHED`, `RECORDS`); the histories in
+  `tests/histories/` replay against this code. A run recorded before a patch keeps its
+  behaviour; its next run upgrades (up to version 4: version 5 only for new journeys).
 - **Visibility.** Search attributes (`workflows.visibility`) are upserted when a value changes;
   current details are rebuilt after every change and at the start of every run.
 """
@@ -115,6 +115,10 @@ AFTER_INFUSION = "after-infusion"
 # trial's sponsor within 24 h, death, response with MRD, relapse and the way back, bridging
 # that moves conditioning, the registry's track by consent (runs started or continued after it).
 WATCHED = "watched-after-infusion"
+# Records and the family: a record's file hash, language and pages; translations for the PI
+# that `submitted_to_pi` waits for, each with a deadline; symptoms the family reports from their
+# page (runs started or continued after it).
+RECORDS = "records-and-family"
 
 
 @workflow.defn(name="PatientJourney")
@@ -192,6 +196,8 @@ class PatientJourney(JourneyMessages):
             self._journey.after_infusion = True
         if workflow.patched(WATCHED):
             self._journey.watch()
+        if workflow.patched(RECORDS):
+            self._journey.records = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

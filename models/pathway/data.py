@@ -37,9 +37,62 @@ class NoData(MilestoneData):
     """A milestone that carries no data."""
 
 
+# A language tag (BCP 47's common shapes: `en`, `zh-Hans`, `pt-BR`).
+LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+# The symptoms a family reports from their page: each raises an urgent alert.
+SYMPTOMS = ("fever", "breathing", "confusion", "bleeding", "other")
+
+
 class RecordReceivedData(MilestoneData):
     record_type: RecordType
     note: str | None = None
+    # From the records store (runs under `RECORDS`): the file's SHA-256 (never the file), the
+    # language it is written in, and its pages when known.
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="64 hex characters: the record file's SHA-256",
+    )
+    language: str | None = Field(
+        default=None, pattern=LANGUAGE, description="language tag, e.g. en, zh, ru"
+    )
+    pages: int | None = Field(default=None, ge=1, le=10_000, description="whole number")
+
+
+class TranslationRequestedData(MilestoneData):
+    """A record in another language than the site's: its translation for the PI is asked for."""
+
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="64 hex characters: the record's SHA-256"
+    )
+    record_type: RecordType
+    language: str = Field(pattern=LANGUAGE, description="the record's language tag, e.g. en")
+
+
+class RecordTranslatedData(MilestoneData):
+    """The translation of a requested record arrived (a second file in the records store)."""
+
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="64 hex characters: the record's SHA-256"
+    )
+    translation_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="64 hex characters: the translation's SHA-256"
+    )
+
+
+class TranslationVerifiedData(MilestoneData):
+    """Someone other than its translator checked a translation against its record."""
+
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="64 hex characters: the record's SHA-256"
+    )
+
+
+class SymptomReportedData(MilestoneData):
+    """A symptom the family reported from their page (the words they wrote stay in the case
+    store's notes; the journey keeps only what it was)."""
+
+    symptom: Literal["fever", "breathing", "confusion", "bleeding", "other"]
 
 
 class RecordsCompleteData(MilestoneData):

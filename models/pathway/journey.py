@@ -119,6 +119,10 @@ class Journey:
         # bridging that moves conditioning, the registry's track by consent. Earlier runs
         # refused these messages and fields, and replay the same.
         self.watched = False
+        # Runs started under `RECORDS`: a record's file hash, language and pages; translations
+        # for the PI (requested, translated, verified) that `submitted_to_pi` waits for; a
+        # symptom the family reports. Earlier runs refused these kinds and fields.
+        self.records = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)

@@ -90,6 +90,8 @@ def status(j: Journey) -> JourneyStatus:
         death_cause=s.death_cause,
         relapses=list(s.relapses),
         re_referral_decision=s.re_referral_decision,
+        records=j.records,
+        translations=list(s.translations),
         response_months_done=list(s.response_months_done),
     )
 

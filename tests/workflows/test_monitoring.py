@@ -124,7 +124,8 @@ async def test_fifteen_years_of_follow_up_in_small_runs(
     timeline = await handle.query(PatientJourney.timeline)
     kinds = [e.kind for e in timeline]
     assert len(kinds) == done.milestones == result.milestone_count
-    assert kinds[0] == "records_complete" and kinds[-1] == "follow_up_completed"
+    assert kinds[0] == "record_received" and kinds[-1] == "follow_up_completed"
+    assert "translation_verified" in kinds  # the English pathology report, for the PI
     assert [e.data["year"] for e in timeline if e.kind == "long_term_check_in"] == list(
         range(2, 16)
     )

@@ -14,7 +14,9 @@ coordinator from the signed letter), `forms-in-words/` (the same under `FORMS_IN
 too), `after-infusion/` (and `AFTER_INFUSION`), `watched-after-infusion/` (the 15-year
 journey under `WATCHED`, with MRD and the registry's track, and `drive_complications`: a trial
 patient through neutropenic fever, grade 3 CRS, the ICU, serious adverse events reported,
-low IgG, prolonged cytopenia, progression and death), and `chaos/`: journeys recorded by
+low IgG, prolonged cytopenia, progression and death), `records-and-family/` (the 15-year
+journey under `RECORDS`: an English pathology report translated for the PI and verified before
+submission), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
 tasks lost to a crash, the kind of history that once could not replay). A change to
 `PatientJourney` that would break journeys already running (a new command, a reordered timer)
@@ -82,6 +84,7 @@ def test_stored_histories_are_present():
         "forms-in-words",
         "after-infusion",
         "watched-after-infusion",
+        "records-and-family",
         "chaos",
     }, "see history_events.py"
     assert len(STUCK) == 3

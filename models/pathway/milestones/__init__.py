@@ -14,6 +14,7 @@ from models.pathway.milestones import (  # noqa: F401  (imported to register the
     manufacturing,
     monitoring,
     pi_review,
+    records,
     treatment,
     visa,
 )

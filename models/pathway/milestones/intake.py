@@ -9,6 +9,7 @@ from models.enums import MilestoneKind, Outcome, Phase
 from models.errors import RefusalCode, Refused
 from models.pathway import gates
 from models.pathway.data import EligibilityAssessedData, RecordReceivedData, RecordsCompleteData
+from models.pathway.milestones.records import require_records
 from models.pathway.rules import Accepted, MilestoneRule, rule
 
 if TYPE_CHECKING:
@@ -27,6 +28,11 @@ class RecordReceived(MilestoneRule[RecordReceivedData]):
         # Once every required record is on file, more may still arrive; none is awaited.
         on_file = set(j.state.records_on_file)
         return all(r in on_file for r in j.protocol.required_records)
+
+    def check(self, j: Journey, a: Accepted[RecordReceivedData]) -> None:
+        for name in ("sha256", "language", "pages"):
+            if getattr(a.data, name) is not None:
+                require_records(j, f"field {name!r} of record_received")
 
     def apply(self, j: Journey, a: Accepted[RecordReceivedData], now: datetime) -> None:
         if a.data.record_type not in j.state.records_on_file:

@@ -9,6 +9,7 @@ from models.enums import DeadlineName, MilestoneKind, Outcome, Phase
 from models.errors import RefusalCode, Refused
 from models.pathway import deadlines, gates
 from models.pathway.data import PiDecisionData, SiteData
+from models.pathway.milestones.records import check_translations
 from models.pathway.rules import Accepted, MilestoneRule, rule
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class SubmittedToPi(MilestoneRule[SiteData]):
                 "expected pi_decision for that site first",
                 RefusalCode.PATHWAY_RULE,
             )
+        check_translations(j)
 
     def apply(self, j: Journey, a: Accepted[SiteData], now: datetime) -> None:
         j.state.submitted_site = a.data.site
