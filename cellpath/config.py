@@ -121,6 +121,25 @@ class Settings(BaseSettings):
     oidc_actor_claim: str = "preferred_username"
     oidc_label: str = "Sign in with your organisation"
 
+    # --- records and the family (cellpath/records, README "Records" and "For families") ----
+    # Where record files are kept: a directory (a path or file:///path; the default, for
+    # `make run`) or an S3-compatible bucket: s3://bucket/prefix?endpoint=https://…&region=…
+    # (credentials from the standard AWS environment, or s3://KEY:SECRET@bucket/…).
+    records_url: str = ".cellpath/records"
+    # Record files are encrypted with the payload key ring (`encryption_keys`) when one is
+    # set; else with this key file, made (owner-only) on first use for local development.
+    records_key_file: Path = Path(".cellpath/records.keys")
+    records_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    # The family's sign-in link: valid this long, once; at most this many sent per case per
+    # hour (a flood of requests sends nothing more and is audited).
+    family_link_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    family_links_per_hour: int = Field(default=5, gt=0)
+    # A family session ends after this long.
+    family_session_hours: float = Field(default=2.0, gt=0, le=24)
+    # Symptom reports from one family taken per hour: past it, the report is kept as a
+    # message for the coordinator but raises no new alert (the first ones already did).
+    family_symptom_reports_per_hour: int = Field(default=3, gt=0)
+
     # --- worker tuning (see README, "Worker tuning") ----------------------------------------
     worker_max_concurrent_workflow_tasks: int = Field(default=100, gt=0)
     worker_max_concurrent_activities: int = Field(default=16, gt=0)

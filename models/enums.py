@@ -158,6 +158,9 @@ class NotificationKind(StrEnum):
     SUMMARY = "summary"
     # Someone outside a case's care team broke the glass to open it (to its coordinator).
     ACCESS = "access"
+    # The family sent a record or a message, or reported a symptom past its hourly limit (to
+    # the coordinator; their words stay in the case store).
+    FAMILY = "family"
 
 
 class Recipient(StrEnum):
@@ -293,6 +296,19 @@ class AuditAction(StrEnum):
     # emergency access by someone outside it (a reason given, for a limited time).
     CARE_TEAM_CHANGED = "care_team_changed"
     BREAK_GLASS = "break_glass"
+    # Records and the family (case store only): a file added, refused, downloaded, accepted
+    # from the family, erased; a note or message in the case's thread; the family's sign-in
+    # links and sessions; a symptom report past the family's hourly limit.
+    RECORD_ADDED = "record_added"
+    RECORD_REFUSED = "record_refused"
+    RECORD_VIEWED = "record_viewed"
+    RECORD_ACCEPTED = "record_accepted"
+    RECORDS_ERASED = "records_erased"
+    NOTE_ADDED = "note_added"
+    FAMILY_LINK_SENT = "family_link_sent"
+    FAMILY_LINK_REFUSED = "family_link_refused"
+    FAMILY_SIGNED_IN = "family_signed_in"
+    FAMILY_REFUSED = "family_refused"
 
 
 class ConsentType(StrEnum):

@@ -460,6 +460,10 @@ class JourneyStatus(BaseModel):
     # Records and the family (runs under `RECORDS`).
     records: bool = False
     translations: list[Translation] = Field(default_factory=list)
+    # The language the treating site reads records in (a record in another is translated).
+    working_language: str = "zh"
+    # The case's candidate sites, in the order given at intake.
+    sites: list[str] = Field(default_factory=list)
     response_months_done: list[int] = Field(default_factory=list)
 
 

@@ -42,6 +42,8 @@ class Action(StrEnum):
     ERASE = "erase"
     MANAGE_STAFF = "manage_staff"
     OPERATE = "operate"
+    # Write in a case's thread (internal notes): everyone who cares for the patient.
+    NOTE = "note"
 
 
 # Clinical decisions only a physician may record.
@@ -63,6 +65,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     # any role.
     Action.MANAGE_STAFF: frozenset({Role.ADMINISTRATOR}),
     Action.OPERATE: frozenset({Role.ADMINISTRATOR}),
+    Action.NOTE: frozenset({Role.COORDINATOR, Role.PHYSICIAN, Role.SITE_STAFF}),
 }
 
 

@@ -229,3 +229,23 @@ def e2e_intake_file(tmp_path: Path, **overrides: Any) -> Path:
     path = tmp_path / "intake.json"
     path.write_text(json.dumps(doc | overrides))
     return path
+
+
+AXE = ROOT / ".cellpath" / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe's serious and critical findings on the page as it is now (WCAG 2.1 A/AA and axe's
+    best practices). The page's context must bypass CSP: axe is injected as an inline script."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: `make test` installs axe-core from npm")
+    await page.add_script_tag(content=AXE.read_text())
+    result = await page.evaluate(
+        """() => axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
+                                              'best-practice']})"""
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

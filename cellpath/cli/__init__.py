@@ -22,6 +22,7 @@ from cellpath.cli import (  # noqa: F401
     handover,
     journeys,
     operators,
+    records,
     status,
 )
 from cellpath.cli.common import app, err

@@ -14,7 +14,7 @@ from rich.table import Table
 from cellpath.cli.common import app, err, out, print_json, run, session
 from cellpath.config import get_settings
 from cellpath.services import doctor as doctoring
-from cellpath.services import staff
+from cellpath.services import records, staff
 from cellpath.services.authority import authorise
 from models.roles import Action, Role
 
@@ -27,7 +27,8 @@ def erase(
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
-    """Erase the patient's identifying details (GDPR art. 17, PIPL art. 47); audited.
+    """Erase the patient's identifying details and record files (GDPR art. 17, PIPL art. 47);
+    audited.
 
     The journey, its history and the audit trail stay: they only hold the pseudonymous
     `patient_ref`. Erasure cannot be undone.
@@ -44,14 +45,18 @@ def erase(
     ):
         raise typer.Exit(1)
 
-    async def go() -> str:
-        return staff.erase(s, case, reason)
+    async def go() -> tuple[str, int]:
+        ref = staff.erase(s, case, reason)
+        return ref, records.erase(s, case, reason)
 
-    ref = run(go)
+    ref, files = run(go)
     if as_json:
-        print_json({"case_id": case, "patient_ref": ref, "erased": True})
+        print_json({"case_id": case, "patient_ref": ref, "erased": True, "files_removed": files})
         return
-    out.print(f"erased the identifying details of {ref} (case {case}); the journey is intact")
+    out.print(
+        f"erased the identifying details of {ref} (case {case}) and {files} record file(s); "
+        "the journey is intact"
+    )
 
 
 staff_app = typer.Typer(

@@ -25,26 +25,31 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
 from cellpath.config import Settings, get_settings
 from cellpath.console import auth
+from cellpath.console.family_page import family_routes
 from cellpath.console.filters import by_severity, countdown, label, shown, when
 from cellpath.console.forms import (
     LAB_INPUTS,
     OBSERVATION_CHOICES,
     PHASES,
     cost_rows,
-    document_sha256,
     for_signer,
     local_time,
     milestone_forms,
     observation_from_form,
 )
 from cellpath.console.intake_page import intake_routes
+from cellpath.console.records_page import (
+    keep_documents,
+    records_context,
+    records_routes,
+    signed_documents,
+)
 from cellpath.console.signin import signin_routes
 from cellpath.console.sso import oidc, sso_routes
 from cellpath.services import access, caseload, handover, journeys, staff
@@ -302,6 +307,8 @@ def create_app(
             "ui_link": f"{console.settings.ui_url}/namespaces/{namespace}/workflows/"
             f"journey-{case_id}",
         }
+        if full:
+            context |= records_context(s, case_id, allowed.may)
         name = "case.html" if full else "case_body.html"
         return page(request, name, context, status)
 
@@ -354,17 +361,10 @@ def create_app(
             for k, v in form.multi_items()
             if str(k).startswith("data.") and isinstance(v, str)
         }
-        # A signed document chosen instead of its typed SHA-256: hashed here, not kept.
-        documents = {
-            str(k).removeprefix("file."): v
-            for k, v in form.multi_items()
-            if str(k).startswith("file.") and isinstance(v, UploadFile) and v.filename
-        }
 
         async def call(s: Session) -> Any:
-            for name, upload in documents.items():
-                if not fields.get(name, "").strip():
-                    fields[name] = await document_sha256(upload, name)
+            # Signed documents chosen instead of their typed SHA-256: hashed into `fields`.
+            documents = await signed_documents(s, case_id, form, fields)
             transcribed = bool(fields.get("transcribed_from_sha256", "").strip())
             signs = caseload.permissions(s).may(Action.MILESTONE, milestone=kind)
             if kind in SIGNED_DECISIONS and not transcribed and signs:
@@ -384,6 +384,7 @@ def create_app(
                 data=data,
             )
             ack = await journeys.record_milestone(s, case_id, m)
+            keep_documents(s, case_id, kind, documents)
             return f"{label(kind)} recorded" + (" (already recorded)" if ack.duplicate else "")
 
         return await act(request, who, case_id, f"milestone-{kind}", call)
@@ -551,6 +552,8 @@ def create_app(
         return await act(request, who, case_id, "withdraw", call)
 
     intake_routes(app, console, actor=actor, page=page, outage=outage, status_of=_refusal_status)
+    records_routes(app, console, actor=actor, act=act)
+    family_routes(app, console)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

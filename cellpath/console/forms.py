@@ -145,7 +145,18 @@ def for_signer(form: MilestoneForm, actor: str, *, signs: bool) -> MilestoneForm
 
 # Recorded by a service that did the work (`handover_sent`: built, checked and sent the bundle),
 # never typed in: the case page offers the action instead.
-RECORDED_BY_SERVICES = frozenset({MilestoneKind.HANDOVER_SENT})
+RECORDED_BY_SERVICES = frozenset(
+    {
+        MilestoneKind.HANDOVER_SENT,
+        # The records section adds the file and records these; the family's page reports.
+        MilestoneKind.TRANSLATION_REQUESTED,
+        MilestoneKind.RECORD_TRANSLATED,
+        MilestoneKind.TRANSLATION_VERIFIED,
+        MilestoneKind.SYMPTOM_REPORTED,
+    }
+)
+# Fields a service fills from the file it keeps (the records section), never typed in.
+FILLED_BY_SERVICES = {MilestoneKind.RECORD_RECEIVED: frozenset({"sha256", "language", "pages"})}
 
 
 def milestone_forms(status: JourneyStatus) -> list[MilestoneForm]:
@@ -164,7 +175,11 @@ def milestone_forms(status: JourneyStatus) -> list[MilestoneForm]:
                 kind=kind.value,
                 # A data field called `note` would be a second note field beside the
                 # milestone's own: the form has one.
-                inputs=tuple(input_of(h) for h in field_hints(rule.data) if h.name != "note"),
+                inputs=tuple(
+                    input_of(h)
+                    for h in field_hints(rule.data)
+                    if h.name != "note" and h.name not in FILLED_BY_SERVICES.get(kind, ())
+                ),
                 waited=e is not None and not e.optional,
                 optional=e is not None and e.optional,
                 after=tuple(e.after) if e else (),
@@ -173,25 +188,28 @@ def milestone_forms(status: JourneyStatus) -> list[MilestoneForm]:
     return sorted(forms, key=lambda f: (not f.waited, f.optional, f.kind))
 
 
-# A signed document is hashed as it arrives and not kept (the records store keeps files).
+# A signed document chosen on the case page: its SHA-256 goes in the milestone, the file into
+# the records store once the milestone is accepted.
 DOCUMENT_LIMIT = 50 * 1024 * 1024
 
 
-async def document_sha256(upload: UploadFile, field: str) -> str:
-    """The SHA-256 of an uploaded document, read in pieces; the file itself is not kept.
+async def read_document(upload: UploadFile, field: str) -> bytes:
+    """An uploaded signed document's bytes (the case page keeps it in the records store).
 
     Raises:
         ValueError: naming the field, when the document is empty or over `DOCUMENT_LIMIT`.
     """
-    digest, size = hashlib.sha256(), 0
-    while chunk := await upload.read(1024 * 1024):
-        size += len(chunk)
-        if size > DOCUMENT_LIMIT:
-            raise ValueError(f"{field}: the document is over {DOCUMENT_LIMIT // 2**20} MB")
-        digest.update(chunk)
-    if size == 0:
+    data = await upload.read(DOCUMENT_LIMIT + 1)
+    if len(data) > DOCUMENT_LIMIT:
+        raise ValueError(f"{field}: the document is over {DOCUMENT_LIMIT // 2**20} MB")
+    if not data:
         raise ValueError(f"{field}: the document chosen is empty")
-    return digest.hexdigest()
+    return data
+
+
+def sha256_of(data: bytes) -> str:
+    """A document's SHA-256, as the milestone carries it."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def zone(name: str) -> ZoneInfo:

@@ -151,3 +151,20 @@ def render(
     ).strip()
     subject, _, body = text.partition("\n")
     return Message(subject=subject.strip(), body=body.strip(), language=chosen)
+
+
+def render_family(name: str, language: str | None, **values: Any) -> Message:
+    """A family message that is not a journey's notification (a sign-in link, a message from
+    the team) from `family/<name>.j2`, in the family's language, English when it has none."""
+    lang = language_of(language)
+    for candidate in (lang, "en"):
+        try:
+            template = _environment().get_template(f"{candidate}/family/{name}.j2")
+        except TemplateNotFound:
+            continue
+        values.setdefault("centre", None)
+        values.setdefault("family_name", None)
+        text = template.render(**values).strip()
+        subject, _, body = text.partition("\n")
+        return Message(subject=subject.strip(), body=body.strip(), language=candidate)
+    raise LookupError(f"no template family/{name}.j2")

@@ -222,3 +222,19 @@ async def observations(session: Session, case: str) -> list[ObservationRecord]:
     role): the vital signs history."""
     authorise(session, Action.READ, case=case)
     return await _query(session, case, lambda h: h.query(PatientJourney.observations))
+
+
+# --- for the family's page (cellpath.services.family), which has checked that the family's
+# session is this case's: the family is not staff, so the staff permission check does not
+# apply; what they may do is fixed there (read their own journey, report a symptom).
+
+
+async def status_for_family(session: Session, case: str) -> JourneyStatus:
+    """The journey's status, for the family service only (no staff check: see above)."""
+    return await _query(session, case, lambda h: h.query(PatientJourney.status))
+
+
+async def symptom_from_family(session: Session, case: str, symptom: str) -> MilestoneAck:
+    """Record `symptom_reported` for the family service only (no staff check: see above)."""
+    m = MilestoneInput(kind="symptom_reported", actor=session.actor, data={"symptom": symptom})
+    return await _update(session, case, "record_milestone", m, MilestoneAck)

@@ -310,6 +310,70 @@ class ConsoleSession(SQLModel, table=True):
     ended_at: datetime | None = _ts(default=None)
 
 
+class RecordFile(SQLModel, table=True):
+    """One record file of a case (revision 0009): what it is, who added it, where its sealed
+    bytes are (`blob_key`, `key_id`: `cellpath.records.vault`), and its translation for the PI.
+
+    `source` is `staff` or `family`; a family's upload waits (`status` `pending`) until a
+    coordinator accepts it (`accepted`, recorded in the journey) or turns it down
+    (`declined`). `translation_of` points a translation's row at its record's id.
+    """
+
+    __tablename__ = "records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=64)
+    sha256: str = Field(index=True, max_length=64)
+    record_type: str = Field(max_length=32)
+    language: str | None = Field(default=None, max_length=16)
+    pages: int | None = None
+    media_type: str = Field(max_length=64)
+    size_bytes: int
+    filename: str = Field(default="", max_length=255)
+    key_id: str = Field(max_length=64)
+    blob_key: str = Field(max_length=255)
+    source: str = Field(default="staff", max_length=16)
+    status: str = Field(default="accepted", max_length=16)
+    translation: str | None = Field(default=None, max_length=16)
+    translation_of: int | None = Field(default=None, index=True)
+    added_by: str = Field(max_length=80)
+    added_at: datetime = _ts()
+    erased_at: datetime | None = _ts(default=None)
+
+
+class CaseNote(SQLModel, table=True):
+    """The case's thread (revision 0009): staff notes (internal), messages to the family (with
+    their delivery state) and messages from them. May name the patient: case store only."""
+
+    __tablename__ = "case_notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=16)  # note, to_family, from_family, symptom
+    author: str = Field(max_length=80)
+    text: str = Field(sa_type=sa.Text)
+    language: str | None = Field(default=None, max_length=16)
+    delivery: str | None = Field(default=None, max_length=16)  # sent, failed, no_address
+    delivery_error: str = ""
+    created_at: datetime = _ts()
+
+
+class FamilyLink(SQLModel, table=True):
+    """A sign-in link sent to a family (revision 0009): only the SHA-256 of its token is kept;
+    it works once, until `expires_at`."""
+
+    __tablename__ = "family_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(unique=True, max_length=64)
+    case_id: str = Field(index=True, max_length=64)
+    sent_to: str = Field(max_length=16)  # patient or caregiver (never the address itself)
+    requested_by: str = Field(max_length=80)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(default=None)
+
+
 class Delivery(SQLModel, table=True):
     """One notification to one person on one channel: the idempotency of delivery.
 

@@ -22,9 +22,16 @@ if TYPE_CHECKING:
 
 
 def raise_alert(
-    j: Journey, kind: AlertKind, severity: Severity, now: datetime, text: str, notify: bool = True
+    j: Journey,
+    kind: AlertKind,
+    severity: Severity,
+    now: datetime,
+    text: str,
+    notify: bool = True,
+    site: str | None = None,
 ) -> Alert | None:
-    """Raise an alert once: an open alert with the same text is not repeated."""
+    """Raise an alert once: an open alert with the same text is not repeated. An urgent or
+    critical one pages the on-call physician of `site` (default: the case's current site)."""
     if any(a.text == text and a.open for a in j.state.alerts):
         return None
     notify = notify and not j.quiet
@@ -43,7 +50,8 @@ def raise_alert(
                 case_id=j.facts.case_id,
                 kind=NotificationKind.ALERT,
                 recipient=recipient,
-                recipient_ref=j.recipient_ref(recipient),
+                recipient_ref=(site if recipient is Recipient.ON_CALL_PHYSICIAN else None)
+                or j.recipient_ref(recipient),
                 severity=severity,
                 scheduled_for=now,
                 text=text,

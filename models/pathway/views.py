@@ -92,6 +92,8 @@ def status(j: Journey) -> JourneyStatus:
         re_referral_decision=s.re_referral_decision,
         records=j.records,
         translations=list(s.translations),
+        working_language=j.protocol.working_language,
+        sites=list(j.facts.sites),
         response_months_done=list(s.response_months_done),
     )
 

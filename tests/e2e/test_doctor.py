@@ -131,7 +131,7 @@ async def test_doctor_finds_a_stuck_journey_and_its_reset_recovers_it(
         code, out, err = await cli("doctor", "--deep", "--json", actor="admin-e2e")
         assert code == 1, err  # something needs an operator
         (listed,) = [s for s in json.loads(out)["stuck"] if s["case_id"] == case_id]
-        assert "reset to event" in listed["advice"], listed
+        assert "reset to event" in listed["advice"], json.dumps(listed)
 
         code, out, err = await cli(
             "doctor", "--reset", case_id, "--reason", "earlier release", "--yes", actor="admin-e2e"

@@ -24,6 +24,7 @@ MATRIX = {
     Action.ERASE:        (True,  False, False, False, False),
     Action.MANAGE_STAFF: (False, False, False, False, True),
     Action.OPERATE:      (False, False, False, False, True),
+    Action.NOTE:         (True,  True,  True,  False, False),
 }  # fmt: skip
 
 

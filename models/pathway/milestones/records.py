@@ -223,10 +223,14 @@ class SymptomReported(RecordsRule[SymptomReportedData]):
 
     def apply(self, j: Journey, a: Accepted[SymptomReportedData], now: datetime) -> None:
         words = SYMPTOM_WORDS[a.data.symptom]
+        s = j.state
         alerts.raise_alert(
             j,
             AlertKind.FAMILY_SYMPTOM,
             Severity.URGENT,
             now,
             f"The family reports {words} ({a.occurred_at:%Y-%m-%d %H:%M} UTC): call them back now",
+            # Before any site has the case (at home, in intake), the first of its sites'
+            # on-call physician answers: someone must, at any phase.
+            site=s.current_site or s.submitted_site or j.facts.sites[0],
         )
