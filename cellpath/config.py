@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     family_links_per_hour: int = Field(default=5, gt=0)
     # A family session ends after this long.
     family_session_hours: float = Field(default=2.0, gt=0, le=24)
+    # A second factor after the link: a 6-digit code by SMS to the phone on file (needs
+    # CELLPATH_SMS_URL and a phone; without either, the link alone signs in). Valid this
+    # long, for this many tries.
+    family_second_factor: bool = True
+    family_code_minutes: float = Field(default=10.0, gt=0, le=60)
+    family_code_tries: int = Field(default=5, gt=0, le=10)
     # Symptom reports from one family taken per hour: past it, the report is kept as a
     # message for the coordinator but raises no new alert (the first ones already did).
     family_symptom_reports_per_hour: int = Field(default=3, gt=0)

@@ -120,20 +120,65 @@ def family_routes(app: FastAPI, console: Any) -> None:
     @app.post("/family/sign-in/{token}", dependencies=[Depends(auth.check_csrf)])
     async def family_sign_in(request: Request, token: str) -> Response:
         s = console.session("family-sign-in")
+        language = link_language(request, token)
         try:
             case = family.sign_in(s, token)
+            code = await family.send_code(s, token, case)
         except Refusal as e:
             context = {"token": token, "error": str(e)}
-            language = link_language(request, token)
             return render(request, "family_confirm.html", language, context, 403)
+        except Unreachable as e:
+            context = {"token": token, "error": str(e)}
+            return render(request, "family_confirm.html", language, context, 503)
         finally:
             console.keep(s)
-        store = console.opened_store()
         request.session.clear()  # no staff session survives into a family's, nor the reverse
+        if code is not None:
+            link_id, last_digits = code
+            request.session.update(
+                {
+                    "family_pending": link_id,
+                    "lang": language,
+                    "phone_end": last_digits,
+                    "csrf": secrets.token_urlsafe(32),
+                }
+            )
+            return RedirectResponse("/family/code", status_code=303)
+        start(request, case)
+        return RedirectResponse("/family/home", status_code=303)
+
+    def start(request: Request, case: str) -> None:
+        store = console.opened_store()
+        request.session.clear()
         sid = store.open_console_session(family.family_actor(case)) if store else None
         request.session.update(
             {"family": case, "since": time.time(), "sid": sid, "csrf": secrets.token_urlsafe(32)}
         )
+
+    @app.get("/family/code", response_class=HTMLResponse)
+    async def family_code_form(request: Request) -> Response:
+        if not request.session.get("family_pending"):
+            return RedirectResponse("/family", status_code=303)
+        language = str(request.session.get("lang", "en"))
+        context = {"phone_end": request.session.get("phone_end", "")}
+        return render(request, "family_code.html", language, context)
+
+    @app.post("/family/code", dependencies=[Depends(auth.check_csrf)])
+    async def family_code(request: Request) -> Response:
+        pending = request.session.get("family_pending")
+        if not pending:
+            return RedirectResponse("/family", status_code=303)
+        form = await request.form()
+        s = console.session("family-sign-in")
+        try:
+            case = family.check_code(s, int(pending), str(form.get("code", "")))
+        except Refusal as e:
+            language = str(request.session.get("lang", "en"))
+            context = {"phone_end": request.session.get("phone_end", ""), "error": str(e)}
+            return render(request, "family_code.html", language, context, 403)
+        finally:
+            console.keep(s)
+        start(request, case)
         return RedirectResponse("/family/home", status_code=303)
 
     async def home_page(

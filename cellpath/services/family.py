@@ -5,7 +5,9 @@ the symptoms they report.
   asked for by the coordinator (`cellpath family link CASE`, the case page) or by the family
   from the page's sign-in form (by their e-mail address; the answer never says whether the
   address is on a file). Only the SHA-256 of the link's token is kept; it works once, for
-  `family_link_minutes`; at most `family_links_per_hour` are sent per case per hour.
+  `family_link_minutes`; at most `family_links_per_hour` are sent per case per hour. With an
+  SMS URL and a phone on file, a 6-digit code by text message is the second factor
+  (`send_code`, `check_code`; its salted SHA-256 kept, once, `family_code_tries` tries).
 - **Scope.** A family session is for one case, and only while its journey is open. Every
   function here takes the case from the session (`FamilySession`), never from the request.
 - **What they do.** Read where they are in plain words (`view`), upload a record (waiting for
@@ -20,11 +22,13 @@ Every refusal is audited on the case with its reason; nothing refused is kept.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cellpath.delivery import channels
 from cellpath.delivery.messages import family_language, render_family
 from cellpath.handover import ics
 from cellpath.services import journeys, notes, records
@@ -206,7 +210,50 @@ def sign_in(session: Session, token: str) -> str:
         raise _refused(
             session, case, "this case is closed; the page is no longer open", RefusalCode.CLOSED
         )
-    rows.audit(case, AuditAction.FAMILY_SIGNED_IN, family_actor(case), {})
+    rows.audit(case, AuditAction.FAMILY_SIGNED_IN, family_actor(case), {"link": True})
+    return case
+
+
+async def send_code(session: Session, token: str, case: str) -> tuple[int, str] | None:
+    """The second factor, when configured (`family_second_factor`, an SMS URL) and the family
+    has a phone on file: a 6-digit code by text message to it. Returns the link's id and the
+    phone's last digits to say where it went; None when the link alone signs in."""
+    settings = session.settings
+    patient = session.case_store().patient_of_case(case)
+    phones = [p for p in (patient.phone, patient.caregiver_phone) if p] if patient else []
+    if not settings.family_second_factor or settings.sms_url is None or not phones:
+        return None
+    rows = _rows(session)
+    link_id = rows.link_id(token)
+    assert link_id is not None  # the link was just spent
+    code = f"{secrets.randbelow(10**6):06d}"
+    rows.set_code(link_id, code, settings.family_code_minutes)
+    assert patient is not None
+    message = render_family(
+        "code", patient.preferred_language, code=code, minutes=f"{settings.family_code_minutes:g}"
+    )
+    sent = []
+    for phone in phones:
+        url = settings.sms_url.get_secret_value().replace("{phone}", "".join(phone.split()))
+        try:
+            await asyncio.to_thread(channels.send, url, subject=message.subject, body=message.body)
+            sent.append(phone)
+        except channels.ChannelError:
+            continue
+    if not sent:
+        raise Unreachable("the sign-in code could not be sent by text message; call the centre")
+    rows.audit(case, AuditAction.FAMILY_LINK_SENT, family_actor(case), {"code_to": "phone"})
+    return link_id, sent[0][-4:]
+
+
+def check_code(session: Session, link_id: int, code: str) -> str:
+    """The second factor's code: the case it opens, or a refusal saying why (audited)."""
+    rows = _rows(session)
+    case, why = rows.check_code(link_id, code, session.settings.family_code_tries)
+    if case is None or why:
+        rows.audit(case or "family", AuditAction.FAMILY_REFUSED, session.actor, {}, why)
+        raise Refusal(why, RefusalCode.PERMISSION)
+    rows.audit(case, AuditAction.FAMILY_SIGNED_IN, family_actor(case), {"second_factor": True})
     return case
 
 

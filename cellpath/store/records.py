@@ -23,6 +23,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _code_digest(link_id: int, code: str) -> str:
+    return hashlib.sha256(f"{link_id}:{code}".encode()).hexdigest()
+
+
 class RecordRows:
     """The case store's side of records, notes and family links."""
 
@@ -179,6 +183,42 @@ class RecordRows:
         with self.store.session() as s:
             link = s.exec(select(FamilyLink).where(FamilyLink.token_sha256 == digest)).first()
         return link.case_id if link is not None else None
+
+    def set_code(self, link_id: int, code: str, minutes: float) -> None:
+        """Keep a second-factor code for a spent link (its salted SHA-256 only)."""
+        with self.store.session() as s:
+            link = s.get(FamilyLink, link_id)
+            if link is not None:
+                link.code_sha256 = _code_digest(link_id, code)
+                link.code_expires_at = _now() + timedelta(minutes=minutes)
+                link.code_tries = 0
+                s.add(link)
+
+    def check_code(self, link_id: int, code: str, tries: int) -> tuple[str | None, str]:
+        """(the case, "") for the right code in time, else (the case or None, why); each
+        wrong try counts, and past `tries` the code is spent."""
+        with self.store.session() as s:
+            link = s.get(FamilyLink, link_id)
+            if link is None or link.code_sha256 is None:
+                return None, "no code was sent for this sign-in; ask for a new link"
+            if link.code_tries >= tries:
+                return link.case_id, "too many wrong codes; ask for a new link"
+            if link.code_expires_at is None or link.code_expires_at <= _now():
+                return link.case_id, "the code has expired; ask for a new link"
+            if link.code_sha256 != _code_digest(link_id, code.strip()):
+                link.code_tries += 1
+                s.add(link)
+                return link.case_id, "the code is not the one sent; check the text message"
+            link.code_sha256 = None  # once
+            s.add(link)
+            return link.case_id, ""
+
+    def link_id(self, token: str) -> int | None:
+        """A spent or unspent link's id by its token."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self.store.session() as s:
+            link = s.exec(select(FamilyLink).where(FamilyLink.token_sha256 == digest)).first()
+        return link.id if link is not None else None
 
     def use_link(self, token: str) -> tuple[str | None, str]:
         """Spend a sign-in link: (its case, "") the first time within its time, else (its

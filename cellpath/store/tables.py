@@ -372,6 +372,11 @@ class FamilyLink(SQLModel, table=True):
     created_at: datetime = _ts()
     expires_at: datetime = _ts()
     used_at: datetime | None = _ts(default=None)
+    # The second factor, when one was sent: the code's SHA-256 (salted with the link), until
+    # when it works, how many wrong tries so far.
+    code_sha256: str | None = Field(default=None, max_length=64)
+    code_expires_at: datetime | None = _ts(default=None)
+    code_tries: int = 0
 
 
 class Delivery(SQLModel, table=True):

@@ -445,3 +445,74 @@ async def test_links_used_twice_or_late_and_a_symptom_flood_are_refused_keeping_
         rows.new_link(case, uuid.uuid4().hex, "family", "test", 5)
     with pytest.raises(Refusal, match="sign-in links were sent"):
         await family.send_link(fam.session("coord-fam"), case)
+
+
+class TextMessages:
+    """A JSON webhook standing in for the SMS gateway (Apprise's json://): what it got."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                received.append((self.path, json.loads(self.rfile.read(length))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+async def test_with_sms_configured_the_link_also_needs_the_code_sent_to_the_phone(
+    fam: Family,
+) -> None:
+    from cellpath.console.app import create_app
+
+    sms = TextMessages()
+    settings = fam.settings.model_copy(
+        update={"sms_url": SecretStr(f"json://127.0.0.1:{sms.port}/sms/{{phone}}")}
+    )
+    app = create_app(settings, client=fam.client, store=fam.store)
+    case = await fam.new_case("zh")
+    token = uuid.uuid4().hex
+    RecordRows(fam.store).new_link(case, token, "family", "test", 5)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://family.test") as http:
+        page = await http.get(f"/family/sign-in/{token}")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf
+        reply = await http.post(f"/family/sign-in/{token}", data={"csrf_token": csrf.group(1)})
+        assert reply.status_code == 303 and reply.headers["location"] == "/family/code"
+        assert (await http.get("/family/home")).headers.get("location") == "/family"  # not yet
+        form = await http.get("/family/code")
+        assert "尾号为 0000" in form.text  # the phone's last digits, in the family's language
+        ((path, body),) = sms.received
+        assert path == "/sms/+8613800000000"
+        code = re.search(r"\b(\d{6})\b", body["message"])
+        assert code and "验证码" in body["title"] + body["message"]
+        token_csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token_csrf
+        wrong = f"{(int(code.group(1)) + 1) % 10**6:06d}"
+        bad = await http.post(
+            "/family/code", data={"csrf_token": token_csrf.group(1), "code": wrong}
+        )
+        assert bad.status_code == 403 and "not the one sent" in bad.text
+        good = await http.post(
+            "/family/code", data={"csrf_token": token_csrf.group(1), "code": code.group(1)}
+        )
+        assert good.status_code == 303 and good.headers["location"] == "/family/home"
+        assert "您的治疗页面" in (await http.get("/family/home")).text
+    link_id = RecordRows(fam.store).link_id(token)
+    assert link_id is not None
+    with pytest.raises(Refusal, match="no code was sent"):  # the code worked once
+        family.check_code(fam.session("family-sign-in"), link_id, code.group(1))
+    sms.server.shutdown()

@@ -66,6 +66,9 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("expires_at", TS, nullable=False),
         sa.Column("used_at", TS, nullable=True),
+        sa.Column("code_sha256", sa.String(64), nullable=True),
+        sa.Column("code_expires_at", TS, nullable=True),
+        sa.Column("code_tries", sa.Integer(), nullable=False, server_default="0"),
     )
 
 
