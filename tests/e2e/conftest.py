@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,6 +80,11 @@ def cli(dev_server: WorkflowEnvironment, db_url: str, e2e_worker: None) -> Itera
         "CELLPATH_TASK_QUEUE": QUEUE,
         "CELLPATH_ACTOR": "coord-e2e",
         "COLUMNS": "200",
+        # The records store beside the case store, never in the checkout.
+        "CELLPATH_RECORDS_URL": str(Path(db_url.removeprefix("sqlite:///")).parent / "records"),
+        "CELLPATH_RECORDS_KEY_FILE": str(
+            Path(db_url.removeprefix("sqlite:///")).parent / "records.keys"
+        ),
     }
 
     async def run(
