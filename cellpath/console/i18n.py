@@ -1,10 +1,12 @@
 """The family page in the family's language: gettext catalogues read with Babel.
 
 Catalogues are `locale/<language>/LC_MESSAGES/<domain>.po` (the `family` domain: the family's
-pages). Each is compiled in memory on first use (Babel's `write_mo`) and cached; a language
-without a catalogue reads English, the source text. Templates call `_("…")` (extracted by
-Jinja2's Babel extractor: tests/console/test_family.py fails when a catalogue misses one or
-holds a fuzzy one). Dates and times are Babel's, in the reader's locale and time zone.
+pages, in the family messages' five languages). Each is compiled in memory on first use
+(Babel's `write_mo`) and cached; a language without a catalogue reads English, the source
+text. Templates call `_("…")`; `make messages` extracts them (Babel's Jinja2 extractor,
+`babel.cfg`) and merges them into the catalogues, and tests/console/test_catalogues.py fails
+when a catalogue misses one, leaves one untranslated or holds a fuzzy one. Dates and times are
+Babel's, in the reader's locale and time zone.
 """
 
 from __future__ import annotations

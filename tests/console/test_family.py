@@ -516,3 +516,22 @@ async def test_with_sms_configured_the_link_also_needs_the_code_sent_to_the_phon
     with pytest.raises(Refusal, match="no code was sent"):  # the code worked once
         family.check_code(fam.session("family-sign-in"), link_id, code.group(1))
     sms.server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "direction"),
+    [
+        ("es", "Su página de atención", None),
+        ("ru", "Ваша страница лечения", None),
+        ("ar", "صفحة رعايتكم", "rtl"),
+    ],
+)
+async def test_the_page_speaks_each_family_language(
+    fam: Family, language: str, heading: str, direction: str | None
+) -> None:
+    http = await family_cookie(fam, await fam.new_case(language))
+    page = (await http.get("/family/home")).text
+    assert f"<h1>{heading}</h1>" in page
+    assert (' dir="rtl"' in page) == (direction == "rtl")
+    assert "Report a symptom now" not in page  # nothing left in English
+    await http.aclose()
