@@ -46,8 +46,10 @@ def erase(
         raise typer.Exit(1)
 
     async def go() -> tuple[str, int]:
-        ref = staff.erase(s, case, reason)
-        return ref, records.erase(s, case, reason)
+        # The files first: an erasure that stops half-way is run again, and the details'
+        # erasure refuses a second time ("already erased") — the files must not wait on it.
+        files = records.erase(s, case, reason)
+        return staff.erase(s, case, reason), files
 
     ref, files = run(go)
     if as_json:

@@ -121,6 +121,7 @@ async def request_link(session: Session, email: str) -> None:
     if "@" not in wanted:
         return
     store = session.case_store()
+    from sqlalchemy import func
     from sqlmodel import or_, select
 
     from cellpath.store.tables import Case
@@ -130,7 +131,10 @@ async def request_link(session: Session, email: str) -> None:
             p.patient_ref
             for p in s.exec(
                 select(Patient).where(
-                    or_(Patient.email == wanted, Patient.caregiver_email == wanted)  # type: ignore[arg-type]
+                    or_(
+                        func.lower(Patient.email) == wanted,
+                        func.lower(Patient.caregiver_email) == wanted,
+                    )
                 )
             )
         ]

@@ -410,6 +410,14 @@ def erase(session: Session, case: str, reason: str) -> int:
     """Remove every file of a case from the records store (with the patient's erasure);
     returns how many files were removed."""
     authorise(session, Action.ERASE, case=case)
+    if not reason.strip():
+        raise _refuse(
+            session,
+            case,
+            "erase",
+            "erasure needs a reason (the legal basis or the request)",
+            RefusalCode.MISSING_FIELD,
+        )
     v = vault(session)
     removed = 0
     for row in rows(session).erase(case, session.actor, reason):

@@ -535,3 +535,29 @@ async def test_the_page_speaks_each_family_language(
     assert (' dir="rtl"' in page) == (direction == "rtl")
     assert "Report a symptom now" not in page  # nothing left in English
     await http.aclose()
+
+
+async def test_a_family_asks_for_a_link_by_their_address_and_learns_nothing_of_others(
+    fam: Family,
+) -> None:
+    case = await fam.new_case("en")
+    async with httpx.AsyncClient(base_url=fam.url) as http:
+        start = await http.get("/family")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', start.text)
+        assert csrf
+        before = len(fam.mailbox.messages)
+        unknown = await http.post(
+            "/family/request", data={"csrf_token": csrf.group(1), "email": "nobody@example.org"}
+        )
+        known = await http.post(
+            "/family/request",
+            data={"csrf_token": csrf.group(1), "email": FAMILY_EMAIL.upper()},
+        )
+    # The same answer either way: nothing says whether an address is on a file.
+    assert unknown.status_code == known.status_code == 200
+    said = "If this address is on your file, a sign-in link is on its way."
+    assert said in unknown.text and said in known.text
+    await fam.mailbox.wait_for(FAMILY_EMAIL, "Open this link")
+    links = [a for a in fam.store.audit_trail(case) if a.action == "family_link_sent"]
+    assert len(links) == 1 and links[0].actor == "family-request"
+    assert len(fam.mailbox.messages) > before
