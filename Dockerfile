@@ -13,7 +13,9 @@ COPY activities ./activities
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11.7-slim-bookworm
-RUN useradd --create-home --uid 10001 cellpath
+RUN useradd --create-home --uid 10001 cellpath \
+    # The records store's directory: a volume mounted here starts owned by the service user.
+    && install -d -o cellpath -m 700 /var/lib/cellpath/records
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels cellpath && rm -rf /wheels
 USER cellpath

