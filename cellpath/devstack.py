@@ -259,6 +259,7 @@ cellpath is running.
   Console:       {console}   sign in as dr-demo, nurse-demo, auditor-demo or {you}
                  (coordinator), password "{password}"
   Temporal UI:   {ui}   (workflows journey-DEMO-0001 … journey-DEMO-0006)
+  Families:      {console}/family   (a sign-in link: `cellpath family link DEMO-0001`)
   Scripts use the CLI; try, in another terminal (source .venv/bin/activate first):
     cellpath list                     (cellpath list --overdue: {overdue})
     cellpath status DEMO-0001
@@ -267,6 +268,8 @@ cellpath is running.
     cellpath milestone DEMO-0001 records_complete --data records=treatment_history,labs
     cellpath milestone DEMO-0001 infusion_completed --data lot=L --data coi_id=C   # refused
     cellpath timeline DEMO-0001
+    cellpath records add DEMO-0001 report.pdf --type pathology --language en
+    cellpath notes DEMO-0001 --add "Called the family"
   You act as a coordinator; `--actor dr-demo` (physician), `nurse-demo` (site staff),
   `auditor-demo` (viewer) and `admin-demo` (administrator: staff, doctor) are registered too.
   Ctrl-C stops the server and the worker.
