@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import re
 import sys
 import tempfile
@@ -431,7 +432,12 @@ def _replay_main() -> None:
     history = WorkflowHistory.from_json(workflow, path.read_text())
 
     found = asyncio.run(diagnose(history, data_converter()))
-    print("null" if found is None else found.model_dump_json())
+    print("null" if found is None else found.model_dump_json(), flush=True)
+    # Ended here, as the CLI ends: the Temporal runtime's threads can abort the interpreter's
+    # finalisation ("Fatal Python error: PyGILState_Release", SIGABRT; sdk-python#300), which
+    # made a diagnosis already printed look like a replay that failed (exit -6), now and then.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
