@@ -122,6 +122,19 @@ ENGLISH_RECORD = hashlib.sha256(b"pathology report, in English").hexdigest()
 TRANSLATION = hashlib.sha256(b"pathology report, in Chinese").hexdigest()
 
 
+# The family's estimate (runs under `LEDGER`): 9,500 USD, the family's share 8,000.
+QUOTE: dict[str, Any] = {
+    "currency": "USD",
+    "items": [
+        {"name": "evaluation", "category": "evaluation", "payer": "patient", "amount": "1500"},
+        {"name": "product", "category": "manufacturing", "payer": "trial", "amount": "1500"},
+        {"name": "ward, 28 days", "category": "hospital", "payer": "patient", "amount": "6500"},
+    ],
+    "total": "9500",
+    "deposit": "2000",
+}
+
+
 async def translate_a_record(handle: Handle) -> None:
     """A pathology report in English, translated for the site and verified (runs under
     `RECORDS`)."""
@@ -175,10 +188,17 @@ async def to_arrival(
     allogeneic: bool = False,
     site: str = "site-a",
     records: bool = False,
+    ledger: bool = False,
 ) -> None:
-    """… → logistics complete (arrival in 7 days, a visa valid 200 days from `today`)."""
+    """… → logistics complete (arrival in 7 days, a visa valid 200 days from `today`; with
+    `ledger`, a quote issued and accepted and a deposit paid)."""
     await to_logistics(handle, site, records=records)
-    await record(handle, "cost_estimate_accepted", currency="USD", total=9500)
+    if ledger:
+        await record(handle, "quote_issued", **QUOTE)
+        await record(handle, "cost_estimate_accepted", currency="USD", total=9500, version=1)
+        await record(handle, "deposit_received", amount="2000", currency="USD", reference="D-1")
+    else:
+        await record(handle, "cost_estimate_accepted", currency="USD", total=9500)
     await record(handle, "invitation_letter_issued", site=site)
     await record(
         handle, "visa_issued", visa_type="S2", valid_until=str(today + timedelta(days=200))
@@ -204,10 +224,15 @@ def iso(d: date | datetime) -> str:
 
 
 async def to_infusion(
-    handle: Handle, today: date, *, allogeneic: bool = False, records: bool = False
+    handle: Handle,
+    today: date,
+    *,
+    allogeneic: bool = False,
+    records: bool = False,
+    ledger: bool = False,
 ) -> None:
     """… → conditioning completed (the infusion window is open from 24 h)."""
-    await to_arrival(handle, today, allogeneic=allogeneic, records=records)
+    await to_arrival(handle, today, allogeneic=allogeneic, records=records, ledger=ledger)
     await arrive_and_clear(handle)
     if not allogeneic:
         await record(handle, "apheresis_completed", coi_id="COI-001")
@@ -245,8 +270,10 @@ async def drive_long_journey(
     `follow_up_protocol(years)` when `years` is under 15). `now` and `sleep` are the
     time-skipping environment's, so fifteen years take seconds.
     """
-    records = (await status(handle)).records
-    await to_infusion(handle, (await now()).date(), records=records)
+    first = await status(handle)
+    await to_infusion(
+        handle, (await now()).date(), records=first.records, ledger=first.ledger_rules
+    )
     before = len(await handle.query(PatientJourney.timeline))
     await sleep(timedelta(hours=30))
     await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")

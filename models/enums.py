@@ -134,6 +134,11 @@ class MilestoneKind(StrEnum):
     RECORD_TRANSLATED = "record_translated"
     TRANSLATION_VERIFIED = "translation_verified"
     SYMPTOM_REPORTED = "symptom_reported"
+    # The family's money (runs under `LEDGER`): versioned quotes, deposits, payments, refunds.
+    QUOTE_ISSUED = "quote_issued"
+    DEPOSIT_RECEIVED = "deposit_received"
+    PAYMENT_RECORDED = "payment_recorded"
+    REFUND_ISSUED = "refund_issued"
 
 
 class Severity(StrEnum):
@@ -212,6 +217,8 @@ class DeadlineName(StrEnum):
     IVIG_REVIEW = "ivig_review"
     SAE_REPORT = "sae_report"
     RE_REFERRAL = "re_referral"
+    # The family's money (runs under `LEDGER`).
+    DEPOSIT = "deposit"
 
 
 def response_deadline(month: int) -> str:

@@ -10,6 +10,7 @@ the coordinator's words.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -378,6 +379,56 @@ class Translation(BaseModel):
         return self.sha256[:12]
 
 
+class Quote(BaseModel):
+    """A version of the family's estimate (runs under `LEDGER`)."""
+
+    version: int
+    currency: str
+    items: list[dict[str, Any]]
+    total: Decimal
+    deposit: Decimal | None = None
+    issued_at: datetime
+    issued_by: str
+
+
+class Payment(BaseModel):
+    """Money received or refunded, and its value in the quote's currency."""
+
+    kind: str  # deposit_received, payment_recorded, refund_issued
+    amount: Decimal
+    currency: str
+    payer: str
+    fx_rate: Decimal | None = None
+    in_quote_currency: Decimal
+    at: datetime
+    by: str
+    reference: str | None = None
+
+
+class PayerBalance(BaseModel):
+    """What one payer owes on the accepted quote, has paid, and still owes."""
+
+    payer: str
+    quoted: Decimal
+    paid: Decimal
+    outstanding: Decimal
+
+
+class LedgerView(BaseModel):
+    """The family's money at a glance: the latest quote, which version was accepted, the
+    balance by payer, the deposit, and every payment (never in search attributes or logs)."""
+
+    currency: str
+    latest_version: int
+    accepted_version: int | None = None
+    total: Decimal
+    deposit: Decimal | None = None
+    deposit_paid: Decimal = Decimal(0)
+    balances: list[PayerBalance] = Field(default_factory=list)
+    payments: list[Payment] = Field(default_factory=list)
+    quotes: list[Quote] = Field(default_factory=list)
+
+
 class LabView(BaseModel):
     """The latest value of one laboratory finding, in its unit, and when it was observed."""
 
@@ -464,6 +515,9 @@ class JourneyStatus(BaseModel):
     working_language: str = "zh"
     # The case's candidate sites, in the order given at intake.
     sites: list[str] = Field(default_factory=list)
+    # The family's money (runs under `LEDGER`, `ledger_rules`): None before any quote.
+    ledger_rules: bool = False
+    ledger: LedgerView | None = None
     response_months_done: list[int] = Field(default_factory=list)
 
 

@@ -7,6 +7,8 @@ the presets below change later (the CLI resolves preset names before starting a 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.enums import CellSource, EligibilityItem, ReadinessItem, RecordType, Therapy
@@ -227,6 +229,10 @@ class ProtocolConfig(BaseModel):
     # business days a requested translation may take (`translation_<record>`).
     working_language: str = Field(default="zh", min_length=2, max_length=16)
     translation_business_days: int = Field(default=5, ge=1, le=30)
+    # The family's money (runs under `LEDGER`): the milestone a quote's deposit must be paid
+    # before (None: no deposit gate), and the days after the quote's acceptance it is due.
+    deposit_before: Literal["patient_arrived", "apheresis_completed"] | None = None
+    deposit_days: int = Field(default=14, ge=1, le=120)
     bridging_regimens: tuple[BridgingRegimen, ...] = Field(
         default=DEFAULT_BRIDGING_REGIMENS, max_length=20
     )

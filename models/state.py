@@ -21,6 +21,8 @@ from models.messages import (
     Alert,
     MilestoneEvent,
     ObservationInput,
+    Payment,
+    Quote,
     RejectedSignal,
     Relapse,
     SaeReport,
@@ -185,3 +187,8 @@ class JourneyState(BaseModel):
     watched_track: bool = False
     # Records and the family (runs under `RECORDS`): translations for the PI, by record.
     translations: list[Translation] = Field(default_factory=list)
+    # The family's money (runs under `LEDGER`): every quote version, the one accepted, and
+    # what was received or refunded.
+    quotes: list[Quote] = Field(default_factory=list)
+    accepted_quote: int | None = None
+    payments: list[Payment] = Field(default_factory=list)

@@ -61,6 +61,7 @@ class Case:
         rules_version: int = 4,
         watched: bool = False,
         records: bool = False,
+        ledger: bool = False,
         **facts_update: Any,
     ) -> None:
         counter = itertools.count()
@@ -76,6 +77,8 @@ class Case:
             self.j.watch()
         # A run under `RECORDS`: records' files, translations, the family's reports.
         self.j.records = records
+        # A run under `LEDGER`: quotes, deposits, payments, refunds.
+        self.j.ledger = ledger
         self.now = T0
         self.j.start(self.now)
 

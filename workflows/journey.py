@@ -18,7 +18,7 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
   whenever Temporal suggests it, carrying the whole `JourneyState` in `JourneyInput.state`.
 - **Versioning.** Every change to the commands a run issues goes behind `workflow.patched`
   (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`, `RULES_V4`, `RULES_V5`, `BOUNDED_FLOODS`,
-  `SIGNERS`, `FORMS_IN_WORDS`, `AFTER_INFUSION`, `WATCHED`, `RECORDS`); the histories in
+  `SIGNERS`, `FORMS_IN_WORDS`, `AFTER_INFUSION`, `WATCHED`, `RECORDS`, `LEDGER`); the histories in
   `tests/histories/` replay against this code. A run recorded before a patch keeps its
   behaviour; its next run upgrades (up to version 4: version 5 only for new journeys).
 - **Visibility.** Search attributes (`workflows.visibility`) are upserted when a value changes;
@@ -119,6 +119,10 @@ WATCHED = "watched-after-infusion"
 # that `submitted_to_pi` waits for, each with a deadline; symptoms the family reports from their
 # page (runs started or continued after it).
 RECORDS = "records-and-family"
+# The family's money: versioned quotes with items by category and payer, deposits, payments
+# and refunds in Decimal with their exchange rates, a changed quote and an unpaid deposit as
+# gates (runs started or continued after it).
+LEDGER = "ledger"
 
 
 @workflow.defn(name="PatientJourney")
@@ -198,6 +202,8 @@ class PatientJourney(JourneyMessages):
             self._journey.watch()
         if workflow.patched(RECORDS):
             self._journey.records = True
+        if workflow.patched(LEDGER):
+            self._journey.ledger = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

@@ -19,6 +19,7 @@ from cellpath.cli import (  # noqa: F401
     access,
     bedside,
     directory,
+    finance,
     handover,
     journeys,
     operators,

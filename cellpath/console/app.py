@@ -32,7 +32,7 @@ from temporalio.client import Client
 from cellpath.config import Settings, get_settings
 from cellpath.console import auth
 from cellpath.console.family_page import family_routes
-from cellpath.console.filters import by_severity, countdown, label, shown, when
+from cellpath.console.filters import by_severity, countdown, label, money, shown, when
 from cellpath.console.forms import (
     LAB_INPUTS,
     OBSERVATION_CHOICES,
@@ -85,7 +85,12 @@ class Console:
         )
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.filters.update(
-            when=when, countdown=countdown, label=label, shown=shown, by_severity=by_severity
+            when=when,
+            countdown=countdown,
+            label=label,
+            shown=shown,
+            by_severity=by_severity,
+            money=money,
         )
         self.templates.env.globals.update(PHASES=PHASES, Severity=Severity, Action=Action)
 

@@ -7,10 +7,12 @@ import math
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from cellpath.console.forms import zone
 from models.enums import Severity
 from models.messages import Alert
+from models.money import fmt
 
 _LOUDEST_FIRST = list(reversed(Severity))
 
@@ -105,3 +107,8 @@ def by_severity(alerts: Iterable[Alert]) -> list[Alert]:
         return (not a.open, _LOUDEST_FIRST.index(a.severity), -raised.timestamp())
 
     return sorted(alerts, key=key)
+
+
+def money(amount: Decimal | int | str, currency: str) -> str:
+    """An amount with its currency's minor units, e.g. 9,500.00 USD (never a float)."""
+    return fmt(Decimal(str(amount)), currency)

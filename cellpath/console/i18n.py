@@ -15,6 +15,7 @@ import functools
 import gettext
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_currency
 from babel.support import Translations
 
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -65,6 +67,16 @@ def locale_of(language: str) -> Locale:
         return Locale.parse(LOCALES.get(language, language))
     except (UnknownLocaleError, ValueError):
         return Locale.parse("en_GB")
+
+
+def money_for(language: str) -> Callable[[Decimal | None, str], str]:
+    """An amount in the reader's locale with its currency (Babel), e.g. US$9,500.00."""
+    locale = locale_of(language)
+
+    def money(amount: Decimal | None, currency: str) -> str:
+        return "" if amount is None else format_currency(amount, currency, locale=locale)
+
+    return money
 
 
 def when_for(language: str, timezone: str) -> Callable[[datetime | None], str]:

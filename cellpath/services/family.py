@@ -26,6 +26,7 @@ import asyncio
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from cellpath.delivery import channels
@@ -40,7 +41,7 @@ from cellpath.store.records import RecordRows
 from cellpath.store.tables import CaseNote, JourneyRow, Patient, RecordFile, SiteRow
 from models.enums import AuditAction, NotificationKind, Phase, Severity
 from models.errors import RefusalCode
-from models.messages import DeadlineView, JourneyStatus
+from models.messages import DeadlineView, JourneyStatus, PayerBalance
 from models.pathway.data import SYMPTOMS
 from models.roles import Action
 
@@ -87,6 +88,13 @@ class FamilyView:
     infused: bool
     family_name: str | None = None
     sent: list[str] = field(default_factory=list)
+    # The family's own share of the estimate and what they paid (the trial's and an
+    # insurer's shares are the team's business), with the quote's currency and deposit.
+    costs: PayerBalance | None = None
+    currency: str | None = None
+    quote_version: int | None = None
+    deposit: Decimal | None = None
+    deposit_paid: Decimal | None = None
 
 
 def _rows(session: Session) -> RecordRows:
@@ -296,7 +304,22 @@ async def view(f: FamilySession) -> FamilyView:
         timezone=status.family_timezone,
         infused=status.infused_at is not None,
         family_name=patient.full_name if patient else None,
+        **_costs(status),
     )
+
+
+def _costs(status: JourneyStatus) -> dict[str, Any]:
+    ledger = status.ledger
+    if ledger is None:
+        return {}
+    mine = next((b for b in ledger.balances if b.payer == "patient"), None)
+    return {
+        "costs": mine,
+        "currency": ledger.currency,
+        "quote_version": ledger.accepted_version or ledger.latest_version,
+        "deposit": ledger.deposit,
+        "deposit_paid": ledger.deposit_paid,
+    }
 
 
 def centre_of(store: Any, case: str, status: JourneyStatus) -> SiteRow | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum, StrEnum
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -21,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from models import bounds
+from models import bounds, money
 from models.enums import ConsentType, RecordType, SignatureMeaning
 from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
 from models.messages import FieldHint
@@ -229,6 +230,8 @@ class HandoverData(MilestoneData):
 class CostEstimateData(MilestoneData):
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="3-letter code, e.g. USD")
     total: float = Field(ge=0)
+    # Runs under `LEDGER`: which version of the quote was accepted (default: the latest).
+    version: int | None = Field(default=None, ge=1, le=1000, description="the quote's version")
     items: list[dict[str, Any]] | dict[str, Any] | None = Field(
         default=None,
         description="one row per item: name, amount, payer (the items add up to the total)",
@@ -269,6 +272,65 @@ def cost_items(items: list[dict[str, Any]] | dict[str, Any]) -> list[CostItem]:
                 f"({describe_validation_error(e, CostItem)})"
             ) from None
     return out
+
+
+class QuoteItem(BaseModel):
+    """One line of a quote: what, for which category, who pays, how much (a Decimal)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    category: Literal[
+        "evaluation",
+        "manufacturing",
+        "conditioning",
+        "hospital",
+        "icu",
+        "drugs",
+        "follow_up",
+        "travel",
+        "accommodation",
+        "interpreter",
+    ]
+    payer: Literal["patient", "trial", "insurer"]
+    amount: Decimal
+
+
+class QuoteIssuedData(MilestoneData):
+    """A versioned estimate (runs under `LEDGER`): its items add up to its total; an optional
+    deposit the family pays before the protocol's deposit gate."""
+
+    currency: str = Field(description="ISO 4217 code, e.g. USD")
+    items: list[QuoteItem] = Field(
+        min_length=1,
+        max_length=100,
+        description="one row per item: name, category, payer (patient, trial, insurer), amount",
+    )
+    total: Decimal = Field(description="the sum of the items, in the currency")
+    deposit: Decimal | None = Field(default=None, description="the deposit asked of the family")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        return money.check_currency(v)
+
+
+class MoneyReceivedData(MilestoneData):
+    """A deposit, payment or refund (runs under `LEDGER`): in its own currency, with the rate
+    to the quote's currency when they differ."""
+
+    amount: Decimal = Field(description="above zero, e.g. 2500.00")
+    currency: str = Field(description="ISO 4217 code, e.g. USD")
+    payer: Literal["patient", "trial", "insurer"] = "patient"
+    fx_rate: Decimal | None = Field(
+        default=None, description="quote currency per unit of this one, when they differ"
+    )
+    reference: str | None = Field(default=None, max_length=64, description="e.g. a bank ref.")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        return money.check_currency(v)
 
 
 class VisaIssuedData(MilestoneData):

@@ -33,7 +33,9 @@ def expected(j: Journey) -> list[ExpectedMilestone]:
     for kind, r in RULES.items():
         if j.state.died_at is not None and kind is not K.SAE_REPORTED:
             continue
-        if j.state.phase not in r.phases or r.cell_source not in (None, j.facts.cell_source):
+        if r.cell_source not in (None, j.facts.cell_source):
+            continue
+        if j.state.phase not in r.phases and not r.accepted_now_elsewhere(j):
             continue
         if not r.awaited(j):
             continue

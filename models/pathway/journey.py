@@ -123,6 +123,9 @@ class Journey:
         # for the PI (requested, translated, verified) that `submitted_to_pi` waits for; a
         # symptom the family reports. Earlier runs refused these kinds and fields.
         self.records = False
+        # Runs started under `LEDGER`: versioned quotes, deposits, payments and refunds, the
+        # changed quote and the deposit as gates. Earlier runs refused these kinds and fields.
+        self.ledger = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)
@@ -327,7 +330,7 @@ class Journey:
                 f"this journey's product is {self.facts.cell_source}",
                 RefusalCode.WRONG_PRODUCT,
             )
-        if self.state.phase not in r.phases:
+        if self.state.phase not in r.phases and not r.accepted_now_elsewhere(self):
             raise Refused(
                 f"milestone '{kind}' is not expected in phase '{self.state.phase}'; "
                 f"expected one of: {', '.join(self.expected_kinds())}",

@@ -59,6 +59,11 @@ class MilestoneRule(Generic[D]):
         """Milestones that must be recorded before this one can be (none by default)."""
         return []
 
+    def accepted_now_elsewhere(self, j: Journey) -> bool:
+        """Whether it is accepted now outside its phases (a changed quote accepted after
+        logistics, under `LEDGER`); no by default."""
+        return False
+
     def apply(self, j: Journey, a: Accepted[D], now: datetime) -> None:
         """Change the journey: the milestone happened at `a.occurred_at`, recorded at `now`."""
 

@@ -16,6 +16,7 @@ from models.messages import (
 )
 from models.pathway import expected, gates, options
 from models.pathway.data import LABS
+from models.pathway.milestones import money
 
 if TYPE_CHECKING:
     from models.pathway.journey import Journey
@@ -94,6 +95,8 @@ def status(j: Journey) -> JourneyStatus:
         translations=list(s.translations),
         working_language=j.protocol.working_language,
         sites=list(j.facts.sites),
+        ledger_rules=j.ledger,
+        ledger=money.ledger_view(j),
         response_months_done=list(s.response_months_done),
     )
 

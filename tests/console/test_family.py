@@ -31,6 +31,7 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
+from argon2 import PasswordHasher
 from playwright.async_api import Page, expect
 from pydantic import SecretStr
 from temporalio.client import Client
@@ -48,7 +49,7 @@ from models.directory import AssignmentInput, ContactInput, SiteInput
 from models.examples import ELIGIBLE, intake_document
 from models.messages import MilestoneInput
 from models.roles import Role
-from tests.console.conftest import Stack
+from tests.console.conftest import PASSWORD, Stack, signed_in
 from tests.support import axe_violations
 
 pytestmark = pytest.mark.e2e
@@ -561,3 +562,35 @@ async def test_a_family_asks_for_a_link_by_their_address_and_learns_nothing_of_o
     links = [a for a in fam.store.audit_trail(case) if a.action == "family_link_sent"]
     assert len(links) == 1 and links[0].actor == "family-request"
     assert len(fam.mailbox.messages) > before
+
+
+async def test_the_family_reads_their_share_of_the_estimate_and_what_is_left_to_pay(
+    fam: Family,
+) -> None:
+    from cellpath.scenarios import QUOTE
+
+    case = await fam.new_case("en")
+    coord = fam.session("coord-fam")
+    for kind, data in (
+        ("quote_issued", QUOTE),
+        ("deposit_received", {"amount": "14000", "currency": "CNY", "fx_rate": "0.14"}),
+    ):
+        await journeys.record_milestone(
+            coord, case, MilestoneInput(kind=kind, actor="coord-fam", data=data)
+        )
+    http = await family_cookie(fam, case)
+    page = (await http.get("/family/home")).text
+    costs = page[page.index('id="costs"') : page.index("</section>", page.index('id="costs"'))]
+    # The family's share only (8,000 of 9,500: the trial pays the product), in their locale.
+    assert "US$8,000.00" in costs and "US$1,960.00" in costs and "US$6,040.00" in costs
+    assert "9,500" not in costs and "trial" not in costs  # nothing of the trial's share
+    await http.aclose()
+
+    # The coordinator's case page shows the whole ledger.
+    fam.store.set_password_hash("coord-fam", PasswordHasher().hash(PASSWORD), by="test")
+    async with httpx.AsyncClient(base_url=fam.url) as staff:
+        await signed_in(staff, "coord-fam")
+        page = (await staff.get(f"/cases/{case}")).text
+    money = page[page.index('id="money-h"') : page.index("</section>", page.index('id="money-h"'))]
+    assert "Quote version 1: 9,500.00 USD" in money and "not accepted yet" in money
+    assert "14,000.00 CNY at 0.14" in money and "1,960.00 USD" in money

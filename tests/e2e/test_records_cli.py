@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cellpath.scenarios import QUOTE
 from cellpath.store import CaseStore
 from tests.support import e2e_intake_file
 
@@ -56,6 +57,31 @@ async def test_records_notes_and_erasure_from_the_command_line(
     # No mail server here: the link cannot go, and the command says why (exit 2).
     code, _out, err = await cli("family", "link", case)
     assert code == 2 and "could not be e-mailed" in err
+
+    # The family's money: a quote, a deposit in another currency, the balance by payer.
+    code, _out, err = await cli("milestone", case, "quote_issued", "--data-json", json.dumps(QUOTE))
+    assert code == 0, err
+    code, _out, err = await cli(
+        "milestone",
+        case,
+        "deposit_received",
+        "--data",
+        "amount=14000",
+        "--data",
+        "currency=CNY",
+        "--data",
+        "fx_rate=0.14",
+    )
+    assert code == 0, err
+    code, out, err = await cli("finance", case)
+    assert code == 0, err
+    assert "Quote version 1 (not accepted yet): 9,500.00 USD" in out
+    assert "patient" in out and "6,040.00 USD" in out and "14,000.00 CNY at 0.14" in out
+    code, out, _ = await cli("finance", case, "--json")
+    assert {b["payer"]: b["outstanding"] for b in json.loads(out)["balances"]} == {
+        "patient": "6040.00",
+        "trial": "1500.00",
+    }
 
     trail = [r.action for r in CaseStore.from_url(db_url).audit_trail(case)]
     assert {"record_added", "record_viewed", "refused:record", "note_added"} <= set(trail)

@@ -8,6 +8,7 @@ a CAR-T journey is followed for fifteen years in runs that each stay small.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -126,6 +127,12 @@ async def test_fifteen_years_of_follow_up_in_small_runs(
     assert len(kinds) == done.milestones == result.milestone_count
     assert kinds[0] == "record_received" and kinds[-1] == "follow_up_completed"
     assert "translation_verified" in kinds  # the English pathology report, for the PI
+    # The family's money went with it: a quote accepted, its deposit paid (Decimal, exact).
+    ledger = result.ledger
+    assert ledger is not None and (ledger.accepted_version, ledger.deposit_paid) == (
+        1,
+        Decimal("2000"),
+    )
     assert [e.data["year"] for e in timeline if e.kind == "long_term_check_in"] == list(
         range(2, 16)
     )

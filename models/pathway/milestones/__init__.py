@@ -12,6 +12,7 @@ from models.pathway.milestones import (  # noqa: F401  (imported to register the
     intake,
     logistics,
     manufacturing,
+    money,
     monitoring,
     pi_review,
     records,

@@ -12,6 +12,7 @@ from models.enums import CellSource, DeadlineName, MilestoneKind, Outcome, Phase
 from models.errors import RefusalCode, Refused
 from models.pathway import deadlines
 from models.pathway.data import NoData, PretreatmentData
+from models.pathway.milestones import money
 from models.pathway.rules import Accepted, D, MilestoneRule, rule
 
 if TYPE_CHECKING:
@@ -36,6 +37,9 @@ class PatientArrived(MilestoneRule[NoData]):
 
     def awaited(self, j: Journey) -> bool:
         return j.state.arrived_at is None
+
+    def check(self, j: Journey, a: Accepted[NoData]) -> None:
+        money.check_gate(j, self.kind)
 
     def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:
         at = a.occurred_at

@@ -21,7 +21,7 @@ from models.pathway.data import (
     VisaIssuedData,
     cost_items,
 )
-from models.pathway.milestones import visa
+from models.pathway.milestones import money, visa
 from models.pathway.rules import Accepted, D, MilestoneRule, rule
 from models.state import Product
 
@@ -75,8 +75,25 @@ class CostEstimateAccepted(LogisticsRule[CostEstimateData]):
     kind = K.COST_ESTIMATE_ACCEPTED
     data = CostEstimateData
 
+    def accepted_now_elsewhere(self, j: Journey) -> bool:
+        # Under `LEDGER`, a quote changed after logistics is accepted where the journey is.
+        return money.awaiting_acceptance(j) and j.state.phase is not Phase.CLOSED
+
+    def awaited(self, j: Journey) -> bool:
+        return super().awaited(j) or money.awaiting_acceptance(j)
+
+    def apply(self, j: Journey, a: Accepted[CostEstimateData], now: datetime) -> None:
+        if j.state.phase is Phase.LOGISTICS:
+            super().apply(j, a, now)
+        else:  # a changed quote accepted later: the phase stays where it is
+            self.effect(j, a, now)
+
+    def effect(self, j: Journey, a: Accepted[CostEstimateData], now: datetime) -> None:
+        money.accept(j, a.data, a.occurred_at, now)
+
     def check(self, j: Journey, a: Accepted[CostEstimateData]) -> None:
         d = a.data
+        money.check_acceptance(j, d)
         if not j.forms_in_words or not d.items:
             return
         try:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from models.enums import CellSource, DeadlineName, MilestoneKind, Outcome, Phase
 from models.errors import RefusalCode, Refused
 from models.pathway.data import CoiData, NoData, ProductData, ReasonData, RegimenData
+from models.pathway.milestones import money
 from models.pathway.rules import Accepted, MilestoneRule, rule
 from models.state import Product
 
@@ -28,6 +29,9 @@ class ApheresisCompleted(MilestoneRule[CoiData]):
     phases = (Phase.COLLECTION,)
     data = CoiData
     cell_source = AUTO
+
+    def check(self, j: Journey, a: Accepted[CoiData]) -> None:
+        money.check_gate(j, self.kind)
 
     def apply(self, j: Journey, a: Accepted[CoiData], now: datetime) -> None:
         j.state.apheresis_coi = a.data.coi_id

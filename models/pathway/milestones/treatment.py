@@ -12,6 +12,7 @@ from models.enums import AlertKind, CellSource, DeadlineName, MilestoneKind, Pha
 from models.errors import RefusalCode, Refused
 from models.pathway import deadlines, gates
 from models.pathway.data import LotData, NoData, ProductData, ReadinessData, RegimenData
+from models.pathway.milestones import money
 from models.pathway.rules import Accepted, MilestoneRule, rule
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class ConditioningStarted(MilestoneRule[RegimenData]):
         return out
 
     def check(self, j: Journey, a: Accepted[RegimenData]) -> None:
+        money.check_gate(j, self.kind)
         gates.check_ready(j, a.occurred_at)
 
     def apply(self, j: Journey, a: Accepted[RegimenData], now: datetime) -> None:

@@ -1,0 +1,72 @@
+"""Money, as the family's ledger needs it: ISO 4217 currencies with their minor units (from
+Babel's CLDR data), amounts as `Decimal`, never floats.
+
+An amount is refused when it is zero or negative, or has more decimal places than its
+currency has minor units (12.345 USD, 100.5 JPY): a ledger that rounds silently drifts.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision, list_currencies
+
+# What a quote's item is for (issue 29; the programs' cost pages, seeds 000–002).
+CATEGORIES = (
+    "evaluation",
+    "manufacturing",
+    "conditioning",
+    "hospital",
+    "icu",
+    "drugs",
+    "follow_up",
+    "travel",
+    "accommodation",
+    "interpreter",
+)
+# Who pays an item: the family, the trial's sponsor, an insurer (e.g. a city insurance that
+# reimburses part).
+PAYERS = ("patient", "trial", "insurer")
+# ISO 4217 codes that are not money (test, no currency, precious metals, funds codes).
+NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD"})
+# Read from Babel's data once, at import: Babel opens its data files lazily, and a journey's
+# workflow code may not open files (the sandbox refuses; replay must not depend on disk).
+CURRENCIES: dict[str, int] = {
+    code: int(get_currency_precision(code)) for code in list_currencies() if code not in NOT_MONEY
+}
+
+
+def check_currency(code: str) -> str:
+    """`code` as an ISO 4217 currency, or ValueError naming what was expected."""
+    code = code.strip().upper()
+    if len(code) != 3 or code not in CURRENCIES:
+        raise ValueError(f"{code!r} is not an ISO 4217 currency; expected e.g. USD, EUR, CNY")
+    return code
+
+
+def minor_units(currency: str) -> int:
+    """How many decimal places the currency has (USD 2, JPY 0, KWD 3)."""
+    return CURRENCIES[currency]
+
+
+def check_amount(value: Decimal | str | int, currency: str, what: str = "amount") -> Decimal:
+    """A positive amount with at most the currency's minor units, or ValueError saying why."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{what}: expected a number, e.g. 1250.00") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError(f"{what}: expected an amount above zero")
+    places = minor_units(currency)
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise ValueError(
+            f"{what}: {currency} has {places} decimal place(s); expected at most that many"
+        )
+    return amount
+
+
+def fmt(amount: Decimal, currency: str) -> str:
+    """An amount with its currency's minor units and thousands separators, e.g. 9,500.00 USD."""
+    places = minor_units(currency)
+    return f"{amount:,.{places}f} {currency}"
