@@ -133,7 +133,7 @@ async def test_status_says_what_is_next_and_the_cli_speaks_in_flags(
     said = one_line(help_text[1])
     assert "records_complete: records" in said
     assert "product_reserved (allogeneic only): lot, coi_id" in said
-    assert "cost_estimate_accepted: currency, total, items?" in said
+    assert "cost_estimate_accepted: currency, total, version?, items?" in said
     assert "<bool>" not in help_text[1] and "KEY=VALUE" in help_text[1]
 
     # Refusals name the flags a person typed, and times carry their zone.
