@@ -230,18 +230,58 @@ async def to_infusion(
     allogeneic: bool = False,
     records: bool = False,
     ledger: bool = False,
+    custody: bool = False,
 ) -> None:
-    """… → conditioning completed (the infusion window is open from 24 h)."""
+    """… → conditioning completed (the infusion window is open from 24 h; with `custody`,
+    the product's chain from the apheresis unit to the ward, shipped in range)."""
     await to_arrival(handle, today, allogeneic=allogeneic, records=records, ledger=ledger)
     await arrive_and_clear(handle)
     if not allogeneic:
         await record(handle, "apheresis_completed", coi_id="COI-001")
         await record(handle, "manufacturing_started")
         await record(handle, "product_released", lot="LOT-001", coi_id="COI-001")
+        if custody:
+            await ship_the_product(handle)
     # Prophylaxis started two days before now (the real clock: a time-skipping clock is ahead).
     await record(handle, "readiness_checked", **readiness(datetime.now(UTC)))
     await record(handle, "conditioning_started", regimen="Flu/Cy")
     await record(handle, "conditioning_completed")
+
+
+async def ship_the_product(handle: Handle) -> None:
+    """The released product's chain of custody: the apheresis unit to the cell lab, shipped
+    to the ward in range, customs cleared (runs under `CUSTODY`)."""
+    lines = [{"item": "CAR-T bag, 50 mL", "quantity": 1}]
+    await record(
+        handle,
+        "custody_transferred",
+        from_party="apheresis-unit",
+        to_party="cell-lab",
+        location="cell lab",
+        condition="LN2 vapour",
+    )
+    await record(
+        handle,
+        "shipment_dispatched",
+        shipment_id="SH-001",
+        from_party="cell-lab",
+        courier="cryo-courier",
+        waybill="WB-001",
+        temp_min_c=-196,
+        temp_max_c=-150,
+        manifest=lines,
+        invoice=lines,
+    )
+    await record(
+        handle,
+        "shipment_received",
+        shipment_id="SH-001",
+        to_party="ward",
+        log_min_c=-190,
+        log_max_c=-165,
+        minutes_outside=0,
+        customs_cleared=True,
+    )
 
 
 @dataclass
@@ -272,7 +312,11 @@ async def drive_long_journey(
     """
     first = await status(handle)
     await to_infusion(
-        handle, (await now()).date(), records=first.records, ledger=first.ledger_rules
+        handle,
+        (await now()).date(),
+        records=first.records,
+        ledger=first.ledger_rules,
+        custody=first.custody_rules,
     )
     before = len(await handle.query(PatientJourney.timeline))
     await sleep(timedelta(hours=30))

@@ -139,6 +139,12 @@ class MilestoneKind(StrEnum):
     DEPOSIT_RECEIVED = "deposit_received"
     PAYMENT_RECORDED = "payment_recorded"
     REFUND_ISSUED = "refund_issued"
+    # Chain of custody and condition (runs under `CUSTODY`): who holds the product, where, how
+    # it travelled, and QA's word on a temperature excursion.
+    CUSTODY_TRANSFERRED = "custody_transferred"
+    SHIPMENT_DISPATCHED = "shipment_dispatched"
+    SHIPMENT_RECEIVED = "shipment_received"
+    QA_DISPOSITION = "qa_disposition"
 
 
 class Severity(StrEnum):
@@ -219,11 +225,17 @@ class DeadlineName(StrEnum):
     RE_REFERRAL = "re_referral"
     # The family's money (runs under `LEDGER`).
     DEPOSIT = "deposit"
+    # Chain of custody (runs under `CUSTODY`): one per shipment, `shipment_<id>`.
 
 
 def response_deadline(month: int) -> str:
     """The deadline of the response assessment at month N (e.g. `response_month_3`)."""
     return f"response_month_{month}"
+
+
+def shipment_deadline(shipment: str) -> str:
+    """The deadline of a shipment's arrival (e.g. `shipment_SH-1042`)."""
+    return f"shipment_{shipment}"
 
 
 def translation_deadline(record: str) -> str:
@@ -257,6 +269,8 @@ class AlertKind(StrEnum):
     SERIOUS_ADVERSE_EVENT = "serious_adverse_event"
     # The family reported a symptom from their page (runs under `RECORDS`).
     FAMILY_SYMPTOM = "family_symptom"
+    # A shipment's temperature left its range (runs under `CUSTODY`): QA must decide.
+    TEMPERATURE_EXCURSION = "temperature_excursion"
 
 
 class AuditAction(StrEnum):

@@ -429,6 +429,35 @@ class LedgerView(BaseModel):
     quotes: list[Quote] = Field(default_factory=list)
 
 
+class CustodyLink(BaseModel):
+    """One link of the product's chain of custody (runs under `CUSTODY`)."""
+
+    kind: str  # custody_transferred, shipment_dispatched, shipment_received
+    from_party: str
+    to_party: str
+    at: datetime
+    location: str | None = None
+    condition: str | None = None
+    shipment_id: str | None = None
+    recorded_by: str
+
+
+class Shipment(BaseModel):
+    """A shipment of the product: its range, and what its arrival showed."""
+
+    shipment_id: str
+    courier: str
+    waybill: str
+    temp_min_c: float
+    temp_max_c: float
+    dispatched_at: datetime
+    expected_at: datetime | None = None
+    received_at: datetime | None = None
+    excursion: str | None = None  # what left the range, in words
+    disposition: str | None = None  # accept or reject (QA)
+    customs_cleared: bool | None = None
+
+
 class LabView(BaseModel):
     """The latest value of one laboratory finding, in its unit, and when it was observed."""
 
@@ -515,6 +544,12 @@ class JourneyStatus(BaseModel):
     working_language: str = "zh"
     # The case's candidate sites, in the order given at intake.
     sites: list[str] = Field(default_factory=list)
+    # Chain of custody (runs under `CUSTODY`, `custody_rules`): who holds the product now,
+    # every link, every shipment.
+    custody_rules: bool = False
+    custody_holder: str | None = None
+    custody: list[CustodyLink] = Field(default_factory=list)
+    shipments: list[Shipment] = Field(default_factory=list)
     # The family's money (runs under `LEDGER`, `ledger_rules`): None before any quote.
     ledger_rules: bool = False
     ledger: LedgerView | None = None

@@ -233,6 +233,9 @@ class ProtocolConfig(BaseModel):
     # before (None: no deposit gate), and the days after the quote's acceptance it is due.
     deposit_before: Literal["patient_arrived", "apheresis_completed"] | None = None
     deposit_days: int = Field(default=14, ge=1, le=120)
+    # Chain of custody (runs under `CUSTODY`): require it from the start (else custody is
+    # checked for a product once any custody or shipment record exists for it).
+    custody_required: bool = False
     bridging_regimens: tuple[BridgingRegimen, ...] = Field(
         default=DEFAULT_BRIDGING_REGIMENS, max_length=20
     )

@@ -47,7 +47,14 @@ class Action(StrEnum):
 
 
 # Clinical decisions only a physician may record.
-PHYSICIAN_MILESTONES = frozenset({MilestoneKind.ELIGIBILITY_ASSESSED, MilestoneKind.DISCHARGED})
+PHYSICIAN_MILESTONES = frozenset(
+    {
+        MilestoneKind.ELIGIBILITY_ASSESSED,
+        MilestoneKind.DISCHARGED,
+        # QA's word on a product after a temperature excursion is a clinical decision.
+        MilestoneKind.QA_DISPOSITION,
+    }
+)
 
 ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ: frozenset(Role),

@@ -19,6 +19,7 @@ from models.enums import (
 from models.messages import (
     AdverseEventRecord,
     Alert,
+    CustodyLink,
     MilestoneEvent,
     ObservationInput,
     Payment,
@@ -26,6 +27,7 @@ from models.messages import (
     RejectedSignal,
     Relapse,
     SaeReport,
+    Shipment,
     ToxicityView,
     Translation,
 )
@@ -192,3 +194,6 @@ class JourneyState(BaseModel):
     quotes: list[Quote] = Field(default_factory=list)
     accepted_quote: int | None = None
     payments: list[Payment] = Field(default_factory=list)
+    # Chain of custody (runs under `CUSTODY`).
+    custody: list[CustodyLink] = Field(default_factory=list)
+    shipments: list[Shipment] = Field(default_factory=list)

@@ -62,6 +62,7 @@ class Case:
         watched: bool = False,
         records: bool = False,
         ledger: bool = False,
+        custody: bool = False,
         **facts_update: Any,
     ) -> None:
         counter = itertools.count()
@@ -79,6 +80,8 @@ class Case:
         self.j.records = records
         # A run under `LEDGER`: quotes, deposits, payments, refunds.
         self.j.ledger = ledger
+        # A run under `CUSTODY`: the chain of custody and condition.
+        self.j.custody = custody
         self.now = T0
         self.j.start(self.now)
 

@@ -18,7 +18,8 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
   whenever Temporal suggests it, carrying the whole `JourneyState` in `JourneyInput.state`.
 - **Versioning.** Every change to the commands a run issues goes behind `workflow.patched`
   (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`, `RULES_V4`, `RULES_V5`, `BOUNDED_FLOODS`,
-  `SIGNERS`, `FORMS_IN_WORDS`, `AFTER_INFUSION`, `WATCHED`, `RECORDS`, `LEDGER`); the histories in
+  `SIGNERS`, `FORMS_IN_WORDS`, `AFTER_INFUSION`, `WATCHED`, `RECORDS`, `LEDGER`,
+  `CUSTODY`); the histories in
   `tests/histories/` replay against this code. A run recorded before a patch keeps its
   behaviour; its next run upgrades (up to version 4: version 5 only for new journeys).
 - **Visibility.** Search attributes (`workflows.visibility`) are upserted when a value changes;
@@ -123,6 +124,10 @@ RECORDS = "records-and-family"
 # and refunds in Decimal with their exchange rates, a changed quote and an unpaid deposit as
 # gates (runs started or continued after it).
 LEDGER = "ledger"
+# Chain of custody and condition: custody hand-offs from the holder only, shipments whose
+# manifest and invoice agree, temperature excursions for QA, checked at the infusion (runs
+# started or continued after it).
+CUSTODY = "custody-and-condition"
 
 
 @workflow.defn(name="PatientJourney")
@@ -204,6 +209,8 @@ class PatientJourney(JourneyMessages):
             self._journey.records = True
         if workflow.patched(LEDGER):
             self._journey.ledger = True
+        if workflow.patched(CUSTODY):
+            self._journey.custody = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

@@ -79,7 +79,24 @@ def status(
             highlight=False,
         )
     print_gates(s)
+    print_custody(s)
     print_after_infusion(s)
+
+
+def print_custody(s: JourneyStatus) -> None:
+    """The product's chain of custody and its shipments (runs under `CUSTODY`)."""
+    if s.custody:
+        chain = " → ".join([s.custody[0].from_party, *(c.to_party for c in s.custody)])
+        out.print(f"custody: {escape(chain)} (held by {escape(s.custody_holder or '?')})")
+    for shp in s.shipments:
+        where = (
+            f"received {shp.received_at:%Y-%m-%d %H:%M} UTC"
+            if shp.received_at
+            else "[yellow]in transit[/yellow]"
+        )
+        excursion = f" · [red]excursion[/red]: {escape(shp.excursion)}" if shp.excursion else ""
+        qa = f" · QA {shp.disposition}" if shp.disposition else ""
+        out.print(f"shipment {shp.shipment_id} ({escape(shp.courier)}): {where}{excursion}{qa}")
 
 
 def print_after_infusion(s: JourneyStatus) -> None:

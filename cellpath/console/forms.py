@@ -154,8 +154,10 @@ RECORDED_BY_SERVICES = frozenset(
         MilestoneKind.TRANSLATION_VERIFIED,
         MilestoneKind.SYMPTOM_REPORTED,
         # A quote's items are rows with four fields each: the CLI (`--data-json`) takes them;
-        # a form for them on the case page is not built yet.
+        # a form for them on the case page is not built yet (nor for a shipment's lines).
         MilestoneKind.QUOTE_ISSUED,
+        # A shipment's manifest and invoice are lines too: the CLI takes them.
+        MilestoneKind.SHIPMENT_DISPATCHED,
     }
 )
 # Fields a service fills from the file it keeps (the records section), never typed in.

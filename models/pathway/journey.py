@@ -126,6 +126,9 @@ class Journey:
         # Runs started under `LEDGER`: versioned quotes, deposits, payments and refunds, the
         # changed quote and the deposit as gates. Earlier runs refused these kinds and fields.
         self.ledger = False
+        # Runs started under `CUSTODY`: the chain of custody and condition, checked at the
+        # infusion. Earlier runs refused these kinds.
+        self.custody = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)

@@ -127,6 +127,8 @@ async def test_fifteen_years_of_follow_up_in_small_runs(
     assert len(kinds) == done.milestones == result.milestone_count
     assert kinds[0] == "record_received" and kinds[-1] == "follow_up_completed"
     assert "translation_verified" in kinds  # the English pathology report, for the PI
+    # The product's chain went with it: the lab, the courier, the ward.
+    assert [c.to_party for c in result.custody] == ["cell-lab", "courier cryo-courier", "ward"]
     # The family's money went with it: a quote accepted, its deposit paid (Decimal, exact).
     ledger = result.ledger
     assert ledger is not None and (ledger.accepted_version, ledger.deposit_paid) == (

@@ -17,7 +17,8 @@ patient through neutropenic fever, grade 3 CRS, the ICU, serious adverse events 
 low IgG, prolonged cytopenia, progression and death), `records-and-family/` (the 15-year
 journey under `RECORDS`: an English pathology report translated for the PI and verified before
 submission), `ledger/` (the same under `LEDGER`: a quote issued and accepted, its deposit paid),
-and `chaos/`: journeys recorded by
+`custody-and-condition/` (and `CUSTODY`: the product handed to the lab, shipped in range to the
+ward), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
 tasks lost to a crash, the kind of history that once could not replay). A change to
 `PatientJourney` that would break journeys already running (a new command, a reordered timer)
@@ -87,6 +88,7 @@ def test_stored_histories_are_present():
         "watched-after-infusion",
         "records-and-family",
         "ledger",
+        "custody-and-condition",
         "chaos",
     }, "see history_events.py"
     assert len(STUCK) == 3

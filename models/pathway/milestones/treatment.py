@@ -12,7 +12,7 @@ from models.enums import AlertKind, CellSource, DeadlineName, MilestoneKind, Pha
 from models.errors import RefusalCode, Refused
 from models.pathway import deadlines, gates
 from models.pathway.data import LotData, NoData, ProductData, ReadinessData, RegimenData
-from models.pathway.milestones import money
+from models.pathway.milestones import custody, money
 from models.pathway.rules import Accepted, MilestoneRule, rule
 
 if TYPE_CHECKING:
@@ -171,6 +171,7 @@ class InfusionCompleted(MilestoneRule[ProductData]):
                 "verify the patient and the bag",
                 RefusalCode.CHAIN_OF_IDENTITY,
             )
+        custody.check_infusion(j)
 
     def apply(self, j: Journey, a: Accepted[ProductData], now: datetime) -> None:
         check_windows(j, a.occurred_at, now)
