@@ -280,20 +280,25 @@ class QuoteItem(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)
-    category: Literal[
-        "evaluation",
-        "manufacturing",
-        "conditioning",
-        "hospital",
-        "icu",
-        "drugs",
-        "follow_up",
-        "travel",
-        "accommodation",
-        "interpreter",
-    ]
-    payer: Literal["patient", "trial", "insurer"]
+    category: str = Field(description="one of: " + ", ".join(money.CATEGORIES))
+    payer: str = Field(description="one of: " + ", ".join(money.PAYERS))
     amount: Decimal
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, v: str) -> str:
+        return _one_of(v, money.CATEGORIES)
+
+    @field_validator("payer")
+    @classmethod
+    def _payer(cls, v: str) -> str:
+        return _one_of(v, money.PAYERS)
+
+
+def _one_of(value: str, names: tuple[str, ...]) -> str:
+    if value not in names:
+        raise ValueError("expected one of: " + ", ".join(names))
+    return value
 
 
 class QuoteIssuedData(MilestoneData):
@@ -321,7 +326,7 @@ class MoneyReceivedData(MilestoneData):
 
     amount: Decimal = Field(description="above zero, e.g. 2500.00")
     currency: str = Field(description="ISO 4217 code, e.g. USD")
-    payer: Literal["patient", "trial", "insurer"] = "patient"
+    payer: str = Field(default="patient", description="one of: " + ", ".join(money.PAYERS))
     fx_rate: Decimal | None = Field(
         default=None, description="quote currency per unit of this one, when they differ"
     )
@@ -331,6 +336,11 @@ class MoneyReceivedData(MilestoneData):
     @classmethod
     def _currency(cls, v: str) -> str:
         return money.check_currency(v)
+
+    @field_validator("payer")
+    @classmethod
+    def _payer(cls, v: str) -> str:
+        return _one_of(v, money.PAYERS)
 
 
 # A party in the chain of custody: a person or an organisation, by id or name.
