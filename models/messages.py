@@ -10,11 +10,11 @@ the coordinator's words.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from models.custody import CustodyLink, Shipment
 from models.deadlines import DeadlineView
 from models.enums import (
     CellSource,
@@ -27,6 +27,7 @@ from models.enums import (
     SignatureMeaning,
     Therapy,
 )
+from models.money import LedgerView
 
 NOTE_MAX_CHARS = 2000
 
@@ -377,85 +378,6 @@ class Translation(BaseModel):
     def short(self) -> str:
         """The record's short hash: its deadline's suffix (`translation_<short>`)."""
         return self.sha256[:12]
-
-
-class Quote(BaseModel):
-    """A version of the family's estimate (runs under `LEDGER`)."""
-
-    version: int
-    currency: str
-    items: list[dict[str, Any]]
-    total: Decimal
-    deposit: Decimal | None = None
-    issued_at: datetime
-    issued_by: str
-
-
-class Payment(BaseModel):
-    """Money received or refunded, and its value in the quote's currency."""
-
-    kind: str  # deposit_received, payment_recorded, refund_issued
-    amount: Decimal
-    currency: str
-    payer: str
-    fx_rate: Decimal | None = None
-    in_quote_currency: Decimal
-    at: datetime
-    by: str
-    reference: str | None = None
-
-
-class PayerBalance(BaseModel):
-    """What one payer owes on the accepted quote, has paid, and still owes."""
-
-    payer: str
-    quoted: Decimal
-    paid: Decimal
-    outstanding: Decimal
-
-
-class LedgerView(BaseModel):
-    """The family's money at a glance: the latest quote, which version was accepted, the
-    balance by payer, the deposit, and every payment (never in search attributes or logs)."""
-
-    currency: str
-    latest_version: int
-    accepted_version: int | None = None
-    total: Decimal
-    deposit: Decimal | None = None
-    deposit_paid: Decimal = Decimal(0)
-    balances: list[PayerBalance] = Field(default_factory=list)
-    payments: list[Payment] = Field(default_factory=list)
-    quotes: list[Quote] = Field(default_factory=list)
-
-
-class CustodyLink(BaseModel):
-    """One link of the product's chain of custody (runs under `CUSTODY`)."""
-
-    kind: str  # custody_transferred, shipment_dispatched, shipment_received
-    from_party: str
-    to_party: str
-    at: datetime
-    location: str | None = None
-    condition: str | None = None
-    shipment_id: str | None = None
-    recorded_by: str
-
-
-class Shipment(BaseModel):
-    """A shipment of the product: its range, and what its arrival showed."""
-
-    shipment_id: str
-    courier: str
-    waybill: str
-    temp_min_c: float
-    temp_max_c: float
-    dispatched_at: datetime
-    expected_at: datetime | None = None
-    received_at: datetime | None = None
-    excursion: str | None = None  # what left the range, in words
-    disposition: str | None = None  # accept or reject (QA)
-    customs_cleared: bool | None = None
 
 
 class LabView(BaseModel):

@@ -1,5 +1,6 @@
 """Money, as the family's ledger needs it: ISO 4217 currencies with their minor units (from
-Babel's CLDR data), amounts as `Decimal`, never floats.
+Babel's CLDR data), amounts as `Decimal`, never floats; and the ledger as the journey keeps and
+shows it (`Quote`, `Payment`, `PayerBalance`, `LedgerView`).
 
 An amount is refused when it is zero or negative, or has more decimal places than its
 currency has minor units (12.345 USD, 100.5 JPY): a ledger that rounds silently drifts.
@@ -7,9 +8,12 @@ currency has minor units (12.345 USD, 100.5 JPY): a ledger that rounds silently 
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from babel.numbers import get_currency_precision, list_currencies
+from pydantic import BaseModel, Field
 
 # What a quote's item is for (issue 29; the programs' cost pages, seeds 000–002).
 CATEGORIES = (
@@ -70,3 +74,56 @@ def fmt(amount: Decimal, currency: str) -> str:
     """An amount with its currency's minor units and thousands separators, e.g. 9,500.00 USD."""
     places = minor_units(currency)
     return f"{amount:,.{places}f} {currency}"
+
+
+# --- the ledger, as the journey keeps it and shows it (runs under `LEDGER`) -----------------
+
+
+class Quote(BaseModel):
+    """A version of the family's estimate (runs under `LEDGER`)."""
+
+    version: int
+    currency: str
+    items: list[dict[str, Any]]
+    total: Decimal
+    deposit: Decimal | None = None
+    issued_at: datetime
+    issued_by: str
+
+
+class Payment(BaseModel):
+    """Money received or refunded, and its value in the quote's currency."""
+
+    kind: str  # deposit_received, payment_recorded, refund_issued
+    amount: Decimal
+    currency: str
+    payer: str
+    fx_rate: Decimal | None = None
+    in_quote_currency: Decimal
+    at: datetime
+    by: str
+    reference: str | None = None
+
+
+class PayerBalance(BaseModel):
+    """What one payer owes on the accepted quote, has paid, and still owes."""
+
+    payer: str
+    quoted: Decimal
+    paid: Decimal
+    outstanding: Decimal
+
+
+class LedgerView(BaseModel):
+    """The family's money at a glance: the latest quote, which version was accepted, the
+    balance by payer, the deposit, and every payment (never in search attributes or logs)."""
+
+    currency: str
+    latest_version: int
+    accepted_version: int | None = None
+    total: Decimal
+    deposit: Decimal | None = None
+    deposit_paid: Decimal = Decimal(0)
+    balances: list[PayerBalance] = Field(default_factory=list)
+    payments: list[Payment] = Field(default_factory=list)
+    quotes: list[Quote] = Field(default_factory=list)

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from models.calendar import BusinessCalendar
+from models.custody import CustodyLink, Shipment
 from models.deadlines import DeadlineBook
 from models.enums import (
     ConsentType,
@@ -19,18 +20,15 @@ from models.enums import (
 from models.messages import (
     AdverseEventRecord,
     Alert,
-    CustodyLink,
     MilestoneEvent,
     ObservationInput,
-    Payment,
-    Quote,
     RejectedSignal,
     Relapse,
     SaeReport,
-    Shipment,
     ToxicityView,
     Translation,
 )
+from models.money import Payment, Quote
 from models.protocol import ProtocolConfig
 
 

@@ -26,7 +26,7 @@ from cellpath.delivery.messages import family_language
 from cellpath.services import family
 from cellpath.services.base import Refusal, Unreachable
 from models.enums import RecordType
-from models.pathway.data import SYMPTOMS
+from models.pathway.data_records import SYMPTOMS
 
 FAMILY_LANGUAGES = ("en", "zh_Hans", "ar", "ru", "es")
 

@@ -41,8 +41,9 @@ from cellpath.store.records import RecordRows
 from cellpath.store.tables import CaseNote, JourneyRow, Patient, RecordFile, SiteRow
 from models.enums import AuditAction, NotificationKind, Phase, Severity
 from models.errors import RefusalCode
-from models.messages import DeadlineView, JourneyStatus, PayerBalance
-from models.pathway.data import SYMPTOMS
+from models.messages import DeadlineView, JourneyStatus
+from models.money import PayerBalance
+from models.pathway.data_records import SYMPTOMS
 from models.roles import Action
 
 # Deadlines a family is told of (their dates), by name or prefix.
@@ -376,7 +377,7 @@ async def message(f: FamilySession, text: str) -> CaseNote:
             case_id=f.case,
             kind="from_family",
             author=f.session.actor,
-            text=notes._text(text),
+            text=notes.checked_text(text),
             created_at=datetime.now(UTC),
         )
     )

@@ -29,7 +29,8 @@ KINDS = ("note", "to_family", "from_family", "symptom")
 MAX_TEXT = 4000
 
 
-def _text(text: str) -> str:
+def checked_text(text: str) -> str:
+    """A note's or message's text, stripped; refused when empty or over `MAX_TEXT`."""
     text = text.strip()
     if not text:
         raise Refusal("the note is empty; expected some text", RefusalCode.MISSING_FIELD)
@@ -49,7 +50,7 @@ def add_note(session: Session, case: str, text: str) -> CaseNote:
             case_id=case,
             kind="note",
             author=session.actor,
-            text=_text(text),
+            text=checked_text(text),
             created_at=datetime.now(UTC),
         )
     )
@@ -71,7 +72,7 @@ def family_addresses(patient: Patient | None) -> list[str]:
 async def message_family(session: Session, case: str, text: str) -> CaseNote:
     """A message to the family in their language, sent now; kept with its delivery state."""
     authorise(session, Action.MILESTONE, case=case)
-    text = _text(text)
+    text = checked_text(text)
     store = session.case_store()
     patient = store.patient_of_case(case)
     language = family_language(patient.preferred_language if patient else None) or "en"

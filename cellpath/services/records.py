@@ -35,9 +35,11 @@ __all__ = ["Added", "RecordFile", "accept", "add", "add_translation", "erase", "
 from models.enums import AuditAction, MilestoneKind, Phase, RecordType
 from models.errors import RefusalCode
 from models.messages import JourneyStatus, MilestoneInput
+from models.pathway.data import LANGUAGE as LANGUAGE_TAG
 from models.roles import Action
 
-LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# The language tags `record_received` takes (the journey checks them the same way).
+LANGUAGE = re.compile(LANGUAGE_TAG)
 
 
 @dataclass(frozen=True)

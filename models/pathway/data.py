@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from decimal import Decimal
 from enum import Enum, StrEnum
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -22,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from models import bounds, money
+from models import bounds
 from models.enums import ConsentType, RecordType, SignatureMeaning
 from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
 from models.messages import FieldHint
@@ -40,8 +39,8 @@ class NoData(MilestoneData):
 
 # A language tag (BCP 47's common shapes: `en`, `zh-Hans`, `pt-BR`).
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
-# The symptoms a family reports from their page: each raises an urgent alert.
-SYMPTOMS = ("fever", "breathing", "confusion", "bleeding", "other")
+# A file's SHA-256, as a milestone carries it (never the file).
+SHA256 = r"^[0-9a-f]{64}$"
 
 
 class RecordReceivedData(MilestoneData):
@@ -51,49 +50,13 @@ class RecordReceivedData(MilestoneData):
     # language it is written in, and its pages when known.
     sha256: str | None = Field(
         default=None,
-        pattern=r"^[0-9a-f]{64}$",
+        pattern=SHA256,
         description="64 hex characters: the record file's SHA-256",
     )
     language: str | None = Field(
         default=None, pattern=LANGUAGE, description="language tag, e.g. en, zh, ru"
     )
     pages: int | None = Field(default=None, ge=1, le=10_000, description="whole number")
-
-
-class TranslationRequestedData(MilestoneData):
-    """A record in another language than the site's: its translation for the PI is asked for."""
-
-    sha256: str = Field(
-        pattern=r"^[0-9a-f]{64}$", description="64 hex characters: the record's SHA-256"
-    )
-    record_type: RecordType
-    language: str = Field(pattern=LANGUAGE, description="the record's language tag, e.g. en")
-
-
-class RecordTranslatedData(MilestoneData):
-    """The translation of a requested record arrived (a second file in the records store)."""
-
-    sha256: str = Field(
-        pattern=r"^[0-9a-f]{64}$", description="64 hex characters: the record's SHA-256"
-    )
-    translation_sha256: str = Field(
-        pattern=r"^[0-9a-f]{64}$", description="64 hex characters: the translation's SHA-256"
-    )
-
-
-class TranslationVerifiedData(MilestoneData):
-    """Someone other than its translator checked a translation against its record."""
-
-    sha256: str = Field(
-        pattern=r"^[0-9a-f]{64}$", description="64 hex characters: the record's SHA-256"
-    )
-
-
-class SymptomReportedData(MilestoneData):
-    """A symptom the family reported from their page (the words they wrote stay in the case
-    store's notes; the journey keeps only what it was)."""
-
-    symptom: Literal["fever", "breathing", "confusion", "bleeding", "other"]
 
 
 class RecordsCompleteData(MilestoneData):
@@ -177,7 +140,6 @@ class DischargeData(MilestoneData):
 # A form's version as printed on it (`v3`, `2026-10`, `ICF v3.0`): spaces inside are taken by
 # runs under `FORMS_IN_WORDS` only (`Journey.forms_in_words`); earlier runs refused them.
 VERSION = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$"
-SHA256 = r"^[0-9a-f]{64}$"
 
 
 class ConsentData(MilestoneData):
@@ -272,132 +234,6 @@ def cost_items(items: list[dict[str, Any]] | dict[str, Any]) -> list[CostItem]:
                 f"({describe_validation_error(e, CostItem)})"
             ) from None
     return out
-
-
-class QuoteItem(BaseModel):
-    """One line of a quote: what, for which category, who pays, how much (a Decimal)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: str = Field(min_length=1, max_length=200)
-    category: str = Field(description="one of: " + ", ".join(money.CATEGORIES))
-    payer: str = Field(description="one of: " + ", ".join(money.PAYERS))
-    amount: Decimal
-
-    @field_validator("category")
-    @classmethod
-    def _category(cls, v: str) -> str:
-        return _one_of(v, money.CATEGORIES)
-
-    @field_validator("payer")
-    @classmethod
-    def _payer(cls, v: str) -> str:
-        return _one_of(v, money.PAYERS)
-
-
-def _one_of(value: str, names: tuple[str, ...]) -> str:
-    if value not in names:
-        raise ValueError("expected one of: " + ", ".join(names))
-    return value
-
-
-class QuoteIssuedData(MilestoneData):
-    """A versioned estimate (runs under `LEDGER`): its items add up to its total; an optional
-    deposit the family pays before the protocol's deposit gate."""
-
-    currency: str = Field(description="ISO 4217 code, e.g. USD")
-    items: list[QuoteItem] = Field(
-        min_length=1,
-        max_length=100,
-        description="one row per item: name, category, payer (patient, trial, insurer), amount",
-    )
-    total: Decimal = Field(description="the sum of the items, in the currency")
-    deposit: Decimal | None = Field(default=None, description="the deposit asked of the family")
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, v: str) -> str:
-        return money.check_currency(v)
-
-
-class MoneyReceivedData(MilestoneData):
-    """A deposit, payment or refund (runs under `LEDGER`): in its own currency, with the rate
-    to the quote's currency when they differ."""
-
-    amount: Decimal = Field(description="above zero, e.g. 2500.00")
-    currency: str = Field(description="ISO 4217 code, e.g. USD")
-    payer: str = Field(default="patient", description="one of: " + ", ".join(money.PAYERS))
-    fx_rate: Decimal | None = Field(
-        default=None, description="quote currency per unit of this one, when they differ"
-    )
-    reference: str | None = Field(default=None, max_length=64, description="e.g. a bank ref.")
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, v: str) -> str:
-        return money.check_currency(v)
-
-    @field_validator("payer")
-    @classmethod
-    def _payer(cls, v: str) -> str:
-        return _one_of(v, money.PAYERS)
-
-
-# A party in the chain of custody: a person or an organisation, by id or name.
-PARTY = Field(min_length=1, max_length=100, description="who, e.g. apheresis-unit-a")
-
-
-class CustodyData(MilestoneData):
-    """The product changed hands (runs under `CUSTODY`): from whom, to whom, where, in what
-    condition."""
-
-    from_party: str = PARTY
-    to_party: str = PARTY
-    location: str = Field(min_length=1, max_length=200, description="e.g. cell lab, room 3")
-    condition: str | None = Field(default=None, max_length=200, description="e.g. LN2, -160 °C")
-
-
-class ShipmentLine(BaseModel):
-    """One line of a manifest or an invoice: what, how many."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    item: str = Field(min_length=1, max_length=200)
-    quantity: int = Field(ge=1, le=100_000)
-
-
-class ShipmentDispatchedData(MilestoneData):
-    """The product left in a shipment: its courier, container, the temperature it needs, and
-    the manifest and invoice customs compare, line by line."""
-
-    shipment_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,40}$", description="e.g. SH-1042")
-    from_party: str = PARTY
-    courier: str = Field(min_length=1, max_length=100)
-    waybill: str = Field(min_length=1, max_length=64)
-    container: str | None = Field(default=None, max_length=100, description="e.g. dry shipper")
-    temp_min_c: float = Field(ge=-200, le=40, description="°C, the lowest allowed")
-    temp_max_c: float = Field(ge=-200, le=40, description="°C, the highest allowed")
-    manifest: list[ShipmentLine] = Field(min_length=1, max_length=50)
-    invoice: list[ShipmentLine] = Field(min_length=1, max_length=50)
-    expected_at: datetime | None = Field(default=None, description="when it should arrive")
-
-
-class ShipmentReceivedData(MilestoneData):
-    """A shipment arrived: its temperature log in summary, and customs."""
-
-    shipment_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,40}$")
-    to_party: str = PARTY
-    log_min_c: float = Field(ge=-273, le=100, description="°C, the lowest logged")
-    log_max_c: float = Field(ge=-273, le=100, description="°C, the highest logged")
-    minutes_outside: int = Field(ge=0, le=100_000, description="minutes outside the range")
-    customs_cleared: bool
-
-
-class QaDispositionData(MilestoneData):
-    """QA's decision on a shipment whose temperature left its range."""
-
-    shipment_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,40}$")
-    decision: Literal["accept", "reject"]
 
 
 class VisaIssuedData(MilestoneData):

@@ -20,11 +20,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from models.custody import CustodyLink, Shipment
 from models.enums import AlertKind, MilestoneKind, Phase, Severity, shipment_deadline
 from models.errors import RefusalCode, Refused
-from models.messages import CustodyLink, Shipment
 from models.pathway import alerts
-from models.pathway.data import (
+from models.pathway.data_custody import (
     CustodyData,
     QaDispositionData,
     ShipmentDispatchedData,

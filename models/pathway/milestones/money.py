@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 from models import money
 from models.enums import DeadlineName, MilestoneKind, Phase
 from models.errors import RefusalCode, Refused
-from models.messages import LedgerView, PayerBalance, Payment, Quote
-from models.pathway.data import CostEstimateData, MoneyReceivedData, QuoteIssuedData
+from models.money import LedgerView, PayerBalance, Payment, Quote
+from models.pathway.data import CostEstimateData
+from models.pathway.data_money import MoneyReceivedData, QuoteIssuedData
 from models.pathway.rules import Accepted, D, MilestoneRule, rule
 
 if TYPE_CHECKING:

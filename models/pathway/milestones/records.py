@@ -22,7 +22,7 @@ from models.enums import AlertKind, MilestoneKind, Phase, Severity, translation_
 from models.errors import RefusalCode, Refused
 from models.messages import Translation
 from models.pathway import alerts
-from models.pathway.data import (
+from models.pathway.data_records import (
     RecordTranslatedData,
     SymptomReportedData,
     TranslationRequestedData,
