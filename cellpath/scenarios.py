@@ -284,6 +284,34 @@ async def ship_the_product(handle: Handle) -> None:
     )
 
 
+async def book_the_stay(handle: Handle, today: date, site: str = "site-a") -> None:
+    """A bed and the apheresis chair as the booking service records them once the case store
+    granted them (runs under `CAPACITY`); the chair given back once used. The rest is given
+    back when the journey closes."""
+    slots = [
+        {
+            "booking_id": "BK-SCN-BED",
+            "site": site,
+            "resource": "beds",
+            "kind": "bed",
+            "start": iso(today),
+            "end": iso(today + timedelta(days=6)),
+            "chain": "bed_at_arrival",
+        },
+        {
+            "booking_id": "BK-SCN-CHAIR",
+            "site": site,
+            "resource": "apheresis",
+            "kind": "apheresis",
+            "start": iso(today + timedelta(days=7)),
+            "end": iso(today + timedelta(days=7)),
+            "chain": "apheresis",
+        },
+    ]
+    await record(handle, "slot_booked", slots=slots)
+    await record(handle, "slot_released", booking_ids=["BK-SCN-CHAIR"], reason="collected")
+
+
 @dataclass
 class LongJourney:
     """What `drive_long_journey` recorded, for the caller's assertions."""
@@ -318,6 +346,8 @@ async def drive_long_journey(
         ledger=first.ledger_rules,
         custody=first.custody_rules,
     )
+    if first.capacity_rules:
+        await book_the_stay(handle, (await now()).date())
     before = len(await handle.query(PatientJourney.timeline))
     await sleep(timedelta(hours=30))
     await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")

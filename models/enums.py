@@ -145,6 +145,10 @@ class MilestoneKind(StrEnum):
     SHIPMENT_DISPATCHED = "shipment_dispatched"
     SHIPMENT_RECEIVED = "shipment_received"
     QA_DISPOSITION = "qa_disposition"
+    # A site's scarce resources (runs under `CAPACITY`): what the journey holds, booked in the
+    # case store first (where two journeys cannot both take the last slot).
+    SLOT_BOOKED = "slot_booked"
+    SLOT_RELEASED = "slot_released"
 
 
 class Severity(StrEnum):
@@ -330,6 +334,13 @@ class AuditAction(StrEnum):
     FAMILY_LINK_REFUSED = "family_link_refused"
     FAMILY_SIGNED_IN = "family_signed_in"
     FAMILY_REFUSED = "family_refused"
+    # A site's resources (case store): a resource declared or changed; slots held for a case
+    # (before its journey records them), freed, or lost (a hold that expired before the
+    # journey's write confirmed it, and whose place was taken meanwhile).
+    RESOURCE_SET = "resource_set"
+    SLOT_HELD = "slot_held"
+    SLOT_FREED = "slot_freed"
+    SLOT_LOST = "slot_lost"
 
 
 class ConsentType(StrEnum):

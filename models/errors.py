@@ -33,6 +33,8 @@ class RefusalCode(StrEnum):
     # The role may do it, but not on this case: the actor is not in its care team.
     CARE_TEAM = "care_team"
     PATHWAY_RULE = "pathway_rule"
+    # A site's resource cannot take the booking (full, closed that day, not at the site).
+    OVER_CAPACITY = "over_capacity"
     INTERNAL = "internal"
     # The journey is starting a fresh run (continue-as-new): nothing was changed, and the same
     # message sent again in a moment is taken by the new run. The services do so themselves.

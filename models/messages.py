@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from models.capacity import Booking, ChainStep
 from models.custody import CustodyLink, Shipment
 from models.deadlines import DeadlineView
 from models.enums import (
@@ -466,8 +467,7 @@ class JourneyStatus(BaseModel):
     working_language: str = "zh"
     # The case's candidate sites, in the order given at intake.
     sites: list[str] = Field(default_factory=list)
-    # Chain of custody (runs under `CUSTODY`, `custody_rules`): who holds the product now,
-    # every link, every shipment.
+    # Chain of custody (runs under `CUSTODY`, `custody_rules`): holder, links, shipments.
     custody_rules: bool = False
     custody_holder: str | None = None
     custody: list[CustodyLink] = Field(default_factory=list)
@@ -475,6 +475,10 @@ class JourneyStatus(BaseModel):
     # The family's money (runs under `LEDGER`, `ledger_rules`): None before any quote.
     ledger_rules: bool = False
     ledger: LedgerView | None = None
+    # Site resources (runs under `CAPACITY`): bookings held, then given back; the chain's steps.
+    capacity_rules: bool = False
+    bookings: list[Booking] = Field(default_factory=list)
+    chain: list[ChainStep] = Field(default_factory=list)
     response_months_done: list[int] = Field(default_factory=list)
 
 
@@ -537,13 +541,14 @@ class JourneyProjection(BaseModel):
     overdue: bool = False
     escalation_level: int = 0
     updated_at: datetime
-    # Alerts not yet acknowledged or resolved, and the most severe of them (the console's
-    # worklist shows them; visibility has no attribute for them).
+    # Open alerts, and the most severe (the console's worklist; visibility has no attribute).
     open_alerts: int = 0
     top_alert: Severity | None = None
     # Of those, the ones that put a case at the top of every worklist holding it.
     critical_alerts: int = 0
     urgent_alerts: int = 0
+    # The bookings it holds (runs under `CAPACITY`; None: the case store's are left as they are).
+    bookings: list[str] | None = None
 
 
 class NotificationBatch(BaseModel):

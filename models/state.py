@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from models.calendar import BusinessCalendar
+from models.capacity import Booking
 from models.custody import CustodyLink, Shipment
 from models.deadlines import DeadlineBook
 from models.enums import (
@@ -195,3 +196,5 @@ class JourneyState(BaseModel):
     # Chain of custody (runs under `CUSTODY`).
     custody: list[CustodyLink] = Field(default_factory=list)
     shipments: list[Shipment] = Field(default_factory=list)
+    # A site's resources the journey holds, and the last it gave back (runs under `CAPACITY`).
+    bookings: list[Booking] = Field(default_factory=list)

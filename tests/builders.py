@@ -63,6 +63,7 @@ class Case:
         records: bool = False,
         ledger: bool = False,
         custody: bool = False,
+        capacity: bool = False,
         **facts_update: Any,
     ) -> None:
         counter = itertools.count()
@@ -82,6 +83,8 @@ class Case:
         self.j.ledger = ledger
         # A run under `CUSTODY`: the chain of custody and condition.
         self.j.custody = custody
+        # A run under `CAPACITY`: bookings of a site's resources.
+        self.j.capacity = capacity
         self.now = T0
         self.j.start(self.now)
 

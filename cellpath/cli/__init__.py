@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from cellpath.cli import (  # noqa: F401
     access,
     bedside,
+    capacity,
     directory,
     finance,
     handover,

@@ -31,6 +31,7 @@ from temporalio.client import Client
 
 from cellpath.config import Settings, get_settings
 from cellpath.console import auth
+from cellpath.console.capacity_page import capacity_routes
 from cellpath.console.family_page import family_routes
 from cellpath.console.filters import by_severity, countdown, label, money, shown, when
 from cellpath.console.forms import (
@@ -558,6 +559,7 @@ def create_app(
 
     intake_routes(app, console, actor=actor, page=page, outage=outage, status_of=_refusal_status)
     records_routes(app, console, actor=actor, act=act)
+    capacity_routes(app, console, actor=actor, act=act, page=page, outage=outage)
     family_routes(app, console)
 
     @app.get("/healthz")

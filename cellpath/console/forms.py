@@ -158,6 +158,9 @@ RECORDED_BY_SERVICES = frozenset(
         MilestoneKind.QUOTE_ISSUED,
         # A shipment's manifest and invoice are lines too: the CLI takes them.
         MilestoneKind.SHIPMENT_DISPATCHED,
+        # The bookings section: the case store grants the place first (capacity_page).
+        MilestoneKind.SLOT_BOOKED,
+        MilestoneKind.SLOT_RELEASED,
     }
 )
 # Fields a service fills from the file it keeps (the records section), never typed in.

@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session, Unreachable
 from models.deadlines import DeadlineView
-from models.enums import Severity
+from models.enums import MilestoneKind, Severity
 from models.errors import RefusalCode
 from models.journey import JourneyInput, workflow_id
 from models.messages import (
@@ -146,9 +146,25 @@ async def _query(session: Session, case: str, query: Callable[[Handle], Awaitabl
         raise Unreachable(f"the journey of case {case} could not answer: {e}") from None
 
 
-async def record_milestone(session: Session, case: str, m: MilestoneInput) -> MilestoneAck:
+# Recorded only by the service that did the work first: a booking the case store granted.
+BY_SERVICE = {
+    MilestoneKind.SLOT_BOOKED.value: "cellpath bookings add|chain|move",
+    MilestoneKind.SLOT_RELEASED.value: "cellpath bookings release",
+}
+
+
+async def record_milestone(
+    session: Session, case: str, m: MilestoneInput, *, by_service: bool = False
+) -> MilestoneAck:
     """Record a milestone (coordinators and physicians; clinical decisions physicians only,
     a PI's decision received in writing by anyone of them as a transcription)."""
+    if m.kind in BY_SERVICE and not by_service:
+        reason = (
+            f"{m.kind} is recorded by the booking service, which holds the place in the case "
+            f"store first; expected {BY_SERVICE[m.kind]}"
+        )
+        record_refusal(session, case, "milestone", m, reason)
+        raise Refusal(reason, RefusalCode.PATHWAY_RULE)
     m = m.model_copy(update={"data": normalised(m.kind, m.data)})
     transcribed = bool(m.data.get("transcribed_from_sha256"))
     authorise(

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
+from cellpath.store.capacity import reconcile
 from cellpath.store.rows import (
     _audit_row,
     _audit_rows,
@@ -79,6 +80,15 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _project(s: Session, p: JourneyProjection) -> bool:
+    """Upsert a journey's row; for its newest revision, make the case store's bookings of the
+    case what the journey holds (`capacity.reconcile`)."""
+    projected = _upsert_projection(s, p)
+    if projected and p.bookings is not None:
+        reconcile(s, p.case_id, p.bookings, _now())
+    return projected
 
 
 class CaseStoreNotMigrated(CaseStoreError):
@@ -375,7 +385,7 @@ class CaseStore:
         outbox = _notification_rows(batch.notifications)
         try:
             with self.session() as s:
-                projected = _upsert_projection(s, batch.projection)
+                projected = _project(s, batch.projection)
                 written_audit = _insert_ignoring_duplicates(s, AuditRow, "event_id", audit)
                 written_outbox = _insert_ignoring_duplicates(
                     s, NotificationRow, "idempotency_key", outbox
@@ -399,7 +409,7 @@ class CaseStore:
                 "projection",
                 f"{case_id}:rev{batch.projection.revision}",
                 batch.projection,
-                lambda s, p=batch.projection: _upsert_projection(s, p),
+                lambda s, p=batch.projection: _project(s, p),
             )
         ]
         for entry, row in zip(batch.audit, _audit_rows(batch.audit), strict=True):

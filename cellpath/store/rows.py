@@ -32,7 +32,7 @@ def is_data_error(error: Exception) -> bool:
 
 
 def _upsert_projection(s: Session, p: JourneyProjection) -> bool:
-    values = p.model_dump(mode="python")
+    values = p.model_dump(mode="python", exclude={"bookings"})
     for key in ("phase", "outcome", "therapy", "cell_source", "program", "top_alert"):
         if values[key] is not None:
             values[key] = str(values[key])

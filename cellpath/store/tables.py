@@ -401,3 +401,66 @@ class Delivery(SQLModel, table=True):
     delivered_at: datetime | None = _ts(default=None)
     last_error: str = ""
     created_at: datetime = _ts()
+
+
+class SiteResource(SQLModel, table=True):
+    """A site's scarce resource: how many per day (or week), and when it is open (0010).
+
+    `lock_version` is bumped by every booking of it: the update takes the row's lock
+    (PostgreSQL) or the database's write lock (SQLite) before anything is counted, so two
+    bookings of the same resource are decided one after the other."""
+
+    __tablename__ = "site_resources"
+
+    site: str = Field(primary_key=True, max_length=64)
+    resource: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=16)
+    capacity: int
+    per: str = Field(max_length=8)
+    open_days: str = Field(max_length=32)  # mon,tue,…
+    holidays: str | None = Field(default=None, max_length=2)
+    closed: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # ISO dates
+    product: str | None = Field(default=None, max_length=64)
+    lock_version: int = 0
+    updated_by: str
+    updated_at: datetime = _ts()
+
+
+class SlotBooking(SQLModel, table=True):
+    """A booking of a site's resource for a case, from `first_day` to `last_day` (0010).
+
+    `held` until the journey's write confirms it (`booked`), then `released` (its seats
+    deleted) when the journey gives it back or closes; `expired` for a hold never confirmed,
+    `lost` for one confirmed after its place was taken."""
+
+    __tablename__ = "slot_bookings"
+    __table_args__ = (sa.Index("ix_slot_bookings_site_resource", "site", "resource"),)
+
+    booking_id: str = Field(primary_key=True, max_length=64)
+    case_id: str = Field(index=True, max_length=64)
+    site: str = Field(max_length=64)
+    resource: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    first_day: date
+    last_day: date
+    chain_step: str | None = Field(default=None, max_length=64)
+    status: str = Field(max_length=16)
+    booked_by: str = Field(max_length=64)
+    held_at: datetime = _ts()
+    confirmed_at: datetime | None = _ts(default=None)
+    released_at: datetime | None = _ts(default=None)
+    release_reason: str | None = Field(default=None, max_length=200)
+
+
+class SlotSeat(SQLModel, table=True):
+    """One place of one unit (a day, or a week's Monday) of a resource, taken by a booking
+    (0010). The primary key makes overbooking impossible even if counting went wrong: two
+    bookings can never hold the same seat, and seats are numbered below the capacity."""
+
+    __tablename__ = "slot_seats"
+
+    site: str = Field(primary_key=True, max_length=64)
+    resource: str = Field(primary_key=True, max_length=64)
+    unit: date = Field(primary_key=True)
+    seat: int = Field(primary_key=True)
+    booking_id: str = Field(index=True, max_length=64, foreign_key="slot_bookings.booking_id")

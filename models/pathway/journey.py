@@ -72,7 +72,7 @@ from models.pathway.data import (
     describe_validation_error,
     expected_fields,
 )
-from models.pathway.milestones import follow_up
+from models.pathway.milestones import capacity, follow_up
 from models.pathway.rules import RULES, Accepted
 from models.protocol import ProtocolConfig
 from models.state import JourneyState
@@ -129,6 +129,9 @@ class Journey:
         # Runs started under `CUSTODY`: the chain of custody and condition, checked at the
         # infusion. Earlier runs refused these kinds.
         self.custody = False
+        # Runs started under `CAPACITY`: bookings of a site's resources (granted by the case
+        # store), given back when the journey closes. Earlier runs refused these kinds.
+        self.capacity = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)
@@ -409,10 +412,14 @@ class Journey:
         backfill.met(self, names, at, now, self.cause or "a milestone")
 
     def close(self, outcome: Outcome) -> None:
-        """Close the journey: every deadline closes with it."""
+        """Close the journey: every deadline closes with it, and every booking it holds is
+        given back (at the time of what closed it, the timeline's last event)."""
         self.state.outcome = outcome
         self.state.phase = Phase.CLOSED
         self.book.close_all()
+        if self.state.bookings:
+            at = self.state.timeline[-1].occurred_at
+            capacity.release_all(self, at, f"journey closed ({outcome.value})")
 
     def level2_after(self) -> timedelta:
         """How long after a breach a (non-clinical) escalation goes to level 2."""

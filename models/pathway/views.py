@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from models.capacity import chain_for
 from models.enums import Phase, Severity
 from models.messages import (
     ConsentView,
@@ -101,6 +102,9 @@ def status(j: Journey) -> JourneyStatus:
         shipments=list(s.shipments),
         ledger_rules=j.ledger,
         ledger=money.ledger_view(j),
+        capacity_rules=j.capacity,
+        bookings=list(s.bookings),
+        chain=chain_for(j.protocol, j.facts.cell_source) if j.capacity else [],
         response_months_done=list(s.response_months_done),
     )
 
@@ -146,4 +150,5 @@ def projection(j: Journey, now: datetime) -> JourneyProjection:
         top_alert=max((a.severity for a in open_alerts), key=ranks.index, default=None),
         critical_alerts=sum(a.severity is Severity.CRITICAL for a in open_alerts),
         urgent_alerts=sum(a.severity is Severity.URGENT for a in open_alerts),
+        bookings=[b.booking_id for b in j.state.bookings if b.active] if j.capacity else None,
     )

@@ -18,7 +18,8 @@ low IgG, prolonged cytopenia, progression and death), `records-and-family/` (the
 journey under `RECORDS`: an English pathology report translated for the PI and verified before
 submission), `ledger/` (the same under `LEDGER`: a quote issued and accepted, its deposit paid),
 `custody-and-condition/` (and `CUSTODY`: the product handed to the lab, shipped in range to the
-ward), and `chaos/`: journeys recorded by
+ward), `capacity/` (and `CAPACITY`: a bed and the apheresis chair booked, the chair given
+back once used, the bed when the journey completes), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
 tasks lost to a crash, the kind of history that once could not replay). A change to
 `PatientJourney` that would break journeys already running (a new command, a reordered timer)
@@ -89,6 +90,7 @@ def test_stored_histories_are_present():
         "records-and-family",
         "ledger",
         "custody-and-condition",
+        "capacity",
         "chaos",
     }, "see history_events.py"
     assert len(STUCK) == 3

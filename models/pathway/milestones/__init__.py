@@ -5,6 +5,7 @@ Importing this package registers them all in `models.pathway.rules.RULES`.
 
 from models.pathway.milestones import (  # noqa: F401  (imported to register the rules)
     arrival,
+    capacity,
     consent,
     custody,
     events,
