@@ -61,6 +61,16 @@ class SlotRequest:
     chain_step: str | None = None
 
 
+@dataclass
+class _Full(Exception):
+    """A unit had no place left (inside the hold's transaction, which it rolls back)."""
+
+    request: SlotRequest
+    spec: ResourceSpec
+    unit: date
+    holders: list[str]
+
+
 class SlotConflict(CaseStoreError):
     """A booking the resource cannot take: over capacity (naming the booking holding the
     last place and the next free slot), closed that day, or unknown at the site."""
@@ -163,17 +173,37 @@ class Capacity:
         does not fit. `replaces` (bookings of the same case) are freed in the same
         transaction, so a moved chain may reuse its own places."""
         now = _now()
+        try:
+            with self.store.session() as s:
+                resources = self._lock(s, {(r.site, r.resource) for r in requests}, requests)
+                for booking_id in replaces:
+                    self._free(s, case_id, booking_id, now, "moved", by)
+                made = []
+                for r in requests:
+                    spec = spec_of(resources[(r.site, r.resource)])
+                    made.append(self._take(s, case_id, r, spec, by, now))
+                detail = {"bookings": [b.booking_id for b in made], "replaces": list(replaces)}
+                s.add(_audit_row(case_id, AuditAction.SLOT_HELD, by, now, detail))
+                return made
+        except _Full as full:
+            # Rolled back, the locks released: the next free day is looked for after, so
+            # the losers of a race never hold the resource while they search.
+            raise self._conflict(full) from None
+
+    def _conflict(self, full: _Full) -> SlotConflict:
+        r, spec = full.request, full.spec
         with self.store.session() as s:
-            resources = self._lock(s, {(r.site, r.resource) for r in requests}, requests)
-            for booking_id in replaces:
-                self._free(s, case_id, booking_id, now, "moved", by)
-            made = []
-            for r in requests:
-                spec = spec_of(resources[(r.site, r.resource)])
-                made.append(self._take(s, case_id, r, spec, by, now))
-            detail = {"bookings": [b.booking_id for b in made], "replaces": list(replaces)}
-            s.add(_audit_row(case_id, AuditAction.SLOT_HELD, by, now, detail))
-            return made
+            free = self.next_free(s, spec, r, after=r.first_day)
+        where = f"the week of {full.unit}" if spec.unit == "week" else f"{full.unit:%a %Y-%m-%d}"
+        named = ", ".join(full.holders[:3]) + (", …" if len(full.holders) > 3 else "")
+        return SlotConflict(
+            f"{r.resource} at {r.site} is full on {where} ({len(full.holders)} of "
+            f"{spec.capacity} taken, by {named}); next free: "
+            + (f"{free}" if free else f"none within {HORIZON_DAYS} days"),
+            request=r,
+            holders=full.holders,
+            next_free=free,
+        )
 
     def _lock(
         self, s: Session, keys: set[tuple[str, str]], requests: Sequence[SlotRequest]
@@ -219,11 +249,12 @@ class Capacity:
         except ValueError as e:
             raise SlotConflict(str(e), request=r) from None
         units = spec.units(r.first_day, r.last_day)
-        self._expire(s, spec, units, now)
-        seats = self._seats(s, spec, units[0], units[-1])
-        taken_by: dict[date, list[tuple[int, str]]] = {}
-        for unit, seat, booking_id in seats:
-            taken_by.setdefault(unit, []).append((seat, booking_id))
+        taken_by = self._taken(s, spec, units)
+        if any(len(taken_by.get(u, [])) >= spec.capacity for u in units):
+            # Full somewhere: holds never confirmed may be keeping places (rarely); only then
+            # are they looked for, and the use counted again.
+            if self._expire(s, spec, units, now):
+                taken_by = self._taken(s, spec, units)
         booking = SlotBooking(
             booking_id=f"BK-{uuid.uuid4().hex[:12]}",
             case_id=case_id,
@@ -242,18 +273,7 @@ class Capacity:
         for unit in units:
             used = taken_by.get(unit, [])
             if len(used) >= spec.capacity:
-                holders = sorted({b for _, b in used})
-                free = self.next_free(s, spec, r, after=r.first_day)
-                where = f"the week of {unit}" if spec.unit == "week" else f"{unit:%a %Y-%m-%d}"
-                named = ", ".join(holders[:3]) + (", …" if len(holders) > 3 else "")
-                raise SlotConflict(
-                    f"{r.resource} at {r.site} is full on {where} ({len(used)} of "
-                    f"{spec.capacity} taken, by {named}); next free: "
-                    + (f"{free}" if free else f"none within {HORIZON_DAYS} days"),
-                    request=r,
-                    holders=holders,
-                    next_free=free,
-                )
+                raise _Full(r, spec, unit, sorted({b for _, b in used}))
             seat = min(set(range(spec.capacity)) - {n for n, _ in used})
             s.add(
                 SlotSeat(
@@ -266,6 +286,14 @@ class Capacity:
             )
         s.flush()
         return booking
+
+    def _taken(
+        self, s: Session, spec: ResourceSpec, units: list[date]
+    ) -> dict[date, list[tuple[int, str]]]:
+        taken_by: dict[date, list[tuple[int, str]]] = {}
+        for unit, seat, booking_id in self._seats(s, spec, units[0], units[-1]):
+            taken_by.setdefault(unit, []).append((seat, booking_id))
+        return taken_by
 
     @staticmethod
     def _seats(s: Session, spec: ResourceSpec, first: date, last: date) -> list[Any]:
@@ -280,8 +308,9 @@ class Capacity:
             )
         )
 
-    def _expire(self, s: Session, spec: ResourceSpec, units: list[date], now: datetime) -> None:
-        """Free the seats of holds on these units that waited longer than `HOLD_TTL`."""
+    def _expire(self, s: Session, spec: ResourceSpec, units: list[date], now: datetime) -> int:
+        """Free the seats of holds on these units that waited longer than `HOLD_TTL`; returns
+        how many."""
         stale = list(
             s.exec(
                 select(SlotBooking)
@@ -299,6 +328,7 @@ class Capacity:
             self._drop_seats(s, b.booking_id)
             b.status, b.released_at, b.release_reason = "expired", now, "never confirmed"
             s.add(b)
+        return len(stale)
 
     def next_free(
         self, s: Session, spec: ResourceSpec, r: SlotRequest, *, after: date
