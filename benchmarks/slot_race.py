@@ -233,7 +233,7 @@ def main() -> None:
                 continue
             ratio("hold vs bare insert", *got)
     if not args.no_workflow:
-        print("one workflow per resource (dev server, 10 updates in flight: its limit per workflow):")
+        print("one workflow per resource (dev server, 10 updates in flight, its limit):")
         ratio("book vs bare update", *asyncio.run(_run(workflow_race(args.attempts))))
 
 
