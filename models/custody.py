@@ -19,6 +19,8 @@ class CustodyLink(BaseModel):
     condition: str | None = None
     shipment_id: str | None = None
     recorded_by: str
+    # Who took it, signing beside `recorded_by` (the giver), when both signed.
+    received_by: str | None = None
 
 
 class Shipment(BaseModel):

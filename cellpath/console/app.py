@@ -52,12 +52,13 @@ from cellpath.console.records_page import (
     signed_documents,
 )
 from cellpath.console.signin import signin_routes
+from cellpath.console.signing import both_sign, sign
 from cellpath.console.sso import oidc, sso_routes
-from cellpath.services import access, caseload, handover, journeys, staff
+from cellpath.services import access, caseload, handover, journeys
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.store import CaseStore
 from models import bounds
-from models.enums import Phase, Program, Severity
+from models.enums import MilestoneKind, Phase, Program, Severity
 from models.errors import RefusalCode
 from models.messages import (
     AcknowledgeAlertInput,
@@ -376,6 +377,8 @@ def create_app(
             if kind in SIGNED_DECISIONS and not transcribed and signs:
                 # (Someone who may not sign it is refused by the service, naming the role.)
                 await signing(s, case_id, kind, str(form.get("signing_password", "")))
+            if kind == MilestoneKind.CUSTODY_TRANSFERRED:
+                await both_sign(console, s, case_id, kind, fields, form)
             data = data_from_text(kind, fields)
             items = cost_rows(
                 [(str(k), str(v)) for k, v in form.multi_items() if str(k).startswith("item.")]
@@ -396,21 +399,7 @@ def create_app(
         return await act(request, who, case_id, f"milestone-{kind}", call)
 
     async def signing(s: Session, case_id: str, decision: str, password: str) -> None:
-        """Re-authentication at signing, throttled per person as sign-in is (a form that
-        signs must not be a way to guess a password)."""
-        key = f"signing:{s.actor}"
-        if console.throttle.wait(key) > 0:
-            raise Refusal(
-                "too many wrong passwords at signing; try again in a few minutes (nothing was "
-                "recorded)",
-                RefusalCode.PERMISSION,
-            )
-        try:
-            staff.reauthenticate(s, case_id, decision, password)
-        except Refusal:
-            console.throttle.failed(key)
-            raise
-        console.throttle.succeeded(key)
+        await sign(console, s, case_id, decision, password)
 
     async def observe(request: Request, case_id: str, who: str, where: str) -> Response:
         """The bedside form (`observe`) and the laboratory results form (`labs`): both are

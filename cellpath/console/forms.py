@@ -126,6 +126,12 @@ def for_signer(form: MilestoneForm, actor: str, *, signs: bool) -> MilestoneForm
     """A milestone form as the reader gets it: a clinical decision they sign offers only the
     meanings that can fit it (and names them the reviewer); one they may only transcribe (a
     PI's decision, for a coordinator) asks for the PI and the signed document."""
+    if form.kind == MilestoneKind.CUSTODY_TRANSFERRED:
+        # Signed by both, in the console: the giver (the reader) and the receiver they name.
+        inputs = tuple(
+            replace(i, required=True) if i.name == "received_by" else i for i in form.inputs
+        )
+        return replace(form, inputs=inputs, signed=True)
     meanings = SIGNED_DECISIONS.get(MilestoneKind(form.kind))
     if meanings is None:
         return form

@@ -257,9 +257,12 @@ def build(facts: HandoverFacts) -> dict[str, Any]:
                     {"system": f"{SYSTEM}/chain-of-identity", "value": infusion.data["coi_id"]},
                     {"system": f"{SYSTEM}/lot", "value": infusion.data["lot"]},
                 ],
+                # How it travelled (runs under `CUSTODY`): each shipment, its range and log.
+                **({"processing": _shipments(s)} if s.shipments else {}),
             },
             f"Cell product lot {infusion.data['lot']}, chain of identity {infusion.data['coi_id']}",
         )
+        _custody(b, s, product)
         b.add(
             {
                 "resourceType": "Procedure",
@@ -387,6 +390,53 @@ def _laboratory(b: _Builder, facts: HandoverFacts, subject: dict[str, str]) -> N
                 },
                 f"{text}: {value:g} {unit} ({o.observed_at:%Y-%m-%d %H:%M} UTC)",
             )
+
+
+def _shipments(s: JourneyStatus) -> list[dict[str, Any]]:
+    """The product's shipments as `BiologicallyDerivedProduct.processing` (R4B)."""
+    out = []
+    for sh in s.shipments:
+        log = f"; on arrival: {sh.excursion}" if sh.excursion else ""
+        qa = f"; QA: {sh.disposition}" if sh.disposition else ""
+        out.append(
+            {
+                "description": f"Shipment {sh.shipment_id} by {sh.courier} (waybill "
+                f"{sh.waybill}), kept between {sh.temp_min_c:g} and {sh.temp_max_c:g} °C"
+                + log
+                + qa,
+                "timeDateTime": _when(sh.dispatched_at),
+            }
+        )
+    return out
+
+
+def _custody(b: _Builder, s: JourneyStatus, product: str) -> None:
+    """Each link of the product's chain of custody as a Provenance of the product: who
+    handed it on, who took it, where, and who signed."""
+    for i, link in enumerate(s.custody):
+        agents = [
+            {"type": {"text": "from"}, "who": {"display": link.from_party}},
+            {"type": {"text": "to"}, "who": {"display": link.to_party}},
+            {"type": {"text": "recorded and signed by"}, "who": {"display": link.recorded_by}},
+        ]
+        if link.received_by:
+            agents.append(
+                {"type": {"text": "received and signed by"}, "who": {"display": link.received_by}}
+            )
+        where = f" at {link.location}" if link.location else ""
+        b.add(
+            {
+                "resourceType": "Provenance",
+                "id": b.uid("custody", i),
+                "target": [{"reference": product}],
+                "occurredDateTime": _when(link.at),
+                "recorded": _when(link.at),
+                "activity": {"text": link.kind.replace("_", " ")},
+                "agent": agents,
+            },
+            f"Custody {link.from_party} → {link.to_party}{where}, {link.at:%Y-%m-%d %H:%M} UTC"
+            + (f" ({link.condition})" if link.condition else ""),
+        )
 
 
 def _bridging(b: _Builder, facts: HandoverFacts, subject: dict[str, str]) -> None:

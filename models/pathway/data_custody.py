@@ -24,6 +24,11 @@ class CustodyData(MilestoneData):
     to_party: str = PARTY
     location: str = Field(min_length=1, max_length=200, description="e.g. cell lab, room 3")
     condition: str | None = Field(default=None, max_length=200, description="e.g. LN2, -160 °C")
+    # The member of staff who took the product, signing beside the giver (who records it);
+    # the console asks both for their password. Without it the hand-off has one signature.
+    received_by: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9._@-]{0,63}$", description="staff id, e.g. nurse-li"
+    )
 
 
 class ShipmentLine(BaseModel):

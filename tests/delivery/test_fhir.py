@@ -150,6 +150,64 @@ def test_a_hard_course_is_handed_over_in_fhir_a_schema_validator_accepts() -> No
     }
 
 
+def test_the_products_custody_is_handed_over_as_provenance_and_processing() -> None:
+    """Under `CUSTODY`: each link of the chain a Provenance of the product (both signers
+    named), each shipment a `processing` step with its range and what its log showed."""
+    c = Case(custody=True)
+    c.to_infusion()
+    lines = [{"item": "CAR-T bag", "quantity": 1}]
+    c.record(
+        "custody_transferred",
+        from_party="apheresis-unit",
+        to_party="cell-lab",
+        location="cell lab",
+        received_by="tech-wu",
+    )
+    c.record(
+        "shipment_dispatched",
+        shipment_id="SH-1",
+        from_party="cell-lab",
+        courier="Cryoport",
+        waybill="WB-7",
+        temp_min_c=-196,
+        temp_max_c=-150,
+        manifest=lines,
+        invoice=lines,
+    )
+    c.record(
+        "shipment_received",
+        shipment_id="SH-1",
+        to_party="ward-7",
+        log_min_c=-190,
+        log_max_c=-140,
+        minutes_outside=12,
+        customs_cleared=True,
+    )
+    c.record("qa_disposition", shipment_id="SH-1", decision="accept", actor="dr-li")
+    c.at(hours=30)
+    c.record("infusion_completed", lot="LOT-1", coi_id="COI-1")
+    bundle = bundle_of(c)
+    assert schema_errors(bundle) == []
+    resources = [e["resource"] for e in bundle["entry"]]
+    (product,) = [r for r in resources if r["resourceType"] == "BiologicallyDerivedProduct"]
+    (step,) = product["processing"]
+    assert "SH-1 by Cryoport" in step["description"] and "QA: accept" in step["description"]
+    provenance = [r for r in resources if r["resourceType"] == "Provenance"]
+    assert [p["activity"]["text"] for p in provenance] == [
+        "custody transferred",
+        "shipment dispatched",
+        "shipment received",
+    ]
+    assert {p["target"][0]["reference"] for p in provenance} == {f"urn:uuid:{product['id']}"}
+    first = {a["type"]["text"]: a["who"]["display"] for a in provenance[0]["agent"]}
+    assert first == {
+        "from": "apheresis-unit",
+        "to": "cell-lab",
+        "recorded and signed by": "coord-1",
+        "received and signed by": "tech-wu",
+    }
+
+
 def test_the_schema_validator_is_not_a_rubber_stamp() -> None:
     """It refuses what the R4 schema does not allow (an unknown field, a wrong type)."""
     bundle = bundle_of(monitoring_case(watched=True, rules_version=5))

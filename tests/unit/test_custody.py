@@ -195,3 +195,37 @@ def test_runs_before_the_patch_refuse_it_as_they_always_did() -> None:
         "custody_transferred", "unknown milestone kind", from_party="a", to_party="b", location="x"
     )
     c.record("infusion_completed", **INFUSED)
+
+
+def test_a_hand_off_signed_by_giver_and_receiver_records_both_signatures() -> None:
+    c = in_conditioning()
+    c.refused(
+        "custody_transferred",
+        "gives and receives the product; expected the receiver to be someone else",
+        from_party="apheresis-unit",
+        to_party="cell-lab",
+        location="cell lab",
+        received_by="coord-1",
+    )
+    c.record(
+        "custody_transferred",
+        from_party="apheresis-unit",
+        to_party="cell-lab",
+        location="cell lab, room 3",
+        received_by="tech-wu",
+    )
+    link = c.j.state.custody[-1]
+    assert (link.recorded_by, link.received_by) == ("coord-1", "tech-wu")
+    signed = [(g.decision, g.signer, g.meaning.value) for g in c.j.state.signatures]
+    assert signed[-2:] == [
+        ("custody_transferred", "coord-1", "responsible"),
+        ("custody_transferred", "tech-wu", "responsible"),
+    ]
+    c.refused(
+        "custody_transferred",
+        "received_by",
+        from_party="cell-lab",
+        to_party="ward",
+        location="ward 7",
+        received_by="Nurse Li",
+    )

@@ -64,7 +64,10 @@ def load(path: Path, workflow_id: str = "journey-BENCH-0001") -> WorkflowHistory
 
 def replayer(converter: DataConverter = pydantic_data_converter) -> Replayer:
     """A replayer; stored histories are unencrypted, fresh ones use the session's codec."""
-    return Replayer(workflows=[PatientJourney], data_converter=converter)
+    # Without the 2-second deadlock detector (`debug_mode`): this is about determinism. Under a
+    # loaded machine, replaying 5,000 flood signals once took longer than 2 s in one
+    # activation and failed as a "deadlock" (tests/e2e/test_floods.py holds the live bound).
+    return Replayer(workflows=[PatientJourney], data_converter=converter, debug_mode=True)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])

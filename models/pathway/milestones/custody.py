@@ -21,9 +21,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.custody import CustodyLink, Shipment
-from models.enums import AlertKind, MilestoneKind, Phase, Severity, shipment_deadline
+from models.enums import (
+    AlertKind,
+    MilestoneKind,
+    Phase,
+    Severity,
+    SignatureMeaning,
+    shipment_deadline,
+)
 from models.errors import RefusalCode, Refused
-from models.pathway import alerts
+from models.pathway import alerts, gates
 from models.pathway.data_custody import (
     CustodyData,
     QaDispositionData,
@@ -124,11 +131,31 @@ class CustodyTransferred(CustodyRule[CustodyData]):
 
     def check(self, j: Journey, a: Accepted[CustodyData]) -> None:
         super().check(j, a)
+        if a.data.received_by is not None and a.data.received_by == a.raw.actor.strip():
+            raise Refused(
+                f"{a.data.received_by!r} gives and receives the product; expected the receiver "
+                "to be someone else (both sign the hand-off)",
+                RefusalCode.PATHWAY_RULE,
+            )
         _check_from(j, a.data.from_party)
 
     def apply(self, j: Journey, a: Accepted[CustodyData], now: datetime) -> None:
         d = a.data
-        _link(j, a, self.kind, d.from_party, d.to_party, location=d.location, condition=d.condition)
+        _link(
+            j,
+            a,
+            self.kind,
+            d.from_party,
+            d.to_party,
+            location=d.location,
+            condition=d.condition,
+            received_by=d.received_by,
+        )
+        if d.received_by is not None:
+            # Both sign: the giver handing it on, the receiver taking it (21 CFR 11.50).
+            detail = f"{d.from_party} → {d.to_party} at {d.location}"
+            for signer in (a.raw.actor.strip(), d.received_by):
+                gates.sign(j, self.kind.value, signer, SignatureMeaning.RESPONSIBLE, now, detail)
 
 
 @rule
