@@ -51,6 +51,7 @@ from cellpath.console.records_page import (
     records_routes,
     signed_documents,
 )
+from cellpath.console.search_page import search_routes
 from cellpath.console.signin import signin_routes
 from cellpath.console.signing import both_sign, sign
 from cellpath.console.sso import oidc, sso_routes
@@ -234,6 +235,7 @@ def create_app(
             "now": datetime.now(UTC),
             "page_token": page_token,
             "may_intake": caseload.permissions(s).may(Action.INTAKE),
+            "may_identity": caseload.permissions(s).may(Action.READ_IDENTITY),
         }
         try:
             raw = {"phase": phase, "site": site, "coordinator": coordinator, "program": program}
@@ -249,6 +251,8 @@ def create_app(
             console.keep(s)
         name = "worklist_rows.html" if request.headers.get("HX-Request") else "worklist.html"
         return page(request, name, context, 422 if "error" in context else 200)
+
+    search_routes(app, console, actor=actor, page=page)
 
     # --- a case ----------------------------------------------------------------------------
 

@@ -46,6 +46,9 @@ class JourneyRow(BaseModel):
     overdue: bool = False
     # From the case store's projection (visibility has no attribute for alerts).
     alerts: AlertCounts = Field(default_factory=AlertCounts)
+    # Who the patient is, for their care team only (`caseload.name_rows`; never from Temporal).
+    name: str | None = None
+    country: str | None = None
 
 
 class AuditLine(BaseModel):

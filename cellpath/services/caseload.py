@@ -16,8 +16,9 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError, RPCStatusCode
@@ -28,14 +29,15 @@ from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.services.casefile import JourneyRow
 from cellpath.services.directory import OutboxLine, outbox
 from cellpath.store import STAFF_AUDIT, CaseStore
+from cellpath.store.access import Identities
 from cellpath.store.alerts import AlertCounts, OpenAlerts
 from cellpath.store.directory import Directory
 from cellpath.store.tables import JourneyRow as ProjectionRow
 from cellpath.store.tables import Patient
 from models.enums import AuditAction, Phase, Program
 from models.errors import RefusalCode, Refused
-from models.messages import JourneyStatus, MilestoneEvent
-from models.roles import Action, Role, check_permission
+from models.messages import AuditEntry, JourneyStatus, MilestoneEvent
+from models.roles import Action, CaseFacts, Role, check_permission
 from models.state import ObservationRecord
 
 PAGE_SIZE = 50
@@ -179,6 +181,7 @@ async def worklist(session: Session, filters: Filters, page: str | None = None) 
         )
     )
     rows.sort(key=lambda r: _due(r.next_deadline_at))
+    name_rows(session, [*attention, *rows], via="worklist")
     token = listed.next_page_token
     return Worklist(
         scope=scope,
@@ -187,6 +190,80 @@ async def worklist(session: Session, filters: Filters, page: str | None = None) 
         next_page=_page_link(session, token) if token else None,
         timezone=viewer_timezone(session),
     )
+
+
+# How long a look at a patient's name on a list stands before another is audited.
+LOOK_AGAIN = timedelta(hours=1)
+
+
+def name_rows(session: Session, rows: list[JourneyRow], *, via: str) -> None:
+    """Put the patient's name and country on the rows of cases whose care team the reader is
+    in (one query for the names, four for the team); every name shown is a look at who the
+    patient is, audited (`patient_viewed`, `via`) in one write. Others see no name."""
+    allowed = permissions(session)
+    if allowed.role is None or not allowed.may(Action.READ_IDENTITY) or not rows:
+        return
+    store = session.case_store()
+    people = Identities(store)
+    facts = [
+        CaseFacts(
+            case_id=r.case_id, coordinator=r.coordinator or "", site=r.site, program=r.program
+        )
+        for r in rows
+    ]
+    team = people.in_care_team(session.actor, allowed.role, facts)
+    names = people.names([r.case_id for r in rows if r.case_id in team])
+    now = datetime.now(UTC)
+    # A worklist refreshes itself every minute: a name looked at within the hour is not
+    # audited again (the first look of the hour is).
+    seen = people.viewed_since(session.actor, list(names), now - LOOK_AGAIN)
+    looks = []
+    for r in rows:
+        if r.case_id not in names:
+            continue
+        r.name, r.country = names[r.case_id]
+        if r.case_id in seen:
+            continue
+        looks.append(
+            AuditEntry(
+                event_id=f"{r.case_id}:{AuditAction.PATIENT_VIEWED}:{uuid.uuid4()}",
+                case_id=r.case_id,
+                action=AuditAction.PATIENT_VIEWED,
+                actor=session.actor,
+                occurred_at=now,
+                recorded_at=now,
+                detail={"via": via, "fields": ["full_name", "nationality"]},
+            )
+        )
+    if looks:
+        store.append_audit(looks)
+
+
+def search(session: Session, text: str, limit: int = 50) -> list[JourneyRow]:
+    """Cases by case id, or — for the care team — by the patient's name or passport number
+    (accents, case, spaces and script do not matter: `jose nunez`, `wang wei`, `王伟`). Others
+    find a case by its id only: a search by name must not tell them who is a patient."""
+    authorise(session, Action.READ, case="list")
+    text = text.strip()
+    if len(text) < 2:
+        raise Refusal("search: expected at least 2 characters", RefusalCode.INVALID_DATA)
+    if len(text) > 100:
+        raise Refusal("search: expected at most 100 characters", RefusalCode.TOO_LARGE)
+    allowed = permissions(session)
+    people = Identities(session.case_store())
+    found = people.search(text, limit=limit * 4)
+    identity = allowed.role is not None and allowed.may(Action.READ_IDENTITY)
+    team = (
+        people.in_care_team(session.actor, allowed.role, found)
+        if identity and allowed.role
+        else set()
+    )
+    by_id = text.lower()
+    rows = [
+        _row_of_projection(r) for r in found if r.case_id in team or by_id in r.case_id.lower()
+    ][:limit]
+    name_rows(session, rows, via="search")
+    return rows
 
 
 def _alerting(

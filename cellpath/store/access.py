@@ -9,15 +9,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from cellpath.store import CaseStore
 from cellpath.store.rows import _audit_row
-from cellpath.store.tables import BreakGlass, CaseCover, JourneyRow, RoleAssignment
+from cellpath.store.search import fold
+from cellpath.store.tables import (
+    AuditRow,
+    BreakGlass,
+    Case,
+    CaseCover,
+    JourneyRow,
+    Patient,
+    RoleAssignment,
+)
 from models.enums import AuditAction
-from models.errors import CaseStoreError
-from models.roles import CareTeamFacts, CaseFacts
+from models.errors import CaseStoreError, Refused
+from models.roles import CareTeamFacts, CaseFacts, Role, check_care_team
 
 
 def _now() -> datetime:
@@ -127,3 +138,114 @@ class CareTeams:
             detail = {"until": grant.expires_at.isoformat(), "hours": hours}
             s.add(_audit_row(case_id, AuditAction.BREAK_GLASS, actor, now, detail, reason))
         return grant
+
+
+class Identities:
+    """Who the patients of many cases are, for the care team: one query for a page of them,
+    and search by name, passport number or case id (`cellpath.store.search`)."""
+
+    def __init__(self, store: CaseStore) -> None:
+        self.store = store
+
+    def names(self, case_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        """Each case's patient's name and nationality (erased: None), in one query."""
+        if not case_ids:
+            return {}
+        with self.store.session() as s:
+            rows = s.exec(
+                select(Case.case_id, Patient.full_name, Patient.nationality)
+                .join(Patient, col(Patient.patient_ref) == col(Case.patient_ref))
+                .where(col(Case.case_id).in_(case_ids))
+            ).all()
+        return {case_id: (name, country) for case_id, name, country in rows}
+
+    def search(self, text: str, limit: int = 50) -> list[JourneyRow]:
+        """Journeys whose case id, patient's name or passport number matches `text` (folded:
+        accents, case, spaces and script do not matter), newest first."""
+        folded = fold(text)
+        if not folded:
+            return []
+        with self.store.session() as s:
+            rows = s.exec(
+                select(JourneyRow)
+                .join(Case, col(Case.case_id) == col(JourneyRow.case_id))
+                .join(Patient, col(Patient.patient_ref) == col(Case.patient_ref))
+                .where(
+                    or_(
+                        sa.func.lower(JourneyRow.case_id).contains(text.strip().lower()),
+                        col(Patient.search_key).contains(folded),
+                    )
+                )
+                .order_by(col(JourneyRow.updated_at).desc())
+                .limit(limit)
+            ).all()
+        return list(rows)
+
+    def viewed_since(self, actor: str, case_ids: list[str], since: datetime) -> set[str]:
+        """Which of these cases' patients `actor` looked at since `since` (audited looks)."""
+        if not case_ids:
+            return set()
+        with self.store.session() as s:
+            return set(
+                s.exec(
+                    select(AuditRow.case_id).where(
+                        AuditRow.actor == actor,
+                        AuditRow.action == AuditAction.PATIENT_VIEWED.value,
+                        col(AuditRow.case_id).in_(case_ids),
+                        AuditRow.occurred_at >= since,
+                    )
+                ).all()
+            )
+
+    def in_care_team(
+        self, actor: str, role: Role, rows: list[JourneyRow] | list[CaseFacts]
+    ) -> set[str]:
+        """Which of these cases `actor` is in the care team of (the rule of
+        `models.roles.check_care_team`, from four queries whatever the number of cases)."""
+        ids = [r.case_id for r in rows]
+        if not ids:
+            return set()
+        now = _now()
+        with self.store.session() as s:
+            member = self.store.member(actor)
+            covered = set(
+                s.exec(
+                    select(CaseCover.case_id).where(
+                        CaseCover.actor == actor, col(CaseCover.case_id).in_(ids)
+                    )
+                ).all()
+            )
+            glass = set(
+                s.exec(
+                    select(BreakGlass.case_id).where(
+                        BreakGlass.actor == actor,
+                        col(BreakGlass.case_id).in_(ids),
+                        BreakGlass.expires_at > now,
+                    )
+                ).all()
+            )
+            assignments = s.exec(select(RoleAssignment).where(RoleAssignment.actor == actor)).all()
+        sites = list(member.sites) if member is not None else []
+        out = set()
+        for r in rows:
+            case = CaseFacts(
+                case_id=r.case_id, coordinator=r.coordinator, site=r.site, program=r.program
+            )
+            paged = any(
+                (a.site is None or a.site == r.site)
+                and (a.program is None or a.program == r.program)
+                and (a.valid_until is None or a.valid_until > now)
+                for a in assignments
+            )
+            facts = CareTeamFacts(
+                sites=sites,
+                covering=r.case_id in covered,
+                paged=paged,
+                glass_until=now if r.case_id in glass else None,
+            )
+            try:
+                check_care_team(actor, role, case, facts)
+            except Refused:
+                continue
+            out.add(r.case_id)
+        return out

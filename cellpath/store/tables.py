@@ -79,6 +79,10 @@ class Patient(SQLModel, table=True):
     home_oncologist_name: str | None = None
     home_oncologist_institution: str | None = None
     home_oncologist_email: str | None = None
+    # The name and passport number folded for search (`search_key`: ASCII, lower case, no
+    # spaces; pinyin for Chinese), kept in step by the listeners below (revision 0011). It is
+    # identifying too: erasure clears it.
+    search_key: str | None = None
     created_at: datetime = _ts()
     erased_at: datetime | None = _ts(default=None)
     erased_by: str | None = None
@@ -97,6 +101,7 @@ IDENTIFYING_FIELDS = (
     "home_oncologist_name",
     "home_oncologist_institution",
     "home_oncologist_email",
+    "search_key",
 )
 
 
@@ -464,3 +469,12 @@ class SlotSeat(SQLModel, table=True):
     unit: date = Field(primary_key=True)
     seat: int = Field(primary_key=True)
     booking_id: str = Field(index=True, max_length=64, foreign_key="slot_bookings.booking_id")
+
+
+@sa.event.listens_for(Patient, "before_insert")
+@sa.event.listens_for(Patient, "before_update")
+def _fold_for_search(_mapper: Any, _connection: Any, target: Patient) -> None:
+    """Keep `search_key` in step with the name and passport number (and clear it with them)."""
+    from cellpath.store.search import search_key
+
+    target.search_key = search_key(target.full_name, target.passport_number)
