@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawInput,
     )
     from models.pathway import Journey
+    from models.pathway.projection import ProjectedStep, ProjectionQuery, project
     from models.state import ObservationRecord
     from workflows import boundary
     from workflows.floods import (
@@ -335,6 +336,12 @@ class JourneyMessages:
         if self._backlog:
             status.signals_waiting = len(self._backlog)
         return status
+
+    @workflow.query
+    def projected(self, q: ProjectionQuery) -> list[ProjectedStep]:
+        """Every step still ahead, with the date it is expected and a range
+        (`models.pathway.projection`): recomputed from the state at each ask."""
+        return project(self._journey, q.now, q.site)
 
     @workflow.query
     def timeline(self) -> list[MilestoneEvent]:

@@ -22,9 +22,15 @@ def status(
     case: Annotated[str, typer.Argument(help="case id")],
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
     actor: Annotated[str | None, typer.Option("--actor", help="who is reading")] = None,
+    projected: Annotated[
+        bool, typer.Option("--projected", help="the steps ahead: expected dates and ranges")
+    ] = False,
 ) -> None:
     """Show a journey's phase, what it waits for next, open deadlines, alerts and refused
-    signals."""
+    signals (`--projected`: the schedule ahead instead)."""
+    if projected:
+        print_projected(case, actor, as_json)
+        return
     s = run(lambda: journeys.status(session(actor), case))
     if as_json:
         print_json(s)
@@ -199,4 +205,27 @@ def print_expected(s: JourneyStatus) -> None:
         )
         when = "optional" if e.optional else f"after {', '.join(e.after)}" if e.after else "now"
         table.add_row(e.kind, escape(fields) or "no data", when)
+    out.print(table)
+
+
+def print_projected(case: str, actor: str | None, as_json: bool) -> None:
+    """The projected schedule: each step ahead, expected when, and its range."""
+    steps = run(lambda: journeys.projected(session(actor), case))
+    if as_json:
+        print_json([p.model_dump(mode="json") for p in steps])
+        return
+    if not steps:
+        out.print(f"case {case}: nothing ahead to project (closed, or in follow-up)")
+        return
+    table = Table(
+        "step", "expected", "earliest", "latest", "from", title=f"{case}: the schedule ahead (UTC)"
+    )
+    for p in steps:
+        table.add_row(
+            p.step.replace("_", " "),
+            f"{p.expected:%Y-%m-%d}",
+            f"{p.earliest:%Y-%m-%d}",
+            f"{p.latest:%Y-%m-%d}",
+            p.basis,
+        )
     out.print(table)

@@ -33,7 +33,7 @@ from cellpath.config import Settings, get_settings
 from cellpath.console import auth
 from cellpath.console.capacity_page import capacity_routes
 from cellpath.console.family_page import family_routes
-from cellpath.console.filters import by_severity, countdown, label, money, shown, when
+from cellpath.console.filters import by_severity, countdown, day, label, money, shown, when
 from cellpath.console.forms import (
     LAB_INPUTS,
     OBSERVATION_CHOICES,
@@ -89,6 +89,7 @@ class Console:
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.filters.update(
             when=when,
+            day=day,
             countdown=countdown,
             label=label,
             shown=shown,

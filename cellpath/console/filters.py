@@ -27,6 +27,16 @@ def when(value: datetime | None, tz: str = "UTC") -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz}"
 
 
+def day(value: datetime | None, tz: str = "UTC") -> str:
+    """A date in the reader's zone (`Tue 8 Dec 2026`)."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(zone(tz))
+    return f"{local:%a} {local.day} {local:%b %Y}"
+
+
 def countdown(value: datetime | None, now: datetime | None = None) -> str:
     """How long until `value` (`in 2 d 4 h`), or how long ago it passed (`overdue 3 h`)."""
     if value is None:

@@ -37,6 +37,7 @@ from cellpath.store.tables import Patient
 from models.enums import AuditAction, Phase, Program
 from models.errors import RefusalCode, Refused
 from models.messages import AuditEntry, JourneyStatus, MilestoneEvent
+from models.pathway.projection import ProjectedStep
 from models.roles import Action, CaseFacts, Role, check_permission
 from models.state import ObservationRecord
 
@@ -393,19 +394,23 @@ class CaseView(BaseModel):
     timezone: str = "UTC"
     # The site the case is at (or sent to), as its family is told of it: name, phone, address.
     centre: dict[str, str] | None = None
+    # The steps ahead, expected when (`models.pathway.projection`).
+    projected: list[ProjectedStep] = Field(default_factory=list)
 
 
 async def case_view(session: Session, case: str) -> CaseView:
-    """Everything the case page shows (any role), the journey's three queries at once."""
-    status, timeline, observations = await asyncio.gather(
+    """Everything the case page shows (any role), the journey's four queries at once."""
+    status, timeline, observations, projected = await asyncio.gather(
         journeys.status(session, case),
         journeys.timeline(session, case),
         journeys.observations(session, case),
+        journeys.projected(session, case),
     )
     return CaseView(
         status=status,
         timeline=timeline,
         observations=observations,
+        projected=projected,
         notifications=outbox(session, case),
         timezone=viewer_timezone(session),
         centre=_centre(session, status.current_site or status.submitted_site),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import (
@@ -22,8 +22,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.store.durations import site_durations
 from models.deadlines import DeadlineView
-from models.enums import MilestoneKind, Severity
+from models.enums import CellSource, MilestoneKind, Severity
 from models.errors import RefusalCode
 from models.journey import JourneyInput, workflow_id
 from models.messages import (
@@ -39,6 +40,7 @@ from models.messages import (
     WithdrawInput,
 )
 from models.pathway.data import normalised
+from models.pathway.projection import ProjectedStep, ProjectionQuery
 from models.roles import Action
 from models.state import ObservationRecord
 from workflows import PatientJourney
@@ -243,6 +245,24 @@ async def observations(session: Session, case: str) -> list[ObservationRecord]:
 # --- for the family's page (cellpath.services.family), which has checked that the family's
 # session is this case's: the family is not staff, so the staff permission check does not
 # apply; what they may do is fixed there (read their own journey, report a symptom).
+
+
+async def projected(session: Session, case: str, *, family: bool = False) -> list[ProjectedStep]:
+    """Every step still ahead with its expected date and range (any role; `family`: for the
+    family service, which checked its own session): from the protocol's durations and the
+    journey's open deadlines, and the site's own durations once it has enough closed
+    journeys (`cellpath.store.durations`)."""
+    if not family:
+        authorise(session, Action.READ, case=case)
+    store = session.case_store()
+    row = store.journey_row(case)
+    site = (
+        site_durations(store, row.site, CellSource(row.cell_source))
+        if row is not None and row.site
+        else None
+    )
+    q = ProjectionQuery(now=datetime.now(UTC), site=site or None)
+    return await _query(session, case, lambda h: h.query(PatientJourney.projected, q))
 
 
 async def status_for_family(session: Session, case: str) -> JourneyStatus:

@@ -483,6 +483,11 @@ class CaseStore:
                 q = q.where(DeadLetter.case_id == case_id)
             return sorted(s.exec(q).all(), key=lambda d: (d.created_at, d.id or 0))
 
+    def journey_row(self, case_id: str) -> JourneyRow | None:
+        """A journey's projection row (None before its first write)."""
+        with self.session() as s:
+            return s.get(JourneyRow, case_id)
+
     def list_journeys(
         self,
         *,

@@ -77,6 +77,8 @@ async def test_resources_a_chain_and_the_week_grid(stack: Stack, site_a: None) -
         token = await signed_in(coord, "coord-ui")
         page = await coord.get(f"/cases/{first}")
         assert 'id="bookings-h"' in page.text and "Book the chain" in page.text
+        # The schedule ahead, from the PI's acceptance: arrival first, home last.
+        assert 'id="ahead-h"' in page.text and "returned home" in page.text
         booked = await coord.post(
             f"/cases/{first}/bookings",
             data={"csrf_token": token, "tz": "UTC", "action": "chain", "start": str(arrival)},
