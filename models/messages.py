@@ -29,6 +29,7 @@ from models.enums import (
     Therapy,
 )
 from models.money import LedgerView
+from models.schedule import ProjectedStep
 
 NOTE_MAX_CHARS = 2000
 
@@ -564,15 +565,13 @@ class AuditBatch(BaseModel):
 
 
 class JourneyWrite(BaseModel):
-    """Everything one workflow task has for the case store, written as one unit of work.
-
-    The projection is the journey as it now is; `audit` and `notifications` are every entry
-    not yet confirmed written (a newer write carries what an older, superseded one carried).
-    """
+    """Everything one workflow task has for the case store, written as one unit of work: the
+    journey as it now is, every entry not yet confirmed written, the schedule for the board."""
 
     projection: JourneyProjection
     audit: list[AuditEntry] = Field(default_factory=list)
     notifications: list[Notification] = Field(default_factory=list)
+    schedule: list[ProjectedStep] | None = None
 
 
 class WriteResult(BaseModel):

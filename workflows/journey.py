@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         NotificationBatch,
     )
     from models.pathway import Journey
+    from models.pathway.projection import schedule
     from models.protocol import resolve_protocol
     from models.state import JourneyState
     from workflows import boundary, visibility
@@ -366,6 +367,9 @@ class PatientJourney(JourneyMessages):
             projection=self._journey.projection(workflow.now()),
             audit=audit,
             notifications=notifications,
+            # The board's view of this journey: steps done and ahead (an activity's input:
+            # nothing here is a command, so replay is unaffected).
+            schedule=schedule(self._journey, workflow.now()),
         )
         write = workflow.start_activity_method(
             CaseStoreActivities.write_journey,

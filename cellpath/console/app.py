@@ -31,6 +31,7 @@ from temporalio.client import Client
 
 from cellpath.config import Settings, get_settings
 from cellpath.console import auth
+from cellpath.console.board_page import board_routes
 from cellpath.console.capacity_page import capacity_routes
 from cellpath.console.family_page import family_routes
 from cellpath.console.filters import by_severity, countdown, day, label, money, shown, when
@@ -254,6 +255,7 @@ def create_app(
         return page(request, name, context, 422 if "error" in context else 200)
 
     search_routes(app, console, actor=actor, page=page)
+    board_routes(app, console, actor=actor, page=page, outage=outage)
 
     # --- a case ----------------------------------------------------------------------------
 

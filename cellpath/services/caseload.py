@@ -430,3 +430,8 @@ def audit_sign_in(session: Session, action: AuditAction, detail: dict[str, str])
         record_event(session, STAFF_AUDIT, action, detail)
     except Exception as e:  # the sign-in stands; failing to audit it must be visible
         session.warn(f"the sign-in could not be written to the audit log: {e}")
+
+
+# For the board (`services.board`): the worklist's scope and rows.
+scope = _scope
+row_of_projection = _row_of_projection

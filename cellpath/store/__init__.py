@@ -40,6 +40,7 @@ from cellpath.store.tables import (
     JourneyRow,
     NotificationRow,
     Patient,
+    ScheduleRow,
     StaffCredential,
     StaffMember,
 )
@@ -89,6 +90,24 @@ def _project(s: Session, p: JourneyProjection) -> bool:
     if projected and p.bookings is not None:
         reconcile(s, p.case_id, p.bookings, _now())
     return projected
+
+
+def _replace_schedule(s: Session, case_id: str, steps: Sequence[Any]) -> None:
+    """The board's rows of a journey: what its newest write says, whole."""
+    s.execute(sa.delete(ScheduleRow).where(ScheduleRow.case_id == case_id))  # type: ignore[arg-type]
+    for p in {p.step: p for p in steps}.values():
+        s.add(
+            ScheduleRow(
+                case_id=case_id,
+                step=p.step,
+                expected=p.expected,
+                earliest=p.earliest,
+                latest=p.latest,
+                basis=p.basis,
+                done_at=p.done_at,
+            )
+        )
+    s.flush()
 
 
 class CaseStoreNotMigrated(CaseStoreError):
@@ -386,6 +405,8 @@ class CaseStore:
         try:
             with self.session() as s:
                 projected = _project(s, batch.projection)
+                if projected and batch.schedule is not None:
+                    _replace_schedule(s, batch.projection.case_id, batch.schedule)
                 written_audit = _insert_ignoring_duplicates(s, AuditRow, "event_id", audit)
                 written_outbox = _insert_ignoring_duplicates(
                     s, NotificationRow, "idempotency_key", outbox

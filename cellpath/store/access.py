@@ -25,6 +25,7 @@ from cellpath.store.tables import (
     JourneyRow,
     Patient,
     RoleAssignment,
+    ScheduleRow,
 )
 from models.enums import AuditAction
 from models.errors import CaseStoreError, Refused
@@ -249,3 +250,38 @@ class Identities:
                 continue
             out.add(r.case_id)
         return out
+
+
+class Board:
+    """What happens when across journeys (`journey_schedule`, with each journey's row): the
+    steps done or expected in a span of days, for a scope of cases."""
+
+    def __init__(self, store: CaseStore) -> None:
+        self.store = store
+
+    def between(
+        self,
+        first: datetime,
+        last: datetime,
+        *,
+        coordinator: str | None = None,
+        sites: list[str] | None = None,
+        site: str | None = None,
+        limit: int = 2000,
+    ) -> list[tuple[ScheduleRow, JourneyRow]]:
+        """Steps done, or expected (not yet done), from `first` up to `last`, soonest first,
+        for the coordinator's cases, cases at these sites, or every case."""
+        when = sa.func.coalesce(ScheduleRow.done_at, ScheduleRow.expected)
+        q = (
+            select(ScheduleRow, JourneyRow)
+            .join(JourneyRow, col(JourneyRow.case_id) == col(ScheduleRow.case_id))
+            .where(when >= first, when < last)
+        )
+        if coordinator:
+            q = q.where(JourneyRow.coordinator == coordinator)
+        if sites:
+            q = q.where(col(JourneyRow.site).in_(sites))
+        if site:
+            q = q.where(JourneyRow.site == site)
+        with self.store.session() as s:
+            return [(a, b) for a, b in s.exec(q.order_by(when).limit(limit)).all()]

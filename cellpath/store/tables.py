@@ -478,3 +478,18 @@ def _fold_for_search(_mapper: Any, _connection: Any, target: Patient) -> None:
     from cellpath.store.search import search_key
 
     target.search_key = search_key(target.full_name, target.passport_number)
+
+
+class ScheduleRow(SQLModel, table=True):
+    """A step of a journey's schedule for the board across patients (0012): done (when) or
+    ahead (expected, and the range), replaced whole by each of the journey's newest writes."""
+
+    __tablename__ = "journey_schedule"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    step: str = Field(primary_key=True, max_length=64)
+    expected: datetime = _ts(index=True)
+    earliest: datetime = _ts()
+    latest: datetime = _ts()
+    basis: str = Field(max_length=16)
+    done_at: datetime | None = _ts(default=None)

@@ -23,19 +23,10 @@ from pydantic import BaseModel
 
 from models.enums import CellSource, Phase
 from models.protocol import ProtocolConfig
+from models.schedule import ProjectedStep
 
 if TYPE_CHECKING:
     from models.pathway.journey import Journey
-
-
-class ProjectedStep(BaseModel):
-    """One step ahead: when it is expected, the earliest and latest it may be, and why."""
-
-    step: str  # the milestone that marks it, e.g. infusion_completed
-    expected: datetime
-    earliest: datetime
-    latest: datetime
-    basis: str  # protocol, deadline, site history
 
 
 # (typical, shortest, longest) after the step before, in days; a callable reads the protocol.
@@ -157,7 +148,9 @@ def steps_for(cell_source: CellSource) -> list[Step]:
 def project(j: Journey, now: datetime, site: SiteDurations | None = None) -> list[ProjectedStep]:
     """Every step still ahead of the journey, projected from its last recorded step (none
     once it closed or reached follow-up, whose visits its deadlines already date)."""
-    if j.state.phase in (Phase.CLOSED, Phase.FOLLOW_UP):
+    if j.state.phase is Phase.FOLLOW_UP:
+        return _follow_up(j, now)
+    if j.state.phase is Phase.CLOSED:
         return []
     steps = steps_for(j.facts.cell_source)
     recorded = {e.kind: e.occurred_at for e in j.state.timeline}
@@ -210,3 +203,46 @@ def _due(j: Journey, name: str | None) -> datetime | None:
         return None
     d = j.book.get(name)
     return None if d is None else d.due_at
+
+
+# In follow-up, the visits ahead are the open deadlines themselves.
+FOLLOW_UP_VISITS = {
+    "telemedicine": "telemedicine_completed",
+    "response_assessment": "response_assessed",
+    "long_term_check_in": "long_term_check_in",
+}
+
+
+def _follow_up(j: Journey, now: datetime) -> list[ProjectedStep]:
+    out = []
+    for name, kind in FOLLOW_UP_VISITS.items():
+        d = j.book.get(name)
+        if d is not None:
+            due = max(d.due_at, now)
+            out.append(
+                ProjectedStep(
+                    step=kind,
+                    expected=due,
+                    earliest=max(due - timedelta(days=7), now),
+                    latest=due,
+                    basis="deadline",
+                )
+            )
+    return sorted(out, key=lambda p: p.expected)
+
+
+def schedule(j: Journey, now: datetime) -> list[ProjectedStep]:
+    """The whole schedule the board shows: the steps done (when they happened) and those
+    ahead (`project`, with the protocol's durations only: a site's history is the service's)."""
+    done = {}
+    for e in j.state.timeline:
+        if e.kind in _KINDS and e.kind not in done:
+            done[e.kind] = e.occurred_at
+    out = [
+        ProjectedStep(step=k, expected=at, earliest=at, latest=at, basis="recorded", done_at=at)
+        for k, at in done.items()
+    ]
+    return out + project(j, now)
+
+
+_KINDS = {s.kind for s in STEPS} | {"discharged", "returned_home"}

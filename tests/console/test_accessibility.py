@@ -36,7 +36,21 @@ async def test_the_main_pages_have_no_serious_accessibility_violations(
     found["case"] = await violations(page)
     await page.goto(f"{stack.url}/intake")
     found["intake"] = await violations(page)
-    assert found == {"login": [], "worklist": [], "case": [], "intake": []}
+    await page.goto(f"{stack.url}/board?view=month")
+    found["board"] = await violations(page)
+    await page.goto(f"{stack.url}/search?q=AXE")
+    found["search"] = await violations(page)
+    await page.goto(f"{stack.url}/sites/site-a/slots")
+    found["slots"] = await violations(page)
+    assert found == {
+        "login": [],
+        "worklist": [],
+        "case": [],
+        "intake": [],
+        "board": [],
+        "search": [],
+        "slots": [],
+    }
     await anonymous.context.close()
 
 
