@@ -25,6 +25,7 @@ from cellpath.cli import (  # noqa: F401
     journeys,
     operators,
     records,
+    report,
     status,
 )
 from cellpath.cli.common import app, err

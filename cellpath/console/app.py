@@ -46,6 +46,7 @@ from cellpath.console.forms import (
     observation_from_form,
 )
 from cellpath.console.intake_page import intake_routes
+from cellpath.console.measures_page import measures_routes
 from cellpath.console.records_page import (
     keep_documents,
     records_context,
@@ -256,6 +257,7 @@ def create_app(
 
     search_routes(app, console, actor=actor, page=page)
     board_routes(app, console, actor=actor, page=page, outage=outage)
+    measures_routes(app, console, actor=actor, page=page, outage=outage)
 
     # --- a case ----------------------------------------------------------------------------
 

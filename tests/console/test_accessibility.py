@@ -42,6 +42,8 @@ async def test_the_main_pages_have_no_serious_accessibility_violations(
     found["search"] = await violations(page)
     await page.goto(f"{stack.url}/sites/site-a/slots")
     found["slots"] = await violations(page)
+    await page.goto(f"{stack.url}/measures")
+    found["measures"] = await violations(page)
     assert found == {
         "login": [],
         "worklist": [],
@@ -50,6 +52,7 @@ async def test_the_main_pages_have_no_serious_accessibility_violations(
         "board": [],
         "search": [],
         "slots": [],
+        "measures": [],
     }
     await anonymous.context.close()
 
