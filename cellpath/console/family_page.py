@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from cellpath.console import auth
-from cellpath.console.i18n import gettext_for, money_for, when_for
+from cellpath.console.i18n import day_for, gettext_for, money_for, when_for
 from cellpath.delivery.messages import family_language
 from cellpath.services import family
 from cellpath.services.base import Refusal, Unreachable
@@ -81,6 +81,7 @@ def family_routes(app: FastAPI, console: Any) -> None:
             "lang": language,
             "_": gettext_for(language),
             "when": when_for(language, timezone),
+            "day": day_for(language, timezone),
             "money": money_for(language),
             "record_types": [t.value for t in RecordType],
             "symptoms": SYMPTOMS,

@@ -21,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -77,6 +77,18 @@ def money_for(language: str) -> Callable[[Decimal | None, str], str]:
         return "" if amount is None else format_currency(amount, currency, locale=locale)
 
     return money
+
+
+def day_for(language: str, timezone: str) -> Callable[[datetime | None], str]:
+    """A date formatter in the reader's locale and time zone (`8 Dec 2026`, `2026年12月8日`)."""
+    locale, zone = locale_of(language), ZoneInfo(timezone)
+
+    def day(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return format_date(value.astimezone(zone).date(), "medium", locale=locale)
+
+    return day
 
 
 def when_for(language: str, timezone: str) -> Callable[[datetime | None], str]:

@@ -45,6 +45,7 @@ from models.messages import DeadlineView, JourneyStatus
 from models.money import PayerBalance
 from models.pathway.data_records import SYMPTOMS
 from models.roles import Action
+from models.schedule import ProjectedStep
 
 # Deadlines a family is told of (their dates), by name or prefix.
 FAMILY_DATES = (
@@ -96,6 +97,8 @@ class FamilyView:
     quote_version: int | None = None
     deposit: Decimal | None = None
     deposit_paid: Decimal | None = None
+    # When to expect the arrival, the infusion, leaving hospital and going home (estimates).
+    expected: list[ProjectedStep] = field(default_factory=list)
 
 
 def _rows(session: Session) -> RecordRows:
@@ -305,8 +308,15 @@ async def view(f: FamilySession) -> FamilyView:
         timezone=status.family_timezone,
         infused=status.infused_at is not None,
         family_name=patient.full_name if patient else None,
+        expected=[
+            p for p in await journeys.projected(s, f.case, family=True) if p.step in FAMILY_STEPS
+        ],
         **_costs(status),
     )
+
+
+# The steps a family plans around (`view`): travel, the infusion, leaving hospital, home.
+FAMILY_STEPS = ("patient_arrived", "infusion_completed", "discharged", "returned_home")
 
 
 def _costs(status: JourneyStatus) -> dict[str, Any]:

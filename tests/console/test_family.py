@@ -229,6 +229,11 @@ async def test_the_family_signs_in_by_link_reads_their_page_in_chinese_and_repor
     needed = page.locator("section[aria-labelledby=needed]")
     await expect(needed).to_contain_text("病理报告")  # the records still missing, in Chinese
     await expect(page.locator("section[aria-labelledby=centre]")).to_contain_text("+861055550100")
+    # When to expect the travel, the infusion, leaving hospital and going home: estimates.
+    await expect(page.locator("#expect")).to_have_text("预计时间")
+    expected = page.locator("ul[aria-labelledby=expect]")
+    await expect(expected).to_contain_text("出院")
+    await expect(expected).to_contain_text("约")
     assert await axe_violations(page) == []
     if SCREENSHOTS.parent.exists():
         SCREENSHOTS.mkdir(exist_ok=True)
