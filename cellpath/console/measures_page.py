@@ -30,7 +30,7 @@ def charts(r: Report) -> list[dict[str, Any]]:
     for measure, by_group in r.durations.items():
         out.append(
             {
-                "title": f"{measure.capitalize()}: median days",
+                "title": f"{measure[:1].upper()}{measure[1:]}: median days",
                 "bars": bars({g: s.median for g, s in by_group.items()}, "d"),
                 "table": [(g, f"{s.median}", f"{s.p80}", s.n) for g, s in sorted(by_group.items())],
                 "columns": ("median days", "80th percentile", "journeys"),

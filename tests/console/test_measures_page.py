@@ -22,6 +22,8 @@ from tests.support import ROOT, console_journey
 
 pytestmark = pytest.mark.e2e
 
+SCREENSHOTS = ROOT / ".cellpath" / "screenshots"
+
 
 async def test_charts_tables_and_csv_agree(stack: Stack, sign_in: SignIn) -> None:
     facts = console_journey("MEAS-UI-0001")
@@ -43,7 +45,7 @@ async def test_charts_tables_and_csv_agree(stack: Stack, sign_in: SignIn) -> Non
         await signed_in(http, "viewer-ui")  # aggregates: any member of staff
         for _ in range(200):  # the journey's write follows its answer
             page = await http.get("/measures")
-            if "Intake to eligibility: median days" in page.text:
+            if "Intake to eligibility: median days" in page.text:  # "PI" kept upper case
                 break
             await asyncio.sleep(0.05)
         assert page.status_code == 200 and '<svg class="bars"' in page.text
@@ -76,3 +78,11 @@ async def test_charts_tables_and_csv_agree(stack: Stack, sign_in: SignIn) -> Non
     browser_page = await sign_in("coord-ui")
     await browser_page.goto(f"{stack.url}/measures")
     await expect(browser_page.locator("svg.bars rect.bar").first).to_be_visible()
+    if SCREENSHOTS.parent.exists():  # the README's picture, from the running product
+        SCREENSHOTS.mkdir(exist_ok=True)
+        await browser_page.screenshot(path=str(SCREENSHOTS / "console-measures.png"))
+    # And the board, a month of it, in the browser.
+    await browser_page.goto(f"{stack.url}/board?view=month")
+    await expect(browser_page.locator("table.board")).to_be_visible()
+    if SCREENSHOTS.parent.exists():
+        await browser_page.screenshot(path=str(SCREENSHOTS / "console-board.png"), full_page=True)
