@@ -113,6 +113,7 @@ bench: install
 	$(PY) benchmarks/open_journeys.py --journeys 20000
 	$(PY) benchmarks/console_pages.py --journeys 10000
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) benchmarks/slot_race.py --threads 16
+	$(PY) benchmarks/program_pages.py --journeys 10000 --closed 1000
 
 # README pictures from the running product (the console and the Temporal UI), in Chromium.
 screenshots: install browser
