@@ -269,7 +269,7 @@ async def release(
 
 @dataclass(frozen=True)
 class WeekRow:
-    """One resource's use over some days: (day, used, capacity, closed) per day."""
+    """One resource's use over some days: (day, places used, closed that day) per day."""
 
     resource: ResourceSpec
     days: list[tuple[date, int, bool]]
