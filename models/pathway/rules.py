@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from models.enums import CellSource, MilestoneKind, Phase
+from models.errors import RefusalCode, Refused
 from models.messages import MilestoneInput
 from models.pathway.data import MilestoneData, NoData
 
@@ -21,6 +22,18 @@ if TYPE_CHECKING:
     from models.pathway.journey import Journey
 
 D = TypeVar("D", bound=MilestoneData)
+# Every phase a journey can still take a milestone in.
+OPEN_PHASES = tuple(p for p in Phase if p is not Phase.CLOSED)
+
+
+def require_run(taken: bool, what: str) -> None:
+    """Refuse what only runs under a later patch take (`taken`: this run does), as earlier
+    runs always did: an unknown name, so the refusal and its replay never change."""
+    if not taken:
+        raise Refused(
+            f"unknown {what} for this journey's run (it is taken from the journey's next run)",
+            RefusalCode.UNKNOWN_NAME,
+        )
 
 
 @dataclass
@@ -66,6 +79,26 @@ class MilestoneRule(Generic[D]):
 
     def apply(self, j: Journey, a: Accepted[D], now: datetime) -> None:
         """Change the journey: the milestone happened at `a.occurred_at`, recorded at `now`."""
+
+
+class AnyTimeRule(MilestoneRule[D]):
+    """A milestone that may come in any open phase and is never waited for (money, bookings),
+    taken only by runs under its patch (`taken`)."""
+
+    phases = OPEN_PHASES
+
+    def taken(self, j: Journey) -> bool:
+        """Whether this journey's run takes the kind (its patch's flag)."""
+        return True
+
+    def optional(self, j: Journey) -> bool:
+        return True
+
+    def awaited(self, j: Journey) -> bool:
+        return False
+
+    def check(self, j: Journey, a: Accepted[D]) -> None:
+        require_run(self.taken(j), f"milestone kind {self.kind.value!r}")
 
 
 RULES: dict[MilestoneKind, MilestoneRule[Any]] = {}

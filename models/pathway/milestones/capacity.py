@@ -21,16 +21,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.capacity import Booking, ResourceKind
-from models.enums import CellSource, MilestoneKind, Phase
+from models.enums import CellSource, MilestoneKind
 from models.errors import RefusalCode, Refused
 from models.pathway.data_capacity import SlotBookedData, SlotReleasedData
-from models.pathway.rules import Accepted, D, MilestoneRule, rule
+from models.pathway.rules import (
+    Accepted,
+    AnyTimeRule,
+    D,
+    require_run,
+    rule,
+)
 
 if TYPE_CHECKING:
     from models.pathway.journey import Journey
 
 K = MilestoneKind
-OPEN_PHASES = tuple(p for p in Phase if p is not Phase.CLOSED)
 # Bookings a journey may hold at once (a chain is four).
 MAX_ACTIVE = 16
 # What the journey keeps of bookings given back (the history has them all).
@@ -40,11 +45,7 @@ PRODUCT_MADE = (ResourceKind.APHERESIS, ResourceKind.MANUFACTURING)
 
 def require_capacity(j: Journey, what: str) -> None:
     """Refuse what only runs under `CAPACITY` take, as earlier runs always did."""
-    if not j.capacity:
-        raise Refused(
-            f"unknown {what} for this journey's run (it is taken from the journey's next run)",
-            RefusalCode.UNKNOWN_NAME,
-        )
+    require_run(j.capacity, what)
 
 
 def active(j: Journey) -> list[Booking]:
@@ -81,19 +82,12 @@ def release_all(j: Journey, at: datetime, reason: str) -> None:
     _trim(j)
 
 
-class CapacityRule(MilestoneRule[D]):
-    """A capacity milestone: optional, never waited for, in any open phase."""
+class CapacityRule(AnyTimeRule[D]):
+    """A capacity milestone: optional, never waited for, in any open phase (runs under
+    `CAPACITY`)."""
 
-    phases = OPEN_PHASES
-
-    def optional(self, j: Journey) -> bool:
-        return True
-
-    def awaited(self, j: Journey) -> bool:
-        return False
-
-    def check(self, j: Journey, a: Accepted[D]) -> None:
-        require_capacity(j, f"milestone kind {self.kind.value!r}")
+    def taken(self, j: Journey) -> bool:
+        return j.capacity
 
 
 @rule

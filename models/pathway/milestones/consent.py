@@ -26,14 +26,13 @@ from models.errors import RefusalCode, Refused
 from models.pathway import deadlines, gates, registry
 from models.pathway.data import ConsentData, ConsentVersionData, ConsentWithdrawnData
 from models.pathway.milestones import follow_up
-from models.pathway.rules import Accepted, MilestoneRule, rule
+from models.pathway.rules import OPEN_PHASES, Accepted, MilestoneRule, rule
 from models.state import ConsentRecord
 
 if TYPE_CHECKING:
     from models.pathway.journey import Journey
 
 # A consent may be signed (or withdrawn) at any time while the journey is open.
-OPEN_PHASES = tuple(p for p in Phase if p is not Phase.CLOSED)
 
 
 @rule

@@ -37,7 +37,13 @@ from models.pathway.data_custody import (
     ShipmentDispatchedData,
     ShipmentReceivedData,
 )
-from models.pathway.rules import Accepted, D, MilestoneRule, rule
+from models.pathway.rules import (
+    Accepted,
+    D,
+    MilestoneRule,
+    require_run,
+    rule,
+)
 
 if TYPE_CHECKING:
     from models.pathway.journey import Journey
@@ -55,11 +61,7 @@ CUSTODY_PHASES = (
 
 def require_custody(j: Journey, what: str) -> None:
     """Refuse what only runs under `CUSTODY` take, as earlier runs always did."""
-    if not j.custody:
-        raise Refused(
-            f"unknown {what} for this journey's run (it is taken from the journey's next run)",
-            RefusalCode.UNKNOWN_NAME,
-        )
+    require_run(j.custody, what)
 
 
 def holder(j: Journey) -> str | None:

@@ -26,7 +26,14 @@ from models.pathway.data import (
     ReReferralData,
     SaeReportedData,
 )
-from models.pathway.rules import Accepted, D, MilestoneRule, rule
+from models.pathway.rules import (
+    OPEN_PHASES,
+    Accepted,
+    D,
+    MilestoneRule,
+    require_run,
+    rule,
+)
 from models.state import AdverseEventRecord, Relapse
 
 if TYPE_CHECKING:
@@ -34,7 +41,6 @@ if TYPE_CHECKING:
 
 K = MilestoneKind
 N = DeadlineName
-OPEN_PHASES = tuple(p for p in Phase if p is not Phase.CLOSED)
 # From arrival the patient is in the centre's care (and, in a trial, consented).
 CARE_PHASES = (
     Phase.ARRIVAL,
@@ -50,11 +56,7 @@ AFTER_INFUSION = (Phase.MONITORING, Phase.FOLLOW_UP)
 
 def require_watched(j: Journey, what: str) -> None:
     """Refuse what only runs under `WATCHED` take, as earlier runs always did."""
-    if not j.watched:
-        raise Refused(
-            f"unknown {what} for this journey's run (it is taken from the journey's next run)",
-            RefusalCode.UNKNOWN_NAME,
-        )
+    require_run(j.watched, what)
 
 
 class WatchedRule(MilestoneRule[D]):

@@ -24,27 +24,28 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from models import money
-from models.enums import DeadlineName, MilestoneKind, Phase
+from models.enums import DeadlineName, MilestoneKind
 from models.errors import RefusalCode, Refused
 from models.money import LedgerView, PayerBalance, Payment, Quote
 from models.pathway.data import CostEstimateData
 from models.pathway.data_money import MoneyReceivedData, QuoteIssuedData
-from models.pathway.rules import Accepted, D, MilestoneRule, rule
+from models.pathway.rules import (
+    Accepted,
+    AnyTimeRule,
+    D,
+    require_run,
+    rule,
+)
 
 if TYPE_CHECKING:
     from models.pathway.journey import Journey
 
 K = MilestoneKind
-OPEN_PHASES = tuple(p for p in Phase if p is not Phase.CLOSED)
 
 
 def require_ledger(j: Journey, what: str) -> None:
     """Refuse what only runs under `LEDGER` take, as earlier runs always did."""
-    if not j.ledger:
-        raise Refused(
-            f"unknown {what} for this journey's run (it is taken from the journey's next run)",
-            RefusalCode.UNKNOWN_NAME,
-        )
+    require_run(j.ledger, what)
 
 
 def _invalid(message: str) -> Refused:
@@ -62,19 +63,12 @@ def accepted(j: Journey) -> Quote | None:
     return next((q for q in j.state.quotes if q.version == v), None) if v else None
 
 
-class MoneyRule(MilestoneRule[D]):
-    """A ledger milestone: optional, never waited for, at any open phase."""
+class MoneyRule(AnyTimeRule[D]):
+    """A ledger milestone: optional, never waited for, at any open phase (runs under
+    `LEDGER`)."""
 
-    phases = OPEN_PHASES
-
-    def optional(self, j: Journey) -> bool:
-        return True
-
-    def awaited(self, j: Journey) -> bool:
-        return False
-
-    def check(self, j: Journey, a: Accepted[D]) -> None:
-        require_ledger(j, f"milestone kind {self.kind.value!r}")
+    def taken(self, j: Journey) -> bool:
+        return j.ledger
 
 
 @rule

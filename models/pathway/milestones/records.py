@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from models.enums import AlertKind, MilestoneKind, Phase, Severity, translation_deadline
+from models.enums import AlertKind, MilestoneKind, Severity, translation_deadline
 from models.errors import RefusalCode, Refused
 from models.messages import Translation
 from models.pathway import alerts
@@ -28,13 +28,19 @@ from models.pathway.data_records import (
     TranslationRequestedData,
     TranslationVerifiedData,
 )
-from models.pathway.rules import Accepted, D, MilestoneRule, rule
+from models.pathway.rules import (
+    OPEN_PHASES,
+    Accepted,
+    D,
+    MilestoneRule,
+    require_run,
+    rule,
+)
 
 if TYPE_CHECKING:
     from models.pathway.journey import Journey
 
 K = MilestoneKind
-OPEN_PHASES = tuple(p for p in Phase if p is not Phase.CLOSED)
 # Records are translated for the PI: from intake until the PI has decided (a record sent later
 # for the treating team is translated the same way).
 RECORD_PHASES = OPEN_PHASES
@@ -49,11 +55,7 @@ SYMPTOM_WORDS = {
 
 def require_records(j: Journey, what: str) -> None:
     """Refuse what only runs under `RECORDS` take, as earlier runs always did."""
-    if not j.records:
-        raise Refused(
-            f"unknown {what} for this journey's run (it is taken from the journey's next run)",
-            RefusalCode.UNKNOWN_NAME,
-        )
+    require_run(j.records, what)
 
 
 def find(j: Journey, sha256: str) -> Translation | None:
