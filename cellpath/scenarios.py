@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
 from cellpath.services.journeys import start_journey
 from models.deadlines import DeadlineView
@@ -109,6 +109,26 @@ async def reschedule(
         PatientJourney.reschedule,
         RescheduleInput(deadline=deadline, due_at=due_at, reason=reason, actor=actor),
     )
+
+
+async def reschedule_soon(
+    handle: Handle, deadline: str, seconds: float, reason: str, actor: str = "lead-1"
+) -> DeadlineView:
+    """Move a deadline to `seconds` from now, so that it falls due while a test watches.
+
+    On a loaded machine the update may reach the journey after that instant, which the
+    journey rightly refuses as a time in the past: try again with twice the margin.
+    """
+    for _ in range(5):
+        try:
+            return await reschedule(
+                handle, deadline, datetime.now(UTC) + timedelta(seconds=seconds), reason, actor
+            )
+        except WorkflowUpdateFailedError as e:
+            if "is not in the future" not in str(e.cause):
+                raise
+            seconds *= 2
+    raise AssertionError(f"the journey took more than {seconds:.0f} s to answer an update")
 
 
 async def status(handle: Handle) -> JourneyStatus:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ from cellpath.connection import data_converter
 from cellpath.runtime import create_worker, ensure_search_attributes
 from cellpath.store import CaseStore
 from models.roles import Role
-from tests.support import QUEUE, ROOT
+from tests.cli_process import CommandLine
+from tests.support import QUEUE
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
@@ -71,9 +70,19 @@ async def e2e_worker(dev_server: WorkflowEnvironment, db_url: str) -> AsyncItera
         yield
 
 
+@pytest.fixture(scope="session")
+def command_line() -> Iterator[CommandLine]:
+    """The command line, imported once and forked per call (tests/cli_zygote.py)."""
+    zygote = CommandLine(os.environ | {"COLUMNS": "200"})
+    yield zygote
+    zygote.close()
+
+
 @pytest.fixture
-def cli(dev_server: WorkflowEnvironment, db_url: str, e2e_worker: None) -> Iterator[Any]:
-    """Run `cellpath …` as a subprocess; returns (exit code, stdout, stderr)."""
+def cli(
+    dev_server: WorkflowEnvironment, db_url: str, e2e_worker: None, command_line: CommandLine
+) -> Iterator[Any]:
+    """Run `cellpath …` in a process of its own; returns (exit code, stdout, stderr)."""
     env = os.environ | {
         "TEMPORAL_ADDRESS": dev_server.client.service_client.config.target_host,
         "CELLPATH_DATABASE_URL": db_url,
@@ -91,16 +100,8 @@ def cli(dev_server: WorkflowEnvironment, db_url: str, e2e_worker: None) -> Itera
         *args: str, stdin: str | None = None, actor: str = "coord-e2e"
     ) -> tuple[int, str, str]:
         # In a thread: the worker runs on this event loop and must keep polling meanwhile.
-        proc = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "starter", *args],
-            cwd=ROOT,
-            env=env | {"CELLPATH_ACTOR": actor},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            input=stdin,
+        return await asyncio.to_thread(
+            command_line.run, list(args), env | {"CELLPATH_ACTOR": actor}, stdin
         )
-        return proc.returncode, proc.stdout, proc.stderr
 
     yield run

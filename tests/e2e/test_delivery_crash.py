@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import uuid
-from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
@@ -29,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.delivery import delivery_id
 from cellpath.codec import KeyRing, new_key_entry
 from cellpath.connection import data_converter
-from cellpath.scenarios import reschedule, start
+from cellpath.scenarios import reschedule_soon, start
 from cellpath.store import CaseStore
 from cellpath.store.directory import Deliveries, Directory
 from models.directory import AssignedRole, AssignmentInput, ContactInput, DeliveryOutcome
@@ -92,8 +91,8 @@ async def test_a_worker_killed_after_sending_before_recording_leaves_one_message
         handler.victim = workers.processes[0].pid
         case = f"DCRASH-{uuid.uuid4().hex[:6]}"
         handle = await start(client, e2e_journey(case), cluster.queue)
-        await reschedule(handle, "records", datetime.now(UTC) + timedelta(seconds=1), "test")
-        for _ in range(200):  # the escalation is sent, the worker dies
+        await reschedule_soon(handle, "records", 1, "test")
+        for _ in range(600):  # the escalation is sent, the worker dies
             if handler.messages and workers.processes[0].returncode is not None:
                 break
             await asyncio.sleep(0.1)

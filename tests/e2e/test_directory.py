@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from cellpath.scenarios import reschedule, start
+from cellpath.scenarios import reschedule_soon, start
 from cellpath.store import CaseStore
 from cellpath.store.tables import SiteRow
 from tests.support import QUEUE, e2e_journey
@@ -157,7 +157,7 @@ async def test_contacts_rotas_and_the_outbox(cli, dev_server, db_url):
     # The outbox: a journey's escalation, listed with its (absent) deliveries.
     case = f"E2E-{uuid.uuid4().hex[:8]}"
     handle = await start(dev_server.client, e2e_journey(case), QUEUE)
-    await reschedule(handle, "records", datetime.now(UTC) + timedelta(seconds=2), "test")
+    await reschedule_soon(handle, "records", 2, "test")
     store = CaseStore.from_url(db_url)
     for _ in range(80):  # the store, not the CLI: a CLI call per poll costs a second
         if any(n.kind == "escalation" for n in store.notifications(case)):

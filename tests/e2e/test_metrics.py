@@ -6,7 +6,6 @@ import asyncio
 import socket
 import urllib.request
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from cellpath.config import Settings
 from cellpath.connection import connect
 from cellpath.runtime import create_worker, metrics_runtime
-from cellpath.scenarios import record, reschedule, start
+from cellpath.scenarios import record, reschedule_soon, start
 from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
 from models.directory import AssignedRole, AssignmentInput, ContactInput
@@ -61,7 +60,7 @@ async def test_product_counters_reach_the_prometheus_endpoint(
         await record(handle, "record_received", record_type="labs")
         with pytest.raises(WorkflowUpdateFailedError):
             await record(handle, "infusion_completed", lot="L", coi_id="C")
-        await reschedule(handle, "records", datetime.now(UTC) + timedelta(seconds=1), "metrics")
+        await reschedule_soon(handle, "records", 1, "metrics")
         text = ""
         for _ in range(50):  # metrics are exported periodically
             text = await asyncio.to_thread(scrape, port)

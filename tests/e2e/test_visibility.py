@@ -9,12 +9,12 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from cellpath.scenarios import arrive_and_clear, record, reschedule, start, to_arrival
+from cellpath.scenarios import arrive_and_clear, record, reschedule_soon, start, to_arrival
 from cellpath.services.casefile import JourneyRow, list_journeys, list_query
 from models.enums import CellSource
 from tests.support import QUEUE, e2e_journey
@@ -48,8 +48,7 @@ async def test_journeys_are_listed_by_each_search_attribute(dev_server: Workflow
     await arrive_and_clear(mfg)
     await record(mfg, "apheresis_completed", coi_id="COI-V")
     late = await start(client, inp("late"), QUEUE)
-    soon = datetime.now(UTC) + timedelta(seconds=2)
-    await reschedule(late, "records", soon, "a deadline about to pass")
+    await reschedule_soon(late, "records", 2, "a deadline about to pass")
     await start(client, inp("nk", CellSource.ALLOGENEIC), QUEUE)
 
     def by(**kw) -> Callable[[], Awaitable[list[JourneyRow]]]:
