@@ -8,7 +8,8 @@ alerts. Timed, one after another after a warm-up:
 
 - **names**: a worklist page of 50 rows — the care team for the page (`in_care_team`) and the
   names (`names`);
-- **board**: a month of one coordinator's board, and of every case (`Board.between`);
+- **board**: a month of one coordinator's board, of one site's, and of every case — the
+  first 2,000 steps, as many as one board shows (`Board.between`);
 - **measures**: the quarter's report by site (`report`).
 
 Beside them, the baseline: reading one page of 50 journey rows.
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import select
 
+from cellpath.services.board import LIMIT, ON_THE_BOARD
 from cellpath.store import CaseStore
 from cellpath.store.access import Board, Identities
 from cellpath.store.measures import report
@@ -191,15 +193,29 @@ def main() -> None:
             team = people.in_care_team("bench-coord-07", Role.COORDINATOR, page)
             return people.names([r.case_id for r in page if r.case_id in team])
 
+        shown = ON_THE_BOARD
         month = (T0 + timedelta(days=30), T0 + timedelta(days=61))
         figures = [
             ("baseline: 50 journey rows", timed(args.requests, baseline)),
             ("names for a page of 50", timed(args.requests, names)),
             (
                 "board, a coordinator's month",
-                timed(args.requests, lambda: board.between(*month, coordinator="bench-coord-07")),
+                timed(
+                    args.requests,
+                    lambda: board.between(*month, steps=shown, coordinator="bench-coord-07"),
+                ),
             ),
-            ("board, every case, a month", timed(args.requests, lambda: board.between(*month))),
+            (
+                "board, a site's month",
+                timed(
+                    args.requests,
+                    lambda: board.between(*month, steps=shown, site="site-3", limit=LIMIT + 1),
+                ),
+            ),
+            (
+                f"board, every case (first {LIMIT})",
+                timed(args.requests, lambda: board.between(*month, steps=shown, limit=LIMIT + 1)),
+            ),
             (
                 "measures, 2026Q4 by site",
                 timed(

@@ -43,6 +43,7 @@ def board_routes(app: FastAPI, console: Any, *, actor: Any, page: Any, outage: A
                 "previous": (anchor - step).isoformat(),
                 "next": (anchor + step).isoformat(),
                 "month_of": anchor.replace(day=1),
+                "limit": boards.LIMIT,
             }
         except ValueError:
             context["error"] = f"day: expected a date YYYY-MM-DD, got {day!r}"

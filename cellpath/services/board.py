@@ -35,6 +35,10 @@ ON_THE_BOARD = (
     "response_assessed",
 )
 
+# The most items one board shows (a month of a large network's every case is more than a page
+# can hold, or a person read; the view says where it stops).
+LIMIT = 2000
+
 
 class BoardItem(BaseModel):
     """One step of one case on one day."""
@@ -56,6 +60,9 @@ class BoardView(BaseModel):
     scope: str
     items: dict[date, list[BoardItem]] = Field(default_factory=dict)
     timezone: str = "UTC"
+    # Set when more than `LIMIT` items fell in the span: the day after which the board shows
+    # nothing more (a site or coordinator filter narrows it).
+    cut_short: date | None = None
 
 
 def span(anchor: date, view: Literal["week", "month"]) -> list[date]:
@@ -89,19 +96,27 @@ def board(
     first = datetime.combine(days[0], time(), UTC) - timedelta(hours=14)
     last = datetime.combine(days[-1], time(), UTC) + timedelta(days=1, hours=14)
     rows = Board(session.case_store()).between(
-        first, last, coordinator=coordinator or own, sites=sites or None, site=site
+        first,
+        last,
+        steps=ON_THE_BOARD,
+        coordinator=coordinator or own,
+        sites=sites or None,
+        site=site,
+        limit=LIMIT + 1,
     )
-    view_ = BoardView(first=days[0], days=days, view=view, scope=scope, timezone=tz)
+    if len(rows) > LIMIT:
+        rows = rows[:LIMIT]
+        cut = rows[-1][0].at.astimezone(UTC).date()
+    else:
+        cut = None
+    view_ = BoardView(first=days[0], days=days, view=view, scope=scope, timezone=tz, cut_short=cut)
     cases: dict[str, JourneyRow] = {}
     try:
         here = ZoneInfo(tz)  # the reader's zone decides the day
     except (ZoneInfoNotFoundError, ValueError):
         here = ZoneInfo("UTC")
     for step, journey in rows:
-        if step.step not in ON_THE_BOARD:
-            continue
-        when = step.done_at or step.expected
-        day = when.astimezone(here).date()
+        day = step.at.astimezone(here).date()
         if day < days[0] or day > days[-1]:
             continue
         case = cases.setdefault(journey.case_id, caseload.row_of_projection(journey))

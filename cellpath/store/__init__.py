@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
 from cellpath.store.capacity import reconcile
+from cellpath.store.measures import summarise
 from cellpath.store.rows import (
     _audit_row,
     _audit_rows,
@@ -100,6 +101,7 @@ def _replace_schedule(s: Session, case_id: str, steps: Sequence[Any]) -> None:
             ScheduleRow(
                 case_id=case_id,
                 step=p.step,
+                at=p.done_at or p.expected,
                 expected=p.expected,
                 earliest=p.earliest,
                 latest=p.latest,
@@ -407,6 +409,7 @@ class CaseStore:
                 projected = _project(s, batch.projection)
                 if projected and batch.schedule is not None:
                     _replace_schedule(s, batch.projection.case_id, batch.schedule)
+                    summarise(s, batch.projection, batch.schedule)
                 written_audit = _insert_ignoring_duplicates(s, AuditRow, "event_id", audit)
                 written_outbox = _insert_ignoring_duplicates(
                     s, NotificationRow, "idempotency_key", outbox

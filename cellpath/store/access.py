@@ -7,6 +7,7 @@ action (`cellpath.services.authority`). Every change here is audited on the case
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -264,18 +265,19 @@ class Board:
         first: datetime,
         last: datetime,
         *,
+        steps: Sequence[str],
         coordinator: str | None = None,
         sites: list[str] | None = None,
         site: str | None = None,
         limit: int = 2000,
     ) -> list[tuple[ScheduleRow, JourneyRow]]:
-        """Steps done, or expected (not yet done), from `first` up to `last`, soonest first,
-        for the coordinator's cases, cases at these sites, or every case."""
-        when = sa.func.coalesce(ScheduleRow.done_at, ScheduleRow.expected)
+        """These steps, done or expected (not yet done), from `first` up to `last`, soonest
+        first, for the coordinator's cases, cases at these sites, or every case; at most
+        `limit` (the caller says when a board is cut short)."""
         q = (
             select(ScheduleRow, JourneyRow)
             .join(JourneyRow, col(JourneyRow.case_id) == col(ScheduleRow.case_id))
-            .where(when >= first, when < last)
+            .where(col(ScheduleRow.step).in_(steps), ScheduleRow.at >= first, ScheduleRow.at < last)
         )
         if coordinator:
             q = q.where(JourneyRow.coordinator == coordinator)
@@ -284,4 +286,4 @@ class Board:
         if site:
             q = q.where(JourneyRow.site == site)
         with self.store.session() as s:
-            return [(a, b) for a, b in s.exec(q.order_by(when).limit(limit)).all()]
+            return [(a, b) for a, b in s.exec(q.order_by(col(ScheduleRow.at)).limit(limit)).all()]

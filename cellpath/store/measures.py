@@ -3,38 +3,49 @@ site, program or product and the quarter they were taken in.
 
 - **Durations** (days, median and 80th percentile): from intake (the case's creation) to the
   eligibility assessment, the PI's decision, the arrival and the discharge; and vein to vein,
-  from apheresis to infusion. From `journey_schedule`'s steps done.
+  from apheresis to infusion.
 - **On time**: for each deadline, the share of journeys that reached its step, or were
   escalated for it, without an escalation (`notification_outbox`).
 - **Escalations** per 100 journeys, by who received them (lead coordinator, director, …).
 - **Manufacturing failures** (`milestone:manufacturing_failed` in the audit log), per
   journey that had its cells collected.
 - **Alerts** by grade (severity), counted.
+
+Each journey's durations and steps done are summarised as it is written (`summarise`, one
+`journey_measures` row per journey, with its quarter), so a report reads one row per journey
+of its quarter rather than every step of every journey: 10,000 journeys answer in tens of
+milliseconds (`benchmarks/program_pages.py`). Escalations, alerts and failures are few and read
+as they are.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import median, quantiles
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from cellpath.store import CaseStore
-from cellpath.store.tables import AuditRow, Case, JourneyRow, NotificationRow, ScheduleRow
+from cellpath.store.tables import AuditRow, Case, MeasureRow, NotificationRow
 from models.enums import milestone_action
+from models.messages import JourneyProjection
+from models.schedule import ProjectedStep
+
+if TYPE_CHECKING:
+    from cellpath.store import CaseStore
 
 By = Literal["site", "program", "product"]
 
-# (measure, from step or "intake", to step)
-DURATIONS: tuple[tuple[str, str, str], ...] = (
-    ("intake to eligibility", "intake", "eligibility_assessed"),
-    ("intake to PI decision", "intake", "pi_decision"),
-    ("intake to arrival", "intake", "patient_arrived"),
-    ("vein to vein", "apheresis_completed", "infusion_completed"),
-    ("intake to discharge", "intake", "discharged"),
+# (measure, its column in `journey_measures`, from step or "intake", to step)
+DURATIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("intake to eligibility", "to_eligibility", "intake", "eligibility_assessed"),
+    ("intake to PI decision", "to_pi_decision", "intake", "pi_decision"),
+    ("intake to arrival", "to_arrival", "intake", "patient_arrived"),
+    ("vein to vein", "vein_to_vein", "apheresis_completed", "infusion_completed"),
+    ("intake to discharge", "to_discharge", "intake", "discharged"),
 )
 # Each deadline that holds a step, and the step that meets it.
 DEADLINES: tuple[tuple[str, str], ...] = (
@@ -49,6 +60,10 @@ DEADLINES: tuple[tuple[str, str], ...] = (
     ("conditioning", "conditioning_completed"),
     ("infusion_window", "infusion_completed"),
 )
+
+
+# The steps whose being done a report counts (on time; cells collected).
+TRACKED = frozenset({step for _, step in DEADLINES} | {"apheresis_completed"})
 
 
 def quarter_of(at: datetime) -> str:
@@ -86,28 +101,48 @@ def _stat(days: list[float]) -> Stat:
     return Stat(n=len(days), median=round(median(days), 1), p80=round(p80, 1))
 
 
+def summarise(s: Session, p: JourneyProjection, steps: Sequence[ProjectedStep]) -> None:
+    """Write the journey's `journey_measures` row from its newest write (in its transaction).
+
+    Journeys with no case row (started without intake, as some tests do) have no intake
+    time, and no row: the measures count cases taken in through intake.
+    """
+    case = s.get(Case, p.case_id)
+    if case is None:
+        return
+    taken = case.created_at
+    done = {st.step: st.done_at for st in steps if st.done_at is not None}
+    values: dict[str, object] = {
+        "quarter": quarter_of(taken),
+        "site": p.site or "no site",
+        "program": str(p.program),
+        "product": str(p.therapy),
+        "done": "".join(f"|{step}" for step in sorted(TRACKED & done.keys())) + "|",
+    }
+    for _, column, start, end in DURATIONS:
+        a = taken if start == "intake" else done.get(start)
+        b = done.get(end)
+        values[column] = (
+            (b - a).total_seconds() / 86400 if a is not None and b is not None and b >= a else None
+        )
+    row = s.get(MeasureRow, p.case_id)
+    if row is None:
+        s.add(MeasureRow(case_id=p.case_id, **values))
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    s.flush()
+
+
 def report(store: CaseStore, *, by: By = "site", quarter: str | None = None) -> Report:
     """The measures for journeys taken in `quarter` (all when None), grouped `by`."""
+    column = {"site": MeasureRow.site, "program": MeasureRow.program, "product": MeasureRow.product}
+    spans = [getattr(MeasureRow, c) for _, c, _, _ in DURATIONS]
+    q = select(MeasureRow.case_id, column[by], MeasureRow.done, *spans)
+    if quarter:
+        q = q.where(MeasureRow.quarter == quarter)
     with store.session() as s:
-        journeys = s.exec(
-            select(JourneyRow, Case.created_at).join(
-                Case, col(Case.case_id) == col(JourneyRow.case_id)
-            )
-        ).all()
-        group: dict[str, str] = {}
-        taken: dict[str, datetime] = {}
-        for j, created in journeys:
-            if quarter and quarter_of(created) != quarter:
-                continue
-            key = {"site": j.site or "no site", "program": j.program, "product": j.therapy}[by]
-            group[j.case_id], taken[j.case_id] = key, created
-        # Read whole and kept by case in Python: a quarter's thousands of case ids would not
-        # fit in one statement's parameters on every database.
-        steps = s.exec(
-            select(ScheduleRow.case_id, ScheduleRow.step, ScheduleRow.done_at).where(
-                col(ScheduleRow.done_at).is_not(None)
-            )
-        ).all()
+        summaries = s.exec(q).all()
         sent = s.exec(
             select(
                 NotificationRow.case_id,
@@ -123,21 +158,19 @@ def report(store: CaseStore, *, by: By = "site", quarter: str | None = None) -> 
                 AuditRow.action == milestone_action("manufacturing_failed")
             )
         ).all()
+    group: dict[str, str] = {}
+    done: dict[str, str] = {}
+    days: list[dict[str, list[float]]] = [defaultdict(list) for _ in DURATIONS]
+    for case_id, key, steps, *spent in summaries:
+        group[case_id], done[case_id] = key, steps
+        for i, d in enumerate(spent):
+            if d is not None:
+                days[i][key].append(d)
     out = Report(by=by, quarter=quarter)
     out.journeys = dict(Counter(group.values()))
     out.groups = sorted(out.journeys)
-    done: dict[str, dict[str, datetime]] = defaultdict(dict)
-    for case_id, step, at in steps:
-        if case_id in group:
-            done[case_id][step] = at
-    for measure, start, end in DURATIONS:
-        spans: dict[str, list[float]] = defaultdict(list)
-        for case_id, g in group.items():
-            a = taken[case_id] if start == "intake" else done[case_id].get(start)
-            b = done[case_id].get(end)
-            if a is not None and b is not None and b >= a:
-                spans[g].append((b - a).total_seconds() / 86400)
-        out.durations[measure] = {g: _stat(d) for g, d in spans.items() if d}
+    for (measure, _, _, _), spans_of in zip(DURATIONS, days, strict=True):
+        out.durations[measure] = {g: _stat(d) for g, d in spans_of.items() if d}
     late: dict[str, set[str]] = defaultdict(set)
     escalated: dict[str, Counter[str]] = defaultdict(Counter)
     alerts: dict[str, Counter[str]] = defaultdict(Counter)
@@ -153,7 +186,7 @@ def report(store: CaseStore, *, by: By = "site", quarter: str | None = None) -> 
     for deadline, step in DEADLINES:
         reached: dict[str, list[bool]] = defaultdict(list)
         for case_id, g in group.items():
-            if step in done[case_id] or case_id in late[deadline]:
+            if f"|{step}|" in done[case_id] or case_id in late[deadline]:
                 reached[g].append(case_id not in late[deadline])
         out.on_time[deadline] = {
             g: (round(sum(v) / len(v), 3), len(v)) for g, v in reached.items() if v
@@ -163,7 +196,7 @@ def report(store: CaseStore, *, by: By = "site", quarter: str | None = None) -> 
         for g, counts in escalated.items()
     }
     failures = Counter(group[c] for c in set(failed) if c in group)
-    collected = Counter(g for c, g in group.items() if "apheresis_completed" in done[c])
+    collected = Counter(g for c, g in group.items() if "|apheresis_completed|" in done[c])
     out.failures = {g: (failures[g], collected[g]) for g in out.groups if collected[g]}
     out.alerts = {g: dict(sorted(c.items())) for g, c in alerts.items()}
     return out

@@ -151,7 +151,7 @@ class NotificationRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=255)
     case_id: str = Field(index=True, max_length=64)
-    kind: str
+    kind: str = Field(index=True)  # the measures count escalations and alerts (0012)
     recipient: str
     recipient_ref: str | None = None
     deadline: str | None = None
@@ -173,7 +173,7 @@ class AuditRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(unique=True, max_length=255)
     case_id: str = Field(index=True, max_length=64)
-    action: str
+    action: str = Field(index=True)  # the measures count some actions across cases (0012)
     actor: str
     occurred_at: datetime = _ts()
     recorded_at: datetime = _ts()
@@ -488,8 +488,37 @@ class ScheduleRow(SQLModel, table=True):
 
     case_id: str = Field(primary_key=True, max_length=64)
     step: str = Field(primary_key=True, max_length=64)
-    expected: datetime = _ts(index=True)
+    # When the step is on the board: done_at once done, else expected. A column of its own,
+    # indexed with the step, so a span of days is an index range, not a scan of every row.
+    at: datetime = _ts()
+    expected: datetime = _ts()
     earliest: datetime = _ts()
     latest: datetime = _ts()
     basis: str = Field(max_length=16)
     done_at: datetime | None = _ts(default=None)
+
+    __table_args__ = (sa.Index("ix_journey_schedule_step_at", "step", "at"),)
+
+
+class MeasureRow(SQLModel, table=True):
+    """A journey's figures for the program's measures (0012), one row per journey, rewritten
+    with each of its newest writes (`cellpath.store.measures.summarise`): the measures read a
+    quarter's rows, not every step of every journey."""
+
+    __tablename__ = "journey_measures"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    quarter: str = Field(index=True, max_length=8)
+    site: str = Field(max_length=64)
+    program: str = Field(max_length=32)
+    product: str = Field(max_length=32)
+    # Days from intake (the case's creation) to each step, and from apheresis to infusion
+    # (`measures.DURATIONS`); None until both ends are done. Plain columns, not JSON: a report
+    # reads a quarter's thousands of rows, and decoding was most of its time.
+    to_eligibility: float | None = None
+    to_pi_decision: float | None = None
+    to_arrival: float | None = None
+    vein_to_vein: float | None = None
+    to_discharge: float | None = None
+    # The steps done among those a report counts (`measures.TRACKED`), as "|a|b|".
+    done: str = Field(default="", max_length=1000)

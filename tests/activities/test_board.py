@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from cellpath.services.board import ON_THE_BOARD
 from cellpath.store import CaseStore
 from cellpath.store.access import Board
 from models.enums import CellSource, Phase, Program, Therapy
@@ -76,18 +77,46 @@ def test_a_week_for_a_coordinator_a_site_or_everyone(fresh_store: CaseStore) -> 
     write(fresh_store, "B-3", 1, "site-a", "coord-2", {"discharged": (6, False)})
     board = Board(fresh_store)
     week = MONDAY, MONDAY + timedelta(days=7)
-    got = [(s.case_id, s.step) for s, _ in board.between(*week)]
+    got = [(s.case_id, s.step) for s, _ in board.between(*week, steps=ON_THE_BOARD)]
     assert got == [
         ("B-1", "patient_arrived"),
         ("B-2", "patient_arrived"),
         ("B-1", "apheresis_completed"),
         ("B-3", "discharged"),
     ]
-    assert [s.case_id for s, _ in board.between(*week, coordinator="coord-2")] == ["B-2", "B-3"]
-    assert [s.case_id for s, _ in board.between(*week, sites=["site-a"])] == ["B-1", "B-1", "B-3"]
+    assert [
+        s.case_id for s, _ in board.between(*week, steps=ON_THE_BOARD, coordinator="coord-2")
+    ] == ["B-2", "B-3"]
+    assert [s.case_id for s, _ in board.between(*week, steps=ON_THE_BOARD, sites=["site-a"])] == [
+        "B-1",
+        "B-1",
+        "B-3",
+    ]
     # A newer write replaces the schedule whole; a stale one changes nothing.
     write(fresh_store, "B-1", 3, "site-a", "coord-1", {"patient_arrived": (0, True)})
     write(fresh_store, "B-1", 2, "site-a", "coord-1", {"apheresis_completed": (4, False)})
-    assert [(s.case_id, s.step) for s, _ in board.between(*week, coordinator="coord-1")] == [
-        ("B-1", "patient_arrived")
-    ]
+    assert [
+        (s.case_id, s.step)
+        for s, _ in board.between(*week, steps=ON_THE_BOARD, coordinator="coord-1")
+    ] == [("B-1", "patient_arrived")]
+
+
+def test_only_the_board_steps_soonest_first_and_no_more_than_asked(fresh_store: CaseStore):
+    # A done step is on the board on the day it was done, not the day it was expected.
+    write(
+        fresh_store,
+        "C-1",
+        1,
+        "site-a",
+        "coord-1",
+        {"records_complete": (1, True), "patient_arrived": (2, False)},
+    )
+    write(fresh_store, "C-2", 1, "site-a", "coord-1", {"patient_arrived": (1, False)})
+    write(fresh_store, "C-3", 1, "site-a", "coord-1", {"discharged": (3, False)})
+    board = Board(fresh_store)
+    week = MONDAY, MONDAY + timedelta(days=7)
+    got = [(s.case_id, s.step) for s, _ in board.between(*week, steps=ON_THE_BOARD)]
+    assert got == [("C-2", "patient_arrived"), ("C-1", "patient_arrived"), ("C-3", "discharged")]
+    cut = board.between(*week, steps=ON_THE_BOARD, limit=2)
+    assert [s.case_id for s, _ in cut] == ["C-2", "C-1"], "the soonest, when cut short"
+    assert board.between(*week, steps=["records_complete"])[0][0].at == MONDAY + timedelta(days=1)
