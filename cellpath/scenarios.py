@@ -368,6 +368,9 @@ async def drive_long_journey(
     )
     if first.capacity_rules:
         await book_the_stay(handle, (await now()).date())
+    if first.reassign_rules:  # the coordinator goes on to other work; a colleague takes over
+        data = {"coordinator": "coord-2", "previous": first.coordinator, "reason": "caseload"}
+        await record(handle, "coordinator_changed", **data)
     before = len(await handle.query(PatientJourney.timeline))
     await sleep(timedelta(hours=30))
     await record(handle, "infusion_completed", lot="LOT-001", coi_id="COI-001")

@@ -149,6 +149,8 @@ class MilestoneKind(StrEnum):
     # case store first (where two journeys cannot both take the last slot).
     SLOT_BOOKED = "slot_booked"
     SLOT_RELEASED = "slot_released"
+    # Who coordinates the case (runs under `REASSIGNED`): a colleague takes it over.
+    COORDINATOR_CHANGED = "coordinator_changed"
 
 
 class Severity(StrEnum):
@@ -320,6 +322,8 @@ class AuditAction(StrEnum):
     # The care team (case store only): someone added to or removed from a case's team, and
     # emergency access by someone outside it (a reason given, for a limited time).
     CARE_TEAM_CHANGED = "care_team_changed"
+    # A coordinator covers a colleague's cases for a period (added or ended early).
+    COVER_SET = "cover_set"
     BREAK_GLASS = "break_glass"
     # Records and the family (case store only): a file added, refused, downloaded, accepted
     # from the family, erased; a note or message in the case's thread; the family's sign-in

@@ -480,6 +480,7 @@ class JourneyStatus(BaseModel):
     capacity_rules: bool = False
     bookings: list[Booking] = Field(default_factory=list)
     chain: list[ChainStep] = Field(default_factory=list)
+    reassign_rules: bool = False  # a colleague may take the case over (`REASSIGNED`)
     response_months_done: list[int] = Field(default_factory=list)
 
 

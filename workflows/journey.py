@@ -19,7 +19,7 @@ Its shape and the reasons for it are in docs/architecture.md. In short:
 - **Versioning.** Every change to the commands a run issues goes behind `workflow.patched`
   (`RULES_V2`, `SEARCH_ATTRIBUTES`, `RULES_V3`, `RULES_V4`, `RULES_V5`, `BOUNDED_FLOODS`,
   `SIGNERS`, `FORMS_IN_WORDS`, `AFTER_INFUSION`, `WATCHED`, `RECORDS`, `LEDGER`,
-  `CUSTODY`, `CAPACITY`); the histories in
+  `CUSTODY`, `CAPACITY`, `REASSIGNED`); the histories in
   `tests/histories/` replay against this code. A run recorded before a patch keeps its
   behaviour; its next run upgrades (up to version 4: version 5 only for new journeys).
 - **Visibility.** Search attributes (`workflows.visibility`) are upserted when a value changes;
@@ -132,6 +132,9 @@ CUSTODY = "custody-and-condition"
 # A site's scarce resources: bookings the case store granted, recorded by the journey and
 # given back when it closes (runs started or continued after it).
 CAPACITY = "capacity"
+# Who coordinates the case: a colleague takes it over (`coordinator_changed`), its search
+# attribute and reminders follow (runs started or continued after it).
+REASSIGNED = "reassigned"
 
 
 @workflow.defn(name="PatientJourney")
@@ -217,6 +220,8 @@ class PatientJourney(JourneyMessages):
             self._journey.custody = True
         if workflow.patched(CAPACITY):
             self._journey.capacity = True
+        if workflow.patched(REASSIGNED):
+            self._journey.reassigned = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

@@ -33,6 +33,7 @@ from cellpath.config import Settings, get_settings
 from cellpath.console import auth
 from cellpath.console.board_page import board_routes
 from cellpath.console.capacity_page import capacity_routes
+from cellpath.console.desk_page import desk_routes
 from cellpath.console.family_page import family_routes
 from cellpath.console.filters import by_severity, countdown, day, label, money, shown, when
 from cellpath.console.forms import (
@@ -196,6 +197,7 @@ def create_app(
             # The header offers "New case" only to those who may take one in.
             allowed = caseload.permissions(console.session(context["actor"]))
             context["may_intake"] = allowed.may(Action.INTAKE)
+            context["may_manage"] = allowed.may(Action.MANAGE_STAFF)
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     async def outage(request: Request, who: str, e: Unreachable) -> HTMLResponse:
@@ -223,10 +225,12 @@ def create_app(
         coordinator: str = "",
         program: str = "",
         page_token: str = "",
+        given: str = "",
     ) -> HTMLResponse:
         s = console.session(who)
         context: dict[str, Any] = {
             "actor": who,
+            "given": given[:64],  # a case just given to a colleague (desk_page)
             "filters": {
                 "phase": phase,
                 "site": site,
@@ -292,6 +296,7 @@ def create_app(
             "acknowledge_critical": allowed.may(Action.ACKNOWLEDGE, critical=True),
             "reschedule": allowed.may(Action.RESCHEDULE),
             "withdraw": allowed.may(Action.WITHDRAW),
+            "manage": allowed.may(Action.MANAGE_STAFF),
         }
         forms = [
             for_signer(f, who, signs=allowed.may(Action.MILESTONE, milestone=f.kind))
@@ -558,6 +563,7 @@ def create_app(
     intake_routes(app, console, actor=actor, page=page, outage=outage, status_of=_refusal_status)
     records_routes(app, console, actor=actor, act=act)
     capacity_routes(app, console, actor=actor, act=act, page=page, outage=outage)
+    desk_routes(app, console, actor=actor, act=act, page=page, outage=outage)
     family_routes(app, console)
 
     @app.get("/healthz")

@@ -31,8 +31,9 @@ def signin_routes(
     """`/login` (the form and its answer) and `/logout`; `sso`: offer single sign-on too."""
 
     @app.get("/login", response_class=HTMLResponse)
-    async def login_form(request: Request, next: str = "/") -> HTMLResponse:
-        return page(request, "login.html", {"next": auth.safe_next(next), "sso": sso})
+    async def login_form(request: Request, next: str = "/", changed: str = "") -> HTMLResponse:
+        context = {"next": auth.safe_next(next), "sso": sso, "changed": bool(changed)}
+        return page(request, "login.html", context)
 
     @app.post("/login", dependencies=[Depends(auth.check_csrf)])
     async def login(request: Request) -> Response:

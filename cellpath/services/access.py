@@ -1,25 +1,28 @@
-"""The care team of a case: who is in it, covering a case, and breaking the glass.
+"""The care team of a case: who is in it, covering a case, reassigning it, and breaking the
+glass.
 
 Every case action is limited to the case's care team (`authority.in_care_team`, the rule in
 `models.roles.check_care_team`). Here: listing the team, its coordinator or an administrator
-adding and removing cover, and emergency access for anyone else with a clinical role — a
+adding and removing cover, giving cases to another coordinator (`reassign`, recorded by each
+journey as `coordinator_changed`), and emergency access for anyone else with a clinical role — a
 stated reason, a confirmation (the interfaces ask for it), a few hours, audited as
 `break_glass` and told to the case's coordinator.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
 from cellpath.services.authority import authorise, record_refusal
 from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.services.notices import tell_coordinator
-from cellpath.store.access import CareTeams
+from cellpath.store.access import CareTeams, Covers
 from models import bounds
-from models.enums import NotificationKind
+from models.enums import MilestoneKind, NotificationKind
 from models.errors import RefusalCode, Refused
+from models.messages import MilestoneInput
 from models.roles import CARE_TEAM_ROLES, Action, CaseFacts, Role
 
 
@@ -151,3 +154,121 @@ async def _tell_coordinator(session: Session, facts: CaseFacts, until: datetime)
         f"until {until:%Y-%m-%d %H:%M} UTC.",
         kind=NotificationKind.ACCESS,
     )
+
+
+class Reassigned(BaseModel):
+    """What became of one case of a reassignment: done, or refused and why."""
+
+    case_id: str
+    previous: str | None = None
+    done: bool
+    reason: str = ""
+
+
+async def reassign(session: Session, cases: list[str], to: str, reason: str) -> list[Reassigned]:
+    """Give each case to the coordinator `to` (`coordinator_changed`, recorded by its journey);
+    for each, its coordinator or an administrator. One case refused does not hold back the
+    others: each says what became of it."""
+    from cellpath.services.journeys import record_by_service
+
+    store = session.case_store()
+    if store.role_of(to) is not Role.COORDINATOR:
+        raise Refusal(
+            f"{to!r} is not a coordinator; expected a registered coordinator to take the cases",
+            RefusalCode.INVALID_DATA,
+        )
+    out: list[Reassigned] = []
+    for case in dict.fromkeys(cases):
+        try:
+            facts = _case(session, case)
+            _may_change_team(session, case, facts)
+            milestone = MilestoneInput(
+                kind=MilestoneKind.COORDINATOR_CHANGED.value,
+                actor=session.actor,
+                data={"coordinator": to, "previous": facts.coordinator, "reason": reason},
+            )
+            await record_by_service(session, case, milestone)
+        except (Refusal, Unreachable) as e:
+            out.append(Reassigned(case_id=case, done=False, reason=str(e)))
+            continue
+        out.append(Reassigned(case_id=case, previous=facts.coordinator, done=True))
+    return out
+
+
+class Cover(BaseModel):
+    """A coordinator covering a colleague's cases for a period."""
+
+    id: int
+    absent: str
+    covering: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    added_by: str
+
+
+# The longest cover set at once (a leave; longer is a reassignment).
+MAX_COVER = timedelta(days=366)
+
+
+def _may_set_cover(session: Session, absent: str) -> None:
+    role = session.case_store().role_of(session.actor)
+    if role is Role.ADMINISTRATOR or (role is Role.COORDINATOR and session.actor == absent):
+        return
+    message = (
+        f"{session.actor!r} may not set who covers {absent!r}; expected {absent!r} themselves "
+        "or an administrator"
+    )
+    record_refusal(session, "staff", "cover", None, message)
+    raise Refusal(message, RefusalCode.PERMISSION)
+
+
+def cover_colleague(
+    session: Session, absent: str, covering: str, starts: datetime, ends: datetime, reason: str
+) -> Cover:
+    """`covering` covers every case `absent` coordinates from `starts` until `ends`: in their
+    care team, and their worklist and board may show them. Audited with the staff's changes."""
+    _may_set_cover(session, absent)
+    store = session.case_store()
+    problems = [
+        f"{who!r} is not a coordinator"
+        for who in dict.fromkeys((absent, covering))
+        if store.role_of(who) is not Role.COORDINATOR
+    ]
+    if absent == covering:
+        problems.append("a coordinator cannot cover themselves")
+    if starts.tzinfo is None or ends.tzinfo is None:
+        problems.append("times must include a UTC offset")
+    elif ends <= starts:
+        problems.append("the cover must end after it starts")
+    elif ends <= datetime.now(UTC):
+        problems.append("the cover must end in the future")
+    elif ends - starts > MAX_COVER:
+        problems.append("a cover lasts at most a year; reassign the cases instead")
+    if not 3 <= len(reason.strip()) <= 500:
+        problems.append("reason: expected 3 to 500 characters")
+    if problems:
+        raise Refusal(
+            "; ".join(problems) + "; expected two coordinators and a period ahead",
+            RefusalCode.INVALID_DATA,
+        )
+    row = Covers(store).add(absent, covering, starts, ends, reason.strip(), by=session.actor)
+    return Cover.model_validate(row, from_attributes=True)
+
+
+def end_cover(session: Session, cover_id: int) -> Cover:
+    """End a cover now (the colleague is back early): the absent one or an administrator."""
+    covers = {c.id: c for c in Covers(session.case_store()).current()}
+    found = covers.get(cover_id)
+    if found is None:
+        raise Refusal(f"no cover {cover_id} in force or ahead", RefusalCode.UNKNOWN_NAME)
+    _may_set_cover(session, found.absent)
+    row = Covers(session.case_store()).end(cover_id, by=session.actor)
+    return Cover.model_validate(row, from_attributes=True)
+
+
+def covers(session: Session) -> list[Cover]:
+    """Every cover in force or ahead (anyone signed in may read who covers whom)."""
+    authorise(session, Action.READ)
+    current = Covers(session.case_store()).current()
+    return [Cover.model_validate(c, from_attributes=True) for c in current]

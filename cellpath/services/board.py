@@ -88,7 +88,7 @@ def board(
 ) -> BoardView:
     """What happens on each day of the week (or month) of `anchor`, in the reader's scope."""
     authorise(session, Action.READ, case="list")
-    scope, own, sites = caseload.scope(session)
+    scope, own, sites = caseload.scope(session, coordinator)
     if own and coordinator and coordinator != own:
         coordinator = "\x00"  # another coordinator's filter on one's own board shows nothing
     days = span(anchor, view)

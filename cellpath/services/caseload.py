@@ -29,7 +29,7 @@ from cellpath.services.base import Refusal, Session, Unreachable
 from cellpath.services.casefile import JourneyRow
 from cellpath.services.directory import OutboxLine, outbox
 from cellpath.store import STAFF_AUDIT, CaseStore
-from cellpath.store.access import Identities
+from cellpath.store.access import Covers, Identities
 from cellpath.store.alerts import AlertCounts, OpenAlerts
 from cellpath.store.directory import Directory
 from cellpath.store.tables import JourneyRow as ProjectionRow
@@ -66,13 +66,18 @@ class Worklist(BaseModel):
     timezone: str = "UTC"
 
 
-def _scope(session: Session) -> tuple[str, str | None, list[str]]:
-    """(description, coordinator, sites) of the signed-in person's caseload."""
-    member = session.case_store().member(session.actor)
+def _scope(session: Session, colleague: str | None = None) -> tuple[str, str | None, list[str]]:
+    """(description, coordinator, sites) of the signed-in person's caseload; a coordinator
+    covering `colleague` now (`staff_cover`) may ask for the colleague's instead."""
+    store = session.case_store()
+    member = store.member(session.actor)
     if member is None:
         return "nobody's cases", session.actor, []
     role = Role(member.role)
     if role is Role.COORDINATOR:
+        if colleague and colleague != session.actor:
+            if colleague in Covers(store).colleagues(session.actor):
+                return f"{colleague}'s cases (you cover them)", colleague, []
         return "your cases", session.actor, []
     if role in (Role.PHYSICIAN, Role.SITE_STAFF) and member.sites:
         return "cases at " + ", ".join(member.sites), None, list(member.sites)
@@ -141,7 +146,7 @@ async def worklist(session: Session, filters: Filters, page: str | None = None) 
     — then every journey of their scope, `PAGE_SIZE` at a time (`page`: the previous page's
     `next_page`)."""
     authorise(session, Action.READ)
-    scope, coordinator, sites = _scope(session)
+    scope, coordinator, sites = _scope(session, filters.coordinator)
     client = await session.temporal()
     base = _query(filters, coordinator, sites)
     attention_query = base + " AND (Overdue = true OR EscalationLevel >= 1)"

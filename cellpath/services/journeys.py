@@ -152,6 +152,8 @@ async def _query(session: Session, case: str, query: Callable[[Handle], Awaitabl
 BY_SERVICE = {
     MilestoneKind.SLOT_BOOKED.value: "cellpath bookings add|chain|move",
     MilestoneKind.SLOT_RELEASED.value: "cellpath bookings release",
+    # Who may reassign is the care team's rule, not the milestone's (`access.reassign`).
+    MilestoneKind.COORDINATOR_CHANGED.value: "cellpath reassign",
 }
 
 
@@ -162,8 +164,8 @@ async def record_milestone(
     a PI's decision received in writing by anyone of them as a transcription)."""
     if m.kind in BY_SERVICE and not by_service:
         reason = (
-            f"{m.kind} is recorded by the booking service, which holds the place in the case "
-            f"store first; expected {BY_SERVICE[m.kind]}"
+            f"{m.kind} is recorded by the service that checks it first (a booking, a "
+            f"coordinator); expected {BY_SERVICE[m.kind]}"
         )
         record_refusal(session, case, "milestone", m, reason)
         raise Refusal(reason, RefusalCode.PATHWAY_RULE)
@@ -178,6 +180,13 @@ async def record_milestone(
         actor=m.actor,
         transcribed=transcribed,
     )
+    return await _update(session, case, "record_milestone", m, MilestoneAck)
+
+
+async def record_by_service(session: Session, case: str, m: MilestoneInput) -> MilestoneAck:
+    """Record a milestone a service has authorised itself (`access.reassign`: the case's
+    coordinator or an administrator, who records no milestones otherwise)."""
+    m = m.model_copy(update={"data": normalised(m.kind, m.data)})
     return await _update(session, case, "record_milestone", m, MilestoneAck)
 
 

@@ -118,6 +118,31 @@ def set_password(session: Session, member: str, password: str) -> None:
         raise Refusal(str(e), RefusalCode.PATHWAY_RULE) from None
 
 
+def change_own_password(session: Session, current: str, new: str) -> None:
+    """A staff member changes their own console password: the current one first (someone at
+    an unlocked screen cannot take the account over), then the new one as `set_password`
+    takes it. Audited either way; a new hash ends their other console sessions."""
+    if check_password(session.case_store(), session.actor, current, rehash=False) is None:
+        reason = "the current password did not match; nothing was changed"
+        record_refusal(
+            session, STAFF_AUDIT, "password", None, reason, detail={"staff": session.actor}
+        )
+        raise Refusal(reason, RefusalCode.PERMISSION)
+    reason = None
+    if len(new) < MIN_PASSWORD:
+        reason = f"a password needs at least {MIN_PASSWORD} characters, got {len(new)}"
+    elif len(new) > MAX_PASSWORD:
+        reason = f"a password has at most {MAX_PASSWORD} characters"
+    elif new == current:
+        reason = "the new password is the current one; expected a different password"
+    if reason is not None:
+        record_refusal(
+            session, STAFF_AUDIT, "password", None, reason, detail={"staff": session.actor}
+        )
+        raise Refusal(reason, RefusalCode.INVALID_DATA)
+    session.case_store().set_password_hash(session.actor, _HASHER.hash(new), by=session.actor)
+
+
 def set_sites(session: Session, member: str, sites: list[str]) -> None:
     """The sites whose cases a physician or site nurse works on (administrators only; empty:
     every site). The console's worklist shows them their sites' cases."""

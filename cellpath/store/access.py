@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from cellpath.store import CaseStore
+from cellpath.store import STAFF_AUDIT, CaseStore
 from cellpath.store.rows import _audit_row
 from cellpath.store.search import fold
 from cellpath.store.tables import (
@@ -27,6 +27,7 @@ from cellpath.store.tables import (
     Patient,
     RoleAssignment,
     ScheduleRow,
+    StaffCover,
 )
 from models.enums import AuditAction
 from models.errors import CaseStoreError, Refused
@@ -35,6 +36,91 @@ from models.roles import CareTeamFacts, CaseFacts, Role, check_care_team
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _colleagues_covered(s: Session, actor: str, now: datetime) -> set[str]:
+    """The coordinators whose cases `actor` covers at `now` (`staff_cover`)."""
+    return set(
+        s.exec(
+            select(StaffCover.absent).where(
+                StaffCover.covering == actor,
+                StaffCover.starts_at <= now,
+                StaffCover.ends_at > now,
+            )
+        ).all()
+    )
+
+
+class Covers:
+    """Coordinators covering colleagues for a period: in the care team of every case the
+    colleague coordinates while it lasts, and their worklist may show the colleague's cases.
+    Every change is audited with the staff's changes (`cellpath audit staff`)."""
+
+    def __init__(self, store: CaseStore) -> None:
+        self.store = store
+
+    def add(
+        self, absent: str, covering: str, starts: datetime, ends: datetime, reason: str, *, by: str
+    ) -> StaffCover:
+        """`covering` covers `absent`'s cases from `starts` until `ends`."""
+        now = _now()
+        row = StaffCover(
+            absent=absent,
+            covering=covering,
+            starts_at=starts,
+            ends_at=ends,
+            reason=reason,
+            added_by=by,
+            added_at=now,
+        )
+        with self.store.session() as s:
+            s.add(row)
+            s.flush()
+            s.refresh(row)
+            detail = {
+                "cover": row.id,
+                "absent": absent,
+                "covering": covering,
+                "from": starts.isoformat(),
+                "until": ends.isoformat(),
+            }
+            s.add(_audit_row(STAFF_AUDIT, AuditAction.COVER_SET, by, now, detail, reason))
+        return row
+
+    def end(self, cover_id: int, *, by: str) -> StaffCover:
+        """End a cover now (the colleague is back early).
+
+        Raises:
+            CaseStoreError: no such cover, or it has ended already.
+        """
+        now = _now()
+        with self.store.session() as s:
+            row = s.get(StaffCover, cover_id)
+            if row is None or row.ends_at <= now:
+                raise CaseStoreError(f"no cover {cover_id} in force; nothing to end")
+            row.ends_at = max(now, row.starts_at)
+            s.add(row)
+            detail = {"cover": cover_id, "ended": row.ends_at.isoformat()}
+            s.add(_audit_row(STAFF_AUDIT, AuditAction.COVER_SET, by, now, detail))
+            s.flush()
+            s.refresh(row)
+            s.expunge(row)
+        return row
+
+    def current(self, now: datetime | None = None) -> list[StaffCover]:
+        """Covers in force or ahead, soonest first."""
+        now = now or _now()
+        with self.store.session() as s:
+            q = select(StaffCover).where(StaffCover.ends_at > now)
+            rows = s.exec(q.order_by(col(StaffCover.starts_at))).all()
+            for r in rows:
+                s.expunge(r)
+        return list(rows)
+
+    def colleagues(self, actor: str, now: datetime | None = None) -> set[str]:
+        """The coordinators whose cases `actor` covers now."""
+        with self.store.session() as s:
+            return _colleagues_covered(s, actor, now or _now())
 
 
 class CareTeams:
@@ -67,7 +153,7 @@ class CareTeams:
                     )
                 ).first()
                 is not None
-            )
+            ) or case.coordinator in _colleagues_covered(s, actor, now)
             glass = s.exec(
                 select(BreakGlass).where(
                     BreakGlass.case_id == case.case_id,
@@ -217,6 +303,8 @@ class Identities:
                     )
                 ).all()
             )
+            colleagues = _colleagues_covered(s, actor, now)
+            covered |= {r.case_id for r in rows if r.coordinator in colleagues}
             glass = set(
                 s.exec(
                     select(BreakGlass.case_id).where(

@@ -290,6 +290,22 @@ class CaseCover(SQLModel, table=True):
     added_at: datetime = _ts()
 
 
+class StaffCover(SQLModel, table=True):
+    """A coordinator covering a colleague's cases for a period (leave, a conference): in the
+    care team of every case the colleague coordinates while it lasts (0013)."""
+
+    __tablename__ = "staff_cover"
+
+    id: int | None = Field(default=None, primary_key=True)
+    absent: str = Field(index=True, max_length=64)
+    covering: str = Field(index=True, max_length=64)
+    starts_at: datetime = _ts()
+    ends_at: datetime = _ts()
+    reason: str = Field(max_length=500)
+    added_by: str = Field(max_length=64)
+    added_at: datetime = _ts()
+
+
 class BreakGlass(SQLModel, table=True):
     """Emergency access to a case by someone outside its care team: why, and until when."""
 

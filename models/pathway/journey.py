@@ -132,6 +132,9 @@ class Journey:
         # Runs started under `CAPACITY`: bookings of a site's resources (granted by the case
         # store), given back when the journey closes. Earlier runs refused these kinds.
         self.capacity = False
+        # Runs started under `REASSIGNED`: a colleague takes the case over
+        # (`coordinator_changed`). Earlier runs refused the kind.
+        self.reassigned = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)

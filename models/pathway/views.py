@@ -103,6 +103,7 @@ def status(j: Journey) -> JourneyStatus:
         ledger_rules=j.ledger,
         ledger=money.ledger_view(j),
         capacity_rules=j.capacity,
+        reassign_rules=j.reassigned,
         bookings=list(s.bookings),
         chain=chain_for(j.protocol, j.facts.cell_source) if j.capacity else [],
         response_months_done=list(s.response_months_done),

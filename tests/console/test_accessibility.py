@@ -44,6 +44,11 @@ async def test_the_main_pages_have_no_serious_accessibility_violations(
     found["slots"] = await violations(page)
     await page.goto(f"{stack.url}/measures")
     found["measures"] = await violations(page)
+    await page.goto(f"{stack.url}/me")
+    found["me"] = await violations(page)
+    admin = await sign_in("admin-ui", bypass_csp=True)
+    await admin.goto(f"{stack.url}/staff")
+    found["staff"] = await violations(admin)
     assert found == {
         "login": [],
         "worklist": [],
@@ -53,6 +58,8 @@ async def test_the_main_pages_have_no_serious_accessibility_violations(
         "search": [],
         "slots": [],
         "measures": [],
+        "me": [],
+        "staff": [],
     }
     await anonymous.context.close()
 

@@ -136,7 +136,10 @@ async def test_a_registered_member_signs_in_through_the_provider(
 ) -> None:
     provider.next_user = "coord-ui"
     reply = await sign_in_through(provider, console_store)
-    assert reply.status_code == 200 and "Signed in as <strong>coord-ui</strong>" in reply.text
+    assert (
+        reply.status_code == 200
+        and 'Signed in as <a href="/me"><strong>coord-ui</strong></a>' in reply.text
+    )
     last = [r for r in console_store.audit_trail(STAFF_AUDIT) if r.action == "signed_in"][-1]
     assert (last.actor, last.detail) == ("coord-ui", {"via": "sso"})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,37 @@ async def test_every_case_command_is_for_the_care_team_only(cli, tmp_path: Path,
     assert code == 1 and "may not change the care team" in err
     code, out, err = await cli("team", "remove", case, "nurse-z", actor="coord-e2e")
     assert code == 0 and "no longer covers" in out, err
+
+
+async def test_covering_a_colleague_and_giving_the_case_away(cli, tmp_path: Path, db_url: str):
+    code, out, err = await cli("intake", str(e2e_intake_file(tmp_path)), "--json")
+    assert code == 0, err
+    case = json.loads(out)["journey"]["case_id"]
+    code, _, err = await cli("status", case, actor="coord-x")
+    assert code == 1 and "care team" in err
+    # Covering for a period: set by the absent coordinator, not by the one who would cover.
+    until = (datetime.now(UTC) + timedelta(days=14)).isoformat()
+    cover = ["cover", "add", "coord-e2e", "coord-x", "--until", until]
+    code, _, err = await cli(*cover, "--reason", "leave", actor="coord-x")
+    assert code == 1 and "may not set who covers" in err
+    code, out, err = await cli(*cover, "--reason", "leave", "--json")
+    assert code == 0, err
+    number = json.loads(out)["id"]
+    code, _, err = await cli("status", case, actor="coord-x")
+    assert code == 0, err
+    code, out, _ = await cli("cover", "list")
+    assert f"{number}: coord-x covers coord-e2e" in out
+    code, out, err = await cli("cover", "end", str(number))
+    assert code == 0 and "coordinates their cases again" in out, err
+    code, _, err = await cli("status", case, actor="coord-x")
+    assert code == 1 and "care team" in err
+    # Given away: one unknown case refused beside it, named; exit 1; the known one is given.
+    code, out, err = await cli("reassign", case, "NOPE-1", "--to", "coord-x", "--reason", "leaving")
+    assert code == 1 and f"{case}: coord-e2e → coord-x" in out and "NOPE-1: refused" in err
+    store = CaseStore.from_url(db_url)
+    for _ in range(200):  # the care team is the store's projection, written after the journey
+        if (facts := CareTeams(store).case(case)) is not None and facts.coordinator == "coord-x":
+            break
+        await asyncio.sleep(0.05)
+    code, out, err = await cli("status", case, "--json", actor="coord-x")
+    assert code == 0 and json.loads(out)["coordinator"] == "coord-x", err

@@ -147,7 +147,7 @@ async def test_a_booking_typed_as_a_milestone_is_refused_and_a_closed_day_too(
         "start": "2030-01-07",
         "end": "2030-01-08",
     }
-    with pytest.raises(Refusal, match="recorded by the booking service"):
+    with pytest.raises(Refusal, match="recorded by the service that checks it first"):
         await journeys.record_milestone(
             coordinator,
             case_id,

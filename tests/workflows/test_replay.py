@@ -19,7 +19,8 @@ journey under `RECORDS`: an English pathology report translated for the PI and v
 submission), `ledger/` (the same under `LEDGER`: a quote issued and accepted, its deposit paid),
 `custody-and-condition/` (and `CUSTODY`: the product handed to the lab, shipped in range to the
 ward), `capacity/` (and `CAPACITY`: a bed and the apheresis chair booked, the chair given
-back once used, the bed when the journey completes), and `chaos/`: journeys recorded by
+back once used, the bed when the journey completes), `reassigned/` (and `REASSIGNED`: a
+colleague takes the case over before the infusion), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
 tasks lost to a crash, the kind of history that once could not replay). A change to
 `PatientJourney` that would break journeys already running (a new command, a reordered timer)
@@ -94,6 +95,7 @@ def test_stored_histories_are_present():
         "ledger",
         "custody-and-condition",
         "capacity",
+        "reassigned",
         "chaos",
     }, "see history_events.py"
     assert len(STUCK) == 3

@@ -18,6 +18,7 @@ from models.pathway.milestones import (  # noqa: F401  (imported to register the
     monitoring,
     pi_review,
     records,
+    team,
     treatment,
     visa,
 )
