@@ -118,6 +118,7 @@ bench: install
 # README pictures from the running product (the console and the Temporal UI), in Chromium.
 screenshots: install browser
 	$(PY) scripts/ui_screenshots.py
+	$(PY) scripts/program_screenshots.py
 
 # The family pages' texts: extract them (Babel's Jinja2 extractor) into the template and merge
 # it into each language's catalogue. A new or changed text comes back untranslated or fuzzy,
