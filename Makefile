@@ -55,6 +55,9 @@ browser: $(AXE)
 	  echo "installing Debian's chromium (the console's browser tests)"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }
+	@# A CJK font, so that screenshots of the Chinese pages show glyphs (the tests read the DOM).
+	@test -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1 || true
 
 $(AXE):
 	npm install --silent --no-save --no-package-lock --prefix $(TOOLS)/axe axe-core@4.11.0
@@ -123,9 +126,15 @@ screenshots: install browser
 # The family pages' texts: extract them (Babel's Jinja2 extractor) into the template and merge
 # it into each language's catalogue. A new or changed text comes back untranslated or fuzzy,
 # and tests/console/test_catalogues.py fails until a translator has done it.
+# The console's own texts (the `console` domain, for staff: English source, Simplified Chinese)
+# likewise, and then compiled: the `.mo` files ship in the wheel, and the test fails while one
+# is older than its catalogue.
 messages: install
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-wrap --project cellpath -o cellpath/console/locale/family.pot .
 	$(VENV)/bin/pybabel update -D family -i cellpath/console/locale/family.pot -d cellpath/console/locale --no-wrap
+	$(VENV)/bin/pybabel extract -F babel-console.cfg -k refused:1 --no-wrap --project cellpath -o cellpath/console/locale/console.pot .
+	$(VENV)/bin/pybabel update -D console -i cellpath/console/locale/console.pot -d cellpath/console/locale --no-wrap
+	$(VENV)/bin/pybabel compile -D console -d cellpath/console/locale --statistics
 
 clean:
 	rm -rf $(VENV) .cellpath .pytest_cache .ruff_cache *.egg-info

@@ -47,9 +47,28 @@ class Refused(ValueError):
     A refusal changes nothing in the journey. `code` says which family of refusal it is.
     """
 
-    def __init__(self, message: str, code: RefusalCode = RefusalCode.PATHWAY_RULE) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: RefusalCode = RefusalCode.PATHWAY_RULE,
+        *,
+        template: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
+        # The words apart from the data (`refused`): each reader's interface looks the English
+        # template up in its own catalogue and fills in the same params.
+        self.template = template
+        self.params = params or {}
+
+
+def refused(template: str, code: RefusalCode, **params: object) -> Refused:
+    """A refusal whose words a catalogue translates: `template` is English with `{name}`
+    fields, the message id (`make messages` extracts every `refused("…")`); `params` are the
+    data, kept as text. The message itself is the template filled in, in English."""
+    values = {k: str(v) for k, v in params.items()}
+    return Refused(template.format(**values), code, template=template, params=values)
 
 
 class CaseStoreError(RuntimeError):

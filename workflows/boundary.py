@@ -89,9 +89,12 @@ def refusal(fn: Callable[[], T], update: str = "") -> T:
     except Refused as e:
         if update:
             count("cellpath_refusals", {"update": update, "reason": e.code.value})
+        details: dict[str, object] = {"code": e.code.value}
+        if e.template is not None:  # the words apart from the data, for each reader's language
+            details |= {"template": e.template, "params": e.params}
         raise ApplicationError(
             str(e),
-            {"code": e.code.value},
+            details,
             type="Refused",
             non_retryable=True,
             category=ApplicationErrorCategory.BENIGN,

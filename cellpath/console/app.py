@@ -30,12 +30,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
 from cellpath.config import Settings, get_settings
-from cellpath.console import auth
+from cellpath.console import auth, i18n
 from cellpath.console.board_page import board_routes
 from cellpath.console.capacity_page import capacity_routes
 from cellpath.console.desk_page import desk_routes
 from cellpath.console.family_page import family_routes
-from cellpath.console.filters import by_severity, countdown, day, label, money, shown, when
+from cellpath.console.filters import FILTERS, label, when
 from cellpath.console.forms import (
     LAB_INPUTS,
     OBSERVATION_CHOICES,
@@ -47,6 +47,7 @@ from cellpath.console.forms import (
     observation_from_form,
 )
 from cellpath.console.intake_page import intake_routes
+from cellpath.console.language import install, language_routes
 from cellpath.console.measures_page import measures_routes
 from cellpath.console.records_page import (
     keep_documents,
@@ -90,16 +91,9 @@ class Console:
             settings.console_sign_in_attempts, settings.console_sign_in_window_minutes * 60
         )
         self.templates = Jinja2Templates(directory=HERE / "templates")
-        self.templates.env.filters.update(
-            when=when,
-            day=day,
-            countdown=countdown,
-            label=label,
-            shown=shown,
-            by_severity=by_severity,
-            money=money,
-        )
+        self.templates.env.filters.update(FILTERS)
         self.templates.env.globals.update(PHASES=PHASES, Severity=Severity, Action=Action)
+        install(self.templates.env)
 
     def opened_store(self) -> CaseStore | None:
         """The case store, opened on first use (None while it cannot be opened)."""
@@ -144,6 +138,7 @@ def create_app(
         if settings.console_secret
         else secrets.token_urlsafe(32)
     )
+    language_routes(app, console)  # inside the session middleware, added next
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -355,14 +350,16 @@ def create_app(
             outcome = await call(s)
         except Refusal as e:
             status = _refusal_status(e)
-            return await case_page(
-                request, who, case_id, {"where": where, "refused": str(e), "typed": typed}, status
-            )
+            # In the reader's language when its words come from the catalogue; the code and
+            # the data are the same in every language.
+            words = i18n.refusal_text(str(e), e.template, e.params)
+            refused = {"where": where, "refused": words, "code": e.code.value, "typed": typed}
+            return await case_page(request, who, case_id, refused, status)
         except (ValueError, ValidationError) as e:
             message = (
                 "; ".join(_problem(err) for err in e.errors())
                 if isinstance(e, ValidationError)
-                else str(e)
+                else i18n.gettext(str(e))  # the form's own questions (`forms.ASK_GIVEN`)
             )
             refused = {"where": where, "refused": message, "typed": typed}
             return await case_page(request, who, case_id, refused, 422)

@@ -9,7 +9,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from babel.dates import format_date
+
+from cellpath.console import i18n
 from cellpath.console.forms import zone
+from cellpath.console.i18n import N_
 from models.enums import Severity
 from models.messages import Alert
 from models.money import fmt
@@ -18,7 +22,8 @@ _LOUDEST_FIRST = list(reversed(Severity))
 
 
 def when(value: datetime | None, tz: str = "UTC") -> str:
-    """A time in the reader's zone, with the zone's abbreviation (`2026-12-08 09:00 CET`)."""
+    """A time in the reader's zone, with the zone's abbreviation (`2026-12-08 09:00 CET`;
+    the same digits in Chinese, `2026-12-08 09:00 CST`: ISO order reads in both)."""
     if value is None:
         return "—"
     if value.tzinfo is None:
@@ -28,12 +33,14 @@ def when(value: datetime | None, tz: str = "UTC") -> str:
 
 
 def day(value: datetime | None, tz: str = "UTC") -> str:
-    """A date in the reader's zone (`Tue 8 Dec 2026`)."""
+    """A date in the reader's zone and language (`Tue 8 Dec 2026`; `2026年12月8日 周二`)."""
     if value is None:
         return "—"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     local = value.astimezone(zone(tz))
+    if i18n.current() != "en":
+        return format_date(local.date(), "full", locale=i18n.locale_of(i18n.current()))
     return f"{local:%a} {local.day} {local:%b %Y}"
 
 
@@ -48,11 +55,14 @@ def countdown(value: datetime | None, now: datetime | None = None) -> str:
     days, rest = divmod(int(seconds), 86400)
     hours, rest = divmod(rest, 3600)
     minutes = math.ceil(rest / 60) if not days and not hours else rest // 60
-    parts = [f"{days} d"] if days else []
-    parts += [f"{hours} h"] if hours else []
-    parts += [f"{minutes} min"] if not days and (minutes or not parts) else []
+    parts = [i18n.gettext("%(n)s d") % {"n": days}] if days else []
+    parts += [i18n.gettext("%(n)s h") % {"n": hours}] if hours else []
+    if not days and (minutes or not parts):
+        parts += [i18n.gettext("%(n)s min") % {"n": minutes}]
     text = " ".join(parts[:2])
-    return f"in {text}" if delta >= timedelta(0) else f"overdue {text}"
+    if delta >= timedelta(0):
+        return i18n.gettext("in %(time)s") % {"time": text}
+    return i18n.gettext("overdue %(time)s") % {"time": text}
 
 
 def shown(value: object, tz: str = "UTC") -> str:
@@ -103,9 +113,31 @@ NAMES = {
 
 
 def label(value: object) -> str:
-    """An identifier for people: `pi_review` → `pi review`, `car_t` → `CAR-T`."""
+    """An identifier for people, in their language: `pi_review` → `pi review` (`PI 审核`),
+    `car_t` → `CAR-T` (the words are in `terms.TERMS`, for the catalogues)."""
     text = str(value)
-    return NAMES.get(text, text.replace("_", " "))
+    return i18n.gettext(NAMES.get(text, text.replace("_", " ")))
+
+
+# How the worklist describes whose cases it shows (`caseload.scope`'s English words).
+_SCOPES = (
+    (re.compile(r"your cases"), N_("your cases")),
+    (re.compile(r"every case"), N_("every case")),
+    (re.compile(r"nobody's cases"), N_("nobody's cases")),
+    (re.compile(r"cases at (?P<sites>.+)"), N_("cases at %(sites)s")),
+    (
+        re.compile(r"(?P<who>\S+)'s cases \(you cover them\)"),
+        N_("%(who)s's cases (you cover them)"),
+    ),
+)
+
+
+def scope(text: str) -> str:
+    """The worklist's scope in the reader's language."""
+    for pattern, words in _SCOPES:
+        if found := pattern.fullmatch(text):
+            return i18n.gettext(words) % found.groupdict()
+    return text
 
 
 def by_severity(alerts: Iterable[Alert]) -> list[Alert]:
@@ -122,3 +154,16 @@ def by_severity(alerts: Iterable[Alert]) -> list[Alert]:
 def money(amount: Decimal | int | str, currency: str) -> str:
     """An amount with its currency's minor units, e.g. 9,500.00 USD (never a float)."""
     return fmt(Decimal(str(amount)), currency)
+
+
+# The templates' filters (the console's Jinja2 environment).
+FILTERS = {
+    "when": when,
+    "day": day,
+    "countdown": countdown,
+    "label": label,
+    "scope": scope,
+    "shown": shown,
+    "by_severity": by_severity,
+    "money": money,
+}

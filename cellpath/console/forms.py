@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.datastructures import UploadFile
 
+from cellpath.console.i18n import N_
 from models.enums import MilestoneKind, Phase
 from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
 from models.intake import Caregiver, HomeOncologist, PatientDetails
@@ -63,7 +64,7 @@ NESTED = ("infection",)
 LISTED = ("transfusion",)
 # The one yes/no finding the form never takes as "no" by default (`asks_what_was_given`).
 GIVEN = "anticytokine_or_antipyretic_given"
-ASK_GIVEN = (
+ASK_GIVEN = N_(
     "Was anything given for fever or CRS (tocilizumab, steroids, an antipyretic)? With no "
     "fever but low blood pressure or oxygen, the answer decides the CRS grade (0, or 2 to 4): "
     "answer yes or no. Nothing was saved"

@@ -1,19 +1,30 @@
-"""The family page in the family's language: gettext catalogues read with Babel.
+"""The console in its reader's language: gettext catalogues read with Babel.
 
-Catalogues are `locale/<language>/LC_MESSAGES/<domain>.po` (the `family` domain: the family's
-pages, in the family messages' five languages). Each is compiled in memory on first use
-(Babel's `write_mo`) and cached; a language without a catalogue reads English, the source
-text. Templates call `_("…")`; `make messages` extracts them (Babel's Jinja2 extractor,
-`babel.cfg`) and merges them into the catalogues, and tests/console/test_catalogues.py fails
-when a catalogue misses one, leaves one untranslated or holds a fuzzy one. Dates and times are
-Babel's, in the reader's locale and time zone.
+Catalogues are `locale/<language>/LC_MESSAGES/<domain>.po`: the `family` domain (the family's
+pages, in the family messages' five languages) and the `console` domain (what staff read: the
+console's pages, staff messages, refusals; English, the source, and Simplified Chinese for the
+treating sites). A compiled `.mo` beside a catalogue is read when present (`make messages`
+compiles them and the wheel ships them; tests/console/test_catalogues.py fails when one is
+stale); otherwise the `.po` is compiled in memory on first use (Babel's `write_mo`). A
+language without a catalogue reads English, the source text.
+
+Staff read in the language of the request (`reading`): the one they chose in the console's
+header, else their directory contact's, else the browser's `Accept-Language`, else English.
+Templates call `_("…")` (Jinja2's i18n extension, installed with this module's `gettext`);
+Python code calls `gettext` too; `N_` only marks a text for extraction. `make messages`
+extracts them (Babel's extractors, `babel.cfg` and `babel-console.cfg`) and merges them into
+the catalogues, and tests/console/test_catalogues.py fails when a catalogue misses one, leaves
+one untranslated or holds a fuzzy one. Dates and times are Babel's, in the reader's locale and
+time zone.
 """
 
 from __future__ import annotations
 
 import functools
-import gettext
-from collections.abc import Callable
+import gettext as gettext_module
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 from io import BytesIO
@@ -37,11 +48,15 @@ def catalogue_path(language: str, domain: str = "family") -> Path:
 
 
 @functools.cache
-def translations(language: str, domain: str = "family") -> gettext.NullTranslations:
+def translations(language: str, domain: str = "family") -> gettext_module.NullTranslations:
     """The language's translations (English, the source, when it has no catalogue)."""
     path = catalogue_path(language, domain)
+    compiled_file = path.with_suffix(".mo")
+    if compiled_file.exists():
+        with compiled_file.open("rb") as f:
+            return Translations(fp=f, domain=domain)
     if not path.exists():
-        return gettext.NullTranslations()
+        return gettext_module.NullTranslations()
     with path.open("rb") as f:
         catalog = read_po(f, locale=LOCALES.get(language, language))
     compiled = BytesIO()
@@ -101,3 +116,92 @@ def when_for(language: str, timezone: str) -> Callable[[datetime | None], str]:
         return format_datetime(value.astimezone(zone), "medium", tzinfo=zone, locale=locale)
 
     return when
+
+
+# --- staff: the console's own domain --------------------------------------------------------
+
+STAFF_DOMAIN = "console"
+# The staff languages: English (the source) and Simplified Chinese (the treating sites).
+STAFF_LANGUAGES = ("en", "zh_Hans")
+HTML_LANG = {"en": "en", "zh_Hans": "zh-Hans"}
+_language: ContextVar[str] = ContextVar("cellpath_staff_language", default="en")
+
+
+def staff_language(tag: str | None) -> str | None:
+    """A language tag (`zh-CN`, `zh-Hans`, `zh`, `en-GB`, `zh_Hans`) as a staff language, or
+    None when it is none of them (Traditional Chinese is not Simplified: `zh-TW`, `zh-Hant`)."""
+    if not tag:
+        return None
+    t = tag.strip().replace("_", "-").lower()
+    if t in ("zh", "zh-hans", "zh-cn", "zh-sg", "zh-hans-cn") or t.startswith("zh-hans-"):
+        return "zh_Hans"
+    if t == "en" or t.startswith("en-"):
+        return "en"
+    return None
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The first staff language the browser asks for (`Accept-Language`, by its q-values)."""
+    if not header:
+        return None
+    ranked: list[tuple[float, int, str]] = []
+    for n, part in enumerate(header.split(",")[:20]):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        ranked.append((-weight, n, tag))
+    for weight, _, tag in sorted(ranked):
+        if weight < 0 and (language := staff_language(tag)):
+            return language
+    return None
+
+
+def choose(chosen: str | None, directory: str | None, accept: str | None) -> str:
+    """The reader's language: chosen in the header, else the directory's, else the
+    browser's, else English."""
+    return (
+        staff_language(chosen) or staff_language(directory) or from_accept_language(accept) or "en"
+    )
+
+
+@contextmanager
+def reading(language: str) -> Iterator[str]:
+    """Within the block, `gettext` and the templates speak `language`."""
+    token = _language.set(language if language in STAFF_LANGUAGES else "en")
+    try:
+        yield _language.get()
+    finally:
+        _language.reset(token)
+
+
+def current() -> str:
+    """The language being read now."""
+    return _language.get()
+
+
+def gettext(message: str) -> str:
+    """`message` in the current reader's language."""
+    return translations(_language.get(), STAFF_DOMAIN).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural of a message, in the current reader's language."""
+    return translations(_language.get(), STAFF_DOMAIN).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark a text for extraction only; it is translated where it is shown."""
+    return message
+
+
+def refusal_text(message: str, template: str | None, params: dict[str, str]) -> str:
+    """A refusal in the reader's language: its template from the catalogue, with its data;
+    the English message when it has no template (or the template does not fit its data)."""
+    if template is None:
+        return message
+    try:
+        return gettext(template).format(**params)
+    except (KeyError, IndexError, ValueError):
+        return message

@@ -24,9 +24,20 @@ class Refusal(Exception):
     `code` is the refusal's family (`models.errors.RefusalCode`).
     """
 
-    def __init__(self, message: str, code: RefusalCode = RefusalCode.PATHWAY_RULE) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: RefusalCode = RefusalCode.PATHWAY_RULE,
+        *,
+        template: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
+        # The English template and its data when the refusal's words come from a catalogue
+        # (`models.errors.refused`): the console shows them in the reader's language.
+        self.template = template
+        self.params = params or {}
 
 
 class Unreachable(Exception):

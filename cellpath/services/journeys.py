@@ -106,7 +106,14 @@ async def _update(session: Session, case: str, name: str, request: Any, result: 
                 pause = min(pause * 2, 2.0)
                 continue
             record_refusal(session, case, name, request, message)
-            raise Refusal(message, _code(code)) from None
+            words = details[0] if isinstance(details[0], dict) else {}
+            template, params = words.get("template"), words.get("params")
+            raise Refusal(
+                message,
+                _code(code),
+                template=template if isinstance(template, str) else None,
+                params=params if isinstance(params, dict) else None,
+            ) from None
         except RPCError as e:
             if e.status is not RPCStatusCode.NOT_FOUND:
                 raise Unreachable(str(e)) from None

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from models import bounds
 from models.enums import AlertKind, AuditAction, CellSource, DeadlineName, Phase, Severity
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.grading import (
     CerebralEdema,
     Consciousness,
@@ -49,23 +49,25 @@ def check_observation(j: Journey, o: ObservationInput, now: datetime) -> datetim
         return now
     labs = watch.has_lab_findings(o)
     if labs and not j.watched:
-        raise Refused(
+        raise refused(
             "laboratory results and findings after infusion (ANC, platelets, IgG, infection, "
             "infusion reaction, …) are taken from this journey's next run; expected the "
             "bedside findings only",
             RefusalCode.UNKNOWN_NAME,
         )
     phases = (Phase.MONITORING, Phase.FOLLOW_UP) if j.watched else (Phase.MONITORING,)
-    if j.state.died_at is not None:
-        raise Refused(
-            f"the patient died ({s.died_at:%Y-%m-%d}); no observation is expected",
+    if s.died_at is not None:
+        raise refused(
+            "the patient died ({day}); no observation is expected",
             RefusalCode.CLOSED,
+            day=s.died_at.strftime("%Y-%m-%d"),
         )
     if s.phase not in phases:
-        raise Refused(
-            f"observations are recorded in phase {' or '.join(repr(str(p)) for p in phases)}; "
-            f"the journey is in '{s.phase}'",
+        raise refused(
+            "observations are recorded in phase {phases}; the journey is in '{phase}'",
             RefusalCode.WRONG_PHASE,
+            phases=" or ".join(repr(str(p)) for p in phases),
+            phase=s.phase,
         )
     j.check_sender(o.actor, o.note, "who made this observation")
     if j.v3:
@@ -73,45 +75,49 @@ def check_observation(j: Journey, o: ObservationInput, now: datetime) -> datetim
         bounds.check_shape(o.model_dump(mode="python", exclude={"observed_at"}), "observation")
     vitals = (o.temperature_c, o.systolic_bp)
     if not labs and None in vitals:
-        raise Refused(
-            "temperature_c and systolic_bp are required in every observation"
-            + (
-                " at the bedside; a laboratory result needs at least one value (anc_per_ul, "
-                "platelets_per_ul, igg_mg_dl, …)"
-                if j.watched
-                else ""
-            ),
+        if j.watched:
+            raise refused(
+                "temperature_c and systolic_bp are required in every observation at the "
+                "bedside; a laboratory result needs at least one value (anc_per_ul, "
+                "platelets_per_ul, igg_mg_dl, …)",
+                RefusalCode.MISSING_FIELD,
+            )
+        raise refused(
+            "temperature_c and systolic_bp are required in every observation",
             RefusalCode.MISSING_FIELD,
         )
     if s.phase is Phase.MONITORING and vitals.count(None) == 1:
-        raise Refused(
+        raise refused(
             "temperature_c and systolic_bp go together at the bedside; expected both (or "
             "neither, for a laboratory result)",
             RefusalCode.MISSING_FIELD,
         )
     if o.temperature_c is not None and 86 <= o.temperature_c <= 113:
-        raise Refused(
-            f"temperature_c {o.temperature_c} looks like °F; expected °C (30–45), "
-            f"e.g. {(o.temperature_c - 32) * 5 / 9:.1f}",
+        raise refused(
+            "temperature_c {value} looks like °F; expected °C (30–45), e.g. {celsius}",
             RefusalCode.INVALID_DATA,
+            value=o.temperature_c,
+            celsius="%.1f" % ((o.temperature_c - 32) * 5 / 9),
         )
     try:
         ValidObservation.model_validate(o.model_dump())
     except ValidationError as e:
-        raise Refused(
-            f"observation is invalid: {describe_validation_error(e, ValidObservation)}; "
-            "expected each finding in its physiological range and unit (temperature 30–45 °C, "
-            "systolic 30–300 mmHg, …)",
+        raise refused(
+            "observation is invalid: {problems}; expected each finding in its physiological "
+            "range and unit (temperature 30–45 °C, systolic 30–300 mmHg, …)",
             RefusalCode.INVALID_DATA,
+            problems=describe_validation_error(e, ValidObservation),
         ) from None
     if j.v2 and watch.bedside(o):
         try:
             grade(j, o)
         except GradingError as e:
-            raise Refused(f"observation is invalid: {e}", RefusalCode.INVALID_DATA) from None
+            raise refused(
+                "observation is invalid: {problem}", RefusalCode.INVALID_DATA, problem=e
+            ) from None
     gvhd = (o.gvhd_skin_bsa_pct, o.bilirubin_mg_dl, o.stool_ml_day)
     if j.facts.cell_source is CellSource.AUTOLOGOUS and any(v is not None for v in gvhd):
-        raise Refused(
+        raise refused(
             "GvHD fields (gvhd_skin_bsa_pct, bilirubin_mg_dl, stool_ml_day) apply to "
             "allogeneic products only",
             RefusalCode.WRONG_PRODUCT,
@@ -128,11 +134,12 @@ def check_observation(j: Journey, o: ObservationInput, now: datetime) -> datetim
     )
     hours = j.protocol.infusion_reaction_hours
     if o.infusion_reaction_grade is not None and at > s.infused_at + timedelta(hours=hours):
-        raise Refused(
-            f"an infusion reaction is graded in the first {hours} h after the infusion "
-            f"(until {s.infused_at + timedelta(hours=hours):%Y-%m-%d %H:%M} UTC); expected a "
-            "later reaction as an adverse_event milestone",
+        raise refused(
+            "an infusion reaction is graded in the first {hours} h after the infusion (until "
+            "{until} UTC); expected a later reaction as an adverse_event milestone",
             RefusalCode.INVALID_DATA,
+            hours=hours,
+            until=(s.infused_at + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M"),
         )
     return at
 

@@ -46,6 +46,22 @@ async def test_the_main_pages_have_no_serious_accessibility_violations(
     found["measures"] = await violations(page)
     await page.goto(f"{stack.url}/me")
     found["me"] = await violations(page)
+    # The same pages in Chinese: the header's switch, then the worklist and the case page
+    # (every form open); the sign-in page for a browser that asks for Chinese.
+    await page.goto(f"{stack.url}/")
+    await page.locator("#lang-switch").select_option("zh_Hans")
+    await page.locator("form.language button").click()
+    await page.wait_for_selector("html[lang=zh-Hans]")
+    found["worklist-zh"] = await violations(page)
+    await page.goto(f"{stack.url}/cases/{case_id}")
+    for summary in await page.locator("details.milestone summary").all():
+        await summary.click()
+    found["case-zh"] = await violations(page)
+    chinese = await (await browser.new_context(bypass_csp=True, locale="zh-CN")).new_page()
+    await chinese.goto(stack.url + "/login")
+    await chinese.wait_for_selector("html[lang=zh-Hans]")
+    found["login-zh"] = await violations(chinese)
+    await chinese.context.close()
     admin = await sign_in("admin-ui", bypass_csp=True)
     await admin.goto(f"{stack.url}/staff")
     found["staff"] = await violations(admin)
@@ -60,6 +76,9 @@ async def test_the_main_pages_have_no_serious_accessibility_violations(
         "measures": [],
         "me": [],
         "staff": [],
+        "worklist-zh": [],
+        "case-zh": [],
+        "login-zh": [],
     }
     await anonymous.context.close()
 

@@ -46,3 +46,69 @@ def test_each_catalogue_translates_every_message_and_holds_no_fuzzy_one(language
     # And the page reads them: compiled in memory, every message comes back translated.
     _ = gettext_for(language)
     assert [m for m in extracted() if _(m) == m] == []
+
+
+# --- the console's own domain (staff): English source, Simplified Chinese -------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def extracted_console() -> set[str]:
+    """Every message of the `console` domain, as `make messages` extracts it."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (REPO / "babel-console.cfg").open() as f:
+        method_map, options_map = parse_mapping_cfg(f)
+    keywords = DEFAULT_KEYWORDS | {"refused": (1,)}
+    return {
+        message if isinstance(message, str) else message[0]
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(REPO), method_map, options_map, keywords=keywords
+        )
+    }
+
+
+def test_the_console_catalogue_is_complete_and_compiled() -> None:
+    from babel.messages.mofile import read_mo
+
+    messages_ = extracted_console()
+    assert len(messages_) > 250
+    path = catalogue_path("zh_Hans", "console")
+    with path.open("rb") as f:
+        catalog = read_po(f)
+    held = {m.id: m for m in catalog if m.id}
+    missing = sorted(messages_ - set(held))
+    untranslated = sorted(i for i, m in held.items() if not m.string)
+    fuzzy = sorted(i for i, m in held.items() if m.fuzzy)
+    obsolete = sorted(set(held) - messages_)
+    assert (missing, untranslated, fuzzy, obsolete) == ([], [], [], []), "make messages"
+    # The compiled catalogue the wheel ships says what the catalogue says (not a stale one).
+    with path.with_suffix(".mo").open("rb") as f:
+        compiled = {m.id: m.string for m in read_mo(f) if m.id}
+    assert compiled == {i: m.string for i, m in held.items()}, "make messages (compile)"
+
+
+def test_every_identifier_the_console_labels_has_its_words_in_the_catalogue() -> None:
+    from cellpath.console.filters import label
+    from cellpath.console.terms import TERMS
+    from models.enums import AlertKind, CellSource, Outcome, Phase, Program, Severity
+    from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
+
+    enums = (Phase, Outcome, Severity, AlertKind, CellSource, Program)
+    enums += (OxygenDevice, Consciousness, Seizure, CerebralEdema)
+    words = {label(v.value) for e in enums for v in e}
+    assert words <= set(TERMS), "add the new words to cellpath/console/terms.py"
+
+
+def test_the_clinical_terms_are_the_standard_chinese_ones() -> None:
+    """CRS and ICANS by the Chinese consensus's terms (docs/clinical-rules.md, with sources)."""
+    from cellpath.console import i18n
+
+    with i18n.reading("zh_Hans"):
+        assert i18n.gettext("CRS grade") == "细胞因子释放综合征（CRS）分级"
+        assert i18n.gettext("ICANS grade") == "免疫效应细胞相关神经毒性综合征（ICANS）分级"
+        assert "移植物抗宿主病" in i18n.gettext("GvHD grade")
+        assert "免疫效应细胞相关脑病" in i18n.gettext("ICE score (0–10)")
+    with i18n.reading("en"):
+        assert i18n.gettext("CRS grade") == "CRS grade"

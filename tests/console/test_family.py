@@ -318,8 +318,9 @@ async def test_a_family_session_reaches_no_staff_page_and_no_other_case(fam: Fam
 
     app = create_app(fam.settings, client=fam.client, store=fam.store)
     walked = 0
-    # Every staff route but the staff sign-in's own (the sign-in form is no staff page).
-    public = ("/family", "/healthz", "/login", "/logout")
+    # Every staff route but the staff sign-in's own (the sign-in form is no staff page), and
+    # the language switch (it only keeps a choice in the session, and is on the sign-in page).
+    public = ("/family", "/healthz", "/login", "/logout", "/language")
     for route in app.routes:
         if not isinstance(route, APIRoute) or route.path.startswith(public):
             continue

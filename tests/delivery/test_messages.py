@@ -98,3 +98,19 @@ def test_a_language_without_templates_is_said_to_have_none():
     assert messages.family_language("ar-EG") == "ar" and messages.family_language(None) == "en"
     m = messages.render(_stay_near_centre(), audience="family", language="fr", timezone="UTC")
     assert m.language == "en"
+
+
+@pytest.mark.parametrize("kind", list(NotificationKind))
+def test_every_staff_message_reads_in_english_and_in_chinese(kind: NotificationKind):
+    """A nurse whose language is zh-Hans reads every staff message in Chinese (the journey's
+    own text stays as it was written); the same message in English for the coordinator."""
+    n = repeat_of_a_critical_alert().model_copy(update={"kind": kind, "deadline": "records"})
+    en = messages.render(n, audience="staff", language="en", timezone="Asia/Shanghai")
+    zh = messages.render(n, audience="staff", language="zh-Hans", timezone="Asia/Shanghai")
+    assert (en.language, zh.language) == ("en", "zh_Hans")
+    assert "病例 C-1" in zh.subject and "case C-1" in en.subject
+    assert n.text in zh.body and n.text in en.body
+    if kind in ("alert", "access", "family"):  # those that say when it happened
+        assert "2026年12月7日" in zh.body and "7 Dec 2026" in en.body
+    if kind == "alert":
+        assert "危急警报" in zh.subject and "医生确认" in zh.body
