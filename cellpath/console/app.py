@@ -405,7 +405,8 @@ def create_app(
             )
             ack = await journeys.record_milestone(s, case_id, m)
             keep_documents(s, case_id, kind, documents)
-            return f"{label(kind)} recorded" + (" (already recorded)" if ack.duplicate else "")
+            said = i18n.gettext("%(what)s recorded") % {"what": label(kind)}
+            return said + (i18n.gettext(" (already recorded)") if ack.duplicate else "")
 
         return await act(request, who, case_id, f"milestone-{kind}", call)
 
@@ -457,7 +458,7 @@ def create_app(
                 signature_meaning=meaning,  # type: ignore[arg-type]
             )
             alert = await journeys.acknowledge(s, case_id, a)
-            return f"alert {label(alert.kind)} acknowledged"
+            return i18n.gettext("alert %(kind)s acknowledged") % {"kind": label(alert.kind)}
 
         return await act(request, who, case_id, f"alert-{alert_id}", call)
 
@@ -465,7 +466,7 @@ def create_app(
     async def send_handover(request: Request, case_id: str, who: str = Depends(actor)) -> Response:
         async def call(s: Session) -> Any:
             await handover.send(s, case_id, actor=who)
-            return "hand-over summary sent to the home oncologist"
+            return i18n.gettext("hand-over summary sent to the home oncologist")
 
         return await act(request, who, case_id, "handover", call)
 
@@ -517,7 +518,8 @@ def create_app(
                 deadline=deadline, due_at=due, reason=str(form.get("reason", "")), actor=who
             )
             view = await journeys.reschedule(s, case_id, r)
-            return f"{label(view.name)} now due {when(view.due_at, tz)}"
+            due = {"what": label(view.name), "when": when(view.due_at, tz)}
+            return i18n.gettext("%(what)s now due %(when)s") % due
 
         return await act(request, who, case_id, f"deadline-{deadline}", call)
 
@@ -553,7 +555,7 @@ def create_app(
                 )
             w = WithdrawInput(reason=str(form.get("reason", "")), actor=who)
             await journeys.withdraw(s, case_id, w)
-            return "the journey is closed (withdrawn)"
+            return i18n.gettext("the journey is closed (withdrawn)")
 
         return await act(request, who, case_id, "withdraw", call)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton
 
 from cellpath.console import i18n
 from cellpath.console.forms import zone
@@ -42,6 +42,12 @@ def day(value: datetime | None, tz: str = "UTC") -> str:
     if i18n.current() != "en":
         return format_date(local.date(), "full", locale=i18n.locale_of(i18n.current()))
     return f"{local:%a} {local.day} {local:%b %Y}"
+
+
+def on(value: date, skeleton: str) -> str:
+    """A date in the reader's language by a CLDR skeleton: `yMMMM` (December 2026, 2026年12月),
+    `EEE` (Mon, 周一), `dMMM` (7 Dec, 12月7日), `yMMMd` (7 Dec 2026, 2026年12月7日)."""
+    return format_skeleton(skeleton, value, locale=i18n.locale_of(i18n.current()))
 
 
 def countdown(value: datetime | None, now: datetime | None = None) -> str:
@@ -161,6 +167,7 @@ FILTERS = {
     "when": when,
     "day": day,
     "countdown": countdown,
+    "on": on,
     "label": label,
     "scope": scope,
     "shown": shown,

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from cellpath.console.i18n import gettext
 from cellpath.services import measures
 from cellpath.services.base import Refusal, Unreachable
 from cellpath.store.measures import Report
@@ -25,33 +26,42 @@ def bars(values: dict[str, float], unit: str = "") -> list[dict[str, Any]]:
 
 
 def charts(r: Report) -> list[dict[str, Any]]:
-    """The charts a report draws: durations (median days), on-time shares, escalations."""
+    """The charts a report draws: durations (median days), on-time shares, escalations; their
+    titles and columns in the reader's language (the CSV keeps the English names)."""
     out: list[dict[str, Any]] = []
     for measure, by_group in r.durations.items():
+        name = gettext(measure)
         out.append(
             {
-                "title": f"{measure[:1].upper()}{measure[1:]}: median days",
-                "bars": bars({g: s.median for g, s in by_group.items()}, "d"),
+                "title": gettext("%(measure)s: median days")
+                % {"measure": name[:1].upper() + name[1:]},
+                "bars": bars({g: s.median for g, s in by_group.items()}, gettext("d")),
                 "table": [(g, f"{s.median}", f"{s.p80}", s.n) for g, s in sorted(by_group.items())],
-                "columns": ("median days", "80th percentile", "journeys"),
+                "columns": (
+                    gettext("median days"),
+                    gettext("80th percentile"),
+                    gettext("journeys"),
+                ),
             }
         )
     for deadline, by_group in r.on_time.items():
         out.append(
             {
-                "title": f"Deadline {deadline.replace('_', ' ')}: share on time",
+                "title": gettext("Deadline %(deadline)s: share on time")
+                % {"deadline": gettext(deadline.replace("_", " "))},
                 "bars": bars({g: round(100 * v[0]) for g, v in by_group.items()}, "%"),
                 "table": [(g, f"{100 * v[0]:.0f}%", v[1]) for g, v in sorted(by_group.items())],
-                "columns": ("on time", "journeys"),
+                "columns": (gettext("on time"), gettext("journeys")),
             }
         )
     for g, by_recipient in sorted(r.escalations.items()):
         out.append(
             {
-                "title": f"Escalations per 100 journeys, {g}, by who received them",
-                "bars": bars(by_recipient),
-                "table": [(k, v) for k, v in by_recipient.items()],
-                "columns": ("per 100 journeys",),
+                "title": gettext("Escalations per 100 journeys, %(group)s, by who received them")
+                % {"group": g},
+                "bars": bars({gettext(k.replace("_", " ")): v for k, v in by_recipient.items()}),
+                "table": [(gettext(k.replace("_", " ")), v) for k, v in by_recipient.items()],
+                "columns": (gettext("per 100 journeys"),),
             }
         )
     return [c for c in out if c["bars"]]

@@ -78,4 +78,87 @@ TERMS = (
     N_("prolonged or repeated"),  # Seizure.PROLONGED_OR_REPEATED
     N_("focal"),  # CerebralEdema.FOCAL
     N_("diffuse"),  # CerebralEdema.DIFFUSE
+    # Milestones (the timeline, the board, the forms)
+    N_("record received"),  # MilestoneKind.RECORD_RECEIVED
+    N_("records complete"),  # MilestoneKind.RECORDS_COMPLETE
+    N_("eligibility assessed"),  # MilestoneKind.ELIGIBILITY_ASSESSED
+    N_("submitted to pi"),  # MilestoneKind.SUBMITTED_TO_PI
+    N_("pi decision"),  # MilestoneKind.PI_DECISION
+    N_("cost estimate accepted"),  # MilestoneKind.COST_ESTIMATE_ACCEPTED
+    N_("invitation letter issued"),  # MilestoneKind.INVITATION_LETTER_ISSUED
+    N_("visa issued"),  # MilestoneKind.VISA_ISSUED
+    N_("travel booked"),  # MilestoneKind.TRAVEL_BOOKED
+    N_("interpreter arranged"),  # MilestoneKind.INTERPRETER_ARRANGED
+    N_("accommodation booked"),  # MilestoneKind.ACCOMMODATION_BOOKED
+    N_("product reserved"),  # MilestoneKind.PRODUCT_RESERVED
+    N_("patient arrived"),  # MilestoneKind.PATIENT_ARRIVED
+    N_("accommodation registered"),  # MilestoneKind.ACCOMMODATION_REGISTERED
+    N_("pretreatment cleared"),  # MilestoneKind.PRETREATMENT_CLEARED
+    N_("apheresis completed"),  # MilestoneKind.APHERESIS_COMPLETED
+    N_("manufacturing started"),  # MilestoneKind.MANUFACTURING_STARTED
+    N_("bridging therapy started"),  # MilestoneKind.BRIDGING_THERAPY_STARTED
+    N_("product released"),  # MilestoneKind.PRODUCT_RELEASED
+    N_("conditioning started"),  # MilestoneKind.CONDITIONING_STARTED
+    N_("conditioning completed"),  # MilestoneKind.CONDITIONING_COMPLETED
+    N_("product thawed"),  # MilestoneKind.PRODUCT_THAWED
+    N_("infusion completed"),  # MilestoneKind.INFUSION_COMPLETED
+    N_("discharged"),  # MilestoneKind.DISCHARGED
+    N_("visa extended"),  # MilestoneKind.VISA_EXTENDED
+    N_("returned home"),  # MilestoneKind.RETURNED_HOME
+    N_("telemedicine completed"),  # MilestoneKind.TELEMEDICINE_COMPLETED
+    N_("response assessed"),  # MilestoneKind.RESPONSE_ASSESSED
+    N_("registry reported"),  # MilestoneKind.REGISTRY_REPORTED
+    N_("long term check in"),  # MilestoneKind.LONG_TERM_CHECK_IN
+    N_("follow up completed"),  # MilestoneKind.FOLLOW_UP_COMPLETED
+    N_("consent signed"),  # MilestoneKind.CONSENT_SIGNED
+    N_("consent version changed"),  # MilestoneKind.CONSENT_VERSION_CHANGED
+    N_("consent withdrawn"),  # MilestoneKind.CONSENT_WITHDRAWN
+    N_("readiness checked"),  # MilestoneKind.READINESS_CHECKED
+    N_("handover sent"),  # MilestoneKind.HANDOVER_SENT
+    N_("icu admitted"),  # MilestoneKind.ICU_ADMITTED
+    N_("icu discharged"),  # MilestoneKind.ICU_DISCHARGED
+    N_("adverse event"),  # MilestoneKind.ADVERSE_EVENT
+    N_("SAE reported"),  # MilestoneKind.SAE_REPORTED
+    N_("death"),  # MilestoneKind.DEATH
+    N_("relapse detected"),  # MilestoneKind.RELAPSE_DETECTED
+    N_("re referral decided"),  # MilestoneKind.RE_REFERRAL_DECIDED
+    N_("translation requested"),  # MilestoneKind.TRANSLATION_REQUESTED
+    N_("record translated"),  # MilestoneKind.RECORD_TRANSLATED
+    N_("translation verified"),  # MilestoneKind.TRANSLATION_VERIFIED
+    N_("symptom reported"),  # MilestoneKind.SYMPTOM_REPORTED
+    N_("quote issued"),  # MilestoneKind.QUOTE_ISSUED
+    N_("deposit received"),  # MilestoneKind.DEPOSIT_RECEIVED
+    N_("payment recorded"),  # MilestoneKind.PAYMENT_RECORDED
+    N_("refund issued"),  # MilestoneKind.REFUND_ISSUED
+    N_("custody transferred"),  # MilestoneKind.CUSTODY_TRANSFERRED
+    N_("shipment dispatched"),  # MilestoneKind.SHIPMENT_DISPATCHED
+    N_("shipment received"),  # MilestoneKind.SHIPMENT_RECEIVED
+    N_("qa disposition"),  # MilestoneKind.QA_DISPOSITION
+    N_("slot booked"),  # MilestoneKind.SLOT_BOOKED
+    N_("slot released"),  # MilestoneKind.SLOT_RELEASED
+    N_("coordinator changed"),  # MilestoneKind.COORDINATOR_CHANGED
+    # Where a projected date comes from (`models.pathway.projection`)
+    N_("recorded"),
+    N_("protocol"),
+    N_("planned"),
+    N_("site history"),
+    N_("deadline"),
+    # The measures (`cellpath.store.measures`): durations, deadlines, who received escalations
+    N_("intake to eligibility"),
+    N_("intake to PI decision"),
+    N_("intake to arrival"),
+    N_("vein to vein"),
+    N_("intake to discharge"),
+    N_("records"),
+    N_("pi submission"),
+    N_("pretreatment clearance"),
+    N_("apheresis"),
+    N_("infusion window"),
+    N_("lead coordinator"),
+    N_("medical director"),
+    N_("on call physician"),
+    N_("coordinator"),
+    N_("product"),
+    N_("site"),
+    N_("program"),
 )

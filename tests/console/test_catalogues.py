@@ -92,10 +92,10 @@ def test_the_console_catalogue_is_complete_and_compiled() -> None:
 def test_every_identifier_the_console_labels_has_its_words_in_the_catalogue() -> None:
     from cellpath.console.filters import label
     from cellpath.console.terms import TERMS
-    from models.enums import AlertKind, CellSource, Outcome, Phase, Program, Severity
+    from models.enums import AlertKind, CellSource, MilestoneKind, Outcome, Phase, Program, Severity
     from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
 
-    enums = (Phase, Outcome, Severity, AlertKind, CellSource, Program)
+    enums = (Phase, Outcome, Severity, AlertKind, CellSource, Program, MilestoneKind)
     enums += (OxygenDevice, Consciousness, Seizure, CerebralEdema)
     words = {label(v.value) for e in enums for v in e}
     assert words <= set(TERMS), "add the new words to cellpath/console/terms.py"
