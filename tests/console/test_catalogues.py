@@ -112,3 +112,21 @@ def test_the_clinical_terms_are_the_standard_chinese_ones() -> None:
         assert "免疫效应细胞相关脑病" in i18n.gettext("ICE score (0–10)")
     with i18n.reading("en"):
         assert i18n.gettext("CRS grade") == "CRS grade"
+
+
+def test_every_milestone_forms_words_are_marked_for_the_catalogue() -> None:
+    """Labels, hints and choices of every milestone's form (built from its data model)."""
+    from cellpath.console.filters import label
+    from cellpath.console.form_terms import FORM_TERMS
+    from cellpath.console.forms import input_of
+    from cellpath.console.terms import TERMS
+    from models.pathway import RULES
+    from models.pathway.data import field_hints
+
+    words = set()
+    for rule in RULES.values():
+        for hint in field_hints(rule.data):
+            i = input_of(hint)
+            words |= {i.label, i.hint} | {label(c) for c in i.choices}
+    words.discard("")
+    assert sorted(words - set(FORM_TERMS) - set(TERMS)) == [], "cellpath/console/form_terms.py"

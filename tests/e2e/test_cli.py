@@ -247,12 +247,14 @@ async def test_demo_starts_the_sample_journeys_once(cli, db_url):
     code, out, _ = await cli("status", "DEMO-0005", "--json")
     assert code == 0 and json.loads(out)["phase"] == "infusion"
     store = CaseStore.from_url(db_url)
-    for _ in range(200):  # "already there" reads the store's projection, written after
+    row = None
+    for _ in range(1200):  # "already there" reads the store's projection, written after
         with store.session() as s:
             row = s.get(ProjectionRow, "DEMO-0005")
         if row is not None and row.phase == "infusion":
             break
         await asyncio.sleep(0.05)
+    assert row is not None and row.phase == "infusion", "the journey's last write never landed"
     code, out, _ = await cli("demo")
     assert code == 0 and out.count("already there") == 6
     assert "DEMO-0005: already there (now: infusion)" in out, out
