@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from models.enums import MilestoneKind
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 
 
 class Role(StrEnum):
@@ -97,10 +97,11 @@ def check_permission(
         Refused: naming the actor, the role held and the role needed.
     """
     if role is None:
-        raise Refused(
-            f"{actor!r} has no role in cellpath; expected a registered staff member "
-            "(an administrator adds one with `cellpath staff add`)",
+        raise refused(
+            "{actor} has no role in cellpath; expected a registered staff member (an "
+            "administrator adds one with `cellpath staff add`)",
             RefusalCode.PERMISSION,
+            actor=repr(actor),
         )
     needed = ALLOWED[action]
     what = action.value
@@ -108,20 +109,28 @@ def check_permission(
         needed, what = frozenset({Role.PHYSICIAN}), f"milestone '{milestone}'"
     elif action is Action.MILESTONE and milestone == MilestoneKind.PI_DECISION and not transcribed:
         if role is not Role.PHYSICIAN and role in ALLOWED[action]:
-            raise Refused(
-                f"{actor!r} is {role.value}; signing milestone 'pi_decision' needs a physician "
-                "(the PI). A decision received in writing is recorded as transcribed: give "
+            raise refused(
+                "{actor} is {role}; signing milestone 'pi_decision' needs a physician (the PI). "
+                "A decision received in writing is recorded as transcribed: give "
                 "principal_investigator (the PI's staff id) and transcribed_from_sha256 (the "
                 "signed document's SHA-256)",
                 RefusalCode.PERMISSION,
+                actor=repr(actor),
+                role=role.value,
             )
     elif action is Action.ACKNOWLEDGE and critical_alert:
         needed, what = frozenset({Role.PHYSICIAN}), "acknowledging a critical alert"
     if role not in needed:
         names = _names(needed)
         article = "an" if names[0] in "aeiou" else "a"
-        raise Refused(
-            f"{actor!r} is {role.value}; {what} needs {article} {names}", RefusalCode.PERMISSION
+        raise refused(
+            "{actor} is {role}; {what} needs {article} {names}",
+            RefusalCode.PERMISSION,
+            actor=repr(actor),
+            role=role.value,
+            what=what,
+            article=article,
+            names=names,
         )
 
 
@@ -172,10 +181,14 @@ def check_care_team(actor: str, role: Role, case: CaseFacts, facts: CareTeamFact
     ):
         return
     site = f"staff of {case.site}" if case.site else "no site yet"
-    raise Refused(
-        f"{actor!r} is not in the care team of case {case.case_id} (its coordinator "
-        f"{case.coordinator!r}, staff covering it, {site}); expected a member of its care "
-        f"team, or, in an emergency, breaking the glass: `cellpath break-glass "
-        f"{case.case_id} --reason …` (audited, its coordinator is told)",
+    raise refused(
+        "{actor} is not in the care team of case {case} (its coordinator {coordinator}, staff "
+        "covering it, {site}); expected a member of its care team, or, in an emergency, "
+        "breaking the glass: `cellpath break-glass {case} --reason …` (audited, its "
+        "coordinator is told)",
         RefusalCode.CARE_TEAM,
+        actor=repr(actor),
+        case=case.case_id,
+        coordinator=repr(case.coordinator),
+        site=site,
     )

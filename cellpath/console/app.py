@@ -273,7 +273,11 @@ def create_app(
         except Unreachable as e:
             return await outage(request, who, e)
         except Refusal as e:
-            context = {"message": str(e), "code": 403, "actor": who}
+            context = {
+                "message": i18n.refusal_text(str(e), e.template, e.params),
+                "code": 403,
+                "actor": who,
+            }
             if e.code is RefusalCode.CARE_TEAM:
                 # Someone outside the care team may still need the case now: the way in is
                 # offered, with what it costs (audited, the coordinator told).

@@ -34,7 +34,7 @@ from models.enums import (
     Severity,
     milestone_action,
 )
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.journey import JourneyInput
 from models.messages import (
     AcknowledgeAlertInput,
@@ -314,36 +314,45 @@ class Journey:
         if repeated is not None:
             return repeated
         if self.closed:
-            raise Refused(
-                f"the journey is closed ({self.state.outcome}); no milestone is expected",
+            raise refused(
+                "the journey is closed ({outcome}); no milestone is expected",
                 RefusalCode.CLOSED,
+                outcome=self.state.outcome,
             )
         try:
             kind = MilestoneKind(m.kind)
         except ValueError:
-            raise Refused(
-                f"unknown milestone kind {m.kind!r}; expected one of: "
-                + ", ".join(self.expected_kinds()),
+            raise refused(
+                "unknown milestone kind {kind}; expected one of: {expected}",
                 RefusalCode.UNKNOWN_NAME,
+                kind=repr(m.kind),
+                expected=", ".join(self.expected_kinds()),
             ) from None
         r = RULES[kind]
         if self.state.died_at is not None and kind is not MilestoneKind.SAE_REPORTED:
-            raise Refused(
-                f"the patient died ({self.state.died_at:%Y-%m-%d}); the journey waits only for "
-                "sae_reported (the death's report to the sponsor)",
+            raise refused(
+                "the patient died ({day}); the journey waits only for sae_reported (the "
+                "death's report to the sponsor)",
                 RefusalCode.CLOSED,
+                day=self.state.died_at.strftime("%Y-%m-%d"),
             )
         if r.cell_source is not None and r.cell_source is not self.facts.cell_source:
-            raise Refused(
-                f"milestone '{kind}' applies to {r.cell_source} products only; "
-                f"this journey's product is {self.facts.cell_source}",
+            raise refused(
+                "milestone '{kind}' applies to {source} products only; this journey's product "
+                "is {product}",
                 RefusalCode.WRONG_PRODUCT,
+                kind=kind,
+                source=r.cell_source,
+                product=self.facts.cell_source,
             )
         if self.state.phase not in r.phases and not r.accepted_now_elsewhere(self):
-            raise Refused(
-                f"milestone '{kind}' is not expected in phase '{self.state.phase}'; "
-                f"expected one of: {', '.join(self.expected_kinds())}",
+            raise refused(
+                "milestone '{kind}' is not expected in phase '{phase}'; expected one of: "
+                "{expected}",
                 RefusalCode.WRONG_PHASE,
+                kind=kind,
+                phase=self.state.phase,
+                expected=", ".join(self.expected_kinds()),
             )
         self.check_sender(m.actor, m.note, "who recorded this milestone")
         occurred = times.occurred_at(self, m.occurred_at, now)
@@ -360,10 +369,12 @@ class Journey:
         try:
             return model.model_validate(data)
         except ValidationError as e:
-            raise Refused(
-                f"data for '{kind}' is invalid: {describe_validation_error(e, model)}; "
-                f"expected: {expected_fields(model)}",
+            raise refused(
+                "data for '{kind}' is invalid: {problems}; expected: {fields}",
                 RefusalCode.INVALID_DATA,
+                kind=kind,
+                problems=describe_validation_error(e, model),
+                fields=expected_fields(model),
             ) from None
 
     def apply_milestone(self, a: Accepted[Any], now: datetime) -> MilestoneAck:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models import bounds
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, refused
 from models.pathway.idempotency import MILESTONE_KINDS
 
 if TYPE_CHECKING:
@@ -45,16 +45,22 @@ def check_time(
     names it, `then` the time expected). Milestones and observations share it."""
     at = check_instant(j, at, field, "expected a time near now")
     if at > now + timedelta(minutes=j.protocol.future_skew_minutes):
-        raise Refused(
-            f"{field} {at:%Y-%m-%d %H:%M} UTC is in the future; expected a time at or "
-            f"before now ({now:%Y-%m-%d %H:%M} UTC)",
+        raise refused(
+            "{field} {at} UTC is in the future; expected a time at or before now ({now} UTC)",
             RefusalCode.FUTURE_TIME,
+            field=field,
+            at=at.strftime("%Y-%m-%d %H:%M"),
+            now=now.strftime("%Y-%m-%d %H:%M"),
         )
     if not_before is not None and at < not_before:
-        raise Refused(
-            f"{field} {at:%Y-%m-%d %H:%M} UTC is before {what} "
-            f"({not_before:%Y-%m-%d %H:%M} UTC); expected a time {then}",
+        raise refused(
+            "{field} {at} UTC is before {what} ({before} UTC); expected a time {then}",
             RefusalCode.OUT_OF_ORDER,
+            field=field,
+            at=at.strftime("%Y-%m-%d %H:%M"),
+            what=what,
+            before=not_before.strftime("%Y-%m-%d %H:%M"),
+            then=then,
         )
     return at
 

@@ -5,6 +5,7 @@ in; the header's switch wins over both; a refusal reads in each language with th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from html import unescape
 
 import httpx
 import pytest
@@ -94,6 +95,16 @@ async def test_each_reader_in_their_language_and_a_refusal_with_one_code(
         )
         assert switched.status_code == 303 and switched.headers["location"] == "/board"
         assert '<html lang="en">' in (await zh.get("/")).text
+    # A nurse of another site, whose browser asks for Chinese: refused in Chinese, with the
+    # way in for an emergency.
+    async with httpx.AsyncClient(
+        base_url=stack.url, headers={"Accept-Language": "zh-CN"}
+    ) as outsider:
+        await signed_in(outsider, "nurse-z")
+        refused = await outsider.get(f"/cases/{case_id}")
+        assert refused.status_code == 403
+        assert f"'nurse-z' 不在病例 {case_id} 的医疗团队中" in unescape(refused.text)
+        assert "紧急访问" in refused.text
     # Before anyone signs in, the browser's language decides.
     async with httpx.AsyncClient(base_url=stack.url) as anonymous:
         login = await anonymous.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -19,7 +21,7 @@ from cellpath.services import capacity, journeys
 from cellpath.services.base import Refusal, Session
 from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
-from cellpath.store.tables import SlotBooking
+from cellpath.store.tables import SiteResource, SiteRow, SlotBooking, SlotSeat
 from models.directory import SiteInput
 from models.errors import RefusalCode
 from models.examples import journey_input
@@ -31,9 +33,10 @@ COORD, ADMIN = "coord-cap", "admin-cap"
 
 
 @pytest.fixture
-def site(store: CaseStore) -> str:
+def site(store: CaseStore) -> Iterator[str]:
     """A site of this test's own, with a chair a day (weekdays), two beds and one
-    manufacturing start a week."""
+    manufacturing start a week; gone after the test (once the directory holds a site, intake
+    takes only known sites, and other tests of the session's store take in site-a's cases)."""
     store.set_role(COORD, Role.COORDINATOR, by="test")
     store.set_role(ADMIN, Role.ADMINISTRATOR, by="test")
     name = f"cap-{uuid.uuid4().hex[:6]}"
@@ -48,7 +51,10 @@ def site(store: CaseStore) -> str:
         {"resource": "gmp", "kind": "manufacturing", "capacity": 1},
     ):
         capacity.set_resource(admin, {"site": name} | fields)
-    return name
+    yield name
+    with store.session() as s:
+        for table in (SlotSeat, SlotBooking, SiteResource, SiteRow):
+            s.execute(sa.delete(table).where(table.site == name))  # type: ignore[arg-type]
 
 
 async def accepted_at(env: WorkflowEnvironment, site: str) -> str:
