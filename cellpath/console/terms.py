@@ -161,4 +161,9 @@ TERMS = (
     N_("product"),
     N_("site"),
     N_("program"),
+    # The grades' names after a result (`case_body.html`)
+    N_("neutrophils"),
+    N_("anaemia"),
+    N_("laboratory"),
+    N_("clinical"),
 )
