@@ -166,4 +166,13 @@ TERMS = (
     N_("anaemia"),
     N_("laboratory"),
     N_("clinical"),
+    # The intake form's choices and the protocol presets
+    N_("unknown"),
+    N_("default"),
+    N_("us label 2025"),
+    N_("us rems legacy"),
+    # Resource kinds and units (`models.capacity`)
+    N_("bed"),
+    N_("icu bed"),
+    N_("day"),
 )
