@@ -93,20 +93,23 @@ def _project(s: Session, p: JourneyProjection) -> bool:
     return projected
 
 
-def _replace_schedule(s: Session, case_id: str, steps: Sequence[Any]) -> None:
+def _replace_schedule(s: Session, p: JourneyProjection, steps: Sequence[Any]) -> None:
     """The board's rows of a journey: what its newest write says, whole."""
+    case_id = p.case_id
     s.execute(sa.delete(ScheduleRow).where(ScheduleRow.case_id == case_id))  # type: ignore[arg-type]
-    for p in {p.step: p for p in steps}.values():
+    for step in {st.step: st for st in steps}.values():
         s.add(
             ScheduleRow(
                 case_id=case_id,
-                step=p.step,
-                at=p.done_at or p.expected,
-                expected=p.expected,
-                earliest=p.earliest,
-                latest=p.latest,
-                basis=p.basis,
-                done_at=p.done_at,
+                step=step.step,
+                at=step.done_at or step.expected,
+                expected=step.expected,
+                earliest=step.earliest,
+                latest=step.latest,
+                basis=step.basis,
+                done_at=step.done_at,
+                site=p.site,
+                coordinator=p.coordinator,
             )
         )
     s.flush()
@@ -408,7 +411,7 @@ class CaseStore:
             with self.session() as s:
                 projected = _project(s, batch.projection)
                 if projected and batch.schedule is not None:
-                    _replace_schedule(s, batch.projection.case_id, batch.schedule)
+                    _replace_schedule(s, batch.projection, batch.schedule)
                     summarise(s, batch.projection, batch.schedule)
                 written_audit = _insert_ignoring_duplicates(s, AuditRow, "event_id", audit)
                 written_outbox = _insert_ignoring_duplicates(

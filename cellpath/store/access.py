@@ -367,11 +367,12 @@ class Board:
             .join(JourneyRow, col(JourneyRow.case_id) == col(ScheduleRow.case_id))
             .where(col(ScheduleRow.step).in_(steps), ScheduleRow.at >= first, ScheduleRow.at < last)
         )
+        # On the schedule's own copies of site and coordinator (indexed with `at`).
         if coordinator:
-            q = q.where(JourneyRow.coordinator == coordinator)
+            q = q.where(ScheduleRow.coordinator == coordinator)
         if sites:
-            q = q.where(col(JourneyRow.site).in_(sites))
+            q = q.where(col(ScheduleRow.site).in_(sites))
         if site:
-            q = q.where(JourneyRow.site == site)
+            q = q.where(ScheduleRow.site == site)
         with self.store.session() as s:
             return [(a, b) for a, b in s.exec(q.order_by(col(ScheduleRow.at)).limit(limit)).all()]

@@ -512,8 +512,17 @@ class ScheduleRow(SQLModel, table=True):
     latest: datetime = _ts()
     basis: str = Field(max_length=16)
     done_at: datetime | None = _ts(default=None)
+    # The journey's site and coordinator as of the write (a board is per site or per
+    # coordinator): each with `at` in an index, so PostgreSQL reads one site's span, not every
+    # site's span probing each journey (a site's month took 0.8 s with 10,000 journeys).
+    site: str | None = Field(default=None, max_length=64)
+    coordinator: str = Field(default="", max_length=64)
 
-    __table_args__ = (sa.Index("ix_journey_schedule_step_at", "step", "at"),)
+    __table_args__ = (
+        sa.Index("ix_journey_schedule_step_at", "step", "at"),
+        sa.Index("ix_journey_schedule_site_at", "site", "at"),
+        sa.Index("ix_journey_schedule_coordinator_at", "coordinator", "at"),
+    )
 
 
 class MeasureRow(SQLModel, table=True):

@@ -36,8 +36,14 @@ def upgrade() -> None:
         sa.Column("latest", TS, nullable=False),
         sa.Column("basis", sa.String(16), nullable=False),
         sa.Column("done_at", TS, nullable=True),
+        sa.Column("site", sa.String(64), nullable=True),
+        sa.Column("coordinator", sa.String(64), nullable=False),
     )
     op.create_index("ix_journey_schedule_step_at", "journey_schedule", ["step", "at"])
+    op.create_index("ix_journey_schedule_site_at", "journey_schedule", ["site", "at"])
+    op.create_index(
+        "ix_journey_schedule_coordinator_at", "journey_schedule", ["coordinator", "at"]
+    )
     op.create_table(
         "journey_measures",
         sa.Column("case_id", sa.String(64), primary_key=True),
@@ -67,5 +73,7 @@ def downgrade() -> None:
     op.drop_index("ix_audit_log_action", "audit_log")
     op.drop_index("ix_notification_outbox_kind", "notification_outbox")
     op.drop_table("journey_measures")
+    op.drop_index("ix_journey_schedule_coordinator_at", "journey_schedule")
+    op.drop_index("ix_journey_schedule_site_at", "journey_schedule")
     op.drop_index("ix_journey_schedule_step_at", "journey_schedule")
     op.drop_table("journey_schedule")
