@@ -357,16 +357,17 @@ def create_app(
             # In the reader's language when its words come from the catalogue; the code and
             # the data are the same in every language.
             words = i18n.refusal_text(str(e), e.template, e.params)
-            refused = {"where": where, "refused": words, "code": e.code.value, "typed": typed}
-            return await case_page(request, who, case_id, refused, status)
+            shown = {"where": where, "refused": words, "code": e.code.value, "typed": typed}
+            shown["english_only"] = e.template is None  # its details have no catalogue yet
+            return await case_page(request, who, case_id, shown, status)
         except (ValueError, ValidationError) as e:
             message = (
                 "; ".join(_problem(err) for err in e.errors())
                 if isinstance(e, ValidationError)
                 else i18n.gettext(str(e))  # the form's own questions (`forms.ASK_GIVEN`)
             )
-            refused = {"where": where, "refused": message, "typed": typed}
-            return await case_page(request, who, case_id, refused, 422)
+            shown = {"where": where, "refused": message, "typed": typed}
+            return await case_page(request, who, case_id, shown, 422)
         except Unreachable as e:
             return await outage(request, who, e)
         finally:

@@ -175,4 +175,26 @@ TERMS = (
     N_("bed"),
     N_("icu bed"),
     N_("day"),
+    # Refusal kinds (`models.errors.RefusalCode`), shown before details not yet translated
+    N_("wrong phase"),  # RefusalCode.WRONG_PHASE
+    N_("wrong product"),  # RefusalCode.WRONG_PRODUCT
+    N_("chain of identity"),  # RefusalCode.CHAIN_OF_IDENTITY
+    N_("discharge conditions"),  # RefusalCode.DISCHARGE_CONDITIONS
+    N_("follow up incomplete"),  # RefusalCode.FOLLOW_UP_INCOMPLETE
+    N_("future time"),  # RefusalCode.FUTURE_TIME
+    N_("out of order"),  # RefusalCode.OUT_OF_ORDER
+    N_("invalid time"),  # RefusalCode.INVALID_TIME
+    N_("missing field"),  # RefusalCode.MISSING_FIELD
+    N_("invalid data"),  # RefusalCode.INVALID_DATA
+    N_("too large"),  # RefusalCode.TOO_LARGE
+    N_("undecodable"),  # RefusalCode.UNDECODABLE
+    N_("already done"),  # RefusalCode.ALREADY_DONE
+    N_("duplicate conflict"),  # RefusalCode.DUPLICATE_CONFLICT
+    N_("unknown name"),  # RefusalCode.UNKNOWN_NAME
+    N_("permission"),  # RefusalCode.PERMISSION
+    N_("care team"),  # RefusalCode.CARE_TEAM
+    N_("pathway rule"),  # RefusalCode.PATHWAY_RULE
+    N_("over capacity"),  # RefusalCode.OVER_CAPACITY
+    N_("internal"),  # RefusalCode.INTERNAL
+    N_("continuing"),  # RefusalCode.CONTINUING
 )
