@@ -3,6 +3,7 @@ whose `type` is the class name, so callers can tell a refusal from an outage."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -54,21 +55,50 @@ class Refused(ValueError):
         *,
         template: str | None = None,
         params: dict[str, str] | None = None,
+        nested: dict[str, list[tuple[str, dict[str, str]]]] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         # The words apart from the data (`refused`): each reader's interface looks the English
-        # template up in its own catalogue and fills in the same params.
+        # template up in its own catalogue and fills in the same params; a param made of
+        # sentences of their own (`Words`) is in `nested`, each translated the same way.
         self.template = template
         self.params = params or {}
+        self.nested = nested or {}
+
+
+@dataclass(frozen=True)
+class Words:
+    """A sentence apart from its data (`words`), to be one part of a refusal (several
+    discharge conditions that fail, say): English when printed, translatable by its template."""
+
+    template: str
+    params: dict[str, str]
+
+    def __str__(self) -> str:
+        return self.template.format(**self.params)
+
+
+def words(template: str, **params: object) -> Words:
+    """A sentence whose words a catalogue translates (`make messages` extracts `words("…")`)."""
+    return Words(template, {k: str(v) for k, v in params.items()})
 
 
 def refused(template: str, code: RefusalCode, **params: object) -> Refused:
     """A refusal whose words a catalogue translates: `template` is English with `{name}`
     fields, the message id (`make messages` extracts every `refused("…")`); `params` are the
-    data, kept as text. The message itself is the template filled in, in English."""
-    values = {k: str(v) for k, v in params.items()}
-    return Refused(template.format(**values), code, template=template, params=values)
+    data, kept as text — or sentences of their own (`Words`, or a list of them, joined with
+    "; "). The message itself is the template filled in, in English."""
+    values: dict[str, str] = {}
+    nested: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    for name, value in params.items():
+        parts = [value] if isinstance(value, Words) else value
+        if isinstance(parts, list) and parts and all(isinstance(w, Words) for w in parts):
+            nested[name] = [(w.template, w.params) for w in parts]
+            values[name] = "; ".join(str(w) for w in parts)
+        else:
+            values[name] = str(value)
+    return Refused(template.format(**values), code, template=template, params=values, nested=nested)
 
 
 class CaseStoreError(RuntimeError):

@@ -91,7 +91,7 @@ def refusal(fn: Callable[[], T], update: str = "") -> T:
             count("cellpath_refusals", {"update": update, "reason": e.code.value})
         details: dict[str, object] = {"code": e.code.value}
         if e.template is not None:  # the words apart from the data, for each reader's language
-            details |= {"template": e.template, "params": e.params}
+            details |= {"template": e.template, "params": e.params, "nested": e.nested}
         raise ApplicationError(
             str(e),
             details,

@@ -29,6 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
@@ -196,12 +197,21 @@ def N_(message: str) -> str:
     return message
 
 
-def refusal_text(message: str, template: str | None, params: dict[str, str]) -> str:
-    """A refusal in the reader's language: its template from the catalogue, with its data;
-    the English message when it has no template (or the template does not fit its data)."""
+def refusal_text(
+    message: str,
+    template: str | None,
+    params: dict[str, str],
+    nested: dict[str, list[Any]] | None = None,
+) -> str:
+    """A refusal in the reader's language: its template from the catalogue, with its data
+    (sentences of their own, `nested`, each translated too); the English message when it has
+    no template (or the template does not fit its data)."""
     if template is None:
         return message
     try:
-        return gettext(template).format(**params)
-    except (KeyError, IndexError, ValueError):
+        values = dict(params)
+        for name, parts in (nested or {}).items():
+            values[name] = gettext("; ").join(gettext(str(t)).format(**dict(p)) for t, p in parts)
+        return gettext(template).format(**values)
+    except (KeyError, IndexError, ValueError, TypeError):
         return message

@@ -56,7 +56,9 @@ def authorise(
             in_care_team(session, who, role, case)
     except Refused as e:
         record_refusal(session, case, action.value, request, str(e), actor=who)
-        raise Refusal(str(e), e.code, template=e.template, params=e.params) from None
+        raise Refusal(
+            str(e), e.code, template=e.template, params=e.params, nested=e.nested
+        ) from None
 
 
 # What `authorise` is told as its `case` when the action is on no case in particular.

@@ -31,6 +31,7 @@ class Refusal(Exception):
         *,
         template: str | None = None,
         params: dict[str, str] | None = None,
+        nested: dict[str, list[tuple[str, dict[str, str]]]] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -38,6 +39,7 @@ class Refusal(Exception):
         # (`models.errors.refused`): the console shows them in the reader's language.
         self.template = template
         self.params = params or {}
+        self.nested = nested or {}
 
 
 class Unreachable(Exception):

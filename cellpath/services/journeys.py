@@ -108,11 +108,13 @@ async def _update(session: Session, case: str, name: str, request: Any, result: 
             record_refusal(session, case, name, request, message)
             words = details[0] if isinstance(details[0], dict) else {}
             template, params = words.get("template"), words.get("params")
+            nested = words.get("nested")
             raise Refusal(
                 message,
                 _code(code),
                 template=template if isinstance(template, str) else None,
                 params=params if isinstance(params, dict) else None,
+                nested=nested if isinstance(nested, dict) else None,
             ) from None
         except RPCError as e:
             if e.status is not RPCStatusCode.NOT_FOUND:

@@ -60,7 +60,7 @@ def extracted_console() -> set[str]:
 
     with (REPO / "babel-console.cfg").open() as f:
         method_map, options_map = parse_mapping_cfg(f)
-    keywords = DEFAULT_KEYWORDS | {"refused": (1,)}
+    keywords = DEFAULT_KEYWORDS | {"refused": (1,), "words": (1,)}
     return {
         message if isinstance(message, str) else message[0]
         for _file, _line, message, _comments, _context in extract_from_dir(

@@ -105,8 +105,8 @@ async def test_each_reader_in_their_language_and_a_refusal_with_one_code(
         assert refused.status_code == 403
         assert f"'nurse-z' 不在病例 {case_id} 的医疗团队中" in unescape(refused.text)
         assert "紧急访问" in refused.text
-    # A refusal whose details have no translation yet says its kind in Chinese first (a
-    # discharge on the day of the infusion, by a physician reading Chinese).
+    # A physician reading Chinese: a discharge on the day of the infusion is refused in
+    # Chinese, condition by condition.
     async with httpx.AsyncClient(
         base_url=stack.url, headers={"Accept-Language": "zh-CN"}
     ) as physician:
@@ -122,7 +122,14 @@ async def test_each_reader_in_their_language_and_a_refusal_with_one_code(
         )
         assert early.status_code == 422, early.text
         assert 'data-code="discharge_conditions"' in early.text
-        assert "[出院条件 · 详细原因暂为英文]" in early.text and "discharge refused" in early.text
+        assert "不能出院：回输后第" in early.text and "详细原因暂为英文" not in early.text
+        # One whose words are not in the catalogue yet: its kind first, then the English.
+        icu = await physician.post(
+            f"/cases/{case_id}/milestone",
+            data={"csrf_token": token, "kind": "icu_discharged"},
+        )
+        assert icu.status_code == 422, icu.text
+        assert "[流程规则 · 详细原因暂为英文]" in icu.text and "not in the ICU" in icu.text
     # Before anyone signs in, the browser's language decides.
     async with httpx.AsyncClient(base_url=stack.url) as anonymous:
         login = await anonymous.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})

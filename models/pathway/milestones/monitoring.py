@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models.enums import MilestoneKind, Phase, Severity
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Words, refused, words
 from models.pathway import deadlines, gates
 from models.pathway.data import DischargeData
 from models.pathway.rules import Accepted, MilestoneRule, rule
@@ -18,31 +18,42 @@ if TYPE_CHECKING:
     from models.pathway.journey import Journey
 
 
-def discharge_problems(j: Journey, at: datetime) -> list[str]:
+def discharge_problems(j: Journey, at: datetime) -> list[Words]:
     """Every discharge condition that fails at `at`, each as a sentence."""
     s, p = j.state, j.protocol
-    problems = []
+    problems: list[Words] = []
     earliest = j.day(p.earliest_discharge_day)
     if at < earliest:
         assert s.infused_at is not None
         day = (at - s.infused_at) // timedelta(hours=24)
         problems.append(
-            f"discharge is allowed from day {p.earliest_discharge_day}"
-            f" after infusion ({earliest:%Y-%m-%d %H:%M} UTC); it is day {day}"
+            words(
+                "discharge is allowed from day {first} after infusion ({earliest} UTC); it is "
+                "day {day}",
+                first=p.earliest_discharge_day,
+                earliest=earliest.strftime("%Y-%m-%d %H:%M"),
+                day=day,
+            )
         )
     if s.icu_since is not None:
         problems.append(
-            f"the patient is in the ICU since {s.icu_since:%Y-%m-%d %H:%M} UTC "
-            f"({s.icu_reason}); expected icu_discharged first"
+            words(
+                "the patient is in the ICU since {since} UTC ({reason}); expected "
+                "icu_discharged first",
+                since=s.icu_since.strftime("%Y-%m-%d %H:%M"),
+                reason=s.icu_reason,
+            )
         )
     if not j.v2:
         return problems
     critical = [a for a in s.alerts if a.severity is Severity.CRITICAL and a.open]
     if critical:
         problems.append(
-            f"{len(critical)} critical alert(s) not acknowledged by a physician ("
-            + "; ".join(f"{a.id}: {a.text}" for a in critical)
-            + ")"
+            words(
+                "{n} critical alert(s) not acknowledged by a physician ({alerts})",
+                n=len(critical),
+                alerts="; ".join(f"{a.id}: {a.text}" for a in critical),
+            )
         )
     since = at - timedelta(hours=p.discharge_clear_hours)
     limit = p.discharge_max_recent_grade
@@ -52,9 +63,15 @@ def discharge_problems(j: Journey, at: datetime) -> list[str]:
         for name, grade in (("CRS", r.crs_grade), ("ICANS", r.icans_grade)):
             if grade is not None and grade > limit:
                 problems.append(
-                    f"{name} grade {grade} observed {r.observed_at:%Y-%m-%d %H:%M} UTC, "
-                    f"within the last {p.discharge_clear_hours} h (at most grade {limit} "
-                    "expected)"
+                    words(
+                        "{name} grade {grade} observed {at} UTC, within the last {hours} h (at "
+                        "most grade {limit} expected)",
+                        name=name,
+                        grade=grade,
+                        at=r.observed_at.strftime("%Y-%m-%d %H:%M"),
+                        hours=p.discharge_clear_hours,
+                        limit=limit,
+                    )
                 )
     return problems
 
@@ -71,8 +88,8 @@ class Discharged(MilestoneRule[DischargeData]):
     def check(self, j: Journey, a: Accepted[DischargeData]) -> None:
         problems = discharge_problems(j, a.occurred_at)
         if problems:
-            raise Refused(
-                "discharge refused: " + "; ".join(problems), RefusalCode.DISCHARGE_CONDITIONS
+            raise refused(
+                "discharge refused: {problems}", RefusalCode.DISCHARGE_CONDITIONS, problems=problems
             )
         if j.v5:
             gates.check_signature(

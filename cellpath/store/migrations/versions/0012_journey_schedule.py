@@ -41,9 +41,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_journey_schedule_step_at", "journey_schedule", ["step", "at"])
     op.create_index("ix_journey_schedule_site_at", "journey_schedule", ["site", "at"])
-    op.create_index(
-        "ix_journey_schedule_coordinator_at", "journey_schedule", ["coordinator", "at"]
-    )
+    op.create_index("ix_journey_schedule_coordinator_at", "journey_schedule", ["coordinator", "at"])
     op.create_table(
         "journey_measures",
         sa.Column("case_id", sa.String(64), primary_key=True),
