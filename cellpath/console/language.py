@@ -39,6 +39,8 @@ def language_routes(app: FastAPI, console: Any) -> None:
 
     @app.middleware("http")
     async def reader_language(request: Request, call_next: Any) -> Response:
+        if request.url.path.startswith("/static/"):  # no words, and no store lookup
+            return await call_next(request)  # type: ignore[no-any-return]
         chosen = request.session.get("lang") if "session" in request.scope else None
         directory = None
         actor = request.session.get("actor") if "session" in request.scope else None
