@@ -21,7 +21,7 @@ from models.enums import (
     ReadinessItem,
     SignatureMeaning,
 )
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, refused
 from models.messages import GateItem
 from models.pathway import times
 from models.state import ConsentRecord, Signature
@@ -81,14 +81,19 @@ def check_signature(
     """A signed decision needs a meaning that fits it (`what` names the decision)."""
     choices = ", ".join(m.value for m in fits)
     if meaning is None:
-        raise Refused(
-            f"{what} is a signed decision: expected signature_meaning (one of: {choices})",
+        raise refused(
+            "{what} is a signed decision: expected signature_meaning (one of: {choices})",
             RefusalCode.MISSING_FIELD,
+            what=what,
+            choices=choices,
         )
     if meaning not in fits:
-        raise Refused(
-            f"signature_meaning {meaning.value!r} does not fit {what}; expected one of: {choices}",
+        raise refused(
+            "signature_meaning {meaning} does not fit {what}; expected one of: {choices}",
             RefusalCode.INVALID_DATA,
+            meaning=repr(meaning.value),
+            what=what,
+            choices=choices,
         )
 
 

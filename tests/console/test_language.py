@@ -128,8 +128,14 @@ async def test_each_reader_in_their_language_and_a_refusal_with_one_code(
             f"/cases/{case_id}/milestone",
             data={"csrf_token": token, "kind": "icu_discharged"},
         )
-        assert icu.status_code == 422, icu.text
-        assert "[流程规则 · 详细原因暂为英文]" in icu.text and "not in the ICU" in icu.text
+        assert icu.status_code == 422 and "患者不在 ICU" in icu.text, icu.text
+        report = await physician.post(
+            f"/cases/{case_id}/milestone",
+            data={"csrf_token": token, "kind": "sae_reported", "data.sponsor_reference": "SP-1"},
+        )
+        assert report.status_code == 422, report.text
+        assert "[流程规则 · 详细原因暂为英文]" in report.text
+        assert "no serious adverse event is waiting" in report.text
     # Before anyone signs in, the browser's language decides.
     async with httpx.AsyncClient(base_url=stack.url) as anonymous:
         login = await anonymous.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})

@@ -22,7 +22,7 @@ from models.enums import (
     Severity,
     registry_deadline,
 )
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, refused
 from models.pathway import deadlines, gates, registry
 from models.pathway.data import ConsentData, ConsentVersionData, ConsentWithdrawnData
 from models.pathway.milestones import follow_up
@@ -59,18 +59,21 @@ class ConsentSigned(MilestoneRule[ConsentData]):
         _version_as_before(j, d.form_version)
         if d.consent_type is ConsentType.TRIAL:
             if j.facts.program is not Program.TRIAL:
-                raise Refused(
-                    f"consent_type trial: this journey's program is {j.facts.program}; expected "
-                    "one of: treatment, registry, data_transfer",
+                raise refused(
+                    "consent_type trial: this journey's program is {program}; expected one of: "
+                    "treatment, registry, data_transfer",
                     RefusalCode.INVALID_DATA,
+                    program=j.facts.program,
                 )
             current = j.state.trial_consent_version
             if current is not None and d.form_version != current:
-                raise Refused(
-                    f"trial consent form_version {d.form_version!r} is not the trial's current "
-                    f"version; expected {current} (record consent_version_changed first if the "
-                    "trial issued a new one)",
+                raise refused(
+                    "trial consent form_version {version} is not the trial's current version; "
+                    "expected {current} (record consent_version_changed first if the trial "
+                    "issued a new one)",
                     RefusalCode.INVALID_DATA,
+                    version=repr(d.form_version),
+                    current=current,
                 )
 
     def apply(self, j: Journey, a: Accepted[ConsentData], now: datetime) -> None:
@@ -123,16 +126,18 @@ class ConsentVersionChanged(MilestoneRule[ConsentVersionData]):
     def check(self, j: Journey, a: Accepted[ConsentVersionData]) -> None:
         _version_as_before(j, a.data.form_version)
         if j.facts.program is not Program.TRIAL:
-            raise Refused(
-                f"consent_version_changed applies to trial journeys; this one's program is "
-                f"{j.facts.program}",
+            raise refused(
+                "consent_version_changed applies to trial journeys; this one's program is "
+                "{program}",
                 RefusalCode.WRONG_PRODUCT,
+                program=j.facts.program,
             )
         if a.data.form_version == j.state.trial_consent_version:
-            raise Refused(
-                f"form_version {a.data.form_version!r} is already the trial's current version; "
-                "expected the new version",
+            raise refused(
+                "form_version {version} is already the trial's current version; expected the new "
+                "version",
                 RefusalCode.ALREADY_DONE,
+                version=repr(a.data.form_version),
             )
 
     def apply(self, j: Journey, a: Accepted[ConsentVersionData], now: datetime) -> None:
@@ -168,10 +173,11 @@ class ConsentWithdrawn(MilestoneRule[ConsentWithdrawnData]):
             held = sorted(
                 {c.consent_type.value for c in j.state.consents if c.withdrawn_at is None}
             )
-            raise Refused(
-                f"no {t} consent is held for this journey; expected one of: "
-                + (", ".join(held) or "none (no consent is held)"),
+            raise refused(
+                "no {kind} consent is held for this journey; expected one of: {held}",
                 RefusalCode.PATHWAY_RULE,
+                kind=t,
+                held=", ".join(held) or "none (no consent is held)",
             )
 
     def apply(self, j: Journey, a: Accepted[ConsentWithdrawnData], now: datetime) -> None:

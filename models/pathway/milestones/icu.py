@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.enums import MilestoneKind, Phase
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, refused
 from models.pathway import sae
 from models.pathway.data import IcuAdmittedData, NoData
 from models.pathway.rules import Accepted, D, MilestoneRule, rule
@@ -53,10 +53,10 @@ class IcuAdmitted(IcuRule[IcuAdmittedData]):
     def check(self, j: Journey, a: Accepted[IcuAdmittedData]) -> None:
         self.known(j)
         if j.state.icu_since is not None:
-            raise Refused(
-                f"the patient is in the ICU since {j.state.icu_since:%Y-%m-%d %H:%M} UTC; "
-                "expected icu_discharged first",
+            raise refused(
+                "the patient is in the ICU since {since} UTC; expected icu_discharged first",
                 RefusalCode.PATHWAY_RULE,
+                since=j.state.icu_since.strftime("%Y-%m-%d %H:%M"),
             )
 
     def apply(self, j: Journey, a: Accepted[IcuAdmittedData], now: datetime) -> None:
@@ -77,14 +77,15 @@ class IcuDischarged(IcuRule[NoData]):
         self.known(j)
         since = j.state.icu_since
         if since is None:
-            raise Refused(
+            raise refused(
                 "the patient is not in the ICU; expected icu_admitted first",
                 RefusalCode.PATHWAY_RULE,
             )
         if a.occurred_at < since:
-            raise Refused(
-                f"the ICU discharge is before the admission ({since:%Y-%m-%d %H:%M} UTC)",
+            raise refused(
+                "the ICU discharge is before the admission ({since} UTC)",
                 RefusalCode.INVALID_TIME,
+                since=since.strftime("%Y-%m-%d %H:%M"),
             )
 
     def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.enums import DeadlineName, MilestoneKind, Outcome, Phase
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.pathway import deadlines, gates
 from models.pathway.data import PiDecisionData, SiteData
 from models.pathway.milestones.records import check_translations
@@ -30,22 +30,25 @@ class SubmittedToPi(MilestoneRule[SiteData]):
     def check(self, j: Journey, a: Accepted[SiteData]) -> None:
         s, site = j.state, a.data.site
         if site not in j.facts.sites:
-            raise Refused(
-                f"site {site!r} is not one of this case's sites; expected one of: "
-                + ", ".join(j.remaining_sites()),
+            raise refused(
+                "site {site} is not one of this case's sites; expected one of: {sites}",
                 RefusalCode.UNKNOWN_NAME,
+                site=repr(site),
+                sites=", ".join(j.remaining_sites()),
             )
         if site in s.declined_sites:
-            raise Refused(
-                f"site {site!r} already declined this case; expected one of: "
-                + ", ".join(j.remaining_sites()),
+            raise refused(
+                "site {site} already declined this case; expected one of: {sites}",
                 RefusalCode.PATHWAY_RULE,
+                site=repr(site),
+                sites=", ".join(j.remaining_sites()),
             )
         if s.submitted_site is not None:
-            raise Refused(
-                f"the case is awaiting the PI decision of {s.submitted_site!r}; "
-                "expected pi_decision for that site first",
+            raise refused(
+                "the case is awaiting the PI decision of {site}; expected pi_decision for that "
+                "site first",
                 RefusalCode.PATHWAY_RULE,
+                site=repr(s.submitted_site),
             )
         check_translations(j)
 
@@ -72,20 +75,22 @@ class PiDecision(MilestoneRule[PiDecisionData]):
     def check(self, j: Journey, a: Accepted[PiDecisionData]) -> None:
         submitted = j.state.submitted_site
         if submitted is None:
-            raise Refused(
+            raise refused(
                 "no submission awaits a decision; expected submitted_to_pi first",
                 RefusalCode.PATHWAY_RULE,
             )
         if a.data.site != submitted:
-            raise Refused(
-                f"the case was submitted to {submitted!r}, not {a.data.site!r}; "
-                f"expected site={submitted}",
+            raise refused(
+                "the case was submitted to {submitted}, not {site}; expected site={expected}",
                 RefusalCode.PATHWAY_RULE,
+                submitted=repr(submitted),
+                site=repr(a.data.site),
+                expected=submitted,
             )
         d = a.data
         if not j.signers and (d.principal_investigator or d.transcribed_from_sha256):
             # As before `SIGNERS`: these fields were unknown (and replay must refuse them).
-            raise Refused(
+            raise refused(
                 "principal_investigator, transcribed_from_sha256: not taken by this journey "
                 "until its next run; expected site, decision, signature_meaning",
                 RefusalCode.INVALID_DATA,
@@ -97,7 +102,7 @@ class PiDecision(MilestoneRule[PiDecisionData]):
                 f"pi_decision decision={d.decision}",
             )
         if d.transcribed_from_sha256 and not d.principal_investigator:
-            raise Refused(
+            raise refused(
                 "a transcribed decision names the PI who signed it; expected "
                 "principal_investigator (their staff id) with transcribed_from_sha256",
                 RefusalCode.MISSING_FIELD,
@@ -108,11 +113,11 @@ class PiDecision(MilestoneRule[PiDecisionData]):
             and d.principal_investigator
             and d.principal_investigator != actor
         ):
-            raise Refused(
-                f"only {d.principal_investigator} signs their decision; a decision received "
-                "in writing is recorded as transcribed: expected transcribed_from_sha256 (the "
-                "signed document's SHA-256)",
+            raise refused(
+                "only {pi} signs their decision; a decision received in writing is recorded as "
+                "transcribed: expected transcribed_from_sha256 (the signed document's SHA-256)",
                 RefusalCode.PERMISSION,
+                pi=d.principal_investigator,
             )
 
     def apply(self, j: Journey, a: Accepted[PiDecisionData], now: datetime) -> None:
