@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from models import bounds
 from models.enums import AlertKind, AuditAction, NotificationKind, Recipient, Severity
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.messages import AcknowledgeAlertInput, Alert, MilestoneEvent, Notification
 from models.pathway import sae
 
@@ -118,23 +118,28 @@ def check_acknowledge(j: Journey, ack: AcknowledgeAlertInput) -> Alert:
     alert = next((a for a in j.state.alerts if a.id == ack.alert_id), None)
     if alert is None:
         open_ids = [f"{a.id} ({a.kind})" for a in j.state.alerts if a.open]
-        raise Refused(
-            f"no alert {ack.alert_id!r} on this journey; expected one of the open alerts: "
-            + (", ".join(open_ids) or "(none open)"),
+        raise refused(
+            "no alert {alert} on this journey; expected one of the open alerts: {open}",
             RefusalCode.UNKNOWN_NAME,
+            alert=repr(ack.alert_id),
+            open=", ".join(open_ids) or "(none open)",
         )
     if alert.acknowledged:
         assert alert.acknowledged_at is not None
-        raise Refused(
-            f"alert {alert.id} was already acknowledged by {alert.acknowledged_by} at "
-            f"{alert.acknowledged_at:%Y-%m-%d %H:%M} UTC",
+        raise refused(
+            "alert {alert} was already acknowledged by {who} at {at} UTC",
             RefusalCode.ALREADY_DONE,
+            alert=alert.id,
+            who=alert.acknowledged_by,
+            at=alert.acknowledged_at.strftime("%Y-%m-%d %H:%M"),
         )
     if alert.resolved_at is not None:
-        raise Refused(
-            f"alert {alert.id} was resolved at {alert.resolved_at:%Y-%m-%d %H:%M} UTC: "
-            f"{alert.resolution}",
+        raise refused(
+            "alert {alert} was resolved at {at} UTC: {resolution}",
             RefusalCode.ALREADY_DONE,
+            alert=alert.id,
+            at=alert.resolved_at.strftime("%Y-%m-%d %H:%M"),
+            resolution=alert.resolution,
         )
     j.check_sender(ack.actor, ack.note, "who acknowledges the alert")
     if j.v5 and alert.severity is Severity.CRITICAL:

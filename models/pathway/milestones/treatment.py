@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models.enums import AlertKind, CellSource, DeadlineName, MilestoneKind, Phase, Severity
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.pathway import deadlines, gates
 from models.pathway.data import LotData, NoData, ProductData, ReadinessData, RegimenData
 from models.pathway.milestones import custody, money
@@ -66,7 +66,7 @@ class ReadinessChecked(MilestoneRule[ReadinessData]):
 
     def check(self, j: Journey, a: Accepted[ReadinessData]) -> None:
         if j.state.conditioning_started_at is not None:
-            raise Refused(
+            raise refused(
                 "conditioning has started; readiness is checked before it", RefusalCode.ALREADY_DONE
             )
         gates.check_readiness_data(j, a.data, a.occurred_at)
@@ -94,7 +94,7 @@ class ConditioningCompleted(MilestoneRule[NoData]):
 
     def check(self, j: Journey, a: Accepted[NoData]) -> None:
         if j.state.conditioning_started_at is None:
-            raise Refused(
+            raise refused(
                 "expected conditioning_started before conditioning_completed",
                 RefusalCode.PATHWAY_RULE,
             )
@@ -119,11 +119,11 @@ class ProductThawed(MilestoneRule[LotData]):
     def check(self, j: Journey, a: Accepted[LotData]) -> None:
         product = j.state.product
         if product is None or a.data.lot != product.lot:
-            raise Refused(
+            raise refused(
                 # Never the expected lot: it must be read from the bag, not the screen.
-                f"lot {a.data.lot!r} differs from the reserved lot; read the lot again from "
-                "the bag",
+                "lot {lot} differs from the reserved lot; read the lot again from the bag",
                 RefusalCode.CHAIN_OF_IDENTITY,
+                lot=repr(a.data.lot),
             )
 
     def apply(self, j: Journey, a: Accepted[LotData], now: datetime) -> None:
@@ -146,12 +146,12 @@ class InfusionCompleted(MilestoneRule[ProductData]):
     def check(self, j: Journey, a: Accepted[ProductData]) -> None:
         s, d = j.state, a.data
         if j.facts.cell_source is CellSource.ALLOGENEIC and s.thawed_at is None:
-            raise Refused(
+            raise refused(
                 "expected product_thawed before infusion_completed", RefusalCode.PATHWAY_RULE
             )
         product = s.product
         if product is None:
-            raise Refused(
+            raise refused(
                 "no product was released or reserved for this journey", RefusalCode.PATHWAY_RULE
             )
         differ = [
@@ -165,11 +165,13 @@ class InfusionCompleted(MilestoneRule[ProductData]):
         if differ:
             # Say which one differs, never the expected value: the bedside check must read
             # the bag, not copy the screen.
-            raise Refused(
-                f"chain of identity mismatch: the {' and the '.join(differ)} given differ"
-                f"{'s' if len(differ) == 1 else ''} from the {product.source} product's; "
-                "verify the patient and the bag",
+            raise refused(
+                "chain of identity mismatch: the {fields} given {differ} from the {source} "
+                "product's; verify the patient and the bag",
                 RefusalCode.CHAIN_OF_IDENTITY,
+                fields=" and the ".join(differ),
+                differ="differs" if len(differ) == 1 else "differ",
+                source=product.source,
             )
         custody.check_infusion(j)
 
