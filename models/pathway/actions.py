@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from models import bounds
 from models.deadlines import DeadlineView
 from models.enums import AuditAction, MilestoneKind, Outcome
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.messages import (
     NOTE_MAX_CHARS,
     MilestoneAck,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 def check_reschedule(j: Journey, r: RescheduleInput, now: datetime) -> None:
     """Check a reschedule request; raise `Refused` saying what was expected."""
     if j.closed:
-        raise Refused(
+        raise refused(
             "the journey is closed; it has no deadline to move; expected an open journey",
             RefusalCode.CLOSED,
         )
@@ -41,20 +41,21 @@ def check_reschedule(j: Journey, r: RescheduleInput, now: datetime) -> None:
     check_sender(j, r.actor, r.reason, "who moves the deadline", required="why the deadline moves")
     if j.book.get(r.deadline) is None:
         names = [v.name for v in j.open_deadlines()]
-        raise Refused(
-            f"no open deadline {r.deadline!r}; expected one of: "
-            + (", ".join(names) or "(none open)"),
+        raise refused(
+            "no open deadline {deadline}; expected one of: {names}",
             RefusalCode.UNKNOWN_NAME,
+            deadline=repr(r.deadline),
+            names=", ".join(names) or "(none open)",
         )
     if r.due_at.tzinfo is None:
-        raise Refused("due_at must include a UTC offset", RefusalCode.INVALID_TIME)
+        raise refused("due_at must include a UTC offset", RefusalCode.INVALID_TIME)
     times.check_instant(j, r.due_at, "due_at", "expected a later time")
     if r.due_at <= now:
-        raise Refused(
-            f"due_at {r.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC is not in the future; "
-            "expected a time "
-            f"after now ({now:%Y-%m-%d %H:%M} UTC)",
+        raise refused(
+            "due_at {due} UTC is not in the future; expected a time after now ({now} UTC)",
             RefusalCode.INVALID_TIME,
+            due=r.due_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            now=now.strftime("%Y-%m-%d %H:%M"),
         )
 
 
@@ -85,16 +86,18 @@ def apply_reschedule(j: Journey, r: RescheduleInput, now: datetime) -> DeadlineV
 def check_withdraw(j: Journey, w: WithdrawInput) -> None:
     """Check a withdrawal; raise `Refused` saying what was expected."""
     if j.closed:
-        raise Refused(
-            f"the journey is already closed ({j.state.outcome}); expected an open journey",
+        raise refused(
+            "the journey is already closed ({outcome}); expected an open journey",
             RefusalCode.CLOSED,
+            outcome=j.state.outcome,
         )
     if j.state.died_at is not None:
         # Withdrawn, the death's report to the sponsor would be owed with no deadline left.
-        raise Refused(
-            f"the patient died ({j.state.died_at:%Y-%m-%d}); the journey closes as died once "
-            "the death is reported to the sponsor: expected sae_reported",
+        raise refused(
+            "the patient died ({day}); the journey closes as died once the death is reported to "
+            "the sponsor: expected sae_reported",
             RefusalCode.CLOSED,
+            day=j.state.died_at.strftime("%Y-%m-%d"),
         )
     check_sender(
         j, w.actor, w.reason, "who withdraws the journey", required="why the journey is withdrawn"
@@ -298,13 +301,16 @@ def check_sender(
     if j.strict_ids:
         bounds.check_actor_id(actor, who)
     if required is not None and not text.strip():
-        raise Refused(f"reason is required: {required}", RefusalCode.MISSING_FIELD)
+        raise refused("reason is required: {what}", RefusalCode.MISSING_FIELD, what=required)
     if not actor.strip():
-        raise Refused(f"actor is required: {who}", RefusalCode.MISSING_FIELD)
+        raise refused("actor is required: {who}", RefusalCode.MISSING_FIELD, who=who)
     # Before version 3 a reason's length was not capped; journeys still running under those
     # rules keep answering as they did (their histories must replay the same).
     if len(text) > NOTE_MAX_CHARS and (required is None or j.v3):
-        raise Refused(
-            f"{field} is {len(text)} characters; expected at most {NOTE_MAX_CHARS}",
+        raise refused(
+            "{field} is {n} characters; expected at most {most}",
             RefusalCode.INVALID_DATA,
+            field=field,
+            n=len(text),
+            most=NOTE_MAX_CHARS,
         )

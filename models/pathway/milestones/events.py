@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models.enums import AlertKind, DeadlineName, MilestoneKind, Outcome, Phase, Severity
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, refused
 from models.pathway import sae, times
 from models.pathway.data import (
     AdverseEventData,
@@ -86,11 +86,12 @@ class AdverseEvent(WatchedRule[AdverseEventData]):
         if aware is not None:
             aware = times.check_instant(j, aware, "aware_at", "expected a time near now")
             if aware < a.occurred_at:
-                raise Refused(
-                    f"aware_at {aware:%Y-%m-%d %H:%M} UTC is before the event "
-                    f"({a.occurred_at:%Y-%m-%d %H:%M} UTC); expected the time the team "
-                    "learnt of it, at or after it",
+                raise refused(
+                    "aware_at {aware} UTC is before the event ({at} UTC); expected the time the "
+                    "team learnt of it, at or after it",
                     RefusalCode.OUT_OF_ORDER,
+                    aware=aware.strftime("%Y-%m-%d %H:%M"),
+                    at=a.occurred_at.strftime("%Y-%m-%d %H:%M"),
                 )
 
     def apply(self, j: Journey, a: Accepted[AdverseEventData], now: datetime) -> None:
@@ -147,10 +148,11 @@ class SaeReported(WatchedRule[SaeReportedData]):
             )
         wanted = a.data.report_id
         if wanted is not None and all(r.id != wanted for r in waiting):
-            raise Refused(
-                f"no pending report {wanted!r}; expected one of: "
-                + ", ".join(f"{r.id} ({r.what})" for r in waiting),
+            raise refused(
+                "no pending report {wanted}; expected one of: {reports}",
                 RefusalCode.UNKNOWN_NAME,
+                wanted=repr(wanted),
+                reports=", ".join(f"{r.id} ({r.what})" for r in waiting),
             )
 
     def apply(self, j: Journey, a: Accepted[SaeReportedData], now: datetime) -> None:
@@ -170,9 +172,10 @@ class Death(WatchedRule[DeathData]):
     def check(self, j: Journey, a: Accepted[DeathData]) -> None:
         super().check(j, a)
         if j.state.died_at is not None:
-            raise Refused(
-                f"death is already recorded ({j.state.died_at:%Y-%m-%d %H:%M} UTC)",
+            raise refused(
+                "death is already recorded ({at} UTC)",
                 RefusalCode.ALREADY_DONE,
+                at=j.state.died_at.strftime("%Y-%m-%d %H:%M"),
             )
 
     def apply(self, j: Journey, a: Accepted[DeathData], now: datetime) -> None:
@@ -229,10 +232,10 @@ class RelapseDetected(WatchedRule[RelapseData]):
         super().check(j, a)
         infused = j.state.infused_at
         if infused is None or a.occurred_at < infused:
-            raise Refused(
-                "a relapse is recorded after the infusion; expected a time after "
-                + (f"{infused:%Y-%m-%d %H:%M} UTC" if infused else "the infusion"),
+            raise refused(
+                "a relapse is recorded after the infusion; expected a time after {after}",
                 RefusalCode.OUT_OF_ORDER,
+                after=infused.strftime("%Y-%m-%d %H:%M UTC") if infused else "the infusion",
             )
 
     def apply(self, j: Journey, a: Accepted[RelapseData], now: datetime) -> None:
@@ -256,7 +259,7 @@ class ReReferralDecided(WatchedRule[ReReferralData]):
     def check(self, j: Journey, a: Accepted[ReReferralData]) -> None:
         super().check(j, a)
         if j.book.get(N.RE_REFERRAL) is None:
-            raise Refused(
+            raise refused(
                 "no relapse or progression waits for a decision; expected relapse_detected "
                 "(or a PD response) first",
                 RefusalCode.PATHWAY_RULE,
