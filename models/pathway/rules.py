@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from models.enums import CellSource, MilestoneKind, Phase
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.messages import MilestoneInput
 from models.pathway.data import MilestoneData, NoData
 
@@ -30,9 +30,10 @@ def require_run(taken: bool, what: str) -> None:
     """Refuse what only runs under a later patch take (`taken`: this run does), as earlier
     runs always did: an unknown name, so the refusal and its replay never change."""
     if not taken:
-        raise Refused(
-            f"unknown {what} for this journey's run (it is taken from the journey's next run)",
+        raise refused(
+            "unknown {what} for this journey's run (it is taken from the journey's next run)",
             RefusalCode.UNKNOWN_NAME,
+            what=what,
         )
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models import bounds
-from models.errors import RefusalCode, Refused, refused
+from models.errors import RefusalCode, refused
 from models.pathway.idempotency import MILESTONE_KINDS
 
 if TYPE_CHECKING:
@@ -75,13 +75,21 @@ def check_instant(j: Journey, at: datetime, field: str, expected: str) -> dateti
         return bounds.check_instant(at, field, strict=j.strict_ids)
     if at.tzinfo is None:
         example = ", e.g. 2026-11-21T10:00:00+08:00" if field == "occurred_at" else ""
-        raise Refused(f"{field} must include a UTC offset{example}", RefusalCode.INVALID_TIME)
+        raise refused(
+            "{field} must include a UTC offset{example}",
+            RefusalCode.INVALID_TIME,
+            field=field,
+            example=example,
+        )
     try:
         return at.astimezone(UTC)
     except OverflowError:
-        raise Refused(
-            f"{field} {at.isoformat()} is out of range; {expected}",
+        raise refused(
+            "{field} {at} is out of range; {expected}",
             RefusalCode.INVALID_TIME,
+            field=field,
+            at=at.isoformat(),
+            expected=expected,
         ) from None
 
 

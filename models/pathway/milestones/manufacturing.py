@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models.enums import CellSource, DeadlineName, MilestoneKind, Outcome, Phase
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.pathway.data import CoiData, NoData, ProductData, ReasonData, RegimenData
 from models.pathway.milestones import money
 from models.pathway.rules import Accepted, MilestoneRule, rule
@@ -75,29 +75,32 @@ class BridgingTherapyStarted(MilestoneRule[RegimenData]):
         s, d = j.state, a.data
         if not j.watched:
             if s.phase is not Phase.MANUFACTURING:
-                raise Refused(
-                    f"milestone 'bridging_therapy_started' is not expected in phase "
-                    f"'{s.phase}'; expected it during manufacturing",
+                raise refused(
+                    "milestone 'bridging_therapy_started' is not expected in phase '{phase}'; "
+                    "expected it during manufacturing",
                     RefusalCode.WRONG_PHASE,
+                    phase=s.phase,
                 )
             if d.days is not None:
-                raise Refused(
+                raise refused(
                     "data for 'bridging_therapy_started' is invalid: days is taken from this "
                     "journey's next run; expected: regimen?",
                     RefusalCode.INVALID_DATA,
                 )
             return
         if s.conditioning_started_at is not None:
-            raise Refused(
+            raise refused(
                 "conditioning has started; bridging therapy is given before it",
                 RefusalCode.ALREADY_DONE,
             )
         if d.days is None and bridging_days(j, d.regimen) is None:
             known = ", ".join(r.name for r in j.protocol.bridging_regimens) or "(none)"
-            raise Refused(
-                f"bridging regimen {d.regimen!r} is not one of the protocol's ({known}); "
-                "expected one of them, or its duration in days",
+            raise refused(
+                "bridging regimen {regimen} is not one of the protocol's ({known}); expected "
+                "one of them, or its duration in days",
                 RefusalCode.INVALID_DATA,
+                regimen=repr(d.regimen),
+                known=known,
             )
 
     def apply(self, j: Journey, a: Accepted[RegimenData], now: datetime) -> None:
@@ -127,7 +130,9 @@ def _unless_started(j: Journey) -> list[str]:
 
 def _started(j: Journey, kind: MilestoneKind) -> None:
     if not j.state.manufacturing_started:
-        raise Refused(f"expected manufacturing_started before {kind}", RefusalCode.PATHWAY_RULE)
+        raise refused(
+            "expected manufacturing_started before {kind}", RefusalCode.PATHWAY_RULE, kind=kind
+        )
 
 
 @rule
@@ -146,12 +151,12 @@ class ProductReleased(MilestoneRule[ProductData]):
         _started(j, self.kind)
         coi = j.state.apheresis_coi
         if a.data.coi_id != coi:
-            raise Refused(
+            raise refused(
                 # Never the expected value: it must be read from the label, not the screen.
-                f"chain of identity mismatch: the released product's coi_id "
-                f"{a.data.coi_id!r} differs from the coi_id recorded at apheresis; read it "
-                "again from the product label",
+                "chain of identity mismatch: the released product's coi_id {coi} differs from "
+                "the coi_id recorded at apheresis; read it again from the product label",
                 RefusalCode.CHAIN_OF_IDENTITY,
+                coi=repr(a.data.coi_id),
             )
 
     def apply(self, j: Journey, a: Accepted[ProductData], now: datetime) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.enums import MilestoneKind
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.pathway.data_team import CoordinatorChangedData
 from models.pathway.rules import Accepted, AnyTimeRule, rule
 
@@ -35,15 +35,18 @@ class CoordinatorChanged(AnyTimeRule[CoordinatorChangedData]):
     def check(self, j: Journey, a: Accepted[CoordinatorChangedData]) -> None:
         super().check(j, a)
         if a.data.previous != j.facts.coordinator:
-            raise Refused(
-                f"{j.facts.coordinator} coordinates this case, not {a.data.previous}; "
-                "expected the current coordinator as previous (reassigned meanwhile?)",
+            raise refused(
+                "{current} coordinates this case, not {previous}; expected the current "
+                "coordinator as previous (reassigned meanwhile?)",
                 RefusalCode.PATHWAY_RULE,
+                current=j.facts.coordinator,
+                previous=a.data.previous,
             )
         if a.data.coordinator == j.facts.coordinator:
-            raise Refused(
-                f"{a.data.coordinator} already coordinates this case; expected a colleague",
+            raise refused(
+                "{coordinator} already coordinates this case; expected a colleague",
                 RefusalCode.PATHWAY_RULE,
+                coordinator=a.data.coordinator,
             )
 
     def apply(self, j: Journey, a: Accepted[CoordinatorChangedData], now: datetime) -> None:
