@@ -21,7 +21,7 @@ from models.enums import (
     ReadinessItem,
     SignatureMeaning,
 )
-from models.errors import RefusalCode, Refused, refused
+from models.errors import RefusalCode, refused
 from models.messages import GateItem
 from models.pathway import times
 from models.state import ConsentRecord, Signature
@@ -182,7 +182,9 @@ def check_treatment_step(j: Journey, kind: MilestoneKind) -> None:
         return
     needed = reconsent_needed(j)
     if needed:
-        raise Refused(f"{kind} refused: expected {needed}", RefusalCode.PATHWAY_RULE)
+        raise refused(
+            "{kind} refused: expected {needed}", RefusalCode.PATHWAY_RULE, kind=kind, needed=needed
+        )
 
 
 def registry_consented(j: Journey) -> bool:
@@ -236,10 +238,13 @@ def check_eligibility(j: Journey, d: EligibilityAssessedData) -> list[str]:
     given = {item: getattr(d, f) for item, f in ITEM_FIELDS.items()}
     undefined = [ITEM_FIELDS[i] for i, v in given.items() if v is not None and i not in items]
     if undefined:
-        raise Refused(
-            f"{', '.join(undefined)}: not an item of protocol {j.protocol.name}'s eligibility "
-            "checklist; expected only: " + (", ".join(ITEM_FIELDS[i] for i in items) or "none"),
+        raise refused(
+            "{items}: not an item of protocol {protocol}'s eligibility checklist; expected "
+            "only: {expected}",
             RefusalCode.INVALID_DATA,
+            items=", ".join(undefined),
+            protocol=j.protocol.name,
+            expected=", ".join(ITEM_FIELDS[i] for i in items) or "none",
         )
     missing = [ITEM_FIELDS[i] for i in items if given[i] is None]
     failing = [why for i in items if given[i] is not None and (why := _item_fails(j, i, given[i]))]
@@ -249,11 +254,11 @@ def check_eligibility(j: Journey, d: EligibilityAssessedData) -> list[str]:
             parts.append("missing " + ", ".join(missing))
         if failing:
             parts.append("failing " + "; ".join(failing))
-        raise Refused(
-            "outcome eligible refused: the eligibility checklist is incomplete — "
-            + "; ".join(parts)
-            + "; expected every item, passing, or outcome ineligible / more_info_needed",
+        raise refused(
+            "outcome eligible refused: the eligibility checklist is incomplete — {parts}; "
+            "expected every item, passing, or outcome ineligible / more_info_needed",
             RefusalCode.PATHWAY_RULE,
+            parts="; ".join(parts),
         )
     return failing
 
@@ -273,18 +278,20 @@ def check_readiness_data(j: Journey, d: ReadinessData, now: datetime) -> None:
     items = j.protocol.readiness_checklist
     given = {i: getattr(d, f) for i, f in READINESS_FIELDS.items() if getattr(d, f) is not None}
     if not given:
-        raise Refused(
-            "expected at least one readiness item: "
-            + ", ".join(READINESS_FIELDS[i] for i in items),
+        raise refused(
+            "expected at least one readiness item: {items}",
             RefusalCode.MISSING_FIELD,
+            items=", ".join(READINESS_FIELDS[i] for i in items),
         )
     undefined = [READINESS_FIELDS[i] for i in given if i not in items]
     if undefined:
-        raise Refused(
-            f"{', '.join(undefined)}: not an item of protocol {j.protocol.name}'s readiness "
-            "checklist; expected only: "
-            + (", ".join(READINESS_FIELDS[i] for i in items) or "none"),
+        raise refused(
+            "{items}: not an item of protocol {protocol}'s readiness checklist; expected only: "
+            "{expected}",
             RefusalCode.INVALID_DATA,
+            items=", ".join(undefined),
+            protocol=j.protocol.name,
+            expected=", ".join(READINESS_FIELDS[i] for i in items) or "none",
         )
     if d.tls_prophylaxis_started_at is not None:
         times.check_time(
@@ -353,9 +360,10 @@ def check_ready(j: Journey, at: datetime) -> None:
     missing = consent_missing(j)
     missing += [f"{g.item}: {g.detail}" for g in readiness(j, at) if not g.done]
     if missing:
-        raise Refused(
-            "conditioning_started refused: not ready — " + "; ".join(missing),
+        raise refused(
+            "conditioning_started refused: not ready — {missing}",
             RefusalCode.PATHWAY_RULE,
+            missing="; ".join(missing),
         )
 
 
