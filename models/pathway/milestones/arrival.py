@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.enums import CellSource, DeadlineName, MilestoneKind, Outcome, Phase
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.pathway import deadlines
 from models.pathway.data import NoData, PretreatmentData
 from models.pathway.milestones import money
@@ -59,9 +59,10 @@ class AfterArrival(MilestoneRule[D]):
 
     def check(self, j: Journey, a: Accepted[D]) -> None:
         if j.state.arrived_at is None:
-            raise Refused(
-                f"'{a.kind}' needs the patient to have arrived; expected patient_arrived first",
+            raise refused(
+                "'{kind}' needs the patient to have arrived; expected patient_arrived first",
                 RefusalCode.PATHWAY_RULE,
+                kind=a.kind,
             )
 
 

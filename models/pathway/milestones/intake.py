@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.enums import MilestoneKind, Outcome, Phase
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.pathway import gates
 from models.pathway.data import EligibilityAssessedData, RecordReceivedData, RecordsCompleteData
 from models.pathway.milestones.records import require_records
@@ -51,11 +51,11 @@ class RecordsComplete(MilestoneRule[RecordsCompleteData]):
         on_file = set(j.state.records_on_file) | set(a.data.records)
         missing = [r.value for r in j.protocol.required_records if r not in on_file]
         if missing:
-            raise Refused(
-                "records are not complete: the protocol requires "
-                f"{', '.join(missing)} (not on file); record them with "
-                "record_received or list them in data.records",
+            raise refused(
+                "records are not complete: the protocol requires {missing} (not on file); "
+                "record them with record_received or list them in data.records",
                 RefusalCode.PATHWAY_RULE,
+                missing=", ".join(missing),
             )
 
     def apply(self, j: Journey, a: Accepted[RecordsCompleteData], now: datetime) -> None:

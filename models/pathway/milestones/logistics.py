@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from models.enums import CellSource, MilestoneKind, Phase
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.pathway import deadlines
 from models.pathway.data import (
     CostEstimateData,
@@ -99,13 +99,16 @@ class CostEstimateAccepted(LogisticsRule[CostEstimateData]):
         try:
             items = cost_items(d.items)
         except ValueError as e:
-            raise Refused(f"items: {e}", RefusalCode.INVALID_DATA) from None
+            raise refused("items: {problem}", RefusalCode.INVALID_DATA, problem=e) from None
         added = sum(i.amount for i in items)
         if abs(added - d.total) > 0.005:
-            raise Refused(
-                f"the items add up to {added:,.2f} {d.currency}, not the total "
-                f"{d.total:,.2f} {d.currency}; expected a total equal to the sum of the items",
+            raise refused(
+                "the items add up to {added} {currency}, not the total {total} {currency}; "
+                "expected a total equal to the sum of the items",
                 RefusalCode.INVALID_DATA,
+                added=format(added, ",.2f"),
+                total=format(d.total, ",.2f"),
+                currency=d.currency,
             )
 
 
@@ -118,10 +121,11 @@ class InvitationLetterIssued(LogisticsRule[SiteData]):
 
     def check(self, j: Journey, a: Accepted[SiteData]) -> None:
         if a.data.site != j.state.current_site:
-            raise Refused(
-                f"the invitation letter must come from the accepting site "
-                f"{j.state.current_site!r}, not {a.data.site!r}",
+            raise refused(
+                "the invitation letter must come from the accepting site {accepting}, not {site}",
                 RefusalCode.PATHWAY_RULE,
+                accepting=repr(j.state.current_site),
+                site=repr(a.data.site),
             )
 
     def effect(self, j: Journey, a: Accepted[SiteData], now: datetime) -> None:
@@ -141,7 +145,7 @@ class VisaIssued(LogisticsRule[VisaIssuedData]):
 
     def check(self, j: Journey, a: Accepted[VisaIssuedData]) -> None:
         if K.INVITATION_LETTER_ISSUED not in j.state.logistics_done:
-            raise Refused(
+            raise refused(
                 "a visa needs the hospital's invitation letter; expected "
                 "invitation_letter_issued first",
                 RefusalCode.PATHWAY_RULE,
@@ -165,17 +169,17 @@ class TravelBooked(LogisticsRule[TravelBookedData]):
 
     def check(self, j: Journey, a: Accepted[TravelBookedData]) -> None:
         if K.COST_ESTIMATE_ACCEPTED not in j.state.logistics_done:
-            raise Refused(
+            raise refused(
                 "travel is booked only after the family accepted the cost estimate; "
                 "expected cost_estimate_accepted first",
                 RefusalCode.PATHWAY_RULE,
             )
         # A day's grace: the booking's time is UTC, the arrival date the site's.
         if a.data.arrival_date < a.occurred_at.date() - visa.ONE_DAY:
-            raise Refused(
-                f"arrival_date {a.data.arrival_date} is before the booking; expected a "
-                "date on or after it",
+            raise refused(
+                "arrival_date {day} is before the booking; expected a date on or after it",
                 RefusalCode.INVALID_DATA,
+                day=a.data.arrival_date,
             )
 
     def effect(self, j: Journey, a: Accepted[TravelBookedData], now: datetime) -> None:

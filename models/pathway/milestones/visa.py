@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models.enums import AlertKind, DeadlineName, MilestoneKind, Phase, Severity
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.pathway import alerts, deadlines
 from models.pathway.data import ValidUntilData
 from models.pathway.rules import Accepted, MilestoneRule, rule
@@ -84,15 +84,17 @@ class VisaExtended(MilestoneRule[ValidUntilData]):
     def check(self, j: Journey, a: Accepted[ValidUntilData]) -> None:
         s = j.state
         if s.arrived_at is None or s.returned_home:
-            raise Refused(
+            raise refused(
                 "a visa extension applies between arrival and return home",
                 RefusalCode.PATHWAY_RULE,
             )
         if s.visa_valid_until is not None and a.data.valid_until <= s.visa_valid_until:
-            raise Refused(
-                f"valid_until {a.data.valid_until} is not later than the current visa's "
-                f"{s.visa_valid_until}; expected a later date",
+            raise refused(
+                "valid_until {day} is not later than the current visa's {current}; expected a "
+                "later date",
                 RefusalCode.INVALID_DATA,
+                day=a.data.valid_until,
+                current=s.visa_valid_until,
             )
 
     def apply(self, j: Journey, a: Accepted[ValidUntilData], now: datetime) -> None:
