@@ -56,9 +56,7 @@ def authorise(
             in_care_team(session, who, role, case)
     except Refused as e:
         record_refusal(session, case, action.value, request, str(e), actor=who)
-        raise Refusal(
-            str(e), e.code, template=e.template, params=e.params, nested=e.nested
-        ) from None
+        raise Refusal.of(e) from None
 
 
 # What `authorise` is told as its `case` when the action is on no case in particular.

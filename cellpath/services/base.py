@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from cellpath.config import Settings, get_settings
 from cellpath.store import CaseStore
-from models.errors import RefusalCode
+from models.errors import RefusalCode, Refused
 
 
 class Refusal(Exception):
@@ -40,6 +40,11 @@ class Refusal(Exception):
         self.template = template
         self.params = params or {}
         self.nested = nested or {}
+
+    @classmethod
+    def of(cls, e: Refused) -> Refusal:
+        """The service's refusal for a domain refusal: its words, code and data kept."""
+        return cls(str(e), e.code, template=e.template, params=e.params, nested=e.nested)
 
 
 class Unreachable(Exception):

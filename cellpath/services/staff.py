@@ -42,9 +42,7 @@ def _check_name(session: Session, member: str, request: dict[str, str | None]) -
         bounds.check_actor_id(member, "the staff member")
     except Refused as e:
         record_refusal(session, STAFF_AUDIT, "staff", None, str(e), detail=request)
-        raise Refusal(
-            str(e), e.code, template=e.template, params=e.params, nested=e.nested
-        ) from None
+        raise Refusal.of(e) from None
 
 
 def bootstrap(session: Session, member: str) -> None:
