@@ -33,9 +33,9 @@ from cellpath.codec_server import app_from_settings
 from cellpath.config import Settings, find_binary, get_settings
 from cellpath.connection import connect, key_ring, temporal_target
 from cellpath.console.serve import server as serve_console
+from cellpath.demo import start_demo
 from cellpath.logs import configure_logging
 from cellpath.runtime import create_worker, ensure_search_attributes, metrics_runtime
-from cellpath.scenarios import start_demo
 from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
 from models.directory import AssignedRole, AssignmentInput, ContactInput, SiteInput

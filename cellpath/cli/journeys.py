@@ -27,7 +27,7 @@ from cellpath.cli.common import (
     run,
     session,
 )
-from cellpath.scenarios import start_demo
+from cellpath.demo import start_demo
 from cellpath.services import casefile, journeys
 from cellpath.services.base import Refusal
 from cellpath.services.intake import Admitted, take_in

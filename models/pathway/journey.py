@@ -55,6 +55,7 @@ from models.messages import (
 )
 from models.pathway import (
     actions,
+    admission,
     alerts,
     backfill,
     deadlines,
@@ -313,47 +314,8 @@ class Journey:
         repeated = idempotency.repeated(self, m, now)
         if repeated is not None:
             return repeated
-        if self.closed:
-            raise refused(
-                "the journey is closed ({outcome}); no milestone is expected",
-                RefusalCode.CLOSED,
-                outcome=self.state.outcome,
-            )
-        try:
-            kind = MilestoneKind(m.kind)
-        except ValueError:
-            raise refused(
-                "unknown milestone kind {kind}; expected one of: {expected}",
-                RefusalCode.UNKNOWN_NAME,
-                kind=repr(m.kind),
-                expected=", ".join(self.expected_kinds()),
-            ) from None
+        kind = admission.kind_taken(self, m.kind)
         r = RULES[kind]
-        if self.state.died_at is not None and kind is not MilestoneKind.SAE_REPORTED:
-            raise refused(
-                "the patient died ({day}); the journey waits only for sae_reported (the "
-                "death's report to the sponsor)",
-                RefusalCode.CLOSED,
-                day=self.state.died_at.strftime("%Y-%m-%d"),
-            )
-        if r.cell_source is not None and r.cell_source is not self.facts.cell_source:
-            raise refused(
-                "milestone '{kind}' applies to {source} products only; this journey's product "
-                "is {product}",
-                RefusalCode.WRONG_PRODUCT,
-                kind=kind,
-                source=r.cell_source,
-                product=self.facts.cell_source,
-            )
-        if self.state.phase not in r.phases and not r.accepted_now_elsewhere(self):
-            raise refused(
-                "milestone '{kind}' is not expected in phase '{phase}'; expected one of: "
-                "{expected}",
-                RefusalCode.WRONG_PHASE,
-                kind=kind,
-                phase=self.state.phase,
-                expected=", ".join(self.expected_kinds()),
-            )
         self.check_sender(m.actor, m.note, "who recorded this milestone")
         occurred = times.occurred_at(self, m.occurred_at, now)
         accepted = Accepted(
