@@ -132,7 +132,7 @@ screenshots: install browser
 messages: install
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-wrap --project cellpath -o cellpath/console/locale/family.pot .
 	$(VENV)/bin/pybabel update -D family -i cellpath/console/locale/family.pot -d cellpath/console/locale --no-wrap
-	$(VENV)/bin/pybabel extract -F babel-console.cfg -k refused:1 -k words:1 --no-wrap --project cellpath -o cellpath/console/locale/console.pot .
+	$(VENV)/bin/pybabel extract -F babel-console.cfg -k refused:1 -k refuse:1 -k refusing:1 -k _invalid:1 -k words:1 --no-wrap --project cellpath -o cellpath/console/locale/console.pot .
 	$(VENV)/bin/pybabel update -D console -i cellpath/console/locale/console.pot -d cellpath/console/locale --no-wrap
 	$(VENV)/bin/pybabel compile -D console -d cellpath/console/locale --statistics
 

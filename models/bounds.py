@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, Words, refused, words
 
 MAX_MESSAGE_BYTES = 64 * 1024
 # A patient's imported history (hundreds of milestones and observations) is one message.
@@ -63,9 +63,12 @@ BIDI_CONTROLS = frozenset(
 M = TypeVar("M", bound=BaseModel)
 
 
-def refuse(message: str, code: RefusalCode = RefusalCode.INVALID_DATA) -> Refused:
-    """A refusal for a malformed message (the default code is `invalid_data`)."""
-    return Refused(message, code=code)
+def refuse(
+    template: str, code: RefusalCode = RefusalCode.INVALID_DATA, **params: object
+) -> Refused:
+    """A refusal for a malformed message (the default code is `invalid_data`), its words
+    apart from its data as `refused` keeps them."""
+    return refused(template, code, **params)
 
 
 def decode_payload(
@@ -86,54 +89,69 @@ def decode_payload(
     """
     if len(data) > limit:
         raise refuse(
-            f"the {what} message is {len(data):,} bytes; expected at most {limit:,} bytes",
+            "the {what} message is {size} bytes; expected at most {limit} bytes",
             RefusalCode.TOO_LARGE,
+            what=what,
+            size=f"{len(data):,}",
+            limit=f"{limit:,}",
         )
     if encoding == b"binary/encrypted":
         if undecodable == b"integrity":
             raise refuse(
-                f"the {what} message failed its integrity check (altered, or sealed with "
+                "the {what} message failed its integrity check (altered, or sealed with "
                 "another key of the same id); expected a message sealed by cellpath",
                 RefusalCode.UNDECODABLE,
+                what=what,
             )
         raise refuse(
-            f"the {what} message is encrypted with a key this worker does not have; expected "
+            "the {what} message is encrypted with a key this worker does not have; expected "
             "a message sealed with a key in the workers' key ring (see README, key rotation)",
             RefusalCode.UNDECODABLE,
+            what=what,
         )
     if encoding not in (b"json/plain", None):
         shown = encoding.decode("utf-8", "replace")[:40] if encoding else "none"
         raise refuse(
-            f"the {what} message has encoding {shown!r}; expected a JSON object",
+            "the {what} message has encoding {encoding}; expected a JSON object",
             RefusalCode.UNDECODABLE,
+            what=what,
+            encoding=repr(shown),
         )
     try:
         value = json.loads(data, parse_constant=_no_constants)
     except RecursionError:
         raise refuse(
-            f"the {what} message is nested too deeply; expected at most {MAX_DEPTH} levels"
+            "the {what} message is nested too deeply; expected at most {most} levels",
+            what=what,
+            most=MAX_DEPTH,
         ) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise refuse(
-            f"the {what} message is not valid JSON ({str(e)[:80]}); expected a JSON object",
+            "the {what} message is not valid JSON ({error}); expected a JSON object",
             RefusalCode.UNDECODABLE,
+            what=what,
+            error=str(e)[:80],
         ) from None
     if not isinstance(value, dict):
-        raise refuse(f"the {what} message is {_json_kind(value)}; expected a JSON object")
+        raise refuse(
+            "the {what} message is {kind}; expected a JSON object",
+            what=what,
+            kind=_json_kind(value),
+        )
     check_shape(value, what)
     return value
 
 
-def _json_kind(value: Any) -> str:
+def _json_kind(value: Any) -> Words:
     if isinstance(value, list):
-        return "a JSON array"
+        return words("a JSON array")
     if isinstance(value, str):
-        return "a JSON string"
+        return words("a JSON string")
     if isinstance(value, bool):
-        return f"JSON {str(value).lower()}"
+        return words("JSON {value}", value=str(value).lower())
     if isinstance(value, int | float):
-        return "a JSON number"
-    return "JSON null"
+        return words("a JSON number")
+    return words("JSON null")
 
 
 def _no_constants(name: str) -> float:
@@ -143,19 +161,31 @@ def _no_constants(name: str) -> float:
 def check_shape(value: Any, path: str, depth: int = 0) -> None:
     """Refuse values nested deeper than `MAX_DEPTH` or with too many items or keys."""
     if depth > MAX_DEPTH:
-        raise refuse(f"{path} is nested too deeply; expected at most {MAX_DEPTH} levels")
+        raise refuse(
+            "{path} is nested too deeply; expected at most {most} levels", path=path, most=MAX_DEPTH
+        )
     if isinstance(value, dict):
         if len(value) > MAX_KEYS:
-            raise refuse(f"{path} has {len(value)} keys; expected at most {MAX_KEYS}")
+            raise refuse(
+                "{path} has {count} keys; expected at most {most}",
+                path=path,
+                count=len(value),
+                most=MAX_KEYS,
+            )
         for key, item in value.items():
             check_shape(item, f"{path}.{_short(str(key), 40)}", depth + 1)
     elif isinstance(value, list):
         if len(value) > MAX_ITEMS:
-            raise refuse(f"{path} has {len(value)} items; expected at most {MAX_ITEMS}")
+            raise refuse(
+                "{path} has {count} items; expected at most {most}",
+                path=path,
+                count=len(value),
+                most=MAX_ITEMS,
+            )
         for n, item in enumerate(value):
             check_shape(item, f"{path}[{n}]", depth + 1)
     elif isinstance(value, float) and not math.isfinite(value):
-        raise refuse(f"{path} is {value}; expected a finite number")
+        raise refuse("{path} is {value}; expected a finite number", path=path, value=value)
 
 
 def build(model: type[M], value: Any, what: str) -> M:
@@ -165,8 +195,10 @@ def build(model: type[M], value: Any, what: str) -> M:
     except ValidationError as e:
         fields = [n if f.is_required() else f"{n}?" for n, f in model.model_fields.items()]
         raise refuse(
-            f"the {what} message is invalid: {describe(e)}; expected a JSON object with "
-            f"{', '.join(fields)}"
+            "the {what} message is invalid: {problems}; expected a JSON object with {fields}",
+            what=what,
+            problems=describe(e),
+            fields=", ".join(fields),
         ) from None
 
 
@@ -225,16 +257,24 @@ def check_text(value: str, field: str, *, limit: int, multiline: bool = False) -
     Newlines and tabs are allowed where `multiline` (notes, reasons).
     """
     if len(value) > limit:
-        raise refuse(f"{field} is {len(value)} characters; expected at most {limit}")
+        raise refuse(
+            "{field} is {count} characters; expected at most {limit}",
+            field=field,
+            count=len(value),
+            limit=limit,
+        )
     for ch in value:
         if ch in BIDI_CONTROLS:
             raise refuse(
-                f"{field} contains a bidirectional control character (U+{ord(ch):04X}); "
-                "expected plain text"
+                "{field} contains a bidirectional control character ({char}); expected plain text",
+                field=field,
+                char=f"U+{ord(ch):04X}",
             )
         if unicodedata.category(ch) in ("Cc", "Cs") and not (multiline and ch in "\n\t\r"):
             raise refuse(
-                f"{field} contains a control character (U+{ord(ch):04X}); expected plain text"
+                "{field} contains a control character ({char}); expected plain text",
+                field=field,
+                char=f"U+{ord(ch):04X}",
             )
     return value
 
@@ -242,7 +282,7 @@ def check_text(value: str, field: str, *, limit: int, multiline: bool = False) -
 def check_actor(actor: str, who: str) -> str:
     """Who sent a message: required, short, plain text."""
     if not actor.strip():
-        raise refuse(f"actor is required: {who}", RefusalCode.MISSING_FIELD)
+        raise refuse("actor is required: {who}", RefusalCode.MISSING_FIELD, who=who)
     return check_text(actor.strip(), "actor", limit=ACTOR_MAX_CHARS)
 
 
@@ -252,8 +292,11 @@ def check_id(value: str | None, field: str) -> str | None:
         return None
     if not ID_PATTERN.fullmatch(value):
         raise refuse(
-            f"{field} {_short(repr(value), 40)} is not an id; expected 1–{ID_MAX_CHARS} "
-            "letters, digits or . _ : - (starting with a letter or digit)"
+            "{field} {value} is not an id; expected 1–{most} "
+            "letters, digits or . _ : - (starting with a letter or digit)",
+            field=field,
+            value=_short(repr(value), 40),
+            most=ID_MAX_CHARS,
         )
     return value
 
@@ -262,8 +305,9 @@ def check_instant(at: datetime, field: str, *, strict: bool = False) -> datetime
     """A time with a UTC offset, within 1970–2200 (`strict`; 9000 before it), in UTC."""
     if at.tzinfo is None:
         raise refuse(
-            f"{field} must include a UTC offset, e.g. 2026-11-21T10:00:00+08:00",
+            "{field} must include a UTC offset, e.g. 2026-11-21T10:00:00+08:00",
             RefusalCode.INVALID_TIME,
+            field=field,
         )
     try:
         utc = at.astimezone(UTC)
@@ -272,9 +316,12 @@ def check_instant(at: datetime, field: str, *, strict: bool = False) -> datetime
     latest = LATEST_STRICT if strict else LATEST
     if utc is None or not EARLIEST <= utc < latest:
         raise refuse(
-            f"{field} {at.isoformat()} is out of range; expected a time between "
-            f"{EARLIEST:%Y} and {latest:%Y}",
+            "{field} {at} is out of range; expected a time between {earliest} and {latest}",
             RefusalCode.INVALID_TIME,
+            field=field,
+            at=at.isoformat(),
+            earliest=f"{EARLIEST:%Y}",
+            latest=f"{latest:%Y}",
         )
     return utc
 
@@ -289,10 +336,12 @@ def check_actor_id(actor: str, who: str) -> str:
     """Who sent a message, as a registered identifier would be written (see `ACTOR_ID`)."""
     if actor_id(actor) is None:
         raise refuse(
-            f"actor {_short(repr(actor), 40)} is not an identifier ({who}); expected 1–64 "
+            "actor {actor} is not an identifier ({who}); expected 1–64 "
             "lower-case letters, digits or . _ @ - (starting with a letter or digit), as "
             "registered with `cellpath staff add`",
             RefusalCode.INVALID_DATA,
+            actor=_short(repr(actor), 40),
+            who=who,
         )
     return actor
 
@@ -308,9 +357,11 @@ def check_times_are_text(value: Any, what: str) -> None:
             isinstance(item, str) and _NUMBER.fullmatch(item)
         ):
             raise refuse(
-                f"{key} in the {what} message is a number; expected an ISO 8601 time with a "
+                "{key} in the {what} message is a number; expected an ISO 8601 time with a "
                 "UTC offset, e.g. 2026-11-21T10:00:00+08:00",
                 RefusalCode.INVALID_TIME,
+                key=key,
+                what=what,
             )
 
 

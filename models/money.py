@@ -15,6 +15,8 @@ from typing import Any
 from babel.numbers import get_currency_precision, list_currencies
 from pydantic import BaseModel, Field
 
+from models.errors import RefusalCode, Words, refused, words
+
 # What a quote's item is for (issue 29; the programs' cost pages, seeds 000–002).
 CATEGORIES = (
     "evaluation",
@@ -53,19 +55,27 @@ def minor_units(currency: str) -> int:
     return CURRENCIES[currency]
 
 
-def check_amount(value: Decimal | str | int, currency: str, what: str = "amount") -> Decimal:
-    """A positive amount with at most the currency's minor units, or ValueError saying why."""
+def check_amount(value: Decimal | str | int, currency: str, what: Words | None = None) -> Decimal:
+    """A positive amount with at most the currency's minor units, or a refusal (a ValueError)
+    saying why; `what` names the amount (default "amount")."""
+    name = what or words("amount")
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"{what}: expected a number, e.g. 1250.00") from None
+        raise refused(
+            "{what}: expected a number, e.g. 1250.00", RefusalCode.INVALID_DATA, what=name
+        ) from None
     if not amount.is_finite() or amount <= 0:
-        raise ValueError(f"{what}: expected an amount above zero")
+        raise refused("{what}: expected an amount above zero", RefusalCode.INVALID_DATA, what=name)
     places = minor_units(currency)
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
-        raise ValueError(
-            f"{what}: {currency} has {places} decimal place(s); expected at most that many"
+        raise refused(
+            "{what}: {currency} has {places} decimal place(s); expected at most that many",
+            RefusalCode.INVALID_DATA,
+            what=name,
+            currency=currency,
+            places=places,
         )
     return amount
 

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from models import bounds
-    from models.errors import RefusalCode, Refused
+    from models.errors import RefusalCode, Refused, refused
     from models.messages import JourneyWrite
     from models.pathway import Journey
 
@@ -46,10 +46,12 @@ def decode(
     try:
         return workflow.payload_converter().from_payload(payload, model)
     except Exception as e:
-        raise Refused(
-            f"the {what} message could not be read ({type(e).__name__}: {str(e)[:200]}); "
-            f"expected a {model.__name__}",
+        raise refused(
+            "the {what} message could not be read ({error}); expected a {model}",
             RefusalCode.INVALID_DATA,
+            what=what,
+            error=f"{type(e).__name__}: {str(e)[:200]}",
+            model=model.__name__,
         ) from None
 
 
@@ -69,10 +71,11 @@ def checked(fn: Callable[[], T]) -> T:
             "message check raised; refused instead",
             extra={"error": f"{type(e).__name__}: {str(e)[:200]}"},
         )
-        raise Refused(
-            f"the message could not be checked ({type(e).__name__}: {str(e)[:160]}); "
+        raise refused(
+            "the message could not be checked ({error}); "
             "nothing was changed; expected a message the journey can read",
             RefusalCode.INTERNAL,
+            error=f"{type(e).__name__}: {str(e)[:160]}",
         ) from None
 
 
@@ -103,7 +106,7 @@ def refusal(fn: Callable[[], T], update: str = "") -> T:
 
 def continuing() -> None:
     """The refusal of an update that arrives while the run continues as new."""
-    raise Refused(
+    raise refused(
         "the journey is starting a fresh run; nothing was changed; expected the same message "
         "again in a moment",
         RefusalCode.CONTINUING,

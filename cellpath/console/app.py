@@ -274,7 +274,7 @@ def create_app(
             return await outage(request, who, e)
         except Refusal as e:
             context = {
-                "message": i18n.refusal_text(str(e), e.template, e.params, e.nested),
+                "message": i18n.said(e),
                 "code": 403,
                 "actor": who,
             }
@@ -356,7 +356,7 @@ def create_app(
             status = _refusal_status(e)
             # In the reader's language when its words come from the catalogue; the code and
             # the data are the same in every language.
-            words = i18n.refusal_text(str(e), e.template, e.params, e.nested)
+            words = i18n.said(e)
             shown = {"where": where, "refused": words, "code": e.code.value, "typed": typed}
             shown["english_only"] = e.template is None  # its details have no catalogue yet
             return await case_page(request, who, case_id, shown, status)
@@ -540,7 +540,7 @@ def create_app(
                 confirmed=form.get("confirm") == "yes",
             )
         except Refusal as e:
-            context = {"message": str(e), "code": 403, "actor": who, "break_glass": case_id}
+            context = {"message": i18n.said(e), "code": 403, "actor": who, "break_glass": case_id}
             return page(request, "error.html", context, _refusal_status(e))
         except Unreachable as e:
             return await outage(request, who, e)

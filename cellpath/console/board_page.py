@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
+from cellpath.console import i18n
 from cellpath.services import board as boards
 from cellpath.services.base import Refusal, Unreachable
 
@@ -49,7 +50,7 @@ def board_routes(app: FastAPI, console: Any, *, actor: Any, page: Any, outage: A
             context["error"] = f"day: expected a date YYYY-MM-DD, got {day!r}"
             status = 422
         except Refusal as e:
-            context["error"], status = str(e), 403
+            context["error"], status = i18n.said(e), 403
         except Unreachable as e:
             return await outage(request, who, e)
         finally:

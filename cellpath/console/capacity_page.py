@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
-from cellpath.console import auth
+from cellpath.console import auth, i18n
 from cellpath.services import capacity
 from cellpath.services.base import Refusal, Session, Unreachable
 from models.capacity import DAYS, ResourceKind
@@ -50,7 +50,8 @@ def capacity_routes(
             rows = capacity.week(s, site, monday)
             admin = _may(s, Action.MANAGE_STAFF)
         except Refusal as e:
-            return page(request, "error.html", {"message": str(e), "code": 403, "actor": who}, 403)
+            context = {"message": i18n.said(e), "code": 403, "actor": who}
+            return page(request, "error.html", context, 403)
         except Unreachable as e:
             return await outage(request, who, e)
         finally:
@@ -91,10 +92,13 @@ def capacity_routes(
         }
         try:
             row = capacity.set_resource(s, fields)
-            result: dict[str, Any] = {"done": f"{row.resource}: {row.capacity} per {row.per}"}
+            done = i18n.gettext("{resource}: {capacity} per {per}").format(
+                resource=row.resource, capacity=row.capacity, per=i18n.gettext(row.per)
+            )
+            result: dict[str, Any] = {"done": done}
             status = 200
         except Refusal as e:
-            result, status = {"refused": str(e)}, 403 if e.code.value in _DENIED else 422
+            result, status = {"refused": i18n.said(e)}, 403 if e.code.value in _DENIED else 422
         except Unreachable as e:
             return await outage(request, who, e)
         finally:
@@ -110,7 +114,7 @@ def capacity_routes(
             if what == "release":
                 booking = str(form.get("booking", ""))
                 await capacity.release(s, case_id, [booking], str(form.get("reason", "")))
-                return f"{booking} given back"
+                return i18n.gettext("{booking} given back").format(booking=booking)
             start = _day(str(form.get("start", "")), "first day")
             if what == "chain":
                 done = await capacity.book_chain(s, case_id, start)
@@ -122,10 +126,12 @@ def capacity_routes(
                 done = await capacity.book(
                     s, case_id, str(form.get("resource", "")).strip(), start, end
                 )
-            return "booked: " + "; ".join(
-                f"{b.resource} {b.first_day}"
-                + (f" → {b.last_day}" if b.last_day != b.first_day else "")
-                for b in done.bookings
+            return i18n.gettext("booked: {slots}").format(
+                slots="; ".join(
+                    f"{b.resource} {b.first_day}"
+                    + (f" → {b.last_day}" if b.last_day != b.first_day else "")
+                    for b in done.bookings
+                )
             )
 
         return await act(request, who, case_id, "bookings", call)

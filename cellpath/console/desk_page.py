@@ -18,9 +18,9 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from cellpath.console import auth
+from cellpath.console import auth, i18n
 from cellpath.services import access, directory, staff
-from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.services.base import Refusal, Session, Unreachable, refusing
 from cellpath.store.directory import Directory
 from models.directory import AssignedRole
 from models.errors import RefusalCode
@@ -119,7 +119,7 @@ def desk_routes(
             result: dict[str, Any] = {"where": where, "done": outcome}
         except Refusal as e:
             denied = e.code.value in ("permission", "care_team")
-            result, status = {"where": where, "refused": str(e)}, 403 if denied else 422
+            result, status = {"where": where, "refused": i18n.said(e)}, 403 if denied else 422
         except ValidationError as e:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
@@ -152,7 +152,7 @@ def desk_routes(
 
         def call(s: Session) -> str:
             directory.set_contact(s, fields)
-            return "your contact details are saved"
+            return i18n.gettext("your contact details are saved")
 
         return await run(request, who, "me.html", "contact", call)
 
@@ -163,10 +163,13 @@ def desk_routes(
         s = console.session(who)
         try:
             if new != again:
-                raise Refusal("the new password and its repetition differ; nothing was changed")
+                raise refusing(
+                    "the new password and its repetition differ; nothing was changed",
+                    RefusalCode.INVALID_DATA,
+                )
             staff.change_own_password(s, str(form.get("current", "")), new)
         except Refusal as e:
-            result = {"where": "password", "refused": str(e)}
+            result = {"where": "password", "refused": i18n.said(e)}
             status = 403 if e.code.value == "permission" else 422
             return await show(request, who, "me.html", result, status)
         finally:
@@ -193,7 +196,9 @@ def desk_routes(
                 ends,
                 str(form.get("reason", "")),
             )
-            return f"{c.covering} covers {c.absent}'s cases until {c.ends_at:%Y-%m-%d %H:%M} UTC"
+            return i18n.gettext("{covering} covers {absent}'s cases until {until} UTC").format(
+                covering=c.covering, absent=c.absent, until=f"{c.ends_at:%Y-%m-%d %H:%M}"
+            )
 
         return await run(request, who, back, "cover", call)
 
@@ -204,7 +209,9 @@ def desk_routes(
 
         def call(s: Session) -> str:
             c = access.end_cover(s, cover_id)
-            return f"cover {c.id} ended: {c.absent} coordinates their cases again"
+            return i18n.gettext("cover {id} ended: {absent} coordinates their cases again").format(
+                id=c.id, absent=c.absent
+            )
 
         return await run(request, who, back, "cover", call)
 
@@ -226,13 +233,14 @@ def desk_routes(
             if what == "role":
                 text = str(form.get("role", ""))
                 staff.change_role(s, member, Role(text) if text else None)
-                return f"{member}: {text or 'no role (removed)'}"
+                return f"{member}: {text or i18n.gettext('no role (removed)')}"
             if what == "password":
                 staff.set_password(s, member, str(form.get("password", "")))
-                return f"{member}: password set (their console sessions ended)"
+                return f"{member}: " + i18n.gettext("password set (their console sessions ended)")
             sites = [x for x in str(form.get("sites", "")).replace(",", " ").lower().split() if x]
             staff.set_sites(s, member, sites)
-            return f"{member}: sites {', '.join(sites) or 'every site'}"
+            shown = ", ".join(sites) or i18n.gettext("every site")
+            return f"{member}: " + i18n.gettext("sites {sites}").format(sites=shown)
 
         return await run(request, who, "staff.html", "member", call)
 
@@ -246,7 +254,7 @@ def desk_routes(
 
         def call(s: Session) -> str:
             row = directory.set_site(s, fields)
-            return f"site {row.site} saved"
+            return i18n.gettext("site {site} saved").format(site=row.site)
 
         return await run(request, who, "staff.html", "site", call, str(fields.get("site", "")))
 
@@ -266,7 +274,9 @@ def desk_routes(
                 if text:
                     fields[key] = _when(text, key, end_of_day=end)
             a = directory.assign(s, fields)
-            return f"{a.actor} is {a.role} at {a.site or 'every site'}"
+            return i18n.gettext("{actor} is {role} at {site}").format(
+                actor=a.actor, role=a.role, site=a.site or i18n.gettext("every site")
+            )
 
         return await run(request, who, "staff.html", "rota", call, site)
 
@@ -277,7 +287,7 @@ def desk_routes(
 
         async def call(s: Session) -> str:
             if not cases:
-                raise ValueError("cases: expected one or more case ids")
+                raise refusing("cases: expected one or more case ids", RefusalCode.MISSING_FIELD)
             done = await access.reassign(
                 s, cases, str(form.get("to", "")).strip(), str(form.get("reason", ""))
             )
@@ -285,9 +295,12 @@ def desk_routes(
             given = [r.case_id for r in done if r.done]
             if refused and not given:
                 raise Refusal("; ".join(refused))
-            return f"given: {', '.join(given) or 'none'}" + (
-                f"; refused: {'; '.join(refused)}" if refused else ""
+            out = i18n.gettext("given: {cases}").format(
+                cases=", ".join(given) or i18n.gettext("none")
             )
+            if refused:
+                out += "; " + i18n.gettext("refused: {cases}").format(cases="; ".join(refused))
+            return out
 
         return await run(request, who, "staff.html", "reassign", call)
 

@@ -197,6 +197,15 @@ def N_(message: str) -> str:
     return message
 
 
+def said(e: Exception) -> str:
+    """A refusal (`Refusal`, `Refused`) in the reader's language, by its template and data;
+    any other error as its English message."""
+    template = getattr(e, "template", None)
+    params = getattr(e, "params", None) or {}
+    nested = getattr(e, "nested", None) or {}
+    return refusal_text(str(e), template if isinstance(template, str) else None, params, nested)
+
+
 def refusal_text(
     message: str,
     template: str | None,

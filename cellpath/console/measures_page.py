@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
-from cellpath.console.i18n import gettext
+from cellpath.console.i18n import gettext, said
 from cellpath.services import measures
 from cellpath.services.base import Refusal, Unreachable
 from cellpath.store.measures import Report
@@ -81,7 +81,7 @@ def measures_routes(app: FastAPI, console: Any, *, actor: Any, page: Any, outage
             r = measures.measures(s, by=by, quarter=quarter)
             context |= {"report": r, "charts": charts(r)}
         except Refusal as e:
-            context["error"], status = str(e), 422
+            context["error"], status = said(e), 422
         except Unreachable as e:
             return await outage(request, who, e)
         finally:

@@ -15,10 +15,10 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from cellpath.console import auth
+from cellpath.console import auth, i18n
 from cellpath.console.forms import read_document, sha256_of
 from cellpath.services import family, notes, records
-from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.services.base import Refusal, Session, Unreachable, refusing
 from models.enums import RecordType
 from models.errors import RefusalCode
 from models.roles import Action
@@ -87,7 +87,7 @@ def keep_documents(s: Session, case_id: str, kind: str, documents: list[Document
 async def _upload(form: Any, name: str, limit: int) -> tuple[bytes, str, str | None]:
     upload = form.get(name)
     if not isinstance(upload, UploadFile) or not upload.filename:
-        raise Refusal("choose a file", RefusalCode.MISSING_FIELD)
+        raise refusing("choose a file", RefusalCode.MISSING_FIELD)
     return await upload.read(limit + 1), upload.filename, upload.content_type
 
 
@@ -112,9 +112,13 @@ def records_routes(app: FastAPI, console: Any, *, actor: Any, act: Act) -> None:
                 language=str(form.get("language", "")) or None,
                 pages=int(pages) if pages.isdigit() else None,
             )
-            said = "already on file" if added.duplicate else "kept"
-            return f"record {added.record.id} {said}" + "".join(
-                f"; {k} recorded" for k in added.recorded
+            said = (
+                i18n.gettext("record {id} already on file")
+                if added.duplicate
+                else i18n.gettext("record {id} kept")
+            ).format(id=added.record.id)
+            return said + "".join(
+                "; " + i18n.gettext("{kind} recorded").format(kind=k) for k in added.recorded
             )
 
         return await act(request, who, case_id, "records", call)
@@ -153,7 +157,9 @@ def records_routes(app: FastAPI, console: Any, *, actor: Any, act: Act) -> None:
             await records.add_translation(
                 s, case_id, record_id, data, filename=filename, declared=declared
             )
-            return f"translation of record {record_id} kept; record_translated recorded"
+            return i18n.gettext(
+                "translation of record {id} kept; record_translated recorded"
+            ).format(id=record_id)
 
         return await act(request, who, case_id, "records", call)
 
@@ -165,7 +171,7 @@ def records_routes(app: FastAPI, console: Any, *, actor: Any, act: Act) -> None:
     ) -> Response:
         async def call(s: Session) -> str:
             await records.verify(s, case_id, record_id)
-            return f"translation of record {record_id} verified"
+            return i18n.gettext("translation of record {id} verified").format(id=record_id)
 
         return await act(request, who, case_id, "records", call)
 
@@ -180,7 +186,8 @@ def records_routes(app: FastAPI, console: Any, *, actor: Any, act: Act) -> None:
 
         async def call(s: Session) -> str:
             await records.accept(s, case_id, record_id, accepted=accepted)
-            return f"record {record_id} {'accepted' if accepted else 'declined'}"
+            done = i18n.N_("record {id} accepted") if accepted else i18n.N_("record {id} declined")
+            return i18n.gettext(done).format(id=record_id)
 
         return await act(request, who, case_id, "records", call)
 
@@ -193,9 +200,11 @@ def records_routes(app: FastAPI, console: Any, *, actor: Any, act: Act) -> None:
         async def call(s: Session) -> str:
             if to_family:
                 note = await notes.message_family(s, case_id, text)
-                return f"message to the family: {note.delivery}"
+                return i18n.gettext("message to the family: {delivery}").format(
+                    delivery=note.delivery
+                )
             notes.add_note(s, case_id, text)
-            return "note added"
+            return i18n.gettext("note added")
 
         return await act(request, who, case_id, "notes", call)
 

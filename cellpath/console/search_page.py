@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
+from cellpath.console import i18n
 from cellpath.services import caseload
 from cellpath.services.base import Refusal, Unreachable
 from models.enums import Phase, Program
@@ -42,7 +43,7 @@ def search_routes(app: FastAPI, console: Any, *, actor: Any, page: Any) -> None:
                 timezone=caseload.viewer_timezone(s),
             )
         except Refusal as e:
-            context["error"] = str(e)
+            context["error"] = i18n.said(e)
         except Unreachable as e:
             context["error"] = f"the case store cannot be reached: {e}"
         finally:

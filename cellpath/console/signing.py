@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from cellpath.services import staff
-from cellpath.services.base import Refusal, Session
+from cellpath.services.base import Refusal, Session, refusing
 from models.errors import RefusalCode
 
 
@@ -15,7 +15,7 @@ async def sign(console: Any, s: Session, case_id: str, decision: str, password: 
     """Re-authenticate `s.actor` for `decision`, or refuse (audited either way)."""
     key = f"signing:{s.actor}"
     if console.throttle.wait(key) > 0:
-        raise Refusal(
+        raise refusing(
             "too many wrong passwords at signing; try again in a few minutes (nothing was "
             "recorded)",
             RefusalCode.PERMISSION,
@@ -35,7 +35,7 @@ async def both_sign(
     their own password now; either wrong refuses it, nothing recorded."""
     receiver = fields.get("received_by", "").strip()
     if not receiver:
-        raise Refusal(
+        raise refusing(
             "received_by: expected the receiver's staff id (both sign a hand-off)",
             RefusalCode.MISSING_FIELD,
         )

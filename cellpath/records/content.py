@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import filetype
 
+from models.errors import RefusalCode, Refused, refused
+
 # Media type → the suffixes and declared types that name it.
 ACCEPTED: dict[str, tuple[str, ...]] = {
     "application/pdf": (".pdf", "application/pdf"),
@@ -32,8 +34,14 @@ UNDECLARED = {"", "application/octet-stream"}
 _EXECUTABLE = (b"MZ", b"\x7fELF", b"#!", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"\xfe\xed")
 
 
-class ContentRefused(ValueError):
+class ContentRefused(Refused):
     """The file is not a record this store takes; the message says what was expected."""
+
+    @classmethod
+    def saying(cls, template: str, **params: object) -> ContentRefused:
+        """The refusal with its words apart from its data (see `models.errors.refused`)."""
+        e = refused(template, RefusalCode.INVALID_DATA, types=expected(), **params)
+        return cls(str(e), e.code, template=e.template, params=e.params, nested=e.nested)
 
 
 @dataclass(frozen=True)
@@ -56,17 +64,17 @@ def expected() -> str:
 def sniff(data: bytes) -> Content:
     """The media type of `data`; `ContentRefused` for an empty, executable or unknown file."""
     if not data:
-        raise ContentRefused(f"the file is empty; expected a {expected()} file")
+        raise ContentRefused.saying("the file is empty; expected a {types} file")
     if data.startswith(_EXECUTABLE):
-        raise ContentRefused(f"the file is a program or script; expected a {expected()} file")
+        raise ContentRefused.saying("the file is a program or script; expected a {types} file")
     kind = filetype.guess(data[:8192])
     if kind is not None:
         if kind.mime in ACCEPTED:
             return Content(kind.mime)
-        raise ContentRefused(f"the file is {kind.mime}; expected a {expected()} file")
+        raise ContentRefused.saying("the file is {mime}; expected a {types} file", mime=kind.mime)
     if _is_text(data):
         return Content("text/plain")
-    raise ContentRefused(f"the file's content is not recognised; expected a {expected()} file")
+    raise ContentRefused.saying("the file's content is not recognised; expected a {types} file")
 
 
 def _is_text(data: bytes) -> bool:
@@ -85,14 +93,19 @@ def check(data: bytes, filename: str | None = None, declared: str | None = None)
     if filename and "." in filename:
         suffix = "." + filename.rsplit(".", 1)[1].lower()
         if suffix not in names:
-            raise ContentRefused(
-                f"the file is named {suffix} but its content is {found.media_type}; expected "
-                f"the name and the content to agree ({', '.join(n for n in names if n[0] == '.')})"
+            raise ContentRefused.saying(
+                "the file is named {suffix} but its content is {found}; expected "
+                "the name and the content to agree ({names})",
+                suffix=suffix,
+                found=found.media_type,
+                names=", ".join(n for n in names if n[0] == "."),
             )
     kind = (declared or "").split(";")[0].strip().lower()
     if kind not in UNDECLARED and kind not in names:
-        raise ContentRefused(
-            f"the file was declared {kind} but its content is {found.media_type}; expected the "
-            "declared type and the content to agree"
+        raise ContentRefused.saying(
+            "the file was declared {kind} but its content is {found}; expected the "
+            "declared type and the content to agree",
+            kind=kind,
+            found=found.media_type,
         )
     return found

@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel
 
 from cellpath.services.authority import authorise, record_refusal
-from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.services.base import Refusal, Session, Unreachable, refusing
 from cellpath.services.notices import tell_coordinator
 from cellpath.store.access import CareTeams, Covers
 from models import bounds
 from models.enums import MilestoneKind, NotificationKind
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, refused, words
 from models.messages import MilestoneInput
 from models.roles import CARE_TEAM_ROLES, Action, CaseFacts, Role
 
@@ -78,12 +78,16 @@ def _may_change_team(session: Session, case: str, facts: CaseFacts) -> None:
         role is Role.COORDINATOR and session.actor == facts.coordinator
     ):
         return
-    message = (
-        f"{session.actor!r} may not change the care team of case {case}; expected its "
-        f"coordinator ({facts.coordinator!r}) or an administrator"
+    refusal = refusing(
+        "{actor} may not change the care team of case {case}; expected its "
+        "coordinator ({coordinator}) or an administrator",
+        RefusalCode.PERMISSION,
+        actor=repr(session.actor),
+        case=case,
+        coordinator=repr(facts.coordinator),
     )
-    record_refusal(session, case, "care_team", None, message)
-    raise Refusal(message, RefusalCode.PERMISSION)
+    record_refusal(session, case, "care_team", None, str(refusal))
+    raise refusal
 
 
 def cover(session: Session, case: str, actor: str, *, remove: bool = False) -> str:
@@ -94,7 +98,12 @@ def cover(session: Session, case: str, actor: str, *, remove: bool = False) -> s
     if store.role_of(actor) not in CARE_TEAM_ROLES:
         message = f"{actor!r} is not a coordinator, physician or site staff member"
         record_refusal(session, case, "care_team", None, message)
-        raise Refusal(message + "; expected registered clinical staff", RefusalCode.INVALID_DATA)
+        raise refusing(
+            "{actor} is not a coordinator, physician or site staff member; expected registered "
+            "clinical staff",
+            RefusalCode.INVALID_DATA,
+            actor=repr(actor),
+        )
     teams = CareTeams(store)
     if remove:
         try:
@@ -112,15 +121,17 @@ async def break_glass(session: Session, case: str, reason: str, *, confirmed: bo
     store = session.case_store()
     role = store.role_of(session.actor)
     facts = _case(session, case)
-    problem = None
+    problem: Refusal | None = None
     if role not in CARE_TEAM_ROLES:
-        problem = (
-            f"{session.actor!r} is {role.value if role else 'not registered'}; breaking the "
+        problem = refusing(
+            "{actor} is {role}; breaking the "
             "glass needs a coordinator, physician or site staff member",
             RefusalCode.PERMISSION,
+            actor=repr(session.actor),
+            role=role.value if role else words("not registered"),
         )
     elif not confirmed:
-        problem = (
+        problem = refusing(
             "breaking the glass needs a confirmation; expected --yes (or the console's "
             "confirmation) after reading that the access is audited and its coordinator told",
             RefusalCode.MISSING_FIELD,
@@ -129,15 +140,15 @@ async def break_glass(session: Session, case: str, reason: str, *, confirmed: bo
         try:
             bounds.check_text(reason, "reason", limit=2000, multiline=True)
             if len(reason.strip()) < 10:
-                raise Refused(
+                raise refused(
                     "reason is required: why this emergency access (at least 10 characters)",
                     RefusalCode.MISSING_FIELD,
                 )
         except Refused as e:
-            problem = (str(e), e.code)
+            problem = Refusal.of(e)
     if problem is not None:
-        record_refusal(session, case, "break_glass", None, problem[0])
-        raise Refusal(*problem)
+        record_refusal(session, case, "break_glass", None, str(problem))
+        raise problem
     hours = session.settings.break_glass_hours
     grant = CareTeams(store).break_glass(case, session.actor, reason.strip(), hours)
     await _tell_coordinator(session, facts, grant.expires_at)
@@ -173,9 +184,10 @@ async def reassign(session: Session, cases: list[str], to: str, reason: str) -> 
 
     store = session.case_store()
     if store.role_of(to) is not Role.COORDINATOR:
-        raise Refusal(
-            f"{to!r} is not a coordinator; expected a registered coordinator to take the cases",
+        raise refusing(
+            "{actor} is not a coordinator; expected a registered coordinator to take the cases",
             RefusalCode.INVALID_DATA,
+            actor=repr(to),
         )
     out: list[Reassigned] = []
     for case in dict.fromkeys(cases):
@@ -215,12 +227,14 @@ def _may_set_cover(session: Session, absent: str) -> None:
     role = session.case_store().role_of(session.actor)
     if role is Role.ADMINISTRATOR or (role is Role.COORDINATOR and session.actor == absent):
         return
-    message = (
-        f"{session.actor!r} may not set who covers {absent!r}; expected {absent!r} themselves "
-        "or an administrator"
+    refusal = refusing(
+        "{actor} may not set who covers {absent}; expected {absent} themselves or an administrator",
+        RefusalCode.PERMISSION,
+        actor=repr(session.actor),
+        absent=repr(absent),
     )
-    record_refusal(session, "staff", "cover", None, message)
-    raise Refusal(message, RefusalCode.PERMISSION)
+    record_refusal(session, "staff", "cover", None, str(refusal))
+    raise refusal
 
 
 def cover_colleague(
@@ -231,26 +245,27 @@ def cover_colleague(
     _may_set_cover(session, absent)
     store = session.case_store()
     problems = [
-        f"{who!r} is not a coordinator"
+        words("{actor} is not a coordinator", actor=repr(who))
         for who in dict.fromkeys((absent, covering))
         if store.role_of(who) is not Role.COORDINATOR
     ]
     if absent == covering:
-        problems.append("a coordinator cannot cover themselves")
+        problems.append(words("a coordinator cannot cover themselves"))
     if starts.tzinfo is None or ends.tzinfo is None:
-        problems.append("times must include a UTC offset")
+        problems.append(words("times must include a UTC offset"))
     elif ends <= starts:
-        problems.append("the cover must end after it starts")
+        problems.append(words("the cover must end after it starts"))
     elif ends <= datetime.now(UTC):
-        problems.append("the cover must end in the future")
+        problems.append(words("the cover must end in the future"))
     elif ends - starts > MAX_COVER:
-        problems.append("a cover lasts at most a year; reassign the cases instead")
+        problems.append(words("a cover lasts at most a year; reassign the cases instead"))
     if not 3 <= len(reason.strip()) <= 500:
-        problems.append("reason: expected 3 to 500 characters")
+        problems.append(words("reason: expected 3 to 500 characters"))
     if problems:
-        raise Refusal(
-            "; ".join(problems) + "; expected two coordinators and a period ahead",
+        raise refusing(
+            "{problems}; expected two coordinators and a period ahead",
             RefusalCode.INVALID_DATA,
+            problems=problems,
         )
     row = Covers(store).add(absent, covering, starts, ends, reason.strip(), by=session.actor)
     return Cover.model_validate(row, from_attributes=True)
@@ -261,7 +276,7 @@ def end_cover(session: Session, cover_id: int) -> Cover:
     covers = {c.id: c for c in Covers(session.case_store()).current()}
     found = covers.get(cover_id)
     if found is None:
-        raise Refusal(f"no cover {cover_id} in force or ahead", RefusalCode.UNKNOWN_NAME)
+        raise refusing("no cover {id} in force or ahead", RefusalCode.UNKNOWN_NAME, id=cover_id)
     _may_set_cover(session, found.absent)
     row = Covers(session.case_store()).end(cover_id, by=session.actor)
     return Cover.model_validate(row, from_attributes=True)

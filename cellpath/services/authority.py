@@ -139,4 +139,6 @@ def refused(session: Session, case: str, what: str, request: Any, error: Excepti
     """A journey's (or the store's) refusal, audited, as the `Refusal` to raise."""
     code = getattr(error, "code", RefusalCode.PATHWAY_RULE)
     record_refusal(session, case, what, request, str(error))
+    if isinstance(error, Refused):
+        return Refusal.of(error)
     return Refusal(str(error), code)

@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from cellpath.config import Settings, get_settings
 from cellpath.store import CaseStore
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, refused
 
 
 class Refusal(Exception):
@@ -45,6 +45,14 @@ class Refusal(Exception):
     def of(cls, e: Refused) -> Refusal:
         """The service's refusal for a domain refusal: its words, code and data kept."""
         return cls(str(e), e.code, template=e.template, params=e.params, nested=e.nested)
+
+
+def refusing(
+    template: str, code: RefusalCode = RefusalCode.PATHWAY_RULE, **params: object
+) -> Refusal:
+    """A service's refusal whose words a catalogue translates, as `models.errors.refused`
+    keeps them (`make messages` extracts every `refusing("…")`)."""
+    return Refusal.of(refused(template, code, **params))
 
 
 class Unreachable(Exception):

@@ -24,14 +24,14 @@ from pydantic import ValidationError
 
 from cellpath.services import journeys
 from cellpath.services.authority import authorise, record_refusal
-from cellpath.services.base import Refusal, Session
+from cellpath.services.base import Refusal, Session, refusing
 from cellpath.store import STAFF_AUDIT
 from cellpath.store.capacity import Capacity, SlotConflict, SlotRequest, spec_of
 from cellpath.store.directory import Directory
 from cellpath.store.tables import SiteResource, SlotBooking
 from models.capacity import Booking, ResourceKind, ResourceSpec, chain_dates
 from models.enums import MilestoneKind, Phase
-from models.errors import RefusalCode
+from models.errors import RefusalCode, Words, words
 from models.messages import JourneyStatus, MilestoneAck, MilestoneInput
 from models.pathway.data import describe_validation_error
 from models.roles import Action
@@ -76,18 +76,27 @@ def set_resource(session: Session, fields: dict[str, Any]) -> SiteResource:
     try:
         spec = ResourceSpec.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as e:
-        raise _refused(session, describe_validation_error(e, ResourceSpec), fields) from None
+        raise _refused(
+            session, fields, "{problems}", problems=describe_validation_error(e, ResourceSpec)
+        ) from None
     directory = Directory(session.case_store())
     if directory.site(spec.site) is None:
-        known = ", ".join(s.site for s in directory.sites()) or "none (cellpath sites set)"
-        raise _refused(session, f"unknown site {spec.site!r}; expected one of: {known}", fields)
+        known = ", ".join(s.site for s in directory.sites())
+        raise _refused(
+            session,
+            fields,
+            "unknown site {site}; expected one of: {known}",
+            site=repr(spec.site),
+            known=known or words("none (cellpath sites set)"),
+        )
     return capacity(session).set_resource(spec, by=session.actor)
 
 
-def _refused(session: Session, reason: str, fields: dict[str, Any]) -> Refusal:
+def _refused(session: Session, fields: dict[str, Any], template: str, **params: object) -> Refusal:
+    refusal = refusing(template, RefusalCode.INVALID_DATA, **params)
     detail = {k: str(fields.get(k)) for k in ("site", "resource")}
-    record_refusal(session, STAFF_AUDIT, "resources", None, reason, detail=detail)
-    return Refusal(reason, RefusalCode.INVALID_DATA)
+    record_refusal(session, STAFF_AUDIT, "resources", None, str(refusal), detail=detail)
+    return refusal
 
 
 def resources(session: Session, site: str) -> list[ResourceSpec]:
@@ -111,17 +120,19 @@ class Booked:
 async def _journey_site(session: Session, case: str) -> tuple[JourneyStatus, str]:
     status = await journeys.status(session, case)
     if not status.capacity_rules:
-        raise Refusal(
+        raise refusing(
             "this journey's run does not take bookings yet (it does from its next run)",
             RefusalCode.UNKNOWN_NAME,
         )
     if status.phase is Phase.CLOSED:
-        raise Refusal(
-            f"the journey is closed ({status.outcome}); nothing to book", RefusalCode.CLOSED
+        raise refusing(
+            "the journey is closed ({outcome}); nothing to book",
+            RefusalCode.CLOSED,
+            outcome=status.outcome,
         )
     site = status.current_site or status.submitted_site
     if site is None:
-        raise Refusal(
+        raise refusing(
             "the case has no site yet; expected submitted_to_pi (or the PI's acceptance) first",
             RefusalCode.OUT_OF_ORDER,
         )
@@ -169,7 +180,13 @@ async def _grant(
         store.release(case, [b.booking_id for b in held], by=session.actor, reason="refused")
         lost = store.restore(case, replaces, by=session.actor)
         if lost:
-            raise Refusal(f"{e}; and {', '.join(lost)} could not be kept", e.code) from None
+            reason = Words(e.template, e.params) if e.template and not e.nested else str(e)
+            raise refusing(
+                "{reason}; and {lost} could not be kept",
+                e.code,
+                reason=reason,
+                lost=", ".join(lost),
+            ) from None
         raise
     return Booked(bookings=held, replaced=replaces, ack=ack)
 
@@ -207,10 +224,13 @@ def _chain_requests(
             )
         ]
         if not fits:
-            raise Refusal(
-                f"{site} has no {step.kind.value} resource for the chain's {step.step}; "
+            raise refusing(
+                "{site} has no {kind} resource for the chain's {step}; "
                 "expected one declared (cellpath sites resource)",
                 RefusalCode.OVER_CAPACITY,
+                site=site,
+                kind=step.kind.value,
+                step=step.step,
             )
         out.append(SlotRequest(site, fits[0].resource, start, end, step.step))
     return out
@@ -221,7 +241,7 @@ async def book_chain(session: Session, case: str, first: date, note: str = "") -
     authorise(session, Action.MILESTONE, case=case, milestone=MilestoneKind.SLOT_BOOKED)
     status, site = await _journey_site(session, case)
     if _chain(status):
-        raise Refusal(
+        raise refusing(
             "a chain is already booked; expected `move` to change its dates",
             RefusalCode.ALREADY_DONE,
         )
@@ -241,7 +261,7 @@ async def move_chain(session: Session, case: str, first: date, note: str = "") -
     status, site = await _journey_site(session, case)
     old = _chain(status)
     if not old:
-        raise Refusal("no chain is booked; expected `chain` first", RefusalCode.OUT_OF_ORDER)
+        raise refusing("no chain is booked; expected `chain` first", RefusalCode.OUT_OF_ORDER)
     requests = _chain_requests(session, status, site, first)
     return await _grant(
         session, case, requests, replaces=[b.booking_id for b in old], note=note or "chain moved"

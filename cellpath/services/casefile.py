@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
 from cellpath.services.authority import authorise
-from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.services.base import Refusal, Session, Unreachable, refusing
 from cellpath.store import STAFF_AUDIT
 from cellpath.store.alerts import AlertCounts, OpenAlerts
 from models.enums import AuditAction, Phase, refused_action
@@ -253,9 +253,11 @@ async def journeys(
     deadline first (any role)."""
     authorise(session, Action.READ, case="list")
     if phase is not None and phase not in set(Phase):
-        raise Refusal(
-            f"unknown phase {phase[:40]!r}; expected one of: {', '.join(Phase)}",
+        raise refusing(
+            "unknown phase {phase}; expected one of: {phases}",
             RefusalCode.UNKNOWN_NAME,
+            phase=repr(phase[:40]),
+            phases=", ".join(Phase),
         )
     query = list_query(
         phase=phase,

@@ -25,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cellpath.services import casefile, journeys
 from cellpath.services.authority import authorise, record_event
-from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.services.base import Session, Unreachable, refusing
 from cellpath.services.casefile import JourneyRow
 from cellpath.services.directory import OutboxLine, outbox
 from cellpath.store import STAFF_AUDIT, CaseStore
@@ -126,7 +126,7 @@ def _page_link(session: Session, token: bytes) -> str:
 def _token(session: Session, text: str | None) -> bytes | None:
     if not text:
         return None
-    refused = Refusal(
+    refused = refusing(
         "the page link is not valid; start again from the first page", RefusalCode.INVALID_DATA
     )
     body, _, mac = text.partition(".")
@@ -160,7 +160,7 @@ async def worklist(session: Session, filters: Filters, page: str | None = None) 
         if page and e.status is RPCStatusCode.INVALID_ARGUMENT:
             # A page link that Temporal cannot read (edited, or from another server): an
             # answer, not an outage.
-            raise Refusal(
+            raise refusing(
                 "the page link is not valid; start again from the first page",
                 RefusalCode.INVALID_DATA,
             ) from None
@@ -252,9 +252,9 @@ def search(session: Session, text: str, limit: int = 50) -> list[JourneyRow]:
     authorise(session, Action.READ, case="list")
     text = text.strip()
     if len(text) < 2:
-        raise Refusal("search: expected at least 2 characters", RefusalCode.INVALID_DATA)
+        raise refusing("search: expected at least 2 characters", RefusalCode.INVALID_DATA)
     if len(text) > 100:
-        raise Refusal("search: expected at most 100 characters", RefusalCode.TOO_LARGE)
+        raise refusing("search: expected at most 100 characters", RefusalCode.TOO_LARGE)
     allowed = permissions(session)
     people = Identities(session.case_store())
     found = people.search(text, limit=limit * 4)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from cellpath.delivery import channels
 from cellpath.services.authority import authorise, record_refusal
-from cellpath.services.base import Refusal, Session
+from cellpath.services.base import Refusal, Session, refusing
 from cellpath.store import STAFF_AUDIT
 from cellpath.store.directory import Deliveries, Directory
 from cellpath.store.tables import Delivery, NotificationRow, SiteRow, StaffContact
@@ -31,9 +31,11 @@ from models.pathway.data import describe_validation_error
 from models.roles import Action
 
 
-def _refused(session: Session, what: str, reason: str, detail: dict[str, object]) -> Refusal:
-    record_refusal(session, STAFF_AUDIT, what, None, reason, detail=dict(detail))
-    return Refusal(reason, RefusalCode.INVALID_DATA)
+def _refused(
+    session: Session, what: str, reason: str | Refusal, detail: dict[str, object]
+) -> Refusal:
+    record_refusal(session, STAFF_AUDIT, what, None, str(reason), detail=dict(detail))
+    return reason if isinstance(reason, Refusal) else Refusal(reason, RefusalCode.INVALID_DATA)
 
 
 CHANNELS = ("email", "phone", "urls")
@@ -68,8 +70,13 @@ def set_contact(session: Session, fields: dict[str, object]) -> StaffContact:
             raise _refused(
                 session,
                 "contacts",
-                f"url[{n}]: Apprise cannot send to a {channels.scheme(url)}:// URL like this "
-                "one; see https://github.com/caronc/apprise/wiki for each service's form",
+                refusing(
+                    "url[{n}]: Apprise cannot send to a {scheme}:// URL like this "
+                    "one; see https://github.com/caronc/apprise/wiki for each service's form",
+                    RefusalCode.INVALID_DATA,
+                    n=n,
+                    scheme=channels.scheme(url),
+                ),
                 {"staff": actor},
             )
     store = session.case_store()
@@ -77,7 +84,11 @@ def set_contact(session: Session, fields: dict[str, object]) -> StaffContact:
         raise _refused(
             session,
             "contacts",
-            f"actor: {contact.actor!r} is not registered staff (cellpath staff add)",
+            refusing(
+                "actor: {actor} is not registered staff (cellpath staff add)",
+                RefusalCode.INVALID_DATA,
+                actor=repr(contact.actor),
+            ),
             {"staff": actor},
         )
     reachable = bool(contact.email or contact.phone or contact.urls)
@@ -95,9 +106,14 @@ def set_contact(session: Session, fields: dict[str, object]) -> StaffContact:
             raise _refused(
                 session,
                 "contacts",
-                f"{actor} holds {', '.join(held)}: removing their last channel would leave "
-                "that role unreachable; keep an e-mail, phone or URL, or assign the role to "
-                "someone else first (cellpath assign)",
+                refusing(
+                    "{actor} holds {roles}: removing their last channel would leave "
+                    "that role unreachable; keep an e-mail, phone or URL, or assign the role to "
+                    "someone else first (cellpath assign)",
+                    RefusalCode.INVALID_DATA,
+                    actor=actor,
+                    roles=", ".join(held),
+                ),
                 {"staff": actor},
             )
     return directory.set_contact(contact, by=session.actor)
@@ -143,7 +159,11 @@ def assign(session: Session, fields: dict[str, object]) -> Assignment:
         raise _refused(
             session,
             "assign",
-            f"actor: {a.actor!r} is not registered staff (cellpath staff add)",
+            refusing(
+                "actor: {actor} is not registered staff (cellpath staff add)",
+                RefusalCode.INVALID_DATA,
+                actor=repr(a.actor),
+            ),
             {"staff": a.actor},
         )
     try:

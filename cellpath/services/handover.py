@@ -22,7 +22,7 @@ from cellpath.delivery import channels
 from cellpath.handover import fhir, ics
 from cellpath.services import caseload, journeys
 from cellpath.services.authority import authorise, record_event, record_refusal
-from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.services.base import Session, Unreachable, refusing
 from models.enums import AuditAction, MilestoneKind
 from models.errors import RefusalCode
 from models.messages import MilestoneAck, MilestoneInput
@@ -98,18 +98,20 @@ async def send(session: Session, case: str, *, actor: str | None = None) -> Mile
     facts = await _facts(session, case, identify=True)
     to = facts.identity.oncologist_email if facts.identity else None
     if not to:
-        reason = (
-            f"case {case} names no home oncologist to send the hand-over to; expected "
-            "patient.home_oncologist (name, institution, email) in the case's intake details"
+        refusal = refusing(
+            "case {case} names no home oncologist to send the hand-over to; expected "
+            "patient.home_oncologist (name, institution, email) in the case's intake details",
+            RefusalCode.MISSING_FIELD,
+            case=case,
         )
-        record_refusal(session, case, "handover", request, reason, actor=who)
-        raise Refusal(reason, RefusalCode.MISSING_FIELD)
+        record_refusal(session, case, "handover", request, str(refusal), actor=who)
+        raise refusal
     document = fhir.build(facts)
     data = fhir.encode(document)
     digest = fhir.sha256(data)
     smtp = session.settings.smtp_url
     if smtp is None:
-        raise Refusal("CELLPATH_SMTP_URL is not set: the hand-over cannot be e-mailed")
+        raise refusing("CELLPATH_SMTP_URL is not set: the hand-over cannot be e-mailed")
     url = channels.email_url(smtp.get_secret_value(), session.settings.mail_from, to)
     # On a thread: Apprise's SMTP client blocks, and the console serves others meanwhile.
     try:

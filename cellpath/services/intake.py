@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from cellpath.delivery import messages
 from cellpath.services.authority import authorise, record_refusal
-from cellpath.services.base import Refusal, Session
+from cellpath.services.base import Refusal, Session, refusing
 from cellpath.services.journeys import journey, start_journey
 from cellpath.services.notices import tell_coordinator
 from cellpath.store import CaseStore
@@ -24,7 +24,7 @@ from cellpath.store.directory import Directory
 from cellpath.store.tables import Patient
 from models.calendar import load_business_calendar
 from models.enums import NotificationKind, Phase
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, Words, refused
 from models.intake import IntakeProblems, parse_intake
 from models.journey import JourneyInput
 from models.messages import HistoryImport, HistoryImportAck, JourneyProjection
@@ -45,26 +45,34 @@ class Admitted(BaseModel):
     history: HistoryImportAck | None = None
 
 
+def _own(e: Refused) -> Words | str:
+    """A refusal as a part of another, in its own words when it has them (nested once)."""
+    return Words(e.template, e.params) if e.template and not e.nested else str(e)
+
+
 def read_history(raw: Any, actor: str) -> HistoryImport:
     """A history file's content as a `HistoryImport` imported by `actor`; or `Refused` naming
     every field that is wrong."""
     if not isinstance(raw, dict):
-        raise Refused(
+        raise refused(
             "the history file must hold a JSON object with 'milestones' and/or 'observations'",
             RefusalCode.INVALID_DATA,
         )
     unknown = sorted(set(raw) - {"milestones", "observations", "note"})
     if unknown:
-        raise Refused(
-            f"the history file has unknown field(s): {', '.join(unknown)}; expected "
+        raise refused(
+            "the history file has unknown field(s): {fields}; expected "
             "'milestones', 'observations' and an optional 'note'",
             RefusalCode.INVALID_DATA,
+            fields=", ".join(unknown),
         )
     try:
         return HistoryImport.model_validate(raw | {"actor": actor})
     except ValidationError as e:
-        raise Refused(
-            f"the history file is invalid: {describe_validation_error(e)}", RefusalCode.INVALID_DATA
+        raise refused(
+            "the history file is invalid: {problems}",
+            RefusalCode.INVALID_DATA,
+            problems=describe_validation_error(e),
         ) from None
 
 
@@ -176,7 +184,9 @@ async def take_in(session: Session, raw: Any, history_raw: Any = None) -> Admitt
         )
     except Refused as e:
         record_refusal(session, "intake", "intake", None, str(e))
-        raise Refusal(f"the history was refused, nothing was started: {e}", e.code) from None
+        raise refusing(
+            "the history was refused, nothing was started: {reason}", e.code, reason=_own(e)
+        ) from None
     except IntakeProblems as e:
         message = "the intake file has problems:\n  - " + "\n  - ".join(e.problems)
         record_refusal(session, "intake", "intake", None, "; ".join(e.problems))
@@ -196,9 +206,11 @@ async def take_in(session: Session, raw: Any, history_raw: Any = None) -> Admitt
         # empty; the history can be recorded again milestone by milestone.
         message = getattr(e.cause, "message", None) or str(e.cause)
         record_refusal(session, inp.case_id, "import_history", None, message)
-        raise Refusal(
-            f"case {inp.case_id} was started, but its history was refused: {message}",
+        raise refusing(
+            "case {case} was started, but its history was refused: {reason}",
             RefusalCode.PATHWAY_RULE,
+            case=inp.case_id,
+            reason=message,
         ) from None
     return Admitted(journey=inp, history=ack)
 

@@ -21,7 +21,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from cellpath.services.authority import authorise, record_refusal
-from cellpath.services.base import Refusal, Session, Unreachable
+from cellpath.services.base import Refusal, Session, Unreachable, refusing
 from cellpath.store.durations import site_durations
 from models.deadlines import DeadlineView
 from models.enums import CellSource, MilestoneKind, Severity
@@ -124,9 +124,14 @@ async def _update(session: Session, case: str, name: str, request: Any, result: 
     closed = await _closed(client, case)
     if closed is None:
         raise Unreachable(f"no journey for case {case}")
-    message = f"the journey of case {case} is closed ({closed}); nothing more is expected"
-    record_refusal(session, case, name, request, message)
-    raise Refusal(message, RefusalCode.CLOSED)
+    refusal = refusing(
+        "the journey of case {case} is closed ({outcome}); nothing more is expected",
+        RefusalCode.CLOSED,
+        case=case,
+        outcome=closed,
+    )
+    record_refusal(session, case, name, request, str(refusal))
+    raise refusal
 
 
 async def _closed(client: Client, case: str) -> str | None:
@@ -172,12 +177,15 @@ async def record_milestone(
     """Record a milestone (coordinators and physicians; clinical decisions physicians only,
     a PI's decision received in writing by anyone of them as a transcription)."""
     if m.kind in BY_SERVICE and not by_service:
-        reason = (
-            f"{m.kind} is recorded by the service that checks it first (a booking, a "
-            f"coordinator); expected {BY_SERVICE[m.kind]}"
+        refusal = refusing(
+            "{kind} is recorded by the service that checks it first (a booking, a "
+            "coordinator); expected {service}",
+            RefusalCode.PATHWAY_RULE,
+            kind=m.kind,
+            service=BY_SERVICE[m.kind],
         )
-        record_refusal(session, case, "milestone", m, reason)
-        raise Refusal(reason, RefusalCode.PATHWAY_RULE)
+        record_refusal(session, case, "milestone", m, str(refusal))
+        raise refusal
     m = m.model_copy(update={"data": normalised(m.kind, m.data)})
     transcribed = bool(m.data.get("transcribed_from_sha256"))
     authorise(

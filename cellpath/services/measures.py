@@ -9,7 +9,7 @@ import io
 import re
 
 from cellpath.services.authority import authorise
-from cellpath.services.base import Refusal, Session
+from cellpath.services.base import Session, refusing
 from cellpath.store.measures import By, Report, report, rows
 from models.errors import RefusalCode
 from models.roles import Action
@@ -22,14 +22,15 @@ def measures(session: Session, *, by: str = "site", quarter: str | None = None) 
     program or product; refused naming what was expected."""
     authorise(session, Action.READ, case="list")
     if by not in ("site", "program", "product"):
-        raise Refusal(
-            f"by: expected site, program or product, got {by!r}", RefusalCode.INVALID_DATA
+        raise refusing(
+            "by: expected site, program or product, got {by}", RefusalCode.INVALID_DATA, by=repr(by)
         )
     quarter = (quarter or "").strip().upper() or None
     if quarter is not None and not QUARTER.match(quarter):
-        raise Refusal(
-            f"quarter: expected a year and a quarter like 2026Q4, got {quarter!r}",
+        raise refusing(
+            "quarter: expected a year and a quarter like 2026Q4, got {quarter}",
             RefusalCode.INVALID_DATA,
+            quarter=repr(quarter),
         )
     grouping: By = by  # type: ignore[assignment]
     return report(session.case_store(), by=grouping, quarter=quarter)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from cellpath.delivery import channels
 from cellpath.delivery.messages import family_language, render_family
 from cellpath.services.authority import authorise
-from cellpath.services.base import Refusal, Session
+from cellpath.services.base import Session, refusing
 from cellpath.store.directory import Directory
 from cellpath.store.records import RecordRows
 from cellpath.store.tables import CaseNote, Patient
@@ -33,11 +33,13 @@ def checked_text(text: str) -> str:
     """A note's or message's text, stripped; refused when empty or over `MAX_TEXT`."""
     text = text.strip()
     if not text:
-        raise Refusal("the note is empty; expected some text", RefusalCode.MISSING_FIELD)
+        raise refusing("the note is empty; expected some text", RefusalCode.MISSING_FIELD)
     if len(text) > MAX_TEXT:
-        raise Refusal(
-            f"the note has {len(text)} characters; expected at most {MAX_TEXT}",
+        raise refusing(
+            "the note has {count} characters; expected at most {most}",
             RefusalCode.INVALID_DATA,
+            count=len(text),
+            most=MAX_TEXT,
         )
     return text
 

@@ -33,7 +33,7 @@ from cellpath.store.tables import RecordFile
 
 __all__ = ["Added", "RecordFile", "accept", "add", "add_translation", "erase", "listing", "read"]
 from models.enums import AuditAction, MilestoneKind, Phase, RecordType
-from models.errors import RefusalCode
+from models.errors import RefusalCode, Refused, refused
 from models.messages import JourneyStatus, MilestoneInput
 from models.pathway.data import LANGUAGE as LANGUAGE_TAG
 from models.roles import Action
@@ -66,9 +66,10 @@ def rows(session: Session) -> RecordRows:
     return RecordRows(session.case_store())
 
 
-def _refuse(session: Session, case: str, what: str, message: str, code: RefusalCode) -> Refusal:
-    record_refusal(session, case, what, None, message)
-    return Refusal(message, code)
+def _refuse(session: Session, case: str, what: str, refusal: Refused) -> Refusal:
+    """The refusal (audited), its words apart from its data."""
+    record_refusal(session, case, what, None, str(refusal))
+    return Refusal.of(refusal)
 
 
 def check_file(
@@ -86,13 +87,17 @@ def check_file(
             session,
             case,
             "record",
-            f"the file is {len(data) / 1e6:.1f} MB; expected at most {limit / 1e6:.0f} MB",
-            RefusalCode.INVALID_DATA,
+            refused(
+                "the file is {size} MB; expected at most {limit} MB",
+                RefusalCode.INVALID_DATA,
+                size=f"{len(data) / 1e6:.1f}",
+                limit=f"{limit / 1e6:.0f}",
+            ),
         )
     try:
         return content.check(data, filename or None, declared)
     except content.ContentRefused as e:
-        raise _refuse(session, case, "record", str(e), RefusalCode.INVALID_DATA) from None
+        raise _refuse(session, case, "record", e) from None
 
 
 def _record_type(session: Session, case: str, value: str) -> RecordType:
@@ -104,8 +109,12 @@ def _record_type(session: Session, case: str, value: str) -> RecordType:
             session,
             case,
             "record",
-            f"unknown record type {value!r}; expected one of: {names}",
-            RefusalCode.UNKNOWN_NAME,
+            refused(
+                "unknown record type {value}; expected one of: {names}",
+                RefusalCode.UNKNOWN_NAME,
+                value=repr(value),
+                names=names,
+            ),
         ) from None
 
 
@@ -118,8 +127,11 @@ def _language(session: Session, case: str, value: str | None) -> str | None:
             session,
             case,
             "record",
-            f"language {v!r}: expected a language tag such as en, zh, ru",
-            RefusalCode.INVALID_DATA,
+            refused(
+                "language {value}: expected a language tag such as en, zh, ru",
+                RefusalCode.INVALID_DATA,
+                value=repr(v),
+            ),
         )
     return v
 
@@ -151,8 +163,7 @@ async def add(
             session,
             case,
             "record",
-            "pages: expected a whole number from 1 to 10000",
-            RefusalCode.INVALID_DATA,
+            refused("pages: expected a whole number from 1 to 10000", RefusalCode.INVALID_DATA),
         )
     store = rows(session)
     existing = store.find(case, hashlib.sha256(data).hexdigest())
@@ -304,8 +315,12 @@ def _row(session: Session, case: str, record_id: int) -> RecordFile:
             session,
             case,
             "record",
-            f"case {case} has no record {record_id}",
-            RefusalCode.UNKNOWN_NAME,
+            refused(
+                "case {case} has no record {record}",
+                RefusalCode.UNKNOWN_NAME,
+                case=case,
+                record=record_id,
+            ),
         )
     return row
 
@@ -332,8 +347,12 @@ async def accept(session: Session, case: str, record_id: int, *, accepted: bool 
             session,
             case,
             "record",
-            f"record {record_id} is {row.status}; expected one the family sent, waiting",
-            RefusalCode.ALREADY_DONE,
+            refused(
+                "record {record} is {status}; expected one the family sent, waiting",
+                RefusalCode.ALREADY_DONE,
+                record=record_id,
+                status=row.status,
+            ),
         )
     if not accepted:
         rows(session).update(
@@ -366,9 +385,12 @@ async def add_translation(
             session,
             case,
             "record",
-            f"record {record_id} has no translation requested; "
-            "expected a record in another language than the site's",
-            RefusalCode.OUT_OF_ORDER,
+            refused(
+                "record {record} has no translation requested; "
+                "expected a record in another language than the site's",
+                RefusalCode.OUT_OF_ORDER,
+                record=record_id,
+            ),
         )
     found = check_file(session, case, data, filename=filename, declared=declared)
     status = await journeys.status(session, case)
@@ -417,8 +439,9 @@ def erase(session: Session, case: str, reason: str) -> int:
             session,
             case,
             "erase",
-            "erasure needs a reason (the legal basis or the request)",
-            RefusalCode.MISSING_FIELD,
+            refused(
+                "erasure needs a reason (the legal basis or the request)", RefusalCode.MISSING_FIELD
+            ),
         )
     v = vault(session)
     removed = 0

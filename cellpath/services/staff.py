@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cellpath.services.authority import authorise, record_event, record_refusal
-from cellpath.services.base import Refusal, Session
+from cellpath.services.base import Refusal, Session, refusing
 from cellpath.store import STAFF_AUDIT, CaseStore
 from cellpath.store.tables import StaffMember
 from models import bounds
@@ -95,6 +95,22 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 
 
+def _password_length(password: str) -> Refusal | None:
+    """Why a password is too short or too long, or None."""
+    if len(password) < MIN_PASSWORD:
+        return refusing(
+            "a password needs at least {least} characters, got {count}",
+            RefusalCode.INVALID_DATA,
+            least=MIN_PASSWORD,
+            count=len(password),
+        )
+    if len(password) > MAX_PASSWORD:
+        return refusing(
+            "a password has at most {most} characters", RefusalCode.INVALID_DATA, most=MAX_PASSWORD
+        )
+    return None
+
+
 def set_password(session: Session, member: str, password: str) -> None:
     """Set a staff member's console password (administrators only); the store keeps only its
     Argon2 hash, and the audit says who set whose password, never the password.
@@ -103,14 +119,12 @@ def set_password(session: Session, member: str, password: str) -> None:
     registered.
     """
     authorise(session, Action.MANAGE_STAFF, case=STAFF_AUDIT)
-    reason = None
-    if len(password) < MIN_PASSWORD:
-        reason = f"a password needs at least {MIN_PASSWORD} characters, got {len(password)}"
-    elif len(password) > MAX_PASSWORD:
-        reason = f"a password has at most {MAX_PASSWORD} characters"
+    reason = _password_length(password)
     if reason is not None:
-        record_refusal(session, STAFF_AUDIT, "password", None, reason, detail={"staff": member})
-        raise Refusal(reason, RefusalCode.INVALID_DATA)
+        record_refusal(
+            session, STAFF_AUDIT, "password", None, str(reason), detail={"staff": member}
+        )
+        raise reason
     try:
         session.case_store().set_password_hash(member, _HASHER.hash(password), by=session.actor)
     except CaseStoreError as e:
@@ -123,23 +137,24 @@ def change_own_password(session: Session, current: str, new: str) -> None:
     an unlocked screen cannot take the account over), then the new one as `set_password`
     takes it. Audited either way; a new hash ends their other console sessions."""
     if check_password(session.case_store(), session.actor, current, rehash=False) is None:
-        reason = "the current password did not match; nothing was changed"
-        record_refusal(
-            session, STAFF_AUDIT, "password", None, reason, detail={"staff": session.actor}
+        reason = refusing(
+            "the current password did not match; nothing was changed", RefusalCode.PERMISSION
         )
-        raise Refusal(reason, RefusalCode.PERMISSION)
-    reason = None
-    if len(new) < MIN_PASSWORD:
-        reason = f"a password needs at least {MIN_PASSWORD} characters, got {len(new)}"
-    elif len(new) > MAX_PASSWORD:
-        reason = f"a password has at most {MAX_PASSWORD} characters"
-    elif new == current:
-        reason = "the new password is the current one; expected a different password"
+        record_refusal(
+            session, STAFF_AUDIT, "password", None, str(reason), detail={"staff": session.actor}
+        )
+        raise reason
+    reason = _password_length(new)
+    if reason is None and new == current:
+        reason = refusing(
+            "the new password is the current one; expected a different password",
+            RefusalCode.INVALID_DATA,
+        )
     if reason is not None:
         record_refusal(
-            session, STAFF_AUDIT, "password", None, reason, detail={"staff": session.actor}
+            session, STAFF_AUDIT, "password", None, str(reason), detail={"staff": session.actor}
         )
-        raise Refusal(reason, RefusalCode.INVALID_DATA)
+        raise reason
     session.case_store().set_password_hash(session.actor, _HASHER.hash(new), by=session.actor)
 
 
@@ -172,12 +187,6 @@ def check_password(
     return store.member(member)
 
 
-SIGNING_PASSWORD = (
-    "signing needs your own password again (21 CFR 11.200) and it did not match: nothing was "
-    "recorded. Staff who sign in with single sign-on set one with `cellpath staff password`"
-)
-
-
 def reauthenticate(session: Session, case: str, decision: str, password: str) -> None:
     """Re-authentication at signing (21 CFR 11.200): the signer's own password, entered again
     for this signature. Audited either way (`signing_reauthenticated`, or a refusal).
@@ -186,6 +195,12 @@ def reauthenticate(session: Session, case: str, decision: str, password: str) ->
         Refusal: the password is not theirs (PERMISSION); nothing is recorded.
     """
     if check_password(session.case_store(), session.actor, password, rehash=False) is None:
-        record_refusal(session, case, "sign", None, SIGNING_PASSWORD, detail={"decision": decision})
-        raise Refusal(SIGNING_PASSWORD, RefusalCode.PERMISSION)
+        refusal = refusing(
+            "signing needs your own password again (21 CFR 11.200) and it did not match: nothing "
+            "was recorded. Staff who sign in with single sign-on set one with `cellpath staff "
+            "password`",
+            RefusalCode.PERMISSION,
+        )
+        record_refusal(session, case, "sign", None, str(refusal), detail={"decision": decision})
+        raise refusal
     record_event(session, case, AuditAction.SIGNING_REAUTHENTICATED, {"decision": decision})

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models.enums import AuditAction, MilestoneKind, NotificationKind, Recipient, Severity
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, Words, refused
 from models.messages import (
     HistoryImport,
     HistoryImportAck,
@@ -135,33 +135,37 @@ def _items(h: HistoryImport) -> list[tuple[str, Item]]:
     for n, m in enumerate(h.milestones, start=1):
         label = f"milestones[{n}] ({str(m.kind)[:40]})"
         if m.occurred_at is None:
-            raise Refused(
-                f"{label} has no occurred_at; every imported milestone needs the time it happened",
+            raise refused(
+                "{item} has no occurred_at; every imported milestone needs the time it happened",
                 RefusalCode.MISSING_FIELD,
+                item=label,
             )
         items.append((m.occurred_at, len(items), label, m))
     for n, o in enumerate(h.observations, start=1):
         label = f"observations[{n}]"
         if o.observed_at is None:
-            raise Refused(
-                f"{label} has no observed_at; every imported observation needs its time",
+            raise refused(
+                "{item} has no observed_at; every imported observation needs its time",
                 RefusalCode.MISSING_FIELD,
+                item=label,
             )
         items.append((o.observed_at, len(items), label, o))
     if not items:
-        raise Refused(
+        raise refused(
             "the history is empty; expected milestones and/or observations",
             RefusalCode.MISSING_FIELD,
         )
     if len(items) > MAX_IMPORT_ITEMS:
-        raise Refused(
-            f"the history has {len(items)} items; at most {MAX_IMPORT_ITEMS} in one import",
+        raise refused(
+            "the history has {count} items; at most {most} in one import",
             RefusalCode.INVALID_DATA,
+            count=len(items),
+            most=MAX_IMPORT_ITEMS,
         )
     try:
         ordered = sorted(items, key=lambda t: (t[0], t[1]))
     except TypeError:  # a naive time among aware ones
-        raise Refused(
+        raise refused(
             "every time in the history must include a UTC offset", RefusalCode.INVALID_TIME
         ) from None
     return [(label, item) for _, _, label, item in ordered]
@@ -180,14 +184,19 @@ def _apply(j: Journey, h: HistoryImport, now: datetime) -> tuple[int, int]:
                 j.apply_observation(o, j.check_observation(o, now), now)
                 observations += 1
         except Refused as e:
-            raise Refused(f"{label}: {e}; nothing was imported", e.code) from None
+            # The item's own refusal, in its own words when it has them (a sentence nested
+            # once: its own parts, if any, stay as the English that filled it in).
+            reason = Words(e.template, e.params) if e.template and not e.nested else str(e)
+            raise refused(
+                "{item}: {reason}; nothing was imported", e.code, item=label, reason=reason
+            ) from None
     return milestones, observations
 
 
 def check_import(j: Journey, h: HistoryImport, now: datetime) -> None:
     """Refuse (naming the item and why) unless the whole history applies to this journey."""
     if not j.v4:
-        raise Refused(
+        raise refused(
             "this journey runs rules from before history import; start the patient's journey "
             "again with the history",
             RefusalCode.PATHWAY_RULE,
@@ -195,10 +204,12 @@ def check_import(j: Journey, h: HistoryImport, now: datetime) -> None:
     j.check_sender(h.actor, h.note, "who imports the history")
     recorded = [e for e in j.state.timeline if e.kind in set(MilestoneKind)]
     if recorded or j.state.observations:
-        raise Refused(
+        raise refused(
             "history can be imported only into a journey with nothing recorded yet; this one "
-            f"has {len(recorded)} milestone(s) and {len(j.state.observations)} observation(s)",
+            "has {milestones} milestone(s) and {observations} observation(s)",
             RefusalCode.PATHWAY_RULE,
+            milestones=len(recorded),
+            observations=len(j.state.observations),
         )
     counter = itertools.count()
     # type(j), not an import: this runs inside the workflow sandbox, where a late import

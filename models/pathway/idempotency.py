@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from models import bounds
 from models.enums import MilestoneKind
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, Words, refused, words
 from models.messages import MilestoneEvent, MilestoneInput
 from models.pathway import actions
 from models.pathway.data import NoData
@@ -51,9 +51,11 @@ def repeated(j: Journey, m: MilestoneInput, now: datetime) -> Accepted[Any] | No
 
 def _check_same_milestone(j: Journey, m: MilestoneInput, earlier: MilestoneEvent) -> None:
     """A repeated idempotency key must carry the same milestone, else it is a conflict."""
-    differs: list[str] = []
+    differs: list[Words] = []
     if m.kind != earlier.kind:
-        differs.append(f"kind ({m.kind!r}, not {earlier.kind!r})")
+        differs.append(
+            words("kind ({kind}, not {earlier})", kind=repr(m.kind), earlier=repr(earlier.kind))
+        )
     else:
         try:
             data = j.parse_data(MilestoneKind(m.kind), m.data)
@@ -61,20 +63,22 @@ def _check_same_milestone(j: Journey, m: MilestoneInput, earlier: MilestoneEvent
         except (Refused, ValueError):
             same = False
         if not same:
-            differs.append("data")
+            differs.append(words("data"))
     if j.strict_ids and not actions.same_note(m.note, earlier.note):
-        differs.append("note")
+        differs.append(words("note"))
     if m.occurred_at is not None:
         at = bounds.check_instant(m.occurred_at, "occurred_at")
         if at != earlier.occurred_at:
-            differs.append(f"occurred_at ({at:%Y-%m-%d %H:%M} UTC)")
+            differs.append(words("occurred_at ({at} UTC)", at=f"{at:%Y-%m-%d %H:%M}"))
     if differs:
-        raise Refused(
-            f"milestone_id {m.milestone_id!r} was already used for '{earlier.kind}' "
-            f"recorded {earlier.recorded_at:%Y-%m-%d %H:%M} UTC, with a different "
-            f"{' and '.join(differs)}; expected the same milestone to repeat it, or a "
-            "new milestone_id",
+        raise refused(
+            "milestone_id {id} was already used for '{kind}' recorded {at} UTC, with a "
+            "different {differs}; expected the same milestone to repeat it, or a new milestone_id",
             RefusalCode.DUPLICATE_CONFLICT,
+            id=repr(m.milestone_id),
+            kind=earlier.kind,
+            at=f"{earlier.recorded_at:%Y-%m-%d %H:%M}",
+            differs=differs,
         )
 
 
@@ -86,9 +90,10 @@ def _check_same_archived(j: Journey, m: MilestoneInput, recorded: str) -> None:
     except (Refused, ValueError):
         same = ""
     if same != recorded:
-        raise Refused(
-            f"milestone_id {m.milestone_id!r} was already used for an earlier milestone "
+        raise refused(
+            "milestone_id {id} was already used for an earlier milestone "
             "(archived: see `cellpath audit`) with a different kind or data; expected "
             "the same milestone to repeat it, or a new milestone_id",
             RefusalCode.DUPLICATE_CONFLICT,
+            id=repr(m.milestone_id),
         )

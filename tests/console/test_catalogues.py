@@ -4,6 +4,7 @@ translated, none fuzzy, none left over; and the page's `_` reads each translatio
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import jinja2.ext
@@ -54,6 +55,15 @@ def test_each_catalogue_translates_every_message_and_holds_no_fuzzy_one(language
 REPO = Path(__file__).resolve().parents[2]
 
 
+def extra_keywords() -> list[str]:
+    """The keywords `make messages` gives the extractor (`-k name:1`), read from the Makefile
+    so the test and the build cannot disagree about what is a message."""
+    line = next(
+        ln for ln in (REPO / "Makefile").read_text().splitlines() if "babel-console.cfg" in ln
+    )
+    return re.findall(r"-k (\w+):1", line)
+
+
 @functools.cache
 def extracted_console() -> frozenset[str]:
     """Every message of the `console` domain, as `make messages` extracts it (the files
@@ -63,11 +73,12 @@ def extracted_console() -> frozenset[str]:
 
     with (REPO / "babel-console.cfg").open() as f:
         method_map, options_map = parse_mapping_cfg(f)
-    keywords = DEFAULT_KEYWORDS | {"refused": (1,), "words": (1,)}
+    keywords = DEFAULT_KEYWORDS | {name: (1,) for name in extra_keywords()}
     found = set()
     for pattern, method in method_map:
         extractor = jinja2.ext.babel_extract if method == "jinja2" else "python"
-        for path in sorted(REPO.glob(pattern)):
+        # Babel's `dir/**.py` is any depth under dir; pathlib spells it `dir/**/*.py`.
+        for path in sorted(REPO.glob(pattern.replace("**.", "**/*."))):
             for _line, message, _comments, _context in extract_from_file(
                 extractor, str(path), keywords=keywords, options=options_map.get(pattern, {})
             ):
@@ -93,6 +104,26 @@ def test_the_console_catalogue_is_complete_and_compiled() -> None:
     with path.with_suffix(".mo").open("rb") as f:
         compiled = {m.id: m.string for m in read_mo(f) if m.id}
     assert compiled == {i: m.string for i, m in held.items()}, "make messages (compile)"
+
+
+def test_each_translation_takes_the_same_data_as_its_english() -> None:
+    """A refusal's words are filled in with its data by name (`{case}`, `%(day)s`): a
+    translation that drops, adds or misspells a name would show the English instead, or
+    lose a value the reader needs."""
+    path = catalogue_path("zh_Hans", "console")
+    with path.open("rb") as f:
+        catalog = read_po(f)
+    names = re.compile(r"\{(\w+)\}|%\((\w+)\)s")
+    # English grammar carried as data ("a"/"an", "differs"/"differ"): Chinese has none.
+    grammar = {("article", ""), ("differ", "")}
+    differ = []
+    for m in catalog:
+        if not isinstance(m.id, str) or not m.id:
+            continue
+        english, chinese = set(names.findall(m.id)), set(names.findall(str(m.string)))
+        if not chinese <= english or (english - chinese) - grammar:
+            differ.append(m.id)
+    assert differ == []
 
 
 def test_every_identifier_the_console_labels_has_its_words_in_the_catalogue() -> None:
@@ -136,3 +167,38 @@ def test_every_milestone_forms_words_are_marked_for_the_catalogue() -> None:
             words |= {i.label, i.hint} | {label(c) for c in i.choices}
     words.discard("")
     assert sorted(words - set(FORM_TERMS) - set(TERMS)) == [], "cellpath/console/form_terms.py"
+
+
+def _literal_refusals(path: Path) -> list[str]:
+    """`Refused("…")` / `Refusal(f"…")` built from literal words in `path`: words a catalogue
+    cannot translate, because they are not kept apart from their data."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+        if name in ("Refused", "Refusal", "ContentRefused") and isinstance(
+            node.args[0], ast.Constant | ast.JoinedStr
+        ):
+            found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    return found
+
+
+def test_every_refusal_staff_read_keeps_its_words_apart_from_its_data() -> None:
+    """The journey's, the boundary's and the services' refusals are built with `refused`,
+    `refuse`, `words` or `refusing` (each extracted into the catalogue), never from literal
+    English: a Chinese reader would otherwise get English at the bedside. The family's page
+    has its own catalogue, the CLI keeps English, and so does `doctor` (the operators')."""
+    own = ("family_page.py", "family.py", "doctor.py")
+    places = [
+        *REPO.glob("models/**/*.py"),
+        *REPO.glob("workflows/*.py"),
+        *REPO.glob("cellpath/services/*.py"),
+        *REPO.glob("cellpath/records/*.py"),
+        *REPO.glob("cellpath/console/*.py"),
+    ]
+    places = [p for p in places if p.name not in own]
+    literal = [hit for path in places for hit in _literal_refusals(path)]
+    assert literal == [], "refusals in literal English: " + ", ".join(literal)

@@ -123,7 +123,6 @@ async def test_each_reader_in_their_language_and_a_refusal_with_one_code(
         assert early.status_code == 422, early.text
         assert 'data-code="discharge_conditions"' in early.text
         assert "不能出院：回输后第" in early.text and "详细原因暂为英文" not in early.text
-        # One whose words are not in the catalogue yet: its kind first, then the English.
         icu = await physician.post(
             f"/cases/{case_id}/milestone",
             data={"csrf_token": token, "kind": "icu_discharged"},
@@ -134,8 +133,9 @@ async def test_each_reader_in_their_language_and_a_refusal_with_one_code(
             data={"csrf_token": token, "kind": "sae_reported", "data.sponsor_reference": "SP-1"},
         )
         assert report.status_code == 422, report.text
-        assert "[流程规则 · 详细原因暂为英文]" in report.text
-        assert "no serious adverse event is waiting" in report.text
+        assert 'data-code="pathway_rule"' in report.text
+        assert "没有等待向申办方报告的严重不良事件" in report.text
+        assert "详细原因暂为英文" not in report.text
     # Before anyone signs in, the browser's language decides.
     async with httpx.AsyncClient(base_url=stack.url) as anonymous:
         login = await anonymous.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from models.capacity import Booking, ResourceKind
 from models.enums import CellSource, MilestoneKind
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused, words
 from models.pathway.data_capacity import SlotBookedData, SlotReleasedData
 from models.pathway.rules import (
     Accepted,
@@ -56,10 +56,12 @@ def active(j: Journey) -> list[Booking]:
 def _held(j: Journey, booking_id: str) -> Booking:
     found = next((b for b in active(j) if b.booking_id == booking_id), None)
     if found is None:
-        held = ", ".join(b.booking_id for b in active(j)) or "none"
-        raise Refused(
-            f"this journey holds no booking {booking_id!r}; expected one of: {held}",
+        held = ", ".join(b.booking_id for b in active(j))
+        raise refused(
+            "this journey holds no booking {booking}; expected one of: {held}",
             RefusalCode.PATHWAY_RULE,
+            booking=repr(booking_id),
+            held=held or words("none"),
         )
     return found
 
@@ -104,27 +106,34 @@ class SlotBooked(CapacityRule[SlotBookedData]):
         site = j.state.current_site or j.state.submitted_site
         for s in d.slots:
             if s.booking_id in known:
-                raise Refused(
-                    f"booking {s.booking_id} is already recorded; expected a new booking id",
+                raise refused(
+                    "booking {booking} is already recorded; expected a new booking id",
                     RefusalCode.PATHWAY_RULE,
+                    booking=s.booking_id,
                 )
             if site is not None and s.site != site:
-                raise Refused(
-                    f"booking {s.booking_id} is at {s.site}; this journey's site is {site}",
+                raise refused(
+                    "booking {booking} is at {at}; this journey's site is {site}",
                     RefusalCode.PATHWAY_RULE,
+                    booking=s.booking_id,
+                    at=s.site,
+                    site=site,
                 )
             if s.kind in PRODUCT_MADE and j.facts.cell_source is CellSource.ALLOGENEIC:
-                raise Refused(
-                    f"an off-the-shelf product needs no {s.kind.value} slot (booking "
-                    f"{s.booking_id}); expected a bed or an ICU bed",
+                raise refused(
+                    "an off-the-shelf product needs no {kind} slot (booking {booking}); "
+                    "expected a bed or an ICU bed",
                     RefusalCode.WRONG_PRODUCT,
+                    kind=s.kind.value,
+                    booking=s.booking_id,
                 )
         for booking_id in d.replaces:
             _held(j, booking_id)
         if len(active(j)) - len(d.replaces) + len(d.slots) > MAX_ACTIVE:
-            raise Refused(
-                f"a journey holds at most {MAX_ACTIVE} bookings at once; release one first",
+            raise refused(
+                "a journey holds at most {most} bookings at once; release one first",
                 RefusalCode.PATHWAY_RULE,
+                most=MAX_ACTIVE,
             )
 
     def apply(self, j: Journey, a: Accepted[SlotBookedData], now: datetime) -> None:
@@ -158,7 +167,7 @@ class SlotReleased(CapacityRule[SlotReleasedData]):
     def check(self, j: Journey, a: Accepted[SlotReleasedData]) -> None:
         super().check(j, a)
         if len(set(a.data.booking_ids)) != len(a.data.booking_ids):
-            raise Refused("a booking is named twice", RefusalCode.INVALID_DATA)
+            raise refused("a booking is named twice", RefusalCode.INVALID_DATA)
         for booking_id in a.data.booking_ids:
             _held(j, booking_id)
 

@@ -22,7 +22,7 @@ from models.enums import (
     Severity,
     registry_deadline,
 )
-from models.errors import RefusalCode, Refused, refused
+from models.errors import RefusalCode, refused
 from models.pathway import deadlines, gates, registry
 from models.pathway.data import ConsentData, ConsentVersionData, ConsentWithdrawnData
 from models.pathway.milestones import follow_up
@@ -207,7 +207,7 @@ class ConsentWithdrawn(MilestoneRule[ConsentWithdrawnData]):
 def _version_as_before(j: Journey, version: str) -> None:
     """Runs before `FORMS_IN_WORDS` refused a form version with a space (and replay so)."""
     if " " in version and not j.forms_in_words:
-        raise Refused(
+        raise refused(
             "form_version: expected letters, digits and . _ - without spaces (this journey "
             "takes versions like 'ICF v3.0' from its next run)",
             RefusalCode.INVALID_DATA,

@@ -29,7 +29,7 @@ from models.enums import (
     SignatureMeaning,
     shipment_deadline,
 )
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.pathway import alerts, gates
 from models.pathway.data_custody import (
     CustodyData,
@@ -82,15 +82,18 @@ def in_transit(j: Journey) -> Shipment | None:
 def _check_from(j: Journey, party: str) -> None:
     current = holder(j)
     if current is not None and party != current:
-        raise Refused(
-            f"{party!r} does not hold the product; expected custody from its holder, {current!r}",
+        raise refused(
+            "{party} does not hold the product; expected custody from its holder, {holder}",
             RefusalCode.PATHWAY_RULE,
+            party=repr(party),
+            holder=repr(current),
         )
     moving = in_transit(j)
     if moving is not None:
-        raise Refused(
-            f"shipment {moving.shipment_id} is in transit; expected shipment_received first",
+        raise refused(
+            "shipment {shipment} is in transit; expected shipment_received first",
             RefusalCode.OUT_OF_ORDER,
+            shipment=moving.shipment_id,
         )
 
 
@@ -134,10 +137,11 @@ class CustodyTransferred(CustodyRule[CustodyData]):
     def check(self, j: Journey, a: Accepted[CustodyData]) -> None:
         super().check(j, a)
         if a.data.received_by is not None and a.data.received_by == a.raw.actor.strip():
-            raise Refused(
-                f"{a.data.received_by!r} gives and receives the product; expected the receiver "
+            raise refused(
+                "{party} gives and receives the product; expected the receiver "
                 "to be someone else (both sign the hand-off)",
                 RefusalCode.PATHWAY_RULE,
+                party=repr(a.data.received_by),
             )
         _check_from(j, a.data.from_party)
 
@@ -171,28 +175,33 @@ class ShipmentDispatched(CustodyRule[ShipmentDispatchedData]):
         super().check(j, a)
         d = a.data
         if shipment(j, d.shipment_id) is not None:
-            raise Refused(
-                f"shipment {d.shipment_id} was already dispatched; expected a new shipment id",
+            raise refused(
+                "shipment {shipment} was already dispatched; expected a new shipment id",
                 RefusalCode.PATHWAY_RULE,
+                shipment=d.shipment_id,
             )
         if d.temp_min_c >= d.temp_max_c:
-            raise Refused(
+            raise refused(
                 "temp_min_c must be below temp_max_c; expected the range the product needs",
                 RefusalCode.INVALID_DATA,
             )
         for n, (m, i) in enumerate(zip(d.manifest, d.invoice, strict=False), start=1):
             if (m.item, m.quantity) != (i.item, i.quantity):
-                raise Refused(
-                    f"line {n}: the manifest says {m.quantity} × {m.item!r}, the invoice "
-                    f"{i.quantity} × {i.item!r}; expected them to agree (customs hold a "
-                    "shipment that does not match)",
+                raise refused(
+                    "line {line}: the manifest says {manifest}, the invoice {invoice}; expected "
+                    "them to agree (customs hold a shipment that does not match)",
                     RefusalCode.INVALID_DATA,
+                    line=n,
+                    manifest=f"{m.quantity} × {m.item!r}",
+                    invoice=f"{i.quantity} × {i.item!r}",
                 )
         if len(d.manifest) != len(d.invoice):
-            raise Refused(
-                f"the manifest has {len(d.manifest)} line(s), the invoice {len(d.invoice)}; "
+            raise refused(
+                "the manifest has {manifest} line(s), the invoice {invoice}; "
                 "expected the same lines in both",
                 RefusalCode.INVALID_DATA,
+                manifest=len(d.manifest),
+                invoice=len(d.invoice),
             )
         _check_from(j, d.from_party)
 
@@ -240,23 +249,26 @@ class ShipmentReceived(CustodyRule[ShipmentReceivedData]):
         super().check(j, a)
         s = shipment(j, a.data.shipment_id)
         if s is None:
-            raise Refused(
-                f"shipment {a.data.shipment_id} was not dispatched; expected "
-                "shipment_dispatched first",
+            raise refused(
+                "shipment {shipment} was not dispatched; expected shipment_dispatched first",
                 RefusalCode.OUT_OF_ORDER,
+                shipment=a.data.shipment_id,
             )
         if s.received_at is not None:
-            raise Refused(
-                f"shipment {s.shipment_id} was already received", RefusalCode.PATHWAY_RULE
+            raise refused(
+                "shipment {shipment} was already received",
+                RefusalCode.PATHWAY_RULE,
+                shipment=s.shipment_id,
             )
         if a.occurred_at < s.dispatched_at:
-            raise Refused(
-                f"shipment {s.shipment_id} was dispatched at {s.dispatched_at:%Y-%m-%d %H:%M} "
-                "UTC; expected it received after that",
+            raise refused(
+                "shipment {shipment} was dispatched at {at} UTC; expected it received after that",
                 RefusalCode.OUT_OF_ORDER,
+                shipment=s.shipment_id,
+                at=f"{s.dispatched_at:%Y-%m-%d %H:%M}",
             )
         if a.data.log_min_c > a.data.log_max_c:
-            raise Refused(
+            raise refused(
                 "log_min_c is above log_max_c; expected the log's lowest and highest",
                 RefusalCode.INVALID_DATA,
             )
@@ -299,14 +311,17 @@ class QaDisposition(CustodyRule[QaDispositionData]):
         super().check(j, a)
         s = shipment(j, a.data.shipment_id)
         if s is None or s.excursion is None:
-            raise Refused(
-                f"shipment {a.data.shipment_id} has no temperature excursion to decide on",
+            raise refused(
+                "shipment {shipment} has no temperature excursion to decide on",
                 RefusalCode.PATHWAY_RULE,
+                shipment=a.data.shipment_id,
             )
         if s.disposition is not None:
-            raise Refused(
-                f"QA already decided on shipment {s.shipment_id}: {s.disposition}",
+            raise refused(
+                "QA already decided on shipment {shipment}: {decision}",
                 RefusalCode.ALREADY_DONE,
+                shipment=s.shipment_id,
+                decision=s.disposition,
             )
 
     def apply(self, j: Journey, a: Accepted[QaDispositionData], now: datetime) -> None:
@@ -333,28 +348,32 @@ def check_infusion(j: Journey) -> None:
     if not tracked:
         return
     if not s.custody:
-        raise Refused(
+        raise refused(
             "no custody of the product is recorded; expected custody_transferred from "
             "apheresis (or the product's reservation) to the ward",
             RefusalCode.PATHWAY_RULE,
         )
     moving = in_transit(j)
     if moving is not None:
-        raise Refused(
-            f"shipment {moving.shipment_id} is in transit (a gap in custody); expected "
+        raise refused(
+            "shipment {shipment} is in transit (a gap in custody); expected "
             "shipment_received first",
             RefusalCode.PATHWAY_RULE,
+            shipment=moving.shipment_id,
         )
     for shp in s.shipments:
         if shp.disposition == "reject":
-            raise Refused(
-                f"QA rejected the product after shipment {shp.shipment_id}'s excursion; "
+            raise refused(
+                "QA rejected the product after shipment {shipment}'s excursion; "
                 "expected a new product",
                 RefusalCode.PATHWAY_RULE,
+                shipment=shp.shipment_id,
             )
         if shp.excursion and shp.disposition is None:
-            raise Refused(
-                f"shipment {shp.shipment_id} left its temperature range ({shp.excursion}); "
+            raise refused(
+                "shipment {shipment} left its temperature range ({excursion}); "
                 "expected qa_disposition accept first",
                 RefusalCode.PATHWAY_RULE,
+                shipment=shp.shipment_id,
+                excursion=shp.excursion,
             )

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models.enums import AlertKind, DeadlineName, MilestoneKind, Outcome, Phase, Severity
-from models.errors import RefusalCode, Refused, refused
+from models.errors import RefusalCode, refused
 from models.pathway import sae, times
 from models.pathway.data import (
     AdverseEventData,
@@ -141,7 +141,7 @@ class SaeReported(WatchedRule[SaeReportedData]):
         super().check(j, a)
         waiting = sae.pending(j)
         if not waiting:
-            raise Refused(
+            raise refused(
                 "no serious adverse event is waiting for a report to the sponsor (sae_report "
                 "is not open)",
                 RefusalCode.PATHWAY_RULE,

@@ -18,7 +18,7 @@ from models.enums import (
     registry_deadline,
     response_deadline,
 )
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Words, refused, words
 from models.pathway import deadlines, gates, registry
 from models.pathway.data import (
     CheckInData,
@@ -57,30 +57,30 @@ def ranges(numbers: list[int]) -> str:
     return ", ".join(out)
 
 
-def missing(j: Journey) -> list[str]:
+def missing(j: Journey) -> list[Words]:
     """Every scheduled follow-up not yet recorded, each as a phrase naming it."""
     s, p = j.state, j.protocol
-    out = []
+    out: list[Words] = []
     months = [m for m in range(1, p.telemedicine_months + 1) if m not in s.telemedicine_months]
     if months:
-        out.append(f"telemedicine month(s) {ranges(months)}")
+        out.append(words("telemedicine month(s) {months}", months=ranges(months)))
     if j.tracked:
         months = [m for m in p.response_months if m not in s.response_months_done]
         if months:
-            out.append(f"response assessment month(s) {ranges(months)}")
+            out.append(words("response assessment month(s) {months}", months=ranges(months)))
         windows = [w.name for w in registry.left(j)]
         if windows:
-            out.append(f"registry window(s) {', '.join(windows)}")
+            out.append(words("registry window(s) {windows}", windows=", ".join(windows)))
     else:
         if not s.responses:
-            out.append("the response assessment")
+            out.append(words("the response assessment"))
         windows = [w.name for w in p.registry_windows if w.name not in s.registry_reported]
         if windows and j.v2 and gates.registry_consented(j):
-            out.append(f"registry window(s) {', '.join(windows)}")
+            out.append(words("registry window(s) {windows}", windows=", ".join(windows)))
     if j.v2 and j.facts.therapy in p.long_term_follow_up_therapies:
         years = [y for y in range(2, p.long_term_follow_up_years + 1) if y not in s.check_in_years]
         if years:
-            out.append(f"long-term check-in year(s) {ranges(years)}")
+            out.append(words("long-term check-in year(s) {years}", years=ranges(years)))
     return out
 
 
@@ -141,10 +141,12 @@ class TelemedicineCompleted(MilestoneRule[TelemedicineData]):
 
     def check(self, j: Journey, a: Accepted[TelemedicineData]) -> None:
         if a.data.month in j.state.telemedicine_months:
-            raise Refused(
-                f"telemedicine for month {a.data.month} is already recorded; expected "
-                f"month {j.next_telemedicine_month() or 'none (all done)'}",
+            following = j.next_telemedicine_month()
+            raise refused(
+                "telemedicine for month {month} is already recorded; expected month {next}",
                 RefusalCode.ALREADY_DONE,
+                month=a.data.month,
+                next=following or words("none (all done)"),
             )
 
     def apply(self, j: Journey, a: Accepted[TelemedicineData], now: datetime) -> None:
@@ -177,7 +179,7 @@ class ResponseAssessed(MilestoneRule[ResponseData]):
     def check(self, j: Journey, a: Accepted[ResponseData]) -> None:
         d = a.data
         if not j.tracked and j.state.phase is Phase.MONITORING:
-            raise Refused(
+            raise refused(
                 "milestone 'response_assessed' is not expected in phase 'monitoring'; "
                 "expected it in follow-up",
                 RefusalCode.WRONG_PHASE,
@@ -186,37 +188,42 @@ class ResponseAssessed(MilestoneRule[ResponseData]):
         later = later or (("month",) if not j.tracked else ())
         extra = [n for n in later if getattr(d, n)]
         if extra:
-            raise Refused(
-                f"data for 'response_assessed' is invalid: {', '.join(extra)} taken by journeys "
-                "that reach monitoring under this release; expected: response, method?"
-                + (", mrd?, mrd_method?, mrd_sensitivity?" if j.watched else ""),
+            raise refused(
+                "data for 'response_assessed' is invalid: {fields} taken by journeys "
+                "that reach monitoring under this release; expected: {expected}",
                 RefusalCode.INVALID_DATA,
+                fields=", ".join(extra),
+                expected="response, method?"
+                + (", mrd?, mrd_method?, mrd_sensitivity?" if j.watched else ""),
             )
         if not j.watched:
             return
         if d.mrd in (None, "not_done") and (d.mrd_method or d.mrd_sensitivity):
-            raise Refused(
+            raise refused(
                 "mrd_method and mrd_sensitivity describe an MRD result; expected mrd negative "
                 "or positive with them",
                 RefusalCode.INVALID_DATA,
             )
         if d.mrd in ("negative", "positive") and d.mrd_method is None:
-            raise Refused(
+            raise refused(
                 "an MRD result needs its method; expected mrd_method flow, ngs or pcr",
                 RefusalCode.MISSING_FIELD,
             )
         months = j.protocol.response_months
         if d.month is not None and d.month not in months:
-            raise Refused(
-                f"month {d.month} is not a response month of the protocol; expected one of: "
-                + ", ".join(str(m) for m in months),
+            raise refused(
+                "month {month} is not a response month of the protocol; expected one of: {months}",
                 RefusalCode.INVALID_DATA,
+                month=d.month,
+                months=", ".join(str(m) for m in months),
             )
         if d.month is not None and d.month in j.state.response_months_done:
-            raise Refused(
-                f"the month-{d.month} response is already recorded; expected one of: "
-                + (", ".join(str(m) for m in _open_months(j)) or "none (all recorded)"),
+            still_open = ", ".join(str(m) for m in _open_months(j))
+            raise refused(
+                "the month-{month} response is already recorded; expected one of: {months}",
                 RefusalCode.ALREADY_DONE,
+                month=d.month,
+                months=still_open or words("none (all recorded)"),
             )
 
     def apply(self, j: Journey, a: Accepted[ResponseData], now: datetime) -> None:
@@ -258,20 +265,21 @@ class RegistryReported(MilestoneRule[RegistryData]):
 
     def check(self, j: Journey, a: Accepted[RegistryData]) -> None:
         if not j.tracked and j.state.phase is not Phase.FOLLOW_UP:
-            raise Refused(
-                f"milestone 'registry_reported' is not expected in phase '{j.state.phase}'"
+            raise refused(
+                "milestone 'registry_reported' is not expected in phase '{phase}'"
                 "; expected it in follow-up",
                 RefusalCode.WRONG_PHASE,
+                phase=j.state.phase,
             )
         if not j.watched and a.data.form is not None:
-            raise Refused(
+            raise refused(
                 "data for 'registry_reported' is invalid: form is taken from this "
                 "journey's next run; expected: window",
                 RefusalCode.INVALID_DATA,
             )
         windows = {w.name: w for w in (registry.due(j) if j.tracked else [])}
         if not windows and not gates.registry_consented(j):
-            raise Refused(
+            raise refused(
                 "registry reporting needs the patient's registry consent; expected "
                 "consent_signed consent_type=registry first",
                 RefusalCode.PATHWAY_RULE,
@@ -280,28 +288,37 @@ class RegistryReported(MilestoneRule[RegistryData]):
             windows = {w.name: w for w in j.protocol.registry_windows}
         name = a.data.window
         if name not in windows:
-            raise Refused(
-                f"unknown registry window {name!r}; expected one of: " + ", ".join(windows),
+            raise refused(
+                "unknown registry window {name}; expected one of: {windows}",
                 RefusalCode.UNKNOWN_NAME,
+                name=repr(name),
+                windows=", ".join(windows),
             )
         if name in j.state.registry_reported:
-            raise Refused(f"registry window {name!r} is already reported", RefusalCode.ALREADY_DONE)
+            raise refused(
+                "registry window {name} is already reported",
+                RefusalCode.ALREADY_DONE,
+                name=repr(name),
+            )
         window = windows[name]
         if name == registry.PRE_INFUSION:
             return
         if j.state.infused_at is None:
-            raise Refused(
-                f"the {window.label} registry window opens after the infusion; expected "
+            raise refused(
+                "the {window} registry window opens after the infusion; expected "
                 "the pre-infusion form now",
                 RefusalCode.PATHWAY_RULE,
+                window=window.label,
             )
         opens = j.day(window.opens_day)
         if a.occurred_at < opens:
-            raise Refused(
-                f"the {window.label} registry window opens "
-                f"{opens:%Y-%m-%d} (day {window.opens_day}); expected a "
+            raise refused(
+                "the {window} registry window opens {opens} (day {day}); expected a "
                 "report on or after that day",
                 RefusalCode.PATHWAY_RULE,
+                window=window.label,
+                opens=f"{opens:%Y-%m-%d}",
+                day=window.opens_day,
             )
 
     def apply(self, j: Journey, a: Accepted[RegistryData], now: datetime) -> None:
@@ -326,25 +343,31 @@ class LongTermCheckIn(MilestoneRule[CheckInData]):
     def check(self, j: Journey, a: Accepted[CheckInData]) -> None:
         p, year = j.protocol, a.data.year
         if j.facts.therapy not in p.long_term_follow_up_therapies:
-            raise Refused(
-                f"long-term check-ins apply to "
-                f"{', '.join(t.value for t in p.long_term_follow_up_therapies)} "
-                f"journeys; this one is {j.facts.therapy}",
+            raise refused(
+                "long-term check-ins apply to {therapies} journeys; this one is {therapy}",
                 RefusalCode.WRONG_PRODUCT,
+                therapies=", ".join(t.value for t in p.long_term_follow_up_therapies),
+                therapy=j.facts.therapy,
             )
         if year > p.long_term_follow_up_years:
-            raise Refused(
-                f"long-term follow-up runs to year {p.long_term_follow_up_years}; got year {year}",
+            raise refused(
+                "long-term follow-up runs to year {last}; got year {year}",
                 RefusalCode.INVALID_DATA,
+                last=p.long_term_follow_up_years,
+                year=year,
             )
         if year in j.state.check_in_years:
-            raise Refused(f"the year-{year} check-in is already recorded", RefusalCode.ALREADY_DONE)
+            raise refused(
+                "the year-{year} check-in is already recorded", RefusalCode.ALREADY_DONE, year=year
+            )
         opens = j.day(365 * year)
         if a.occurred_at < opens:
-            raise Refused(
-                f"the year-{year} check-in window opens {opens:%Y-%m-%d}; expected "
+            raise refused(
+                "the year-{year} check-in window opens {opens}; expected "
                 "a check-in on or after that day",
                 RefusalCode.PATHWAY_RULE,
+                year=year,
+                opens=f"{opens:%Y-%m-%d}",
             )
 
     def apply(self, j: Journey, a: Accepted[CheckInData], now: datetime) -> None:
@@ -369,11 +392,12 @@ class FollowUpCompleted(MilestoneRule[NoData]):
             return
         still = missing(j)
         if still:
-            raise Refused(
-                "follow-up is not complete: " + "; ".join(still) + "; expected each "
+            raise refused(
+                "follow-up is not complete: {missing}; expected each "
                 "recorded before follow_up_completed (or withdraw the journey, with "
                 "the reason, when follow-up ends early)",
                 RefusalCode.FOLLOW_UP_INCOMPLETE,
+                missing=still,
             )
 
     def apply(self, j: Journey, a: Accepted[NoData], now: datetime) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.enums import MilestoneKind, Phase
-from models.errors import RefusalCode, Refused, refused
+from models.errors import RefusalCode, refused
 from models.pathway import sae
 from models.pathway.data import IcuAdmittedData, NoData
 from models.pathway.rules import Accepted, D, MilestoneRule, rule
@@ -36,10 +36,11 @@ class IcuRule(MilestoneRule[D]):
 
     def known(self, j: Journey) -> None:
         if not j.after_infusion:
-            raise Refused(
-                f"unknown milestone kind {self.kind.value!r} for this journey's run (it takes "
+            raise refused(
+                "unknown milestone kind {kind} for this journey's run (it takes "
                 "ICU milestones from its next run)",
                 RefusalCode.UNKNOWN_NAME,
+                kind=repr(self.kind.value),
             )
 
 

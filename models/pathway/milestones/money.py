@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from models import money
 from models.enums import DeadlineName, MilestoneKind
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, Refused, refused, words
 from models.money import LedgerView, PayerBalance, Payment, Quote
 from models.pathway.data import CostEstimateData
 from models.pathway.data_money import MoneyReceivedData, QuoteIssuedData
@@ -48,8 +48,8 @@ def require_ledger(j: Journey, what: str) -> None:
     require_run(j.ledger, what)
 
 
-def _invalid(message: str) -> Refused:
-    return Refused(message, RefusalCode.INVALID_DATA)
+def _invalid(template: str, **params: object) -> Refused:
+    return refused(template, RefusalCode.INVALID_DATA, **params)
 
 
 def latest(j: Journey) -> Quote | None:
@@ -81,31 +81,33 @@ class QuoteIssued(MoneyRule[QuoteIssuedData]):
     def check(self, j: Journey, a: Accepted[QuoteIssuedData]) -> None:
         super().check(j, a)
         d, c = a.data, a.data.currency
-        try:
-            amounts = [
-                money.check_amount(i.amount, c, f"item {n} ({i.name})")
-                for n, i in enumerate(d.items, start=1)
-            ]
-            total = money.check_amount(d.total, c, "total")
-            deposit = money.check_amount(d.deposit, c, "deposit") if d.deposit else None
-        except ValueError as e:
-            raise _invalid(str(e)) from None
+        amounts = [
+            money.check_amount(i.amount, c, words("item {n} ({name})", n=n, name=i.name))
+            for n, i in enumerate(d.items, start=1)
+        ]
+        total = money.check_amount(d.total, c, words("total"))
+        deposit = money.check_amount(d.deposit, c, words("deposit")) if d.deposit else None
         if sum(amounts, Decimal(0)) != total:
             raise _invalid(
-                f"the items add up to {money.fmt(sum(amounts, Decimal(0)), c)}, not the total "
-                f"{money.fmt(total, c)}; expected a total equal to the sum of the items"
+                "the items add up to {sum}, not the total {total}; expected a total equal to "
+                "the sum of the items",
+                sum=money.fmt(sum(amounts, Decimal(0)), c),
+                total=money.fmt(total, c),
             )
         family = sum((i.amount for i in d.items if i.payer == "patient"), Decimal(0))
         if deposit is not None and deposit > family:
             raise _invalid(
-                f"the deposit {money.fmt(deposit, c)} is more than the family's share "
-                f"{money.fmt(family, c)}; expected at most that"
+                "the deposit {deposit} is more than the family's share {share}; expected at "
+                "most that",
+                deposit=money.fmt(deposit, c),
+                share=money.fmt(family, c),
             )
         previous = latest(j)
         if previous is not None and previous.currency != c:
             raise _invalid(
-                f"the quote is in {previous.currency}; expected a new version in the same "
-                "currency (payments are converted to it)"
+                "the quote is in {currency}; expected a new version in the same "
+                "currency (payments are converted to it)",
+                currency=previous.currency,
             )
 
     def apply(self, j: Journey, a: Accepted[QuoteIssuedData], now: datetime) -> None:
@@ -128,7 +130,7 @@ def check_acceptance(j: Journey, d: CostEstimateData) -> None:
     exists, with that version's currency and total."""
     if not j.ledger or not j.state.quotes:
         if j.ledger and d.version is not None:
-            raise Refused(
+            raise refused(
                 "no quote was issued; expected quote_issued first", RefusalCode.OUT_OF_ORDER
             )
         if not j.ledger and d.version is not None:
@@ -136,12 +138,18 @@ def check_acceptance(j: Journey, d: CostEstimateData) -> None:
         return
     version = d.version or len(j.state.quotes)
     if not 1 <= version <= len(j.state.quotes):
-        raise _invalid(f"no quote version {version}; expected 1 to {len(j.state.quotes)}")
+        raise _invalid(
+            "no quote version {version}; expected 1 to {last}",
+            version=version,
+            last=len(j.state.quotes),
+        )
     q = j.state.quotes[version - 1]
     if d.currency != q.currency or Decimal(str(d.total)) != q.total:
         raise _invalid(
-            f"quote version {version} is {money.fmt(q.total, q.currency)}; expected the "
-            "accepted currency and total to be the quote's"
+            "quote version {version} is {total}; expected the "
+            "accepted currency and total to be the quote's",
+            version=version,
+            total=money.fmt(q.total, q.currency),
         )
 
 
@@ -189,20 +197,23 @@ def check_gate(j: Journey, kind: MilestoneKind) -> None:
     gated = {K.PATIENT_ARRIVED, K.CONDITIONING_STARTED}
     newest = len(j.state.quotes)
     if kind in gated and j.state.accepted_quote not in (None, newest):
-        raise Refused(
-            f"quote version {newest} was issued after version {j.state.accepted_quote} was "
+        raise refused(
+            "quote version {newest} was issued after version {accepted} was "
             "accepted; expected cost_estimate_accepted for the new version first",
             RefusalCode.PATHWAY_RULE,
+            newest=newest,
+            accepted=j.state.accepted_quote,
         )
     q, p = accepted(j), j.protocol
     if q is not None and q.deposit and p.deposit_before == kind.value:
         paid = deposit_paid(j)
         if paid < q.deposit:
-            raise Refused(
-                f"the deposit of {money.fmt(q.deposit, q.currency)} is not paid (received "
-                f"{money.fmt(paid, q.currency) if paid else 'nothing'}); expected "
+            raise refused(
+                "the deposit of {deposit} is not paid (received {paid}); expected "
                 "deposit_received first",
                 RefusalCode.PATHWAY_RULE,
+                deposit=money.fmt(q.deposit, q.currency),
+                paid=money.fmt(paid, q.currency) if paid else words("nothing"),
             )
 
 
@@ -215,18 +226,17 @@ class Received(MoneyRule[MoneyReceivedData]):
         super().check(j, a)
         q = latest(j)
         if q is None:
-            raise Refused(
+            raise refused(
                 "no quote was issued; expected quote_issued first", RefusalCode.OUT_OF_ORDER
             )
         d = a.data
-        try:
-            money.check_amount(d.amount, d.currency)
-        except ValueError as e:
-            raise _invalid(str(e)) from None
+        money.check_amount(d.amount, d.currency)
         if d.currency != q.currency and (d.fx_rate is None or d.fx_rate <= 0):
             raise _invalid(
-                f"the quote is in {q.currency}; expected fx_rate ({q.currency} per "
-                f"{d.currency}, above zero) for an amount in {d.currency}"
+                "the quote is in {quote}; expected fx_rate ({quote} per "
+                "{currency}, above zero) for an amount in {currency}",
+                quote=q.currency,
+                currency=d.currency,
             )
         if self.kind is K.REFUND_ISSUED:
             paid = sum(
@@ -239,8 +249,9 @@ class Received(MoneyRule[MoneyReceivedData]):
             )
             if converted(d, q.currency) > paid:
                 raise _invalid(
-                    f"{d.payer} paid {money.fmt(paid, q.currency)}; expected a refund of at most "
-                    "that"
+                    "{payer} paid {paid}; expected a refund of at most that",
+                    payer=d.payer,
+                    paid=money.fmt(paid, q.currency),
                 )
 
     def apply(self, j: Journey, a: Accepted[MoneyReceivedData], now: datetime) -> None:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from models.enums import AlertKind, MilestoneKind, Severity, translation_deadline
-from models.errors import RefusalCode, Refused
+from models.errors import RefusalCode, refused
 from models.messages import Translation
 from models.pathway import alerts
 from models.pathway.data_records import (
@@ -74,11 +74,11 @@ def check_translations(j: Journey) -> None:
         if t.record_type in required and t.state != "verified"
     ]
     if waiting:
-        raise Refused(
-            "a required record has no verified translation for the PI: "
-            + "; ".join(waiting)
-            + "; expected translation_verified for each first",
+        raise refused(
+            "a required record has no verified translation for the PI: {waiting}; expected "
+            "translation_verified for each first",
             RefusalCode.PATHWAY_RULE,
+            waiting="; ".join(waiting),
         )
 
 
@@ -107,16 +107,18 @@ class TranslationRequested(RecordsRule[TranslationRequestedData]):
     def check(self, j: Journey, a: Accepted[TranslationRequestedData]) -> None:
         super().check(j, a)
         if a.data.language == j.protocol.working_language:
-            raise Refused(
-                f"the record is in {a.data.language}, the site's working language; expected "
+            raise refused(
+                "the record is in {language}, the site's working language; expected "
                 "a record in another language",
                 RefusalCode.PATHWAY_RULE,
+                language=a.data.language,
             )
         if find(j, a.data.sha256) is not None:
-            raise Refused(
-                f"a translation of record {a.data.sha256[:12]} was already requested; expected "
+            raise refused(
+                "a translation of record {record} was already requested; expected "
                 "record_translated or translation_verified for it",
                 RefusalCode.PATHWAY_RULE,
+                record=a.data.sha256[:12],
             )
 
     def apply(self, j: Journey, a: Accepted[TranslationRequestedData], now: datetime) -> None:
@@ -154,18 +156,20 @@ class RecordTranslated(RecordsRule[RecordTranslatedData]):
         super().check(j, a)
         t = find(j, a.data.sha256)
         if t is None:
-            raise Refused(
-                f"no translation of record {a.data.sha256[:12]} was requested; expected "
+            raise refused(
+                "no translation of record {record} was requested; expected "
                 "translation_requested first",
                 RefusalCode.OUT_OF_ORDER,
+                record=a.data.sha256[:12],
             )
         if t.state == "verified":
-            raise Refused(
-                f"the translation of record {t.short} is already verified",
+            raise refused(
+                "the translation of record {record} is already verified",
                 RefusalCode.PATHWAY_RULE,
+                record=t.short,
             )
         if a.data.translation_sha256 == a.data.sha256:
-            raise Refused(
+            raise refused(
                 "the translation is the record itself; expected the translated file's SHA-256",
                 RefusalCode.PATHWAY_RULE,
             )
@@ -190,21 +194,23 @@ class TranslationVerified(RecordsRule[TranslationVerifiedData]):
         super().check(j, a)
         t = find(j, a.data.sha256)
         if t is None or t.state == "requested":
-            raise Refused(
-                f"record {a.data.sha256[:12]} has no translation to verify; expected "
-                "record_translated first",
+            raise refused(
+                "record {record} has no translation to verify; expected record_translated first",
                 RefusalCode.OUT_OF_ORDER,
+                record=a.data.sha256[:12],
             )
         if t.state == "verified":
-            raise Refused(
-                f"the translation of record {t.short} is already verified",
+            raise refused(
+                "the translation of record {record} is already verified",
                 RefusalCode.PATHWAY_RULE,
+                record=t.short,
             )
         if a.raw.actor.strip() == t.translated_by:
-            raise Refused(
-                f"{t.translated_by} uploaded this translation; expected someone else to verify "
-                "it (four eyes)",
+            raise refused(
+                "{person} uploaded this translation; expected someone else to verify it "
+                "(four eyes)",
                 RefusalCode.PATHWAY_RULE,
+                person=t.translated_by,
             )
 
     def apply(self, j: Journey, a: Accepted[TranslationVerifiedData], now: datetime) -> None:
