@@ -10,6 +10,22 @@ from __future__ import annotations
 from cellpath.console.i18n import N_
 
 TERMS = (
+    # Deadlines (DeadlineName) not named like a phase or a milestone
+    N_("accommodation registration"),
+    N_("visa extension"),
+    N_("thaw to infusion"),
+    N_("observation"),
+    N_("stay near centre"),
+    N_("no driving"),
+    N_("telemedicine"),
+    N_("response assessment"),
+    N_("follow up completion"),
+    N_("readiness"),
+    N_("handover summary"),
+    N_("ivig review"),
+    N_("SAE report"),
+    N_("re referral"),
+    N_("deposit"),
     # Phases
     N_("intake"),  # Phase.INTAKE
     N_("pre assessment"),  # Phase.PRE_ASSESSMENT

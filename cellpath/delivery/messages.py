@@ -22,11 +22,15 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
+from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 from models.messages import Notification
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The staff catalogue (the console's `console` domain, compiled): a deadline's name in the
+# reader's words, as the console shows it (`pi_review` → "PI 审核").
+STAFF_CATALOGUES = Path(__file__).parents[1] / "console" / "locale"
 # Languages with templates, by the codes people give (`zh`, `zh-CN`, `zh_Hans` → zh_Hans).
 LANGUAGES = {
     "en": "en",
@@ -74,6 +78,31 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=False,
     )
+
+
+@functools.cache
+def _staff_words(language: str) -> NullTranslations:
+    compiled = STAFF_CATALOGUES / language / "LC_MESSAGES" / "console.mo"
+    if not compiled.exists():
+        return NullTranslations()
+    with compiled.open("rb") as f:
+        return Translations(fp=f, domain="console")
+
+
+def deadline_words(deadline: str | None, language: str) -> str:
+    """A deadline's name in the staff catalogue's words for `language` (spaced English when
+    the catalogue has none)."""
+    if not deadline:
+        return ""
+    words = deadline.replace("_", " ")
+    catalogue = _staff_words(language)
+    found = catalogue.gettext(words)
+    if found == words:  # an acronym first, as the console writes it ("SAE report")
+        first, _, rest = words.partition(" ")
+        acronym = f"{first.upper()} {rest}".strip()
+        if (translated := catalogue.gettext(acronym)) != acronym:
+            return translated
+    return found
 
 
 def _locale(language: str) -> Locale:
@@ -141,6 +170,7 @@ def render(
         kind=str(n.kind),
         case_id=n.case_id,
         deadline=n.deadline or "",
+        deadline_words=deadline_words(n.deadline, chosen),
         level=n.level,
         severity=str(n.severity),
         due=when(n.due_at),

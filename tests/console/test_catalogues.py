@@ -129,10 +129,20 @@ def test_each_translation_takes_the_same_data_as_its_english() -> None:
 def test_every_identifier_the_console_labels_has_its_words_in_the_catalogue() -> None:
     from cellpath.console.filters import label
     from cellpath.console.terms import TERMS
-    from models.enums import AlertKind, CellSource, MilestoneKind, Outcome, Phase, Program, Severity
+    from models.enums import (
+        AlertKind,
+        CellSource,
+        DeadlineName,
+        MilestoneKind,
+        Outcome,
+        Phase,
+        Program,
+        Severity,
+    )
     from models.grading import CerebralEdema, Consciousness, OxygenDevice, Seizure
 
     enums = (Phase, Outcome, Severity, AlertKind, CellSource, Program, MilestoneKind)
+    enums += (DeadlineName,)
     enums += (OxygenDevice, Consciousness, Seizure, CerebralEdema)
     words = {label(v.value) for e in enums for v in e}
     assert words <= set(TERMS), "add the new words to cellpath/console/terms.py"

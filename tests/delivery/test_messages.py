@@ -112,5 +112,7 @@ def test_every_staff_message_reads_in_english_and_in_chinese(kind: NotificationK
     assert n.text in zh.body and n.text in en.body
     if kind in ("alert", "access", "family"):  # those that say when it happened
         assert "2026年12月7日" in zh.body and "7 Dec 2026" in en.body
+    if kind in ("reminder", "escalation"):  # the deadline by the staff catalogue's name
+        assert "病历" in zh.subject and "病历" in zh.body.splitlines()[0]
     if kind == "alert":
         assert "危急警报" in zh.subject and "医生确认" in zh.body
