@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 import structlog
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import MetricMeter, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 
 from cellpath.config import Settings, get_settings
 from cellpath.delivery import channels, messages
@@ -53,6 +54,17 @@ ROLE_OF: dict[Recipient, AssignedRole] = {
     Recipient.ON_CALL_PHYSICIAN: AssignedRole.ON_CALL,
 }
 FAMILY = "family:"
+
+
+def _meter() -> MetricMeter:
+    """The activity's meter, or the process's (the dispatcher sends outside any activity)."""
+    if activity.in_activity():
+        return activity.metric_meter()
+    return Runtime.default().metric_meter
+
+
+def _attempt() -> int:
+    return activity.info().attempt if activity.in_activity() else 1
 
 
 class DeliveryActivities:
@@ -193,10 +205,14 @@ class DeliveryActivities:
                 self._send(n, t, ch, "direct")
         return True
 
+    def send(self, n: Notification, t: Target, ch: Channel, via: str) -> SendResult:
+        """One send to one person on one channel, once (the ledger), for any caller."""
+        return self._send(n, t, ch, via)
+
     def _send(self, n: Notification, t: Target, ch: Channel, via: str) -> SendResult:
         msg_id = channels.message_id(n.idempotency_key, t.person, ch.name)
         row = self.ledger.begin(n.idempotency_key, n.case_id, t.person, ch.name, msg_id)
-        meter = activity.metric_meter()
+        meter = _meter()
         counter = meter.create_counter(
             "cellpath_deliveries_total", "messages delivered (or failed) by channel and outcome"
         )
@@ -220,7 +236,7 @@ class DeliveryActivities:
                 person=t.person,
                 channel=ch.name,
                 via=via,
-                attempt=activity.info().attempt,
+                attempt=_attempt(),
                 error=str(e),
             )
             raise
@@ -380,16 +396,23 @@ class DeliveryStarter:
     async def start(self, notifications: list[Notification]) -> int:
         """Deliver each notification now or start its workflow; how many workflows started
         now (none for a notification delivered directly or whose workflow exists)."""
+        info = activity.info()
+        return await self.deliver(
+            activity.client(), info.task_queue, notifications, first_try=info.attempt == 1
+        )
+
+    async def deliver(
+        self, client: Client, queue: str, notifications: list[Notification], *, first_try: bool
+    ) -> int:
+        """`start`, for any caller (the dispatcher sends outside an activity): directly on a
+        `first_try` while the direct path is not resting, else by `DeliverNotification`."""
         if not notifications:
             return 0
-        info = activity.info()
         direct = (
-            self.direct is not None
-            and info.attempt == 1
-            and time.monotonic() >= self._direct_paused_until
+            self.direct is not None and first_try and time.monotonic() >= self._direct_paused_until
         )
         started = await asyncio.gather(
-            *(self._one(activity.client(), info.task_queue, n, direct) for n in notifications)
+            *(self._one(client, queue, n, direct) for n in notifications)
         )
         return sum(started)
 

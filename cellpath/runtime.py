@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.delivery import DeliveryActivities, DeliveryStarter
+from activities.dispatcher import Dispatcher
 from activities.journey import CalendarActivities, CaseStoreActivities, NotificationActivities
 from cellpath.codec import EncryptionCodec
 from cellpath.config import TASK_QUEUE, Settings, get_settings
@@ -176,6 +177,31 @@ def create_worker(
     return Worker(client, **options)
 
 
+def create_dispatcher(
+    client: Client,
+    *,
+    task_queue: str = TASK_QUEUE,
+    store: CaseStore | None = None,
+    settings: Settings | None = None,
+) -> Dispatcher:
+    """The dispatcher of the scheduled outbox, delivering as `create_worker`'s writes do
+    (`run` it beside the worker, with an event that stops it)."""
+    settings = settings or get_settings()
+    store = store or CaseStore.from_url(settings.database_url)
+    # Its slow path starts each notification's workflow (the fast one is its own).
+    starter = DeliveryStarter(settings.delivery_tuning())
+    return Dispatcher(
+        store,
+        DeliveryActivities(store, settings),
+        starter,
+        lenient_client(client),
+        task_queue,
+        interval=settings.dispatch_interval_seconds,
+        send_seconds=settings.delivery_direct_seconds,
+        pause_seconds=settings.delivery_direct_pause_seconds,
+    )
+
+
 def compile_workflows() -> None:
     """Byte-compile the workflow modules, once per process.
 
@@ -221,6 +247,10 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
         # e.g. Temporal Cloud, or no operator permission: register them out of band.
         log.warning("search_attributes_not_registered", error=e.message)
     worker = create_worker(client, task_queue=settings.task_queue, settings=settings)
+    dispatching = None
+    if settings.delivery_enabled and settings.dispatcher_enabled:
+        dispatcher = create_dispatcher(client, task_queue=settings.task_queue, settings=settings)
+        dispatching = asyncio.create_task(dispatcher.run(stop))
     watch = None
     if runtime is not None:
         from cellpath.services.doctor import report_stuck
@@ -240,6 +270,8 @@ async def run_worker(stop: asyncio.Event | None = None) -> None:
         log.info("worker_stopping", graceful_seconds=settings.worker_graceful_shutdown_seconds)
         if watch is not None:
             watch.cancel()
+        if dispatching is not None:
+            await dispatching  # its round ends; what it claimed is sent or left to retake
     log.info("worker_stopped")
 
 

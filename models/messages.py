@@ -573,6 +573,10 @@ class JourneyWrite(BaseModel):
     audit: list[AuditEntry] = Field(default_factory=list)
     notifications: list[Notification] = Field(default_factory=list)
     schedule: list[ProjectedStep] | None = None
+    # The reminders and escalations its deadlines will send, each at its own time, if nothing
+    # changes first (`deadlines.ahead`): the scheduled outbox, sent by the dispatcher on time.
+    # None: the same as the last write said (most writes change no deadline).
+    ahead: list[Notification] | None = None
 
 
 class WriteResult(BaseModel):
@@ -584,6 +588,8 @@ class WriteResult(BaseModel):
     set_aside: int = 0
     # Idempotency keys of the notifications this write queued (not those already there).
     queued: list[str] = Field(default_factory=list)
+    # Of this write's notifications, those the dispatcher took from the scheduled outbox.
+    dispatched: list[str] = Field(default_factory=list)
 
 
 class StoreResult(BaseModel):

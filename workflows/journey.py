@@ -52,9 +52,11 @@ with workflow.unsafe.imports_passed_through():
         CalendarRequest,
         JourneyStatus,
         JourneyWrite,
+        Notification,
         NotificationBatch,
     )
     from models.pathway import Journey
+    from models.pathway.deadlines import ahead, ahead_basis
     from models.pathway.projection import schedule
     from models.protocol import resolve_protocol
     from models.state import JourneyState
@@ -159,6 +161,9 @@ class PatientJourney(JourneyMessages):
             self._journey.start(workflow.now())
         self._ready = False
         self._projected_revision = -1
+        # What the last write's scheduled outbox rows were computed from (None: nothing yet
+        # in this run, so the first write says them whole).
+        self._ahead_basis: tuple[object, ...] | None = None
         self._syncing = False
         # The one-writer store path (runs started under RULES_V3) and its writes in flight.
         self._one_writer = False
@@ -375,6 +380,7 @@ class PatientJourney(JourneyMessages):
             # The board's view of this journey: steps done and ahead (an activity's input:
             # nothing here is a command, so replay is unaffected).
             schedule=schedule(self._journey, workflow.now()),
+            ahead=self._ahead_if_changed(),
         )
         write = workflow.start_activity_method(
             CaseStoreActivities.write_journey,
@@ -386,6 +392,16 @@ class PatientJourney(JourneyMessages):
         self._writes.add(write)
         write.add_done_callback(self._confirm)
         self._projected_revision = batch.projection.revision
+
+    def _ahead_if_changed(self) -> list[Notification] | None:
+        """The scheduled outbox's rows when they differ from what the last write said, else
+        None (most writes change no deadline). An activity's input, not a command: replay is
+        unaffected, and a run replayed from its start writes the same rows again."""
+        basis = ahead_basis(self._journey)
+        if basis == self._ahead_basis:
+            return None
+        self._ahead_basis = basis
+        return ahead(self._journey, workflow.now())
 
     def _confirm(self, write: asyncio.Task[Any]) -> None:
         """A write finished. Never issues a command (see the module docstring)."""

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
+from cellpath.store import ahead
 from cellpath.store.capacity import reconcile
 from cellpath.store.measures import summarise
 from cellpath.store.rows import (
@@ -413,6 +414,10 @@ class CaseStore:
                 if projected and batch.schedule is not None:
                     _replace_schedule(s, batch.projection, batch.schedule)
                     summarise(s, batch.projection, batch.schedule)
+                if projected and batch.ahead is not None:
+                    ahead.replace(s, batch.projection.case_id, batch.ahead)
+                keys = [n.idempotency_key for n in batch.notifications]
+                dispatched = ahead.settle(s, keys)
                 written_audit = _insert_ignoring_duplicates(s, AuditRow, "event_id", audit)
                 written_outbox = _insert_ignoring_duplicates(
                     s, NotificationRow, "idempotency_key", outbox
@@ -422,6 +427,7 @@ class CaseStore:
                 audit=len(written_audit),
                 notifications=len(written_outbox),
                 queued=written_outbox,
+                dispatched=dispatched,
             )
         except Exception as e:
             if not is_data_error(e):

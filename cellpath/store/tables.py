@@ -547,3 +547,26 @@ class MeasureRow(SQLModel, table=True):
     to_discharge: float | None = None
     # The steps done among those a report counts (`measures.TRACKED`), as "|a|b|".
     done: str = Field(default="", max_length=1000)
+
+
+class ScheduledRow(SQLModel, table=True):
+    """A reminder or escalation a journey will send at `due_at` if nothing changes first (0014):
+    the scheduled outbox, which the dispatcher sends on time (`cellpath.store.ahead`).
+
+    Each journey's write replaces its `pending` rows whole (`JourneyWrite.ahead`); the
+    dispatcher claims due ones (`sending`, with `claimed_at`), queues and sends each, and marks
+    it `sent`; the journey's own timer, sending the same key later, finds it `sent` and sends
+    nothing, or finds it `pending` and takes it over (`done`)."""
+
+    __tablename__ = "scheduled_outbox"
+
+    idempotency_key: str = Field(primary_key=True, max_length=255)
+    case_id: str = Field(index=True, max_length=64)
+    due_at: datetime = _ts()
+    state: str = Field(default="pending", max_length=16)
+    claimed_at: datetime | None = _ts(default=None)
+    claim: str | None = Field(default=None, max_length=32)
+    # The notification as the journey made it (JSON; PHI-free like the outbox row).
+    payload: str = Field(sa_type=sa.Text)
+
+    __table_args__ = (sa.Index("ix_scheduled_outbox_state_due", "state", "due_at"),)

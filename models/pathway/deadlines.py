@@ -467,43 +467,97 @@ def open_handover(j: Journey, at: datetime, now: datetime) -> None:
     )
 
 
+def notification_of(j: Journey, e: DeadlineEvent, now: datetime) -> Notification:
+    """The notification a deadline's event sends at `now`."""
+    text = e.text
+    if e.deadline == N.RECORDS:
+        missing = [r.value for r in j.protocol.required_records if r not in j.state.records_on_file]
+        if missing:
+            text += f" — still missing: {', '.join(missing)}"
+    severity = Severity.INFO
+    if e.kind is NotificationKind.ESCALATION:
+        severity = Severity.URGENT if e.clinical else Severity.WARNING
+    return Notification(
+        # Unique per reminder instant and level: a retried activity (same payload) is stored
+        # once, two reminders of one deadline are two rows; and the scheduled outbox's copy
+        # (`ahead`) carries the same key as the one the journey's own timer sends.
+        idempotency_key=(
+            f"{j.facts.case_id}:{e.deadline}:{e.kind}:{e.level}:"
+            f"{e.scheduled_at.isoformat()}" + _copy_suffix(j, e)
+        ),
+        case_id=j.facts.case_id,
+        kind=e.kind,
+        recipient=e.recipient,
+        recipient_ref=j.recipient_ref(e.recipient),
+        deadline=e.deadline,
+        level=e.level,
+        severity=severity,
+        scheduled_for=now,
+        text=text,
+        due_at=e.due_at,
+        timezone=j.family_timezone() if e.recipient is Recipient.PATIENT_FAMILY else None,
+    )
+
+
+# The scheduled outbox holds at most this many of a journey's next sends (the soonest):
+# a handful of deadlines each with a few reminders and two levels is far fewer; the rest
+# are written by a later write, or sent by the journey's own timer.
+AHEAD_MAX = 48
+
+
+def ahead_basis(j: Journey) -> tuple[object, ...]:
+    """Everything `ahead` depends on, cheap to compare: while it is the same, so are the
+    rows (the journey skips computing them on most writes, which change no deadline)."""
+    book = tuple(
+        (
+            d.name,
+            d.summary,
+            d.due_at,
+            tuple(d.reminders),
+            d.reminder_to,
+            d.family_too,
+            d.clinical,
+            d.escalation_level,
+            d.level2_after,
+            d.window,
+            d.hold_until,
+        )
+        for d in j.book.deadlines.values()
+    )
+    s = j.state
+    return (
+        book,
+        tuple(s.records_on_file),
+        j.facts.coordinator,
+        s.current_site,
+        s.returned_home,
+    )
+
+
+def ahead(j: Journey, now: datetime) -> list[Notification]:
+    """The reminders and escalations the open deadlines will send, each at its own instant,
+    if nothing changes first: `fire` run on a copy of the book at each next event. Each
+    carries the key the journey's own timer will give it, so the two are one message."""
+    book = j.book.model_copy(deep=True)
+    out: list[Notification] = []
+    for _ in range(AHEAD_MAX):  # each round sends at least one, or ends a deadline
+        at = book.next_event_at()
+        if at is None or len(out) >= AHEAD_MAX:
+            break
+        events = book.fire(max(at, now))
+        if at > now:  # what is due already, the journey's own timer sends at once
+            out.extend(notification_of(j, e, at) for e in events)
+    return out[:AHEAD_MAX]
+
+
 def fire(j: Journey, now: datetime) -> list[DeadlineEvent]:
     """Send reminders and escalations that are due; clinical breaches also raise alerts."""
     events = j.book.fire(now)
     for e in events:
-        text = e.text
-        if e.deadline == N.RECORDS:
-            missing = [
-                r.value for r in j.protocol.required_records if r not in j.state.records_on_file
-            ]
-            if missing:
-                text += f" — still missing: {', '.join(missing)}"
-        severity = Severity.INFO
-        if e.kind is NotificationKind.ESCALATION:
-            severity = Severity.URGENT if e.clinical else Severity.WARNING
-        j.notifications.append(
-            Notification(
-                # Unique per reminder instant and level: a retried activity (same payload)
-                # is stored once, two reminders of one deadline are two rows.
-                idempotency_key=(
-                    f"{j.facts.case_id}:{e.deadline}:{e.kind}:{e.level}:"
-                    f"{e.scheduled_at.isoformat()}" + _copy_suffix(j, e)
-                ),
-                case_id=j.facts.case_id,
-                kind=e.kind,
-                recipient=e.recipient,
-                recipient_ref=j.recipient_ref(e.recipient),
-                deadline=e.deadline,
-                level=e.level,
-                severity=severity,
-                scheduled_for=now,
-                text=text,
-                due_at=e.due_at,
-                timezone=j.family_timezone() if e.recipient is Recipient.PATIENT_FAMILY else None,
-            )
-        )
+        n = notification_of(j, e, now)
+        j.notifications.append(n)
         if e.clinical and e.kind is NotificationKind.ESCALATION and e.level == 1:
-            alert = j.raise_alert(AlertKind.DEADLINE_BREACHED, Severity.URGENT, now, text, False)
+            alert = j.raise_alert(AlertKind.DEADLINE_BREACHED, Severity.URGENT, now, n.text, False)
             if alert is not None:
                 alert.deadline = e.deadline
     resent = alerts.resend_critical(j, now)

@@ -39,7 +39,8 @@ def fresh_store(request: pytest.FixtureRequest, tmp_path) -> CaseStore:
         conn.execute(
             sa.text(
                 "TRUNCATE patients, cases, journeys, notification_outbox, audit_log, staff, "
-                "dead_letters, site_resources, slot_bookings, slot_seats, journey_schedule "
+                "dead_letters, site_resources, slot_bookings, slot_seats, journey_schedule, "
+                "scheduled_outbox "
                 "RESTART IDENTITY CASCADE"
             )
         )
