@@ -56,11 +56,11 @@ ROLE_OF: dict[Recipient, AssignedRole] = {
 FAMILY = "family:"
 
 
-def _meter() -> MetricMeter:
-    """The activity's meter, or the process's (the dispatcher sends outside any activity)."""
+def _meter(fallback: MetricMeter | None = None) -> MetricMeter:
+    """The activity's meter; outside one (the dispatcher), its client's runtime's."""
     if activity.in_activity():
         return activity.metric_meter()
-    return Runtime.default().metric_meter
+    return fallback or Runtime.default().metric_meter
 
 
 def _attempt() -> int:
@@ -78,6 +78,8 @@ class DeliveryActivities:
         self.ledger = Deliveries(store)
         self.settings = settings or get_settings()
         self.log = logger or structlog.get_logger("cellpath.delivery")
+        # Where sends outside an activity are counted (the dispatcher sets its client's).
+        self.meter: MetricMeter | None = None
 
     # --- whom ----------------------------------------------------------------------------------
 
@@ -212,7 +214,7 @@ class DeliveryActivities:
     def _send(self, n: Notification, t: Target, ch: Channel, via: str) -> SendResult:
         msg_id = channels.message_id(n.idempotency_key, t.person, ch.name)
         row = self.ledger.begin(n.idempotency_key, n.case_id, t.person, ch.name, msg_id)
-        meter = _meter()
+        meter = _meter(self.meter)
         counter = meter.create_counter(
             "cellpath_deliveries_total", "messages delivered (or failed) by channel and outcome"
         )

@@ -34,8 +34,10 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 from activities.delivery import DeliveryActivities, DeliveryStarter
+from activities.journey import report_notifications
 from cellpath.delivery import channels
 from cellpath.store import CaseStore
 from cellpath.store.ahead import Scheduled
@@ -45,6 +47,8 @@ from models.enums import AuditAction, Recipient
 from models.messages import AuditEntry, Notification
 
 Logger = structlog.typing.FilteringBoundLogger
+# Sends at once (threads: the store and Apprise's SMTP client block).
+SENDERS = 16
 
 
 class Dispatcher:
@@ -80,8 +84,11 @@ class Dispatcher:
         self._resting_until = 0.0
         self.log = logger or structlog.get_logger("cellpath.dispatcher")
         self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=16, thread_name_prefix="cellpath-dispatch"
+            max_workers=SENDERS, thread_name_prefix="cellpath-dispatch"
         )
+        # A send's time limit runs from when a thread takes it, not while it waits its turn
+        # behind a round's other sends (a round of 500 is not 500 sends "too slow").
+        self._senders = asyncio.Semaphore(SENDERS)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Round after round until `stop` is set; a round that fails (the store away) is
@@ -111,7 +118,9 @@ class Dispatcher:
             return 0
         # In the outbox first, as the journey's write would put them (a row already there —
         # the journey's own timer was first — is skipped, and so is its send, by the ledger).
-        await asyncio.to_thread(self.store.add_notifications, due)
+        new = set(await asyncio.to_thread(self.store.queue_notifications, due))
+        meter = self.delivery.meter or Runtime.default().metric_meter
+        report_notifications(self.log, [n for n in due if n.idempotency_key in new], meter)
         await asyncio.gather(*(self._one(n, at) for n in due))
         await asyncio.to_thread(self.scheduled.finish, claim)
         self.log.info("dispatched", count=len(due), late_s=_late(due, at))
@@ -123,9 +132,10 @@ class Dispatcher:
             return
         loop = asyncio.get_running_loop()
         try:
-            hold = await asyncio.wait_for(
-                loop.run_in_executor(self._pool, self.deliver, n, at), self.send_seconds
-            )
+            async with self._senders:
+                hold = await asyncio.wait_for(
+                    loop.run_in_executor(self._pool, self.deliver, n, at), self.send_seconds
+                )
         except Exception as e:
             self._resting_until = time.monotonic() + self.pause_seconds
             self.log.warning(

@@ -12,6 +12,7 @@ import asyncio
 
 import structlog
 from temporalio import activity
+from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
 
 from activities.delivery import DeliveryStarter
@@ -119,9 +120,12 @@ class NotificationActivities:
         return StoreResult(written=written)
 
 
-def report_notifications(log: Logger, queued: list[Notification]) -> None:
-    """Log and count notifications newly queued (a retry that found them stored counts none)."""
-    sent = activity.metric_meter().create_counter(
+def report_notifications(
+    log: Logger, queued: list[Notification], meter: MetricMeter | None = None
+) -> None:
+    """Log and count notifications newly queued (a retry that found them stored counts none);
+    on the activity's meter, or `meter` outside one (the dispatcher)."""
+    sent = (meter or activity.metric_meter()).create_counter(
         "cellpath_notifications_sent", "reminders, escalations and alerts queued"
     )
     for n in queued:

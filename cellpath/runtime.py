@@ -190,9 +190,12 @@ def create_dispatcher(
     store = store or CaseStore.from_url(settings.database_url)
     # Its slow path starts each notification's workflow (the fast one is its own).
     starter = DeliveryStarter(settings.delivery_tuning())
+    delivery = DeliveryActivities(store, settings)
+    runtime = client.service_client.config.runtime
+    delivery.meter = (runtime or Runtime.default()).metric_meter
     return Dispatcher(
         store,
-        DeliveryActivities(store, settings),
+        delivery,
         starter,
         lenient_client(client),
         task_queue,

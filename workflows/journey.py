@@ -137,6 +137,12 @@ CAPACITY = "capacity"
 # Who coordinates the case: a colleague takes it over (`coordinator_changed`), its search
 # attribute and reminders follow (runs started or continued after it).
 REASSIGNED = "reassigned"
+# The scheduled outbox: the journey writes its next reminders and escalations ahead, the
+# dispatcher sends them at their instant, and the journey's own timer wakes `AHEAD_GRACE`
+# later to record them (its send finds them taken): in a storm of deadlines due together, the
+# journeys' own work no longer competes with the messages (runs started or continued after it).
+AHEAD = "escalations-ahead"
+AHEAD_GRACE = timedelta(seconds=10)
 
 
 @workflow.defn(name="PatientJourney")
@@ -164,6 +170,8 @@ class PatientJourney(JourneyMessages):
         # What the last write's scheduled outbox rows were computed from (None: nothing yet
         # in this run, so the first write says them whole).
         self._ahead_basis: tuple[object, ...] | None = None
+        # Runs under `AHEAD`: rows written ahead, and the own timer a grace after them.
+        self._ahead = False
         self._syncing = False
         # The one-writer store path (runs started under RULES_V3) and its writes in flight.
         self._one_writer = False
@@ -227,6 +235,8 @@ class PatientJourney(JourneyMessages):
             self._journey.capacity = True
         if workflow.patched(REASSIGNED):
             self._journey.reassigned = True
+        if workflow.patched(AHEAD):
+            self._ahead = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(
@@ -321,7 +331,7 @@ class PatientJourney(JourneyMessages):
 
     def _wake_at(self) -> datetime | None:
         """The next instant the loop must wake: a deadline, an alert resend, the yearly run."""
-        target = self._journey.next_event_at()
+        target = self._journey.next_event_at(AHEAD_GRACE if self._ahead else timedelta(0))
         every = self._yearly_continue_at()
         if every is not None:
             yearly = self._run_started_at + every
@@ -397,6 +407,8 @@ class PatientJourney(JourneyMessages):
         """The scheduled outbox's rows when they differ from what the last write said, else
         None (most writes change no deadline). An activity's input, not a command: replay is
         unaffected, and a run replayed from its start writes the same rows again."""
+        if not self._ahead:
+            return None
         basis = ahead_basis(self._journey)
         if basis == self._ahead_basis:
             return None

@@ -548,9 +548,13 @@ class CaseStore:
 
     def add_notifications(self, notifications: Sequence[Notification]) -> int:
         """Queue notifications in the outbox; an idempotency key already there is skipped."""
+        return len(self.queue_notifications(notifications))
+
+    def queue_notifications(self, notifications: Sequence[Notification]) -> list[str]:
+        """`add_notifications`, saying which keys were new."""
         rows = _notification_rows(notifications)
         with self.session() as s:
-            return len(_insert_ignoring_duplicates(s, NotificationRow, "idempotency_key", rows))
+            return _insert_ignoring_duplicates(s, NotificationRow, "idempotency_key", rows)
 
     def _case_rows(self, table: type[RowT], case_id: str, order: str) -> list[RowT]:
         """A case's rows of an outbox or log table, by the column `order`, then insertion."""

@@ -226,9 +226,11 @@ class Journey:
         )
         self.touch()
 
-    def next_event_at(self) -> datetime | None:
-        """When the workflow must next wake: a deadline's event or a critical alert's resend."""
-        times = [t for t in (self.book.next_event_at(), alerts.next_resend(self)) if t]
+    def next_event_at(self, grace: timedelta = timedelta(0)) -> datetime | None:
+        """When the workflow must next wake: a deadline's event (`grace` after it, when the
+        dispatcher sends it on time from the scheduled outbox) or a critical alert's resend."""
+        book = self.book.next_event_at()
+        times = [t for t in (book and book + grace, alerts.next_resend(self)) if t]
         return min(times) if times else None
 
     def next_event_summary(self) -> str:

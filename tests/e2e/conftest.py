@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cellpath.config import find_binary
 from cellpath.connection import data_converter
-from cellpath.runtime import create_worker, ensure_search_attributes
+from cellpath.runtime import create_dispatcher, create_worker, ensure_search_attributes
 from cellpath.store import CaseStore
 from models.roles import Role
 from tests.cli_process import CommandLine
@@ -66,8 +66,15 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def e2e_worker(dev_server: WorkflowEnvironment, db_url: str) -> AsyncIterator[None]:
-    async with create_worker(dev_server.client, task_queue=QUEUE, store=CaseStore.from_url(db_url)):
+    """The worker, and the scheduled outbox's dispatcher beside it, as `run_worker` runs them."""
+    store = CaseStore.from_url(db_url)
+    stop = asyncio.Event()
+    dispatcher = create_dispatcher(dev_server.client, task_queue=QUEUE, store=store)
+    dispatching = asyncio.create_task(dispatcher.run(stop))
+    async with create_worker(dev_server.client, task_queue=QUEUE, store=store):
         yield
+    stop.set()
+    await dispatching
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cellpath.config import Settings
 from cellpath.connection import connect
-from cellpath.runtime import create_worker, metrics_runtime
+from cellpath.runtime import create_dispatcher, create_worker, metrics_runtime
 from cellpath.scenarios import record, reschedule_soon, start
 from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
@@ -53,6 +53,10 @@ async def test_product_counters_reach_the_prometheus_endpoint(
     mail = Controller(Sink(), hostname="127.0.0.1", port=free_port())
     mail.start()
     settings = Settings(smtp_url=SecretStr(f"smtp://127.0.0.1:{mail.port}"))
+    stop = asyncio.Event()
+    # Beside the worker, as `run_worker` runs it: the escalation goes out at its instant.
+    dispatcher = create_dispatcher(client, task_queue=queue, store=store, settings=settings)
+    dispatching = asyncio.create_task(dispatcher.run(stop))
     async with create_worker(
         client, task_queue=queue, store=store, settings=settings, deliver=True
     ):
@@ -67,6 +71,8 @@ async def test_product_counters_reach_the_prometheus_endpoint(
             if 'level="1"' in text and 'outcome="delivered"' in text:
                 break
             await asyncio.sleep(0.2)
+    stop.set()
+    await dispatching
     mail.stop()
     assert "cellpath_deliveries_total{" in text and 'channel="email"' in text
     assert "cellpath_delivery_lag_seconds_bucket{" in text

@@ -23,9 +23,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("e2e_worker")]
 
 
 async def eventually(fetch: Callable[[], Awaitable[list[JourneyRow]]], want: set[str]) -> None:
-    """Visibility is eventually consistent: poll until the listed cases are `want`."""
+    """Visibility is eventually consistent: poll until the listed cases are `want` (an
+    escalation is the journey's `AHEAD_GRACE` after its instant: the dispatcher sends it first)."""
     got: set[str] = set()
-    for _ in range(100):
+    for _ in range(300):
         got = {r.case_id for r in await fetch()}
         if got == want:
             return

@@ -24,8 +24,15 @@ def _fired_on_time(c: Case, until_days: int) -> list[tuple[str, str]]:
     return sent
 
 
-def test_ahead_is_what_the_journey_will_send_itself_on_time() -> None:
+def soon() -> Case:
+    """A journey whose records deadline is due within the horizon, with reminders before."""
     c = Case()
+    c.j.book.reschedule("records", now=c.now, due_at=c.now + timedelta(days=2, hours=3))
+    return c
+
+
+def test_ahead_is_what_the_journey_will_send_itself_on_time() -> None:
+    c = soon()
     rows = deadlines.ahead(c.j, c.now)
     assert rows, "a new journey's records deadline has reminders and escalations ahead"
     assert [n.scheduled_for for n in rows] == sorted(n.scheduled_for for n in rows)
@@ -34,6 +41,15 @@ def test_ahead_is_what_the_journey_will_send_itself_on_time() -> None:
     assert [(n.idempotency_key, n.text) for n in rows] == _fired_on_time(c, last)
     kinds = {n.kind for n in rows}
     assert {NotificationKind.REMINDER, NotificationKind.ESCALATION} <= kinds
+
+
+def test_ahead_holds_the_next_days_only() -> None:
+    """Each write that changes them carries them in the journey's history: kept few."""
+    c = Case()  # records due in two weeks: its level-1 escalation is beyond the horizon
+    rows = deadlines.ahead(c.j, c.now)
+    assert all(n.scheduled_for <= c.now + deadlines.AHEAD_HORIZON for n in rows)
+    assert not any(n.kind is NotificationKind.ESCALATION for n in rows)
+    assert len(deadlines.ahead(soon().j, c.now)) <= deadlines.AHEAD_MAX
 
 
 def test_ahead_changes_nothing_in_the_journey() -> None:
@@ -59,7 +75,7 @@ def test_a_deadline_met_or_moved_leaves_or_moves_its_rows() -> None:
 def test_a_late_wake_up_still_sends_under_the_scheduled_key() -> None:
     """A timer that fires late (a storm, a worker outage) gives the escalation the key of its
     instant, not of the wake-up: the dispatcher's copy and the journey's are one row."""
-    c = Case()
+    c = soon()
     rows = [n for n in deadlines.ahead(c.j, c.now) if n.kind is NotificationKind.ESCALATION]
     j = copy.deepcopy(c.j)
     j.take_outbox()

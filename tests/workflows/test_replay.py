@@ -20,7 +20,9 @@ submission), `ledger/` (the same under `LEDGER`: a quote issued and accepted, it
 `custody-and-condition/` (and `CUSTODY`: the product handed to the lab, shipped in range to the
 ward), `capacity/` (and `CAPACITY`: a bed and the apheresis chair booked, the chair given
 back once used, the bed when the journey completes), `reassigned/` (and `REASSIGNED`: a
-colleague takes the case over before the infusion), and `chaos/`: journeys recorded by
+colleague takes the case over before the infusion), `escalations-ahead/` (and `AHEAD`: its
+next reminders and escalations written ahead for the dispatcher, its own timer a grace
+later), and `chaos/`: journeys recorded by
 `make chaos` while their workers were SIGKILLed and the server restarted (each has 2–7 workflow
 tasks lost to a crash, the kind of history that once could not replay). A change to
 `PatientJourney` that would break journeys already running (a new command, a reordered timer)
@@ -96,6 +98,7 @@ def test_stored_histories_are_present():
         "custody-and-condition",
         "capacity",
         "reassigned",
+        "escalations-ahead",
         "chaos",
     }, "see history_events.py"
     assert len(STUCK) == 3
