@@ -48,7 +48,7 @@ from models.messages import AuditEntry, Notification
 
 Logger = structlog.typing.FilteringBoundLogger
 # Sends at once (threads: the store and Apprise's SMTP client block).
-SENDERS = 16
+SENDERS = 8
 
 
 class Dispatcher:
@@ -63,7 +63,7 @@ class Dispatcher:
         task_queue: str,
         *,
         interval: float = 0.2,
-        batch: int = 500,
+        batch: int = 1000,
         stale: timedelta = timedelta(seconds=60),
         send_seconds: float = 4.0,
         pause_seconds: float = 60.0,

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import os
+import re
 import signal
 import socket
 import statistics
@@ -53,6 +55,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.delivery import DeliveryActivities
 from cellpath.config import Settings, find_binary
 from cellpath.connection import data_converter
 from cellpath.logs import configure_logging
@@ -61,10 +64,13 @@ from cellpath.scenarios import reschedule, start
 from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
 from models.directory import AssignedRole, AssignmentInput, ContactInput
+from models.enums import NotificationKind, Recipient, Severity
 from models.examples import journey_input
+from models.messages import Notification
 from models.roles import Role
 
 LEAD = "lead-storm"
+CASE = re.compile(r"STORM-\d{5}-[0-9a-f]{4}")
 
 
 class Sink:
@@ -76,10 +82,11 @@ class Sink:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         text = envelope.content.decode("utf-8", "replace")
-        for token in text.split():
-            if token.startswith("STORM-"):
-                self.out.write(f"{token.strip('.,:;—`')} {time.time()}\n")
-                break
+        # Anywhere in the message: the body links the case page (…/cases/STORM-…), and the
+        # subject is an encoded word.
+        found = CASE.search(text)
+        if found:
+            self.out.write(f"{found.group(0)} {time.time()}\n")
         return "250 OK"
 
 
@@ -195,6 +202,91 @@ class Cpu:
         return w1 - w0, s1 - s0
 
 
+# --- design B, prototyped at its best: fewer tasks per notification --------------------------
+# The timer's own task runs the outbox write and the send as one local activity (no write
+# activity task, no second journey task, no search attributes): a workflow that sleeps to the
+# instant and does exactly cellpath's write and send there. A journey would add its own state,
+# rules and sandbox to this; the prototype is the least design B can cost.
+
+DESIGN_B: dict[str, Any] = {}
+
+
+@activity.defn(name="storm_write_and_send")
+def write_and_send(n: Notification) -> bool:
+    """cellpath's outbox write and direct send, as the journey's write does them."""
+    store, delivery = DESIGN_B["store"], DESIGN_B["delivery"]
+    store.add_notifications([n])
+    return bool(delivery.deliver_now(n))
+
+
+@workflow.defn(name="StormDesignB", sandboxed=False)
+class StormDesignB:
+    """Sleep until the instant, then write and send in a local activity of the same task."""
+
+    @workflow.run
+    async def run(self, n: Notification) -> bool:
+        wait = n.scheduled_for.timestamp() - workflow.now().timestamp()
+        if wait > 0:
+            await workflow.sleep(wait)
+        return await workflow.execute_local_activity(
+            write_and_send, n, start_to_close_timeout=timedelta(seconds=30)
+        )
+
+
+async def design_b(
+    client: Client,
+    store: CaseStore,
+    settings: Settings,
+    queue: str,
+    n: int,
+    lead_s: float,
+    arrivals: Arrivals,
+    patience_s: float,
+    cpu: Cpu,
+) -> tuple[list[float], int]:
+    DESIGN_B.update(store=store, delivery=DeliveryActivities(store, settings))
+    at = datetime.now(UTC) + timedelta(seconds=lead_s)
+    cases = [f"STORM-{90000 + i:05d}-{uuid.uuid4().hex[:4]}"[:16] for i in range(n)]
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[StormDesignB],
+        activities=[write_and_send],
+        activity_executor=concurrent.futures.ThreadPoolExecutor(16),
+    ):
+        cpu.start_at(at.timestamp())
+        sem = asyncio.Semaphore(200)
+
+        async def one(case: str) -> None:
+            note = Notification(
+                idempotency_key=f"{case}:records:escalation:1:{at.isoformat()}",
+                case_id=case,
+                kind=NotificationKind.ESCALATION,
+                recipient=Recipient.LEAD_COORDINATOR,
+                deadline="records",
+                level=1,
+                severity=Severity.WARNING,
+                scheduled_for=at,
+                text=f"Overdue (level 1): records — case {case}",
+                due_at=at,
+            )
+            async with sem:
+                await client.start_workflow(
+                    StormDesignB.run, note, id=f"b-{case}", task_queue=queue
+                )
+
+        await asyncio.gather(*(one(c) for c in cases))
+        if datetime.now(UTC) > at:
+            raise SystemExit(f"starting took longer than {lead_s} s: raise --lead")
+        deadline = time.time() + lead_s + patience_s
+        while time.time() < deadline and sum(c in arrivals.at for c in cases) < n:  # noqa: ASYNC110 - polls a count
+            await asyncio.sleep(0.5)
+        arrived = arrivals.at
+        cpu.end = await cpu.used()
+    lags = [arrived[c] - at.timestamp() for c in cases if c in arrived]
+    return lags, n - len(lags)
+
+
 async def bare(client: Client, queue: str, n: int, lead_s: float, cpu: Cpu) -> list[float]:
     async with Worker(client, task_queue=queue, workflows=[StormBare], activities=[noop]):
         at = time.time() + lead_s
@@ -232,6 +324,27 @@ def undeliverable(store: CaseStore) -> dict[str, float]:
     return {case: at.timestamp() for case, at in rows}
 
 
+def ahead_cases(store: CaseStore) -> set[str]:
+    """The cases whose level-1 escalation waits in the scheduled outbox."""
+    from sqlmodel import select
+
+    from cellpath.store.tables import ScheduledRow
+
+    with store.session() as s:
+        return set(
+            s.exec(
+                select(ScheduledRow.case_id).where(
+                    ScheduledRow.idempotency_key.like("%:escalation:1:%")  # type: ignore[attr-defined]
+                )
+            ).all()
+        )
+
+
+def ahead(store: CaseStore) -> int:
+    """How many level-1 escalations wait in the scheduled outbox."""
+    return len(ahead_cases(store))
+
+
 def held(store: CaseStore) -> int:
     """How many deliveries quiet hours hold."""
     from sqlmodel import func, select
@@ -256,6 +369,7 @@ async def storm(
     cpu: Cpu,
     reach: str,
 ) -> tuple[list[float], int]:
+    early: set[str] = set()
     stop = asyncio.Event()
     dispatching = None
     if settings.dispatcher_enabled:  # beside the worker, as `run_worker` runs it
@@ -282,6 +396,16 @@ async def storm(
         await asyncio.gather(*(move(h) for h in handles))
         if datetime.now(UTC) > at:
             raise SystemExit(f"setting up took longer than {lead_s} s: raise --lead")
+        if settings.dispatcher_enabled:
+            # The reschedules' writes land behind the start burst's: the storm begins once
+            # they have (what a real storm's journeys wrote hours or days before).
+            while ahead(store) < n and datetime.now(UTC) < at:  # noqa: ASYNC110 - polls a count
+                await asyncio.sleep(0.5)
+            # Those not yet written go the journeys' own way (a grace late): say how many, and
+            # give the figures of those written ahead apart (a real storm's were written days
+            # before; here the start burst's backlog can hold some writes past the instant).
+            early = ahead_cases(store)
+            print(f"escalations written ahead at the instant: {len(early)} of {n}")
         deadline = time.time() + lead_s + patience_s
         cases = [h.id.removeprefix("journey-") for h in handles]
         done = arrivals.at if reach != "none" else {}
@@ -291,6 +415,14 @@ async def storm(
         arrived = done
         cpu.end = await cpu.used()
         lags = [arrived[c] - at.timestamp() for c in cases if c in arrived]
+        if settings.dispatcher_enabled and reach != "none":
+            sent = sorted(arrived[c] - at.timestamp() for c in cases if c in arrived and c in early)
+            if sent:
+                s50, s99, smax = figures(sent)
+                print(
+                    f"of those written ahead ({len(sent)}): lag p50 {s50:.2f} s, "
+                    f"p99 {s99:.2f} s, max {smax:.2f} s"
+                )
         # Where the time goes: from the instant to the escalation's outbox row (the journey's
         # side), the rest is delivery.
         written = [
@@ -368,6 +500,7 @@ async def main(
     patience_s: float,
     reach: str = "all",
     dispatcher: bool = True,
+    design: str = "a",
 ) -> None:
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="cellpath-storm-")
@@ -405,7 +538,9 @@ async def main(
             base = await bare(env.client, "storm-bare", n, bare_lead_s, bare_cpu)
             bare_s = time.perf_counter() - started
             started = time.perf_counter()
-            lags, missing = await storm(
+            run = storm if design == "a" else design_b
+            extra: tuple[Any, ...] = (reach,) if design == "a" else ()
+            lags, missing = await run(
                 env.client,
                 store,
                 settings,
@@ -415,7 +550,7 @@ async def main(
                 arrivals,
                 patience_s,
                 storm_cpu,
-                reach,
+                *extra,
             )
             storm_s = time.perf_counter() - started
     finally:
@@ -432,6 +567,8 @@ async def main(
     c50, c99, cmax = figures(lags)
     what = "undeliverable, audited" if reach == "none" else "e-mail"
     how = "the scheduled outbox's dispatcher" if dispatcher else "the journeys' own timers"
+    if design == "b":
+        how = "design B at its best: timer, then write and send in one local activity"
     print(f"cellpath ({how}, reach {reach}):")
     print(
         f"cellpath escalation → {what}: {n} due together; {len(lags)} delivered, {missing} not "
@@ -473,6 +610,12 @@ if __name__ == "__main__":
     )
     parser.add_argument("--reach", choices=("all", "none", "quiet-half"), default="all")
     parser.add_argument(
+        "--design",
+        choices=("a", "b"),
+        default="a",
+        help="a: journeys and the scheduled outbox; b: the prototype of fewer tasks",
+    )
+    parser.add_argument(
         "--no-dispatcher",
         action="store_true",
         help="the journeys' own timers send (the path before the scheduled outbox)",
@@ -490,5 +633,6 @@ if __name__ == "__main__":
             args.patience,
             args.reach,
             not args.no_dispatcher,
+            args.design,
         )
     )

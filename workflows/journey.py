@@ -142,7 +142,7 @@ REASSIGNED = "reassigned"
 # later to record them (its send finds them taken): in a storm of deadlines due together, the
 # journeys' own work no longer competes with the messages (runs started or continued after it).
 AHEAD = "escalations-ahead"
-AHEAD_GRACE = timedelta(seconds=10)
+AHEAD_GRACE = timedelta(seconds=30)
 
 
 @workflow.defn(name="PatientJourney")
@@ -237,6 +237,7 @@ class PatientJourney(JourneyMessages):
             self._journey.reassigned = True
         if workflow.patched(AHEAD):
             self._ahead = True
+            self._journey.ahead = True
         await self._load_calendar()
         self._ready = True
         workflow.logger.info(

@@ -71,15 +71,22 @@ def met(j: Journey, names: tuple[str, ...], at: datetime, now: datetime, cause: 
         d = j.book.get(name)
         if d is None:
             continue
-        if j.v4 and d.escalation_level > 0 and at <= d.due_at:
-            _stand_down(j, d, at, now, cause)
+        level = d.escalation_level
+        if j.ahead:
+            # The dispatcher sent each level at its instant; the journey's own timer records
+            # it `AHEAD_GRACE` later. Met in between, those paged still stand down.
+            level = max(level, sum(1 for n in (1, 2) if d.escalation_at(n) <= now))
+        if j.v4 and level > 0 and at <= d.due_at:
+            _stand_down(j, d, at, now, cause, level)
         j.book.close(name)
 
 
-def _stand_down(j: Journey, d: Deadline, at: datetime, now: datetime, cause: str) -> None:
+def _stand_down(
+    j: Journey, d: Deadline, at: datetime, now: datetime, cause: str, level: int
+) -> None:
     first = Recipient.ON_CALL_PHYSICIAN if d.clinical else Recipient.LEAD_COORDINATOR
     paged = [] if d.summarised else [first, Recipient.MEDICAL_DIRECTOR]
-    recipients = paged[: d.escalation_level]
+    recipients = paged[:level]
     reason = (
         f"{cause} at {at:%Y-%m-%d %H:%M} UTC met the deadline (due {d.due_at:%Y-%m-%d %H:%M} "
         "UTC); it was recorded after the deadline had escalated"
@@ -105,7 +112,7 @@ def _stand_down(j: Journey, d: Deadline, at: datetime, now: datetime, cause: str
     alerts.resolve_where(j, lambda a: a.deadline == d.name, now, reason)
     data = {
         "deadline": d.name,
-        "level": d.escalation_level,
+        "level": level,
         "met_at": at.isoformat(),
         "due_at": d.due_at.isoformat(),
         "cause": cause,

@@ -136,6 +136,9 @@ class Journey:
         # Runs started under `REASSIGNED`: a colleague takes the case over
         # (`coordinator_changed`). Earlier runs refused the kind.
         self.reassigned = False
+        # Runs started under `AHEAD`: reminders and escalations go out from the scheduled
+        # outbox at their instant, the journey records them a grace later.
+        self.ahead = False
         # States carried from runs before rejected signals were bounded may hold whole (and
         # huge) messages: keep only bounded summaries, so the state always fits in a payload.
         actions.trim_rejected(state)

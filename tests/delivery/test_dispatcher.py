@@ -94,8 +94,11 @@ async def test_the_dispatcher_sends_at_the_instant_and_the_journey_then_sends_no
     case_id, lead = await journey_with_lead(env, store, directory, delivery_queue, ended)
     handle = env.client.get_workflow_handle(f"journey-{case_id}")
     due = (await env.get_current_time()).replace(microsecond=0) + timedelta(minutes=1)
-    await reschedule(handle, "records", due, "test: an escalation ahead", actor="coord-x")
-    await until(escalation_row(store, case_id, due), "the escalation written ahead")
+    # Without skipping time meanwhile (awaiting an update can let the test server jump to
+    # the journey's timer, which then sends the escalation itself, and the row is gone).
+    with env.auto_time_skipping_disabled():
+        await reschedule(handle, "records", due, "test: an escalation ahead", actor="coord-x")
+        await until(escalation_row(store, case_id, due), "the escalation written ahead")
 
     await dispatcher.round(now=due - timedelta(seconds=1), cases=[case_id])
     assert mails(smtp, lead, case_id) == []  # not before its time
@@ -137,10 +140,11 @@ async def test_a_deadline_moved_takes_its_scheduled_rows_along(
     handle = env.client.get_workflow_handle(f"journey-{case_id}")
     now = (await env.get_current_time()).replace(microsecond=0)
     first, later = now + timedelta(minutes=1), now + timedelta(days=3)
-    await reschedule(handle, "records", first, "test: soon", actor="coord-x")
-    await until(escalation_row(store, case_id, first), "the first escalation ahead")
-    await reschedule(handle, "records", later, "test: later after all", actor="coord-x")
-    await until(escalation_row(store, case_id, later), "the moved escalation ahead")
+    with env.auto_time_skipping_disabled():
+        await reschedule(handle, "records", first, "test: soon", actor="coord-x")
+        await until(escalation_row(store, case_id, first), "the first escalation ahead")
+        await reschedule(handle, "records", later, "test: later after all", actor="coord-x")
+        await until(escalation_row(store, case_id, later), "the moved escalation ahead")
     assert not escalation_row(store, case_id, first)()
     await dispatcher.round(now=first + timedelta(seconds=1), cases=[case_id])
     assert mails(smtp, lead, case_id) == []
@@ -159,8 +163,9 @@ async def test_a_dispatcher_that_dies_after_sending_leaves_one_message(
     case_id, lead = await journey_with_lead(env, store, directory, delivery_queue, ended)
     handle = env.client.get_workflow_handle(f"journey-{case_id}")
     due = (await env.get_current_time()).replace(microsecond=0) + timedelta(hours=1)
-    await reschedule(handle, "records", due, "test: a crash mid-round", actor="coord-x")
-    await until(escalation_row(store, case_id, due), "the escalation written ahead")
+    with env.auto_time_skipping_disabled():
+        await reschedule(handle, "records", due, "test: a crash mid-round", actor="coord-x")
+        await until(escalation_row(store, case_id, due), "the escalation written ahead")
 
     def died(claim: object) -> None:
         raise SystemExit("the dispatcher's process ended after sending, before marking sent")

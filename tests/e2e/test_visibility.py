@@ -26,7 +26,7 @@ async def eventually(fetch: Callable[[], Awaitable[list[JourneyRow]]], want: set
     """Visibility is eventually consistent: poll until the listed cases are `want` (an
     escalation is the journey's `AHEAD_GRACE` after its instant: the dispatcher sends it first)."""
     got: set[str] = set()
-    for _ in range(300):
+    for _ in range(500):
         got = {r.case_id for r in await fetch()}
         if got == want:
             return

@@ -95,3 +95,18 @@ def test_the_basis_changes_exactly_when_the_rows_may() -> None:
     assert moved != basis
     c.j.state.records_on_file.append(c.j.protocol.required_records[0])
     assert deadlines.ahead_basis(c.j) != moved
+
+
+def test_met_in_the_grace_after_an_escalation_went_out_stands_those_paged_down() -> None:
+    """Under `AHEAD` the dispatcher pages at the instant and the journey records it a grace
+    later: a milestone met on time and recorded in between still tells them to stand down."""
+    for ahead, told in ((True, 1), (False, 0)):
+        c = soon()
+        c.j.ahead = ahead
+        d = c.j.book.get("records")
+        assert d is not None and d.escalation_level == 0
+        in_grace = d.due_at + timedelta(seconds=5)
+        c.j.take_outbox()
+        c.j.met("records", at=d.due_at - timedelta(minutes=5), now=in_grace)
+        stand_down = [n for n in c.j.take_outbox()[0] if n.kind is NotificationKind.RESOLUTION]
+        assert len(stand_down) == told
