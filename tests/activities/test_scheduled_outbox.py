@@ -6,16 +6,43 @@ again."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from cellpath.store import CaseStore
 from cellpath.store.ahead import DONE, PENDING, SENDING, SENT, Claim, Scheduled
 from cellpath.store.tables import ScheduledRow
-from models.enums import Phase
-from models.messages import JourneyWrite, Notification
-from tests.activities.test_store import NOW, notification, projection
+from models.enums import CellSource, NotificationKind, Phase, Program, Recipient, Therapy
+from models.messages import JourneyProjection, JourneyWrite, Notification
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def notification(key: str) -> Notification:
+    return Notification(
+        idempotency_key=key,
+        case_id="C-1",
+        kind=NotificationKind.REMINDER,
+        recipient=Recipient.COORDINATOR,
+        deadline="records",
+        scheduled_for=NOW,
+        text="Reminder: records",
+    )
+
+
+def projection(revision: int, phase: Phase) -> JourneyProjection:
+    return JourneyProjection(
+        case_id="C-1",
+        patient_ref="pt-1",
+        revision=revision,
+        phase=phase,
+        therapy=Therapy.CAR_T,
+        cell_source=CellSource.AUTOLOGOUS,
+        program=Program.TRIAL,
+        coordinator="coord-1",
+        updated_at=NOW,
+    )
 
 
 def due(key: str, minutes: float) -> Notification:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery import delivery_id
@@ -29,13 +30,22 @@ from models.examples import intake_document
 from models.messages import JourneyStatus, Notification
 from tests.builders import PATIENT
 from tests.delivery.conftest import SmtpServer, subject
-from tests.delivery.test_delivery import workflow_exists
 
 pytestmark = pytest.mark.usefixtures("delivering_worker")
 
 
 def uid() -> str:
     return uuid.uuid4().hex[:8]
+
+
+async def workflow_exists(env: WorkflowEnvironment, workflow_id: str) -> bool:
+    try:
+        await env.client.get_workflow_handle(workflow_id).describe()
+    except RPCError as e:
+        if e.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 @pytest.fixture
