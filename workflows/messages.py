@@ -98,6 +98,13 @@ class JourneyMessages:
         self._updates_this_run += 1
         await self._until_ready()
 
+    def _before_run(self) -> bool:
+        """An update in the run's very first task is validated before `run` has applied
+        the run's patches (which rules it takes): it is accepted then, and its handler —
+        which waits until the run is ready — checks it and refuses it as the validator would.
+        A refusal there changes nothing in the journey either."""
+        return not self._ready
+
     def _refuse_while_continuing(self, update: str) -> None:
         """A validator's first check: no new update while a run that took all it should
         continues as new.
@@ -158,6 +165,8 @@ class JourneyMessages:
     def validate_record_milestone(self, raw: RawValue) -> None:
         """Refuse a milestone before it reaches history, with what was expected."""
         self._refuse_while_continuing("milestone")
+        if self._before_run():
+            return
         boundary.refusal(
             lambda: self._journey.check_milestone(
                 self._decode(raw, MilestoneInput, "milestone"), workflow.now()
@@ -222,6 +231,8 @@ class JourneyMessages:
     def validate_record_observation(self, raw: RawValue) -> None:
         """Refuse an observation outside monitoring or out of physiological range."""
         self._refuse_while_continuing("observation")
+        if self._before_run():
+            return
         boundary.refusal(
             lambda: self._journey.check_observation(
                 self._decode(raw, ObservationInput, "observation"), workflow.now()
@@ -246,6 +257,8 @@ class JourneyMessages:
     def validate_acknowledge_alert(self, raw: RawValue) -> None:
         """Refuse an unknown or already acknowledged alert, or one without an actor."""
         self._refuse_while_continuing("acknowledge_alert")
+        if self._before_run():
+            return
         boundary.refusal(
             lambda: self._journey.check_acknowledge(
                 self._decode(raw, AcknowledgeAlertInput, "acknowledgement")
@@ -269,6 +282,8 @@ class JourneyMessages:
     def validate_reschedule(self, raw: RawValue) -> None:
         """Refuse moving a deadline that is not open, into the past, or without a reason."""
         self._refuse_while_continuing("reschedule")
+        if self._before_run():
+            return
         boundary.refusal(
             lambda: self._journey.check_reschedule(
                 self._decode(raw, RescheduleInput, "reschedule"), workflow.now()
@@ -290,6 +305,8 @@ class JourneyMessages:
     def validate_withdraw(self, raw: RawValue) -> None:
         """Refuse a withdrawal without a reason or of a closed journey."""
         self._refuse_while_continuing("withdraw")
+        if self._before_run():
+            return
         boundary.refusal(
             lambda: self._journey.check_withdraw(self._decode(raw, WithdrawInput, "withdrawal")),
             "withdraw",
@@ -315,6 +332,8 @@ class JourneyMessages:
         loaded: then the handler checks the items, before it changes anything.
         """
         self._refuse_while_continuing("import_history")
+        if self._before_run():
+            return
         history = boundary.refusal(lambda: self._decode_history(raw), "import_history")
         if self._ready:
             boundary.refusal(
