@@ -38,6 +38,14 @@ def uid() -> str:
     return uuid.uuid4().hex[:8]
 
 
+def patient(d: Dispatcher) -> Dispatcher:
+    """A dispatcher that never hands a send to `DeliverNotification` for being slow on a
+    loaded machine: such a workflow would outlive the test on a queue nobody polls, and the
+    time-skipping server, shared by the session, would wait for it in later tests' sleeps."""
+    d.send_seconds = 120.0
+    return d
+
+
 async def workflow_exists(env: WorkflowEnvironment, workflow_id: str) -> bool:
     try:
         await env.client.get_workflow_handle(workflow_id).describe()
@@ -52,8 +60,10 @@ async def workflow_exists(env: WorkflowEnvironment, workflow_id: str) -> bool:
 def dispatcher(
     env: WorkflowEnvironment, store: CaseStore, delivery_settings: Settings, delivery_queue: str
 ) -> Dispatcher:
-    return create_dispatcher(
-        env.client, task_queue=delivery_queue, store=store, settings=delivery_settings
+    return patient(
+        create_dispatcher(
+            env.client, task_queue=delivery_queue, store=store, settings=delivery_settings
+        )
     )
 
 
@@ -186,7 +196,7 @@ async def test_a_dispatcher_that_dies_after_sending_leaves_one_message(
     assert len(mails(smtp, lead, case_id)) == 1
     monkeypatch.undo()
     # Another dispatcher takes the stale claim again: the ledger has the send, none goes out.
-    again = create_dispatcher(env.client, task_queue=dispatcher.task_queue, store=store)
+    again = patient(create_dispatcher(env.client, task_queue=dispatcher.task_queue, store=store))
     assert await again.round(now=due + timedelta(minutes=2), cases=[case_id]) >= 1
     assert len(mails(smtp, lead, case_id)) == 1
     key = f"{case_id}:records:escalation:1:{due.isoformat()}"
@@ -204,8 +214,8 @@ def own(
     store = CaseStore.from_url(f"sqlite:///{tmp_path / 'own.db'}")
     # No worker polls its queue: the fast path must start no workflow.
     queue = f"nobody-polls-{uid()}"
-    return store, create_dispatcher(
-        env.client, task_queue=queue, store=store, settings=delivery_settings
+    return store, patient(
+        create_dispatcher(env.client, task_queue=queue, store=store, settings=delivery_settings)
     )
 
 
