@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cellpath.config import find_binary
 from cellpath.connection import data_converter
-from cellpath.runtime import create_dispatcher, create_worker, ensure_search_attributes
+from cellpath.runtime import create_worker, ensure_search_attributes
 from cellpath.store import CaseStore
 from models.roles import Role
 from tests.cli_process import CommandLine
@@ -66,15 +66,12 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def e2e_worker(dev_server: WorkflowEnvironment, db_url: str) -> AsyncIterator[None]:
-    """The worker, and the scheduled outbox's dispatcher beside it, as `run_worker` runs them."""
-    store = CaseStore.from_url(db_url)
-    stop = asyncio.Event()
-    dispatcher = create_dispatcher(dev_server.client, task_queue=QUEUE, store=store)
-    dispatching = asyncio.create_task(dispatcher.run(stop))
-    async with create_worker(dev_server.client, task_queue=QUEUE, store=store):
+    """The worker. No dispatcher: it would take every case's rows of the shared store, also
+    those of tests that run workers of their own (the crash tests); escalations here come
+    from the journeys' own timers, `AHEAD_GRACE` after their instant (the dispatcher runs in
+    tests/e2e/test_metrics.py and tests/delivery/test_dispatcher.py)."""
+    async with create_worker(dev_server.client, task_queue=QUEUE, store=CaseStore.from_url(db_url)):
         yield
-    stop.set()
-    await dispatching
 
 
 @pytest.fixture(scope="session")

@@ -159,7 +159,9 @@ async def test_contacts_rotas_and_the_outbox(cli, dev_server, db_url):
     handle = await start(dev_server.client, e2e_journey(case), QUEUE)
     await reschedule_soon(handle, "records", 2, "test")
     store = CaseStore.from_url(db_url)
-    for _ in range(80):  # the store, not the CLI: a CLI call per poll costs a second
+    # The store, not the CLI (a CLI call per poll costs a second); the journey's own timer
+    # escalates `AHEAD_GRACE` (30 s) after the instant when no dispatcher runs.
+    for _ in range(600):
         if any(n.kind == "escalation" for n in store.notifications(case)):
             break
         await asyncio.sleep(0.1)
