@@ -79,6 +79,10 @@ async def test_a_worker_killed_after_sending_before_recording_leaves_one_message
             # The dead worker's send is handed to another after 4 s (production: 2 min).
             "CELLPATH_DELIVERY_SEND_TIMEOUT_SECONDS": "4",
             "CELLPATH_DELIVERY_RETRY_SECONDS": "1",
+            # The outbox write's own path is what dies here (its send 30 s after the instant,
+            # the journey's grace); a dispatcher dying mid-send is
+            # tests/delivery/test_dispatcher.py's.
+            "CELLPATH_DISPATCHER_ENABLED": "false",
         },
     )
     store = CaseStore.from_url(cluster.db_url)
