@@ -110,7 +110,9 @@ bench: install
 	$(PY) benchmarks/codec_overhead.py
 	$(PY) benchmarks/milestones.py
 	$(PY) benchmarks/notification_costs.py 2>/dev/null
-	$(PY) benchmarks/reminder_storm.py --journeys 1000
+	$(PY) benchmarks/reminder_storm.py --journeys 1000 --lead 300
+	$(PY) benchmarks/reminder_storm.py --journeys 1000 --lead 300 --reach none
+	$(PY) benchmarks/reminder_storm.py --journeys 1000 --lead 300 --reach quiet-half
 	$(PY) benchmarks/reminder_storm.py --journeys 10000 --lead 900 --bare-lead 300
 	$(PY) benchmarks/start_burst.py --journeys 5000
 	$(PY) benchmarks/open_journeys.py --journeys 20000

@@ -28,9 +28,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -73,6 +75,10 @@ class Dispatcher:
         self.scheduled = Scheduled(store)
         self.delivery = delivery
         self.ledger = Deliveries(store)
+        # Who holds a role and how to reach them, read once per round, not once per row: in a
+        # storm every row asks the same two questions (`_RoundReads`).
+        self._reads = _RoundReads(delivery.directory)
+        delivery.directory = self._reads  # type: ignore[assignment]
         self.starter = starter
         self.client = client
         self.task_queue = task_queue
@@ -110,6 +116,7 @@ class Dispatcher:
         """One round: claim, queue, deliver, mark sent; how many rows it took (of `cases`
         only, when given)."""
         at = now or datetime.now(UTC)
+        self._reads.clear()
         claim = await asyncio.to_thread(
             self.scheduled.claim, at, limit=self.batch, stale=self.stale, cases=cases
         )
@@ -206,6 +213,41 @@ class Dispatcher:
             reason=reason,
         )
         self.store.append_audit([entry])
+
+
+class _RoundReads:
+    """The directory as one dispatcher round reads it: who holds a role (`holders`) and a
+    person's contact details (`contact`) are read once per round and shared by its rows; every
+    other question goes to the directory as asked. Cleared at the start of each round, so a
+    change to the directory reaches the next round (a fraction of a second later)."""
+
+    SHARED = frozenset({"holders", "contact"})
+
+    def __init__(self, directory: Any) -> None:
+        self._directory = directory
+        self._answers: dict[tuple[object, ...], object] = {}
+        self._lock = threading.Lock()  # the round's sends run on several threads
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        asked: Callable[..., object] = getattr(self._directory, name)
+        if name not in self.SHARED:
+            return asked
+
+        def once(*args: object, **kwargs: object) -> object:
+            key = (name, args, tuple(sorted(kwargs.items())))
+            with self._lock:
+                if key in self._answers:
+                    return self._answers[key]
+            answer = asked(*args, **kwargs)
+            with self._lock:
+                self._answers[key] = answer
+            return answer
+
+        return once
 
 
 def _late(due: list[Notification], at: datetime) -> float:

@@ -406,6 +406,9 @@ async def storm(
             # before; here the start burst's backlog can hold some writes past the instant).
             early = ahead_cases(store)
             print(f"escalations written ahead at the instant: {len(early)} of {n}")
+            late = [h for h in handles if h.id.removeprefix("journey-") not in early]
+            for h in late[:3]:
+                await writes_of(client, h)
         deadline = time.time() + lead_s + patience_s
         cases = [h.id.removeprefix("journey-") for h in handles]
         done = arrivals.at if reach != "none" else {}
@@ -456,6 +459,29 @@ STAGES = (
     ("write started", "activity_task_started_event_attributes"),
     ("write completed", "activity_task_completed_event_attributes"),
 )
+
+
+async def writes_of(client: Client, handle: Any) -> None:
+    """What each of a journey's writes carried, and when each started and finished: for a
+    journey whose escalation was not written ahead by the instant, where it went."""
+    from temporalio.api.enums.v1 import EventType
+
+    from models.messages import JourneyWrite
+
+    print(f"  {handle.id}: its writes")
+    async for e in handle.fetch_history_events():
+        when = e.event_time.ToDatetime(UTC).strftime("%H:%M:%S.%f")[:-3]
+        kind = EventType.Name(e.event_type).removeprefix("EVENT_TYPE_").lower()
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            a = e.activity_task_scheduled_event_attributes
+            if a.activity_type.name != "write_journey":
+                continue
+            (w,) = await client.data_converter.decode(a.input.payloads, [JourneyWrite])
+            keys = None if w.ahead is None else [x.idempotency_key for x in w.ahead]
+            ahead = None if keys is None else [k.split(":", 1)[1] for k in keys]
+            print(f"    {when} {kind} #{e.event_id}: rev {w.projection.revision}, ahead {ahead}")
+        elif "activity_task" in kind or kind.startswith("workflow_execution_update"):
+            print(f"    {when} {kind} #{e.event_id}")
 
 
 async def stages(handles: list[Any], at: datetime) -> None:

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from models import bounds
     from models.errors import RefusalCode, Refused, refused
     from models.messages import JourneyWrite
-    from models.pathway import Journey
+    from models.pathway import Journey, expected
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -159,7 +159,8 @@ def details(journey: Journey) -> str:
     for a in s.alerts:
         if a.open:
             lines.append(f"- 🚨 {a.severity} `{a.kind}` {a.id[:8]}: {_words(a.text, 120)}")
-    waiting = [e.kind for e in journey.status().expected if not e.optional]
+    # The expected milestones alone, not the whole status (this runs in every workflow task).
+    waiting = [e.kind for e in expected.expected(journey) if not e.optional]
     if waiting and not journey.closed:
         lines.append("waiting for: " + ", ".join(f"`{k}`" for k in waiting))
     # Escalations stood down because the deadline was met on time (recorded late): the last

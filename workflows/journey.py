@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import (
         AuditBatch,
         CalendarRequest,
+        JourneyProjection,
         JourneyStatus,
         JourneyWrite,
         Notification,
@@ -167,6 +168,9 @@ class PatientJourney(JourneyMessages):
             self._journey.start(workflow.now())
         self._ready = False
         self._projected_revision = -1
+        # The projection `_publish` computed, for the write that follows it in the same task
+        # (state revision, instant, projection): computed once, not twice, per task.
+        self._published: tuple[int, datetime, JourneyProjection] | None = None
         # What the last write's scheduled outbox rows were computed from (None: nothing yet
         # in this run, so the first write says them whole).
         self._ahead_basis: tuple[object, ...] | None = None
@@ -385,7 +389,7 @@ class PatientJourney(JourneyMessages):
             return
         notifications, audit = self._journey.take_outbox()
         batch = JourneyWrite(
-            projection=self._journey.projection(workflow.now()),
+            projection=self._projection_now(),
             audit=audit,
             notifications=notifications,
             # The board's view of this journey: steps done and ahead (an activity's input:
@@ -560,12 +564,23 @@ class PatientJourney(JourneyMessages):
         self._counted_events = len(self._state.timeline)
         self._counted_alerts = len(self._state.alerts)
         if self._visible is not None:
-            wanted = visibility.journey_values(self._journey.projection(workflow.now()))
+            wanted = visibility.journey_values(self._projection_now())
             changes = visibility.updates(wanted, self._visible)
             if changes:
                 workflow.upsert_search_attributes(changes)
                 self._visible = wanted
         self._publish_details()
+
+    def _projection_now(self) -> JourneyProjection:
+        """The journey's projection at this instant, computed once for a task's publish and
+        the write that follows it (both at the same revision and instant)."""
+        now, revision = workflow.now(), self._state.revision
+        kept = self._published
+        if kept is not None and kept[0] == revision and kept[1] == now:
+            return kept[2]
+        projection = self._journey.projection(now)
+        self._published = (revision, now, projection)
+        return projection
 
     def _publish_details(self) -> None:
         """A short markdown view for the Temporal UI's "current details" (no PHI)."""

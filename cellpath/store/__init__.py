@@ -96,24 +96,30 @@ def _project(s: Session, p: JourneyProjection) -> bool:
 
 def _replace_schedule(s: Session, p: JourneyProjection, steps: Sequence[Any]) -> None:
     """The board's rows of a journey: what its newest write says, whole."""
-    case_id = p.case_id
-    s.execute(sa.delete(ScheduleRow).where(ScheduleRow.case_id == case_id))  # type: ignore[arg-type]
-    for step in {st.step: st for st in steps}.values():
-        s.add(
-            ScheduleRow(
-                case_id=case_id,
-                step=step.step,
-                at=step.done_at or step.expected,
-                expected=step.expected,
-                earliest=step.earliest,
-                latest=step.latest,
-                basis=step.basis,
-                done_at=step.done_at,
-                site=p.site,
-                coordinator=p.coordinator,
-            )
-        )
-    s.flush()
+    # Core, one statement for all the rows (the ORM's object per row was half a write's CPU).
+    conn = s.connection()
+    conn.execute(_UNSCHEDULE, {"s_case": p.case_id})
+    rows = [
+        {
+            "case_id": p.case_id,
+            "step": step.step,
+            "at": step.done_at or step.expected,
+            "expected": step.expected,
+            "earliest": step.earliest,
+            "latest": step.latest,
+            "basis": step.basis,
+            "done_at": step.done_at,
+            "site": p.site,
+            "coordinator": p.coordinator,
+        }
+        for step in {st.step: st for st in steps}.values()
+    ]
+    if rows:
+        conn.execute(sa.insert(_SCHEDULE), rows)
+
+
+_SCHEDULE: sa.Table = ScheduleRow.__table__  # type: ignore[attr-defined]
+_UNSCHEDULE = sa.delete(_SCHEDULE).where(_SCHEDULE.c.case_id == sa.bindparam("s_case"))
 
 
 class CaseStoreNotMigrated(CaseStoreError):

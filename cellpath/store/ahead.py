@@ -41,15 +41,18 @@ _KEY = ScheduledRow.idempotency_key
 _STATE = ScheduledRow.state
 
 
+# Built once, the case as a parameter (compiled once per process: this runs with every write
+# that changes a deadline).
+_UNPEND = sa.delete(ScheduledRow).where(
+    ScheduledRow.case_id == sa.bindparam("a_case"),  # type: ignore[arg-type]
+    _STATE == PENDING,  # type: ignore[arg-type]
+)
+
+
 def replace(s: Session, case_id: str, ahead: Sequence[Notification]) -> None:
     """A journey's pending rows become `ahead` (inside the write's transaction). Rows already
     claimed or sent stay as they are: the same key written again is not sent twice."""
-    s.execute(
-        sa.delete(ScheduledRow).where(
-            ScheduledRow.case_id == case_id,  # type: ignore[arg-type]
-            _STATE == PENDING,  # type: ignore[arg-type]
-        )
-    )
+    s.connection().execute(_UNPEND, {"a_case": case_id})
     rows = [
         {
             "idempotency_key": n.idempotency_key,

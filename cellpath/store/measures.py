@@ -27,7 +27,8 @@ from datetime import datetime
 from statistics import median, quantiles
 from typing import TYPE_CHECKING, Literal
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, col, select
 
 from cellpath.store.tables import AuditRow, Case, MeasureRow, NotificationRow
 from models.enums import milestone_action
@@ -107,10 +108,11 @@ def summarise(s: Session, p: JourneyProjection, steps: Sequence[ProjectedStep]) 
     Journeys with no case row (started without intake, as some tests do) have no intake
     time, and no row: the measures count cases taken in through intake.
     """
-    case = s.get(Case, p.case_id)
-    if case is None:
+    # Core statements: this runs with every one of a journey's writes (see `_upsert_projection`).
+    conn = s.connection()
+    taken = conn.execute(_TAKEN, {"m_case": p.case_id}).scalar_one_or_none()
+    if taken is None:
         return
-    taken = case.created_at
     done = {st.step: st.done_at for st in steps if st.done_at is not None}
     values: dict[str, object] = {
         "quarter": quarter_of(taken),
@@ -125,13 +127,18 @@ def summarise(s: Session, p: JourneyProjection, steps: Sequence[ProjectedStep]) 
         values[column] = (
             (b - a).total_seconds() / 86400 if a is not None and b is not None and b >= a else None
         )
-    row = s.get(MeasureRow, p.case_id)
-    if row is None:
-        s.add(MeasureRow(case_id=p.case_id, **values))
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-    s.flush()
+    if not conn.execute(_KEPT, {**values, "m_case": p.case_id}).rowcount:
+        conn.execute(sa.insert(_MEASURES), {**values, "case_id": p.case_id})
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+# Built once, values as parameters (compiled once per process, see `rows._upsert_projection`).
+_MEASURES, _CASES = _table(MeasureRow), _table(Case)
+_TAKEN = sa.select(_CASES.c.created_at).where(_CASES.c.case_id == sa.bindparam("m_case"))
+_KEPT = sa.update(_MEASURES).where(_MEASURES.c.case_id == sa.bindparam("m_case"))
 
 
 def report(store: CaseStore, *, by: By = "site", quarter: str | None = None) -> Report:
