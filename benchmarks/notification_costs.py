@@ -4,14 +4,17 @@ In this process, one after another (no contention), N escalations of N journeys,
 
 - **outbox write**: `CaseStore.write_journey` — the journey's projection, an audit entry and
   the notification, in one transaction (what `write_journey` does for the timer's task);
+- **milestone write**: `CaseStore.write_journey` of a coordinator's reschedule — a real
+  journey's projection, audit entry, schedule (13 steps) and scheduled-outbox rows, revision
+  after revision of one journey (what each milestone's write does);
 - **direct send**: `DeliveryActivities.deliver_now` — the lead coordinator resolved from the
   directory, the ledger before and after, the message rendered and sent through Apprise to an
   SMTP server (aiosmtpd, in a process of its own);
 
 beside the least the same work can cost in Python, on the same machine and in the same run:
 
-- **bare write**: the standard library's `sqlite3` inserting the same three rows (as JSON) in
-  one transaction;
+- **bare write**: the standard library's `sqlite3` inserting the same rows (as JSON: the
+  projection, each audit entry, notification and schedule step) in one transaction;
 - **bare send**: `smtplib` sending a message of the same size to the same server, a
   connection per message (as Apprise does).
 
@@ -27,6 +30,7 @@ It logs as a deployed worker does (a JSON line per message delivered, to stderr)
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import smtplib
 import sqlite3
@@ -35,7 +39,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -52,15 +56,29 @@ from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
 from models.directory import AssignedRole, AssignmentInput, ContactInput
 from models.enums import CellSource, NotificationKind, Phase, Program, Recipient, Severity, Therapy
-from models.messages import AuditEntry, JourneyProjection, JourneyWrite, Notification
+from models.examples import journey_input
+from models.journey import JourneyState
+from models.messages import (
+    AuditEntry,
+    JourneyProjection,
+    JourneyWrite,
+    Notification,
+    RescheduleInput,
+)
+from models.pathway.deadlines import ahead
+from models.pathway.journey import Journey
+from models.pathway.projection import schedule
+from models.protocol import resolve_protocol
 from models.roles import Role
 
 WARM_UP = 50
+_NUMBER = itertools.count()
 
 
 def escalation(now: datetime) -> JourneyWrite:
     """The write a journey's records deadline makes when it escalates to the lead."""
-    case = f"STORM-{uuid.uuid4().hex[:8]}"
+    # The SMTP sink knows a case by this shape (`reminder_storm.CASE`).
+    case = f"STORM-{next(_NUMBER):05d}-{uuid.uuid4().hex[:4]}"
     n = Notification(
         idempotency_key=f"{case}:records:escalation:1",
         case_id=case,
@@ -100,6 +118,34 @@ def escalation(now: datetime) -> JourneyWrite:
     return JourneyWrite(projection=projection, audit=[entry], notifications=[n])
 
 
+def reschedules(now: datetime, count: int) -> list[JourneyWrite]:
+    """The writes of `count` reschedules of one journey's records deadline, in order."""
+    inp = journey_input(f"MS-{uuid.uuid4().hex[:8]}")
+    j = Journey(inp, JourneyState(protocol=resolve_protocol(inp.protocol)), new_id=_new_id)
+    j.start(now)
+    out = []
+    for i in range(count):
+        due = now + timedelta(days=20, minutes=i)
+        j.apply_reschedule(
+            RescheduleInput(deadline="records", due_at=due, reason="b", actor="c"), now
+        )
+        notes, audit = j.take_outbox()
+        out.append(
+            JourneyWrite(
+                projection=j.projection(now),
+                audit=audit,
+                notifications=notes,
+                schedule=schedule(j, now),
+                ahead=ahead(j, now),
+            )
+        )
+    return out
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
 def per_item(
     items: list[JourneyWrite], step: Callable[[JourneyWrite], object]
 ) -> tuple[float, float]:
@@ -121,7 +167,7 @@ def bare_writer(path: Path) -> Callable[[JourneyWrite], object]:
     default durability, as the store has them)."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    for table in ("journeys", "audit", "outbox"):
+    for table in ("journeys", "audit", "outbox", "schedule"):
         db.execute(f"CREATE TABLE {table} (k TEXT PRIMARY KEY, v TEXT)")
 
     def write(w: JourneyWrite) -> None:
@@ -138,6 +184,11 @@ def bare_writer(path: Path) -> Callable[[JourneyWrite], object]:
             db.execute(
                 "INSERT OR IGNORE INTO outbox VALUES (?, ?)",
                 (n.idempotency_key, n.model_dump_json()),
+            )
+        for st in w.schedule or []:
+            db.execute(
+                "INSERT OR REPLACE INTO schedule VALUES (?, ?)",
+                (f"{w.projection.case_id}:{st.step}", st.model_dump_json()),
             )
         db.execute("COMMIT")
 
@@ -180,18 +231,23 @@ def main(count: int) -> None:
         now = datetime.now(UTC)
         items = [escalation(now) for _ in range(count + WARM_UP)]
 
+        milestones = reschedules(now, count + WARM_UP)
         figures = {
             "bare write": per_item(items, bare_writer(tmp / "bare.db")),
             "outbox write": per_item(items, store.write_journey),
+            "bare m.write": per_item(milestones, bare_writer(tmp / "bare-milestones.db")),
+            "milestone write": per_item(milestones, store.write_journey),
             "bare send": per_item(items, bare_sender(port)),
             "direct send": per_item(
                 items, lambda w: env.run(delivery.deliver_now, w.notifications[0])
             ),
         }
         for name, (cpu, wall) in figures.items():
-            print(f"{name:<13} {cpu:6.2f} ms CPU  {wall:6.2f} ms wall  per escalation ({count})")
+            print(f"{name:<15} {cpu:6.2f} ms CPU  {wall:6.2f} ms wall  per escalation ({count})")
         sent = len(arrivals.path.read_text().splitlines())
         print(f"messages at the SMTP server: {sent} of {2 * (count + WARM_UP)}")
+        milestone = figures["milestone write"][0] / figures["bare m.write"][0]
+        print(f"milestone write (a reschedule) vs bare: {milestone:.2f}× CPU")
         write, send = figures["outbox write"][0], figures["direct send"][0]
         bare_write, bare_send = figures["bare write"][0], figures["bare send"][0]
         print(

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
 import os
 import re
@@ -50,12 +49,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
+from storm_design_b import design_b
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.delivery import DeliveryActivities
 from cellpath.config import Settings, find_binary
 from cellpath.connection import data_converter
 from cellpath.logs import configure_logging
@@ -64,9 +63,7 @@ from cellpath.scenarios import reschedule, start
 from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
 from models.directory import AssignedRole, AssignmentInput, ContactInput
-from models.enums import NotificationKind, Recipient, Severity
 from models.examples import journey_input
-from models.messages import Notification
 from models.roles import Role
 
 LEAD = "lead-storm"
@@ -200,91 +197,6 @@ class Cpu:
         assert self._start is not None
         (w0, s0), (w1, s1) = await self._start, self._now()
         return w1 - w0, s1 - s0
-
-
-# --- design B, prototyped at its best: fewer tasks per notification --------------------------
-# The timer's own task runs the outbox write and the send as one local activity (no write
-# activity task, no second journey task, no search attributes): a workflow that sleeps to the
-# instant and does exactly cellpath's write and send there. A journey would add its own state,
-# rules and sandbox to this; the prototype is the least design B can cost.
-
-DESIGN_B: dict[str, Any] = {}
-
-
-@activity.defn(name="storm_write_and_send")
-def write_and_send(n: Notification) -> bool:
-    """cellpath's outbox write and direct send, as the journey's write does them."""
-    store, delivery = DESIGN_B["store"], DESIGN_B["delivery"]
-    store.add_notifications([n])
-    return bool(delivery.deliver_now(n))
-
-
-@workflow.defn(name="StormDesignB", sandboxed=False)
-class StormDesignB:
-    """Sleep until the instant, then write and send in a local activity of the same task."""
-
-    @workflow.run
-    async def run(self, n: Notification) -> bool:
-        wait = n.scheduled_for.timestamp() - workflow.now().timestamp()
-        if wait > 0:
-            await workflow.sleep(wait)
-        return await workflow.execute_local_activity(
-            write_and_send, n, start_to_close_timeout=timedelta(seconds=30)
-        )
-
-
-async def design_b(
-    client: Client,
-    store: CaseStore,
-    settings: Settings,
-    queue: str,
-    n: int,
-    lead_s: float,
-    arrivals: Arrivals,
-    patience_s: float,
-    cpu: Cpu,
-) -> tuple[list[float], int]:
-    DESIGN_B.update(store=store, delivery=DeliveryActivities(store, settings))
-    at = datetime.now(UTC) + timedelta(seconds=lead_s)
-    cases = [f"STORM-{90000 + i:05d}-{uuid.uuid4().hex[:4]}"[:16] for i in range(n)]
-    async with Worker(
-        client,
-        task_queue=queue,
-        workflows=[StormDesignB],
-        activities=[write_and_send],
-        activity_executor=concurrent.futures.ThreadPoolExecutor(16),
-    ):
-        cpu.start_at(at.timestamp())
-        sem = asyncio.Semaphore(200)
-
-        async def one(case: str) -> None:
-            note = Notification(
-                idempotency_key=f"{case}:records:escalation:1:{at.isoformat()}",
-                case_id=case,
-                kind=NotificationKind.ESCALATION,
-                recipient=Recipient.LEAD_COORDINATOR,
-                deadline="records",
-                level=1,
-                severity=Severity.WARNING,
-                scheduled_for=at,
-                text=f"Overdue (level 1): records — case {case}",
-                due_at=at,
-            )
-            async with sem:
-                await client.start_workflow(
-                    StormDesignB.run, note, id=f"b-{case}", task_queue=queue
-                )
-
-        await asyncio.gather(*(one(c) for c in cases))
-        if datetime.now(UTC) > at:
-            raise SystemExit(f"starting took longer than {lead_s} s: raise --lead")
-        deadline = time.time() + lead_s + patience_s
-        while time.time() < deadline and sum(c in arrivals.at for c in cases) < n:  # noqa: ASYNC110 - polls a count
-            await asyncio.sleep(0.5)
-        arrived = arrivals.at
-        cpu.end = await cpu.used()
-    lags = [arrived[c] - at.timestamp() for c in cases if c in arrived]
-    return lags, n - len(lags)
 
 
 async def bare(client: Client, queue: str, n: int, lead_s: float, cpu: Cpu) -> list[float]:

@@ -30,6 +30,7 @@ from cellpath.store.rows import (
     _notification_rows,
     _now,
     _printable,
+    _replace_schedule,
     _upsert_projection,
     is_data_error,
 )
@@ -42,7 +43,6 @@ from cellpath.store.tables import (
     JourneyRow,
     NotificationRow,
     Patient,
-    ScheduleRow,
     StaffCredential,
     StaffMember,
 )
@@ -92,34 +92,6 @@ def _project(s: Session, p: JourneyProjection) -> bool:
     if projected and p.bookings is not None:
         reconcile(s, p.case_id, p.bookings, _now())
     return projected
-
-
-def _replace_schedule(s: Session, p: JourneyProjection, steps: Sequence[Any]) -> None:
-    """The board's rows of a journey: what its newest write says, whole."""
-    # Core, one statement for all the rows (the ORM's object per row was half a write's CPU).
-    conn = s.connection()
-    conn.execute(_UNSCHEDULE, {"s_case": p.case_id})
-    rows = [
-        {
-            "case_id": p.case_id,
-            "step": step.step,
-            "at": step.done_at or step.expected,
-            "expected": step.expected,
-            "earliest": step.earliest,
-            "latest": step.latest,
-            "basis": step.basis,
-            "done_at": step.done_at,
-            "site": p.site,
-            "coordinator": p.coordinator,
-        }
-        for step in {st.step: st for st in steps}.values()
-    ]
-    if rows:
-        conn.execute(sa.insert(_SCHEDULE), rows)
-
-
-_SCHEDULE: sa.Table = ScheduleRow.__table__  # type: ignore[attr-defined]
-_UNSCHEDULE = sa.delete(_SCHEDULE).where(_SCHEDULE.c.case_id == sa.bindparam("s_case"))
 
 
 class CaseStoreNotMigrated(CaseStoreError):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
-from cellpath.store.tables import AuditRow, JourneyRow, NotificationRow
+from cellpath.store.tables import AuditRow, JourneyRow, NotificationRow, ScheduleRow
 from models.messages import AuditEntry, JourneyProjection, Notification
 
 
@@ -60,6 +60,34 @@ def _upsert_projection(s: Session, p: JourneyProjection) -> bool:
         return False
     conn.execute(sa.insert(_JOURNEYS), values)
     return True
+
+
+def _replace_schedule(s: Session, p: JourneyProjection, steps: Sequence[Any]) -> None:
+    """The board's rows of a journey: what its newest write says, whole."""
+    # Core, one statement for all the rows (the ORM's object per row was half a write's CPU).
+    conn = s.connection()
+    conn.execute(_UNSCHEDULE, {"s_case": p.case_id})
+    rows = [
+        {
+            "case_id": p.case_id,
+            "step": step.step,
+            "at": step.done_at or step.expected,
+            "expected": step.expected,
+            "earliest": step.earliest,
+            "latest": step.latest,
+            "basis": step.basis,
+            "done_at": step.done_at,
+            "site": p.site,
+            "coordinator": p.coordinator,
+        }
+        for step in {st.step: st for st in steps}.values()
+    ]
+    if rows:
+        conn.execute(sa.insert(_SCHEDULE), rows)
+
+
+_SCHEDULE: sa.Table = ScheduleRow.__table__  # type: ignore[attr-defined]
+_UNSCHEDULE = sa.delete(_SCHEDULE).where(_SCHEDULE.c.case_id == sa.bindparam("s_case"))
 
 
 def _insert_ignoring_duplicates(
