@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import copy
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -73,12 +74,13 @@ class Dispatcher:
     ) -> None:
         self.store = store
         self.scheduled = Scheduled(store)
-        self.delivery = delivery
+        # Its own copy: the round's reads below must not reach a worker sharing `delivery`.
+        self.delivery = copy.copy(delivery)
         self.ledger = Deliveries(store)
         # Who holds a role and how to reach them, read once per round, not once per row: in a
         # storm every row asks the same two questions (`_RoundReads`).
         self._reads = _RoundReads(delivery.directory)
-        delivery.directory = self._reads  # type: ignore[assignment]
+        self.delivery.directory = self._reads  # type: ignore[assignment]
         self.starter = starter
         self.client = client
         self.task_queue = task_queue
