@@ -12,6 +12,7 @@ Three measurements:
 
 1. round trip: updates one after another to one workflow, p50 / p99;
 2. throughput: updates spread over many workflows, 50 in flight, updates per second;
+   with the CPU each update costs the worker (this process) and the dev server meanwhile;
 3. cached vs evicted: one run grown to `--events` history events (the largest run of a
    15-year journey is ≈ 620, README), then updates with the worker's cache; another run grown
    alike, with a worker whose cache is empty, so that every task first replays the whole run.
@@ -38,6 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bare_workflows import UpdateBare
+from reminder_storm import Cpu, server_pid
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -105,7 +107,14 @@ async def measure(client: Client, side: Side, updates: int, events: int) -> dict
         await side.send(one, 0)  # the first task has run
         out["trip"] = figures(await round_trips(one, side.send, updates, first=1))
         many = [await side.begin(client, side.queue) for _ in range(100)]
+        for h in many:  # each one's first task has run: the throughput is milestones alone
+            await side.send(h, 1)
+        cpu = Cpu(server_pid(client))
+        cpu.start_at(time.time())
         out["rate"] = await throughput(many, side.send, updates * 10)
+        await asyncio.sleep(1.0)  # the writes that follow the last answers
+        worker, server = await cpu.used()
+        out["cpu"] = (1000 * worker / (updates * 10), 1000 * server / (updates * 10))
         # Two runs grown alike: one measured cached, the other evicted (each measured
         # update lengthens the run it goes to, so the two start equal and grow equally).
         cached = await side.begin(client, side.queue)
@@ -171,7 +180,8 @@ async def main(updates: int, events: int) -> None:
             print(
                 f"{side.name:<9} round trip p50 {1000 * r['trip'][0]:6.1f} ms  p99 "
                 f"{1000 * r['trip'][1]:6.1f} ms   {r['rate']:6.1f} updates/s ({IN_FLIGHT} in "
-                f"flight)   runs of {r['events']} events ({r['grown_by']} updates), "
+                f"flight, CPU per update: worker {r['cpu'][0]:.1f} ms, server {r['cpu'][1]:.1f} ms)"
+                f"   runs of {r['events']} events ({r['grown_by']} updates), "
                 f"{LONG} more: cached p50 "
                 f"{1000 * r['cached'][0]:6.1f} ms p99 {1000 * r['cached'][1]:6.1f} ms, evicted "
                 f"p50 {1000 * r['evicted'][0]:6.1f} ms p99 {1000 * r['evicted'][1]:6.1f} ms"
@@ -181,7 +191,9 @@ async def main(updates: int, events: int) -> None:
         f"ratios (cellpath / bare): round trip p50 {c['trip'][0] / b['trip'][0]:.2f}×, p99 "
         f"{c['trip'][1] / b['trip'][1]:.2f}×; throughput {c['rate'] / b['rate']:.2f}×; "
         f"evicted / cached: cellpath p50 {c['evicted'][0] / c['cached'][0]:.2f}× "
-        f"(bare {b['evicted'][0] / b['cached'][0]:.2f}×)"
+        f"(bare {b['evicted'][0] / b['cached'][0]:.2f}×); CPU per update "
+        f"{sum(c['cpu']) / sum(b['cpu']):.2f}× (worker {c['cpu'][0] / b['cpu'][0]:.2f}×, "
+        f"server {c['cpu'][1] / b['cpu'][1]:.2f}×)"
     )
 
 
