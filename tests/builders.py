@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from models.calendar import load_business_calendar
-from models.enums import CellSource, Phase, Program
+from models.enums import CellSource, NotificationKind, Phase, Program, Recipient, Therapy
 from models.errors import Refused
 from models.examples import (
     ELIGIBLE,
@@ -32,6 +32,7 @@ from models.messages import MilestoneInput, ObservationAck, ObservationInput
 from models.pathway import Journey
 from models.protocol import PRESETS, ProtocolConfig
 from models.state import JourneyState
+from models.writes import JourneyProjection, Notification
 
 __all__ = [
     "CALENDAR",
@@ -261,3 +262,37 @@ def intake_file(tmp_path: Path, **overrides: Any) -> Path:
     path = tmp_path / "intake.json"
     path.write_text(json.dumps(doc))
     return path
+
+
+# The instant the case-store tests write at.
+STORE_NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def stored_reminder(key: str, at: datetime = STORE_NOW) -> Notification:
+    """A coordinator's reminder for case C-1's records deadline, as a journey hands it to the
+    case store."""
+    return Notification(
+        idempotency_key=key,
+        case_id="C-1",
+        kind=NotificationKind.REMINDER,
+        recipient=Recipient.COORDINATOR,
+        deadline="records",
+        scheduled_for=at,
+        text="Reminder: records",
+    )
+
+
+def stored_projection(revision: int, phase: Phase, **kw: Any) -> JourneyProjection:
+    """Case C-1's projection at `revision`, as a journey's write carries it."""
+    return JourneyProjection(
+        case_id="C-1",
+        patient_ref="pt-1",
+        revision=revision,
+        phase=phase,
+        therapy=Therapy.CAR_T,
+        cell_source=CellSource.AUTOLOGOUS,
+        program=Program.TRIAL,
+        coordinator="coord-1",
+        updated_at=STORE_NOW,
+        **kw,
+    )

@@ -23,6 +23,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from cellpath.scenarios import record, status
 from models.examples import intake_document
@@ -59,6 +60,17 @@ class StartedJourneys(Interceptor):
 
 
 STARTED = StartedJourneys()
+
+
+async def workflow_exists(env: Any, workflow_id: str) -> bool:
+    """Whether a workflow with this id was ever started on `env`'s server."""
+    try:
+        await env.client.get_workflow_handle(workflow_id).describe()
+    except RPCError as e:
+        if e.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 async def refused(handle: Any, kind: str, match: str, **kw: Any) -> str:

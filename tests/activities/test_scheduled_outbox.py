@@ -6,53 +6,28 @@ again."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from cellpath.store import CaseStore
 from cellpath.store.ahead import DONE, PENDING, SENDING, SENT, Claim, Scheduled
 from cellpath.store.tables import ScheduledRow
-from models.enums import CellSource, NotificationKind, Phase, Program, Recipient, Therapy
-from models.messages import JourneyProjection, JourneyWrite, Notification
+from models.enums import Phase
+from models.messages import JourneyWrite, Notification
+from tests.builders import STORE_NOW, stored_projection, stored_reminder
 
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-
-def notification(key: str) -> Notification:
-    return Notification(
-        idempotency_key=key,
-        case_id="C-1",
-        kind=NotificationKind.REMINDER,
-        recipient=Recipient.COORDINATOR,
-        deadline="records",
-        scheduled_for=NOW,
-        text="Reminder: records",
-    )
-
-
-def projection(revision: int, phase: Phase) -> JourneyProjection:
-    return JourneyProjection(
-        case_id="C-1",
-        patient_ref="pt-1",
-        revision=revision,
-        phase=phase,
-        therapy=Therapy.CAR_T,
-        cell_source=CellSource.AUTOLOGOUS,
-        program=Program.TRIAL,
-        coordinator="coord-1",
-        updated_at=NOW,
-    )
+NOW = STORE_NOW
 
 
 def due(key: str, minutes: float) -> Notification:
-    return notification(key).model_copy(update={"scheduled_for": NOW + timedelta(minutes=minutes)})
+    return stored_reminder(key, NOW + timedelta(minutes=minutes))
 
 
 def write(store: CaseStore, revision: int, ahead: list[Notification] | None, sent=()) -> list[str]:
     batch = JourneyWrite(
-        projection=projection(revision, Phase.INTAKE),
-        notifications=[notification(k) for k in sent],
+        projection=stored_projection(revision, Phase.INTAKE),
+        notifications=[stored_reminder(k) for k in sent],
         ahead=ahead,
     )
     return store.write_journey(batch).dispatched

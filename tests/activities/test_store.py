@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from temporalio.testing import ActivityEnvironment
@@ -10,7 +10,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.journey import CalendarActivities, CaseStoreActivities, NotificationActivities
 from cellpath.store import STAFF_AUDIT, CaseStore
 from cellpath.store.tables import IDENTIFYING_FIELDS, Patient
-from models.enums import CellSource, NotificationKind, Phase, Program, Recipient, Therapy
+from models.enums import Phase
 from models.errors import CaseStoreError
 from models.messages import (
     AuditBatch,
@@ -22,27 +22,16 @@ from models.messages import (
     NotificationBatch,
 )
 from models.roles import Role
+from tests.builders import STORE_NOW, stored_projection, stored_reminder
 
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-
-def notification(key: str) -> Notification:
-    return Notification(
-        idempotency_key=key,
-        case_id="C-1",
-        kind=NotificationKind.REMINDER,
-        recipient=Recipient.COORDINATOR,
-        deadline="records",
-        scheduled_for=NOW,
-        text="Reminder: records",
-    )
+NOW = STORE_NOW
 
 
 async def test_a_retried_notification_is_stored_once(fresh_store):
     acts = NotificationActivities(fresh_store)
     env = ActivityEnvironment()
     batch = NotificationBatch(
-        notifications=[notification("C-1:records:0"), notification("C-1:records:1")]
+        notifications=[stored_reminder("C-1:records:0"), stored_reminder("C-1:records:1")]
     )
     assert (await env.run(acts.send_notifications, batch)).written == 2
     assert (await env.run(acts.send_notifications, batch)).written == 0
@@ -71,18 +60,8 @@ def test_audit_is_append_only_and_idempotent(fresh_store):
 
 
 def projection(revision: int, phase: Phase) -> JourneyProjection:
-    return JourneyProjection(
-        case_id="C-1",
-        patient_ref="pt-1",
-        revision=revision,
-        phase=phase,
-        therapy=Therapy.CAR_T,
-        cell_source=CellSource.AUTOLOGOUS,
-        program=Program.TRIAL,
-        coordinator="coord-1",
-        next_deadline="records",
-        next_deadline_at=NOW + timedelta(days=14),
-        updated_at=NOW,
+    return stored_projection(
+        revision, phase, next_deadline="records", next_deadline_at=NOW + timedelta(days=14)
     )
 
 
@@ -189,7 +168,7 @@ def audit_entry(event_id: str, actor: str = "coord-1") -> AuditEntry:
 async def test_a_journey_write_is_one_unit_of_work_and_idempotent(fresh_store):
     acts = CaseStoreActivities(fresh_store)
     env = ActivityEnvironment()
-    batch = journey_write(1, [audit_entry("C-1:a")], [notification("C-1:records:0")])
+    batch = journey_write(1, [audit_entry("C-1:a")], [stored_reminder("C-1:records:0")])
     first = await env.run(acts.write_journey, batch)
     assert (first.projected, first.audit, first.notifications) == (True, 1, 1)
     assert first.queued == ["C-1:records:0"]
@@ -209,13 +188,13 @@ async def test_a_write_carrying_entries_already_stored_adds_only_the_new_ones(fr
     acts = CaseStoreActivities(fresh_store)
     env = ActivityEnvironment()
     first = journey_write(
-        1, [audit_entry("C-1:a"), audit_entry("C-1:b")], [notification("C-1:records:0")]
+        1, [audit_entry("C-1:a"), audit_entry("C-1:b")], [stored_reminder("C-1:records:0")]
     )
     await env.run(acts.write_journey, first)
     newer = journey_write(
         2,
         [audit_entry("C-1:b"), audit_entry("C-1:c"), audit_entry("C-1:d")],
-        [notification("C-1:records:0"), notification("C-1:records:1")],
+        [stored_reminder("C-1:records:0"), stored_reminder("C-1:records:1")],
     )
     result = await env.run(acts.write_journey, newer)
     assert (result.projected, result.audit, result.notifications) == (True, 2, 1)
@@ -243,7 +222,7 @@ async def test_a_value_the_store_cannot_hold_is_set_aside_and_never_blocks_later
         bad += [audit_entry("C-1:nul", actor="a\x00b"), audit_entry("C-1:" + "x" * 300)]
     result = await env.run(
         acts.write_journey,
-        journey_write(1, [audit_entry("C-1:good"), *bad], [notification("C-1:records:0")]),
+        journey_write(1, [audit_entry("C-1:good"), *bad], [stored_reminder("C-1:records:0")]),
     )
     assert (result.set_aside, result.audit, result.notifications) == (len(bad), 1, 1)
     letters = fresh_store.dead_letters("C-1")

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.delivery import DeliveryActivities, DeliveryStarter, delivery_id
@@ -35,6 +34,7 @@ from models.examples import intake_document
 from models.messages import Notification
 from tests.builders import PATIENT
 from tests.delivery.conftest import SmtpServer, Webhook, body, subject
+from tests.support import workflow_exists
 
 pytestmark = pytest.mark.usefixtures("delivering_worker")
 
@@ -77,16 +77,6 @@ async def deliver(env: WorkflowEnvironment, queue: str, n: Notification) -> Any:
         task_queue=queue,
         result_type=DeliveryOutcome,
     )
-
-
-async def workflow_exists(env: WorkflowEnvironment, workflow_id: str) -> bool:
-    try:
-        await env.client.get_workflow_handle(workflow_id).describe()
-    except RPCError as e:
-        if e.status is RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
 
 
 def staff(directory: Directory, actor: str, **contact: Any) -> None:
@@ -164,7 +154,9 @@ async def test_a_journey_escalation_reaches_the_lead_coordinator_by_email_and_ch
         if len(value) >= 4:
             assert all(value not in raw for raw in webhook.raw), "no identifying value in chat"
             assert value not in body(mails[0])
-    ledger = Deliveries(store).of(escalation.idempotency_key)
+    # A lead without a site is everywhere until the case has one: leads that other tests of
+    # this package assigned hold the role too, and have their own rows. This lead's are two.
+    ledger = [d for d in Deliveries(store).of(escalation.idempotency_key) if d.person == lead]
     assert {(d.person, d.channel) for d in ledger} == {(lead, "email"), (lead, "url:json#1")}
     assert all(d.delivered_at and d.attempts == 1 for d in ledger)
     assert store.notifications(inp.case_id)[outbox.index(escalation)].delivered_at is not None

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery import delivery_id
@@ -30,6 +29,7 @@ from models.examples import intake_document
 from models.messages import JourneyStatus, Notification
 from tests.builders import PATIENT
 from tests.delivery.conftest import SmtpServer, subject
+from tests.support import workflow_exists
 
 pytestmark = pytest.mark.usefixtures("delivering_worker")
 
@@ -44,16 +44,6 @@ def patient(d: Dispatcher) -> Dispatcher:
     time-skipping server, shared by the session, would wait for it in later tests' sleeps."""
     d.send_seconds = 120.0
     return d
-
-
-async def workflow_exists(env: WorkflowEnvironment, workflow_id: str) -> bool:
-    try:
-        await env.client.get_workflow_handle(workflow_id).describe()
-    except RPCError as e:
-        if e.status is RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
 
 
 @pytest.fixture
