@@ -48,3 +48,29 @@ class UpdateBare:
         del note
         self.count += 1
         return self.count
+
+
+@workflow.defn(name="UpdateBareWrite")
+class UpdateBareWrite:
+    """A no-op update that, like a journey's milestone, starts one activity it does not await
+    (the journey's write) and, when `upsert` is set, upserts one search attribute (the
+    journey's `NextDeadlineAt`). The least Temporal can do for a milestone written once,
+    durably, without delaying the answer: the floor of any such design."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.upsert = False
+
+    @workflow.run
+    async def run(self, upsert: bool) -> None:
+        self.upsert = upsert
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def touch(self, note: str) -> int:
+        """A no-op update followed by its write, not awaited."""
+        self.count += 1
+        workflow.start_activity(noop, note, start_to_close_timeout=timedelta(minutes=5))
+        if self.upsert:
+            workflow.upsert_search_attributes([PHASE.value_set(f"n{self.count}")])
+        return self.count

