@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic import SecretStr
 from reminder_storm import LEAD, Arrivals, free_port, start_sink
+from storm_design_b import level_one_escalation
 from temporalio.testing import ActivityEnvironment
 
 from activities.delivery import DeliveryActivities
@@ -55,14 +56,13 @@ from cellpath.logs import configure_logging
 from cellpath.store import CaseStore
 from cellpath.store.directory import Directory
 from models.directory import AssignedRole, AssignmentInput, ContactInput
-from models.enums import CellSource, NotificationKind, Phase, Program, Recipient, Severity, Therapy
+from models.enums import CellSource, Phase, Program, Therapy
 from models.examples import journey_input
 from models.journey import JourneyState
 from models.messages import (
     AuditEntry,
     JourneyProjection,
     JourneyWrite,
-    Notification,
     RescheduleInput,
 )
 from models.pathway.deadlines import ahead
@@ -79,17 +79,8 @@ def escalation(now: datetime) -> JourneyWrite:
     """The write a journey's records deadline makes when it escalates to the lead."""
     # The SMTP sink knows a case by this shape (`reminder_storm.CASE`).
     case = f"STORM-{next(_NUMBER):05d}-{uuid.uuid4().hex[:4]}"
-    n = Notification(
-        idempotency_key=f"{case}:records:escalation:1",
-        case_id=case,
-        kind=NotificationKind.ESCALATION,
-        recipient=Recipient.LEAD_COORDINATOR,
-        deadline="records",
-        level=1,
-        severity=Severity.WARNING,
-        scheduled_for=now,
-        text=f"Escalation: the records of {case} are overdue",
-        due_at=now,
+    n = level_one_escalation(
+        case, now, f"{case}:records:escalation:1", f"Escalation: the records of {case} are overdue"
     )
     projection = JourneyProjection(
         case_id=case,

@@ -52,6 +52,23 @@ class StormDesignB:
         )
 
 
+def level_one_escalation(case: str, at: datetime, key: str, text: str) -> Notification:
+    """The escalation a journey's records deadline sends its lead at level 1 (the storms'
+    message; `notification_costs.py` builds its writes from it too)."""
+    return Notification(
+        idempotency_key=key,
+        case_id=case,
+        kind=NotificationKind.ESCALATION,
+        recipient=Recipient.LEAD_COORDINATOR,
+        deadline="records",
+        level=1,
+        severity=Severity.WARNING,
+        scheduled_for=at,
+        text=text,
+        due_at=at,
+    )
+
+
 async def design_b(
     client: Client,
     store: CaseStore,
@@ -77,18 +94,8 @@ async def design_b(
         sem = asyncio.Semaphore(200)
 
         async def one(case: str) -> None:
-            note = Notification(
-                idempotency_key=f"{case}:records:escalation:1:{at.isoformat()}",
-                case_id=case,
-                kind=NotificationKind.ESCALATION,
-                recipient=Recipient.LEAD_COORDINATOR,
-                deadline="records",
-                level=1,
-                severity=Severity.WARNING,
-                scheduled_for=at,
-                text=f"Overdue (level 1): records — case {case}",
-                due_at=at,
-            )
+            key = f"{case}:records:escalation:1:{at.isoformat()}"
+            note = level_one_escalation(case, at, key, f"Overdue (level 1): records — case {case}")
             async with sem:
                 await client.start_workflow(
                     StormDesignB.run, note, id=f"b-{case}", task_queue=queue
